@@ -1,0 +1,38 @@
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use super::session::UserMenu;
+
+/// Page frame: top bar with navigation and the user menu, then the page.
+#[component]
+pub fn Layout(children: Children) -> impl IntoView {
+    view! {
+        <header class="topbar">
+            <a class="brand" href="/">"Proxbox"</a>
+            <nav class="nav">
+                <A href="/" exact=true>"Dashboard"</A>
+                <A href="/endpoints">"Endpoints"</A>
+            </nav>
+            <UserMenu/>
+        </header>
+        <main class="page">{children()}</main>
+    }
+}
+
+/// A readable message in place of a blank page when a part of a page fails.
+#[component]
+pub fn PageErrors(children: Children) -> impl IntoView {
+    view! {
+        <ErrorBoundary fallback=|errors| view! {
+            <div class="alert alert-error" role="alert">
+                <strong>"This part of the page could not be shown."</strong>
+                <ul>
+                    {move || errors.get().into_iter().map(|(_, e)| view! { <li>{e.to_string()}</li> }).collect_view()}
+                </ul>
+                <p>"Reload the page; if it keeps failing, the server log has the details."</p>
+            </div>
+        }>
+            {children()}
+        </ErrorBoundary>
+    }
+}

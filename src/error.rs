@@ -1,0 +1,80 @@
+//! The one error type of the data boundary: every server function returns it, and
+//! the browser decodes it back (it is serialised as JSON across the wire).
+
+use serde::{Deserialize, Serialize};
+use server_fn_error::*;
+
+use crate::validation::FieldErrors;
+
+/// Re-exported so that `error.rs` is the only place that names server_fn internals.
+mod server_fn_error {
+    pub use leptos::server_fn::codec::JsonEncoding;
+    pub use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    /// Bad input: a message per field; nothing was saved.
+    #[error("Some fields need attention; nothing was saved.")]
+    Validation(FieldErrors),
+    #[error("You are not logged in, or your session has expired. Log in again.")]
+    Unauthorized,
+    #[error("The form has expired (missing or wrong CSRF token). Reload the page and try again.")]
+    Csrf,
+    #[error("Wrong username or password.")]
+    BadCredentials,
+    #[error("Too many failed logins. Wait {0} seconds, then try again.")]
+    Throttled(u64),
+    #[error("{0} was not found; it may have been deleted. Reload the list.")]
+    NotFound(String),
+    /// A failure inside Proxbox. The message is safe to show; details are in the server log.
+    #[error("{0}")]
+    Internal(String),
+    /// A request whose arguments the server could not read (a client bug or a hand-made request).
+    #[error("The request was malformed: {0}")]
+    BadRequest(String),
+    /// Transport or encoding failure between browser and server.
+    #[error("Request failed: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    pub fn status_code(&self) -> u16 {
+        match self {
+            AppError::Validation(_) => 422,
+            AppError::BadRequest(_) => 400,
+            AppError::Unauthorized | AppError::BadCredentials => 401,
+            AppError::Csrf => 403,
+            AppError::Throttled(_) => 429,
+            AppError::NotFound(_) => 404,
+            AppError::Internal(_) | AppError::Transport(_) => 500,
+        }
+    }
+
+    /// The field errors when this is a validation failure (for inline form messages).
+    pub fn field_errors(&self) -> Option<&FieldErrors> {
+        match self {
+            AppError::Validation(errors) => Some(errors),
+            _ => None,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        match value {
+            ServerFnErrorErr::Args(_)
+            | ServerFnErrorErr::MissingArg(_)
+            | ServerFnErrorErr::Deserialization(_) => AppError::BadRequest(value.to_string()),
+            other => AppError::Transport(other.to_string()),
+        }
+    }
+}
+
+impl From<FieldErrors> for AppError {
+    fn from(errors: FieldErrors) -> Self {
+        AppError::Validation(errors)
+    }
+}

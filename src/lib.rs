@@ -1,0 +1,22 @@
+//! Proxbox: keeps NetBox in step with Proxmox VE clusters.
+//!
+//! The crate compiles twice: with `ssr` it is the server (axum, sqlx, the sync engine),
+//! with `hydrate` it is the WASM bundle that hydrates the server-rendered pages.
+//! Modules without a `cfg` are shared by both; `server` is compiled for the server only.
+
+pub mod app;
+pub mod components;
+pub mod error;
+pub mod models;
+pub mod pages;
+pub mod validation;
+
+#[cfg(feature = "ssr")]
+pub mod server;
+
+#[cfg(feature = "hydrate")]
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn hydrate() {
+    console_error_panic_hook::set_once();
+    leptos::mount::hydrate_body(app::App);
+}

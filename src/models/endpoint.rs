@@ -1,0 +1,338 @@
+//! Proxmox and NetBox endpoints: the form as the browser sends it, the validated
+//! input the server stores, and the view the browser gets back (without secrets).
+
+use serde::{Deserialize, Serialize};
+
+use crate::validation::{self, FieldErrors};
+
+pub const PROXMOX_DEFAULT_TIMEOUT_SECS: u32 = 30;
+pub const NETBOX_DEFAULT_TIMEOUT_SECS: u32 = 120;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum ProxmoxAuthKind {
+    #[default]
+    Token,
+    Password,
+}
+
+impl ProxmoxAuthKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProxmoxAuthKind::Token => "token",
+            ProxmoxAuthKind::Password => "password",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "token" => Some(ProxmoxAuthKind::Token),
+            "password" => Some(ProxmoxAuthKind::Password),
+            _ => None,
+        }
+    }
+}
+
+/// A Proxmox endpoint form as posted (checkboxes are present when ticked).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProxmoxEndpointForm {
+    pub name: String,
+    pub url: String,
+    pub auth_kind: String,
+    pub token_id: String,
+    pub token_secret: String,
+    pub username: String,
+    pub password: String,
+    pub verify_tls: Option<String>,
+    pub ca_pem: String,
+    pub timeout_secs: String,
+    pub enabled: Option<String>,
+}
+
+/// Credentials of a validated form. A `None` secret means "keep the stored one".
+#[derive(Debug, Clone, PartialEq)]
+pub enum ProxmoxCredentials {
+    Token {
+        token_id: String,
+        secret: Option<String>,
+    },
+    Password {
+        username: String,
+        password: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxmoxEndpointInput {
+    pub name: String,
+    pub url: String,
+    pub credentials: ProxmoxCredentials,
+    pub verify_tls: bool,
+    pub ca_pem: Option<String>,
+    pub timeout_secs: u32,
+    pub enabled: bool,
+}
+
+impl ProxmoxEndpointForm {
+    /// Validates every field. `has_stored_secret` is true when editing an endpoint whose
+    /// secret of the chosen kind is already stored: then a blank secret keeps it.
+    pub fn validate(&self, has_stored_secret: bool) -> Result<ProxmoxEndpointInput, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let name = errors.check("name", validation::name(&self.name));
+        let url = errors.check("url", validation::proxmox_url(&self.url));
+        let kind = errors.check(
+            "auth_kind",
+            ProxmoxAuthKind::parse(&self.auth_kind)
+                .ok_or_else(|| "Choose API token or user and password.".to_string()),
+        );
+        let optional_secret = |raw: &str, what: &str| -> Result<Option<String>, String> {
+            if raw.trim().is_empty() && has_stored_secret {
+                Ok(None)
+            } else {
+                validation::secret_text(raw, what).map(Some)
+            }
+        };
+        let credentials = match kind {
+            Some(ProxmoxAuthKind::Token) => {
+                // Operators often paste the whole `user@realm!name=secret` into the id field.
+                let (id_raw, secret_raw) =
+                    match validation::split_whole_proxmox_token(&self.token_id) {
+                        Some((id, secret)) if self.token_secret.trim().is_empty() => (id, secret),
+                        _ => (self.token_id.clone(), self.token_secret.clone()),
+                    };
+                let token_id = errors.check("token_id", validation::proxmox_token_id(&id_raw));
+                let secret =
+                    errors.check("token_secret", optional_secret(&secret_raw, "token secret"));
+                token_id
+                    .zip(secret)
+                    .map(|(token_id, secret)| ProxmoxCredentials::Token { token_id, secret })
+            }
+            Some(ProxmoxAuthKind::Password) => {
+                let username = errors.check("username", validation::proxmox_user(&self.username));
+                let password =
+                    errors.check("password", optional_secret(&self.password, "password"));
+                username
+                    .zip(password)
+                    .map(|(username, password)| ProxmoxCredentials::Password { username, password })
+            }
+            None => None,
+        };
+        let ca_pem = errors.check("ca_pem", validation::ca_pem(&self.ca_pem));
+        let timeout_secs = errors.check(
+            "timeout_secs",
+            validation::timeout_secs(&self.timeout_secs, PROXMOX_DEFAULT_TIMEOUT_SECS),
+        );
+        let verify_tls = self.verify_tls.is_some();
+        let enabled = self.enabled.is_some();
+        errors.into_result(|| ProxmoxEndpointInput {
+            name: name.expect("checked"),
+            url: url.expect("checked"),
+            credentials: credentials.expect("checked"),
+            verify_tls,
+            ca_pem: ca_pem.expect("checked"),
+            timeout_secs: timeout_secs.expect("checked"),
+            enabled,
+        })
+    }
+}
+
+/// A Proxmox endpoint as the browser sees it: secrets are reduced to "is one stored".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProxmoxEndpointView {
+    pub id: i64,
+    pub name: String,
+    pub url: String,
+    pub auth_kind: ProxmoxAuthKind,
+    pub token_id: String,
+    pub username: String,
+    pub has_secret: bool,
+    pub verify_tls: bool,
+    pub ca_pem: String,
+    pub timeout_secs: u32,
+    pub enabled: bool,
+}
+
+impl ProxmoxEndpointView {
+    /// The form pre-filled for editing; secrets stay blank (blank means keep).
+    pub fn to_form(&self) -> ProxmoxEndpointForm {
+        ProxmoxEndpointForm {
+            name: self.name.clone(),
+            url: self.url.clone(),
+            auth_kind: self.auth_kind.as_str().to_string(),
+            token_id: self.token_id.clone(),
+            token_secret: String::new(),
+            username: self.username.clone(),
+            password: String::new(),
+            verify_tls: self.verify_tls.then(|| "on".to_string()),
+            ca_pem: self.ca_pem.clone(),
+            timeout_secs: self.timeout_secs.to_string(),
+            enabled: self.enabled.then(|| "on".to_string()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NetboxEndpointForm {
+    pub url: String,
+    pub token: String,
+    pub verify_tls: Option<String>,
+    pub ca_pem: String,
+    pub timeout_secs: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct NetboxEndpointInput {
+    pub url: String,
+    /// `None` keeps the stored token.
+    pub token: Option<String>,
+    pub verify_tls: bool,
+    pub ca_pem: Option<String>,
+    pub timeout_secs: u32,
+}
+
+impl NetboxEndpointForm {
+    pub fn validate(&self, has_stored_token: bool) -> Result<NetboxEndpointInput, FieldErrors> {
+        let mut errors = FieldErrors::default();
+        let url = errors.check("url", validation::netbox_url(&self.url));
+        let token = if self.token.trim().is_empty() && has_stored_token {
+            Some(None)
+        } else {
+            errors.check("token", validation::netbox_token(&self.token).map(Some))
+        };
+        let ca_pem = errors.check("ca_pem", validation::ca_pem(&self.ca_pem));
+        let timeout_secs = errors.check(
+            "timeout_secs",
+            validation::timeout_secs(&self.timeout_secs, NETBOX_DEFAULT_TIMEOUT_SECS),
+        );
+        let verify_tls = self.verify_tls.is_some();
+        errors.into_result(|| NetboxEndpointInput {
+            url: url.expect("checked"),
+            token: token.expect("checked"),
+            verify_tls,
+            ca_pem: ca_pem.expect("checked"),
+            timeout_secs: timeout_secs.expect("checked"),
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NetboxEndpointView {
+    pub url: String,
+    pub has_token: bool,
+    pub verify_tls: bool,
+    pub ca_pem: String,
+    pub timeout_secs: u32,
+}
+
+impl NetboxEndpointView {
+    pub fn to_form(&self) -> NetboxEndpointForm {
+        NetboxEndpointForm {
+            url: self.url.clone(),
+            token: String::new(),
+            verify_tls: self.verify_tls.then(|| "on".to_string()),
+            ca_pem: self.ca_pem.clone(),
+            timeout_secs: self.timeout_secs.to_string(),
+        }
+    }
+}
+
+/// Every endpoint, for the endpoint list and the dashboard.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EndpointsOverview {
+    pub proxmox: Vec<ProxmoxEndpointView>,
+    pub netbox: Option<NetboxEndpointView>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token_form() -> ProxmoxEndpointForm {
+        ProxmoxEndpointForm {
+            name: "lab".into(),
+            url: "https://pve1:8006".into(),
+            auth_kind: "token".into(),
+            token_id: "root@pam!proxbox".into(),
+            token_secret: "3f0a6c5e-0000-4000-8000-000000000001".into(),
+            verify_tls: Some("on".into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_good_token_form_validates() {
+        let input = token_form().validate(false).unwrap();
+        assert_eq!(input.timeout_secs, PROXMOX_DEFAULT_TIMEOUT_SECS);
+        assert!(input.verify_tls);
+        assert!(!input.enabled);
+        assert!(matches!(
+            input.credentials,
+            ProxmoxCredentials::Token {
+                secret: Some(_),
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn every_bad_field_gets_its_own_message() {
+        let form = ProxmoxEndpointForm {
+            name: "".into(),
+            url: "https://pve1:99999".into(),
+            token_id: "root-pam-proxbox".into(),
+            token_secret: "".into(),
+            timeout_secs: "-1".into(),
+            ..token_form()
+        };
+        let errors = form.validate(false).unwrap_err();
+        for field in ["name", "url", "token_id", "token_secret", "timeout_secs"] {
+            assert!(
+                errors.get(field).is_some(),
+                "no message for {field}: {errors:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn blank_secret_keeps_the_stored_one_only_when_one_exists() {
+        let form = ProxmoxEndpointForm {
+            token_secret: "".into(),
+            ..token_form()
+        };
+        assert!(form.validate(false).is_err());
+        let input = form.validate(true).unwrap();
+        assert!(matches!(
+            input.credentials,
+            ProxmoxCredentials::Token { secret: None, .. }
+        ));
+    }
+
+    #[test]
+    fn a_whole_pasted_token_is_split() {
+        let form = ProxmoxEndpointForm {
+            token_id: "root@pam!proxbox=abc-def".into(),
+            token_secret: "".into(),
+            ..token_form()
+        };
+        let input = form.validate(false).unwrap();
+        assert_eq!(
+            input.credentials,
+            ProxmoxCredentials::Token {
+                token_id: "root@pam!proxbox".into(),
+                secret: Some("abc-def".into())
+            }
+        );
+    }
+
+    #[test]
+    fn netbox_form_requires_a_token_on_create() {
+        let form = NetboxEndpointForm {
+            url: "http://127.0.0.1:8000".into(),
+            ..Default::default()
+        };
+        assert!(form.validate(false).unwrap_err().get("token").is_some());
+        assert_eq!(form.validate(true).unwrap().token, None);
+    }
+}

@@ -1,0 +1,8 @@
+//! Types that cross the data boundary between server and browser.
+//! Nothing in here may hold a secret: these structs are serialised into pages.
+
+pub mod endpoint;
+pub mod session;
+
+pub use endpoint::*;
+pub use session::*;

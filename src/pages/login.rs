@@ -1,0 +1,97 @@
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::app::AuthActions;
+use crate::components::form::ActionError;
+use crate::components::session::CsrfField;
+use crate::error::AppError;
+
+#[server(endpoint = "login")]
+pub async fn login(
+    #[server(default)] csrf: String,
+    username: String,
+    password: String,
+    next: Option<String>,
+) -> Result<(), AppError> {
+    use crate::server::auth::{self, SESSION_COOKIE};
+    let _ = csrf; // checked by the middleware before any server function runs
+    let state = crate::server::context::app_state()?;
+    let request = crate::server::context::request_auth()?;
+    let token = auth::login(&state, &username, &password, request.client_ip.as_deref()).await?;
+    if let Some(old) = request.session_hash {
+        let _ = state.db.delete_session(&old).await;
+    }
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
+        state.web.session_ttl_ms / 1000,
+        if state.web.cookie_secure {
+            "; Secure"
+        } else {
+            ""
+        }
+    );
+    let value = http::HeaderValue::from_str(&cookie).map_err(auth::internal)?;
+    expect_context::<leptos_axum::ResponseOptions>().append_header(http::header::SET_COOKIE, value);
+    leptos_axum::redirect(&safe_next(next.as_deref()));
+    Ok(())
+}
+
+/// Where to go after login: only paths of this site, never another origin.
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.starts_with("/\\")
+                && path != "/login" =>
+        {
+            path.to_string()
+        }
+        _ => "/".to_string(),
+    }
+}
+
+#[component]
+pub fn LoginPage() -> impl IntoView {
+    let AuthActions { login, .. } = expect_context();
+    let query = use_query_map();
+    let next = move || query.with(|q| q.get("next").unwrap_or_default());
+    view! {
+        <Title text="Log in"/>
+        <section class="card narrow login">
+            <h1>"Log in to Proxbox"</h1>
+            <ActionError value=login.value()/>
+            <ActionForm action=login>
+                <CsrfField/>
+                <input type="hidden" name="next" value=next/>
+                <div class="field">
+                    <label for="username">"User name"</label>
+                    <input id="username" name="username" autocomplete="username" required/>
+                </div>
+                <div class="field">
+                    <label for="password">"Password"</label>
+                    <input id="password" name="password" type="password" autocomplete="current-password" required/>
+                </div>
+                <button type="submit" class="btn btn-primary">"Log in"</button>
+            </ActionForm>
+            <p class="help">
+                "Lost the password? Run " <code>"proxbox reset-password admin"</code> " on the server."
+            </p>
+        </section>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/endpoints")), "/endpoints");
+        assert_eq!(safe_next(Some("//evil.example")), "/");
+        assert_eq!(safe_next(Some("https://evil.example")), "/");
+        assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(None), "/");
+    }
+}

@@ -1,0 +1,6 @@
+//! One file per page, with the server functions it calls beside it.
+
+pub mod dashboard;
+pub mod endpoints;
+pub mod login;
+pub mod not_found;

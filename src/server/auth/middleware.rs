@@ -1,0 +1,181 @@
+//! One middleware in front of every route: resolves the session or API key, issues the
+//! CSRF cookie, refuses state-changing requests without the matching CSRF token, and sends
+//! anonymous visitors to the login page.
+
+use std::net::SocketAddr;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
+
+use super::{RequestAuth, API_KEY_HEADER, CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE};
+use crate::error::AppError;
+use crate::server::crypto::{random_token, same_secret, token_hash};
+use crate::server::state::AppState;
+
+/// Largest form body the CSRF check reads (forms here are small; WASM uploads don't exist).
+const MAX_FORM_BYTES: usize = 1 << 20;
+
+/// Paths that answer without a login.
+fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/login" | "/health" | "/api/login" | "/api/session" | "/favicon.ico" | "/robots.txt"
+    ) || path.starts_with("/pkg/")
+}
+
+/// Server functions and JSON routes get JSON errors; pages get redirects.
+fn wants_json(path: &str) -> bool {
+    path.starts_with("/api/")
+}
+
+pub async fn authenticate(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_string();
+    let client_ip = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip().to_string());
+
+    let (csrf_seed, new_csrf_cookie) = match jar.get(CSRF_COOKIE) {
+        Some(cookie) if cookie.value().len() >= 32 => (cookie.value().to_string(), None),
+        _ => {
+            let seed = random_token();
+            (seed.clone(), Some(seed))
+        }
+    };
+    let csrf = state.secrets.mac("csrf", &csrf_seed);
+
+    let session_hash = jar.get(SESSION_COOKIE).map(|c| token_hash(c.value()));
+    let user = match &session_hash {
+        Some(hash) => match state.db.session_user(hash, state.web.session_ttl_ms).await {
+            Ok(user) => user,
+            Err(e) => return unavailable(&path, e),
+        },
+        None => None,
+    };
+    let presented_key = request
+        .headers()
+        .get(API_KEY_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let api_key = match presented_key {
+        Some(key) => match state.db.api_key_by_hash(&token_hash(key.trim())).await {
+            Ok(found) => found,
+            Err(e) => return unavailable(&path, e),
+        },
+        None => None,
+    };
+    let auth = RequestAuth {
+        user,
+        api_key,
+        csrf: csrf.clone(),
+        session_hash,
+        client_ip,
+    };
+
+    // Cookies ride along on cross-site form posts; an API key header cannot. So requests
+    // that carry only an API key need no CSRF token, and every other one does.
+    let state_changing = !matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    );
+    if state_changing && !(auth.api_key.is_some() && auth.user.is_none()) {
+        let (ok, rebuilt) = csrf_token_matches(request, &csrf).await;
+        request = match rebuilt {
+            Some(request) if ok => request,
+            _ => return refuse(&path, AppError::Csrf),
+        };
+    }
+
+    if !auth.is_authenticated() && !is_public(&path) {
+        return refuse(&path, AppError::Unauthorized);
+    }
+
+    request.extensions_mut().insert(auth);
+    let mut response = next.run(request).await;
+    if let Some(seed) = new_csrf_cookie {
+        let cookie = Cookie::build((CSRF_COOKIE, seed))
+            .path("/")
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .secure(state.web.cookie_secure)
+            .build();
+        if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// Looks for the token in the `X-CSRF-Token` header, else in the `csrf` field of a
+/// url-encoded body. Returns the request rebuilt around the body it had to read.
+async fn csrf_token_matches(request: Request, expected: &str) -> (bool, Option<Request>) {
+    if let Some(token) = request
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+    {
+        return (same_secret(token, expected), Some(request));
+    }
+    let is_form = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return (false, Some(request));
+    }
+    let (parts, body) = request.into_parts();
+    let Ok(bytes) = to_bytes(body, MAX_FORM_BYTES).await else {
+        return (false, None);
+    };
+    let found = url::form_urlencoded::parse(&bytes)
+        .any(|(key, value)| key == CSRF_FIELD && same_secret(&value, expected));
+    (found, Some(Request::from_parts(parts, Body::from(bytes))))
+}
+
+fn refuse(path: &str, error: AppError) -> Response {
+    if error == AppError::Unauthorized && !wants_json(path) {
+        let target = format!(
+            "/login?next={}",
+            url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
+        );
+        return Redirect::to(&target).into_response();
+    }
+    error_response(path, error)
+}
+
+fn unavailable(path: &str, error: impl std::fmt::Display) -> Response {
+    tracing::error!(%error, "database unavailable while authenticating");
+    error_response(
+        path,
+        AppError::Internal(
+            "Proxbox cannot reach its database; the server log has the details.".into(),
+        ),
+    )
+}
+
+/// The error as JSON (what server functions decode) or as plain text.
+pub fn error_response(path: &str, error: AppError) -> Response {
+    let status =
+        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    if wants_json(path) {
+        let body = serde_json::to_string(&error).unwrap_or_default();
+        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    } else {
+        (
+            status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            error.to_string(),
+        )
+            .into_response()
+    }
+}

@@ -1,0 +1,163 @@
+//! Who is asking: sessions for people, API keys for machines, CSRF tokens for forms.
+
+pub mod middleware;
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+
+use super::crypto::{random_token, token_hash};
+use super::db::api_keys::ApiKeyInfo;
+use super::db::sessions::SessionUser;
+use super::db::Db;
+use super::state::AppState;
+use crate::error::AppError;
+
+pub const SESSION_COOKIE: &str = "proxbox_session";
+pub const CSRF_COOKIE: &str = "proxbox_csrf";
+pub const CSRF_HEADER: &str = "x-csrf-token";
+pub const CSRF_FIELD: &str = "csrf";
+pub const API_KEY_HEADER: &str = "x-proxbox-api-key";
+pub const API_KEY_PREFIX: &str = "pbx_";
+
+/// The identity of one request, put into the request's extensions by the middleware.
+#[derive(Debug, Clone)]
+pub struct RequestAuth {
+    pub user: Option<SessionUser>,
+    pub api_key: Option<ApiKeyInfo>,
+    /// The CSRF token this client must echo on state-changing requests.
+    pub csrf: String,
+    /// Hash of the session cookie, when one was presented (valid or not).
+    pub session_hash: Option<String>,
+    pub client_ip: Option<String>,
+}
+
+impl RequestAuth {
+    pub fn is_authenticated(&self) -> bool {
+        self.user.is_some() || self.api_key.is_some()
+    }
+}
+
+pub async fn hash_password(password: String) -> Result<String, AppError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+    })
+    .await
+    .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))?
+    .map_err(|e| AppError::Internal(format!("password hashing failed: {e}")))
+}
+
+pub async fn verify_password(hash: String, password: String) -> bool {
+    tokio::task::spawn_blocking(move || {
+        PasswordHash::new(&hash).is_ok_and(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// A hash to verify against when the user does not exist, so that timing does not tell.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Vy6Yg4tCMJE3BH0RTJBmvfmXPb0GpLrkt2UXFG1pSXY";
+
+/// Checks a login, with throttling per user name and per client address.
+/// Returns the new session's cookie token.
+pub async fn login(
+    state: &AppState,
+    username: &str,
+    password: &str,
+    client_ip: Option<&str>,
+) -> Result<String, AppError> {
+    let db = &state.db;
+    let subjects: Vec<String> = std::iter::once(format!("user:{}", username.to_lowercase()))
+        .chain(client_ip.map(|ip| format!("ip:{ip}")))
+        .collect();
+    let mut locked_ms = 0;
+    for subject in &subjects {
+        locked_ms = locked_ms.max(db.login_locked_for(subject).await.map_err(internal)?);
+    }
+    if locked_ms > 0 {
+        return Err(AppError::Throttled((locked_ms as u64).div_ceil(1000)));
+    }
+    let user = db.user_by_name(username.trim()).await.map_err(internal)?;
+    let hash = user
+        .as_ref()
+        .map_or(DUMMY_HASH.to_string(), |u| u.password_hash.clone());
+    let valid = verify_password(hash, password.to_string()).await;
+    match user {
+        Some(user) if valid => {
+            for subject in &subjects {
+                db.clear_login_failures(subject).await.map_err(internal)?;
+            }
+            let token = random_token();
+            db.create_session(&token_hash(&token), user.id, state.web.session_ttl_ms)
+                .await
+                .map_err(internal)?;
+            tracing::info!(user = %user.username, "login");
+            Ok(token)
+        }
+        _ => {
+            for subject in &subjects {
+                db.record_login_failure(subject).await.map_err(internal)?;
+            }
+            tracing::warn!(user = %username, ip = client_ip.unwrap_or("-"), "failed login");
+            Err(AppError::BadCredentials)
+        }
+    }
+}
+
+/// Creates an API key and returns it (shown once; only its hash is kept).
+pub async fn create_api_key(db: &Db, name: &str) -> Result<String, AppError> {
+    let key = format!("{API_KEY_PREFIX}{}", random_token());
+    let prefix: String = key.chars().take(API_KEY_PREFIX.len() + 6).collect();
+    db.create_api_key(name, &prefix, &token_hash(&key))
+        .await
+        .map_err(internal)?;
+    Ok(key)
+}
+
+/// A random password that is easy to type: 20 characters from an unambiguous alphabet.
+pub fn generate_password() -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rngs::OsRng;
+    (0..20)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
+}
+
+pub fn internal(error: impl std::fmt::Display) -> AppError {
+    tracing::error!(%error, "internal error");
+    AppError::Internal("Proxbox hit an internal error; the server log has the details.".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn passwords_hash_and_verify() {
+        let hash = hash_password("correct horse".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(verify_password(hash.clone(), "correct horse".into()).await);
+        assert!(!verify_password(hash, "wrong".into()).await);
+    }
+
+    #[test]
+    fn dummy_hash_parses() {
+        assert!(PasswordHash::new(DUMMY_HASH).is_ok());
+    }
+
+    #[test]
+    fn generated_passwords_are_long_and_distinct() {
+        let (a, b) = (generate_password(), generate_password());
+        assert_eq!(a.len(), 20);
+        assert_ne!(a, b);
+    }
+}

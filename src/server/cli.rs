@@ -1,0 +1,207 @@
+//! `proxbox` command: parse options, open the database, run the chosen command.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use super::auth;
+use super::config::{ApiKeyCommand, Cli, Command, GlobalOptions, LogFormat, ServeOptions};
+use super::crypto::SecretBox;
+use super::db::{redact_url, Db};
+use super::http;
+use super::state::{AppState, WebSettings};
+
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli.global);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("proxbox: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_tracing(options: &GlobalOptions) {
+    let filter = EnvFilter::try_new(&options.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match options.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), String> {
+    let global = cli.global;
+    let db = open_database(&global).await?;
+    match cli
+        .command
+        .unwrap_or(Command::Serve(ServeOptions::default()))
+    {
+        Command::Serve(options) => serve(global, db, options).await,
+        Command::ResetPassword { username } => {
+            let password = auth::generate_password();
+            let hash = auth::hash_password(password.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            if !db
+                .set_password(&username, &hash)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                db.create_user(&username, &hash, true)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            println!("New one-time password for {username}: {password}");
+            Ok(())
+        }
+        Command::ApiKey(ApiKeyCommand::Create { name }) => {
+            let key = auth::create_api_key(&db, &name)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!("API key {name:?} (shown once; send it as X-Proxbox-API-Key):\n{key}");
+            Ok(())
+        }
+        Command::ApiKey(ApiKeyCommand::Delete { name }) => {
+            if db.delete_api_key(&name).await.map_err(|e| e.to_string())? {
+                println!("deleted API key {name:?}");
+                Ok(())
+            } else {
+                Err(format!("no API key named {name:?}"))
+            }
+        }
+    }
+}
+
+async fn open_database(global: &GlobalOptions) -> Result<Db, String> {
+    let url = global.database_url();
+    if url.starts_with("sqlite:") {
+        std::fs::create_dir_all(&global.data_dir).map_err(|e| {
+            format!(
+                "cannot create the data directory {}: {e}",
+                global.data_dir.display()
+            )
+        })?;
+    }
+    let db = Db::connect(&url)
+        .await
+        .map_err(|e| format!("{e} (database {})", redact_url(&url)))?;
+    tracing::info!(database = %redact_url(&url), "database ready");
+    Ok(db)
+}
+
+async fn serve(global: GlobalOptions, db: Db, options: ServeOptions) -> Result<(), String> {
+    let secrets = SecretBox::load_or_create(global.secret_key.as_deref(), &global.data_dir)
+        .map_err(|e| e.to_string())?;
+    let config_path = options.leptos_config.display().to_string();
+    let mut leptos_options = leptos::config::get_configuration(Some(&config_path))
+        .map_err(|e| {
+            format!("cannot read the site settings from {config_path}: {e}. Run from the Proxbox directory or pass --leptos-config")
+        })?
+        .leptos_options;
+    if let Some(listen) = options.listen {
+        leptos_options.site_addr = listen;
+    }
+    let addr = leptos_options.site_addr;
+    let first_login = ensure_first_admin(&db, &options).await?;
+
+    let state = AppState {
+        leptos_options,
+        db: db.clone(),
+        secrets: Arc::new(secrets),
+        web: Arc::new(WebSettings {
+            cookie_secure: options.cookie_secure,
+            session_ttl_ms: i64::from(options.session_hours.max(1)) * 3_600_000,
+        }),
+    };
+    let housekeeping = tokio::spawn(housekeeping(db.clone()));
+    let app = http::router(state);
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    tracing::info!(%addr, "listening");
+    println!("Proxbox is running at http://{addr}/");
+    match first_login {
+        Some((user, password)) => println!(
+            "First start: log in as {user:?} with the one-time password {password}\n\
+             (it is not shown again; `proxbox reset-password {user}` sets a new one)"
+        ),
+        None => println!(
+            "Log in with your Proxbox user; `proxbox reset-password admin` prints a new password if it is lost."
+        ),
+    }
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .map_err(|e| format!("server error: {e}"))?;
+    housekeeping.abort();
+    db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Creates the first admin when there is no user. Returns the generated password to show,
+/// unless it came from `PROXBOX_ADMIN_PASSWORD`.
+async fn ensure_first_admin(
+    db: &Db,
+    options: &ServeOptions,
+) -> Result<Option<(String, String)>, String> {
+    if db.user_count().await.map_err(|e| e.to_string())? > 0 {
+        return Ok(None);
+    }
+    let (password, show) = match options.admin_password.clone().filter(|p| !p.is_empty()) {
+        Some(given) => (given, false),
+        None => (auth::generate_password(), true),
+    };
+    let hash = auth::hash_password(password.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    db.create_user(&options.admin_user, &hash, true)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(user = %options.admin_user, "created the first admin");
+    Ok(show.then(|| (options.admin_user.clone(), password)))
+}
+
+async fn housekeeping(db: Db) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match db.delete_expired_sessions().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(removed = n, "expired sessions removed"),
+            Err(e) => tracing::warn!(error = %e, "session cleanup failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested; finishing open requests");
+}

@@ -1,0 +1,120 @@
+//! Command line and environment configuration. Every option has a `PROXBOX_…` variable.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "proxbox",
+    version,
+    about = "Keeps NetBox in step with Proxmox VE clusters."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GlobalOptions {
+    /// Directory for the SQLite database and the generated secret key.
+    #[arg(long, env = "PROXBOX_DATA_DIR", default_value = "data", global = true)]
+    pub data_dir: PathBuf,
+    /// Database URL: sqlite://PATH (default: DATA_DIR/proxbox.db) or postgres://USER@HOST/DB.
+    #[arg(
+        long,
+        env = "PROXBOX_DATABASE_URL",
+        global = true,
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+    /// 32-byte key (base64 or hex) that encrypts stored credentials; generated into DATA_DIR/secret.key when unset.
+    #[arg(
+        long,
+        env = "PROXBOX_SECRET_KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub secret_key: Option<String>,
+    /// Log filter, e.g. `info` or `proxbox=debug,tower_http=info`.
+    #[arg(long, env = "PROXBOX_LOG", default_value = "info", global = true)]
+    pub log: String,
+    /// Log line format.
+    #[arg(long, env = "PROXBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+impl GlobalOptions {
+    pub fn database_url(&self) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("proxbox.db").display()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the web app, the API and the job workers (the default).
+    Serve(ServeOptions),
+    /// Set a new one-time password for a user and print it (creates the user when missing).
+    ResetPassword {
+        /// The user whose password to reset.
+        #[arg(default_value = "admin")]
+        username: String,
+    },
+    /// Manage API keys for machine clients (the NetBox plugin's X-Proxbox-API-Key).
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create a key and print it once.
+    Create { name: String },
+    /// Delete a key.
+    Delete { name: String },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeOptions {
+    /// Address to listen on (default: site-addr from Leptos.toml, 127.0.0.1:3000).
+    #[arg(long, env = "PROXBOX_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    /// The Leptos site settings (site root, output name) read at start.
+    #[arg(long, env = "PROXBOX_LEPTOS_CONFIG", default_value = "Leptos.toml")]
+    pub leptos_config: PathBuf,
+    /// Password of the first admin, used only when the database has no user yet.
+    #[arg(long, env = "PROXBOX_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// User name of the first admin.
+    #[arg(long, env = "PROXBOX_ADMIN_USER", default_value = "admin")]
+    pub admin_user: String,
+    /// Mark cookies Secure (set this when Proxbox is served over HTTPS).
+    #[arg(long, env = "PROXBOX_COOKIE_SECURE", default_value_t = false)]
+    pub cookie_secure: bool,
+    /// Session lifetime without activity, in hours.
+    #[arg(long, env = "PROXBOX_SESSION_HOURS", default_value_t = 12)]
+    pub session_hours: u32,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            listen: None,
+            leptos_config: PathBuf::from("Leptos.toml"),
+            admin_password: None,
+            admin_user: "admin".into(),
+            cookie_secure: false,
+            session_hours: 12,
+        }
+    }
+}

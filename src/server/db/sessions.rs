@@ -1,0 +1,79 @@
+use super::{now_ms, Db, DbError};
+
+/// A logged-in session, found by the hash of its cookie token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionUser {
+    pub user_id: i64,
+    pub username: String,
+}
+
+/// Refresh `last_seen_at` at most this often, so page views don't all write.
+const TOUCH_EVERY_MS: i64 = 60_000;
+
+impl Db {
+    pub async fn create_session(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        ttl_ms: i64,
+    ) -> Result<(), DbError> {
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO sessions (token_hash, user_id, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $3, $4)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(now)
+        .bind(now + ttl_ms)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The session's user, extending a sliding expiry; `None` when unknown or expired.
+    pub async fn session_user(
+        &self,
+        token_hash: &str,
+        ttl_ms: i64,
+    ) -> Result<Option<SessionUser>, DbError> {
+        let now = now_ms();
+        let row: Option<(i64, String, i64)> = sqlx::query_as(
+            "SELECT s.user_id, u.username, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some((user_id, username, last_seen_at)) = row else {
+            return Ok(None);
+        };
+        if now - last_seen_at > TOUCH_EVERY_MS {
+            sqlx::query(
+                "UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE token_hash = $3",
+            )
+            .bind(now)
+            .bind(now + ttl_ms)
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        }
+        Ok(Some(SessionUser { user_id, username }))
+    }
+
+    pub async fn delete_session(&self, token_hash: &str) -> Result<(), DbError> {
+        sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_expired_sessions(&self) -> Result<u64, DbError> {
+        let done = sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
+            .bind(now_ms())
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected())
+    }
+}

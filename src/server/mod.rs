@@ -1,0 +1,10 @@
+//! The server: configuration, database, authentication and the HTTP surface.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod context;
+pub mod crypto;
+pub mod db;
+pub mod http;
+pub mod state;

@@ -1,0 +1,29 @@
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use leptos::prelude::LeptosOptions;
+
+use super::crypto::SecretBox;
+use super::db::Db;
+
+/// Settings of the HTTP layer that handlers need.
+#[derive(Debug, Clone)]
+pub struct WebSettings {
+    pub cookie_secure: bool,
+    pub session_ttl_ms: i64,
+}
+
+/// Everything a request handler or server function may need, cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub leptos_options: LeptosOptions,
+    pub db: Db,
+    pub secrets: Arc<SecretBox>,
+    pub web: Arc<WebSettings>,
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}

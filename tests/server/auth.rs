@@ -1,0 +1,320 @@
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::*;
+
+#[tokio::test]
+async fn wrong_password_is_refused_and_right_one_opens_a_session() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let csrf = app.csrf().await;
+    let res = app
+        .post_form(
+            "/api/login",
+            &[("csrf", &csrf), ("username", ADMIN), ("password", "nope")],
+        )
+        .await;
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(body, serde_json::json!("BadCredentials"));
+    assert_eq!(
+        app.client
+            .get(app.url("/api/endpoints"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    app.login().await;
+    let res = app
+        .client
+        .get(app.url("/api/endpoints"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let session: Value = app
+        .client
+        .get(app.url("/api/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(session["username"], ADMIN);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn session_cookie_is_http_only_and_same_site_lax() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let csrf = app.csrf().await;
+    let res = app
+        .post_form(
+            "/api/login",
+            &[
+                ("csrf", &csrf),
+                ("username", ADMIN),
+                ("password", ADMIN_PASSWORD),
+            ],
+        )
+        .await;
+    let cookie = res
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("proxbox_session="))
+        .expect("login sets the session cookie");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn state_changing_requests_without_csrf_token_are_refused() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    // Login itself is protected: a cross-site page cannot log the victim into its account.
+    let res = app
+        .post_form(
+            "/api/login",
+            &[("username", ADMIN), ("password", ADMIN_PASSWORD)],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    app.login().await;
+
+    let missing = proxmox_form("", "lab", "secret-1");
+    let without_token: Vec<_> = missing.into_iter().filter(|(k, _)| *k != "csrf").collect();
+    let res = app
+        .post_form("/api/save_proxmox_endpoint", &without_token)
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body, serde_json::json!("Csrf"));
+
+    let res = app
+        .post_form(
+            "/api/save_proxmox_endpoint",
+            &proxmox_form("forged-token", "lab", "secret-1"),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // A token from another client's cookie does not work either.
+    let other = new_client();
+    let other_session: Value = other
+        .get(app.url("/api/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let foreign = other_session["csrf"].as_str().unwrap();
+    let res = app
+        .post_form(
+            "/api/save_proxmox_endpoint",
+            &proxmox_form(foreign, "lab", "secret-1"),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    let res = app
+        .client
+        .post(app.url("/api/logout"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::FORBIDDEN,
+        "logout needs the token too"
+    );
+
+    assert!(
+        app.db.proxmox_endpoints().await.unwrap().is_empty(),
+        "nothing was saved"
+    );
+
+    // The same request with the right token is accepted; so is the header form.
+    let csrf = app.csrf().await;
+    let res = app
+        .post_form(
+            "/api/save_proxmox_endpoint",
+            &proxmox_form(&csrf, "lab", "secret-1"),
+        )
+        .await;
+    assert!(
+        res.status().is_success() || res.status().is_redirection(),
+        "{}",
+        res.status()
+    );
+    let res = app
+        .client
+        .post(app.url("/api/delete_proxmox_endpoint"))
+        .header("x-csrf-token", &csrf)
+        .form(&[(
+            "id",
+            app.db.proxmox_endpoints().await.unwrap()[0].id.to_string(),
+        )])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.status().is_success() || res.status().is_redirection(),
+        "{}",
+        res.status()
+    );
+    assert!(app.db.proxmox_endpoints().await.unwrap().is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn repeated_failed_logins_are_throttled() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let csrf = app.csrf().await;
+    for _ in 0..5 {
+        let res = app
+            .post_form(
+                "/api/login",
+                &[("csrf", &csrf), ("username", ADMIN), ("password", "guess")],
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let res = app
+        .post_form(
+            "/api/login",
+            &[("csrf", &csrf), ("username", ADMIN), ("password", "guess")],
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "the sixth failure is counted and locks"
+    );
+    // Now even the right password waits.
+    let res = app
+        .post_form(
+            "/api/login",
+            &[
+                ("csrf", &csrf),
+                ("username", ADMIN),
+                ("password", ADMIN_PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["Throttled"].as_u64().unwrap() >= 1, "{body}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn anonymous_visitors_are_sent_to_login() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let res = app.client.get(app.url("/endpoints")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/login?next=%2Fendpoints");
+    let res = app
+        .client
+        .get(app.url("/api/endpoints"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let res = app.client.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Log in to Proxbox"), "{html}");
+    assert!(
+        html.contains(r#"name="csrf""#),
+        "the login form carries the CSRF token"
+    );
+    let res = app.client.get(app.url("/health")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let health: Value = res.json().await.unwrap();
+    assert_eq!(health["database"], "ok");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn api_keys_authenticate_machines_without_csrf_and_are_stored_hashed() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let key = proxbox::server::auth::create_api_key(&app.db, "netbox-plugin")
+        .await
+        .unwrap();
+    let client = new_client();
+    let res = client
+        .get(app.url("/api/endpoints"))
+        .header("x-proxbox-api-key", &key)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    assert_eq!(status, StatusCode::OK, "{}", res.text().await.unwrap());
+    let res = client
+        .get(app.url("/api/endpoints"))
+        .header("x-proxbox-api-key", "pbx_wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    let stored: Vec<String> = sqlx::query_scalar("SELECT key_hash FROM api_keys")
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(
+        !stored[0].contains(&key[4..]),
+        "the key itself is not stored"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn logout_ends_the_session() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    app.login().await;
+    let csrf = app.csrf().await;
+    let res = app.post_form("/api/logout", &[("csrf", &csrf)]).await;
+    assert!(
+        res.status().is_success() || res.status().is_redirection(),
+        "{}",
+        res.status()
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/api/endpoints"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let sessions: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(sessions, 0);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_pages_answer_404_with_a_page() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    app.login().await;
+    let res = app
+        .client
+        .get(app.url("/no/such/page"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert!(res.text().await.unwrap().contains("Page not found"));
+    app.stop().await;
+}

@@ -1,0 +1,254 @@
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use proxbox::server::crypto::Sealed;
+use proxbox::server::db::endpoints::{NETBOX_TOKEN, PROXMOX_TOKEN_SECRET};
+
+use crate::support::*;
+
+const SECRET: &str = "9d2f2a54-5c1e-4d8e-9b7a-000000c0ffee";
+const NETBOX_TOKEN_VALUE: &str = "nbt_abcdef123456.0123456789abcdefABCDEF0123456789abcdefAB";
+
+#[tokio::test]
+async fn secrets_are_encrypted_at_rest_and_never_sent_back() {
+    for backend in BACKENDS {
+        let app = TestApp::start(backend).await;
+        app.login().await;
+        let csrf = app.csrf().await;
+        let res = app
+            .post_form(
+                "/api/save_proxmox_endpoint",
+                &proxmox_form(&csrf, "lab", SECRET),
+            )
+            .await;
+        assert!(
+            res.status().is_success() || res.status().is_redirection(),
+            "{backend:?}: {}",
+            res.status()
+        );
+        let res = app
+            .post_form(
+                "/api/save_netbox_endpoint",
+                &[
+                    ("csrf", &csrf),
+                    ("form[url]", "http://127.0.0.1:8000"),
+                    ("form[token]", NETBOX_TOKEN_VALUE),
+                ],
+            )
+            .await;
+        assert!(
+            res.status().is_success() || res.status().is_redirection(),
+            "{backend:?}: {}",
+            res.status()
+        );
+
+        // The raw rows hold ciphertext only, which the key opens to the original.
+        let raw: String = sqlx::query_scalar("SELECT token_secret_enc FROM proxmox_endpoints")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        assert!(
+            !raw.contains(SECRET) && raw.starts_with("v1."),
+            "{backend:?}: {raw}"
+        );
+        assert_eq!(
+            app.secrets
+                .open(PROXMOX_TOKEN_SECRET, &Sealed::from_stored(raw))
+                .unwrap(),
+            SECRET
+        );
+        let raw: String = sqlx::query_scalar("SELECT token_enc FROM netbox_endpoints")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+        assert!(
+            !raw.contains("0123456789abcdef") && raw.starts_with("v1."),
+            "{backend:?}: {raw}"
+        );
+        assert_eq!(
+            app.secrets
+                .open(NETBOX_TOKEN, &Sealed::from_stored(raw))
+                .unwrap(),
+            NETBOX_TOKEN_VALUE
+        );
+
+        // Neither the pages nor the server functions send a secret to the browser.
+        let id = app.db.proxmox_endpoints().await.unwrap()[0].id;
+        for path in [
+            "/endpoints",
+            "/api/endpoints",
+            &format!("/endpoints/proxmox/{id}"),
+            &format!("/api/proxmox_endpoint?id={id}"),
+            "/endpoints/netbox",
+            "/",
+        ] {
+            let res = app.client.get(app.url(path)).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{backend:?} {path}");
+            let body = res.text().await.unwrap();
+            assert!(
+                !body.contains(SECRET),
+                "{backend:?}: {path} leaks the Proxmox secret"
+            );
+            assert!(
+                !body.contains("0123456789abcdefABCDEF"),
+                "{backend:?}: {path} leaks the NetBox token"
+            );
+        }
+        let list: Value = app
+            .client
+            .get(app.url("/api/endpoints"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(list["proxmox"][0]["has_secret"], true);
+        assert_eq!(list["netbox"]["has_token"], true);
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_message_per_field_and_saves_nothing() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    app.login().await;
+    let csrf = app.csrf().await;
+    let mut form = proxmox_form(&csrf, "lab", SECRET);
+    for (key, value) in form.iter_mut() {
+        match *key {
+            "form[url]" => *value = "https://pve1:99999",
+            "form[token_id]" => *value = "root-at-pam",
+            "form[timeout_secs]" => *value = "0",
+            _ => {}
+        }
+    }
+    let res = app.post_form("/api/save_proxmox_endpoint", &form).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    let fields = &body["Validation"];
+    assert!(fields["url"].as_str().unwrap().contains("65535"), "{body}");
+    assert!(
+        fields["token_id"]
+            .as_str()
+            .unwrap()
+            .contains("user@realm!tokenname"),
+        "{body}"
+    );
+    assert!(fields["timeout_secs"].is_string(), "{body}");
+    assert!(app.db.proxmox_endpoints().await.unwrap().is_empty());
+
+    // NetBox: a malformed token is refused and nothing is stored.
+    let res = app
+        .post_form(
+            "/api/save_netbox_endpoint",
+            &[
+                ("csrf", &csrf),
+                ("form[url]", "netbox.local"),
+                ("form[token]", "abc"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["Validation"]["url"].is_string() && body["Validation"]["token"].is_string(),
+        "{body}"
+    );
+    assert!(app.db.netbox_endpoint().await.unwrap().is_none());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn duplicate_names_are_a_field_error() {
+    let app = TestApp::start(Backend::Postgres).await;
+    app.login().await;
+    let csrf = app.csrf().await;
+    let res = app
+        .post_form(
+            "/api/save_proxmox_endpoint",
+            &proxmox_form(&csrf, "lab", SECRET),
+        )
+        .await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+    let res = app
+        .post_form(
+            "/api/save_proxmox_endpoint",
+            &proxmox_form(&csrf, "lab", SECRET),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert!(
+        body["Validation"]["name"]
+            .as_str()
+            .unwrap()
+            .contains("already exists"),
+        "{body}"
+    );
+    assert_eq!(app.db.proxmox_endpoints().await.unwrap().len(), 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn editing_with_a_blank_secret_keeps_the_stored_one() {
+    for backend in BACKENDS {
+        let app = TestApp::start(backend).await;
+        app.login().await;
+        let csrf = app.csrf().await;
+        app.post_form(
+            "/api/save_proxmox_endpoint",
+            &proxmox_form(&csrf, "lab", SECRET),
+        )
+        .await;
+        let id = app.db.proxmox_endpoints().await.unwrap()[0].id.to_string();
+        let mut form = proxmox_form(&csrf, "lab-renamed", "");
+        form.push(("id", &id));
+        let res = app.post_form("/api/save_proxmox_endpoint", &form).await;
+        assert!(
+            res.status().is_success() || res.status().is_redirection(),
+            "{backend:?}: {}",
+            res.status()
+        );
+        let row = app.db.proxmox_endpoints().await.unwrap().remove(0);
+        assert_eq!(row.name, "lab-renamed");
+        let sealed = Sealed::from_stored(row.token_secret_enc.expect("secret kept"));
+        assert_eq!(
+            app.secrets.open(PROXMOX_TOKEN_SECRET, &sealed).unwrap(),
+            SECRET
+        );
+
+        // Switching to password login needs a password, and then drops the token secret.
+        let switch = [
+            ("csrf", csrf.as_str()),
+            ("id", id.as_str()),
+            ("form[name]", "lab-renamed"),
+            ("form[url]", "https://pve1.example.com:8006"),
+            ("form[auth_kind]", "password"),
+            ("form[username]", "root@pam"),
+        ];
+        let res = app.post_form("/api/save_proxmox_endpoint", &switch).await;
+        assert_eq!(
+            res.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{backend:?}"
+        );
+        let mut with_password = switch.to_vec();
+        with_password.push(("form[password]", "pw-123"));
+        let res = app
+            .post_form("/api/save_proxmox_endpoint", &with_password)
+            .await;
+        assert!(
+            res.status().is_success() || res.status().is_redirection(),
+            "{backend:?}: {}",
+            res.status()
+        );
+        let row = app.db.proxmox_endpoints().await.unwrap().remove(0);
+        assert_eq!(row.auth_kind, "password");
+        assert!(
+            row.token_secret_enc.is_none() && row.password_enc.is_some(),
+            "{backend:?}"
+        );
+        app.stop().await;
+    }
+}

@@ -1,0 +1,9 @@
+//! Server integration tests: the real router on a loopback port, a real HTTP client,
+//! SQLite files and a real PostgreSQL. Run with `--features ssr`.
+
+mod support;
+
+mod auth;
+mod config;
+mod database;
+mod endpoints;

@@ -1,0 +1,223 @@
+//! A Proxbox server per test, on its own database, reachable over real HTTP.
+
+use std::net::SocketAddr;
+
+use leptos::prelude::LeptosOptions;
+use proxbox::server::crypto::SecretBox;
+use proxbox::server::db::Db;
+use proxbox::server::http::router;
+use proxbox::server::state::{AppState, WebSettings};
+use serde_json::Value;
+
+pub const ADMIN: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "correct-horse-battery";
+pub const TEST_KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub const BACKENDS: [Backend; 2] = [Backend::Sqlite, Backend::Postgres];
+
+fn postgres_admin_url() -> String {
+    std::env::var("PROXBOX_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A fresh, empty database of the given kind; dropped again by [`TestDb::drop_db`].
+pub struct TestDb {
+    pub url: String,
+    pg_name: Option<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> TestDb {
+        let dir = tempfile::tempdir().unwrap();
+        match backend {
+            Backend::Sqlite => TestDb {
+                url: format!("sqlite://{}", dir.path().join("proxbox.db").display()),
+                pg_name: None,
+                _dir: dir,
+            },
+            Backend::Postgres => {
+                use sqlx::Connection;
+                let admin = postgres_admin_url();
+                let suffix: String = proxbox::server::crypto::random_token()
+                    .to_lowercase()
+                    .chars()
+                    .filter(char::is_ascii_alphanumeric)
+                    .take(16)
+                    .collect();
+                let name = format!("proxbox_test_{suffix}");
+                let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap_or_else(|e| {
+                    panic!("PostgreSQL is needed for these tests and is not reachable at {admin}: {e}. Run `scripts/db-up`.")
+                });
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .unwrap();
+                let base = admin.rsplit_once('/').map(|(b, _)| b.to_string()).unwrap();
+                TestDb {
+                    url: format!("{base}/{name}"),
+                    pg_name: Some(name),
+                    _dir: dir,
+                }
+            }
+        }
+    }
+
+    pub async fn drop_db(self) {
+        if let Some(name) = self.pg_name {
+            use sqlx::Connection;
+            let mut conn = sqlx::PgConnection::connect(&postgres_admin_url())
+                .await
+                .unwrap();
+            sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub db: Db,
+    pub secrets: SecretBox,
+    pub client: reqwest::Client,
+    test_db: Option<TestDb>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> TestApp {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("proxbox=debug")
+            .with_test_writer()
+            .try_init();
+        let test_db = TestDb::new(backend).await;
+        let db = Db::connect(&test_db.url)
+            .await
+            .expect("database opens and migrates");
+        let hash = proxbox::server::auth::hash_password(ADMIN_PASSWORD.into())
+            .await
+            .unwrap();
+        db.create_user(ADMIN, &hash, true).await.unwrap();
+        let secrets = SecretBox::from_key_text(TEST_KEY).unwrap();
+        let state = AppState {
+            leptos_options: LeptosOptions::builder()
+                .output_name("proxbox")
+                .site_root("target/site")
+                .build(),
+            db: db.clone(),
+            secrets: std::sync::Arc::new(secrets.clone()),
+            web: std::sync::Arc::new(WebSettings {
+                cookie_secure: false,
+                session_ttl_ms: 3_600_000,
+            }),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = router(state);
+        let server = tokio::spawn(async move {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .unwrap();
+        });
+        TestApp {
+            base: format!("http://{addr}"),
+            db,
+            secrets,
+            client: new_client(),
+            test_db: Some(test_db),
+            server,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// This client's CSRF token (the server sets the cookie it is bound to on first contact).
+    pub async fn csrf(&self) -> String {
+        let session: Value = self
+            .client
+            .get(self.url("/api/session"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        session["csrf"]
+            .as_str()
+            .expect("session has a csrf token")
+            .to_string()
+    }
+
+    /// Calls a server function with a url-encoded form, as the browser does.
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .form(fields)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn login(&self) {
+        let csrf = self.csrf().await;
+        let res = self
+            .post_form(
+                "/api/login",
+                &[
+                    ("csrf", &csrf),
+                    ("username", ADMIN),
+                    ("password", ADMIN_PASSWORD),
+                ],
+            )
+            .await;
+        assert!(
+            res.status().is_success() || res.status().is_redirection(),
+            "login failed: {}",
+            res.status()
+        );
+    }
+
+    pub async fn stop(mut self) {
+        self.server.abort();
+        self.db.close().await;
+        if let Some(db) = self.test_db.take() {
+            db.drop_db().await;
+        }
+    }
+}
+
+pub fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// A valid Proxmox endpoint form with the given name and secret, as `form[...]` fields.
+pub fn proxmox_form<'a>(csrf: &'a str, name: &'a str, secret: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("csrf", csrf),
+        ("form[name]", name),
+        ("form[url]", "https://pve1.example.com:8006"),
+        ("form[auth_kind]", "token"),
+        ("form[token_id]", "root@pam!proxbox"),
+        ("form[token_secret]", secret),
+        ("form[verify_tls]", "on"),
+        ("form[timeout_secs]", "30"),
+        ("form[enabled]", "on"),
+    ]
+}
