@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes};
-use leptos_router::{path, StaticSegment};
+use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::components::layout::Layout;
 use crate::components::session::{get_session, Logout, SessionResource};
@@ -59,21 +59,35 @@ pub fn App() -> impl IntoView {
     );
     provide_context(actions);
     provide_context(SessionResource(session));
+    mark_hydrated();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/proxbox.css"/>
         <Title formatter=|page: String| if page.is_empty() { "Proxbox".to_string() } else { format!("{page} · Proxbox") }/>
         <Router>
             <Layout>
+                // Async: every page is sent complete, so that it works without JavaScript
+                // (out-of-order streaming would need a script to slot suspended parts in).
                 <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=DashboardPage/>
-                    <Route path=path!("/login") view=LoginPage/>
-                    <Route path=path!("/endpoints") view=EndpointsPage/>
-                    <Route path=path!("/endpoints/proxmox/new") view=ProxmoxEndpointPage/>
-                    <Route path=path!("/endpoints/proxmox/:id") view=ProxmoxEndpointPage/>
-                    <Route path=path!("/endpoints/netbox") view=NetboxEndpointPage/>
+                    <Route path=StaticSegment("") view=DashboardPage ssr=SsrMode::Async/>
+                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/endpoints") view=EndpointsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/endpoints/proxmox/new") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
+                    <Route path=path!("/endpoints/proxmox/:id") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
+                    <Route path=path!("/endpoints/netbox") view=NetboxEndpointPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>
     }
+}
+
+/// Marks `<body data-hydrated="true">` once the WASM bundle has taken over the page, so
+/// that end-to-end tests (and curious operators) can tell a live page from plain HTML.
+fn mark_hydrated() {
+    Effect::new(move |_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "true");
+        }
+    });
 }

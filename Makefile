@@ -1,0 +1,44 @@
+# Proxbox: `make run` to try it, `make test` for everything CI checks.
+SHELL := /bin/bash
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+# The flags cargo-leptos uses for its debug server build: native checks and tests use
+# the same ones, so the three share build artifacts instead of rebuilding each other.
+NATIVE := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=proxbox
+
+.PHONY: run test setup setup-test lint unit e2e build release clean
+
+## run: install what is missing, build the release site and binary, serve on http://127.0.0.1:3000
+run: setup
+	cargo leptos build --release
+	target/release/proxbox serve
+
+## test: formatting, clippy, unit + integration tests (SQLite and PostgreSQL), end-to-end tests
+test: setup-test lint unit e2e
+
+setup:
+	scripts/setup-toolchain
+
+setup-test:
+	scripts/setup-toolchain --with-browser
+	scripts/db-up
+
+lint:
+	cargo fmt --all --check
+	$(NATIVE) cargo clippy --features ssr --all-targets -- -D warnings
+	cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	$(NATIVE) cargo nextest run --features ssr --no-fail-fast
+
+e2e:
+	scripts/e2e
+
+build:
+	cargo leptos build
+
+release:
+	cargo leptos build --release
+
+clean:
+	cargo clean

@@ -1,0 +1,36 @@
+import { expect, Page } from "@playwright/test";
+
+export const ADMIN = process.env.PROXBOX_E2E_USER ?? "admin";
+export const PASSWORD = process.env.PROXBOX_E2E_PASSWORD ?? "e2e-admin-password";
+
+/** Collects browser-side errors (a failed hydration shows up here). Answers with a 4xx
+ *  status that a test provokes on purpose (422 for bad input, 401 for a wrong password)
+ *  are logged by Chromium too; they are expected and left out. */
+export function watchConsole(page: Page): string[] {
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    const expected4xx = /Failed to load resource: the server responded with a status of 4\d\d/.test(m.text());
+    if (m.type() === "error" && !expected4xx) errors.push(m.text());
+  });
+  page.on("pageerror", (e) => errors.push(String(e)));
+  return errors;
+}
+
+/** Waits until the WASM bundle has hydrated the page (the app marks <body>). */
+export async function hydrated(page: Page) {
+  await expect(page.locator("body")).toHaveAttribute("data-hydrated", "true");
+}
+
+export async function login(page: Page) {
+  await page.goto("/login");
+  await hydrated(page);
+  await page.getByLabel("User name").fill(ADMIN);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByTestId("user-name")).toHaveText(ADMIN);
+}
+
+/** A name no other test (or earlier run on the same database) uses. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
+}
