@@ -1,0 +1,623 @@
+//! The Proxmox VE API paths the simulator serves. Each payload follows the `returns`
+//! schema of the path in the official API documentation
+//! (https://pve.proxmox.com/pve-docs/api-viewer/, copy in shared/data/pve-api.json.gz),
+//! with Proxmox's own JSON habits: booleans as 0/1, and strings where Proxmox sends strings.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::model::{Cluster, Guest, Kind};
+use crate::SimState;
+
+/// Proxmox's envelope: every answer is `{"data": …}`.
+fn data(value: Value) -> Response {
+    Json(json!({ "data": value })).into_response()
+}
+
+/// Proxmox's error answer: the status, and the message in the body (and reason phrase).
+pub fn pve_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "data": null, "message": format!("{message}\n") })),
+    )
+        .into_response()
+}
+
+fn flag(b: bool) -> Value {
+    json!(if b { 1 } else { 0 })
+}
+
+pub fn routes() -> Router<Arc<SimState>> {
+    Router::new()
+        .route("/version", get(version))
+        .route("/cluster/status", get(cluster_status))
+        .route("/cluster/resources", get(cluster_resources))
+        .route("/cluster/replication", get(replication))
+        .route("/cluster/backup", get(backup_jobs))
+        .route("/storage", get(storage_list))
+        .route("/nodes", get(nodes))
+        .route("/nodes/{node}/network", get(node_network))
+        .route("/nodes/{node}/storage", get(node_storage))
+        .route(
+            "/nodes/{node}/storage/{storage}/content",
+            get(storage_content),
+        )
+        .route("/nodes/{node}/tasks", get(node_tasks))
+        .route("/nodes/{node}/{kind}", get(guest_list))
+        .route("/nodes/{node}/{kind}/{vmid}/config", get(guest_config))
+        .route("/nodes/{node}/{kind}/{vmid}/snapshot", get(guest_snapshots))
+        .route("/nodes/{node}/qemu/{vmid}/agent/{command}", post(agent))
+}
+
+/// `GET /version` → `{version, release, repoid}`.
+async fn version(State(sim): State<Arc<SimState>>) -> Response {
+    let cluster = sim.cluster.read().await;
+    let release = cluster
+        .version
+        .rsplit_once('.')
+        .map_or(cluster.version.clone(), |(r, _)| r.to_string());
+    data(json!({ "version": cluster.version, "release": release, "repoid": "3ef14b9d" }))
+}
+
+/// `GET /cluster/status` → the cluster entry and one entry per node.
+async fn cluster_status(State(sim): State<Arc<SimState>>) -> Response {
+    let c = sim.cluster.read().await;
+    let mut out = vec![json!({
+        "type": "cluster", "id": "cluster", "name": c.name, "nodes": c.nodes.len(),
+        "quorate": 1, "version": 7
+    })];
+    for (i, node) in c.nodes.iter().enumerate() {
+        out.push(json!({
+            "type": "node", "id": format!("node/{}", node.name), "name": node.name, "ip": node.ip,
+            "nodeid": i + 1, "online": flag(node.online), "local": flag(i == 0), "level": ""
+        }));
+    }
+    data(Value::Array(out))
+}
+
+/// `GET /nodes` → `[{node, status, cpu, maxcpu, mem, maxmem, uptime, …}]`.
+async fn nodes(State(sim): State<Arc<SimState>>) -> Response {
+    let c = sim.cluster.read().await;
+    let out: Vec<Value> = c
+        .nodes
+        .iter()
+        .map(|n| {
+            json!({
+                "node": n.name, "status": if n.online { "online" } else { "offline" }, "type": "node",
+                "id": format!("node/{}", n.name), "cpu": 0.042, "maxcpu": n.cpus, "mem": n.memory_bytes / 4,
+                "maxmem": n.memory_bytes, "uptime": 864_000, "level": "",
+                "ssl_fingerprint": "AB:CD:EF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC"
+            })
+        })
+        .collect();
+    data(Value::Array(out))
+}
+
+fn resource_of(g: &Guest) -> Value {
+    let mut v = json!({
+        "id": format!("{}/{}", g.kind.as_str(), g.vmid), "type": g.kind.as_str(), "vmid": g.vmid,
+        "name": g.name, "node": g.node, "status": if g.running { "running" } else { "stopped" },
+        "template": 0, "maxcpu": g.cores * g.sockets, "maxmem": g.memory_mib << 20, "maxdisk": g.disk_bytes(),
+        "cpu": if g.running { 0.01 } else { 0.0 }, "mem": if g.running { (g.memory_mib << 20) / 3 } else { 0 },
+        "disk": 0, "diskread": 0, "diskwrite": 0, "netin": 0, "netout": 0,
+        "uptime": if g.running { 3600 } else { 0 }
+    });
+    if !g.tags.is_empty() {
+        v["tags"] = json!(g.tags.join(";"));
+    }
+    v
+}
+
+#[derive(Deserialize)]
+struct ResourceQuery {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+}
+
+/// `GET /cluster/resources[?type=vm|node|storage]`.
+async fn cluster_resources(
+    State(sim): State<Arc<SimState>>,
+    Query(q): Query<ResourceQuery>,
+) -> Response {
+    let c = sim.cluster.read().await;
+    let want = |t: &str| q.kind.as_deref().is_none_or(|k| k == t);
+    let mut out = Vec::with_capacity(c.guests.len() + c.nodes.len() * 3);
+    if want("vm") {
+        out.extend(c.guests.values().map(resource_of));
+    }
+    if want("node") {
+        for n in &c.nodes {
+            out.push(json!({
+                "id": format!("node/{}", n.name), "type": "node", "node": n.name,
+                "status": if n.online { "online" } else { "offline" }, "maxcpu": n.cpus, "maxmem": n.memory_bytes,
+                "cpu": 0.05, "mem": n.memory_bytes / 4, "maxdisk": 100u64 << 30, "disk": 10u64 << 30, "uptime": 864_000,
+                "level": "", "cgroup-mode": 2
+            }));
+        }
+    }
+    if want("storage") {
+        for n in &c.nodes {
+            for (storage, plugin, content, shared) in storages() {
+                out.push(json!({
+                    "id": format!("storage/{}/{storage}", n.name), "type": "storage", "node": n.name,
+                    "storage": storage, "plugintype": plugin, "content": content, "shared": shared,
+                    "status": "available", "maxdisk": 500u64 << 30, "disk": 120u64 << 30
+                }));
+            }
+        }
+    }
+    data(Value::Array(out))
+}
+
+/// The storages every simulated node has: (name, type, content, shared).
+fn storages() -> [(&'static str, &'static str, &'static str, u8); 2] {
+    [
+        ("local", "dir", "iso,vztmpl,backup", 0),
+        ("local-lvm", "lvmthin", "images,rootdir", 0),
+    ]
+}
+
+/// `GET /storage` → `[{storage, type, content, …}]`.
+async fn storage_list() -> Response {
+    let out: Vec<Value> = storages()
+        .iter()
+        .map(|(storage, plugin, content, shared)| json!({"storage": storage, "type": plugin, "content": content, "shared": shared, "digest": "0"}))
+        .collect();
+    data(Value::Array(out))
+}
+
+fn node_or_404(c: &Cluster, node: &str) -> Result<(), Response> {
+    match c.node(node) {
+        Some(_) => Ok(()),
+        None => Err(pve_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("hostname lookup '{node}' failed - failed to get address info for: {node}"),
+        )),
+    }
+}
+
+/// `GET /nodes/{node}/network` → `[{iface, type, active, autostart, address, netmask, cidr, …}]`.
+async fn node_network(State(sim): State<Arc<SimState>>, Path(node): Path<String>) -> Response {
+    let c = sim.cluster.read().await;
+    if let Err(e) = node_or_404(&c, &node) {
+        return e;
+    }
+    let n = c.node(&node).expect("checked");
+    let out: Vec<Value> = n
+        .interfaces
+        .iter()
+        .map(|i| {
+            let mut v = json!({
+                "iface": i.iface, "type": i.kind, "active": 1, "autostart": 1, "families": ["inet"],
+                "method": if i.address.is_some() { "static" } else { "manual" }, "method6": "manual", "priority": 3
+            });
+            if let (Some(addr), Some(mask)) = (&i.address, &i.netmask) {
+                let prefix: u32 = mask.split('.').map(|o| o.parse::<u8>().unwrap_or(0).count_ones()).sum();
+                v["address"] = json!(addr);
+                v["netmask"] = json!(mask);
+                v["cidr"] = json!(format!("{addr}/{prefix}"));
+            }
+            if let Some(gw) = &i.gateway {
+                v["gateway"] = json!(gw);
+            }
+            if let Some(a6) = &i.address6 {
+                v["address6"] = json!(a6);
+                v["netmask6"] = json!(64);
+                v["cidr6"] = json!(format!("{a6}/64"));
+            }
+            match i.kind.as_str() {
+                "bridge" => {
+                    v["bridge_ports"] = json!(i.ports.clone().unwrap_or_default());
+                    v["bridge_stp"] = json!("off");
+                    v["bridge_fd"] = json!("0");
+                }
+                "bond" => {
+                    v["slaves"] = json!(i.ports.clone().unwrap_or_default());
+                    v["bond_mode"] = json!("802.3ad");
+                    v["bond_xmit_hash_policy"] = json!("layer3+4");
+                }
+                "vlan" => {
+                    v["vlan-id"] = json!(i.vlan_id.unwrap_or(0));
+                    v["vlan-raw-device"] = json!(i.iface.split('.').next().unwrap_or_default());
+                }
+                _ => {
+                    v["exists"] = json!(1);
+                }
+            }
+            v
+        })
+        .collect();
+    data(Value::Array(out))
+}
+
+/// `GET /nodes/{node}/storage` → `[{storage, type, content, active, enabled, shared, total, used, avail}]`.
+async fn node_storage(State(sim): State<Arc<SimState>>, Path(node): Path<String>) -> Response {
+    let c = sim.cluster.read().await;
+    if let Err(e) = node_or_404(&c, &node) {
+        return e;
+    }
+    let out: Vec<Value> = storages()
+        .iter()
+        .map(|(storage, plugin, content, shared)| {
+            json!({
+                "storage": storage, "type": plugin, "content": content, "shared": shared, "active": 1, "enabled": 1,
+                "total": 500u64 << 30, "used": 120u64 << 30, "avail": 380u64 << 30, "used_fraction": 0.24
+            })
+        })
+        .collect();
+    data(Value::Array(out))
+}
+
+#[derive(Deserialize)]
+struct ContentQuery {
+    content: Option<String>,
+    vmid: Option<u64>,
+}
+
+/// `GET /nodes/{node}/storage/{storage}/content` → `[{volid, content, format, size, ctime, vmid, …}]`.
+async fn storage_content(
+    State(sim): State<Arc<SimState>>,
+    Path((node, storage)): Path<(String, String)>,
+    Query(q): Query<ContentQuery>,
+) -> Response {
+    let c = sim.cluster.read().await;
+    if let Err(e) = node_or_404(&c, &node) {
+        return e;
+    }
+    if !storages().iter().any(|(s, ..)| *s == storage) {
+        return pve_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("storage '{storage}' does not exist"),
+        );
+    }
+    let mut out = Vec::new();
+    if storage == "local" && q.content.as_deref().is_none_or(|t| t == "backup") {
+        for b in c
+            .backups
+            .iter()
+            .filter(|b| b.node == node && q.vmid.is_none_or(|v| v == b.vmid))
+        {
+            out.push(json!({
+                "volid": b.volid, "content": "backup", "format": b.format, "size": b.size, "ctime": b.ctime,
+                "vmid": b.vmid, "notes": format!("vmid {}", b.vmid), "subtype": if b.volid.contains("-qemu-") { "qemu" } else { "lxc" }
+            }));
+        }
+    }
+    if storage == "local-lvm"
+        && q.content
+            .as_deref()
+            .is_none_or(|t| t == "images" || t == "rootdir")
+    {
+        for g in c.guests.values().filter(|g| g.node == node) {
+            for (i, d) in g.disks.iter().enumerate() {
+                out.push(json!({
+                    "volid": format!("local-lvm:vm-{}-disk-{i}", g.vmid), "content": if g.kind == Kind::Lxc { "rootdir" } else { "images" },
+                    "format": "raw", "size": d.size_gib << 30, "vmid": g.vmid, "ctime": 1_790_000_000
+                }));
+            }
+        }
+    }
+    data(Value::Array(out))
+}
+
+#[derive(Deserialize)]
+struct TaskQuery {
+    start: Option<usize>,
+    limit: Option<usize>,
+    vmid: Option<u64>,
+}
+
+/// `GET /nodes/{node}/tasks?start=&limit=&vmid=` → `[{upid, node, pid, pstart, starttime, endtime, type, id, user, status}]`.
+async fn node_tasks(
+    State(sim): State<Arc<SimState>>,
+    Path(node): Path<String>,
+    Query(q): Query<TaskQuery>,
+) -> Response {
+    let c = sim.cluster.read().await;
+    if let Err(e) = node_or_404(&c, &node) {
+        return e;
+    }
+    let out: Vec<Value> = c
+        .tasks
+        .iter()
+        .filter(|t| t.node == node && q.vmid.is_none_or(|v| t.id == v.to_string()))
+        .skip(q.start.unwrap_or(0))
+        .take(q.limit.unwrap_or(50))
+        .map(|t| {
+            json!({
+                "upid": t.upid, "node": t.node, "pid": 1000, "pstart": 5000, "starttime": t.starttime, "endtime": t.endtime,
+                "type": t.kind, "id": t.id, "user": t.user, "status": t.status
+            })
+        })
+        .collect();
+    data(Value::Array(out))
+}
+
+/// `GET /cluster/replication` → `[{id, type, guest, jobnum, target, source, schedule}]`.
+async fn replication(State(sim): State<Arc<SimState>>) -> Response {
+    let c = sim.cluster.read().await;
+    let out: Vec<Value> = c
+        .replications
+        .iter()
+        .map(|r| {
+            json!({
+                "id": format!("{}-{}", r.guest, r.jobnum), "type": "local", "guest": r.guest, "jobnum": r.jobnum,
+                "target": r.target, "source": r.source, "schedule": r.schedule, "digest": "0"
+            })
+        })
+        .collect();
+    data(Value::Array(out))
+}
+
+/// `GET /cluster/backup` → `[{id, schedule, storage, all, enabled, mode, …}]`.
+async fn backup_jobs(State(sim): State<Arc<SimState>>) -> Response {
+    let c = sim.cluster.read().await;
+    let some: Vec<String> = c
+        .guests
+        .values()
+        .filter(|g| g.tags.iter().any(|t| t == "prod"))
+        .map(|g| g.vmid.to_string())
+        .collect();
+    data(json!([
+        { "id": "backup-daily-all", "type": "vzdump", "schedule": "02:00", "storage": "local", "all": 1, "enabled": 1,
+          "mode": "snapshot", "compress": "zstd", "comment": "nightly", "next-run": 1_793_509_200 },
+        { "id": "backup-prod-hourly", "type": "vzdump", "schedule": "hourly", "storage": "local", "vmid": some.join(","),
+          "enabled": 0, "mode": "snapshot", "next-run": 1_793_494_800 }
+    ]))
+}
+
+async fn guest_or_error(
+    sim: &SimState,
+    node: &str,
+    kind: &str,
+    vmid: u64,
+) -> Result<Guest, Response> {
+    let Some(kind) = Kind::parse(kind) else {
+        return Err(pve_error(
+            StatusCode::NOT_IMPLEMENTED,
+            &format!("Method 'GET /nodes/{node}/{kind}/{vmid}' not implemented"),
+        ));
+    };
+    let c = sim.cluster.read().await;
+    node_or_404(&c, node)?;
+    match c.guests.get(&(kind, vmid)) {
+        Some(g) if g.node == node => Ok(g.clone()),
+        _ => {
+            let dir = if kind == Kind::Qemu {
+                "qemu-server"
+            } else {
+                "lxc"
+            };
+            Err(pve_error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("Configuration file 'nodes/{node}/{dir}/{vmid}.conf' does not exist"),
+            ))
+        }
+    }
+}
+
+/// `GET /nodes/{node}/qemu` and `GET /nodes/{node}/lxc` → guests of that node.
+async fn guest_list(
+    State(sim): State<Arc<SimState>>,
+    Path((node, kind)): Path<(String, String)>,
+) -> Response {
+    let Some(kind) = Kind::parse(&kind) else {
+        return pve_error(
+            StatusCode::NOT_IMPLEMENTED,
+            &format!("Method 'GET /nodes/{node}/{kind}' not implemented"),
+        );
+    };
+    let c = sim.cluster.read().await;
+    if let Err(e) = node_or_404(&c, &node) {
+        return e;
+    }
+    let out: Vec<Value> = c
+        .guests
+        .values()
+        .filter(|g| g.kind == kind && g.node == node)
+        .map(|g| {
+            json!({
+                "vmid": g.vmid, "name": g.name, "status": if g.running { "running" } else { "stopped" },
+                "cpus": g.cores * g.sockets, "maxmem": g.memory_mib << 20, "maxdisk": g.disk_bytes(),
+                "uptime": if g.running { 3600 } else { 0 }
+            })
+        })
+        .collect();
+    data(Value::Array(out))
+}
+
+/// The `config` object of a guest, as `GET /nodes/{node}/{qemu|lxc}/{vmid}/config` returns it.
+pub fn config_of(g: &Guest) -> Value {
+    let mut m = Map::new();
+    m.insert("digest".into(), json!(format!("{:040x}", g.vmid * 7919)));
+    m.insert("cores".into(), json!(g.cores));
+    m.insert("ostype".into(), json!(g.ostype));
+    m.insert("onboot".into(), flag(g.running));
+    if !g.tags.is_empty() {
+        m.insert("tags".into(), json!(g.tags.join(";")));
+    }
+    if !g.description.is_empty() {
+        m.insert("description".into(), json!(g.description));
+    }
+    match g.kind {
+        Kind::Qemu => {
+            m.insert("name".into(), json!(g.name));
+            m.insert("sockets".into(), json!(g.sockets));
+            // PVE ≥ 8.1 documents `memory` as a property string (`[current=]<MiB>`).
+            m.insert("memory".into(), json!(g.memory_mib.to_string()));
+            m.insert("scsihw".into(), json!("virtio-scsi-single"));
+            m.insert("boot".into(), json!("order=scsi0;net0"));
+            m.insert(
+                "smbios1".into(),
+                json!(format!("uuid=00000000-0000-4000-8000-{:012x}", g.vmid)),
+            );
+            m.insert(
+                "vmgenid".into(),
+                json!(format!("00000000-0000-4000-9000-{:012x}", g.vmid)),
+            );
+            m.insert("ide2".into(), json!("none,media=cdrom"));
+            if g.agent {
+                m.insert("agent".into(), json!("1,fstrim_cloned_disks=1"));
+            }
+            for (i, nic) in g.nics.iter().enumerate() {
+                let mut value = format!("virtio={},bridge={},firewall=1", nic.mac, nic.bridge);
+                if let Some(tag) = nic.tag {
+                    value.push_str(&format!(",tag={tag}"));
+                }
+                m.insert(format!("net{i}"), json!(value));
+            }
+            for (i, d) in g.disks.iter().enumerate() {
+                m.insert(
+                    d.key.clone(),
+                    json!(format!(
+                        "{}:vm-{}-disk-{i},iothread=1,size={}G",
+                        d.storage, g.vmid, d.size_gib
+                    )),
+                );
+            }
+        }
+        Kind::Lxc => {
+            m.insert("hostname".into(), json!(g.name));
+            m.insert("memory".into(), json!(g.memory_mib));
+            m.insert("swap".into(), json!(512));
+            m.insert("arch".into(), json!("amd64"));
+            m.insert("unprivileged".into(), json!(1));
+            for (i, nic) in g.nics.iter().enumerate() {
+                let mut value = format!(
+                    "name=eth{i},bridge={},firewall=1,hwaddr={},type=veth",
+                    nic.bridge, nic.mac
+                );
+                match &nic.ip {
+                    Some(ip) => value.push_str(&format!(",ip={ip}")),
+                    None => value.push_str(",ip=dhcp"),
+                }
+                if let Some(ip6) = &nic.ip6 {
+                    value.push_str(&format!(",ip6={ip6}"));
+                }
+                if let Some(tag) = nic.tag {
+                    value.push_str(&format!(",tag={tag}"));
+                }
+                m.insert(format!("net{i}"), json!(value));
+            }
+            for (i, d) in g.disks.iter().enumerate() {
+                let mut value =
+                    format!("{}:vm-{}-disk-{i},size={}G", d.storage, g.vmid, d.size_gib);
+                if d.key.starts_with("mp") {
+                    value = format!("{value},mp=/srv/data{i}");
+                }
+                m.insert(d.key.clone(), json!(value));
+            }
+        }
+    }
+    for (key, value) in &g.extra_config {
+        m.insert(key.clone(), json!(value));
+    }
+    Value::Object(m)
+}
+
+#[derive(Deserialize)]
+struct GuestPath {
+    node: String,
+    kind: String,
+    vmid: u64,
+}
+
+/// `GET /nodes/{node}/{qemu|lxc}/{vmid}/config`.
+async fn guest_config(State(sim): State<Arc<SimState>>, Path(p): Path<GuestPath>) -> Response {
+    match guest_or_error(&sim, &p.node, &p.kind, p.vmid).await {
+        Ok(g) => data(config_of(&g)),
+        Err(e) => e,
+    }
+}
+
+/// `GET /nodes/{node}/{qemu|lxc}/{vmid}/snapshot` → snapshots plus the `current` pseudo-entry.
+async fn guest_snapshots(State(sim): State<Arc<SimState>>, Path(p): Path<GuestPath>) -> Response {
+    let g = match guest_or_error(&sim, &p.node, &p.kind, p.vmid).await {
+        Ok(g) => g,
+        Err(e) => return e,
+    };
+    let mut out: Vec<Value> = Vec::new();
+    let mut parent: Option<String> = None;
+    for s in &g.snapshots {
+        let mut v = json!({"name": s.name, "description": s.description, "snaptime": s.snaptime});
+        if g.kind == Kind::Qemu {
+            v["vmstate"] = flag(false);
+        }
+        if let Some(p) = &parent {
+            v["parent"] = json!(p);
+        }
+        parent = Some(s.name.clone());
+        out.push(v);
+    }
+    let mut current =
+        json!({"name": "current", "description": "You are here!", "running": flag(g.running)});
+    if let Some(p) = parent {
+        current["parent"] = json!(p);
+    }
+    out.push(current);
+    data(Value::Array(out))
+}
+
+/// `POST /nodes/{node}/qemu/{vmid}/agent/{network-get-interfaces|get-host-name}`: answers
+/// like the guest agent when it is configured and the VM runs, else Proxmox's 500.
+async fn agent(
+    State(sim): State<Arc<SimState>>,
+    Path((node, vmid, command)): Path<(String, u64, String)>,
+) -> Response {
+    let g = match guest_or_error(&sim, &node, "qemu", vmid).await {
+        Ok(g) => g,
+        Err(e) => return e,
+    };
+    if !g.agent {
+        return pve_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("No QEMU guest agent configured for VM {vmid}"),
+        );
+    }
+    if !g.running {
+        return pve_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &format!("VM {vmid} is not running"),
+        );
+    }
+    match command.as_str() {
+        "network-get-interfaces" => {
+            let mut result = vec![json!({
+                "name": "lo", "hardware-address": "00:00:00:00:00:00",
+                "ip-addresses": [{"ip-address": "127.0.0.1", "ip-address-type": "ipv4", "prefix": 8},
+                                 {"ip-address": "::1", "ip-address-type": "ipv6", "prefix": 128}],
+                "statistics": {"rx-bytes": 0, "tx-bytes": 0}
+            })];
+            for (i, nic) in g.nics.iter().enumerate() {
+                let ips: Vec<Value> = g
+                    .agent_ips
+                    .get(i)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|cidr| cidr.split_once('/'))
+                    .map(|(ip, prefix)| {
+                        json!({"ip-address": ip, "ip-address-type": if ip.contains(':') { "ipv6" } else { "ipv4" },
+                               "prefix": prefix.parse::<u8>().unwrap_or(24)})
+                    })
+                    .collect();
+                result.push(json!({
+                    "name": format!("ens{}", 18 + i), "hardware-address": nic.mac.to_ascii_lowercase(),
+                    "ip-addresses": ips, "statistics": {"rx-bytes": 1024, "tx-bytes": 2048}
+                }));
+            }
+            data(json!({ "result": result }))
+        }
+        "get-host-name" => data(json!({ "result": { "host-name": g.name } })),
+        other => pve_error(
+            StatusCode::NOT_IMPLEMENTED,
+            &format!("Method 'POST /nodes/{node}/qemu/{vmid}/agent/{other}' not implemented"),
+        ),
+    }
+}

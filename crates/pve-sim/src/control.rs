@@ -1,0 +1,179 @@
+//! The control API for tests (`/_sim/…`, no authentication: bind it to loopback):
+//! add, remove, rename, start/stop and re-wire guests; inject and clear faults.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::faults::Fault;
+use crate::model::{Kind, Nic};
+use crate::SimState;
+
+pub fn routes() -> Router<Arc<SimState>> {
+    Router::new()
+        .route("/_sim/cluster", get(summary))
+        .route("/_sim/ca.pem", get(ca_pem))
+        .route("/_sim/guests", get(list_guests).post(add_guest))
+        .route(
+            "/_sim/guests/{kind}/{vmid}",
+            patch(change_guest).delete(remove_guest).get(one_guest),
+        )
+        .route(
+            "/_sim/faults",
+            get(list_faults).post(add_fault).delete(clear_faults),
+        )
+}
+
+fn bad(message: impl Into<String>) -> Response {
+    (
+        StatusCode::BAD_REQUEST,
+        Json(json!({"error": message.into()})),
+    )
+        .into_response()
+}
+
+async fn summary(State(sim): State<Arc<SimState>>) -> Response {
+    let c = sim.cluster.read().await;
+    let count = |k: Kind| c.guests.values().filter(|g| g.kind == k).count();
+    Json(json!({
+        "name": c.name, "version": c.version, "nodes": c.nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>(),
+        "guests": c.guests.len(), "qemu": count(Kind::Qemu), "lxc": count(Kind::Lxc),
+        "token_id": sim.credentials.token_id, "username": sim.credentials.username
+    }))
+    .into_response()
+}
+
+async fn ca_pem(State(sim): State<Arc<SimState>>) -> String {
+    sim.ca_pem.clone()
+}
+
+async fn list_guests(State(sim): State<Arc<SimState>>) -> Response {
+    let c = sim.cluster.read().await;
+    Json(c.guests.values().cloned().collect::<Vec<_>>()).into_response()
+}
+
+fn kind_of(raw: &str) -> Result<Kind, Response> {
+    Kind::parse(raw).ok_or_else(|| bad(format!("kind must be qemu or lxc, not {raw:?}")))
+}
+
+async fn one_guest(
+    State(sim): State<Arc<SimState>>,
+    Path((kind, vmid)): Path<(String, u64)>,
+) -> Response {
+    let kind = match kind_of(&kind) {
+        Ok(k) => k,
+        Err(e) => return e,
+    };
+    match sim.cluster.read().await.guests.get(&(kind, vmid)) {
+        Some(g) => Json(g).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct NewGuest {
+    kind: Kind,
+    name: String,
+    vmid: Option<u64>,
+    node: Option<String>,
+}
+
+async fn add_guest(State(sim): State<Arc<SimState>>, Json(new): Json<NewGuest>) -> Response {
+    let mut c = sim.cluster.write().await;
+    match c.add_guest(new.kind, new.name, new.vmid, new.node) {
+        Ok(g) => (StatusCode::CREATED, Json(g)).into_response(),
+        Err(e) => bad(e),
+    }
+}
+
+/// Fields to change; absent fields stay as they are.
+#[derive(Deserialize)]
+struct GuestPatch {
+    name: Option<String>,
+    running: Option<bool>,
+    node: Option<String>,
+    cores: Option<u64>,
+    memory_mib: Option<u64>,
+    description: Option<String>,
+    nics: Option<Vec<Nic>>,
+    agent_ips: Option<Vec<Vec<String>>>,
+}
+
+async fn change_guest(
+    State(sim): State<Arc<SimState>>,
+    Path((kind, vmid)): Path<(String, u64)>,
+    Json(p): Json<GuestPatch>,
+) -> Response {
+    let kind = match kind_of(&kind) {
+        Ok(k) => k,
+        Err(e) => return e,
+    };
+    let mut c = sim.cluster.write().await;
+    if let Some(node) = &p.node {
+        if c.node(node).is_none() {
+            return bad(format!("no node {node:?}"));
+        }
+    }
+    let Some(g) = c.guests.get_mut(&(kind, vmid)) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if let Some(v) = p.name {
+        g.name = v;
+    }
+    if let Some(v) = p.running {
+        g.running = v;
+    }
+    if let Some(v) = p.node {
+        g.node = v;
+    }
+    if let Some(v) = p.cores {
+        g.cores = v;
+    }
+    if let Some(v) = p.memory_mib {
+        g.memory_mib = v;
+    }
+    if let Some(v) = p.description {
+        g.description = v;
+    }
+    if let Some(v) = p.nics {
+        g.nics = v;
+    }
+    if let Some(v) = p.agent_ips {
+        g.agent_ips = v;
+    }
+    Json(g.clone()).into_response()
+}
+
+async fn remove_guest(
+    State(sim): State<Arc<SimState>>,
+    Path((kind, vmid)): Path<(String, u64)>,
+) -> Response {
+    let kind = match kind_of(&kind) {
+        Ok(k) => k,
+        Err(e) => return e,
+    };
+    match sim.cluster.write().await.guests.remove(&(kind, vmid)) {
+        Some(_) => StatusCode::NO_CONTENT.into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn list_faults(State(sim): State<Arc<SimState>>) -> Response {
+    Json(sim.faults.lock().await.clone()).into_response()
+}
+
+async fn add_fault(State(sim): State<Arc<SimState>>, Json(fault): Json<Fault>) -> Response {
+    sim.faults.lock().await.push(fault);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn clear_faults(State(sim): State<Arc<SimState>>) -> Response {
+    sim.faults.lock().await.clear();
+    StatusCode::NO_CONTENT.into_response()
+}

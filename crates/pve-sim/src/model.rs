@@ -1,0 +1,695 @@
+//! The simulated cluster: generated from a seed and sizes (same seed, same cluster),
+//! changed by the control API while tests run.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// A small deterministic generator (SplitMix64): no dependency, stable across versions.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed ^ 0x9E37_79B9_7F4A_7C15)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `lo..=hi`.
+    pub fn range(&mut self, lo: u64, hi: u64) -> u64 {
+        lo + self.next_u64() % (hi - lo + 1)
+    }
+
+    pub fn chance(&mut self, percent: u64) -> bool {
+        self.range(1, 100) <= percent
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.range(0, items.len() as u64 - 1) as usize]
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Kind {
+    Qemu,
+    Lxc,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Qemu => "qemu",
+            Kind::Lxc => "lxc",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Kind> {
+        match raw {
+            "qemu" => Some(Kind::Qemu),
+            "lxc" => Some(Kind::Lxc),
+            _ => None,
+        }
+    }
+}
+
+/// A guest NIC. For LXC, `ip` / `ip6` are static addresses written into `netN`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Nic {
+    pub mac: String,
+    pub bridge: String,
+    #[serde(default)]
+    pub tag: Option<u16>,
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub ip6: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiskSpec {
+    pub key: String,
+    pub storage: String,
+    pub size_gib: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnapshotSpec {
+    pub name: String,
+    pub description: String,
+    pub snaptime: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Guest {
+    pub vmid: u64,
+    pub kind: Kind,
+    pub name: String,
+    pub node: String,
+    pub running: bool,
+    pub cores: u64,
+    pub sockets: u64,
+    pub memory_mib: u64,
+    pub ostype: String,
+    pub nics: Vec<Nic>,
+    pub disks: Vec<DiskSpec>,
+    /// QEMU: whether the guest agent is configured (and answers while running).
+    pub agent: bool,
+    /// Addresses the guest agent reports per NIC (CIDR form); loopback is added when asked.
+    #[serde(default)]
+    pub agent_ips: Vec<Vec<String>>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub description: String,
+    /// Config keys no Proxmox version documents (the client must ignore them).
+    #[serde(default)]
+    pub extra_config: BTreeMap<String, String>,
+    #[serde(default)]
+    pub snapshots: Vec<SnapshotSpec>,
+}
+
+impl Guest {
+    pub fn key(&self) -> (Kind, u64) {
+        (self.kind, self.vmid)
+    }
+
+    pub fn disk_bytes(&self) -> u64 {
+        self.disks.iter().map(|d| d.size_gib << 30).sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NodeIface {
+    pub iface: String,
+    /// `eth`, `bridge`, `bond`, `vlan`.
+    pub kind: String,
+    pub address: Option<String>,
+    pub netmask: Option<String>,
+    pub gateway: Option<String>,
+    pub address6: Option<String>,
+    pub ports: Option<String>,
+    pub vlan_id: Option<u16>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Node {
+    pub name: String,
+    pub ip: String,
+    pub online: bool,
+    pub cpus: u64,
+    pub memory_bytes: u64,
+    pub interfaces: Vec<NodeIface>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backup {
+    pub volid: String,
+    pub vmid: u64,
+    pub ctime: i64,
+    pub size: u64,
+    pub format: String,
+    pub node: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    pub upid: String,
+    pub node: String,
+    pub kind: String,
+    pub id: String,
+    pub user: String,
+    pub starttime: i64,
+    pub endtime: i64,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Replication {
+    pub guest: u64,
+    pub jobnum: u64,
+    pub source: String,
+    pub target: String,
+    pub schedule: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cluster {
+    pub name: String,
+    /// Distinguishes clusters generated side by side (MACs and addresses stay unique).
+    pub index: u8,
+    pub version: String,
+    pub nodes: Vec<Node>,
+    pub guests: BTreeMap<(Kind, u64), Guest>,
+    pub backups: Vec<Backup>,
+    pub tasks: Vec<TaskSpec>,
+    pub replications: Vec<Replication>,
+    next_mac: u32,
+}
+
+/// The sizes and seed of a generated cluster.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClusterSpec {
+    pub seed: u64,
+    pub name: String,
+    pub index: u8,
+    pub nodes: usize,
+    /// Guests in all, the special cases included.
+    pub guests: usize,
+}
+
+/// 2026-11-01 00:00 UTC, the simulated "now" of generated timestamps.
+const EPOCH: i64 = 1_793_491_200;
+
+const WORDS: [&str; 16] = [
+    "web", "db", "cache", "mail", "dns", "proxy", "build", "git", "mon", "log", "auth", "vpn",
+    "api", "queue", "file", "backup",
+];
+const OS_QEMU: [&str; 4] = ["l26", "l26", "win11", "other"];
+const OS_LXC: [&str; 3] = ["debian", "ubuntu", "alpine"];
+
+impl Cluster {
+    /// Generates a cluster. Besides `spec.guests - 4` ordinary guests it always holds the
+    /// cases that broke the system Proxbox replaces: QEMU 100 next to LXC 100, a guest named
+    /// `app-shared` (the same name in every generated cluster), a VM with 30 NICs, and a VM
+    /// whose config has keys no Proxmox version documents.
+    pub fn generate(spec: &ClusterSpec) -> Cluster {
+        let mut rng = Rng::new(spec.seed.wrapping_mul(31).wrapping_add(spec.index as u64));
+        let mut cluster = Cluster {
+            name: spec.name.clone(),
+            index: spec.index,
+            version: "8.3.2".into(),
+            nodes: Vec::new(),
+            guests: BTreeMap::new(),
+            backups: Vec::new(),
+            tasks: Vec::new(),
+            replications: Vec::new(),
+            next_mac: 1,
+        };
+        for n in 0..spec.nodes.max(1) {
+            cluster.nodes.push(generate_node(&spec.name, spec.index, n));
+        }
+        let specials = [
+            (Kind::Qemu, 100, "special-qemu-100"),
+            (Kind::Lxc, 100, "special-lxc-100"),
+        ];
+        for (kind, vmid, name) in specials {
+            let guest = cluster.generate_guest(&mut rng, kind, vmid, name.to_string());
+            cluster.guests.insert(guest.key(), guest);
+        }
+        let mut shared = cluster.generate_guest(&mut rng, Kind::Qemu, 101, "app-shared".into());
+        shared.running = true;
+        cluster.guests.insert(shared.key(), shared);
+        let mut many = cluster.generate_guest(&mut rng, Kind::Qemu, 102, "router-30nics".into());
+        many.nics = (0..30)
+            .map(|i| cluster.new_nic(&mut rng, Some(100 + i as u16), None))
+            .collect();
+        many.agent = false;
+        many.agent_ips.clear();
+        cluster.guests.insert(many.key(), many);
+        let mut odd = cluster.generate_guest(&mut rng, Kind::Qemu, 103, "odd-config".into());
+        odd.extra_config
+            .insert("x-vendor-hint".into(), "opaque".into());
+        odd.extra_config
+            .insert("future-feature0".into(), "mode=fast,level=3".into());
+        cluster.guests.insert(odd.key(), odd);
+
+        let ordinary = spec.guests.saturating_sub(5);
+        for i in 0..ordinary {
+            let vmid = 1000 + i as u64;
+            let kind = if rng.chance(30) {
+                Kind::Lxc
+            } else {
+                Kind::Qemu
+            };
+            let name = format!("{}-{}-{:04}", rng.pick(&WORDS), spec.name, i);
+            let guest = cluster.generate_guest(&mut rng, kind, vmid, name);
+            cluster.guests.insert(guest.key(), guest);
+        }
+        cluster.generate_history(&mut rng);
+        cluster
+    }
+
+    fn new_nic(&mut self, rng: &mut Rng, tag: Option<u16>, bridge: Option<&str>) -> Nic {
+        let counter = self.next_mac;
+        self.next_mac += 1;
+        Nic {
+            mac: format!(
+                "BC:24:{:02X}:{:02X}:{:02X}:{:02X}",
+                self.index,
+                (counter >> 16) & 0xff,
+                (counter >> 8) & 0xff,
+                counter & 0xff
+            ),
+            bridge: bridge.map(str::to_string).unwrap_or_else(|| {
+                if rng.chance(80) {
+                    "vmbr0".into()
+                } else {
+                    "vmbr1".into()
+                }
+            }),
+            tag,
+            ip: None,
+            ip6: None,
+        }
+    }
+
+    fn address(&self, counter: u64) -> (String, String) {
+        let c = counter as u32;
+        (
+            format!(
+                "10.{}.{}.{}/24",
+                100 + self.index as u32,
+                (c / 250) % 250,
+                c % 250 + 2
+            ),
+            format!("fd00:{:x}::{:x}/64", 0x100 + self.index as u32, c + 2),
+        )
+    }
+
+    /// A guest with 1–4 NICs, 1–3 disks, some with the agent reporting IPv4/IPv6 (and
+    /// link-local), some LXC with static `ip=`.
+    pub fn generate_guest(&mut self, rng: &mut Rng, kind: Kind, vmid: u64, name: String) -> Guest {
+        let node = self.nodes[rng.range(0, self.nodes.len() as u64 - 1) as usize]
+            .name
+            .clone();
+        let nic_count = rng.range(1, 4) as usize;
+        let mut nics = Vec::with_capacity(nic_count);
+        for i in 0..nic_count {
+            let tag = rng.chance(40).then(|| rng.range(10, 200) as u16);
+            let mut nic = self.new_nic(rng, tag, (i == 0).then_some("vmbr0"));
+            if kind == Kind::Lxc && rng.chance(60) {
+                let (v4, v6) = self.address(self.next_mac as u64);
+                nic.ip = Some(v4);
+                nic.ip6 = rng.chance(50).then_some(v6);
+            }
+            nics.push(nic);
+        }
+        let disk_count = rng.range(1, 3) as usize;
+        let disks = (0..disk_count)
+            .map(|i| DiskSpec {
+                key: match kind {
+                    Kind::Qemu => format!("scsi{i}"),
+                    Kind::Lxc if i == 0 => "rootfs".to_string(),
+                    Kind::Lxc => format!("mp{}", i - 1),
+                },
+                storage: "local-lvm".into(),
+                size_gib: *rng.pick(&[8, 16, 32, 64, 100]),
+            })
+            .collect();
+        let agent = kind == Kind::Qemu && rng.chance(60);
+        let agent_ips = if agent {
+            nics.iter()
+                .map(|_| {
+                    let (v4, v6) = self.address(self.next_mac as u64 + rng.range(0, 1_000_000));
+                    let counter = self.next_mac;
+                    self.next_mac += 1;
+                    vec![
+                        v4,
+                        v6,
+                        format!(
+                            "fe80::be24:11ff:fe{:02x}:{:04x}/64",
+                            self.index,
+                            counter & 0xffff
+                        ),
+                    ]
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let snapshots = (0..rng.range(0, 2))
+            .map(|i| SnapshotSpec {
+                name: format!("before-upgrade-{i}"),
+                description: "taken by the simulator".into(),
+                snaptime: EPOCH - 86_400 * (i as i64 + 1),
+            })
+            .collect();
+        Guest {
+            vmid,
+            kind,
+            name,
+            node,
+            running: rng.chance(70),
+            cores: *rng.pick(&[1, 2, 4, 8]),
+            sockets: 1,
+            memory_mib: *rng.pick(&[512, 1024, 2048, 4096, 8192]),
+            ostype: match kind {
+                Kind::Qemu => rng.pick(&OS_QEMU).to_string(),
+                Kind::Lxc => rng.pick(&OS_LXC).to_string(),
+            },
+            nics,
+            disks,
+            agent,
+            agent_ips,
+            tags: if rng.chance(30) {
+                vec!["prod".into()]
+            } else {
+                Vec::new()
+            },
+            description: String::new(),
+            extra_config: BTreeMap::new(),
+            snapshots,
+        }
+    }
+
+    fn generate_history(&mut self, rng: &mut Rng) {
+        let guests: Vec<(Kind, u64, String)> = self
+            .guests
+            .values()
+            .map(|g| (g.kind, g.vmid, g.node.clone()))
+            .collect();
+        for (n, (kind, vmid, node)) in guests.iter().enumerate() {
+            if n % 3 == 0 {
+                let ctime = EPOCH - 3600 * rng.range(1, 72) as i64;
+                let (prefix, ext) = match kind {
+                    Kind::Qemu => ("qemu", "vma.zst"),
+                    Kind::Lxc => ("lxc", "tar.zst"),
+                };
+                self.backups.push(Backup {
+                    volid: format!("local:backup/vzdump-{prefix}-{vmid}-{}.{ext}", stamp(ctime)),
+                    vmid: *vmid,
+                    ctime,
+                    size: rng.range(1 << 28, 1 << 33),
+                    format: ext.to_string(),
+                    node: node.clone(),
+                });
+                self.tasks.push(task(
+                    node,
+                    "vzdump",
+                    &vmid.to_string(),
+                    ctime - 120,
+                    ctime,
+                    "OK",
+                    n as u64,
+                ));
+            }
+            if *kind == Kind::Qemu && n % 5 == 1 {
+                let start = EPOCH - 600 * n as i64;
+                self.tasks.push(task(
+                    node,
+                    "qmstart",
+                    &vmid.to_string(),
+                    start,
+                    start + 2,
+                    "OK",
+                    n as u64 + 7,
+                ));
+            }
+        }
+        if self.nodes.len() > 1 {
+            for (n, (_, vmid, node)) in guests.iter().enumerate().filter(|(n, _)| n % 10 == 4) {
+                let target = self
+                    .nodes
+                    .iter()
+                    .find(|x| &x.name != node)
+                    .map(|x| x.name.clone())
+                    .unwrap_or_default();
+                self.replications.push(Replication {
+                    guest: *vmid,
+                    jobnum: 0,
+                    source: node.clone(),
+                    target,
+                    schedule: if n % 20 == 4 {
+                        "*/15".into()
+                    } else {
+                        "*/30".into()
+                    },
+                });
+            }
+        }
+        self.tasks.sort_by_key(|t| std::cmp::Reverse(t.starttime));
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// Adds a guest with generated NICs and disks; `vmid` defaults to the next free one.
+    pub fn add_guest(
+        &mut self,
+        kind: Kind,
+        name: String,
+        vmid: Option<u64>,
+        node: Option<String>,
+    ) -> Result<Guest, String> {
+        let vmid =
+            vmid.unwrap_or_else(|| self.guests.keys().map(|(_, v)| *v).max().unwrap_or(99) + 1);
+        if self.guests.contains_key(&(kind, vmid)) {
+            return Err(format!("{} {vmid} exists", kind.as_str()));
+        }
+        let mut rng = Rng::new(vmid ^ 0xadd);
+        let mut guest = self.generate_guest(&mut rng, kind, vmid, name);
+        if let Some(node) = node {
+            if self.node(&node).is_none() {
+                return Err(format!("no node {node:?}"));
+            }
+            guest.node = node;
+        }
+        self.guests.insert(guest.key(), guest.clone());
+        Ok(guest)
+    }
+}
+
+fn generate_node(cluster: &str, index: u8, n: usize) -> Node {
+    let ip = format!("192.168.{}.{}", 10 + index, 11 + n);
+    let interfaces = vec![
+        NodeIface {
+            iface: "eno1".into(),
+            kind: "eth".into(),
+            address: None,
+            netmask: None,
+            gateway: None,
+            address6: None,
+            ports: None,
+            vlan_id: None,
+        },
+        NodeIface {
+            iface: "eno2".into(),
+            kind: "eth".into(),
+            address: None,
+            netmask: None,
+            gateway: None,
+            address6: None,
+            ports: None,
+            vlan_id: None,
+        },
+        NodeIface {
+            iface: "eno3".into(),
+            kind: "eth".into(),
+            address: None,
+            netmask: None,
+            gateway: None,
+            address6: None,
+            ports: None,
+            vlan_id: None,
+        },
+        NodeIface {
+            iface: "bond0".into(),
+            kind: "bond".into(),
+            address: None,
+            netmask: None,
+            gateway: None,
+            address6: None,
+            ports: Some("eno2 eno3".into()),
+            vlan_id: None,
+        },
+        NodeIface {
+            iface: "vmbr0".into(),
+            kind: "bridge".into(),
+            address: Some(ip.clone()),
+            netmask: Some("255.255.255.0".into()),
+            gateway: Some(format!("192.168.{}.1", 10 + index)),
+            address6: Some(format!("fd10:{index}::{:x}", 11 + n)),
+            ports: Some("eno1".into()),
+            vlan_id: None,
+        },
+        NodeIface {
+            iface: "vmbr1".into(),
+            kind: "bridge".into(),
+            address: None,
+            netmask: None,
+            gateway: None,
+            address6: None,
+            ports: Some("bond0".into()),
+            vlan_id: None,
+        },
+        NodeIface {
+            iface: "vmbr0.50".into(),
+            kind: "vlan".into(),
+            address: Some(format!("10.50.{index}.{}", 11 + n)),
+            netmask: Some("255.255.255.0".into()),
+            gateway: None,
+            address6: None,
+            ports: None,
+            vlan_id: Some(50),
+        },
+    ];
+    Node {
+        name: format!("{cluster}-pve{:02}", n + 1),
+        ip,
+        online: true,
+        cpus: 32,
+        memory_bytes: 128 << 30,
+        interfaces,
+    }
+}
+
+fn task(
+    node: &str,
+    kind: &str,
+    id: &str,
+    start: i64,
+    end: i64,
+    status: &str,
+    pid: u64,
+) -> TaskSpec {
+    TaskSpec {
+        upid: format!(
+            "UPID:{node}:{:08X}:{:08X}:{:08X}:{kind}:{id}:root@pam:",
+            1000 + pid,
+            5000 + pid,
+            start
+        ),
+        node: node.into(),
+        kind: kind.into(),
+        id: id.into(),
+        user: "root@pam".into(),
+        starttime: start,
+        endtime: end,
+        status: status.into(),
+    }
+}
+
+/// `2026_11_01-00_00_00` as in vzdump file names.
+fn stamp(unix: i64) -> String {
+    let days = unix.div_euclid(86_400);
+    let secs = unix.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}_{m:02}_{d:02}-{:02}_{:02}_{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(seed: u64, index: u8, guests: usize) -> ClusterSpec {
+        ClusterSpec {
+            seed,
+            name: format!("c{index}"),
+            index,
+            nodes: 3,
+            guests,
+        }
+    }
+
+    #[test]
+    fn same_seed_same_cluster() {
+        assert_eq!(
+            Cluster::generate(&spec(7, 0, 60)),
+            Cluster::generate(&spec(7, 0, 60))
+        );
+        assert_ne!(
+            Cluster::generate(&spec(7, 0, 60)).guests,
+            Cluster::generate(&spec(8, 0, 60)).guests
+        );
+    }
+
+    #[test]
+    fn the_nasty_cases_are_there() {
+        let c = Cluster::generate(&spec(1, 0, 50));
+        assert_eq!(c.guests.len(), 50);
+        assert!(
+            c.guests.contains_key(&(Kind::Qemu, 100)) && c.guests.contains_key(&(Kind::Lxc, 100))
+        );
+        assert_eq!(c.guests[&(Kind::Qemu, 102)].nics.len(), 30);
+        assert!(!c.guests[&(Kind::Qemu, 103)].extra_config.is_empty());
+        let other = Cluster::generate(&spec(1, 1, 50));
+        assert!(other.guests.values().any(|g| g.name == "app-shared"));
+        assert!(c
+            .guests
+            .values()
+            .any(|g| g.kind == Kind::Lxc && g.nics.iter().any(|n| n.ip.is_some())));
+        assert!(c.guests.values().any(|g| g.agent && g.running));
+        assert!(c.guests.values().any(|g| !g.running));
+    }
+
+    #[test]
+    fn macs_are_unique_within_and_across_clusters() {
+        let mut seen = std::collections::HashSet::new();
+        for index in 0..2 {
+            for guest in Cluster::generate(&spec(3, index, 200)).guests.values() {
+                for nic in &guest.nics {
+                    assert!(seen.insert(nic.mac.clone()), "duplicate MAC {}", nic.mac);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn vzdump_stamps() {
+        assert_eq!(stamp(EPOCH), "2026_11_01-00_00_00");
+        assert_eq!(stamp(EPOCH + 3661), "2026_11_01-01_01_01");
+    }
+}

@@ -1,0 +1,194 @@
+//! The typed reads the sync stages use, one method per Proxmox VE API path.
+
+use serde_json::Value;
+
+use crate::client::PveClient;
+use crate::config::GuestConfig;
+use crate::error::PveError;
+use crate::lenient::{parse_list, parse_object, FromFields, Parsed};
+use crate::types::*;
+
+/// Tasks are read in pages of this size (`start` / `limit` of `/nodes/{node}/tasks`).
+const TASK_PAGE: usize = 500;
+
+impl PveClient {
+    fn list<T: FromFields>(&self, path: &str, data: &Value) -> Result<Parsed<Vec<T>>, PveError> {
+        parse_list(data, path).map_err(|e| PveError::malformed(self.base_url(), path, e))
+    }
+
+    /// `GET /version`
+    pub async fn version(&self) -> Result<Parsed<Version>, PveError> {
+        let data = self.get_data("/version", &[]).await?;
+        parse_object(&data, "/version")
+            .map_err(|e| PveError::malformed(self.base_url(), "/version", e))
+    }
+
+    /// `GET /cluster/status`: the cluster entry (absent on a single node) and one entry per node.
+    pub async fn cluster_status(&self) -> Result<Parsed<Vec<ClusterStatusEntry>>, PveError> {
+        let data = self.get_data("/cluster/status", &[]).await?;
+        self.list("/cluster/status", &data)
+    }
+
+    /// `GET /nodes`
+    pub async fn nodes(&self) -> Result<Parsed<Vec<NodeEntry>>, PveError> {
+        let data = self.get_data("/nodes", &[]).await?;
+        self.list("/nodes", &data)
+    }
+
+    /// `GET /cluster/resources?type=vm`: every QEMU VM and LXC container of the cluster.
+    pub async fn guests(&self) -> Result<Parsed<Vec<ClusterResource>>, PveError> {
+        let data = self
+            .get_data("/cluster/resources", &[("type", "vm".to_string())])
+            .await?;
+        let parsed: Parsed<Vec<ClusterResource>> = self.list("/cluster/resources", &data)?;
+        Ok(parsed.map(|all| {
+            all.into_iter()
+                .filter(|r| r.guest_kind().is_some() && r.vmid.is_some())
+                .collect()
+        }))
+    }
+
+    /// `GET /cluster/resources` (all types: nodes, guests, storage, SDN…).
+    pub async fn cluster_resources(&self) -> Result<Parsed<Vec<ClusterResource>>, PveError> {
+        let data = self.get_data("/cluster/resources", &[]).await?;
+        self.list("/cluster/resources", &data)
+    }
+
+    /// `GET /nodes/{node}/qemu/{vmid}/config` or `GET /nodes/{node}/lxc/{vmid}/config`.
+    pub async fn guest_config(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u64,
+    ) -> Result<Parsed<GuestConfig>, PveError> {
+        let path = format!("/nodes/{node}/{}/{vmid}/config", kind.as_str());
+        let data = self.get_data(&path, &[]).await?;
+        let Value::Object(object) = &data else {
+            return Err(PveError::malformed(
+                self.base_url(),
+                &path,
+                "expected an object",
+            ));
+        };
+        let mut warnings = Vec::new();
+        let config = GuestConfig::parse(
+            kind,
+            object,
+            &format!("{}/{vmid} config", kind.as_str()),
+            &mut warnings,
+        );
+        Ok(Parsed {
+            value: config,
+            warnings,
+        })
+    }
+
+    /// `GET /nodes/{node}/network`: bridges, bonds, NICs, VLANs of a node.
+    pub async fn node_network(&self, node: &str) -> Result<Parsed<Vec<NodeInterface>>, PveError> {
+        let path = format!("/nodes/{node}/network");
+        let data = self.get_data(&path, &[]).await?;
+        self.list(&path, &data)
+    }
+
+    /// `GET /nodes/{node}/storage`: the storages a node can use.
+    pub async fn node_storages(&self, node: &str) -> Result<Parsed<Vec<NodeStorage>>, PveError> {
+        let path = format!("/nodes/{node}/storage");
+        let data = self.get_data(&path, &[]).await?;
+        self.list(&path, &data)
+    }
+
+    /// `GET /nodes/{node}/storage/{storage}/content?content=…` (e.g. `backup`).
+    pub async fn storage_content(
+        &self,
+        node: &str,
+        storage: &str,
+        content: Option<&str>,
+    ) -> Result<Parsed<Vec<StorageContent>>, PveError> {
+        let path = format!("/nodes/{node}/storage/{storage}/content");
+        let query: Vec<(&str, String)> = content
+            .map(|c| vec![("content", c.to_string())])
+            .unwrap_or_default();
+        let data = self.get_data(&path, &query).await?;
+        self.list(&path, &data)
+    }
+
+    /// `GET /nodes/{node}/{qemu|lxc}/{vmid}/snapshot`, without the `current` pseudo-entry.
+    pub async fn snapshots(
+        &self,
+        node: &str,
+        kind: GuestKind,
+        vmid: u64,
+    ) -> Result<Parsed<Vec<Snapshot>>, PveError> {
+        let path = format!("/nodes/{node}/{}/{vmid}/snapshot", kind.as_str());
+        let data = self.get_data(&path, &[]).await?;
+        let parsed: Parsed<Vec<Snapshot>> = self.list(&path, &data)?;
+        Ok(parsed.map(|all| all.into_iter().filter(|s| s.name != "current").collect()))
+    }
+
+    /// `GET /nodes/{node}/tasks`, newest first, read page by page up to `max` tasks;
+    /// `vmid` limits it to one guest's tasks.
+    pub async fn node_tasks(
+        &self,
+        node: &str,
+        vmid: Option<u64>,
+        max: usize,
+    ) -> Result<Parsed<Vec<Task>>, PveError> {
+        let path = format!("/nodes/{node}/tasks");
+        let mut all = Parsed {
+            value: Vec::new(),
+            warnings: Vec::new(),
+        };
+        while all.value.len() < max {
+            let limit = TASK_PAGE.min(max - all.value.len());
+            let mut query = vec![
+                ("start", all.value.len().to_string()),
+                ("limit", limit.to_string()),
+            ];
+            if let Some(vmid) = vmid {
+                query.push(("vmid", vmid.to_string()));
+            }
+            let data = self.get_data(&path, &query).await?;
+            let page_len = data.as_array().map_or(0, Vec::len);
+            let page: Parsed<Vec<Task>> = self.list(&path, &data)?;
+            all.value.extend(page.value);
+            all.warnings.extend(page.warnings);
+            if page_len < limit {
+                break;
+            }
+        }
+        Ok(all)
+    }
+
+    /// `GET /cluster/replication`
+    pub async fn replication_jobs(&self) -> Result<Parsed<Vec<ReplicationJob>>, PveError> {
+        let data = self.get_data("/cluster/replication", &[]).await?;
+        self.list("/cluster/replication", &data)
+    }
+
+    /// `GET /cluster/backup`
+    pub async fn backup_jobs(&self) -> Result<Parsed<Vec<BackupJob>>, PveError> {
+        let data = self.get_data("/cluster/backup", &[]).await?;
+        self.list("/cluster/backup", &data)
+    }
+
+    /// `POST /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces` (guest-agent timeout).
+    pub async fn agent_interfaces(
+        &self,
+        node: &str,
+        vmid: u64,
+    ) -> Result<Parsed<Vec<AgentInterface>>, PveError> {
+        let path = format!("/nodes/{node}/qemu/{vmid}/agent/network-get-interfaces");
+        let data = self.agent_data(&path).await?;
+        let result = data.get("result").cloned().unwrap_or(Value::Null);
+        self.list(&path, &result)
+    }
+
+    /// `POST /nodes/{node}/qemu/{vmid}/agent/get-host-name` (guest-agent timeout).
+    pub async fn agent_host_name(&self, node: &str, vmid: u64) -> Result<Option<String>, PveError> {
+        let path = format!("/nodes/{node}/qemu/{vmid}/agent/get-host-name");
+        let data = self.agent_data(&path).await?;
+        Ok(data
+            .pointer("/result/host-name")
+            .and_then(crate::lenient::as_string))
+    }
+}
