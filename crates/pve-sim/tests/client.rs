@@ -1,0 +1,381 @@
+//! The Proxmox client against the simulator: both auth modes, TLS verify on / off / custom
+//! CA, and every fault kind classified into the right category without a panic.
+
+use std::time::Duration;
+
+use proxbox_pve::{Credentials, ErrorKind, GuestKind, PveClient, PveError, PveOptions};
+use pve_sim::{start, ClusterSpec, Fault, FaultKind, RunningSim, SimOptions};
+
+async fn sim(guests: usize) -> RunningSim {
+    start(SimOptions::local(ClusterSpec {
+        seed: 11,
+        name: "lab".into(),
+        index: 0,
+        nodes: 3,
+        guests,
+    }))
+    .await
+    .unwrap()
+}
+
+fn token(sim: &RunningSim) -> Credentials {
+    let c = sim.credentials();
+    Credentials::token(&c.token_id, Some(&c.token_secret))
+}
+
+fn options(url: &str, credentials: Credentials) -> PveOptions {
+    let mut o = PveOptions::new(url, credentials);
+    o.timeout = Duration::from_secs(2);
+    o.backoff = Duration::from_millis(20);
+    o
+}
+
+fn client(sim: &RunningSim) -> PveClient {
+    PveClient::new(options(sim.http_url.as_deref().unwrap(), token(sim))).unwrap()
+}
+
+async fn fault(sim: &RunningSim, path: &str, kind: FaultKind, times: Option<u32>) {
+    sim.add_fault(Fault {
+        path: path.into(),
+        kind,
+        times,
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn token_auth_reads_everything_the_stages_use_without_warnings() {
+    let sim = sim(40).await;
+    let pve = client(&sim);
+    assert_eq!(pve.version().await.unwrap().value.version, "8.3.2");
+    let status = pve.cluster_status().await.unwrap();
+    assert!(status
+        .value
+        .iter()
+        .any(|e| e.kind == "cluster" && e.name == "lab"));
+    let nodes = pve.nodes().await.unwrap().value;
+    assert_eq!(nodes.len(), 3);
+    let guests = pve.guests().await.unwrap();
+    assert!(guests.warnings.is_empty(), "{:?}", guests.warnings);
+    assert_eq!(guests.value.len(), 40);
+    assert!(guests
+        .value
+        .iter()
+        .any(|g| g.vmid == Some(100) && g.guest_kind() == Some(GuestKind::Qemu)));
+    assert!(guests
+        .value
+        .iter()
+        .any(|g| g.vmid == Some(100) && g.guest_kind() == Some(GuestKind::Lxc)));
+
+    let mut agent_addresses = 0;
+    for g in &guests.value {
+        let (node, kind, vmid) = (
+            g.node.as_deref().unwrap(),
+            g.guest_kind().unwrap(),
+            g.vmid.unwrap(),
+        );
+        let config = pve.guest_config(node, kind, vmid).await.unwrap();
+        assert!(config.warnings.is_empty(), "{vmid}: {:?}", config.warnings);
+        let c = config.value;
+        assert_eq!(c.name.as_deref(), g.name.as_deref());
+        assert!(!c.nets.is_empty() && !c.disks.is_empty(), "{vmid}");
+        assert_eq!(c.total_disk_bytes(), g.maxdisk.unwrap());
+        if vmid == 102 {
+            assert_eq!(c.nets.len(), 30);
+        }
+        if kind == GuestKind::Qemu && c.agent_enabled() && g.status.as_deref() == Some("running") {
+            let interfaces = pve.agent_interfaces(node, vmid).await.unwrap().value;
+            agent_addresses += interfaces.iter().map(|i| i.addresses.len()).sum::<usize>();
+            assert!(interfaces
+                .iter()
+                .any(|i| i.addresses.iter().any(|a| a.address.starts_with("fe80::"))));
+            assert_eq!(
+                pve.agent_host_name(node, vmid).await.unwrap().as_deref(),
+                g.name.as_deref()
+            );
+        }
+        pve.snapshots(node, kind, vmid).await.unwrap();
+    }
+    assert!(
+        agent_addresses > 0,
+        "some guests report addresses through the agent"
+    );
+
+    for node in &nodes {
+        let network = pve.node_network(&node.node).await.unwrap();
+        assert!(network.warnings.is_empty(), "{:?}", network.warnings);
+        assert!(network
+            .value
+            .iter()
+            .any(|i| i.kind == "bridge" && i.cidr.is_some()));
+        let storages = pve.node_storages(&node.node).await.unwrap().value;
+        assert!(storages
+            .iter()
+            .any(|s| s.content.contains(&"backup".to_string())));
+        pve.storage_content(&node.node, "local", Some("backup"))
+            .await
+            .unwrap();
+        let tasks = pve.node_tasks(&node.node, None, 10_000).await.unwrap();
+        assert!(tasks.warnings.is_empty());
+    }
+    assert!(!pve.replication_jobs().await.unwrap().value.is_empty());
+    assert_eq!(pve.backup_jobs().await.unwrap().value.len(), 2);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn task_history_is_read_page_by_page() {
+    // One node with 1,400 guests: more tasks than one page of 500.
+    let sim = start(SimOptions::local(ClusterSpec {
+        seed: 11,
+        name: "big".into(),
+        index: 0,
+        nodes: 1,
+        guests: 1400,
+    }))
+    .await
+    .unwrap();
+    let pve = client(&sim);
+    let node = pve.nodes().await.unwrap().value[0].node.clone();
+    let expected = sim
+        .state
+        .cluster
+        .read()
+        .await
+        .tasks
+        .iter()
+        .filter(|t| t.node == node)
+        .count();
+    assert!(
+        expected > 500,
+        "the test needs more than one page, has {expected}"
+    );
+    let tasks = pve.node_tasks(&node, None, 100_000).await.unwrap().value;
+    assert_eq!(tasks.len(), expected);
+    let capped = pve.node_tasks(&node, None, 120).await.unwrap().value;
+    assert_eq!(capped.len(), 120);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn password_login_gets_a_ticket_and_logs_in_again_when_it_is_refused() {
+    let sim = sim(10).await;
+    let c = sim.credentials().clone();
+    let creds = Credentials::Password {
+        username: c.username.clone(),
+        password: c.password.clone(),
+    };
+    let pve = PveClient::new(options(sim.http_url.as_deref().unwrap(), creds)).unwrap();
+    assert_eq!(pve.nodes().await.unwrap().value.len(), 3);
+    assert_eq!(sim.state.tickets.lock().await.len(), 1);
+    // A ticket the server no longer accepts: one new login, then the read succeeds.
+    fault(&sim, "/nodes", FaultKind::Unauthorized, Some(1)).await;
+    assert_eq!(pve.nodes().await.unwrap().value.len(), 3);
+    assert_eq!(sim.state.tickets.lock().await.len(), 2);
+
+    let wrong = Credentials::Password {
+        username: c.username,
+        password: "wrong".into(),
+    };
+    let err = PveClient::new(options(sim.http_url.as_deref().unwrap(), wrong))
+        .unwrap()
+        .nodes()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Authentication, "{err}");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_token_is_an_authentication_error() {
+    let sim = sim(10).await;
+    let creds = Credentials::token("root@pam!proxbox", Some("not-the-secret"));
+    let err = PveClient::new(options(sim.http_url.as_deref().unwrap(), creds))
+        .unwrap()
+        .version()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Authentication);
+    assert!(err.suggestion.contains("token"), "{err}");
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn tls_verification_on_off_and_with_a_custom_ca() {
+    let sim = sim(10).await;
+    let url = sim.https_url.clone().unwrap();
+
+    let strict = PveClient::new(options(&url, token(&sim))).unwrap();
+    let err = strict.version().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Connection, "{err}");
+    assert!(err.message.contains("not trusted"), "{err}");
+    assert!(
+        err.suggestion.contains("Custom CA") && err.suggestion.contains("Verify TLS"),
+        "{err}"
+    );
+
+    let mut with_ca = options(&url, token(&sim));
+    with_ca.ca_pem = Some(sim.ca_pem().to_string());
+    assert!(PveClient::new(with_ca).unwrap().version().await.is_ok());
+
+    let mut unverified = options(&url, token(&sim));
+    unverified.verify_tls = false;
+    assert!(PveClient::new(unverified).unwrap().version().await.is_ok());
+
+    let mut bad_ca = options(&url, token(&sim));
+    bad_ca.ca_pem =
+        Some("-----BEGIN CERTIFICATE-----\nnot base64!\n-----END CERTIFICATE-----".into());
+    let err = PveClient::new(bad_ca).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Validation, "{err}");
+    sim.stop().await;
+}
+
+async fn classify(sim: &RunningSim, kind: FaultKind) -> PveError {
+    sim.clear_faults().await;
+    fault(sim, "/cluster/resources", kind, None).await;
+    client(sim).guests().await.unwrap_err()
+}
+
+#[tokio::test]
+async fn every_fault_kind_lands_in_its_category() {
+    let sim = sim(10).await;
+    let cases = [
+        (FaultKind::Status { code: 500 }, ErrorKind::Internal),
+        (FaultKind::Status { code: 503 }, ErrorKind::Connection),
+        (FaultKind::Status { code: 595 }, ErrorKind::Connection),
+        (FaultKind::Status { code: 403 }, ErrorKind::Permission),
+        (FaultKind::Status { code: 404 }, ErrorKind::NotFound),
+        (FaultKind::Status { code: 429 }, ErrorKind::RateLimit),
+        (FaultKind::Unauthorized, ErrorKind::Authentication),
+        (FaultKind::Reset, ErrorKind::Connection),
+        (FaultKind::Malformed, ErrorKind::Validation),
+        (FaultKind::Hang, ErrorKind::Timeout),
+    ];
+    for (kind, expected) in cases {
+        let err = classify(&sim, kind.clone()).await;
+        assert_eq!(err.kind, expected, "{kind:?}: {err}");
+        assert!(!err.suggestion.is_empty(), "{kind:?}");
+    }
+    let timeout = classify(&sim, FaultKind::Hang).await;
+    assert!(
+        timeout.suggestion.contains("2 s"),
+        "names the setting and its value: {timeout}"
+    );
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn reads_are_retried_after_a_passing_server_error_but_not_after_4xx() {
+    let sim = sim(10).await;
+    fault(
+        &sim,
+        "/cluster/resources",
+        FaultKind::Status { code: 502 },
+        Some(2),
+    )
+    .await;
+    assert_eq!(
+        client(&sim).guests().await.unwrap().value.len(),
+        10,
+        "third attempt succeeds"
+    );
+    fault(
+        &sim,
+        "/cluster/resources",
+        FaultKind::Status { code: 403 },
+        Some(1),
+    )
+    .await;
+    assert_eq!(
+        client(&sim).guests().await.unwrap_err().kind,
+        ErrorKind::Permission,
+        "4xx is not retried"
+    );
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn latency_slows_but_does_not_fail() {
+    let sim = sim(10).await;
+    fault(&sim, "/version", FaultKind::Latency { ms: 300 }, Some(1)).await;
+    let started = std::time::Instant::now();
+    client(&sim).version().await.unwrap();
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_type_in_one_field_skips_the_field_not_the_guest() {
+    let sim = sim(20).await;
+    fault(
+        &sim,
+        "/cluster/resources",
+        FaultKind::WrongType {
+            field: "maxmem".into(),
+        },
+        None,
+    )
+    .await;
+    fault(
+        &sim,
+        "/nodes/*/qemu/100/config",
+        FaultKind::WrongType {
+            field: "cores".into(),
+        },
+        None,
+    )
+    .await;
+    let pve = client(&sim);
+    let guests = pve.guests().await.unwrap();
+    assert_eq!(guests.value.len(), 20, "every guest is still there");
+    assert!(guests.value.iter().all(|g| g.maxmem.is_none()));
+    assert_eq!(guests.warnings.len(), 20);
+    assert!(guests.warnings.iter().all(|w| w.field == "maxmem"));
+    let node = guests
+        .value
+        .iter()
+        .find(|g| g.vmid == Some(100) && g.kind == "qemu")
+        .unwrap()
+        .node
+        .clone()
+        .unwrap();
+    let config = pve.guest_config(&node, GuestKind::Qemu, 100).await.unwrap();
+    assert_eq!(config.value.cores, None);
+    assert!(config.value.name.is_some() && !config.value.nets.is_empty());
+    assert_eq!(config.warnings.len(), 1);
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_cluster_is_a_connection_error() {
+    let sim = sim(10).await;
+    let url = sim.http_url.clone().unwrap();
+    sim.stop().await;
+    let pve = PveClient::new(options(&url, Credentials::token("root@pam!x", Some("y")))).unwrap();
+    let err = pve.version().await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Connection, "{err}");
+    assert!(err.message.contains("connection refused"), "{err}");
+}
+
+#[tokio::test]
+async fn agent_calls_for_a_stopped_vm_fail_cleanly() {
+    let sim = sim(10).await;
+    let pve = client(&sim);
+    let guest = {
+        let mut c = sim.state.cluster.write().await;
+        let g = c
+            .guests
+            .values_mut()
+            .find(|g| g.agent)
+            .expect("a guest with the agent");
+        g.running = false;
+        g.clone()
+    };
+    let err = pve
+        .agent_interfaces(&guest.node, guest.vmid)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Internal);
+    assert!(err.message.contains("not running"), "{err}");
+    sim.stop().await;
+}
