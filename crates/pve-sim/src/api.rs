@@ -90,8 +90,8 @@ async fn nodes(State(sim): State<Arc<SimState>>) -> Response {
         .iter()
         .map(|n| {
             json!({
-                "node": n.name, "status": if n.online { "online" } else { "offline" }, "type": "node",
-                "id": format!("node/{}", n.name), "cpu": 0.042, "maxcpu": n.cpus, "mem": n.memory_bytes / 4,
+                "node": n.name, "status": if n.online { "online" } else { "offline" },
+                "cpu": 0.042, "maxcpu": n.cpus, "mem": n.memory_bytes / 4,
                 "maxmem": n.memory_bytes, "uptime": 864_000, "level": "",
                 "ssl_fingerprint": "AB:CD:EF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC"
             })
@@ -168,7 +168,7 @@ fn storages() -> [(&'static str, &'static str, &'static str, u8); 2] {
 async fn storage_list() -> Response {
     let out: Vec<Value> = storages()
         .iter()
-        .map(|(storage, plugin, content, shared)| json!({"storage": storage, "type": plugin, "content": content, "shared": shared, "digest": "0"}))
+        .map(|(storage, ..)| json!({"storage": storage}))
         .collect();
     data(Value::Array(out))
 }
@@ -215,8 +215,6 @@ async fn node_network(State(sim): State<Arc<SimState>>, Path(node): Path<String>
             match i.kind.as_str() {
                 "bridge" => {
                     v["bridge_ports"] = json!(i.ports.clone().unwrap_or_default());
-                    v["bridge_stp"] = json!("off");
-                    v["bridge_fd"] = json!("0");
                 }
                 "bond" => {
                     v["slaves"] = json!(i.ports.clone().unwrap_or_default());
@@ -285,8 +283,8 @@ async fn storage_content(
             .filter(|b| b.node == node && q.vmid.is_none_or(|v| v == b.vmid))
         {
             out.push(json!({
-                "volid": b.volid, "content": "backup", "format": b.format, "size": b.size, "ctime": b.ctime,
-                "vmid": b.vmid, "notes": format!("vmid {}", b.vmid), "subtype": if b.volid.contains("-qemu-") { "qemu" } else { "lxc" }
+                "volid": b.volid, "format": b.format, "size": b.size, "ctime": b.ctime,
+                "vmid": b.vmid, "notes": format!("vmid {}", b.vmid), "protected": 0
             }));
         }
     }
@@ -298,7 +296,7 @@ async fn storage_content(
         for g in c.guests.values().filter(|g| g.node == node) {
             for (i, d) in g.disks.iter().enumerate() {
                 out.push(json!({
-                    "volid": format!("local-lvm:vm-{}-disk-{i}", g.vmid), "content": if g.kind == Kind::Lxc { "rootdir" } else { "images" },
+                    "volid": format!("local-lvm:vm-{}-disk-{i}", g.vmid), 
                     "format": "raw", "size": d.size_gib << 30, "vmid": g.vmid, "ctime": 1_790_000_000
                 }));
             }
@@ -349,7 +347,7 @@ async fn replication(State(sim): State<Arc<SimState>>) -> Response {
         .map(|r| {
             json!({
                 "id": format!("{}-{}", r.guest, r.jobnum), "type": "local", "guest": r.guest, "jobnum": r.jobnum,
-                "target": r.target, "source": r.source, "schedule": r.schedule, "digest": "0"
+                "target": r.target, "source": r.source, "schedule": r.schedule
             })
         })
         .collect();
@@ -366,9 +364,9 @@ async fn backup_jobs(State(sim): State<Arc<SimState>>) -> Response {
         .map(|g| g.vmid.to_string())
         .collect();
     data(json!([
-        { "id": "backup-daily-all", "type": "vzdump", "schedule": "02:00", "storage": "local", "all": 1, "enabled": 1,
+        { "id": "backup-daily-all", "schedule": "02:00", "storage": "local", "all": 1, "enabled": 1,
           "mode": "snapshot", "compress": "zstd", "comment": "nightly", "next-run": 1_793_509_200 },
-        { "id": "backup-prod-hourly", "type": "vzdump", "schedule": "hourly", "storage": "local", "vmid": some.join(","),
+        { "id": "backup-prod-hourly", "schedule": "hourly", "storage": "local", "vmid": some.join(","),
           "enabled": 0, "mode": "snapshot", "next-run": 1_793_494_800 }
     ]))
 }
@@ -556,8 +554,7 @@ async fn guest_snapshots(State(sim): State<Arc<SimState>>, Path(p): Path<GuestPa
         parent = Some(s.name.clone());
         out.push(v);
     }
-    let mut current =
-        json!({"name": "current", "description": "You are here!", "running": flag(g.running)});
+    let mut current = json!({"name": "current", "description": "You are here!"});
     if let Some(p) = parent {
         current["parent"] = json!(p);
     }
