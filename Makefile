@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 # the same ones, so the three share build artifacts instead of rebuilding each other.
 NATIVE := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=proxbox
 
-.PHONY: run test setup setup-test lint unit e2e build release clean
+.PHONY: run test setup setup-test lint unit e2e bench sim build release clean
 
 ## run: install what is missing, build the release site and binary, serve on http://127.0.0.1:3000
 run: setup
@@ -25,14 +25,22 @@ setup-test:
 
 lint:
 	cargo fmt --all --check
-	$(NATIVE) cargo clippy --features ssr --all-targets -- -D warnings
-	cargo clippy --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
+	$(NATIVE) cargo clippy --workspace --features proxbox/ssr --all-targets -- -D warnings
+	cargo clippy -p proxbox --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
 unit:
-	$(NATIVE) cargo nextest run --features ssr --no-fail-fast
+	$(NATIVE) cargo nextest run --workspace --features proxbox/ssr --no-fail-fast
 
 e2e:
 	scripts/e2e
+
+## bench: speed and size targets, printed as a section for BENCHMARKS.md
+bench:
+	scripts/bench
+
+## sim: a simulated Proxmox VE cluster for demos (see README "Try it without a cluster")
+sim:
+	cargo run -q -p pve-sim --release -- --clusters 1 --nodes 3 --guests 50
 
 build:
 	cargo leptos build

@@ -200,6 +200,8 @@ impl TestApp {
 }
 
 pub fn new_client() -> reqwest::Client {
+    // reqwest is built without a default TLS provider (the workspace picks ring).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())

@@ -79,6 +79,9 @@ fn check(schema: &Value, value: &Value, at: &str, problems: &mut Vec<String>) {
     }
 }
 
+/// (schema path, concrete path, query) of one request.
+type Served = (String, String, Vec<(&'static str, String)>);
+
 #[tokio::test]
 async fn every_served_payload_follows_the_official_schema() {
     let schema = schema();
@@ -100,7 +103,7 @@ async fn every_served_payload_follows_the_official_schema() {
 
     let node = pve.nodes().await.unwrap().value[0].node.clone();
     let guests = pve.guests().await.unwrap().value;
-    let mut served: Vec<(String, String, Vec<(&str, String)>)> = vec![
+    let mut served: Vec<Served> = vec![
         ("/version".into(), "/version".into(), vec![]),
         ("/cluster/status".into(), "/cluster/status".into(), vec![]),
         (
