@@ -123,14 +123,14 @@ impl PveClient {
             .trim_end_matches('/')
             .trim_end_matches("/api2/json")
             .to_string();
-        let tls = crate::tls::client_config(options.verify_tls, options.ca_pem.as_deref())
+        let tls = proxbox_peer::tls::client_config(options.verify_tls, options.ca_pem.as_deref())
             .map_err(|e| {
-                PveError::new(
-                    ErrorKind::Validation,
-                    format!("TLS settings of {base}: {e}"),
-                    "Paste the CA certificate again, in PEM form.",
-                )
-            })?;
+            PveError::new(
+                ErrorKind::Validation,
+                format!("TLS settings of {base}: {e}"),
+                "Paste the CA certificate again, in PEM form.",
+            )
+        })?;
         let http = reqwest::Client::builder()
             .use_preconfigured_tls(tls)
             .connect_timeout(options.timeout.min(Duration::from_secs(10)))
@@ -164,37 +164,21 @@ impl PveClient {
 
     /// `GET` a path below `/api2/json` and return its `data`, retrying connection errors and 5xx.
     pub async fn get_data(&self, path: &str, query: &[(&str, String)]) -> Result<Value, PveError> {
-        self.with_retries(|| self.request(Method::GET, path, query, None, self.options.timeout))
-            .await
+        let o = &self.options;
+        proxbox_peer::with_retries(o.attempts, o.backoff, PveError::is_retryable, || {
+            self.request(Method::GET, path, query, None, o.timeout)
+        })
+        .await
     }
 
     /// Like [`get_data`](Self::get_data) with the guest-agent timeout (agent calls are `POST`,
     /// but read-only, so they are retried the same way).
     pub async fn agent_data(&self, path: &str) -> Result<Value, PveError> {
-        self.with_retries(|| {
-            self.request(Method::POST, path, &[], None, self.options.agent_timeout)
+        let o = &self.options;
+        proxbox_peer::with_retries(o.attempts, o.backoff, PveError::is_retryable, || {
+            self.request(Method::POST, path, &[], None, o.agent_timeout)
         })
         .await
-    }
-
-    async fn with_retries<F, Fut>(&self, call: F) -> Result<Value, PveError>
-    where
-        F: Fn() -> Fut,
-        Fut: std::future::Future<Output = Result<Value, PveError>>,
-    {
-        let attempts = self.options.attempts.max(1);
-        let mut delay = self.options.backoff;
-        for attempt in 1.. {
-            match call().await {
-                Err(error) if attempt < attempts && error.is_retryable() => {
-                    tracing::debug!(%error, attempt, "retrying Proxmox read");
-                    tokio::time::sleep(delay).await;
-                    delay *= 2;
-                }
-                result => return result,
-            }
-        }
-        unreachable!("the loop returns on the last attempt")
     }
 
     async fn request(

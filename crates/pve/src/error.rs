@@ -2,33 +2,8 @@
 
 use std::fmt;
 
-/// The categories of SPEC.md section 3 that a Proxmox request can fail with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum ErrorKind {
-    Connection,
-    Authentication,
-    Permission,
-    Validation,
-    NotFound,
-    Timeout,
-    RateLimit,
-    Internal,
-}
-
-impl ErrorKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::Connection => "connection",
-            ErrorKind::Authentication => "authentication",
-            ErrorKind::Permission => "permission",
-            ErrorKind::Validation => "validation",
-            ErrorKind::NotFound => "not_found",
-            ErrorKind::Timeout => "timeout",
-            ErrorKind::RateLimit => "rate_limit",
-            ErrorKind::Internal => "internal",
-        }
-    }
-}
+pub use proxbox_peer::ErrorKind;
+use proxbox_peer::TransportProblem;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PveError {
@@ -127,39 +102,24 @@ impl PveError {
         path: &str,
         timeout_secs: u64,
     ) -> PveError {
-        if error.is_timeout() {
-            return PveError::new(
+        match TransportProblem::of(error) {
+            TransportProblem::Timeout => PveError::new(
                 ErrorKind::Timeout,
                 format!("Proxmox at {base} did not answer {path} within {timeout_secs} s"),
                 format!("Raise the endpoint's request timeout (now {timeout_secs} s) or check the cluster's load."),
-            );
-        }
-        let chain = error_chain(error);
-        if let Some(tls) = tls_problem(&chain) {
-            return PveError::new(
+            ),
+            TransportProblem::Tls(why) => PveError::new(
                 ErrorKind::Connection,
-                format!("The TLS certificate of {base} is not trusted: {tls}"),
+                format!("The TLS certificate of {base} is not trusted: {why}"),
                 "Paste the cluster's CA certificate (/etc/pve/pve-root-ca.pem on a node) into the endpoint's 'Custom CA' \
                  field, or turn off 'Verify TLS' for this endpoint.",
-            );
+            ),
+            other => PveError::new(
+                ErrorKind::Connection,
+                format!("Proxmox is unreachable at {base} ({path}): {}", other.describe()),
+                "Check the endpoint URL and port (8006), that pveproxy runs on the node, and that no firewall blocks Proxbox.",
+            ),
         }
-        let cause = if chain.contains("Connection refused") {
-            "connection refused"
-        } else if chain.contains("dns error") || chain.contains("failed to lookup") {
-            "the host name does not resolve"
-        } else if chain.contains("reset")
-            || chain.contains("closed")
-            || chain.contains("IncompleteMessage")
-        {
-            "the connection was closed before an answer"
-        } else {
-            chain.as_str()
-        };
-        PveError::new(
-            ErrorKind::Connection,
-            format!("Proxmox is unreachable at {base} ({path}): {cause}"),
-            "Check the endpoint URL and port (8006), that pveproxy runs on the node, and that no firewall blocks Proxbox.",
-        )
     }
 
     pub fn malformed(base: &str, path: &str, detail: impl fmt::Display) -> PveError {
@@ -168,31 +128,6 @@ impl PveError {
             format!("Proxmox at {base} sent a malformed answer for {path}: {detail}"),
             "Check that the URL points at the Proxmox VE API (port 8006) and not at a proxy or login page.",
         )
-    }
-}
-
-fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = error.source();
-    while let Some(inner) = source {
-        parts.push(format!("{inner:?}"));
-        parts.push(inner.to_string());
-        source = inner.source();
-    }
-    parts.join(": ")
-}
-
-fn tls_problem(chain: &str) -> Option<&'static str> {
-    if chain.contains("UnknownIssuer") || chain.contains("unknown issuer") {
-        Some("it is signed by an unknown issuer (self-signed?)")
-    } else if chain.contains("NotValidForName") || chain.contains("not valid for name") {
-        Some("it is not valid for this host name")
-    } else if chain.contains("Expired") {
-        Some("it has expired")
-    } else if chain.contains("InvalidCertificate") || chain.contains("invalid peer certificate") {
-        Some("it failed verification")
-    } else {
-        None
     }
 }
 

@@ -9,11 +9,11 @@ pub mod config;
 pub mod error;
 pub mod lenient;
 mod reads;
-mod tls;
 pub mod types;
 
 pub use client::{Credentials, PveClient, PveOptions};
 pub use config::{AgentConfig, Disk, GuestConfig, NetDevice};
-pub use error::{ErrorKind, PveError};
+pub use error::PveError;
 pub use lenient::{FieldWarning, Parsed};
+pub use proxbox_peer::ErrorKind;
 pub use types::*;
