@@ -13,8 +13,13 @@ run: setup
 	cargo leptos build --release
 	target/release/proxbox serve
 
-## test: formatting, clippy, unit + integration tests (SQLite and PostgreSQL), end-to-end tests
-test: setup-test lint unit e2e
+## test: formatting, clippy, unit + integration tests (SQLite, PostgreSQL, a real NetBox), end-to-end tests
+# NetBox is prepared in the background while the linters compile (its first install migrates for ~15 min).
+test: setup-test
+	scripts/netbox-up --background
+	$(MAKE) lint
+	scripts/netbox-up --wait
+	$(MAKE) unit e2e
 
 setup:
 	scripts/setup-toolchain

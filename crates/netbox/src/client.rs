@@ -1,0 +1,599 @@
+//! HTTP side of the NetBox client: tokens, bounded concurrency, retries, complete
+//! paginated reads, chunked bulk writes that isolate the objects NetBox refuses.
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
+use reqwest::Method;
+use serde::Serialize;
+use serde_json::Value;
+use tokio::sync::Semaphore;
+
+use crate::error::{ErrorKind, NbError};
+use crate::models::Model;
+
+/// The largest page NetBox serves by default (`MAX_PAGE_SIZE`).
+pub const PAGE_SIZE: usize = 1000;
+/// At most this many `id=` filters in one request (keeps URLs well under server limits).
+pub const IDS_PER_REQUEST: usize = 100;
+
+#[derive(Clone)]
+pub struct NetboxOptions {
+    /// NetBox's base URL, e.g. `https://netbox.example.com` (`/api` is added).
+    pub url: String,
+    /// v1 (40 characters, sent as `Token …`) or v2 (`nbt_<key>.<secret>`, sent as `Bearer …`).
+    pub token: String,
+    pub verify_tls: bool,
+    pub ca_pem: Option<String>,
+    pub timeout: Duration,
+    pub concurrency: usize,
+    /// Objects per bulk request.
+    pub chunk_size: usize,
+    /// Objects per page of a list (NetBox's `MAX_PAGE_SIZE` caps it; 1000 by default).
+    pub page_size: usize,
+    pub attempts: u32,
+    pub backoff: Duration,
+}
+
+impl std::fmt::Debug for NetboxOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetboxOptions")
+            .field("url", &self.url)
+            .field("token", &"***")
+            .finish_non_exhaustive()
+    }
+}
+
+impl NetboxOptions {
+    pub fn new(url: impl Into<String>, token: impl Into<String>) -> NetboxOptions {
+        NetboxOptions {
+            url: url.into(),
+            token: token.into(),
+            verify_tls: true,
+            ca_pem: None,
+            timeout: Duration::from_secs(120),
+            concurrency: 4,
+            chunk_size: 100,
+            page_size: PAGE_SIZE,
+            attempts: 3,
+            backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Requests made so far, for benchmarks and for proving that a no-change sync writes nothing.
+#[derive(Debug, Default)]
+pub struct RequestCounts {
+    pub reads: AtomicU64,
+    pub writes: AtomicU64,
+}
+
+/// The result of a bulk write: what NetBox stored, and the objects it refused.
+#[derive(Debug)]
+pub struct BulkOutcome<T> {
+    /// Stored objects, each with the index of its input.
+    pub done: Vec<(usize, T)>,
+    pub failed: Vec<ItemFailure>,
+}
+
+impl<T> BulkOutcome<T> {
+    fn empty() -> Self {
+        BulkOutcome {
+            done: Vec::new(),
+            failed: Vec::new(),
+        }
+    }
+
+    pub fn into_result(self) -> Result<Vec<T>, NbError> {
+        match self.failed.into_iter().next() {
+            Some(failure) => Err(failure.error),
+            None => {
+                let mut done = self.done;
+                done.sort_by_key(|(i, _)| *i);
+                Ok(done.into_iter().map(|(_, t)| t).collect())
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ItemFailure {
+    /// Index of the object in the input.
+    pub index: usize,
+    pub error: NbError,
+}
+
+#[derive(Clone)]
+pub struct NetboxClient {
+    http: reqwest::Client,
+    base: String,
+    api: String,
+    auth: HeaderValue,
+    options: Arc<NetboxOptions>,
+    permits: Arc<Semaphore>,
+    counts: Arc<RequestCounts>,
+}
+
+impl std::fmt::Debug for NetboxClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetboxClient")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The `Authorization` header for a token: `Bearer nbt_…` (v2) or `Token …` (v1).
+pub fn authorization(token: &str) -> String {
+    let token = token.trim();
+    if token.starts_with("nbt_") {
+        format!("Bearer {token}")
+    } else {
+        format!("Token {token}")
+    }
+}
+
+impl NetboxClient {
+    pub fn new(options: NetboxOptions) -> Result<NetboxClient, NbError> {
+        let base = options
+            .url
+            .trim()
+            .trim_end_matches('/')
+            .trim_end_matches("/api")
+            .to_string();
+        let tls = proxbox_peer::tls::client_config(options.verify_tls, options.ca_pem.as_deref())
+            .map_err(|e| {
+            NbError::new(
+                ErrorKind::Validation,
+                format!("TLS settings of NetBox at {base}: {e}"),
+                "Paste the CA certificate again, in PEM form.",
+            )
+        })?;
+        let auth = HeaderValue::from_str(&authorization(&options.token)).map_err(|_| {
+            NbError::new(
+                ErrorKind::Validation,
+                "the NetBox token holds characters that cannot be sent",
+                "Enter the token again.",
+            )
+        })?;
+        let http = reqwest::Client::builder()
+            .use_preconfigured_tls(tls)
+            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
+            .pool_max_idle_per_host(options.concurrency.max(1))
+            .user_agent(concat!("proxbox/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| {
+                NbError::new(
+                    ErrorKind::Internal,
+                    format!("cannot build the HTTP client: {e}"),
+                    "Report this as a bug.",
+                )
+            })?;
+        Ok(NetboxClient {
+            http,
+            api: format!("{base}/api"),
+            base,
+            auth,
+            permits: Arc::new(Semaphore::new(options.concurrency.max(1))),
+            options: Arc::new(options),
+            counts: Arc::new(RequestCounts::default()),
+        })
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
+    pub fn options(&self) -> &NetboxOptions {
+        &self.options
+    }
+
+    /// (reads, writes) made by this client and its clones.
+    pub fn request_counts(&self) -> (u64, u64) {
+        (
+            self.counts.reads.load(Ordering::Relaxed),
+            self.counts.writes.load(Ordering::Relaxed),
+        )
+    }
+
+    /// One request, retried while transient. `path` is below `/api/` and ends with `/`.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, NbError> {
+        // A POST that reached NetBox may have created objects even if the answer was lost:
+        // repeat it only when it provably did not arrive (connection refused, 503).
+        let retryable = |e: &NbError| match method {
+            Method::POST => {
+                e.kind == ErrorKind::Connection
+                    && e.status.is_none_or(|s| s == 503)
+                    && !e.message.contains("closed")
+            }
+            _ => e.is_transient(),
+        };
+        let o = &self.options;
+        proxbox_peer::with_retries(o.attempts, o.backoff, retryable, || {
+            self.request_once(method.clone(), path, query, body)
+        })
+        .await
+    }
+
+    async fn request_once(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<&Value>,
+    ) -> Result<Value, NbError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        let counter = if method == Method::GET {
+            &self.counts.reads
+        } else {
+            &self.counts.writes
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        let url = format!("{}/{}", self.api, path.trim_start_matches('/'));
+        let mut request = self
+            .http
+            .request(method.clone(), &url)
+            .header(AUTHORIZATION, self.auth.clone())
+            .header(ACCEPT, "application/json")
+            .timeout(self.options.timeout);
+        if !query.is_empty() {
+            request = request.query(query);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let timeout = self.options.timeout.as_secs();
+        let response = request
+            .send()
+            .await
+            .map_err(|e| NbError::from_transport(&e, &self.base, method.as_str(), path, timeout))?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|e| NbError::from_transport(&e, &self.base, method.as_str(), path, timeout))?;
+        if !status.is_success() {
+            return Err(NbError::from_status(
+                status.as_u16(),
+                method.as_str(),
+                &self.base,
+                path,
+                &text,
+                timeout,
+            ));
+        }
+        if text.trim().is_empty() {
+            return Ok(Value::Null); // 204 of a delete
+        }
+        serde_json::from_str(&text).map_err(|e| NbError::malformed(&self.base, path, e))
+    }
+
+    /// Every object of a model matching `filters`, following `next` page by page.
+    /// A page gap or a count that does not add up is an error, never partial data:
+    /// partial data would make the sync create duplicates.
+    pub async fn list<M: Model>(&self, filters: &[(&str, String)]) -> Result<Vec<M>, NbError> {
+        let path = format!("{}/", M::PATH);
+        let mut query: Vec<(String, String)> = filters
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        query.push(("limit".into(), self.options.page_size.max(1).to_string()));
+        query.push(("offset".into(), "0".into()));
+        let mut out: Vec<M> = Vec::new();
+        let mut ids = HashSet::new();
+        let mut expected: Option<u64> = None;
+        loop {
+            let page = self.request(Method::GET, &path, &query, None).await?;
+            let count = page
+                .get("count")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| NbError::malformed(&self.base, &path, "no count"))?;
+            let results = page
+                .get("results")
+                .and_then(Value::as_array)
+                .ok_or_else(|| NbError::malformed(&self.base, &path, "no results"))?;
+            if *expected.get_or_insert(count) != count {
+                return Err(changed_while_reading(&self.base, M::PATH, out.len(), count));
+            }
+            for item in results {
+                let object: M = serde_json::from_value(item.clone())
+                    .map_err(|e| NbError::malformed(&self.base, &path, e))?;
+                if !ids.insert(object.id()) {
+                    return Err(changed_while_reading(&self.base, M::PATH, out.len(), count));
+                }
+                out.push(object);
+            }
+            match page.get("next").and_then(Value::as_str) {
+                Some(next) => {
+                    // Reuse the query of `next` on our own base URL: a proxy may report another host.
+                    let next_query = next_query(next).ok_or_else(|| {
+                        NbError::malformed(&self.base, &path, "unreadable next link")
+                    })?;
+                    let offset: usize = next_query
+                        .iter()
+                        .find(|(k, _)| k == "offset")
+                        .and_then(|(_, v)| v.parse().ok())
+                        .unwrap_or(0);
+                    if offset != out.len() {
+                        return Err(changed_while_reading(&self.base, M::PATH, out.len(), count));
+                    }
+                    query = next_query;
+                }
+                None => break,
+            }
+        }
+        if out.len() as u64 != expected.unwrap_or(0) {
+            return Err(changed_while_reading(
+                &self.base,
+                M::PATH,
+                out.len(),
+                expected.unwrap_or(0),
+            ));
+        }
+        Ok(out)
+    }
+
+    /// The objects with these ids, in groups of at most [`IDS_PER_REQUEST`].
+    pub async fn list_by_ids<M: Model>(&self, ids: &[u64]) -> Result<Vec<M>, NbError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for group in ids.chunks(IDS_PER_REQUEST) {
+            let filters: Vec<(&str, String)> =
+                group.iter().map(|id| ("id", id.to_string())).collect();
+            out.extend(self.list::<M>(&filters).await?);
+        }
+        Ok(out)
+    }
+
+    pub async fn get<M: Model>(&self, id: u64) -> Result<M, NbError> {
+        let path = format!("{}/{id}/", M::PATH);
+        let value = self.request(Method::GET, &path, &[], None).await?;
+        serde_json::from_value(value).map_err(|e| NbError::malformed(&self.base, &path, e))
+    }
+
+    /// Creates objects in chunks; refused objects are reported, the rest are written.
+    pub async fn create<M: Model, W: Serialize>(
+        &self,
+        items: &[W],
+    ) -> Result<BulkOutcome<M>, NbError> {
+        self.bulk(Method::POST, items).await
+    }
+
+    /// Updates objects (each item carries its `id`) in chunks, with PATCH semantics.
+    pub async fn update<M: Model, W: Serialize>(
+        &self,
+        items: &[W],
+    ) -> Result<BulkOutcome<M>, NbError> {
+        self.bulk(Method::PATCH, items).await
+    }
+
+    /// Deletes objects by id, in chunks.
+    pub async fn delete<M: Model>(&self, ids: &[u64]) -> Result<BulkOutcome<u64>, NbError> {
+        let mut outcome = BulkOutcome::empty();
+        let path = format!("{}/", M::PATH);
+        for (chunk_index, chunk) in ids.chunks(self.options.chunk_size.max(1)).enumerate() {
+            let body = Value::Array(
+                chunk
+                    .iter()
+                    .map(|id| serde_json::json!({ "id": id }))
+                    .collect(),
+            );
+            let first = chunk_index * self.options.chunk_size.max(1);
+            match self.request(Method::DELETE, &path, &[], Some(&body)).await {
+                Ok(_) => outcome
+                    .done
+                    .extend(chunk.iter().enumerate().map(|(i, id)| (first + i, *id))),
+                // An id that is already gone fails the whole chunk: delete one by one to find it.
+                Err(e) if e.kind == ErrorKind::NotFound || e.kind == ErrorKind::Validation => {
+                    for (i, id) in chunk.iter().enumerate() {
+                        match self
+                            .request(Method::DELETE, &format!("{}/{id}/", M::PATH), &[], None)
+                            .await
+                        {
+                            Ok(_) => outcome.done.push((first + i, *id)),
+                            Err(error) if error.kind == ErrorKind::NotFound => {
+                                outcome.done.push((first + i, *id))
+                            }
+                            Err(error) => outcome.failed.push(ItemFailure {
+                                index: first + i,
+                                error,
+                            }),
+                        }
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(outcome)
+    }
+
+    async fn bulk<M: Model, W: Serialize>(
+        &self,
+        method: Method,
+        items: &[W],
+    ) -> Result<BulkOutcome<M>, NbError> {
+        let values: Vec<Value> = items
+            .iter()
+            .map(|item| {
+                serde_json::to_value(item).map_err(|e| {
+                    NbError::new(
+                        ErrorKind::Internal,
+                        format!("cannot encode an object: {e}"),
+                        "Report this as a bug.",
+                    )
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let mut outcome = BulkOutcome::empty();
+        let size = self.options.chunk_size.max(1);
+        for (chunk_index, chunk) in values.chunks(size).enumerate() {
+            let indexed: Vec<(usize, &Value)> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, v)| (chunk_index * size + i, v))
+                .collect();
+            self.write_isolating::<M>(&method, indexed, &mut outcome)
+                .await?;
+        }
+        Ok(outcome)
+    }
+
+    /// Writes a chunk. When NetBox refuses it with 400, nothing of it was stored (NetBox
+    /// writes a bulk request in one transaction): the refused objects are set aside —
+    /// named by NetBox's per-object errors, or found by halving — and the rest is written.
+    async fn write_isolating<M: Model>(
+        &self,
+        method: &Method,
+        chunk: Vec<(usize, &Value)>,
+        outcome: &mut BulkOutcome<M>,
+    ) -> Result<(), NbError> {
+        let mut pending = vec![chunk];
+        while let Some(chunk) = pending.pop() {
+            if chunk.is_empty() {
+                continue;
+            }
+            let path = format!("{}/", M::PATH);
+            let body = Value::Array(chunk.iter().map(|(_, v)| (*v).clone()).collect());
+            match self.request(method.clone(), &path, &[], Some(&body)).await {
+                Ok(Value::Array(stored)) if stored.len() == chunk.len() => {
+                    for ((index, _), value) in chunk.iter().zip(stored) {
+                        let object: M = serde_json::from_value(value)
+                            .map_err(|e| NbError::malformed(&self.base, &path, e))?;
+                        outcome.done.push((*index, object));
+                    }
+                }
+                Ok(other) => {
+                    return Err(NbError::malformed(
+                        &self.base,
+                        &path,
+                        format!("expected {} objects back, got {other}", chunk.len()),
+                    ))
+                }
+                Err(error) if error.kind == ErrorKind::Validation => {
+                    let offenders = error
+                        .fields
+                        .as_ref()
+                        .and_then(|f| per_object_errors(f, chunk.len()));
+                    match offenders {
+                        Some(offenders) if !offenders.is_empty() => {
+                            let mut rest = Vec::new();
+                            for (position, item) in chunk.into_iter().enumerate() {
+                                match offenders.iter().find(|(i, _)| *i == position) {
+                                    Some((_, fields)) => {
+                                        let mut e = error.clone();
+                                        e.message = format!(
+                                            "NetBox refused the {} data: {fields}",
+                                            crate::error::model_label(M::PATH)
+                                        );
+                                        e.fields = Some(fields.clone());
+                                        outcome.failed.push(ItemFailure {
+                                            index: item.0,
+                                            error: e,
+                                        });
+                                    }
+                                    None => rest.push(item),
+                                }
+                            }
+                            pending.push(rest);
+                        }
+                        _ if chunk.len() == 1 => outcome.failed.push(ItemFailure {
+                            index: chunk[0].0,
+                            error,
+                        }),
+                        _ => {
+                            let mut chunk = chunk;
+                            let second = chunk.split_off(chunk.len() / 2);
+                            pending.push(second);
+                            pending.push(chunk);
+                        }
+                    }
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The refused objects of a 400 answer to a bulk write, by position in the chunk, with
+/// their field errors. NetBox 4.7 answers `{"detail": …, "errors": [{"index": 2, "errors":
+/// {…}}]}`; older versions a list aligned with the input (`[{}, {"name": […]}, {}]`); a
+/// one-object write may answer the field errors alone.
+fn per_object_errors(body: &Value, chunk_len: usize) -> Option<Vec<(usize, Value)>> {
+    let non_empty = |v: &Value| v.as_object().is_some_and(|o| !o.is_empty());
+    if let Some(indexed) = body.get("errors").and_then(Value::as_array) {
+        let found: Vec<(usize, Value)> = indexed
+            .iter()
+            .filter_map(|e| Some((e.get("index")?.as_u64()? as usize, e.get("errors")?.clone())))
+            .filter(|(i, _)| *i < chunk_len)
+            .collect();
+        return (!found.is_empty()).then_some(found);
+    }
+    if let Some(aligned) = body.as_array().filter(|a| a.len() == chunk_len) {
+        let found: Vec<(usize, Value)> = aligned
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| non_empty(e))
+            .map(|(i, e)| (i, e.clone()))
+            .collect();
+        return (!found.is_empty()).then_some(found);
+    }
+    (chunk_len == 1 && non_empty(body) && body.get("detail").is_none())
+        .then(|| vec![(0, body.clone())])
+}
+
+fn next_query(next: &str) -> Option<Vec<(String, String)>> {
+    let url = url::Url::parse(next).ok()?;
+    Some(
+        url.query_pairs()
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect(),
+    )
+}
+
+fn changed_while_reading(base: &str, path: &str, got: usize, count: u64) -> NbError {
+    NbError::new(
+        ErrorKind::Internal,
+        format!("NetBox at {base} changed {path} while Proxbox read it ({got} objects read, {count} announced)"),
+        "Someone or something wrote to NetBox during the read; run the sync again.",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::per_object_errors;
+    use serde_json::json;
+
+    #[test]
+    fn refused_objects_are_found_in_every_answer_shape() {
+        let v47 = json!({"detail": "2 of 5 objects could not be created.",
+                          "errors": [{"index": 1, "errors": {"status": ["bad"]}}, {"index": 4, "errors": {"name": ["taken"]}}]});
+        let found = per_object_errors(&v47, 5).unwrap();
+        assert_eq!(found.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 4]);
+        assert_eq!(found[1].1, json!({"name": ["taken"]}));
+        let aligned = json!([{}, {"slug": ["taken"]}, {}]);
+        assert_eq!(
+            per_object_errors(&aligned, 3).unwrap(),
+            vec![(1, json!({"slug": ["taken"]}))]
+        );
+        assert_eq!(
+            per_object_errors(&json!({"name": ["required"]}), 1).unwrap(),
+            vec![(0, json!({"name": ["required"]}))]
+        );
+        assert_eq!(
+            per_object_errors(&json!({"detail": "bad request"}), 3),
+            None
+        );
+    }
+}
