@@ -7,6 +7,7 @@
 pub mod app;
 pub mod components;
 pub mod error;
+pub mod events;
 pub mod models;
 pub mod pages;
 pub mod validation;
