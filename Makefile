@@ -14,9 +14,12 @@ run: setup
 	target/release/proxbox serve
 
 ## test: formatting, clippy, unit + integration tests (SQLite, PostgreSQL, a real NetBox), end-to-end tests
-# NetBox is prepared in the background while the linters compile (its first install migrates for ~15 min).
-test: setup-test
+# NetBox is prepared in the background while the tools install and the linters compile
+# (its first install migrates a database for 5-15 minutes).
+test:
+	scripts/db-up
 	scripts/netbox-up --background
+	scripts/setup-toolchain --with-browser
 	$(MAKE) lint
 	scripts/netbox-up --wait
 	$(MAKE) unit e2e
