@@ -8,3 +8,4 @@ pub mod crypto;
 pub mod db;
 pub mod http;
 pub mod state;
+pub mod sync;
