@@ -68,7 +68,7 @@ test("a good endpoint is saved and listed, and its secret never reaches the brow
   await row.getByRole("link", { name: "Edit" }).click();
   await hydrated(page);
   await expect(page.getByLabel("Token secret")).toHaveValue("");
-  await expect(page.getByText("Stored (encrypted). Leave blank to keep it.").first()).toBeVisible();
+  await expect(page.getByText("Stored (encrypted). Leave blank to keep it — unless the URL or login changes.").first()).toBeVisible();
   const editUrl = page.url();
   const cookies = await page.context().cookies();
   const cookieHeader = cookies.map((c) => `${c.name}=${c.value}`).join("; ");

@@ -21,7 +21,6 @@ pub async fn get_session() -> Result<SessionInfo, AppError> {
 
 #[server(endpoint = "logout")]
 pub async fn logout(#[server(default)] csrf: String) -> Result<(), AppError> {
-    use crate::server::auth::SESSION_COOKIE;
     let _ = csrf; // checked by the middleware before any server function runs
     let state = crate::server::context::app_state()?;
     let auth = crate::server::context::request_auth()?;
@@ -32,11 +31,10 @@ pub async fn logout(#[server(default)] csrf: String) -> Result<(), AppError> {
             .await
             .map_err(crate::server::auth::internal)?;
     }
-    let expired = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
-    if let Ok(value) = http::HeaderValue::from_str(&expired) {
-        expect_context::<leptos_axum::ResponseOptions>()
-            .append_header(http::header::SET_COOKIE, value);
-    }
+    expect_context::<leptos_axum::ResponseOptions>().append_header(
+        http::header::SET_COOKIE,
+        crate::server::auth::session_cookie(None, &state.web),
+    );
     leptos_axum::redirect("/login");
     Ok(())
 }

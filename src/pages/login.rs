@@ -14,7 +14,7 @@ pub async fn login(
     password: String,
     next: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::server::auth::{self, SESSION_COOKIE};
+    use crate::server::auth;
     let _ = csrf; // checked by the middleware before any server function runs
     let state = crate::server::context::app_state()?;
     let request = crate::server::context::request_auth()?;
@@ -22,32 +22,26 @@ pub async fn login(
     if let Some(old) = request.session_hash {
         let _ = state.db.delete_session(&old).await;
     }
-    let cookie = format!(
-        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{}",
-        state.web.session_ttl_ms / 1000,
-        if state.web.cookie_secure {
-            "; Secure"
-        } else {
-            ""
-        }
-    );
-    let value = http::HeaderValue::from_str(&cookie).map_err(auth::internal)?;
-    expect_context::<leptos_axum::ResponseOptions>().append_header(http::header::SET_COOKIE, value);
+    let cookie = auth::session_cookie(Some(&token), &state.web);
+    expect_context::<leptos_axum::ResponseOptions>()
+        .append_header(http::header::SET_COOKIE, cookie);
     leptos_axum::redirect(&safe_next(next.as_deref()));
     Ok(())
 }
 
 /// Where to go after login: only paths of this site, never another origin.
 pub fn safe_next(next: Option<&str>) -> String {
+    // Browsers drop tabs and newlines and read `\` as `/` in URLs: `/\t/evil` is `//evil`.
+    let local = |path: &str| {
+        path.starts_with('/')
+            && !path
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+            && !path.starts_with("//")
+            && path != "/login"
+    };
     match next {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.starts_with("/\\")
-                && path != "/login" =>
-        {
-            path.to_string()
-        }
+        Some(path) if local(path) => path.to_string(),
         _ => "/".to_string(),
     }
 }
@@ -92,6 +86,12 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example")), "/");
         assert_eq!(safe_next(Some("https://evil.example")), "/");
         assert_eq!(safe_next(Some("/\\evil.example")), "/");
+        assert_eq!(safe_next(Some("/\t/evil.example")), "/");
+        assert_eq!(safe_next(Some("/endpoints\nSet-Cookie: x")), "/");
+        assert_eq!(
+            safe_next(Some("/jobs?status=failed")),
+            "/jobs?status=failed"
+        );
         assert_eq!(safe_next(None), "/");
     }
 }

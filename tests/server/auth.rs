@@ -85,7 +85,16 @@ async fn state_changing_requests_without_csrf_token_are_refused() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let before_login = app.csrf().await;
     app.login().await;
+    // The token is bound to the session: one from before the login no longer works.
+    let res = app
+        .post_form(
+            "/api/save_proxmox_endpoint",
+            &proxmox_form(&before_login, "lab", "secret-1"),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
 
     let missing = proxmox_form("", "lab", "secret-1");
     let without_token: Vec<_> = missing.into_iter().filter(|(k, _)| *k != "csrf").collect();

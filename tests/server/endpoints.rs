@@ -252,3 +252,71 @@ async fn editing_with_a_blank_secret_keeps_the_stored_one() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_stored_secret_is_kept_only_while_url_and_login_stay_the_same() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    app.login().await;
+    let csrf = app.csrf().await;
+    app.post_form(
+        "/api/save_proxmox_endpoint",
+        &proxmox_form(&csrf, "lab", SECRET),
+    )
+    .await;
+    let id = app.db.proxmox_endpoints().await.unwrap()[0].id.to_string();
+    // Pointing the endpoint elsewhere with a blank secret must not carry the secret along.
+    let mut moved = proxmox_form(&csrf, "lab", "");
+    moved.push(("id", &id));
+    for (key, value) in moved.iter_mut() {
+        if *key == "form[url]" {
+            *value = "https://attacker.example:8006";
+        }
+    }
+    let res = app.post_form("/api/save_proxmox_endpoint", &moved).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["Validation"]["token_secret"].is_string(), "{body}");
+    assert_eq!(
+        app.db.proxmox_endpoints().await.unwrap()[0].url,
+        "https://pve1.example.com:8006",
+        "nothing saved"
+    );
+
+    // The same for NetBox.
+    app.post_form(
+        "/api/save_netbox_endpoint",
+        &[
+            ("csrf", &csrf),
+            ("form[url]", "http://127.0.0.1:8000"),
+            ("form[token]", NETBOX_TOKEN_VALUE),
+        ],
+    )
+    .await;
+    let res = app
+        .post_form(
+            "/api/save_netbox_endpoint",
+            &[
+                ("csrf", &csrf),
+                ("form[url]", "http://attacker.example"),
+                ("form[token]", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app
+        .post_form(
+            "/api/save_netbox_endpoint",
+            &[
+                ("csrf", &csrf),
+                ("form[url]", "http://127.0.0.1:8000/"),
+                ("form[token]", ""),
+            ],
+        )
+        .await;
+    assert!(
+        res.status().is_success() || res.status().is_redirection(),
+        "same URL keeps the token: {}",
+        res.status()
+    );
+    app.stop().await;
+}

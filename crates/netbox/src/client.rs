@@ -1,7 +1,6 @@
 //! HTTP side of the NetBox client: tokens, bounded concurrency, retries, complete
 //! paginated reads, chunked bulk writes that isolate the objects NetBox refuses.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -209,11 +208,7 @@ impl NetboxClient {
         // A POST that reached NetBox may have created objects even if the answer was lost:
         // repeat it only when it provably did not arrive (connection refused, 503).
         let retryable = |e: &NbError| match method {
-            Method::POST => {
-                e.kind == ErrorKind::Connection
-                    && e.status.is_none_or(|s| s == 503)
-                    && !e.message.contains("closed")
-            }
+            Method::POST => e.never_arrived,
             _ => e.is_transient(),
         };
         let o = &self.options;
@@ -271,7 +266,6 @@ impl NetboxClient {
                 &self.base,
                 path,
                 &text,
-                timeout,
             ));
         }
         if text.trim().is_empty() {
@@ -280,23 +274,32 @@ impl NetboxClient {
         serde_json::from_str(&text).map_err(|e| NbError::malformed(&self.base, path, e))
     }
 
-    /// Every object of a model matching `filters`, following `next` page by page.
-    /// A page gap or a count that does not add up is an error, never partial data:
-    /// partial data would make the sync create duplicates.
+    /// Every object of a model matching `filters`, page by page while NetBox announces a
+    /// `next` page. Pages are cut by id (`ordering=id`, `id__gt=<last id>`), not by offset, so
+    /// that a write elsewhere cannot shift an object out of view; and every page's `count`
+    /// of what remains must agree with what was read so far. Anything else means NetBox
+    /// changed during the read, which is an error, never partial data: partial data would
+    /// make the sync create duplicates.
     pub async fn list<M: Model>(&self, filters: &[(&str, String)]) -> Result<Vec<M>, NbError> {
         let path = format!("{}/", M::PATH);
-        let mut query: Vec<(String, String)> = filters
+        let base_query: Vec<(String, String)> = filters
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
+            .chain([
+                ("ordering".to_string(), "id".to_string()),
+                ("limit".into(), self.options.page_size.max(1).to_string()),
+            ])
             .collect();
-        query.push(("limit".into(), self.options.page_size.max(1).to_string()));
-        query.push(("offset".into(), "0".into()));
         let mut out: Vec<M> = Vec::new();
-        let mut ids = HashSet::new();
-        let mut expected: Option<u64> = None;
+        let mut total: Option<u64> = None;
+        let mut last_id: Option<u64> = None;
         loop {
+            let mut query = base_query.clone();
+            if let Some(id) = last_id {
+                query.push(("id__gt".into(), id.to_string()));
+            }
             let page = self.request(Method::GET, &path, &query, None).await?;
-            let count = page
+            let remaining = page
                 .get("count")
                 .and_then(Value::as_u64)
                 .ok_or_else(|| NbError::malformed(&self.base, &path, "no count"))?;
@@ -304,42 +307,30 @@ impl NetboxClient {
                 .get("results")
                 .and_then(Value::as_array)
                 .ok_or_else(|| NbError::malformed(&self.base, &path, "no results"))?;
-            if *expected.get_or_insert(count) != count {
-                return Err(changed_while_reading(&self.base, M::PATH, out.len(), count));
+            let total = *total.get_or_insert(remaining);
+            if remaining != total - (out.len() as u64).min(total) {
+                return Err(changed_while_reading(&self.base, M::PATH, out.len(), total));
             }
             for item in results {
                 let object: M = serde_json::from_value(item.clone())
                     .map_err(|e| NbError::malformed(&self.base, &path, e))?;
-                if !ids.insert(object.id()) {
-                    return Err(changed_while_reading(&self.base, M::PATH, out.len(), count));
+                if last_id.is_some_and(|last| object.id() <= last) {
+                    return Err(changed_while_reading(&self.base, M::PATH, out.len(), total));
                 }
+                last_id = Some(object.id());
                 out.push(object);
             }
-            match page.get("next").and_then(Value::as_str) {
-                Some(next) => {
-                    // Reuse the query of `next` on our own base URL: a proxy may report another host.
-                    let next_query = next_query(next).ok_or_else(|| {
-                        NbError::malformed(&self.base, &path, "unreadable next link")
-                    })?;
-                    let offset: usize = next_query
-                        .iter()
-                        .find(|(k, _)| k == "offset")
-                        .and_then(|(_, v)| v.parse().ok())
-                        .unwrap_or(0);
-                    if offset != out.len() {
-                        return Err(changed_while_reading(&self.base, M::PATH, out.len(), count));
-                    }
-                    query = next_query;
-                }
-                None => break,
+            let more = page.get("next").is_some_and(|n| !n.is_null());
+            if !more || results.is_empty() {
+                break;
             }
         }
-        if out.len() as u64 != expected.unwrap_or(0) {
+        if out.len() as u64 != total.unwrap_or(0) {
             return Err(changed_while_reading(
                 &self.base,
                 M::PATH,
                 out.len(),
-                expected.unwrap_or(0),
+                total.unwrap_or(0),
             ));
         }
         Ok(out)
@@ -394,8 +385,9 @@ impl NetboxClient {
                 Ok(_) => outcome
                     .done
                     .extend(chunk.iter().enumerate().map(|(i, id)| (first + i, *id))),
-                // An id that is already gone fails the whole chunk: delete one by one to find it.
-                Err(e) if e.kind == ErrorKind::NotFound || e.kind == ErrorKind::Validation => {
+                // An id already gone, or a protected object (409), fails the whole chunk:
+                // delete one by one to find it; a gone one counts as deleted.
+                Err(e) if matches!(e.status, Some(400 | 404 | 409)) => {
                     for (i, id) in chunk.iter().enumerate() {
                         match self
                             .request(Method::DELETE, &format!("{}/{id}/", M::PATH), &[], None)
@@ -480,7 +472,9 @@ impl NetboxClient {
                         format!("expected {} objects back, got {other}", chunk.len()),
                     ))
                 }
-                Err(error) if error.kind == ErrorKind::Validation => {
+                // Only a 400 means "nothing of this chunk was stored"; a 2xx with an unreadable
+                // body did store it, and must not be sent again.
+                Err(error) if error.status == Some(400) => {
                     let offenders = error
                         .fields
                         .as_ref()
@@ -551,15 +545,6 @@ fn per_object_errors(body: &Value, chunk_len: usize) -> Option<Vec<(usize, Value
     }
     (chunk_len == 1 && non_empty(body) && body.get("detail").is_none())
         .then(|| vec![(0, body.clone())])
-}
-
-fn next_query(next: &str) -> Option<Vec<(String, String)>> {
-    let url = url::Url::parse(next).ok()?;
-    Some(
-        url.query_pairs()
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect(),
-    )
 }
 
 fn changed_while_reading(base: &str, path: &str, got: usize, count: u64) -> NbError {

@@ -15,6 +15,9 @@ pub struct NbError {
     pub status: Option<u16>,
     /// NetBox's field errors for a rejected object (`{"name": ["This field is required."]}`).
     pub fields: Option<Value>,
+    /// The request provably never reached NetBox (refused connection, unknown host, 503),
+    /// so even a create may be sent again without risking a duplicate.
+    pub never_arrived: bool,
 }
 
 impl fmt::Display for NbError {
@@ -58,17 +61,11 @@ impl NbError {
             suggestion: suggestion.into(),
             status: None,
             fields: None,
+            never_arrived: false,
         }
     }
 
-    pub fn from_status(
-        status: u16,
-        method: &str,
-        base: &str,
-        path: &str,
-        body: &str,
-        timeout_secs: u64,
-    ) -> NbError {
+    pub fn from_status(status: u16, method: &str, base: &str, path: &str, body: &str) -> NbError {
         let json: Option<Value> = serde_json::from_str(body).ok();
         let detail = json
             .as_ref()
@@ -107,6 +104,11 @@ impl NbError {
                 "Check the NetBox URL (it must be NetBox's base URL) and that the NetBox version is 4.2 or newer.".to_string(),
             ),
             429 => (ErrorKind::RateLimit, format!("NetBox at {base} is rate-limiting requests"), "Lower Proxbox's NetBox concurrency.".to_string()),
+            409 => (
+                ErrorKind::Validation,
+                format!("NetBox refuses to change {model} ({method} {path}): {detail}"),
+                "Other objects in NetBox depend on it (it is protected): remove or reassign them in NetBox, then sync again.".to_string(),
+            ),
             400 => (
                 ErrorKind::Validation,
                 format!("NetBox refused the {model} data: {}", json.as_ref().map(Value::to_string).unwrap_or_else(|| body.chars().take(300).collect())),
@@ -123,13 +125,13 @@ impl NbError {
                 "NetBox's log (or the NetBox error report) has the details.".to_string(),
             ),
         };
-        let _ = timeout_secs;
         NbError {
             kind,
             message,
             suggestion,
             status: Some(status),
             fields: if status == 400 { json } else { None },
+            never_arrived: status == 503,
         }
     }
 
@@ -151,11 +153,14 @@ impl NbError {
                 format!("The TLS certificate of NetBox at {base} is not trusted: {why}"),
                 "Paste the CA certificate that signed NetBox's certificate into the NetBox endpoint's 'Custom CA', or turn off 'Verify TLS'.",
             ),
-            other => NbError::new(
-                ErrorKind::Connection,
-                format!("NetBox is unreachable at {base}: {}", other.describe()),
-                "Check the NetBox URL and port, and that NetBox runs and accepts connections from Proxbox.",
-            ),
+            other => NbError {
+                never_arrived: matches!(other, TransportProblem::Refused | TransportProblem::UnknownHost),
+                ..NbError::new(
+                    ErrorKind::Connection,
+                    format!("NetBox is unreachable at {base}: {}", other.describe()),
+                    "Check the NetBox URL and port, and that NetBox runs and accepts connections from Proxbox.",
+                )
+            },
         }
     }
 
@@ -210,7 +215,6 @@ mod tests {
             "http://nb",
             "virtualization/virtual-machines",
             r#"{"detail":"You do not have permission to perform this action."}"#,
-            120,
         );
         assert_eq!(e.kind, ErrorKind::Permission);
         assert!(
@@ -224,7 +228,6 @@ mod tests {
             "http://nb",
             "dcim/sites",
             r#"{"detail":"Invalid v2 token"}"#,
-            120,
         );
         assert_eq!(bad_token.kind, ErrorKind::Authentication);
     }

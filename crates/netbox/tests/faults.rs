@@ -28,8 +28,9 @@ fn site(id: u64) -> serde_json::Value {
 
 #[derive(serde::Deserialize)]
 struct Page {
-    offset: usize,
     limit: usize,
+    #[serde(default, rename = "id__gt")]
+    after_id: u64,
     #[serde(default)]
     shape: String,
 }
@@ -41,26 +42,21 @@ async fn sites(State(mock): State<Arc<Mock>>, Query(page): Query<Page>) -> Respo
             .unwrap()
             .into_response();
     }
-    // 5 sites; with `shape=gap` the second page skips ahead, with `shape=shrink` the count drops.
-    let count = if page.shape == "shrink" && page.offset > 0 {
-        4
-    } else {
-        5
-    };
-    let start = if page.shape == "gap" && page.offset > 0 {
-        page.offset + 1
-    } else {
-        page.offset
-    };
-    let results: Vec<_> = (start..(start + page.limit).min(5))
-        .map(|i| site(i as u64 + 1))
+    // Sites 1..=5. `shape=gap`: site 3 vanishes from the listing after the first page
+    // without the count noticing; `shape=shrink`: the count drops between pages.
+    let ids: Vec<u64> = (1..=5)
+        .filter(|id| *id > page.after_id && !(page.shape == "gap" && page.after_id > 0 && *id == 3))
         .collect();
-    let next = (page.offset + page.limit < 5).then(|| {
+    let count = if page.shape == "gap" {
+        (1..=5u64).filter(|id| *id > page.after_id).count()
+    } else {
+        ids.len()
+    } - usize::from(page.shape == "shrink" && page.after_id > 0);
+    let results: Vec<_> = ids.iter().take(page.limit).map(|id| site(*id)).collect();
+    let next = (ids.len() > page.limit).then(|| {
         format!(
-            "http://elsewhere.example/api/dcim/sites/?limit={}&offset={}&shape={}",
-            page.limit,
-            page.offset + page.limit,
-            page.shape
+            "http://elsewhere.example/api/dcim/sites/?limit={}&offset={}",
+            page.limit, page.limit
         )
     });
     Json(json!({"count": count, "next": next, "previous": null, "results": results}))
@@ -91,7 +87,7 @@ async fn serve(mock: Arc<Mock>) -> NetboxClient {
 }
 
 #[tokio::test]
-async fn pages_are_followed_on_our_own_base_url() {
+async fn pages_are_read_by_id_on_our_own_base_url() {
     let nb = serve(Arc::new(Mock::default())).await;
     let all = nb.list::<Site>(&[]).await.unwrap();
     assert_eq!(

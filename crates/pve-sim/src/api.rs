@@ -8,7 +8,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
@@ -53,7 +53,7 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/nodes/{node}/{kind}", get(guest_list))
         .route("/nodes/{node}/{kind}/{vmid}/config", get(guest_config))
         .route("/nodes/{node}/{kind}/{vmid}/snapshot", get(guest_snapshots))
-        .route("/nodes/{node}/qemu/{vmid}/agent/{command}", post(agent))
+        .route("/nodes/{node}/qemu/{vmid}/agent/{command}", get(agent))
 }
 
 /// `GET /version` → `{version, release, repoid}`.
@@ -562,7 +562,7 @@ async fn guest_snapshots(State(sim): State<Arc<SimState>>, Path(p): Path<GuestPa
     data(Value::Array(out))
 }
 
-/// `POST /nodes/{node}/qemu/{vmid}/agent/{network-get-interfaces|get-host-name}`: answers
+/// `GET /nodes/{node}/qemu/{vmid}/agent/{network-get-interfaces|get-host-name}`: answers
 /// like the guest agent when it is configured and the VM runs, else Proxmox's 500.
 async fn agent(
     State(sim): State<Arc<SimState>>,
@@ -614,7 +614,7 @@ async fn agent(
         "get-host-name" => data(json!({ "result": { "host-name": g.name } })),
         other => pve_error(
             StatusCode::NOT_IMPLEMENTED,
-            &format!("Method 'POST /nodes/{node}/qemu/{vmid}/agent/{other}' not implemented"),
+            &format!("Method 'GET /nodes/{node}/qemu/{vmid}/agent/{other}' not implemented"),
         ),
     }
 }

@@ -171,12 +171,12 @@ impl PveClient {
         .await
     }
 
-    /// Like [`get_data`](Self::get_data) with the guest-agent timeout (agent calls are `POST`,
-    /// but read-only, so they are retried the same way).
+    /// Like [`get_data`](Self::get_data) with the guest-agent timeout (the agent answers
+    /// through the node, often slower than Proxmox itself).
     pub async fn agent_data(&self, path: &str) -> Result<Value, PveError> {
         let o = &self.options;
         proxbox_peer::with_retries(o.attempts, o.backoff, PveError::is_retryable, || {
-            self.request(Method::POST, path, &[], None, o.agent_timeout)
+            self.request(Method::GET, path, &[], None, o.agent_timeout)
         })
         .await
     }

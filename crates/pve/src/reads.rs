@@ -171,7 +171,7 @@ impl PveClient {
         self.list("/cluster/backup", &data)
     }
 
-    /// `POST /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces` (guest-agent timeout).
+    /// `GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces` (guest-agent timeout).
     pub async fn agent_interfaces(
         &self,
         node: &str,
@@ -183,7 +183,7 @@ impl PveClient {
         self.list(&path, &result)
     }
 
-    /// `POST /nodes/{node}/qemu/{vmid}/agent/get-host-name` (guest-agent timeout).
+    /// `GET /nodes/{node}/qemu/{vmid}/agent/get-host-name` (guest-agent timeout).
     pub async fn agent_host_name(&self, node: &str, vmid: u64) -> Result<Option<String>, PveError> {
         let path = format!("/nodes/{node}/qemu/{vmid}/agent/get-host-name");
         let data = self.agent_data(&path).await?;

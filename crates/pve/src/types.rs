@@ -395,7 +395,7 @@ pub struct AgentAddress {
     pub prefix: Option<u8>,
 }
 
-/// One interface of `POST /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces`
+/// One interface of `GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces`
 /// (`{"result": [{name, hardware-address, ip-addresses: [...]}]}`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentInterface {

@@ -31,12 +31,8 @@ pub async fn save_netbox_endpoint(
     use crate::server::auth::internal;
     let _ = csrf; // checked by the middleware before any server function runs
     let (state, user) = crate::server::context::require_user()?;
-    let has_token = state
-        .db
-        .netbox_endpoint()
-        .await
-        .map_err(internal)?
-        .is_some();
+    let stored = state.db.netbox_endpoint().await.map_err(internal)?;
+    let has_token = stored.is_some_and(|row| row.keeps_token_for(&form));
     let input = form.validate(has_token)?;
     state
         .db
@@ -81,7 +77,7 @@ fn NetboxEndpointEditor(existing: Option<NetboxEndpointView>) -> impl IntoView {
             ..Default::default()
         });
     let token_hint = if existing.is_some() {
-        "Stored (encrypted). Leave blank to keep it."
+        "Stored (encrypted). Leave blank to keep it — unless the URL changes."
     } else {
         "A token with write permission: nbt_<key>.<secret> (NetBox 4.5+) or a 40-character v1 token."
     };

@@ -33,7 +33,6 @@ pub async fn save_proxmox_endpoint(
     id: Option<i64>,
     form: ProxmoxEndpointForm,
 ) -> Result<i64, AppError> {
-    use crate::models::ProxmoxAuthKind;
     use crate::server::auth::internal;
     use crate::server::db::endpoints::SaveError;
     let _ = csrf; // checked by the middleware before any server function runs
@@ -49,10 +48,9 @@ pub async fn save_proxmox_endpoint(
         ),
         None => None,
     };
-    let has_stored_secret = match (&existing, ProxmoxAuthKind::parse(&form.auth_kind)) {
-        (Some(row), Some(kind)) => row.has_secret_for(kind),
-        _ => false,
-    };
+    let has_stored_secret = existing
+        .as_ref()
+        .is_some_and(|row| row.keeps_secret_for(&form));
     let input = form.validate(has_stored_secret)?;
     let result = match id {
         Some(id) => state
@@ -140,7 +138,7 @@ fn ProxmoxEndpointEditor(existing: Option<ProxmoxEndpointView>) -> impl IntoView
     Effect::new(move |_| hydrated.set(true));
     let hide_group = move |kind: &'static str| move || hydrated.get() && auth_kind.get() != kind;
     let secret_hint = if has_secret {
-        "Stored (encrypted). Leave blank to keep it."
+        "Stored (encrypted). Leave blank to keep it — unless the URL or login changes."
     } else {
         ""
     };

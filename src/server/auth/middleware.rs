@@ -51,9 +51,8 @@ pub async fn authenticate(
             (seed.clone(), Some(seed))
         }
     };
-    let csrf = state.secrets.mac("csrf", &csrf_seed);
-
-    let session_hash = jar.get(SESSION_COOKIE).map(|c| token_hash(c.value()));
+    let session_token = jar.get(SESSION_COOKIE).map(|c| c.value().to_string());
+    let session_hash = session_token.as_deref().map(token_hash);
     let user = match &session_hash {
         Some(hash) => match state.db.session_user(hash, state.web.session_ttl_ms).await {
             Ok(user) => user,
@@ -61,6 +60,21 @@ pub async fn authenticate(
         },
         None => None,
     };
+    // Bound to the browser's cookie and to its session: a token seen before login (or by
+    // someone who planted the cookie) is worthless after it.
+    let session_binding = if user.is_some() {
+        session_hash.as_deref().unwrap_or("")
+    } else {
+        ""
+    };
+    let csrf = state
+        .secrets
+        .mac("csrf", &format!("{csrf_seed}|{session_binding}"));
+    let extended_session = user
+        .as_ref()
+        .is_some_and(|u| u.extended)
+        .then_some(session_token)
+        .flatten();
     let presented_key = request
         .headers()
         .get(API_KEY_HEADER)
@@ -101,6 +115,12 @@ pub async fn authenticate(
 
     request.extensions_mut().insert(auth);
     let mut response = next.run(request).await;
+    if let Some(token) = extended_session {
+        response.headers_mut().append(
+            header::SET_COOKIE,
+            super::session_cookie(Some(&token), &state.web),
+        );
+    }
     if let Some(seed) = new_csrf_cookie {
         let cookie = Cookie::build((CSRF_COOKIE, seed))
             .path("/")

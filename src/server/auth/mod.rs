@@ -11,7 +11,7 @@ use super::crypto::{random_token, token_hash};
 use super::db::api_keys::ApiKeyInfo;
 use super::db::sessions::SessionUser;
 use super::db::Db;
-use super::state::AppState;
+use super::state::{AppState, WebSettings};
 use crate::error::AppError;
 
 pub const SESSION_COOKIE: &str = "proxbox_session";
@@ -63,6 +63,9 @@ pub async fn verify_password(hash: String, password: String) -> bool {
     .unwrap_or(false)
 }
 
+/// Password checks in progress at once (each argon2 hash takes ~19 MiB and a core).
+static LOGIN_TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// A hash to verify against when the user does not exist, so that timing does not tell.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Vy6Yg4tCMJE3BH0RTJBmvfmXPb0GpLrkt2UXFG1pSXY";
 
@@ -75,9 +78,14 @@ pub async fn login(
     client_ip: Option<&str>,
 ) -> Result<String, AppError> {
     let db = &state.db;
+    // One spelling of the name for the lookup and the throttle, so " admin" is no new subject.
+    let username = username.trim();
     let subjects: Vec<String> = std::iter::once(format!("user:{}", username.to_lowercase()))
         .chain(client_ip.map(|ip| format!("ip:{ip}")))
         .collect();
+    // Checks run two at a time: parallel guesses cannot all slip past the lock check before
+    // the first failure is counted, and argon2's memory use stays bounded.
+    let _turn = LOGIN_TURNS.acquire().await.map_err(internal)?;
     let mut locked_ms = 0;
     for subject in &subjects {
         locked_ms = locked_ms.max(db.login_locked_for(subject).await.map_err(internal)?);
@@ -85,7 +93,7 @@ pub async fn login(
     if locked_ms > 0 {
         return Err(AppError::Throttled((locked_ms as u64).div_ceil(1000)));
     }
-    let user = db.user_by_name(username.trim()).await.map_err(internal)?;
+    let user = db.user_by_name(username).await.map_err(internal)?;
     let hash = user
         .as_ref()
         .map_or(DUMMY_HASH.to_string(), |u| u.password_hash.clone());
@@ -110,6 +118,22 @@ pub async fn login(
             Err(AppError::BadCredentials)
         }
     }
+}
+
+/// The `Set-Cookie` header of the session cookie (`HttpOnly`, `SameSite=Lax`, `Secure` when
+/// configured); without a token it expires the cookie.
+pub fn session_cookie(token: Option<&str>, web: &WebSettings) -> http::HeaderValue {
+    let max_age = if token.is_some() {
+        web.session_ttl_ms / 1000
+    } else {
+        0
+    };
+    let secure = if web.cookie_secure { "; Secure" } else { "" };
+    let cookie = format!(
+        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+        token.unwrap_or("")
+    );
+    http::HeaderValue::from_str(&cookie).expect("session tokens are URL-safe base64")
 }
 
 /// Creates an API key and returns it (shown once; only its hash is kept).

@@ -63,6 +63,22 @@ impl ProxmoxEndpointRow {
         }
     }
 
+    /// Whether a form may keep this row's stored secret by leaving it blank: only while it
+    /// still sends it to the same place and login. Otherwise anyone able to edit the
+    /// endpoint could point it at their own host and receive the stored secret.
+    pub fn keeps_secret_for(&self, form: &crate::models::ProxmoxEndpointForm) -> bool {
+        let Some(kind) = ProxmoxAuthKind::parse(&form.auth_kind) else {
+            return false;
+        };
+        let same_login = match kind {
+            ProxmoxAuthKind::Token => form.token_id.trim() == self.token_id,
+            ProxmoxAuthKind::Password => form.username.trim() == self.username,
+        };
+        self.has_secret_for(kind)
+            && same_login
+            && crate::validation::proxmox_url(&form.url).is_ok_and(|url| url == self.url)
+    }
+
     pub fn view(&self) -> ProxmoxEndpointView {
         let auth_kind = self.auth_kind();
         ProxmoxEndpointView {
@@ -282,6 +298,11 @@ impl NetboxEndpointRow {
             ca_pem: self.ca_pem.clone(),
             timeout_secs: self.timeout_secs.clamp(1, u32::MAX as i64) as u32,
         }
+    }
+
+    /// Whether a form may keep the stored token by leaving it blank (same NetBox URL only).
+    pub fn keeps_token_for(&self, form: &crate::models::NetboxEndpointForm) -> bool {
+        crate::validation::netbox_url(&form.url).is_ok_and(|url| url == self.url)
     }
 
     pub fn token(&self, secrets: &SecretBox) -> Result<String, crate::server::crypto::KeyError> {

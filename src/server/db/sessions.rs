@@ -5,6 +5,8 @@ use super::{now_ms, Db, DbError};
 pub struct SessionUser {
     pub user_id: i64,
     pub username: String,
+    /// This request moved the expiry on; the cookie's lifetime should follow.
+    pub extended: bool,
 }
 
 /// Refresh `last_seen_at` at most this often, so page views don't all write.
@@ -48,7 +50,8 @@ impl Db {
         let Some((user_id, username, last_seen_at)) = row else {
             return Ok(None);
         };
-        if now - last_seen_at > TOUCH_EVERY_MS {
+        let extended = now - last_seen_at > TOUCH_EVERY_MS;
+        if extended {
             sqlx::query(
                 "UPDATE sessions SET last_seen_at = $1, expires_at = $2 WHERE token_hash = $3",
             )
@@ -58,7 +61,11 @@ impl Db {
             .execute(self.pool())
             .await?;
         }
-        Ok(Some(SessionUser { user_id, username }))
+        Ok(Some(SessionUser {
+            user_id,
+            username,
+            extended,
+        }))
     }
 
     pub async fn delete_session(&self, token_hash: &str) -> Result<(), DbError> {

@@ -20,39 +20,32 @@ impl Db {
         Ok(locked_until.map_or(0, |until| (until - now_ms()).max(0)))
     }
 
+    /// Counts a failure in one atomic statement (concurrent failures all count), then
+    /// locks the subject once it has used up its free failures.
     pub async fn record_login_failure(&self, subject: &str) -> Result<(), DbError> {
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
-        let row: Option<(i64, i64)> = sqlx::query_as(
-            "SELECT failures, first_failure_at FROM login_throttle WHERE subject = $1",
+        let failures: i64 = sqlx::query_scalar(
+            "INSERT INTO login_throttle (subject, failures, first_failure_at, locked_until) VALUES ($1, 1, $2, 0) \
+             ON CONFLICT (subject) DO UPDATE SET \
+               failures = CASE WHEN $2 - login_throttle.first_failure_at < $3 THEN login_throttle.failures + 1 ELSE 1 END, \
+               first_failure_at = CASE WHEN $2 - login_throttle.first_failure_at < $3 \
+                                  THEN login_throttle.first_failure_at ELSE $2 END \
+             RETURNING failures",
         )
         .bind(subject)
-        .fetch_optional(&mut *tx)
+        .bind(now)
+        .bind(WINDOW_MS)
+        .fetch_one(self.pool())
         .await?;
-        let (failures, first) = match row {
-            Some((failures, first)) if now - first < WINDOW_MS => (failures + 1, first),
-            _ => (1, now),
-        };
-        let locked_until = if failures > FREE_FAILURES {
+        if failures > FREE_FAILURES {
             let exponent = (failures - FREE_FAILURES - 1).min(16) as u32;
-            now + (1_000 * 2i64.pow(exponent)).min(MAX_LOCK_MS)
-        } else {
-            0
-        };
-        sqlx::query("DELETE FROM login_throttle WHERE subject = $1")
-            .bind(subject)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(
-            "INSERT INTO login_throttle (subject, failures, first_failure_at, locked_until) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(subject)
-        .bind(failures)
-        .bind(first)
-        .bind(locked_until)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
+            let locked_until = now + (1_000 * 2i64.pow(exponent)).min(MAX_LOCK_MS);
+            sqlx::query("UPDATE login_throttle SET locked_until = $1 WHERE subject = $2")
+                .bind(locked_until)
+                .bind(subject)
+                .execute(self.pool())
+                .await?;
+        }
         Ok(())
     }
 
