@@ -109,6 +109,41 @@ fn tls_problem(chain: &str) -> Option<&'static str> {
     }
 }
 
+/// Why an HTTP client for an endpoint could not be set up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SetupError {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub suggestion: &'static str,
+}
+
+/// The HTTP client of one endpoint: its TLS settings, connection timeout and pool size.
+/// `peer` names the endpoint in messages ("Proxmox at https://pve1:8006").
+pub fn http_client(
+    peer: &str,
+    verify_tls: bool,
+    ca_pem: Option<&str>,
+    timeout: Duration,
+    concurrency: usize,
+) -> Result<reqwest::Client, SetupError> {
+    let tls = tls::client_config(verify_tls, ca_pem).map_err(|e| SetupError {
+        kind: ErrorKind::Validation,
+        message: format!("TLS settings of {peer}: {e}"),
+        suggestion: "Paste the CA certificate again, in PEM form.",
+    })?;
+    reqwest::Client::builder()
+        .use_preconfigured_tls(tls)
+        .connect_timeout(timeout.min(Duration::from_secs(10)))
+        .pool_max_idle_per_host(concurrency.max(1))
+        .user_agent(concat!("proxbox/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| SetupError {
+            kind: ErrorKind::Internal,
+            message: format!("cannot build the HTTP client for {peer}: {e}"),
+            suggestion: "Report this as a bug.",
+        })
+}
+
 /// Retries `call` up to `attempts` times in all while `retryable(error)` holds, waiting
 /// `backoff`, then twice as long, and so on.
 pub async fn with_retries<T, E, F, Fut>(

@@ -123,27 +123,14 @@ impl PveClient {
             .trim_end_matches('/')
             .trim_end_matches("/api2/json")
             .to_string();
-        let tls = proxbox_peer::tls::client_config(options.verify_tls, options.ca_pem.as_deref())
-            .map_err(|e| {
-            PveError::new(
-                ErrorKind::Validation,
-                format!("TLS settings of {base}: {e}"),
-                "Paste the CA certificate again, in PEM form.",
-            )
-        })?;
-        let http = reqwest::Client::builder()
-            .use_preconfigured_tls(tls)
-            .connect_timeout(options.timeout.min(Duration::from_secs(10)))
-            .pool_max_idle_per_host(options.concurrency.max(1))
-            .user_agent(concat!("proxbox/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| {
-                PveError::new(
-                    ErrorKind::Internal,
-                    format!("cannot build the HTTP client: {e}"),
-                    "Report this as a bug.",
-                )
-            })?;
+        let http = proxbox_peer::http_client(
+            &format!("Proxmox at {base}"),
+            options.verify_tls,
+            options.ca_pem.as_deref(),
+            options.timeout,
+            options.concurrency,
+        )
+        .map_err(|e| PveError::new(e.kind, e.message, e.suggestion))?;
         Ok(PveClient {
             http,
             api: format!("{base}/api2/json"),
