@@ -37,7 +37,8 @@ async fn migrations_run_on_sqlite_and_postgres_and_are_idempotent() {
             .fetch_one(again.pool())
             .await
             .unwrap();
-        assert_eq!(applied, 1, "{backend:?}");
+        let expected = sqlx::migrate!("migrations/sqlite").iter().count() as i64;
+        assert_eq!(applied, expected, "{backend:?}");
         again.close().await;
         test_db.drop_db().await;
     }
@@ -59,4 +60,81 @@ async fn sqlite_runs_in_wal_mode() {
 async fn unsupported_urls_get_advice() {
     let err = Db::connect("mysql://root@localhost/x").await.unwrap_err();
     assert!(err.to_string().contains("sqlite://"), "{err}");
+}
+
+#[tokio::test]
+async fn the_identity_map_records_updates_marks_and_forgets_on_both_databases() {
+    use proxbox::models::{ProxmoxCredentials, ProxmoxEndpointInput};
+    const VM: &str = "virtualization.virtualmachine";
+    for backend in BACKENDS {
+        let test_db = TestDb::new(backend).await;
+        let db = Db::connect(&test_db.url).await.unwrap();
+        let secrets = proxbox::server::crypto::SecretBox::from_key_text(TEST_KEY).unwrap();
+        let input = ProxmoxEndpointInput {
+            name: "lab".into(),
+            url: "https://pve1:8006".into(),
+            credentials: ProxmoxCredentials::Token {
+                token_id: "root@pam!x".into(),
+                secret: Some("s".into()),
+            },
+            verify_tls: true,
+            ca_pem: None,
+            timeout_secs: 30,
+            enabled: true,
+        };
+        let endpoint = db.insert_proxmox_endpoint(&input, &secrets).await.unwrap();
+        // More rows than one statement takes.
+        let objects: Vec<(String, i64)> = (0..450)
+            .map(|i| (format!("lab/qemu/{}", 100 + i), i + 1))
+            .collect();
+        db.map_objects(endpoint, VM, &objects).await.unwrap();
+        let mapped = db.mapped_objects(endpoint, VM).await.unwrap();
+        assert_eq!(mapped.len(), 450, "{backend:?}");
+        assert_eq!(mapped["lab/qemu/100"].netbox_id, 1);
+
+        db.mark_missing(endpoint, VM, &["lab/qemu/100".into()])
+            .await
+            .unwrap();
+        let first_missing =
+            db.mapped_objects(endpoint, VM).await.unwrap()["lab/qemu/100"].missing_since;
+        assert!(first_missing.is_some(), "{backend:?}");
+        db.mark_missing(endpoint, VM, &["lab/qemu/100".into()])
+            .await
+            .unwrap();
+        assert_eq!(
+            db.mapped_objects(endpoint, VM).await.unwrap()["lab/qemu/100"].missing_since,
+            first_missing,
+            "the first time counts"
+        );
+
+        // Seen again (re-adopted under a new id): back to present.
+        db.map_objects(endpoint, VM, &[("lab/qemu/100".into(), 9999)])
+            .await
+            .unwrap();
+        let again = &db.mapped_objects(endpoint, VM).await.unwrap()["lab/qemu/100"];
+        assert_eq!(
+            (again.netbox_id, again.missing_since),
+            (9999, None),
+            "{backend:?}"
+        );
+
+        db.unmap_objects(endpoint, VM, &["lab/qemu/101".into()])
+            .await
+            .unwrap();
+        assert_eq!(db.mapped_objects(endpoint, VM).await.unwrap().len(), 449);
+        assert!(
+            db.mapped_objects(endpoint, "dcim.device")
+                .await
+                .unwrap()
+                .is_empty(),
+            "maps are per model"
+        );
+        db.delete_proxmox_endpoint(endpoint).await.unwrap();
+        assert!(
+            db.mapped_objects(endpoint, VM).await.unwrap().is_empty(),
+            "{backend:?}: removed with its endpoint"
+        );
+        db.close().await;
+        test_db.drop_db().await;
+    }
 }

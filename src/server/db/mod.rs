@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod endpoints;
 pub mod sessions;
+pub mod sync_objects;
 pub mod throttle;
 pub mod users;
 

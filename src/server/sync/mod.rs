@@ -2,10 +2,12 @@
 //! writes only what changed, in bulk, reporting every step as [`SyncEvent`]s into a sink.
 //!
 //! Each stage lives in its own file under `stages/` (added stage by stage); this module
-//! holds what all stages share: which stages a run includes ([`stage`]) and where its
-//! events go ([`sink`]).
+//! holds what all stages share: which stages a run includes ([`stage`]), where its events
+//! go ([`sink`]) and which NetBox fields it may overwrite ([`overwrite`]). The identity map
+//! of managed objects is in the database (`db::sync_objects`).
 //!
 //! [`SyncEvent`]: crate::events::SyncEvent
 
+pub mod overwrite;
 pub mod sink;
 pub mod stage;

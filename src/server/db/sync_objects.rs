@@ -1,0 +1,116 @@
+//! The identity map of managed objects: Proxmox identity → NetBox id, per endpoint and model.
+
+use std::collections::HashMap;
+
+use super::{now_ms, Db, DbError};
+
+/// One managed object as the map knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapped {
+    pub netbox_id: i64,
+    pub missing_since: Option<i64>,
+}
+
+/// Rows per statement: 4 parameters each stays far below SQLite's and PostgreSQL's limits.
+const ROWS_PER_STATEMENT: usize = 200;
+
+impl Db {
+    /// Everything mapped for one endpoint and model, by identity.
+    pub async fn mapped_objects(
+        &self,
+        endpoint_id: i64,
+        model: &str,
+    ) -> Result<HashMap<String, Mapped>, DbError> {
+        let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT identity, netbox_id, missing_since FROM sync_objects WHERE endpoint_id = $1 AND model = $2",
+        )
+        .bind(endpoint_id)
+        .bind(model)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(identity, netbox_id, missing_since)| {
+                (
+                    identity,
+                    Mapped {
+                        netbox_id,
+                        missing_since,
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// Records objects as seen now (clearing any `missing_since`), in few statements.
+    pub async fn map_objects(
+        &self,
+        endpoint_id: i64,
+        model: &str,
+        objects: &[(String, i64)],
+    ) -> Result<(), DbError> {
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        for chunk in objects.chunks(ROWS_PER_STATEMENT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("($1, $2, ${}, ${}, $3, NULL)", 4 + 2 * i, 5 + 2 * i))
+                .collect();
+            let sql = format!(
+                "INSERT INTO sync_objects (endpoint_id, model, identity, netbox_id, last_seen_at, missing_since) VALUES {} \
+                 ON CONFLICT (endpoint_id, model, identity) DO UPDATE SET \
+                 netbox_id = excluded.netbox_id, last_seen_at = excluded.last_seen_at, missing_since = NULL",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(endpoint_id).bind(model).bind(now);
+            for (identity, netbox_id) in chunk {
+                query = query.bind(identity.as_str()).bind(*netbox_id);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Notes that these objects are gone from Proxmox; the first time counts.
+    pub async fn mark_missing(
+        &self,
+        endpoint_id: i64,
+        model: &str,
+        identities: &[String],
+    ) -> Result<(), DbError> {
+        let now = now_ms();
+        for identity in identities {
+            sqlx::query(
+                "UPDATE sync_objects SET missing_since = $1 \
+                 WHERE endpoint_id = $2 AND model = $3 AND identity = $4 AND missing_since IS NULL",
+            )
+            .bind(now)
+            .bind(endpoint_id)
+            .bind(model)
+            .bind(identity.as_str())
+            .execute(self.pool())
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Forgets objects (after Proxbox deleted them from NetBox).
+    pub async fn unmap_objects(
+        &self,
+        endpoint_id: i64,
+        model: &str,
+        identities: &[String],
+    ) -> Result<(), DbError> {
+        for identity in identities {
+            sqlx::query(
+                "DELETE FROM sync_objects WHERE endpoint_id = $1 AND model = $2 AND identity = $3",
+            )
+            .bind(endpoint_id)
+            .bind(model)
+            .bind(identity.as_str())
+            .execute(self.pool())
+            .await?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,143 @@
+//! Which NetBox fields a sync may overwrite on objects that already exist. Operators edit
+//! NetBox by hand; Proxbox must not undo that except where it owns the field.
+//!
+//! Defaults (SPEC.md section 2): Proxbox owns status, vCPUs, memory, disk, interfaces and
+//! addresses; it sets role, site, tenant and description only when it creates the object.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Name,
+    Status,
+    Vcpus,
+    Memory,
+    Disk,
+    Interfaces,
+    Addresses,
+    Role,
+    Site,
+    Tenant,
+    Description,
+    Platform,
+    Device,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Overwrite {
+    /// Proxmox is the source of truth: a differing NetBox value is corrected on every sync.
+    Always,
+    /// Written when Proxbox creates the object, never changed afterwards.
+    OnCreate,
+}
+
+/// The overwrite rule per field; fields not listed follow [`Overwrite::Always`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverwritePolicy(pub BTreeMap<Field, Overwrite>);
+
+impl Default for OverwritePolicy {
+    fn default() -> Self {
+        let mut rules = BTreeMap::new();
+        for field in [
+            Field::Name,
+            Field::Status,
+            Field::Vcpus,
+            Field::Memory,
+            Field::Disk,
+            Field::Interfaces,
+            Field::Addresses,
+            Field::Platform,
+            Field::Device,
+        ] {
+            rules.insert(field, Overwrite::Always);
+        }
+        for field in [Field::Role, Field::Site, Field::Tenant, Field::Description] {
+            rules.insert(field, Overwrite::OnCreate);
+        }
+        OverwritePolicy(rules)
+    }
+}
+
+impl OverwritePolicy {
+    pub fn rule(&self, field: Field) -> Overwrite {
+        self.0.get(&field).copied().unwrap_or(Overwrite::Always)
+    }
+
+    /// The value to send for `field` of an existing object: `Some(desired)` when Proxbox owns
+    /// the field and NetBox holds something else, `None` to leave NetBox's value alone.
+    pub fn update<T: PartialEq>(&self, field: Field, current: &T, desired: T) -> Option<T> {
+        (self.rule(field) == Overwrite::Always && *current != desired).then_some(desired)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let policy = OverwritePolicy::default();
+        for owned in [
+            Field::Status,
+            Field::Vcpus,
+            Field::Memory,
+            Field::Disk,
+            Field::Interfaces,
+            Field::Addresses,
+        ] {
+            assert_eq!(policy.rule(owned), Overwrite::Always, "{owned:?}");
+        }
+        for on_create in [Field::Role, Field::Site, Field::Tenant, Field::Description] {
+            assert_eq!(policy.rule(on_create), Overwrite::OnCreate, "{on_create:?}");
+        }
+    }
+
+    #[test]
+    fn only_owned_and_differing_fields_are_written() {
+        let policy = OverwritePolicy::default();
+        assert_eq!(
+            policy.update(Field::Memory, &Some(2048u64), Some(4096)),
+            Some(Some(4096))
+        );
+        assert_eq!(
+            policy.update(Field::Memory, &Some(4096u64), Some(4096)),
+            None,
+            "equal: nothing to write"
+        );
+        assert_eq!(
+            policy.update(
+                Field::Description,
+                &"edited by an operator".to_string(),
+                "from Proxmox".to_string()
+            ),
+            None,
+            "description is set on create only"
+        );
+    }
+
+    #[test]
+    fn operators_can_change_a_rule_and_it_round_trips_as_json() {
+        let mut policy = OverwritePolicy::default();
+        policy.0.insert(Field::Description, Overwrite::Always);
+        policy.0.insert(Field::Status, Overwrite::OnCreate);
+        let json = serde_json::to_string(&policy).unwrap();
+        assert!(
+            json.contains(r#""description":"always""#) && json.contains(r#""status":"on_create""#),
+            "{json}"
+        );
+        let back: OverwritePolicy = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, policy);
+        assert_eq!(
+            back.update(Field::Description, &"a".to_string(), "b".to_string()),
+            Some("b".to_string())
+        );
+        assert_eq!(
+            back.update(Field::Status, &"offline".to_string(), "active".to_string()),
+            None
+        );
+    }
+}
