@@ -245,6 +245,17 @@ pub struct EndpointsOverview {
     pub netbox: Option<NetboxEndpointView>,
 }
 
+/// The answer of "test connection": what was reached, or what failed and what to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionReport {
+    pub ok: bool,
+    /// "Proxmox VE 8.3.2, cluster lab, 3 nodes" or the failure.
+    pub summary: String,
+    /// The error category (`authentication`, `connection`…) when it failed.
+    pub category: Option<String>,
+    pub suggestion: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,5 +7,6 @@ pub mod context;
 pub mod crypto;
 pub mod db;
 pub mod http;
+pub mod peers;
 pub mod state;
 pub mod sync;

@@ -5,5 +5,6 @@ mod support;
 
 mod auth;
 mod config;
+mod connection;
 mod database;
 mod endpoints;

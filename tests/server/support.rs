@@ -223,3 +223,22 @@ pub fn proxmox_form<'a>(csrf: &'a str, name: &'a str, secret: &'a str) -> Vec<(&
         ("form[enabled]", "on"),
     ]
 }
+
+/// URL and v2 token of the test NetBox (`scripts/netbox-up` writes them).
+pub fn netbox_env() -> (String, String) {
+    let file = std::env::var("NETBOX_ENV_FILE").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/proxbox/netbox.env",
+            std::env::var("HOME").unwrap()
+        )
+    });
+    let text = std::fs::read_to_string(&file).unwrap_or_else(|e| {
+        panic!("these tests need a real NetBox: run scripts/netbox-up (it writes {file}): {e}")
+    });
+    let get = |key: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
+            .unwrap_or_else(|| panic!("{key} missing from {file}"))
+    };
+    (get("NETBOX_URL"), get("NETBOX_TOKEN"))
+}

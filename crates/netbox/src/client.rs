@@ -334,6 +334,18 @@ impl NetboxClient {
         Ok(out)
     }
 
+    /// `GET /api/status/`: NetBox's version, proving URL and token in one request.
+    pub async fn status(&self) -> Result<String, NbError> {
+        let status = self.request(Method::GET, "status/", &[], None).await?;
+        status
+            .get("netbox-version")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .ok_or_else(|| {
+                NbError::malformed(&self.base, "status/", "no netbox-version: is this NetBox?")
+            })
+    }
+
     pub async fn get<M: Model>(&self, id: u64) -> Result<M, NbError> {
         let path = format!("{}/{id}/", M::PATH);
         let value = self.request(Method::GET, &path, &[], None).await?;

@@ -1,5 +1,6 @@
 //! `/endpoints`: the Proxmox endpoints and the NetBox endpoint.
 
+pub mod connection;
 pub mod netbox_form;
 pub mod proxmox_form;
 
@@ -12,6 +13,7 @@ use crate::components::layout::PageErrors;
 use crate::components::session::CsrfField;
 use crate::error::AppError;
 use crate::models::{EndpointsOverview, ProxmoxAuthKind};
+use connection::{TestNetboxButton, TestProxmoxButton};
 
 #[server(endpoint = "endpoints", input = GetUrl)]
 pub async fn list_endpoints() -> Result<EndpointsOverview, AppError> {
@@ -151,6 +153,7 @@ fn ProxmoxTable(
                                         }}
                                     </td>
                                     <td class="actions">
+                                        <TestProxmoxButton id=e.id name=e.name.clone()/>
                                         <a class="btn btn-small" href=format!("/endpoints/proxmox/{}", e.id)>"Edit"</a>
                                         <ActionForm action=delete>
                                             <CsrfField/>
@@ -192,6 +195,7 @@ fn NetboxSection(
                         <dt>"Timeout"</dt><dd>{format!("{} s", nb.timeout_secs)}</dd>
                     </dl>
                     <div class="actions">
+                        <TestNetboxButton/>
                         <a class="btn" href="/endpoints/netbox">"Edit"</a>
                         <ActionForm action=delete>
                             <CsrfField/>

@@ -1,0 +1,157 @@
+//! Clients for the configured endpoints, built from their database rows (secrets decrypted
+//! here and nowhere else), and the "test connection" check of each.
+
+use std::time::Duration;
+
+use proxbox_netbox::{NetboxClient, NetboxOptions};
+use proxbox_pve::{Credentials, PveClient, PveOptions};
+
+use super::crypto::{KeyError, Sealed, SecretBox};
+use super::db::endpoints::{
+    NetboxEndpointRow, ProxmoxEndpointRow, PROXMOX_PASSWORD, PROXMOX_TOKEN_SECRET,
+};
+use crate::models::{ConnectionReport, ProxmoxAuthKind};
+
+/// Why a client could not be built, in the words of a [`ConnectionReport`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerSetupError {
+    pub category: &'static str,
+    pub message: String,
+    pub suggestion: String,
+}
+
+impl From<KeyError> for PeerSetupError {
+    fn from(e: KeyError) -> Self {
+        PeerSetupError {
+            category: "validation",
+            message: e.to_string(),
+            suggestion: "Enter the credential again in the endpoint's form.".into(),
+        }
+    }
+}
+
+fn open(
+    secrets: &SecretBox,
+    purpose: &str,
+    stored: Option<&str>,
+) -> Result<String, PeerSetupError> {
+    let stored = stored.ok_or_else(|| PeerSetupError {
+        category: "validation",
+        message: "no secret is stored for this endpoint".into(),
+        suggestion: "Edit the endpoint and enter its token secret or password.".into(),
+    })?;
+    Ok(secrets.open(purpose, &Sealed::from_stored(stored.to_string()))?)
+}
+
+pub fn proxmox_client(
+    row: &ProxmoxEndpointRow,
+    secrets: &SecretBox,
+) -> Result<PveClient, PeerSetupError> {
+    let credentials = match row.auth_kind() {
+        ProxmoxAuthKind::Token => Credentials::token(
+            &row.token_id,
+            Some(&open(
+                secrets,
+                PROXMOX_TOKEN_SECRET,
+                row.token_secret_enc.as_deref(),
+            )?),
+        ),
+        ProxmoxAuthKind::Password => Credentials::Password {
+            username: row.username.clone(),
+            password: open(secrets, PROXMOX_PASSWORD, row.password_enc.as_deref())?,
+        },
+    };
+    let mut options = PveOptions::new(row.url.clone(), credentials);
+    options.verify_tls = row.verify_tls != 0;
+    options.ca_pem = Some(row.ca_pem.clone()).filter(|pem| !pem.is_empty());
+    options.timeout = Duration::from_secs(row.timeout_secs.max(1) as u64);
+    PveClient::new(options).map_err(|e| PeerSetupError {
+        category: e.kind.as_str(),
+        message: e.message,
+        suggestion: e.suggestion,
+    })
+}
+
+pub fn netbox_client(
+    row: &NetboxEndpointRow,
+    secrets: &SecretBox,
+) -> Result<NetboxClient, PeerSetupError> {
+    let mut options = NetboxOptions::new(row.url.clone(), row.token(secrets)?);
+    options.verify_tls = row.verify_tls != 0;
+    options.ca_pem = Some(row.ca_pem.clone()).filter(|pem| !pem.is_empty());
+    options.timeout = Duration::from_secs(row.timeout_secs.max(1) as u64);
+    NetboxClient::new(options).map_err(|e| PeerSetupError {
+        category: e.kind.as_str(),
+        message: e.message,
+        suggestion: e.suggestion,
+    })
+}
+
+fn failed(category: &str, message: String, suggestion: String) -> ConnectionReport {
+    ConnectionReport {
+        ok: false,
+        summary: message,
+        category: Some(category.to_string()),
+        suggestion: Some(suggestion),
+    }
+}
+
+impl From<PeerSetupError> for ConnectionReport {
+    fn from(e: PeerSetupError) -> Self {
+        failed(e.category, e.message, e.suggestion)
+    }
+}
+
+/// Logs in and reads the version and cluster status: what every sync needs first.
+pub async fn test_proxmox(row: &ProxmoxEndpointRow, secrets: &SecretBox) -> ConnectionReport {
+    let pve = match proxmox_client(row, secrets) {
+        Ok(pve) => pve,
+        Err(e) => return e.into(),
+    };
+    let reads = async {
+        let version = pve.version().await?.value;
+        let status = pve.cluster_status().await?.value;
+        Ok::<_, proxbox_pve::PveError>((version, status))
+    };
+    match reads.await {
+        Ok((version, status)) => {
+            let nodes = status.iter().filter(|e| e.kind == "node").count();
+            let cluster = status
+                .iter()
+                .find(|e| e.kind == "cluster")
+                .map(|e| e.name.clone());
+            let name = cluster.map_or_else(
+                || "a single node (no cluster)".to_string(),
+                |c| format!("cluster {c}"),
+            );
+            ConnectionReport {
+                ok: true,
+                summary: format!(
+                    "Proxmox VE {}, {name}, {nodes} node{}",
+                    version.version,
+                    if nodes == 1 { "" } else { "s" }
+                ),
+                category: None,
+                suggestion: None,
+            }
+        }
+        Err(e) => failed(e.kind.as_str(), e.message, e.suggestion),
+    }
+}
+
+/// Reads `/api/status/` with the token: proves URL, TLS and token at once.
+pub async fn test_netbox(row: &NetboxEndpointRow, secrets: &SecretBox) -> ConnectionReport {
+    let netbox = match netbox_client(row, secrets) {
+        Ok(netbox) => netbox,
+        Err(e) => return e.into(),
+    };
+    match netbox.status().await {
+        Ok(version) => ConnectionReport {
+            ok: true,
+            summary: format!("NetBox {version}"),
+            category: None,
+            suggestion: None,
+        },
+        Err(e) => failed(e.kind.as_str(), e.message, e.suggestion),
+    }
+}
