@@ -85,3 +85,30 @@ test("a good endpoint is saved and listed, and its secret never reaches the brow
   await expect(page.getByText(name)).toHaveCount(0);
   expect(errors).toEqual([]);
 });
+
+test("test connection reaches the simulated cluster and names a wrong secret", async ({ page }) => {
+  const errors = watchConsole(page);
+  const url = process.env.PVE_SIM_URL!;
+  await login(page);
+  for (const [name, secret] of [[uniqueName("sim"), process.env.PVE_SIM_TOKEN_SECRET!], [uniqueName("simbad"), "wrong-secret"]]) {
+    await page.goto("/endpoints/proxmox/new");
+    await hydrated(page);
+    await page.getByLabel("Name").fill(name);
+    await page.getByLabel("URL").fill(url);
+    await page.getByLabel("Token ID").fill(process.env.PVE_SIM_TOKEN_ID!);
+    await page.getByLabel("Token secret").fill(secret);
+    await page.getByRole("button", { name: "Save" }).click();
+    await expect(page).toHaveURL(/\/endpoints$/);
+    await hydrated(page);
+    const row = page.getByRole("row", { name: new RegExp(name) });
+    await row.getByRole("button", { name: `Test ${name}` }).click();
+    const result = row.locator(".test-result");
+    if (secret === "wrong-secret") {
+      await expect(result).toContainText("authentication");
+      await expect(result).toContainText("token");
+    } else {
+      await expect(result).toHaveText("Proxmox VE 8.3.2, cluster e2e1, 3 nodes");
+    }
+  }
+  expect(errors).toEqual([]);
+});
