@@ -352,6 +352,24 @@ impl NetboxClient {
         serde_json::from_value(value).map_err(|e| NbError::malformed(&self.base, &path, e))
     }
 
+    /// The object with this slug, created from `new` when there is none.
+    pub async fn ensure<M: crate::models::Slugged, W: Serialize>(
+        &self,
+        slug: &str,
+        new: impl FnOnce() -> W,
+    ) -> Result<M, NbError> {
+        if let Some(found) = self
+            .list::<M>(&[("slug", slug.to_string())])
+            .await?
+            .into_iter()
+            .find(|m| m.slug() == slug)
+        {
+            return Ok(found);
+        }
+        let mut created = self.create::<M, W>(&[new()]).await?.into_result()?;
+        Ok(created.remove(0))
+    }
+
     /// Creates objects in chunks; refused objects are reported, the rest are written.
     pub async fn create<M: Model, W: Serialize>(
         &self,

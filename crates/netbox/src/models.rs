@@ -610,3 +610,27 @@ pub struct NewCustomField {
     /// `read-only` in the UI: operators should not edit identities by hand.
     pub ui_editable: String,
 }
+
+/// Models found by their unique slug (the shared objects a sync makes sure exist).
+pub trait Slugged: Model {
+    fn slug(&self) -> &str;
+}
+
+macro_rules! slugged {
+    ($($name:ident),*) => {$(
+        impl Slugged for $name {
+            fn slug(&self) -> &str {
+                &self.slug
+            }
+        }
+    )*};
+}
+slugged!(
+    Tag,
+    Site,
+    Manufacturer,
+    DeviceType,
+    DeviceRole,
+    Platform,
+    ClusterType
+);

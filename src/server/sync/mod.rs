@@ -8,6 +8,9 @@
 //!
 //! [`SyncEvent`]: crate::events::SyncEvent
 
+pub mod context;
 pub mod overwrite;
+pub mod report;
 pub mod sink;
 pub mod stage;
+pub mod stages;

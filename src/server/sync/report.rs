@@ -1,0 +1,100 @@
+//! Turns what a stage does into events: substeps, one `item_progress` per object, the
+//! `phase_summary` with its counts.
+
+use std::time::Instant;
+
+use crate::events::*;
+
+use super::sink::EventSink;
+
+pub struct StageReport<'a> {
+    sink: &'a dyn EventSink,
+    phase: &'static str,
+    started: Instant,
+    total: u64,
+    pub counts: Counts,
+}
+
+impl<'a> StageReport<'a> {
+    pub fn new(sink: &'a dyn EventSink, phase: &'static str) -> StageReport<'a> {
+        StageReport {
+            sink,
+            phase,
+            started: Instant::now(),
+            total: 0,
+            counts: Counts::default(),
+        }
+    }
+
+    pub fn elapsed(&self) -> Timing {
+        Timing {
+            elapsed_ms: self.started.elapsed().as_millis() as u64,
+        }
+    }
+
+    /// How many objects this stage will report, for the progress of each item.
+    pub fn expect(&mut self, total: usize) {
+        self.total = total as u64;
+    }
+
+    pub fn substep(&self, substep: &str, status: StepStatus, message: impl Into<String>) {
+        self.sink.emit(SyncEvent::Substep(Substep {
+            event: "substep".into(),
+            phase: self.phase.into(),
+            substep: substep.into(),
+            status,
+            message: message.into(),
+            item: None,
+            timing: Some(self.elapsed()),
+            result: None,
+        }));
+    }
+
+    /// One object's outcome. `what` is its kind in words ("device").
+    pub fn item(
+        &mut self,
+        name: &str,
+        kind: &str,
+        what: &str,
+        status: ItemStatus,
+        netbox_id: Option<u64>,
+        error: Option<String>,
+    ) {
+        self.counts.add(status);
+        let verb = match status {
+            ItemStatus::Failed => "Failed",
+            ItemStatus::Skipped => "Unchanged",
+            ItemStatus::WouldCreate | ItemStatus::WouldUpdate | ItemStatus::WouldDelete => {
+                "Planned"
+            }
+            _ => "Synced",
+        };
+        let mut item = Item::new(name, kind);
+        item.netbox_id = netbox_id;
+        self.sink.emit(SyncEvent::ItemProgress(ItemProgress {
+            event: "item_progress".into(),
+            phase: self.phase.into(),
+            name: name.into(),
+            kind: kind.into(),
+            status,
+            operation: status,
+            message: format!("full-update: {verb} {what} {name}"),
+            item,
+            progress: Progress::new(self.counts.total, self.total.max(self.counts.total)),
+            id: netbox_id,
+            error,
+            warning: None,
+            timing: None,
+        }));
+    }
+
+    pub fn summary(&self, status: StepStatus, message: impl Into<String>) -> SyncEvent {
+        SyncEvent::PhaseSummary(PhaseSummary::new(
+            self.phase,
+            status,
+            message,
+            self.counts,
+            self.elapsed(),
+        ))
+    }
+}

@@ -1,0 +1,3 @@
+//! One file per stage.
+
+pub mod devices;
