@@ -8,4 +8,4 @@ mod config;
 mod connection;
 mod database;
 mod endpoints;
-mod sync_devices;
+mod sync_stages;

@@ -1,3 +1,4 @@
 //! One file per stage.
 
 pub mod devices;
+pub mod virtual_machines;

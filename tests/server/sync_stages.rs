@@ -1,0 +1,338 @@
+//! Sync stages against the Proxmox simulator and the real NetBox.
+
+use proxbox::events::{ItemStatus, SyncEvent};
+use proxbox::models::{ProxmoxCredentials, ProxmoxEndpointInput};
+use proxbox::server::crypto::SecretBox;
+use proxbox::server::db::Db;
+use proxbox::server::sync::context::{ClusterSource, SyncContext};
+use proxbox::server::sync::overwrite::OverwritePolicy;
+use proxbox::server::sync::report::StageReport;
+use proxbox::server::sync::sink::CollectSink;
+use proxbox::server::sync::stages::{devices, virtual_machines};
+use proxbox_netbox::models::{Cluster, Device, Site, VirtualMachine};
+use proxbox_netbox::{NetboxClient, NetboxOptions};
+use proxbox_pve::{Credentials, PveClient, PveOptions};
+
+use crate::support::*;
+
+async fn endpoint(db: &Db) -> i64 {
+    let input = ProxmoxEndpointInput {
+        name: "lab".into(),
+        url: "http://127.0.0.1:1".into(),
+        credentials: ProxmoxCredentials::Token {
+            token_id: "root@pam!proxbox".into(),
+            secret: Some("s".into()),
+        },
+        verify_tls: true,
+        ca_pem: None,
+        timeout_secs: 30,
+        enabled: true,
+    };
+    db.insert_proxmox_endpoint(&input, &SecretBox::from_key_text(TEST_KEY).unwrap())
+        .await
+        .unwrap()
+}
+
+/// Runs the devices stage once and returns the statuses of its items, in order.
+async fn run_devices(
+    db: &Db,
+    netbox: &NetboxClient,
+    sim: &pve_sim::RunningSim,
+    endpoint_id: i64,
+) -> Vec<(String, ItemStatus)> {
+    run_stages(db, netbox, sim, endpoint_id, false).await
+}
+
+/// Runs devices (and, with `vms`, virtual-machines) and returns the items of the last stage.
+async fn run_stages(
+    db: &Db,
+    netbox: &NetboxClient,
+    sim: &pve_sim::RunningSim,
+    endpoint_id: i64,
+    vms: bool,
+) -> Vec<(String, ItemStatus)> {
+    let c = sim.credentials();
+    let pve = PveClient::new(PveOptions::new(
+        sim.http_url.clone().unwrap(),
+        Credentials::token(&c.token_id, Some(&c.token_secret)),
+    ))
+    .unwrap();
+    let devices_sink = CollectSink::default();
+    let vm_sink = CollectSink::default();
+    let mut ctx = SyncContext {
+        db,
+        netbox,
+        sources: vec![ClusterSource {
+            endpoint_id,
+            endpoint_name: "lab".into(),
+            pve,
+        }],
+        policy: OverwritePolicy::default(),
+        sink: &devices_sink,
+    };
+    let mut report = StageReport::new(&devices_sink, "devices");
+    let clusters = devices::run(&ctx, &mut report)
+        .await
+        .unwrap_or_else(|e| panic!("{e:?}"));
+    let last = if vms {
+        ctx.sink = &vm_sink;
+        let mut report = StageReport::new(&vm_sink, "virtual-machines");
+        virtual_machines::run(&ctx, &mut report, &clusters)
+            .await
+            .unwrap_or_else(|e| panic!("{e:?}"));
+        &vm_sink
+    } else {
+        &devices_sink
+    };
+    last.events()
+        .into_iter()
+        .filter_map(|e| match e {
+            SyncEvent::ItemProgress(p) => Some((p.name, p.status)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn nodes_become_devices_once_and_a_resync_writes_nothing() {
+    let (url, token) = netbox_env();
+    let netbox = NetboxClient::new(NetboxOptions::new(url, token)).unwrap();
+    let name = format!(
+        "dev{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros()
+            % 0xffffff
+    );
+    let sim = pve_sim::start(pve_sim::SimOptions::local(pve_sim::ClusterSpec {
+        seed: 9,
+        name: name.clone(),
+        index: 0,
+        nodes: 3,
+        guests: 5,
+    }))
+    .await
+    .unwrap();
+    let cluster_name = name.clone();
+    let test_db = TestDb::new(Backend::Sqlite).await;
+    let db = Db::connect(&test_db.url).await.unwrap();
+    let endpoint_id = endpoint(&db).await;
+
+    let first = run_devices(&db, &netbox, &sim, endpoint_id).await;
+    assert_eq!(first.len(), 3);
+    assert!(
+        first.iter().all(|(_, s)| *s == ItemStatus::Created),
+        "{first:?}"
+    );
+    let clusters = netbox
+        .list::<Cluster>(&[("name", cluster_name.clone())])
+        .await
+        .unwrap();
+    assert_eq!(clusters.len(), 1);
+    let in_cluster = netbox
+        .list::<Device>(&[("cluster_id", clusters[0].id.to_string())])
+        .await
+        .unwrap();
+    assert_eq!(in_cluster.len(), 3);
+
+    // Nothing changed: nothing written, every node skipped.
+    let (_, writes_before) = netbox.request_counts();
+    let second = run_devices(&db, &netbox, &sim, endpoint_id).await;
+    assert_eq!(
+        netbox.request_counts().1,
+        writes_before,
+        "a resync with nothing changed writes nothing"
+    );
+    assert!(
+        second.iter().all(|(_, s)| *s == ItemStatus::Skipped),
+        "{second:?}"
+    );
+
+    // A node goes offline: exactly that device is updated.
+    sim.state.cluster.write().await.nodes[1].online = false;
+    let third = run_devices(&db, &netbox, &sim, endpoint_id).await;
+    let updated: Vec<_> = third
+        .iter()
+        .filter(|(_, s)| *s == ItemStatus::Updated)
+        .collect();
+    assert_eq!(updated.len(), 1, "{third:?}");
+    assert_eq!(updated[0].0, format!("{name}-pve02"));
+
+    // Proxbox's database lost: the devices are re-adopted, not duplicated.
+    let fresh_db = TestDb::new(Backend::Sqlite).await;
+    let fresh = Db::connect(&fresh_db.url).await.unwrap();
+    let fresh_endpoint = endpoint(&fresh).await;
+    let adopted = run_devices(&fresh, &netbox, &sim, fresh_endpoint).await;
+    assert!(
+        adopted.iter().all(|(_, s)| *s == ItemStatus::Skipped),
+        "{adopted:?}"
+    );
+    assert_eq!(
+        netbox
+            .list::<Device>(&[("cluster_id", clusters[0].id.to_string())])
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+
+    // Clean up this test's namespace.
+    netbox
+        .delete::<Device>(&in_cluster.iter().map(|d| d.id).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    netbox.delete::<Cluster>(&[clusters[0].id]).await.unwrap();
+    let sites = netbox
+        .list::<Site>(&[("slug", format!("proxmox-{name}"))])
+        .await
+        .unwrap();
+    netbox
+        .delete::<Site>(&sites.iter().map(|s| s.id).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact() {
+    let (url, token) = netbox_env();
+    let netbox = NetboxClient::new(NetboxOptions::new(url, token)).unwrap();
+    let name = format!(
+        "vms{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros()
+            % 0xffffff
+    );
+    let sim = pve_sim::start(pve_sim::SimOptions::local(pve_sim::ClusterSpec {
+        seed: 4,
+        name: name.clone(),
+        index: 0,
+        nodes: 2,
+        guests: 12,
+    }))
+    .await
+    .unwrap();
+    let test_db = TestDb::new(Backend::Sqlite).await;
+    let db = Db::connect(&test_db.url).await.unwrap();
+    let endpoint_id = endpoint(&db).await;
+
+    let first = run_stages(&db, &netbox, &sim, endpoint_id, true).await;
+    assert_eq!(first.len(), 12);
+    assert!(
+        first.iter().all(|(_, s)| *s == ItemStatus::Created),
+        "{first:?}"
+    );
+    let cluster = netbox
+        .list::<Cluster>(&[("name", name.clone())])
+        .await
+        .unwrap()
+        .remove(0);
+    let vms = netbox
+        .list::<VirtualMachine>(&[("cluster_id", cluster.id.to_string())])
+        .await
+        .unwrap();
+    assert_eq!(vms.len(), 12);
+    assert!(
+        vms.iter().any(|v| v.name == "special-qemu-100")
+            && vms.iter().any(|v| v.name == "special-lxc-100"),
+        "QEMU 100 and LXC 100 both exist"
+    );
+
+    let (_, writes_before) = netbox.request_counts();
+    let second = run_stages(&db, &netbox, &sim, endpoint_id, true).await;
+    assert_eq!(
+        netbox.request_counts().1,
+        writes_before,
+        "nothing changed, nothing written"
+    );
+    assert!(
+        second.iter().all(|(_, s)| *s == ItemStatus::Skipped),
+        "{second:?}"
+    );
+
+    // Rename one guest and stop another: exactly two updates.
+    {
+        let mut c = sim.state.cluster.write().await;
+        c.guests.get_mut(&(pve_sim::Kind::Qemu, 101)).unwrap().name = "app-renamed".into();
+        let running = c
+            .guests
+            .values_mut()
+            .find(|g| g.running && g.vmid != 101)
+            .unwrap();
+        running.running = false;
+    }
+    let third = run_stages(&db, &netbox, &sim, endpoint_id, true).await;
+    let updated: Vec<_> = third
+        .iter()
+        .filter(|(_, s)| *s == ItemStatus::Updated)
+        .map(|(n, _)| n.clone())
+        .collect();
+    assert_eq!(updated.len(), 2, "{third:?}");
+    assert!(updated.contains(&"app-renamed".to_string()));
+    assert_eq!(
+        netbox
+            .list::<VirtualMachine>(&[("cluster_id", cluster.id.to_string())])
+            .await
+            .unwrap()
+            .len(),
+        12,
+        "renamed, not duplicated"
+    );
+
+    // An operator's edit of a field Proxbox sets only on create survives a resync.
+    let vm = netbox
+        .list::<VirtualMachine>(&[
+            ("cluster_id", cluster.id.to_string()),
+            ("name", "app-renamed".to_string()),
+        ])
+        .await
+        .unwrap()
+        .remove(0);
+    netbox
+        .update::<VirtualMachine, _>(&[proxbox_netbox::models::VirtualMachineWrite {
+            id: Some(vm.id),
+            description: Some("owned by team A".into()),
+            ..Default::default()
+        }])
+        .await
+        .unwrap();
+    run_stages(&db, &netbox, &sim, endpoint_id, true).await;
+    assert_eq!(
+        netbox
+            .get::<VirtualMachine>(vm.id)
+            .await
+            .unwrap()
+            .description,
+        "owned by team A"
+    );
+
+    let all = netbox
+        .list::<VirtualMachine>(&[("cluster_id", cluster.id.to_string())])
+        .await
+        .unwrap();
+    netbox
+        .delete::<VirtualMachine>(&all.iter().map(|v| v.id).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    let devices = netbox
+        .list::<Device>(&[("cluster_id", cluster.id.to_string())])
+        .await
+        .unwrap();
+    netbox
+        .delete::<Device>(&devices.iter().map(|d| d.id).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    netbox.delete::<Cluster>(&[cluster.id]).await.unwrap();
+    let sites = netbox
+        .list::<Site>(&[("slug", format!("proxmox-{name}"))])
+        .await
+        .unwrap();
+    netbox
+        .delete::<Site>(&sites.iter().map(|s| s.id).collect::<Vec<_>>())
+        .await
+        .unwrap();
+    sim.stop().await;
+}
