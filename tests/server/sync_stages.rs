@@ -93,27 +93,72 @@ async fn run_stages(
         .collect()
 }
 
-#[tokio::test]
-async fn nodes_become_devices_once_and_a_resync_writes_nothing() {
+/// A NetBox client, a name no other test uses, and a simulated cluster of that name.
+async fn scenario(
+    prefix: &str,
+    seed: u64,
+    nodes: usize,
+    guests: usize,
+) -> (NetboxClient, String, pve_sim::RunningSim) {
     let (url, token) = netbox_env();
     let netbox = NetboxClient::new(NetboxOptions::new(url, token)).unwrap();
-    let name = format!(
-        "dev{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_micros()
-            % 0xffffff
-    );
-    let sim = pve_sim::start(pve_sim::SimOptions::local(pve_sim::ClusterSpec {
-        seed: 9,
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros();
+    let name = format!("{prefix}{:x}", micros % 0xffffff);
+    let spec = pve_sim::ClusterSpec {
+        seed,
         name: name.clone(),
         index: 0,
-        nodes: 3,
-        guests: 5,
-    }))
-    .await
-    .unwrap();
+        nodes,
+        guests,
+    };
+    let sim = pve_sim::start(pve_sim::SimOptions::local(spec))
+        .await
+        .unwrap();
+    (netbox, name, sim)
+}
+
+/// Removes what a test's cluster left in NetBox: its VMs, devices, cluster and site.
+async fn cleanup(netbox: &NetboxClient, name: &str) {
+    for cluster in netbox
+        .list::<Cluster>(&[("name", name.to_string())])
+        .await
+        .unwrap()
+    {
+        let filter = [("cluster_id", cluster.id.to_string())];
+        let vms: Vec<u64> = netbox
+            .list::<VirtualMachine>(&filter)
+            .await
+            .unwrap()
+            .iter()
+            .map(|v| v.id)
+            .collect();
+        netbox.delete::<VirtualMachine>(&vms).await.unwrap();
+        let devices: Vec<u64> = netbox
+            .list::<Device>(&filter)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| d.id)
+            .collect();
+        netbox.delete::<Device>(&devices).await.unwrap();
+        netbox.delete::<Cluster>(&[cluster.id]).await.unwrap();
+    }
+    let sites: Vec<u64> = netbox
+        .list::<Site>(&[("slug", format!("proxmox-{name}"))])
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    netbox.delete::<Site>(&sites).await.unwrap();
+}
+
+#[tokio::test]
+async fn nodes_become_devices_once_and_a_resync_writes_nothing() {
+    let (netbox, name, sim) = scenario("dev", 9, 3, 5).await;
     let cluster_name = name.clone();
     let test_db = TestDb::new(Backend::Sqlite).await;
     let db = Db::connect(&test_db.url).await.unwrap();
@@ -177,44 +222,13 @@ async fn nodes_become_devices_once_and_a_resync_writes_nothing() {
         3
     );
 
-    // Clean up this test's namespace.
-    netbox
-        .delete::<Device>(&in_cluster.iter().map(|d| d.id).collect::<Vec<_>>())
-        .await
-        .unwrap();
-    netbox.delete::<Cluster>(&[clusters[0].id]).await.unwrap();
-    let sites = netbox
-        .list::<Site>(&[("slug", format!("proxmox-{name}"))])
-        .await
-        .unwrap();
-    netbox
-        .delete::<Site>(&sites.iter().map(|s| s.id).collect::<Vec<_>>())
-        .await
-        .unwrap();
+    cleanup(&netbox, &name).await;
     sim.stop().await;
 }
 
 #[tokio::test]
 async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact() {
-    let (url, token) = netbox_env();
-    let netbox = NetboxClient::new(NetboxOptions::new(url, token)).unwrap();
-    let name = format!(
-        "vms{:x}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_micros()
-            % 0xffffff
-    );
-    let sim = pve_sim::start(pve_sim::SimOptions::local(pve_sim::ClusterSpec {
-        seed: 4,
-        name: name.clone(),
-        index: 0,
-        nodes: 2,
-        guests: 12,
-    }))
-    .await
-    .unwrap();
+    let (netbox, name, sim) = scenario("vms", 4, 2, 12).await;
     let test_db = TestDb::new(Backend::Sqlite).await;
     let db = Db::connect(&test_db.url).await.unwrap();
     let endpoint_id = endpoint(&db).await;
@@ -309,30 +323,6 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
         "owned by team A"
     );
 
-    let all = netbox
-        .list::<VirtualMachine>(&[("cluster_id", cluster.id.to_string())])
-        .await
-        .unwrap();
-    netbox
-        .delete::<VirtualMachine>(&all.iter().map(|v| v.id).collect::<Vec<_>>())
-        .await
-        .unwrap();
-    let devices = netbox
-        .list::<Device>(&[("cluster_id", cluster.id.to_string())])
-        .await
-        .unwrap();
-    netbox
-        .delete::<Device>(&devices.iter().map(|d| d.id).collect::<Vec<_>>())
-        .await
-        .unwrap();
-    netbox.delete::<Cluster>(&[cluster.id]).await.unwrap();
-    let sites = netbox
-        .list::<Site>(&[("slug", format!("proxmox-{name}"))])
-        .await
-        .unwrap();
-    netbox
-        .delete::<Site>(&sites.iter().map(|s| s.id).collect::<Vec<_>>())
-        .await
-        .unwrap();
+    cleanup(&netbox, &name).await;
     sim.stop().await;
 }
