@@ -88,6 +88,14 @@ async fn the_identity_map_records_updates_marks_and_forgets_on_both_databases() 
             .map(|i| (format!("lab/qemu/{}", 100 + i), i + 1))
             .collect();
         db.map_objects(endpoint, VM, &objects).await.unwrap();
+        // The same identity twice in one call: the last id wins (no PostgreSQL upsert error).
+        db.map_objects(
+            endpoint,
+            VM,
+            &[("lab/qemu/549".into(), 7), ("lab/qemu/549".into(), 450)],
+        )
+        .await
+        .unwrap();
         let mapped = db.mapped_objects(endpoint, VM).await.unwrap();
         assert_eq!(mapped.len(), 450, "{backend:?}");
         assert_eq!(mapped["lab/qemu/100"].netbox_id, 1);

@@ -229,7 +229,7 @@ async fn nodes_become_devices_once_and_a_resync_writes_nothing() {
 #[tokio::test]
 async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact() {
     let (netbox, name, sim) = scenario("vms", 4, 2, 12).await;
-    let test_db = TestDb::new(Backend::Sqlite).await;
+    let test_db = TestDb::new(Backend::Postgres).await;
     let db = Db::connect(&test_db.url).await.unwrap();
     let endpoint_id = endpoint(&db).await;
 

@@ -50,8 +50,17 @@ impl Db {
         objects: &[(String, i64)],
     ) -> Result<(), DbError> {
         let now = now_ms();
+        // One row per identity (the last one wins): PostgreSQL refuses an upsert that
+        // touches the same row twice in one statement.
+        let mut unique: Vec<(String, i64)> = objects
+            .iter()
+            .cloned()
+            .collect::<HashMap<_, _>>()
+            .into_iter()
+            .collect();
+        unique.sort();
         let mut tx = self.pool().begin().await?;
-        for chunk in objects.chunks(ROWS_PER_STATEMENT) {
+        for chunk in unique.chunks(ROWS_PER_STATEMENT) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| format!("($1, $2, ${}, ${}, $3, NULL)", 4 + 2 * i, 5 + 2 * i))
                 .collect();

@@ -296,7 +296,6 @@ pub async fn run(
     );
     let writes: Vec<DeviceWrite> = creates.iter().map(|(.., w)| w.clone()).collect();
     let created = nb.create::<Device, _>(&writes).await?;
-    let mut mapped_now: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
     for (index, device) in &created.done {
         let (endpoint_id, cluster, node, _) = &creates[*index];
         report.item(
@@ -307,10 +306,6 @@ pub async fn run(
             Some(device.id),
             None,
         );
-        mapped_now
-            .entry(*endpoint_id)
-            .or_default()
-            .push((node_identity(cluster, node), device.id as i64));
         if let Some(synced) = outcome
             .iter_mut()
             .find(|s| s.endpoint_id == *endpoint_id && &s.name == cluster)
@@ -351,6 +346,8 @@ pub async fn run(
             Some(failure.error.to_string()),
         );
     }
+    // Every device that exists now, once per identity (created ones were added above).
+    let mut mapped_now: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
     for synced in &outcome {
         let entry = mapped_now.entry(synced.endpoint_id).or_default();
         entry.extend(

@@ -37,6 +37,18 @@ struct Desired {
     disk: Option<u64>,
     ostype: Option<String>,
     description: String,
+    /// Disk key (`scsi0`, `rootfs`…) and size in MB, for the vm-disks stage.
+    disks: Vec<(String, u64)>,
+}
+
+/// A guest as NetBox has it after this stage, for the stages that hang objects on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedGuest {
+    pub name: String,
+    pub kind: GuestKind,
+    pub vm_id: u64,
+    /// Disk key and size in MB, as the guest config has them.
+    pub disks: Vec<(String, u64)>,
 }
 
 fn status_of(resource: &ClusterResource) -> &'static str {
@@ -86,6 +98,14 @@ fn desired(
             .filter(|d| *d > 0)
             .or(resource.maxdisk.map(|d| d / MIB)),
         ostype: config.and_then(|c| c.ostype.clone()),
+        disks: config
+            .map(|c| {
+                c.disks
+                    .iter()
+                    .map(|d| (d.key.clone(), d.size_bytes.unwrap_or(0) / MIB))
+                    .collect()
+            })
+            .unwrap_or_default(),
         description: format!(
             "Proxmox {} {vmid} of cluster {}",
             if kind == GuestKind::Qemu {
@@ -102,7 +122,7 @@ pub async fn run(
     ctx: &SyncContext<'_>,
     report: &mut StageReport<'_>,
     clusters: &[SyncedCluster],
-) -> Result<(), StageError> {
+) -> Result<Vec<SyncedGuest>, StageError> {
     report.substep(
         "read-proxmox",
         StepStatus::Started,
@@ -243,7 +263,8 @@ pub async fn run(
     let mut claimed: HashSet<u64> = HashSet::new();
     let mut creates: Vec<(usize, VirtualMachineWrite)> = Vec::new();
     let mut updates: Vec<(usize, VirtualMachineWrite)> = Vec::new();
-    let mut seen: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
+    // Identity → (endpoint, NetBox id) of every VM that exists after this stage.
+    let mut seen: HashMap<String, (i64, u64)> = HashMap::new();
     let policy = &ctx.policy;
     for (index, d) in wanted.iter().enumerate() {
         let platform = d.ostype.as_ref().and_then(|o| platforms.get(o)).copied();
@@ -265,9 +286,7 @@ pub async fn run(
         match mapped.or_else(adopt) {
             Some(vm) => {
                 claimed.insert(vm.id);
-                seen.entry(d.endpoint_id)
-                    .or_default()
-                    .push((d.identity.clone(), vm.id as i64));
+                seen.insert(d.identity.clone(), (d.endpoint_id, vm.id));
                 let patch = VirtualMachineWrite {
                     id: Some(vm.id),
                     name: policy.update(Field::Name, &vm.name, d.name.clone()),
@@ -365,9 +384,7 @@ pub async fn run(
                 Some(vm.id),
                 None,
             );
-            seen.entry(d.endpoint_id)
-                .or_default()
-                .push((d.identity.clone(), vm.id as i64));
+            seen.insert(d.identity.clone(), (d.endpoint_id, vm.id));
         }
         for failure in &outcome.failed {
             let d = &wanted[writes[failure.index].0];
@@ -381,9 +398,27 @@ pub async fn run(
             );
         }
     }
-    for (endpoint_id, objects) in seen {
+    let mut by_endpoint: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
+    for (identity, (endpoint_id, vm_id)) in &seen {
+        by_endpoint
+            .entry(*endpoint_id)
+            .or_default()
+            .push((identity.clone(), *vm_id as i64));
+    }
+    for (endpoint_id, objects) in by_endpoint {
         ctx.db.map_objects(endpoint_id, VM_MODEL, &objects).await?;
     }
     report.substep("apply", StepStatus::Completed, "Virtual machines written");
-    Ok(())
+    Ok(wanted
+        .into_iter()
+        .filter_map(|d| {
+            let (_, vm_id) = *seen.get(&d.identity)?;
+            Some(SyncedGuest {
+                name: d.name,
+                kind: d.kind,
+                vm_id,
+                disks: d.disks,
+            })
+        })
+        .collect())
 }
