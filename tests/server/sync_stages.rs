@@ -8,8 +8,8 @@ use proxbox::server::sync::context::{ClusterSource, SyncContext};
 use proxbox::server::sync::overwrite::OverwritePolicy;
 use proxbox::server::sync::report::StageReport;
 use proxbox::server::sync::sink::CollectSink;
-use proxbox::server::sync::stages::{devices, virtual_machines};
-use proxbox_netbox::models::{Cluster, Device, Site, VirtualMachine};
+use proxbox::server::sync::stages::{devices, virtual_machines, vm_disks};
+use proxbox_netbox::models::{Cluster, Device, Site, VirtualDisk, VirtualMachine};
 use proxbox_netbox::{NetboxClient, NetboxOptions};
 use proxbox_pve::{Credentials, PveClient, PveOptions};
 
@@ -40,16 +40,17 @@ async fn run_devices(
     sim: &pve_sim::RunningSim,
     endpoint_id: i64,
 ) -> Vec<(String, ItemStatus)> {
-    run_stages(db, netbox, sim, endpoint_id, false).await
+    run_stages(db, netbox, sim, endpoint_id, 1).await
 }
 
-/// Runs devices (and, with `vms`, virtual-machines) and returns the items of the last stage.
+/// Runs the first `depth` stages (devices, virtual-machines, vm-disks) and returns the items
+/// of the last one.
 async fn run_stages(
     db: &Db,
     netbox: &NetboxClient,
     sim: &pve_sim::RunningSim,
     endpoint_id: i64,
-    vms: bool,
+    depth: usize,
 ) -> Vec<(String, ItemStatus)> {
     let c = sim.credentials();
     let pve = PveClient::new(PveOptions::new(
@@ -57,8 +58,12 @@ async fn run_stages(
         Credentials::token(&c.token_id, Some(&c.token_secret)),
     ))
     .unwrap();
-    let devices_sink = CollectSink::default();
-    let vm_sink = CollectSink::default();
+    // One sink per stage, so that the items of the last stage can be told apart.
+    let sinks = [
+        CollectSink::default(),
+        CollectSink::default(),
+        CollectSink::default(),
+    ];
     let mut ctx = SyncContext {
         db,
         netbox,
@@ -68,22 +73,43 @@ async fn run_stages(
             pve,
         }],
         policy: OverwritePolicy::default(),
-        sink: &devices_sink,
+        sink: &sinks[0],
     };
-    let mut report = StageReport::new(&devices_sink, "devices");
-    let clusters = devices::run(&ctx, &mut report)
+    let fail = |e: proxbox::server::sync::context::StageError| -> ! { panic!("{e:?}") };
+    let clusters = devices::run(&ctx, &mut StageReport::new(&sinks[0], "devices"))
         .await
-        .unwrap_or_else(|e| panic!("{e:?}"));
-    let last = if vms {
-        ctx.sink = &vm_sink;
-        let mut report = StageReport::new(&vm_sink, "virtual-machines");
-        virtual_machines::run(&ctx, &mut report, &clusters)
-            .await
-            .unwrap_or_else(|e| panic!("{e:?}"));
-        &vm_sink
-    } else {
-        &devices_sink
-    };
+        .unwrap_or_else(|e| fail(e));
+    if depth >= 2 {
+        ctx.sink = &sinks[1];
+        let guests = virtual_machines::run(
+            &ctx,
+            &mut StageReport::new(&sinks[1], "virtual-machines"),
+            &clusters,
+        )
+        .await
+        .unwrap_or_else(|e| fail(e));
+        if depth >= 3 {
+            ctx.sink = &sinks[2];
+            vm_disks::run(&ctx, &mut StageReport::new(&sinks[2], "vm-disks"), &guests)
+                .await
+                .unwrap_or_else(|e| fail(e));
+        }
+    }
+    for sink in &sinks {
+        for event in sink.events() {
+            if let SyncEvent::ItemProgress(p) = event {
+                assert_ne!(
+                    p.status,
+                    ItemStatus::Failed,
+                    "{} {}: {:?}",
+                    p.phase,
+                    p.name,
+                    p.error
+                );
+            }
+        }
+    }
+    let last = &sinks[depth.clamp(1, 3) - 1];
     last.events()
         .into_iter()
         .filter_map(|e| match e {
@@ -233,7 +259,7 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
     let db = Db::connect(&test_db.url).await.unwrap();
     let endpoint_id = endpoint(&db).await;
 
-    let first = run_stages(&db, &netbox, &sim, endpoint_id, true).await;
+    let first = run_stages(&db, &netbox, &sim, endpoint_id, 2).await;
     assert_eq!(first.len(), 12);
     assert!(
         first.iter().all(|(_, s)| *s == ItemStatus::Created),
@@ -256,7 +282,7 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
     );
 
     let (_, writes_before) = netbox.request_counts();
-    let second = run_stages(&db, &netbox, &sim, endpoint_id, true).await;
+    let second = run_stages(&db, &netbox, &sim, endpoint_id, 2).await;
     assert_eq!(
         netbox.request_counts().1,
         writes_before,
@@ -278,7 +304,7 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
             .unwrap();
         running.running = false;
     }
-    let third = run_stages(&db, &netbox, &sim, endpoint_id, true).await;
+    let third = run_stages(&db, &netbox, &sim, endpoint_id, 2).await;
     let updated: Vec<_> = third
         .iter()
         .filter(|(_, s)| *s == ItemStatus::Updated)
@@ -313,7 +339,7 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
         }])
         .await
         .unwrap();
-    run_stages(&db, &netbox, &sim, endpoint_id, true).await;
+    run_stages(&db, &netbox, &sim, endpoint_id, 2).await;
     assert_eq!(
         netbox
             .get::<VirtualMachine>(vm.id)
@@ -321,6 +347,87 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
             .unwrap()
             .description,
         "owned by team A"
+    );
+
+    cleanup(&netbox, &name).await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn guest_disks_become_virtual_disks_and_follow_resizes_and_removals() {
+    let (netbox, name, sim) = scenario("dsk", 6, 2, 8).await;
+    let test_db = TestDb::new(Backend::Sqlite).await;
+    let db = Db::connect(&test_db.url).await.unwrap();
+    let endpoint_id = endpoint(&db).await;
+    let expected: usize = sim
+        .state
+        .cluster
+        .read()
+        .await
+        .guests
+        .values()
+        .map(|g| g.disks.len())
+        .sum();
+
+    let first = run_stages(&db, &netbox, &sim, endpoint_id, 3).await;
+    assert_eq!(first.len(), expected);
+    assert!(
+        first.iter().all(|(_, s)| *s == ItemStatus::Created),
+        "{first:?}"
+    );
+
+    let (_, writes_before) = netbox.request_counts();
+    let second = run_stages(&db, &netbox, &sim, endpoint_id, 3).await;
+    assert_eq!(
+        netbox.request_counts().1,
+        writes_before,
+        "nothing changed, nothing written"
+    );
+    assert!(
+        second.iter().all(|(_, s)| *s == ItemStatus::Skipped),
+        "{second:?}"
+    );
+
+    // Grow one disk, and take the last disk off a guest with two or more.
+    let (grown, removed) = {
+        let mut c = sim.state.cluster.write().await;
+        let first_guest = c.guests.get_mut(&(pve_sim::Kind::Qemu, 101)).unwrap();
+        first_guest.disks[0].size_gib += 10;
+        let grown = format!("{}/{}", first_guest.name, first_guest.disks[0].key);
+        let other = c
+            .guests
+            .values_mut()
+            .find(|g| g.vmid != 101 && g.disks.len() >= 2)
+            .unwrap();
+        let gone = other.disks.pop().unwrap();
+        (grown, format!("{}/{}", other.name, gone.key))
+    };
+    let third = run_stages(&db, &netbox, &sim, endpoint_id, 3).await;
+    let changed: Vec<_> = third
+        .iter()
+        .filter(|(_, s)| *s != ItemStatus::Skipped)
+        .cloned()
+        .collect();
+    assert_eq!(
+        changed,
+        vec![(grown, ItemStatus::Updated), (removed, ItemStatus::Deleted)],
+        "{third:?}"
+    );
+    let vm_ids: Vec<u64> = netbox
+        .list::<VirtualMachine>(&[("tag", "proxbox".to_string())])
+        .await
+        .unwrap()
+        .iter()
+        .filter(|v| v.cluster.as_ref().and_then(|c| c.name.as_deref()) == Some(name.as_str()))
+        .map(|v| v.id)
+        .collect();
+    assert_eq!(
+        netbox
+            .list_in::<VirtualDisk>("virtual_machine_id", &vm_ids)
+            .await
+            .unwrap()
+            .len(),
+        expected - 1
     );
 
     cleanup(&netbox, &name).await;

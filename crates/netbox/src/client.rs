@@ -325,10 +325,16 @@ impl NetboxClient {
 
     /// The objects with these ids, in groups of at most [`IDS_PER_REQUEST`].
     pub async fn list_by_ids<M: Model>(&self, ids: &[u64]) -> Result<Vec<M>, NbError> {
-        let mut out = Vec::with_capacity(ids.len());
-        for group in ids.chunks(IDS_PER_REQUEST) {
+        self.list_in::<M>("id", ids).await
+    }
+
+    /// The objects whose `field` (e.g. `virtual_machine_id`) is one of `values`, asked in
+    /// groups of at most [`IDS_PER_REQUEST`].
+    pub async fn list_in<M: Model>(&self, field: &str, values: &[u64]) -> Result<Vec<M>, NbError> {
+        let mut out = Vec::with_capacity(values.len());
+        for group in values.chunks(IDS_PER_REQUEST) {
             let filters: Vec<(&str, String)> =
-                group.iter().map(|id| ("id", id.to_string())).collect();
+                group.iter().map(|v| (field, v.to_string())).collect();
             out.extend(self.list::<M>(&filters).await?);
         }
         Ok(out)

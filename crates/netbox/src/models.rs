@@ -402,6 +402,9 @@ pub struct VirtualMachine {
     pub primary_ip4: Option<Ref>,
     #[serde(default)]
     pub primary_ip6: Option<Ref>,
+    /// With virtual disks, NetBox computes `disk` from them and refuses any other value.
+    #[serde(default)]
+    pub virtual_disk_count: u64,
     #[serde(default)]
     pub tags: Vec<Ref>,
     #[serde(default)]

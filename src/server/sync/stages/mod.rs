@@ -2,3 +2,4 @@
 
 pub mod devices;
 pub mod virtual_machines;
+pub mod vm_disks;

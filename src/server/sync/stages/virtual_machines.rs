@@ -307,7 +307,12 @@ pub async fn run(
                     ),
                     vcpus: policy.update(Field::Vcpus, &vm.vcpus, d.vcpus).flatten(),
                     memory: policy.update(Field::Memory, &vm.memory, d.memory).flatten(),
-                    disk: policy.update(Field::Disk, &vm.disk, d.disk).flatten(),
+                    // Once the VM has virtual disks, NetBox sums them into `disk` itself.
+                    disk: if vm.virtual_disk_count > 0 {
+                        None
+                    } else {
+                        policy.update(Field::Disk, &vm.disk, d.disk).flatten()
+                    },
                     ..Default::default()
                 };
                 if patch
