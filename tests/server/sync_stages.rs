@@ -52,6 +52,21 @@ async fn run_stages(
     endpoint_id: i64,
     depth: usize,
 ) -> Vec<(String, ItemStatus)> {
+    stage_items(db, netbox, sim, endpoint_id, depth)
+        .await
+        .into_iter()
+        .map(|p| (p.name, p.status))
+        .collect()
+}
+
+/// The `item_progress` events of the last of the first `depth` stages.
+async fn stage_items(
+    db: &Db,
+    netbox: &NetboxClient,
+    sim: &pve_sim::RunningSim,
+    endpoint_id: i64,
+    depth: usize,
+) -> Vec<proxbox::events::ItemProgress> {
     let c = sim.credentials();
     let pve = PveClient::new(PveOptions::new(
         sim.http_url.clone().unwrap(),
@@ -113,7 +128,7 @@ async fn run_stages(
     last.events()
         .into_iter()
         .filter_map(|e| match e {
-            SyncEvent::ItemProgress(p) => Some((p.name, p.status)),
+            SyncEvent::ItemProgress(p) => Some(p),
             _ => None,
         })
         .collect()
@@ -430,6 +445,33 @@ async fn guest_disks_become_virtual_disks_and_follow_resizes_and_removals() {
         expected - 1
     );
 
+    cleanup(&netbox, &name).await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_type_in_a_guest_config_skips_the_field_with_a_warning_not_the_guest() {
+    let (netbox, name, sim) = scenario("wrt", 8, 1, 6).await;
+    let node = sim.state.cluster.read().await.guests[&(pve_sim::Kind::Qemu, 101)]
+        .node
+        .clone();
+    sim.add_fault(pve_sim::Fault {
+        path: format!("/nodes/{node}/qemu/101/config"),
+        kind: pve_sim::FaultKind::WrongType {
+            field: "cores".into(),
+        },
+        times: None,
+    })
+    .await;
+    let test_db = TestDb::new(Backend::Sqlite).await;
+    let db = Db::connect(&test_db.url).await.unwrap();
+    let endpoint_id = endpoint(&db).await;
+    let items = run_stages(&db, &netbox, &sim, endpoint_id, 2).await;
+    assert_eq!(items.len(), 6, "every guest is synced: {items:?}");
+    assert!(
+        items.iter().all(|(_, s)| *s == ItemStatus::Created),
+        "{items:?}"
+    );
     cleanup(&netbox, &name).await;
     sim.stop().await;
 }

@@ -60,6 +60,21 @@ impl<'a> StageReport<'a> {
         netbox_id: Option<u64>,
         error: Option<String>,
     ) {
+        self.item_warned(name, kind, what, status, netbox_id, error, None);
+    }
+
+    /// [`item`](Self::item) with the fields that could not be read (skipped, not fatal).
+    #[allow(clippy::too_many_arguments)]
+    pub fn item_warned(
+        &mut self,
+        name: &str,
+        kind: &str,
+        what: &str,
+        status: ItemStatus,
+        netbox_id: Option<u64>,
+        error: Option<String>,
+        warning: Option<String>,
+    ) {
         self.counts.add(status);
         let verb = match status {
             ItemStatus::Failed => "Failed",
@@ -83,7 +98,7 @@ impl<'a> StageReport<'a> {
             progress: Progress::new(self.counts.total, self.total.max(self.counts.total)),
             id: netbox_id,
             error,
-            warning: None,
+            warning,
             timing: None,
         }));
     }

@@ -39,6 +39,8 @@ struct Desired {
     description: String,
     /// Disk key (`scsi0`, `rootfs`…) and size in MB, for the vm-disks stage.
     disks: Vec<(String, u64)>,
+    /// Config fields that could not be read and were left out.
+    warning: Option<String>,
 }
 
 /// A guest as NetBox has it after this stage, for the stages that hang objects on it.
@@ -98,6 +100,7 @@ fn desired(
             .filter(|d| *d > 0)
             .or(resource.maxdisk.map(|d| d / MIB)),
         ostype: config.and_then(|c| c.ostype.clone()),
+        warning: None,
         disks: config
             .map(|c| {
                 c.disks
@@ -153,7 +156,7 @@ pub async fn run(
                 (index, Some(pve.guest_config(&node, kind, vmid).await))
             });
         }
-        let mut configs: HashMap<usize, GuestConfig> = HashMap::new();
+        let mut configs: HashMap<usize, proxbox_pve::Parsed<GuestConfig>> = HashMap::new();
         let mut unreadable: HashSet<usize> = HashSet::new();
         while let Some(joined) = reads.join_next().await {
             let Ok((index, Some(result))) = joined else {
@@ -161,7 +164,7 @@ pub async fn run(
             };
             match result {
                 Ok(parsed) => {
-                    configs.insert(index, parsed.value);
+                    configs.insert(index, parsed);
                 }
                 // One unreadable config fails that guest only; the others go on.
                 Err(e) => {
@@ -178,7 +181,16 @@ pub async fn run(
             .enumerate()
             .filter(|(i, _)| !unreadable.contains(i))
         {
-            wanted.push(desired(synced, guest, configs.get(&index)));
+            let parsed = configs.get(&index);
+            let mut d = desired(synced, guest, parsed.map(|p| &p.value));
+            d.warning = parsed.filter(|p| !p.warnings.is_empty()).map(|p| {
+                p.warnings
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            });
+            wanted.push(d);
         }
     }
     report.expect(wanted.len() + failed_reads.len());
@@ -321,13 +333,14 @@ pub async fn run(
                         ..Default::default()
                     })
                 {
-                    report.item(
+                    report.item_warned(
                         &d.name,
                         d.kind.as_str(),
                         "virtual machine",
                         ItemStatus::Skipped,
                         Some(vm.id),
                         None,
+                        d.warning.clone(),
                     );
                 } else {
                     updates.push((index, patch));
@@ -381,13 +394,14 @@ pub async fn run(
         };
         for (position, vm) in &outcome.done {
             let d = &wanted[writes[*position].0];
-            report.item(
+            report.item_warned(
                 &d.name,
                 d.kind.as_str(),
                 "virtual machine",
                 status,
                 Some(vm.id),
                 None,
+                d.warning.clone(),
             );
             seen.insert(d.identity.clone(), (d.endpoint_id, vm.id));
         }
