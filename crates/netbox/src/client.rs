@@ -498,10 +498,9 @@ impl NetboxClient {
                 // Only a 400 means "nothing of this chunk was stored"; a 2xx with an unreadable
                 // body did store it, and must not be sent again.
                 Err(error) if error.status == Some(400) => {
-                    let offenders = error
-                        .fields
-                        .as_ref()
-                        .and_then(|f| per_object_errors(f, chunk.len()));
+                    let offenders = error.fields.as_ref().and_then(|f| {
+                        per_object_errors(f, &chunk.iter().map(|(_, v)| *v).collect::<Vec<_>>())
+                    });
                     match offenders {
                         Some(offenders) if !offenders.is_empty() => {
                             let mut rest = Vec::new();
@@ -545,14 +544,21 @@ impl NetboxClient {
 
 /// The refused objects of a 400 answer to a bulk write, by position in the chunk, with
 /// their field errors. NetBox 4.7 answers `{"detail": …, "errors": [{"index": 2, "errors":
-/// {…}}]}`; older versions a list aligned with the input (`[{}, {"name": […]}, {}]`); a
-/// one-object write may answer the field errors alone.
-fn per_object_errors(body: &Value, chunk_len: usize) -> Option<Vec<(usize, Value)>> {
+/// {…}}]}` to a create and names objects by `"id"` instead of `"index"` for an update;
+/// older versions a list aligned with the input (`[{}, {"name": […]}, {}]`); a one-object
+/// write may answer the field errors alone.
+fn per_object_errors(body: &Value, chunk: &[&Value]) -> Option<Vec<(usize, Value)>> {
+    let chunk_len = chunk.len();
     let non_empty = |v: &Value| v.as_object().is_some_and(|o| !o.is_empty());
-    if let Some(indexed) = body.get("errors").and_then(Value::as_array) {
-        let found: Vec<(usize, Value)> = indexed
+    if let Some(listed) = body.get("errors").and_then(Value::as_array) {
+        let position = |e: &Value| match (e.get("index").and_then(Value::as_u64), e.get("id")) {
+            (Some(index), _) => Some(index as usize),
+            (None, Some(id)) => chunk.iter().position(|item| item.get("id") == Some(id)),
+            (None, None) => None,
+        };
+        let found: Vec<(usize, Value)> = listed
             .iter()
-            .filter_map(|e| Some((e.get("index")?.as_u64()? as usize, e.get("errors")?.clone())))
+            .filter_map(|e| Some((position(e)?, e.get("errors")?.clone())))
             .filter(|(i, _)| *i < chunk_len)
             .collect();
         return (!found.is_empty()).then_some(found);
@@ -587,21 +593,31 @@ mod tests {
     fn refused_objects_are_found_in_every_answer_shape() {
         let v47 = json!({"detail": "2 of 5 objects could not be created.",
                           "errors": [{"index": 1, "errors": {"status": ["bad"]}}, {"index": 4, "errors": {"name": ["taken"]}}]});
-        let found = per_object_errors(&v47, 5).unwrap();
+        let five: Vec<serde_json::Value> = (0..5).map(|i| json!({"name": i})).collect();
+        let refs: Vec<&serde_json::Value> = five.iter().collect();
+        let found = per_object_errors(&v47, &refs).unwrap();
         assert_eq!(found.iter().map(|(i, _)| *i).collect::<Vec<_>>(), [1, 4]);
         assert_eq!(found[1].1, json!({"name": ["taken"]}));
         let aligned = json!([{}, {"slug": ["taken"]}, {}]);
         assert_eq!(
-            per_object_errors(&aligned, 3).unwrap(),
+            per_object_errors(&aligned, &refs[..3]).unwrap(),
             vec![(1, json!({"slug": ["taken"]}))]
         );
         assert_eq!(
-            per_object_errors(&json!({"name": ["required"]}), 1).unwrap(),
+            per_object_errors(&json!({"name": ["required"]}), &refs[..1]).unwrap(),
             vec![(0, json!({"name": ["required"]}))]
         );
         assert_eq!(
-            per_object_errors(&json!({"detail": "bad request"}), 3),
+            per_object_errors(&json!({"detail": "bad request"}), &refs[..3]),
             None
+        );
+        // Updates are named by id (NetBox 4.7).
+        let patches = [json!({"id": 31, "size": 1}), json!({"id": 32, "size": -1})];
+        let patch_refs: Vec<&serde_json::Value> = patches.iter().collect();
+        let by_id = json!({"detail": "1 of 2 objects could not be updated.", "errors": [{"id": 32, "errors": {"size": ["bad"]}}]});
+        assert_eq!(
+            per_object_errors(&by_id, &patch_refs).unwrap(),
+            vec![(1, json!({"size": ["bad"]}))]
         );
     }
 }

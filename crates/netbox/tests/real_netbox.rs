@@ -573,3 +573,51 @@ async fn failures_are_classified_with_what_to_do() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_bad_object_in_a_bulk_update_is_named_by_netbox_and_the_rest_is_written() {
+    let nb = client();
+    let ns = namespace();
+    let sites: Vec<NewSite> = (0..3)
+        .map(|i| NewSite {
+            name: format!("{ns}-{i}"),
+            slug: format!("{ns}-{i}"),
+            status: "active".into(),
+            tags: vec![],
+        })
+        .collect();
+    let created = nb
+        .create::<Site, _>(&sites)
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    let (_, writes_before) = nb.request_counts();
+    let patches: Vec<serde_json::Value> = created
+        .iter()
+        .enumerate()
+        .map(|(i, s)| serde_json::json!({"id": s.id, "status": if i == 1 { "no-such-status" } else { "planned" }}))
+        .collect();
+    let outcome = nb.update::<Site, _>(&patches).await.unwrap();
+    assert_eq!(
+        outcome.failed.iter().map(|f| f.index).collect::<Vec<_>>(),
+        [1]
+    );
+    assert_eq!(outcome.done.len(), 2);
+    assert_eq!(
+        nb.request_counts().1 - writes_before,
+        2,
+        "the refused object is named, not searched for by halving"
+    );
+    let stored = nb.list::<Site>(&[("slug__isw", ns.clone())]).await.unwrap();
+    assert_eq!(
+        stored
+            .iter()
+            .filter(|s| s.status.value == "planned")
+            .count(),
+        2
+    );
+    nb.delete::<Site>(&stored.iter().map(|s| s.id).collect::<Vec<_>>())
+        .await
+        .unwrap();
+}
