@@ -134,6 +134,35 @@ async fn stage_items(
         .collect()
 }
 
+/// A fresh Proxbox database of the given kind with one Proxmox endpoint in it.
+async fn proxbox_db(backend: Backend) -> (TestDb, Db, i64) {
+    let test_db = TestDb::new(backend).await;
+    let db = Db::connect(&test_db.url).await.unwrap();
+    let endpoint_id = endpoint(&db).await;
+    (test_db, db, endpoint_id)
+}
+
+/// Runs the first `depth` stages again with nothing changed: no NetBox write, every item skipped.
+async fn assert_resync_writes_nothing(
+    db: &Db,
+    netbox: &NetboxClient,
+    sim: &pve_sim::RunningSim,
+    endpoint_id: i64,
+    depth: usize,
+) {
+    let (_, writes_before) = netbox.request_counts();
+    let again = run_stages(db, netbox, sim, endpoint_id, depth).await;
+    assert_eq!(
+        netbox.request_counts().1,
+        writes_before,
+        "a resync with nothing changed writes nothing"
+    );
+    assert!(
+        again.iter().all(|(_, s)| *s == ItemStatus::Skipped),
+        "{again:?}"
+    );
+}
+
 /// A NetBox client, a name no other test uses, and a simulated cluster of that name.
 async fn scenario(
     prefix: &str,
@@ -201,9 +230,7 @@ async fn cleanup(netbox: &NetboxClient, name: &str) {
 async fn nodes_become_devices_once_and_a_resync_writes_nothing() {
     let (netbox, name, sim) = scenario("dev", 9, 3, 5).await;
     let cluster_name = name.clone();
-    let test_db = TestDb::new(Backend::Sqlite).await;
-    let db = Db::connect(&test_db.url).await.unwrap();
-    let endpoint_id = endpoint(&db).await;
+    let (_test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
 
     let first = run_devices(&db, &netbox, &sim, endpoint_id).await;
     assert_eq!(first.len(), 3);
@@ -223,17 +250,7 @@ async fn nodes_become_devices_once_and_a_resync_writes_nothing() {
     assert_eq!(in_cluster.len(), 3);
 
     // Nothing changed: nothing written, every node skipped.
-    let (_, writes_before) = netbox.request_counts();
-    let second = run_devices(&db, &netbox, &sim, endpoint_id).await;
-    assert_eq!(
-        netbox.request_counts().1,
-        writes_before,
-        "a resync with nothing changed writes nothing"
-    );
-    assert!(
-        second.iter().all(|(_, s)| *s == ItemStatus::Skipped),
-        "{second:?}"
-    );
+    assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, 1).await;
 
     // A node goes offline: exactly that device is updated.
     sim.state.cluster.write().await.nodes[1].online = false;
@@ -246,9 +263,7 @@ async fn nodes_become_devices_once_and_a_resync_writes_nothing() {
     assert_eq!(updated[0].0, format!("{name}-pve02"));
 
     // Proxbox's database lost: the devices are re-adopted, not duplicated.
-    let fresh_db = TestDb::new(Backend::Sqlite).await;
-    let fresh = Db::connect(&fresh_db.url).await.unwrap();
-    let fresh_endpoint = endpoint(&fresh).await;
+    let (_fresh_db, fresh, fresh_endpoint) = proxbox_db(Backend::Sqlite).await;
     let adopted = run_devices(&fresh, &netbox, &sim, fresh_endpoint).await;
     assert!(
         adopted.iter().all(|(_, s)| *s == ItemStatus::Skipped),
@@ -270,9 +285,7 @@ async fn nodes_become_devices_once_and_a_resync_writes_nothing() {
 #[tokio::test]
 async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact() {
     let (netbox, name, sim) = scenario("vms", 4, 2, 12).await;
-    let test_db = TestDb::new(Backend::Postgres).await;
-    let db = Db::connect(&test_db.url).await.unwrap();
-    let endpoint_id = endpoint(&db).await;
+    let (_test_db, db, endpoint_id) = proxbox_db(Backend::Postgres).await;
 
     let first = run_stages(&db, &netbox, &sim, endpoint_id, 2).await;
     assert_eq!(first.len(), 12);
@@ -296,17 +309,7 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
         "QEMU 100 and LXC 100 both exist"
     );
 
-    let (_, writes_before) = netbox.request_counts();
-    let second = run_stages(&db, &netbox, &sim, endpoint_id, 2).await;
-    assert_eq!(
-        netbox.request_counts().1,
-        writes_before,
-        "nothing changed, nothing written"
-    );
-    assert!(
-        second.iter().all(|(_, s)| *s == ItemStatus::Skipped),
-        "{second:?}"
-    );
+    assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, 2).await;
 
     // Rename one guest and stop another: exactly two updates.
     {
@@ -371,9 +374,7 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
 #[tokio::test]
 async fn guest_disks_become_virtual_disks_and_follow_resizes_and_removals() {
     let (netbox, name, sim) = scenario("dsk", 6, 2, 8).await;
-    let test_db = TestDb::new(Backend::Sqlite).await;
-    let db = Db::connect(&test_db.url).await.unwrap();
-    let endpoint_id = endpoint(&db).await;
+    let (_test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
     let expected: usize = sim
         .state
         .cluster
@@ -391,17 +392,7 @@ async fn guest_disks_become_virtual_disks_and_follow_resizes_and_removals() {
         "{first:?}"
     );
 
-    let (_, writes_before) = netbox.request_counts();
-    let second = run_stages(&db, &netbox, &sim, endpoint_id, 3).await;
-    assert_eq!(
-        netbox.request_counts().1,
-        writes_before,
-        "nothing changed, nothing written"
-    );
-    assert!(
-        second.iter().all(|(_, s)| *s == ItemStatus::Skipped),
-        "{second:?}"
-    );
+    assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, 3).await;
 
     // Grow one disk, and take the last disk off a guest with two or more.
     let (grown, removed) = {
@@ -463,9 +454,7 @@ async fn a_wrong_type_in_a_guest_config_skips_the_field_with_a_warning_not_the_g
         times: None,
     })
     .await;
-    let test_db = TestDb::new(Backend::Sqlite).await;
-    let db = Db::connect(&test_db.url).await.unwrap();
-    let endpoint_id = endpoint(&db).await;
+    let (_test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
     let items = run_stages(&db, &netbox, &sim, endpoint_id, 2).await;
     assert_eq!(items.len(), 6, "every guest is synced: {items:?}");
     assert!(
