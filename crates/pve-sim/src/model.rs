@@ -500,76 +500,34 @@ impl Cluster {
 
 fn generate_node(cluster: &str, index: u8, n: usize) -> Node {
     let ip = format!("192.168.{}.{}", 10 + index, 11 + n);
+    let port = |iface: &str, kind: &str, ports: Option<&str>| NodeIface {
+        iface: iface.into(),
+        kind: kind.into(),
+        address: None,
+        netmask: None,
+        gateway: None,
+        address6: None,
+        ports: ports.map(str::to_string),
+        vlan_id: None,
+    };
     let interfaces = vec![
+        port("eno1", "eth", None),
+        port("eno2", "eth", None),
+        port("eno3", "eth", None),
+        port("bond0", "bond", Some("eno2 eno3")),
         NodeIface {
-            iface: "eno1".into(),
-            kind: "eth".into(),
-            address: None,
-            netmask: None,
-            gateway: None,
-            address6: None,
-            ports: None,
-            vlan_id: None,
-        },
-        NodeIface {
-            iface: "eno2".into(),
-            kind: "eth".into(),
-            address: None,
-            netmask: None,
-            gateway: None,
-            address6: None,
-            ports: None,
-            vlan_id: None,
-        },
-        NodeIface {
-            iface: "eno3".into(),
-            kind: "eth".into(),
-            address: None,
-            netmask: None,
-            gateway: None,
-            address6: None,
-            ports: None,
-            vlan_id: None,
-        },
-        NodeIface {
-            iface: "bond0".into(),
-            kind: "bond".into(),
-            address: None,
-            netmask: None,
-            gateway: None,
-            address6: None,
-            ports: Some("eno2 eno3".into()),
-            vlan_id: None,
-        },
-        NodeIface {
-            iface: "vmbr0".into(),
-            kind: "bridge".into(),
             address: Some(ip.clone()),
             netmask: Some("255.255.255.0".into()),
             gateway: Some(format!("192.168.{}.1", 10 + index)),
             address6: Some(format!("fd10:{index}::{:x}", 11 + n)),
-            ports: Some("eno1".into()),
-            vlan_id: None,
+            ..port("vmbr0", "bridge", Some("eno1"))
         },
+        port("vmbr1", "bridge", Some("bond0")),
         NodeIface {
-            iface: "vmbr1".into(),
-            kind: "bridge".into(),
-            address: None,
-            netmask: None,
-            gateway: None,
-            address6: None,
-            ports: Some("bond0".into()),
-            vlan_id: None,
-        },
-        NodeIface {
-            iface: "vmbr0.50".into(),
-            kind: "vlan".into(),
             address: Some(format!("10.50.{index}.{}", 11 + n)),
             netmask: Some("255.255.255.0".into()),
-            gateway: None,
-            address6: None,
-            ports: None,
             vlan_id: Some(50),
+            ..port("vmbr0.50", "vlan", None)
         },
     ];
     Node {
