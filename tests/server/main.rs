@@ -8,4 +8,6 @@ mod config;
 mod connection;
 mod database;
 mod endpoints;
+mod sync_run;
 mod sync_stages;
+mod sync_support;

@@ -1,230 +1,11 @@
-//! Sync stages against the Proxmox simulator and the real NetBox.
+//! Each sync stage against the Proxmox simulator and the real NetBox.
 
-use proxbox::events::{ItemStatus, SyncEvent};
-use proxbox::models::{ProxmoxCredentials, ProxmoxEndpointInput};
-use proxbox::server::crypto::SecretBox;
-use proxbox::server::db::Db;
-use proxbox::server::sync::context::{ClusterSource, SyncContext};
-use proxbox::server::sync::overwrite::OverwritePolicy;
-use proxbox::server::sync::report::StageReport;
-use proxbox::server::sync::sink::CollectSink;
-use proxbox::server::sync::stages::{devices, virtual_machines, vm_disks};
-use proxbox_netbox::models::{Cluster, Device, Site, VirtualDisk, VirtualMachine};
-use proxbox_netbox::{NetboxClient, NetboxOptions};
-use proxbox_pve::{Credentials, PveClient, PveOptions};
+use proxbox::events::ItemStatus;
+use proxbox::server::sync::stage::Stage;
+use proxbox_netbox::models::{Cluster, Device, VirtualDisk, VirtualMachine};
 
 use crate::support::*;
-
-async fn endpoint(db: &Db) -> i64 {
-    let input = ProxmoxEndpointInput {
-        name: "lab".into(),
-        url: "http://127.0.0.1:1".into(),
-        credentials: ProxmoxCredentials::Token {
-            token_id: "root@pam!proxbox".into(),
-            secret: Some("s".into()),
-        },
-        verify_tls: true,
-        ca_pem: None,
-        timeout_secs: 30,
-        enabled: true,
-    };
-    db.insert_proxmox_endpoint(&input, &SecretBox::from_key_text(TEST_KEY).unwrap())
-        .await
-        .unwrap()
-}
-
-/// Runs the devices stage once and returns the statuses of its items, in order.
-async fn run_devices(
-    db: &Db,
-    netbox: &NetboxClient,
-    sim: &pve_sim::RunningSim,
-    endpoint_id: i64,
-) -> Vec<(String, ItemStatus)> {
-    run_stages(db, netbox, sim, endpoint_id, 1).await
-}
-
-/// Runs the first `depth` stages (devices, virtual-machines, vm-disks) and returns the items
-/// of the last one.
-async fn run_stages(
-    db: &Db,
-    netbox: &NetboxClient,
-    sim: &pve_sim::RunningSim,
-    endpoint_id: i64,
-    depth: usize,
-) -> Vec<(String, ItemStatus)> {
-    stage_items(db, netbox, sim, endpoint_id, depth)
-        .await
-        .into_iter()
-        .map(|p| (p.name, p.status))
-        .collect()
-}
-
-/// The `item_progress` events of the last of the first `depth` stages.
-async fn stage_items(
-    db: &Db,
-    netbox: &NetboxClient,
-    sim: &pve_sim::RunningSim,
-    endpoint_id: i64,
-    depth: usize,
-) -> Vec<proxbox::events::ItemProgress> {
-    let c = sim.credentials();
-    let pve = PveClient::new(PveOptions::new(
-        sim.http_url.clone().unwrap(),
-        Credentials::token(&c.token_id, Some(&c.token_secret)),
-    ))
-    .unwrap();
-    // One sink per stage, so that the items of the last stage can be told apart.
-    let sinks = [
-        CollectSink::default(),
-        CollectSink::default(),
-        CollectSink::default(),
-    ];
-    let mut ctx = SyncContext {
-        db,
-        netbox,
-        sources: vec![ClusterSource {
-            endpoint_id,
-            endpoint_name: "lab".into(),
-            pve,
-        }],
-        policy: OverwritePolicy::default(),
-        sink: &sinks[0],
-    };
-    let fail = |e: proxbox::server::sync::context::StageError| -> ! { panic!("{e:?}") };
-    let clusters = devices::run(&ctx, &mut StageReport::new(&sinks[0], "devices"))
-        .await
-        .unwrap_or_else(|e| fail(e));
-    if depth >= 2 {
-        ctx.sink = &sinks[1];
-        let guests = virtual_machines::run(
-            &ctx,
-            &mut StageReport::new(&sinks[1], "virtual-machines"),
-            &clusters,
-        )
-        .await
-        .unwrap_or_else(|e| fail(e));
-        if depth >= 3 {
-            ctx.sink = &sinks[2];
-            vm_disks::run(&ctx, &mut StageReport::new(&sinks[2], "vm-disks"), &guests)
-                .await
-                .unwrap_or_else(|e| fail(e));
-        }
-    }
-    for sink in &sinks {
-        for event in sink.events() {
-            if let SyncEvent::ItemProgress(p) = event {
-                assert_ne!(
-                    p.status,
-                    ItemStatus::Failed,
-                    "{} {}: {:?}",
-                    p.phase,
-                    p.name,
-                    p.error
-                );
-            }
-        }
-    }
-    let last = &sinks[depth.clamp(1, 3) - 1];
-    last.events()
-        .into_iter()
-        .filter_map(|e| match e {
-            SyncEvent::ItemProgress(p) => Some(p),
-            _ => None,
-        })
-        .collect()
-}
-
-/// A fresh Proxbox database of the given kind with one Proxmox endpoint in it.
-async fn proxbox_db(backend: Backend) -> (TestDb, Db, i64) {
-    let test_db = TestDb::new(backend).await;
-    let db = Db::connect(&test_db.url).await.unwrap();
-    let endpoint_id = endpoint(&db).await;
-    (test_db, db, endpoint_id)
-}
-
-/// Runs the first `depth` stages again with nothing changed: no NetBox write, every item skipped.
-async fn assert_resync_writes_nothing(
-    db: &Db,
-    netbox: &NetboxClient,
-    sim: &pve_sim::RunningSim,
-    endpoint_id: i64,
-    depth: usize,
-) {
-    let (_, writes_before) = netbox.request_counts();
-    let again = run_stages(db, netbox, sim, endpoint_id, depth).await;
-    assert_eq!(
-        netbox.request_counts().1,
-        writes_before,
-        "a resync with nothing changed writes nothing"
-    );
-    assert!(
-        again.iter().all(|(_, s)| *s == ItemStatus::Skipped),
-        "{again:?}"
-    );
-}
-
-/// A NetBox client, a name no other test uses, and a simulated cluster of that name.
-async fn scenario(
-    prefix: &str,
-    seed: u64,
-    nodes: usize,
-    guests: usize,
-) -> (NetboxClient, String, pve_sim::RunningSim) {
-    let (url, token) = netbox_env();
-    let netbox = NetboxClient::new(NetboxOptions::new(url, token)).unwrap();
-    let micros = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_micros();
-    let name = format!("{prefix}{:x}", micros % 0xffffff);
-    let spec = pve_sim::ClusterSpec {
-        seed,
-        name: name.clone(),
-        index: 0,
-        nodes,
-        guests,
-    };
-    let sim = pve_sim::start(pve_sim::SimOptions::local(spec))
-        .await
-        .unwrap();
-    (netbox, name, sim)
-}
-
-/// Removes what a test's cluster left in NetBox: its VMs, devices, cluster and site.
-async fn cleanup(netbox: &NetboxClient, name: &str) {
-    for cluster in netbox
-        .list::<Cluster>(&[("name", name.to_string())])
-        .await
-        .unwrap()
-    {
-        let filter = [("cluster_id", cluster.id.to_string())];
-        let vms: Vec<u64> = netbox
-            .list::<VirtualMachine>(&filter)
-            .await
-            .unwrap()
-            .iter()
-            .map(|v| v.id)
-            .collect();
-        netbox.delete::<VirtualMachine>(&vms).await.unwrap();
-        let devices: Vec<u64> = netbox
-            .list::<Device>(&filter)
-            .await
-            .unwrap()
-            .iter()
-            .map(|d| d.id)
-            .collect();
-        netbox.delete::<Device>(&devices).await.unwrap();
-        netbox.delete::<Cluster>(&[cluster.id]).await.unwrap();
-    }
-    let sites: Vec<u64> = netbox
-        .list::<Site>(&[("slug", format!("proxmox-{name}"))])
-        .await
-        .unwrap()
-        .iter()
-        .map(|s| s.id)
-        .collect();
-    netbox.delete::<Site>(&sites).await.unwrap();
-}
+use crate::sync_support::*;
 
 #[tokio::test]
 async fn nodes_become_devices_once_and_a_resync_writes_nothing() {
@@ -232,7 +13,7 @@ async fn nodes_become_devices_once_and_a_resync_writes_nothing() {
     let cluster_name = name.clone();
     let (_test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
 
-    let first = run_devices(&db, &netbox, &sim, endpoint_id).await;
+    let first = sync(&db, &netbox, &sim, endpoint_id, &[Stage::Devices]).await.statuses("devices", "node");
     assert_eq!(first.len(), 3);
     assert!(
         first.iter().all(|(_, s)| *s == ItemStatus::Created),
@@ -250,11 +31,11 @@ async fn nodes_become_devices_once_and_a_resync_writes_nothing() {
     assert_eq!(in_cluster.len(), 3);
 
     // Nothing changed: nothing written, every node skipped.
-    assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, 1).await;
+    assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, &[Stage::Devices]).await;
 
     // A node goes offline: exactly that device is updated.
     sim.state.cluster.write().await.nodes[1].online = false;
-    let third = run_devices(&db, &netbox, &sim, endpoint_id).await;
+    let third = sync(&db, &netbox, &sim, endpoint_id, &[Stage::Devices]).await.statuses("devices", "node");
     let updated: Vec<_> = third
         .iter()
         .filter(|(_, s)| *s == ItemStatus::Updated)
@@ -264,7 +45,7 @@ async fn nodes_become_devices_once_and_a_resync_writes_nothing() {
 
     // Proxbox's database lost: the devices are re-adopted, not duplicated.
     let (_fresh_db, fresh, fresh_endpoint) = proxbox_db(Backend::Sqlite).await;
-    let adopted = run_devices(&fresh, &netbox, &sim, fresh_endpoint).await;
+    let adopted = sync(&fresh, &netbox, &sim, fresh_endpoint, &[Stage::Devices]).await.statuses("devices", "node");
     assert!(
         adopted.iter().all(|(_, s)| *s == ItemStatus::Skipped),
         "{adopted:?}"
@@ -287,7 +68,7 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
     let (netbox, name, sim) = scenario("vms", 4, 2, 12).await;
     let (_test_db, db, endpoint_id) = proxbox_db(Backend::Postgres).await;
 
-    let first = run_stages(&db, &netbox, &sim, endpoint_id, 2).await;
+    let first = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VirtualMachines]).await.all("virtual-machines");
     assert_eq!(first.len(), 12);
     assert!(
         first.iter().all(|(_, s)| *s == ItemStatus::Created),
@@ -309,7 +90,7 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
         "QEMU 100 and LXC 100 both exist"
     );
 
-    assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, 2).await;
+    assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, &[Stage::VirtualMachines]).await;
 
     // Rename one guest and stop another: exactly two updates.
     {
@@ -322,7 +103,7 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
             .unwrap();
         running.running = false;
     }
-    let third = run_stages(&db, &netbox, &sim, endpoint_id, 2).await;
+    let third = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VirtualMachines]).await.all("virtual-machines");
     let updated: Vec<_> = third
         .iter()
         .filter(|(_, s)| *s == ItemStatus::Updated)
@@ -357,7 +138,7 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
         }])
         .await
         .unwrap();
-    run_stages(&db, &netbox, &sim, endpoint_id, 2).await;
+    sync(&db, &netbox, &sim, endpoint_id, &[Stage::VirtualMachines]).await.all("virtual-machines");
     assert_eq!(
         netbox
             .get::<VirtualMachine>(vm.id)
@@ -385,14 +166,14 @@ async fn guest_disks_become_virtual_disks_and_follow_resizes_and_removals() {
         .map(|g| g.disks.len())
         .sum();
 
-    let first = run_stages(&db, &netbox, &sim, endpoint_id, 3).await;
+    let first = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VmDisks]).await.all("vm-disks");
     assert_eq!(first.len(), expected);
     assert!(
         first.iter().all(|(_, s)| *s == ItemStatus::Created),
         "{first:?}"
     );
 
-    assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, 3).await;
+    assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, &[Stage::VmDisks]).await;
 
     // Grow one disk, and take the last disk off a guest with two or more.
     let (grown, removed) = {
@@ -408,7 +189,7 @@ async fn guest_disks_become_virtual_disks_and_follow_resizes_and_removals() {
         let gone = other.disks.pop().unwrap();
         (grown, format!("{}/{}", other.name, gone.key))
     };
-    let third = run_stages(&db, &netbox, &sim, endpoint_id, 3).await;
+    let third = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VmDisks]).await.all("vm-disks");
     let changed: Vec<_> = third
         .iter()
         .filter(|(_, s)| *s != ItemStatus::Skipped)
@@ -429,7 +210,7 @@ async fn guest_disks_become_virtual_disks_and_follow_resizes_and_removals() {
         .collect();
     assert_eq!(
         netbox
-            .list_in::<VirtualDisk>("virtual_machine_id", &vm_ids)
+            .list_in::<VirtualDisk, _>("virtual_machine_id", &vm_ids)
             .await
             .unwrap()
             .len(),
@@ -455,7 +236,7 @@ async fn a_wrong_type_in_a_guest_config_skips_the_field_with_a_warning_not_the_g
     })
     .await;
     let (_test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
-    let items = run_stages(&db, &netbox, &sim, endpoint_id, 2).await;
+    let items = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VirtualMachines]).await.all("virtual-machines");
     assert_eq!(items.len(), 6, "every guest is synced: {items:?}");
     assert!(
         items.iter().all(|(_, s)| *s == ItemStatus::Created),

@@ -325,12 +325,16 @@ impl NetboxClient {
 
     /// The objects with these ids, in groups of at most [`IDS_PER_REQUEST`].
     pub async fn list_by_ids<M: Model>(&self, ids: &[u64]) -> Result<Vec<M>, NbError> {
-        self.list_in::<M>("id", ids).await
+        self.list_in::<M, u64>("id", ids).await
     }
 
     /// The objects whose `field` (e.g. `virtual_machine_id`) is one of `values`, asked in
     /// groups of at most [`IDS_PER_REQUEST`].
-    pub async fn list_in<M: Model>(&self, field: &str, values: &[u64]) -> Result<Vec<M>, NbError> {
+    pub async fn list_in<M: Model, V: ToString>(
+        &self,
+        field: &str,
+        values: &[V],
+    ) -> Result<Vec<M>, NbError> {
         let mut out = Vec::with_capacity(values.len());
         for group in values.chunks(IDS_PER_REQUEST) {
             let filters: Vec<(&str, String)> =

@@ -1,5 +1,9 @@
 //! What a run works with: its Proxmox clusters, its NetBox, its rules, its event sink.
 
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
 use proxbox_netbox::{NbError, NetboxClient};
 use proxbox_pve::{PveClient, PveError};
 
@@ -21,6 +25,121 @@ pub struct SyncContext<'a> {
     pub sources: Vec<ClusterSource>,
     pub policy: OverwritePolicy,
     pub sink: &'a dyn EventSink,
+    pub options: RunOptions,
+    pub stop: StopSignal,
+    /// Ids handed out for objects a dry run would create (see [`PLANNED_ID_BASE`]).
+    pub(crate) planned_ids: AtomicU64,
+}
+
+impl<'a> SyncContext<'a> {
+    pub fn new(
+        db: &'a Db,
+        netbox: &'a NetboxClient,
+        sources: Vec<ClusterSource>,
+        sink: &'a dyn EventSink,
+    ) -> SyncContext<'a> {
+        SyncContext {
+            db,
+            netbox,
+            sources,
+            policy: OverwritePolicy::default(),
+            sink,
+            options: RunOptions::default(),
+            stop: StopSignal::default(),
+            planned_ids: AtomicU64::new(PLANNED_ID_BASE),
+        }
+    }
+
+    /// Fails with a `cancelled` (or `timeout`) error once the run was asked to stop. Stages
+    /// call it between chunks, so a stop never tears a bulk write apart.
+    pub fn check_stop(&self) -> Result<(), StageError> {
+        match self.stop.reason() {
+            None => Ok(()),
+            Some(StopReason::Cancelled) => Err(StageError {
+                category: ErrorCategory::Cancelled,
+                message: "The sync was cancelled".into(),
+                detail: "Stopped between two chunks of writes; everything written so far is recorded.".into(),
+                suggestion: "Run the sync again when you are ready; it continues from what NetBox already has.".into(),
+            }),
+            Some(StopReason::TimedOut { limit_secs }) => Err(StageError {
+                category: ErrorCategory::Timeout,
+                message: format!("The sync ran longer than its limit of {limit_secs} s"),
+                detail: "Stopped between two chunks of writes; everything written so far is recorded.".into(),
+                suggestion: "Raise PROXBOX_JOB_TIMEOUT_SECS (the job wall clock) or sync fewer stages at once.".into(),
+            }),
+        }
+    }
+
+    /// An id for an object a dry run would create, so that later stages can plan against it.
+    pub fn planned_id(&self) -> u64 {
+        self.planned_ids.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// Ids from here up stand for objects a dry run would create; NetBox ids never get there.
+pub const PLANNED_ID_BASE: u64 = 1 << 52;
+
+pub fn is_planned(id: u64) -> bool {
+    id >= PLANNED_ID_BASE
+}
+
+/// How a run behaves, beyond what it syncs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Compute and report the plan (`would_create`…) without writing anything.
+    pub dry_run: bool,
+    /// Delete NetBox objects whose guest is gone from Proxmox (default off).
+    pub delete_orphans: bool,
+    /// How long a guest must be gone before its objects are deleted.
+    pub orphan_grace: Duration,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            dry_run: false,
+            delete_orphans: false,
+            orphan_grace: Duration::from_secs(24 * 3600),
+        }
+    }
+}
+
+/// Why a run was asked to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopReason {
+    Cancelled,
+    TimedOut { limit_secs: u64 },
+}
+
+/// Asks a running sync to stop at its next check; cheap to clone and share with a job.
+#[derive(Debug, Clone, Default)]
+pub struct StopSignal(Arc<(AtomicU8, AtomicU64)>);
+
+impl StopSignal {
+    pub fn cancel(&self) {
+        let _ = self
+            .0
+             .0
+            .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    pub fn time_out(&self, limit_secs: u64) {
+        self.0 .1.store(limit_secs, Ordering::SeqCst);
+        let _ = self
+            .0
+             .0
+            .compare_exchange(0, 2, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    pub fn reason(&self) -> Option<StopReason> {
+        match self.0 .0.load(Ordering::SeqCst) {
+            1 => Some(StopReason::Cancelled),
+            2 => Some(StopReason::TimedOut {
+                limit_secs: self.0 .1.load(Ordering::SeqCst),
+            }),
+            _ => None,
+        }
+    }
 }
 
 /// Why a stage stopped, in the terms of an `error_detail` event.

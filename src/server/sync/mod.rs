@@ -8,9 +8,11 @@
 //!
 //! [`SyncEvent`]: crate::events::SyncEvent
 
+pub mod apply;
 pub mod context;
 pub mod overwrite;
 pub mod report;
+pub mod run;
 pub mod sink;
 pub mod stage;
 pub mod stages;

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use crate::events::*;
 
+use super::context::StageError;
 use super::sink::EventSink;
 
 pub struct StageReport<'a> {
@@ -37,6 +38,11 @@ impl<'a> StageReport<'a> {
         self.total = total as u64;
     }
 
+    /// More objects to report than [`expect`](Self::expect) said (found while planning).
+    pub fn expect_more(&mut self, more: usize) {
+        self.total += more as u64;
+    }
+
     pub fn substep(&self, substep: &str, status: StepStatus, message: impl Into<String>) {
         self.sink.emit(SyncEvent::Substep(Substep {
             event: "substep".into(),
@@ -58,7 +64,7 @@ impl<'a> StageReport<'a> {
         what: &str,
         status: ItemStatus,
         netbox_id: Option<u64>,
-        error: Option<String>,
+        error: Option<StageError>,
     ) {
         self.item_warned(name, kind, what, status, netbox_id, error, None);
     }
@@ -72,7 +78,7 @@ impl<'a> StageReport<'a> {
         what: &str,
         status: ItemStatus,
         netbox_id: Option<u64>,
-        error: Option<String>,
+        error: Option<StageError>,
         warning: Option<String>,
     ) {
         self.counts.add(status);
@@ -86,6 +92,9 @@ impl<'a> StageReport<'a> {
         };
         let mut item = Item::new(name, kind);
         item.netbox_id = netbox_id;
+        if let Some(e) = &error {
+            self.sink.emit(self.error_detail(Some(item.clone()), e));
+        }
         self.sink.emit(SyncEvent::ItemProgress(ItemProgress {
             event: "item_progress".into(),
             phase: self.phase.into(),
@@ -97,10 +106,28 @@ impl<'a> StageReport<'a> {
             item,
             progress: Progress::new(self.counts.total, self.total.max(self.counts.total)),
             id: netbox_id,
-            error,
+            error: error.map(|e| e.message),
             warning,
             timing: None,
         }));
+    }
+
+    /// The `error_detail` of a failure in this stage, for one item or the whole stage.
+    pub fn error_detail(&self, item: Option<Item>, error: &StageError) -> SyncEvent {
+        SyncEvent::ErrorDetail(ErrorDetail {
+            event: "error_detail".into(),
+            phase: self.phase.into(),
+            item,
+            category: error.category,
+            message: error.message.clone(),
+            detail: error.detail.clone(),
+            suggestion: error.suggestion.clone(),
+            traceback: None,
+        })
+    }
+
+    pub fn phase(&self) -> &'static str {
+        self.phase
     }
 
     pub fn summary(&self, status: StepStatus, message: impl Into<String>) -> SyncEvent {

@@ -4,13 +4,19 @@
 use std::collections::HashMap;
 
 use proxbox_netbox::models::*;
+use proxbox_netbox::ErrorKind;
+use serde_json::json;
 
 use crate::events::{ItemStatus, StepStatus};
+use crate::server::sync::apply::{self, Label, Write};
 use crate::server::sync::context::{slugify, StageError, SyncContext};
 use crate::server::sync::overwrite::Field;
 use crate::server::sync::report::StageReport;
+use crate::server::sync::run::RunState;
 
 pub const PROXBOX_TAG: &str = "proxbox";
+/// The custom field that records each object's Proxmox identity in NetBox itself.
+pub const IDENTITY_FIELD: &str = "proxbox_identity";
 const DEVICE_MODEL: &str = "dcim.device";
 
 /// What later stages need from this one, per endpoint.
@@ -31,10 +37,78 @@ struct ProxmoxCluster {
     nodes: Vec<(String, bool)>,
 }
 
-fn tags() -> Option<Vec<TagRef>> {
+/// The tag list of every object Proxbox creates.
+pub fn tags() -> Option<Vec<TagRef>> {
     Some(vec![TagRef {
         slug: PROXBOX_TAG.into(),
     }])
+}
+
+/// Whether an object carries the proxbox tag (Proxbox made it and may change or remove it).
+pub fn is_managed(tags: &[Ref]) -> bool {
+    tags.iter().any(|t| t.slug.as_deref() == Some(PROXBOX_TAG))
+}
+
+/// The custom fields that record `identity`, when NetBox has the identity field.
+pub fn identity_fields(state: &RunState, identity: &str) -> CustomFields {
+    let mut fields = CustomFields::new();
+    if state.identity_field {
+        fields.insert(IDENTITY_FIELD.into(), json!(identity));
+    }
+    fields
+}
+
+/// The identity field's patch for an existing object, when it does not hold `identity` yet.
+pub fn identity_patch(state: &RunState, current: &CustomFields, identity: &str) -> CustomFields {
+    match current.get(IDENTITY_FIELD) {
+        Some(value) if value == &json!(identity) => CustomFields::new(),
+        _ => identity_fields(state, identity),
+    }
+}
+
+/// The identity recorded on an object, for re-adoption after a lost database.
+pub fn recorded_identity(fields: &CustomFields) -> Option<&str> {
+    fields.get(IDENTITY_FIELD).and_then(|v| v.as_str())
+}
+
+/// Makes sure the identity custom field exists. A token that may not create custom fields
+/// is not fatal: identities then live in Proxbox's database only, which the run says.
+async fn ensure_identity_field(
+    ctx: &SyncContext<'_>,
+    report: &StageReport<'_>,
+) -> Result<bool, StageError> {
+    let found = ctx
+        .netbox
+        .list::<CustomField>(&[("name", IDENTITY_FIELD.to_string())])
+        .await?;
+    if found.iter().any(|f| f.name == IDENTITY_FIELD) {
+        return Ok(true);
+    }
+    if ctx.options.dry_run {
+        return Ok(false);
+    }
+    let new = NewCustomField {
+        name: IDENTITY_FIELD.into(),
+        label: "Proxmox identity".into(),
+        kind: "text".into(),
+        object_types: vec!["dcim.device".into(), "virtualization.virtualmachine".into()],
+        description: "Set by Proxbox: endpoint cluster, guest type and VMID. Do not edit.".into(),
+        ui_editable: "no".into(),
+    };
+    match ctx.netbox.create::<CustomField, _>(&[new]).await?.into_result() {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind == ErrorKind::Permission => {
+            report.substep(
+                "prerequisites",
+                StepStatus::Completed,
+                format!(
+                    "The NetBox token may not create the custom field {IDENTITY_FIELD}; identities are kept in Proxbox's database only. Create the field (text, on devices and virtual machines) or give the token that permission."
+                ),
+            );
+            Ok(false)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The identity of a node in the identity map.
@@ -45,7 +119,8 @@ pub fn node_identity(cluster: &str, node: &str) -> String {
 pub async fn run(
     ctx: &SyncContext<'_>,
     report: &mut StageReport<'_>,
-) -> Result<Vec<SyncedCluster>, StageError> {
+    state: &mut RunState,
+) -> Result<(), StageError> {
     report.substep(
         "read-proxmox",
         StepStatus::Started,
@@ -73,7 +148,6 @@ pub async fn run(
         });
     }
     let node_count: usize = found.iter().map(|c| c.nodes.len()).sum();
-    report.expect(node_count);
     report.substep(
         "read-proxmox",
         StepStatus::Completed,
@@ -85,14 +159,14 @@ pub async fn run(
         StepStatus::Started,
         "Making sure the tag, cluster type, manufacturer, device type and role exist",
     );
-    let nb = ctx.netbox;
-    nb.ensure::<Tag, _>(PROXBOX_TAG, || NewTag {
+    apply::ensure::<Tag, _>(ctx, PROXBOX_TAG, || NewTag {
         name: "Proxbox".into(),
         slug: PROXBOX_TAG.into(),
         color: "ff5722".into(),
         description: "Managed by Proxbox".into(),
     })
     .await?;
+    state.identity_field = ensure_identity_field(ctx, report).await?;
     let named = |name: &str, slug: &str| NewNamed {
         name: name.into(),
         slug: slug.into(),
@@ -101,34 +175,30 @@ pub async fn run(
             slug: PROXBOX_TAG.into(),
         }],
     };
-    let cluster_type = nb
-        .ensure::<ClusterType, _>("proxmox", || named("Proxmox VE", "proxmox"))
-        .await?;
-    let maker = nb
-        .ensure::<Manufacturer, _>("proxmox", || named("Proxmox", "proxmox"))
-        .await?;
-    let device_type = nb
-        .ensure::<DeviceType, _>("proxmox-node", || NewDeviceType {
-            manufacturer: maker.id,
-            model: "Proxmox VE Node".into(),
-            slug: "proxmox-node".into(),
-            u_height: 1.0,
-            tags: vec![TagRef {
-                slug: PROXBOX_TAG.into(),
-            }],
-        })
-        .await?;
-    let role = nb
-        .ensure::<DeviceRole, _>("proxmox-node", || NewDeviceRole {
-            name: "Proxmox Node".into(),
-            slug: "proxmox-node".into(),
-            color: "ff5722".into(),
-            vm_role: false,
-            tags: vec![TagRef {
-                slug: PROXBOX_TAG.into(),
-            }],
-        })
-        .await?;
+    let cluster_type =
+        apply::ensure::<ClusterType, _>(ctx, "proxmox", || named("Proxmox VE", "proxmox")).await?;
+    let maker =
+        apply::ensure::<Manufacturer, _>(ctx, "proxmox", || named("Proxmox", "proxmox")).await?;
+    let device_type = apply::ensure::<DeviceType, _>(ctx, "proxmox-node", || NewDeviceType {
+        manufacturer: maker,
+        model: "Proxmox VE Node".into(),
+        slug: "proxmox-node".into(),
+        u_height: 1.0,
+        tags: vec![TagRef {
+            slug: PROXBOX_TAG.into(),
+        }],
+    })
+    .await?;
+    let role = apply::ensure::<DeviceRole, _>(ctx, "proxmox-node", || NewDeviceRole {
+        name: "Proxmox Node".into(),
+        slug: "proxmox-node".into(),
+        color: "ff5722".into(),
+        vm_role: false,
+        tags: vec![TagRef {
+            slug: PROXBOX_TAG.into(),
+        }],
+    })
+    .await?;
     report.substep(
         "prerequisites",
         StepStatus::Completed,
@@ -140,6 +210,7 @@ pub async fn run(
         StepStatus::Started,
         "Reading the sites, clusters and devices Proxbox manages",
     );
+    let nb = ctx.netbox;
     let tagged = [("tag", PROXBOX_TAG.to_string())];
     let mut sites: HashMap<String, u64> = nb
         .list::<Site>(&tagged)
@@ -147,11 +218,11 @@ pub async fn run(
         .into_iter()
         .map(|s| (s.slug, s.id))
         .collect();
-    let mut clusters: HashMap<String, Cluster> = nb
+    let mut clusters: HashMap<String, Option<u64>> = nb
         .list::<Cluster>(&tagged)
         .await?
         .into_iter()
-        .map(|c| (c.name.clone(), c))
+        .map(|c| (c.name, Some(c.id)))
         .collect();
     let devices: Vec<Device> = nb.list::<Device>(&tagged).await?;
     report.substep(
@@ -164,76 +235,107 @@ pub async fn run(
             devices.len()
         ),
     );
-
-    // Sites and clusters first: devices point at them.
-    let missing_sites: Vec<NewSite> = found
+    let site_slug = |c: &ProxmoxCluster| format!("proxmox-{}", slugify(&c.name));
+    let missing_sites: Vec<Write<NewSite>> = found
         .iter()
-        .map(|c| (c, format!("proxmox-{}", slugify(&c.name))))
-        .filter(|(_, slug)| !sites.contains_key(slug))
-        .map(|(c, slug)| NewSite {
-            name: format!("Proxmox {}", c.name),
-            slug,
-            status: "active".into(),
-            tags: vec![TagRef {
-                slug: PROXBOX_TAG.into(),
-            }],
+        .filter(|c| !sites.contains_key(&site_slug(c)))
+        .map(|c| Write {
+            label: Label::new(format!("Proxmox {}", c.name), "site", "site"),
+            id: None,
+            body: NewSite {
+                name: format!("Proxmox {}", c.name),
+                slug: site_slug(c),
+                status: "active".into(),
+                tags: vec![TagRef {
+                    slug: PROXBOX_TAG.into(),
+                }],
+            },
         })
         .collect();
-    if !missing_sites.is_empty() {
-        for site in nb.create::<Site, _>(&missing_sites).await?.into_result()? {
-            sites.insert(site.slug, site.id);
-        }
-    }
-    let missing_clusters: Vec<ClusterWrite> = found
+    let missing_clusters: Vec<&ProxmoxCluster> = found
         .iter()
         .filter(|c| !clusters.contains_key(&c.name))
-        .map(|c| ClusterWrite {
-            name: Some(c.name.clone()),
-            cluster_type: Some(cluster_type.id),
-            status: Some("active".into()),
-            scope_type: Some("dcim.site".into()),
-            scope_id: sites.get(&format!("proxmox-{}", slugify(&c.name))).copied(),
-            tags: tags(),
-            ..Default::default()
-        })
         .collect();
-    if !missing_clusters.is_empty() {
-        for cluster in nb
-            .create::<Cluster, _>(&missing_clusters)
-            .await?
-            .into_result()?
-        {
-            clusters.insert(cluster.name.clone(), cluster);
+    report.expect(node_count + missing_sites.len() + missing_clusters.len());
+
+    // Sites, then clusters, then devices: each points at the one before.
+    report.substep(
+        "apply",
+        StepStatus::Started,
+        "Writing sites, clusters and devices",
+    );
+    let site_ids = apply::create::<Site, _>(ctx, report, &missing_sites).await?;
+    for (write, id) in missing_sites.iter().zip(site_ids) {
+        if let Some(id) = id {
+            sites.insert(write.body.slug.clone(), id);
         }
     }
+    let cluster_writes: Vec<Write<ClusterWrite>> = missing_clusters
+        .iter()
+        .map(|c| Write {
+            label: Label::new(c.name.clone(), "cluster", "cluster"),
+            id: None,
+            body: ClusterWrite {
+                name: Some(c.name.clone()),
+                cluster_type: Some(cluster_type),
+                status: Some("active".into()),
+                scope_type: Some("dcim.site".into()),
+                scope_id: sites.get(&site_slug(c)).copied(),
+                tags: tags(),
+                ..Default::default()
+            },
+        })
+        .collect();
+    let cluster_ids = apply::create::<Cluster, _>(ctx, report, &cluster_writes).await?;
+    for (c, id) in missing_clusters.iter().zip(cluster_ids) {
+        clusters.insert(c.name.clone(), id);
+    }
 
-    // Devices: by the identity map, else by cluster and name (re-adoption).
-    let mut creates = Vec::new();
-    let mut updates = Vec::new();
-    let mut outcome = Vec::new();
-    for c in &found {
-        let cluster = &clusters[&c.name];
-        let site = sites[&format!("proxmox-{}", slugify(&c.name))];
+    // Devices: by the identity map, by the identity recorded in NetBox, else by cluster
+    // and name (re-adoption after a lost database).
+    let mut creates: Vec<(usize, Write<DeviceWrite>)> = Vec::new();
+    let mut updates: Vec<Write<DeviceWrite>> = Vec::new();
+    let mut synced_clusters = Vec::new();
+    for (cluster_index, c) in found.iter().enumerate() {
+        let label = |node: &str| Label::new(node, "node", "device");
+        let (Some(cluster), Some(&site)) = (clusters[&c.name], sites.get(&site_slug(c))) else {
+            let why = StageError {
+                category: crate::events::ErrorCategory::Validation,
+                message: format!("cluster {} could not be created in NetBox", c.name),
+                detail: "See the cluster's own error above.".into(),
+                suggestion: "Fix what NetBox refused about the cluster, then sync again.".into(),
+            };
+            for (node, _) in &c.nodes {
+                report.labeled(&label(node), ItemStatus::Failed, None, Some(why.clone()));
+            }
+            continue;
+        };
         let mapped = ctx.db.mapped_objects(c.endpoint_id, DEVICE_MODEL).await?;
         let mut synced = SyncedCluster {
             endpoint_id: c.endpoint_id,
             name: c.name.clone(),
-            netbox_cluster: cluster.id,
+            netbox_cluster: cluster,
             site,
             devices: HashMap::new(),
         };
         for (node, online) in &c.nodes {
+            let identity = node_identity(&c.name, node);
             let status = if *online { "active" } else { "offline" };
             let by_map = mapped
-                .get(&node_identity(&c.name, node))
+                .get(&identity)
                 .and_then(|m| devices.iter().find(|d| d.id as i64 == m.netbox_id));
+            let by_recorded = || {
+                devices
+                    .iter()
+                    .find(|d| recorded_identity(&d.custom_fields) == Some(identity.as_str()))
+            };
             let by_name = || {
                 devices.iter().find(|d| {
                     d.name.as_deref() == Some(node)
-                        && d.cluster.as_ref().is_some_and(|r| r.id == cluster.id)
+                        && d.cluster.as_ref().is_some_and(|r| r.id == cluster)
                 })
             };
-            match by_map.or_else(by_name) {
+            match by_map.or_else(by_recorded).or_else(by_name) {
                 Some(device) => {
                     let patch = DeviceWrite {
                         id: Some(device.id),
@@ -246,122 +348,84 @@ pub async fn run(
                             .update(Field::Name, &device.name.as_deref(), Some(node.as_str()))
                             .flatten()
                             .map(str::to_string),
-                        cluster: (device.cluster.as_ref().map(|r| r.id) != Some(cluster.id))
-                            .then_some(cluster.id),
+                        cluster: (device.cluster.as_ref().map(|r| r.id) != Some(cluster))
+                            .then_some(cluster),
+                        custom_fields: identity_patch(state, &device.custom_fields, &identity),
                         ..Default::default()
                     };
                     synced.devices.insert(node.clone(), device.id);
-                    if patch.status.is_some() || patch.name.is_some() || patch.cluster.is_some() {
-                        updates.push((node.clone(), patch));
+                    if patch
+                        == (DeviceWrite {
+                            id: Some(device.id),
+                            ..Default::default()
+                        })
+                    {
+                        report.labeled(&label(node), ItemStatus::Skipped, Some(device.id), None);
                     } else {
-                        report.item(
-                            node,
-                            "node",
-                            "device",
-                            ItemStatus::Skipped,
-                            Some(device.id),
-                            None,
-                        );
+                        updates.push(Write {
+                            label: label(node),
+                            id: Some(device.id),
+                            body: patch,
+                        });
                     }
                 }
                 None => creates.push((
-                    c.endpoint_id,
-                    c.name.clone(),
-                    node.clone(),
-                    DeviceWrite {
-                        name: Some(node.clone()),
-                        device_type: Some(device_type.id),
-                        role: Some(role.id),
-                        site: Some(site),
-                        cluster: Some(cluster.id),
-                        status: Some(status.into()),
-                        description: Some(format!("Proxmox VE node of cluster {}", c.name)),
-                        tags: tags(),
-                        ..Default::default()
+                    cluster_index,
+                    Write {
+                        label: label(node),
+                        id: None,
+                        body: DeviceWrite {
+                            name: Some(node.clone()),
+                            device_type: Some(device_type),
+                            role: Some(role),
+                            site: Some(site),
+                            cluster: Some(cluster),
+                            status: Some(status.into()),
+                            description: Some(format!("Proxmox VE node of cluster {}", c.name)),
+                            tags: tags(),
+                            custom_fields: identity_fields(state, &identity),
+                            ..Default::default()
+                        },
                     },
                 )),
             }
         }
-        outcome.push(synced);
+        synced_clusters.push(synced);
     }
 
-    report.substep(
-        "apply",
-        StepStatus::Started,
-        format!(
-            "{} devices to create, {} to update",
-            creates.len(),
-            updates.len()
-        ),
-    );
-    let writes: Vec<DeviceWrite> = creates.iter().map(|(.., w)| w.clone()).collect();
-    let created = nb.create::<Device, _>(&writes).await?;
-    for (index, device) in &created.done {
-        let (endpoint_id, cluster, node, _) = &creates[*index];
-        report.item(
-            node,
-            "node",
-            "device",
-            ItemStatus::Created,
-            Some(device.id),
-            None,
-        );
-        if let Some(synced) = outcome
-            .iter_mut()
-            .find(|s| s.endpoint_id == *endpoint_id && &s.name == cluster)
-        {
-            synced.devices.insert(node.clone(), device.id);
+    let writes: Vec<Write<DeviceWrite>> = creates.iter().map(|(_, w)| w.clone()).collect();
+    let created = apply::create::<Device, _>(ctx, report, &writes).await?;
+    for ((cluster_index, write), id) in creates.iter().zip(created) {
+        let cluster = &found[*cluster_index];
+        if let (Some(id), Some(synced)) = (
+            id,
+            synced_clusters
+                .iter_mut()
+                .find(|s| s.endpoint_id == cluster.endpoint_id && s.name == cluster.name),
+        ) {
+            synced.devices.insert(write.label.name.clone(), id);
         }
     }
-    for failure in &created.failed {
-        let (_, _, node, _) = &creates[failure.index];
-        report.item(
-            node,
-            "node",
-            "device",
-            ItemStatus::Failed,
-            None,
-            Some(failure.error.to_string()),
-        );
-    }
-    let patches: Vec<DeviceWrite> = updates.iter().map(|(_, w)| w.clone()).collect();
-    let updated = nb.update::<Device, _>(&patches).await?;
-    for (index, device) in &updated.done {
-        report.item(
-            &updates[*index].0,
-            "node",
-            "device",
-            ItemStatus::Updated,
-            Some(device.id),
-            None,
-        );
-    }
-    for failure in &updated.failed {
-        report.item(
-            &updates[failure.index].0,
-            "node",
-            "device",
-            ItemStatus::Failed,
-            None,
-            Some(failure.error.to_string()),
-        );
-    }
-    // Every device that exists now, once per identity (created ones were added above).
-    let mut mapped_now: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
-    for synced in &outcome {
-        let entry = mapped_now.entry(synced.endpoint_id).or_default();
-        entry.extend(
-            synced
-                .devices
-                .iter()
-                .map(|(node, id)| (node_identity(&synced.name, node), *id as i64)),
-        );
-    }
-    for (endpoint_id, objects) in mapped_now {
-        ctx.db
-            .map_objects(endpoint_id, DEVICE_MODEL, &objects)
-            .await?;
+    apply::update::<Device, _>(ctx, report, &updates).await?;
+
+    if !ctx.options.dry_run {
+        // Every device that exists now, once per identity.
+        let mut mapped_now: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
+        for synced in &synced_clusters {
+            mapped_now.entry(synced.endpoint_id).or_default().extend(
+                synced
+                    .devices
+                    .iter()
+                    .map(|(node, id)| (node_identity(&synced.name, node), *id as i64)),
+            );
+        }
+        for (endpoint_id, objects) in mapped_now {
+            ctx.db
+                .map_objects(endpoint_id, DEVICE_MODEL, &objects)
+                .await?;
+        }
     }
     report.substep("apply", StepStatus::Completed, "Devices written");
-    Ok(outcome)
+    state.clusters = synced_clusters;
+    Ok(())
 }

@@ -5,14 +5,18 @@
 use std::collections::{HashMap, HashSet};
 
 use proxbox_netbox::models::*;
-use proxbox_pve::{ClusterResource, GuestConfig, GuestKind};
+use proxbox_pve::{ClusterResource, GuestConfig, GuestKind, NetDevice};
 
-use super::devices::{SyncedCluster, PROXBOX_TAG};
+use super::devices::{
+    identity_fields, identity_patch, recorded_identity, tags, SyncedCluster, PROXBOX_TAG,
+};
 use crate::events::{ItemStatus, StepStatus};
 use crate::server::db::sync_objects::Mapped;
+use crate::server::sync::apply::{self, Label, Write};
 use crate::server::sync::context::{StageError, SyncContext};
 use crate::server::sync::overwrite::Field;
 use crate::server::sync::report::StageReport;
+use crate::server::sync::run::RunState;
 
 const VM_MODEL: &str = "virtualization.virtualmachine";
 
@@ -39,6 +43,11 @@ struct Desired {
     description: String,
     /// Disk key (`scsi0`, `rootfs`…) and size in MB, for the vm-disks stage.
     disks: Vec<(String, u64)>,
+    nets: Vec<NetDevice>,
+    node: String,
+    vmid: u64,
+    running: bool,
+    agent: bool,
     /// Config fields that could not be read and were left out.
     warning: Option<String>,
 }
@@ -51,6 +60,15 @@ pub struct SyncedGuest {
     pub vm_id: u64,
     /// Disk key and size in MB, as the guest config has them.
     pub disks: Vec<(String, u64)>,
+    /// The `netN` devices of the config, for the vm-interfaces stage.
+    pub nets: Vec<NetDevice>,
+    /// Where to ask the guest agent (ip-addresses stage).
+    pub endpoint_id: i64,
+    pub node: String,
+    pub vmid: u64,
+    pub running: bool,
+    /// QEMU: the guest agent is enabled in the config.
+    pub agent: bool,
 }
 
 fn status_of(resource: &ClusterResource) -> &'static str {
@@ -100,6 +118,13 @@ fn desired(
             .filter(|d| *d > 0)
             .or(resource.maxdisk.map(|d| d / MIB)),
         ostype: config.and_then(|c| c.ostype.clone()),
+        nets: config.map(|c| c.nets.clone()).unwrap_or_default(),
+        node: resource.node.clone().unwrap_or_default(),
+        vmid,
+        running: resource.status.as_deref() == Some("running"),
+        agent: config
+            .and_then(|c| c.agent.as_ref())
+            .is_some_and(|a| a.enabled),
         warning: None,
         disks: config
             .map(|c| {
@@ -121,26 +146,32 @@ fn desired(
     }
 }
 
-pub async fn run(
+/// Reads every guest's config (bounded concurrency in the Proxmox client). An unreadable
+/// config fails that guest only: it is reported and left alone, never treated as gone.
+async fn read_guests(
     ctx: &SyncContext<'_>,
     report: &mut StageReport<'_>,
-    clusters: &[SyncedCluster],
-) -> Result<Vec<SyncedGuest>, StageError> {
-    report.substep(
-        "read-proxmox",
-        StepStatus::Started,
-        "Reading guests and their configuration from Proxmox",
-    );
+    state: &RunState,
+) -> Result<(Vec<Desired>, HashSet<String>), StageError> {
     let mut wanted: Vec<Desired> = Vec::new();
-    let mut failed_reads: Vec<(String, String)> = Vec::new();
+    let mut present: HashSet<String> = HashSet::new();
+    let mut failed_reads: Vec<(Label, StageError)> = Vec::new();
     for source in &ctx.sources {
-        let Some(synced) = clusters
+        let Some(synced) = state
+            .clusters
             .iter()
             .find(|c| c.endpoint_id == source.endpoint_id)
         else {
             continue;
         };
-        let guests = source.pve.guests().await?.value;
+        let guests: Vec<ClusterResource> = match state.resources.get(&source.endpoint_id) {
+            Some(resources) => resources
+                .iter()
+                .filter(|r| r.guest_kind().is_some() && r.vmid.is_some())
+                .cloned()
+                .collect(),
+            None => source.pve.guests().await?.value,
+        };
         let mut reads = tokio::task::JoinSet::new();
         for (index, guest) in guests.iter().enumerate() {
             let (pve, node, kind, vmid) = (
@@ -166,21 +197,27 @@ pub async fn run(
                 Ok(parsed) => {
                     configs.insert(index, parsed);
                 }
-                // One unreadable config fails that guest only; the others go on.
                 Err(e) => {
                     unreadable.insert(index);
+                    let guest = &guests[index];
                     failed_reads.push((
-                        guests[index].name.clone().unwrap_or_default(),
-                        e.to_string(),
+                        Label::new(
+                            guest.name.clone().unwrap_or_default(),
+                            guest.kind.clone(),
+                            "virtual machine",
+                        ),
+                        e.into(),
                     ));
                 }
             }
         }
-        for (index, guest) in guests
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| !unreadable.contains(i))
-        {
+        for (index, guest) in guests.iter().enumerate() {
+            if let (Some(kind), Some(vmid)) = (guest.guest_kind(), guest.vmid) {
+                present.insert(guest_identity(&synced.name, kind, vmid));
+            }
+            if unreadable.contains(&index) {
+                continue;
+            }
             let parsed = configs.get(&index);
             let mut d = desired(synced, guest, parsed.map(|p| &p.value));
             d.warning = parsed.filter(|p| !p.warnings.is_empty()).map(|p| {
@@ -194,23 +231,33 @@ pub async fn run(
         }
     }
     report.expect(wanted.len() + failed_reads.len());
+    for (label, error) in failed_reads {
+        report.labeled(&label, ItemStatus::Failed, None, Some(error));
+    }
+    Ok((wanted, present))
+}
+
+fn label(d: &Desired) -> Label {
+    Label::new(d.name.clone(), d.kind.as_str(), "virtual machine").warned(d.warning.clone())
+}
+
+pub async fn run(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    state: &mut RunState,
+) -> Result<(), StageError> {
+    report.substep(
+        "read-proxmox",
+        StepStatus::Started,
+        "Reading guests and their configuration from Proxmox",
+    );
+    let (wanted, present) = read_guests(ctx, report, state).await?;
     report.substep(
         "read-proxmox",
         StepStatus::Completed,
-        format!("{} guests", wanted.len() + failed_reads.len()),
+        format!("{} guests", present.len()),
     );
-    for (name, error) in &failed_reads {
-        report.item(
-            name,
-            "guest",
-            "virtual machine",
-            ItemStatus::Failed,
-            None,
-            Some(error.clone()),
-        );
-    }
 
-    let nb = ctx.netbox;
     let role_for = |slug: &str, name: &str| NewDeviceRole {
         name: name.into(),
         slug: slug.into(),
@@ -220,36 +267,30 @@ pub async fn run(
             slug: PROXBOX_TAG.into(),
         }],
     };
-    let qemu_role = nb
-        .ensure::<DeviceRole, _>("proxmox-qemu", || {
-            role_for("proxmox-qemu", "Proxmox QEMU VM")
-        })
-        .await?
-        .id;
-    let lxc_role = nb
-        .ensure::<DeviceRole, _>("proxmox-lxc", || {
-            role_for("proxmox-lxc", "Proxmox LXC container")
-        })
-        .await?
-        .id;
+    let qemu_role = apply::ensure::<DeviceRole, _>(ctx, "proxmox-qemu", || {
+        role_for("proxmox-qemu", "Proxmox QEMU VM")
+    })
+    .await?;
+    let lxc_role = apply::ensure::<DeviceRole, _>(ctx, "proxmox-lxc", || {
+        role_for("proxmox-lxc", "Proxmox LXC container")
+    })
+    .await?;
     let mut platforms: HashMap<String, u64> = HashMap::new();
-    for ostype in wanted
-        .iter()
-        .filter_map(|d| d.ostype.clone())
-        .collect::<HashSet<_>>()
-    {
+    let mut ostypes: Vec<String> = wanted.iter().filter_map(|d| d.ostype.clone()).collect();
+    ostypes.sort();
+    ostypes.dedup();
+    for ostype in ostypes {
         let slug = format!("proxmox-{}", crate::server::sync::context::slugify(&ostype));
-        let platform = nb
-            .ensure::<Platform, _>(&slug, || NewNamed {
-                name: format!("Proxmox ostype {ostype}"),
-                slug: slug.clone(),
-                description: String::new(),
-                tags: vec![TagRef {
-                    slug: PROXBOX_TAG.into(),
-                }],
-            })
-            .await?;
-        platforms.insert(ostype, platform.id);
+        let platform = apply::ensure::<Platform, _>(ctx, &slug, || NewNamed {
+            name: format!("Proxmox ostype {ostype}"),
+            slug: slug.clone(),
+            description: String::new(),
+            tags: vec![TagRef {
+                slug: PROXBOX_TAG.into(),
+            }],
+        })
+        .await?;
+        platforms.insert(ostype, platform);
     }
 
     report.substep(
@@ -257,6 +298,7 @@ pub async fn run(
         StepStatus::Started,
         "Reading the virtual machines Proxbox manages",
     );
+    let nb = ctx.netbox;
     let existing: Vec<VirtualMachine> = nb.list(&[("tag", PROXBOX_TAG.to_string())]).await?;
     let by_id: HashMap<u64, &VirtualMachine> = existing.iter().map(|v| (v.id, v)).collect();
     report.substep(
@@ -273,8 +315,8 @@ pub async fn run(
         );
     }
     let mut claimed: HashSet<u64> = HashSet::new();
-    let mut creates: Vec<(usize, VirtualMachineWrite)> = Vec::new();
-    let mut updates: Vec<(usize, VirtualMachineWrite)> = Vec::new();
+    let mut creates: Vec<(usize, Write<VirtualMachineWrite>)> = Vec::new();
+    let mut updates: Vec<(usize, Write<VirtualMachineWrite>)> = Vec::new();
     // Identity → (endpoint, NetBox id) of every VM that exists after this stage.
     let mut seen: HashMap<String, (i64, u64)> = HashMap::new();
     let policy = &ctx.policy;
@@ -283,11 +325,19 @@ pub async fn run(
         let mapped = maps[&d.endpoint_id]
             .get(&d.identity)
             .and_then(|m| by_id.get(&(m.netbox_id as u64)).copied());
-        // Re-adoption after a lost database: the only unclaimed VM of that name in that cluster.
-        let adopt = || {
+        // Re-adoption after a lost database: the identity NetBox recorded, else the only
+        // unclaimed VM of that name in that cluster.
+        let recorded = || {
+            existing.iter().find(|v| {
+                recorded_identity(&v.custom_fields) == Some(d.identity.as_str())
+                    && !claimed.contains(&v.id)
+            })
+        };
+        let by_name = || {
             let mut candidates = existing.iter().filter(|v| {
                 v.name == d.name
                     && v.cluster.as_ref().is_some_and(|c| c.id == d.cluster)
+                    && recorded_identity(&v.custom_fields).is_none()
                     && !claimed.contains(&v.id)
             });
             match (candidates.next(), candidates.next()) {
@@ -295,7 +345,7 @@ pub async fn run(
                 _ => None,
             }
         };
-        match mapped.or_else(adopt) {
+        match mapped.or_else(recorded).or_else(by_name) {
             Some(vm) => {
                 claimed.insert(vm.id);
                 seen.insert(d.identity.clone(), (d.endpoint_id, vm.id));
@@ -325,6 +375,7 @@ pub async fn run(
                     } else {
                         policy.update(Field::Disk, &vm.disk, d.disk).flatten()
                     },
+                    custom_fields: identity_patch(state, &vm.custom_fields, &d.identity),
                     ..Default::default()
                 };
                 if patch
@@ -333,102 +384,101 @@ pub async fn run(
                         ..Default::default()
                     })
                 {
-                    report.item_warned(
-                        &d.name,
-                        d.kind.as_str(),
-                        "virtual machine",
-                        ItemStatus::Skipped,
-                        Some(vm.id),
-                        None,
-                        d.warning.clone(),
-                    );
+                    report.labeled(&label(d), ItemStatus::Skipped, Some(vm.id), None);
                 } else {
-                    updates.push((index, patch));
+                    updates.push((
+                        index,
+                        Write {
+                            label: label(d),
+                            id: Some(vm.id),
+                            body: patch,
+                        },
+                    ));
                 }
             }
             None => creates.push((
                 index,
-                VirtualMachineWrite {
-                    name: Some(d.name.clone()),
-                    status: Some(d.status.into()),
-                    cluster: Some(d.cluster),
-                    device: Some(d.device),
-                    site: Some(Some(d.site)),
-                    role: Some(Some(if d.kind == GuestKind::Qemu {
-                        qemu_role
-                    } else {
-                        lxc_role
-                    })),
-                    platform: Some(platform),
-                    vcpus: d.vcpus,
-                    memory: d.memory,
-                    disk: d.disk,
-                    description: Some(d.description.clone()),
-                    tags: Some(vec![TagRef {
-                        slug: PROXBOX_TAG.into(),
-                    }]),
-                    ..Default::default()
+                Write {
+                    label: label(d),
+                    id: None,
+                    body: VirtualMachineWrite {
+                        name: Some(d.name.clone()),
+                        status: Some(d.status.into()),
+                        cluster: Some(d.cluster),
+                        device: Some(d.device),
+                        site: Some(Some(d.site)),
+                        role: Some(Some(if d.kind == GuestKind::Qemu {
+                            qemu_role
+                        } else {
+                            lxc_role
+                        })),
+                        platform: Some(platform),
+                        vcpus: d.vcpus,
+                        memory: d.memory,
+                        disk: d.disk,
+                        description: Some(d.description.clone()),
+                        tags: tags(),
+                        custom_fields: identity_fields(state, &d.identity),
+                        ..Default::default()
+                    },
                 },
             )),
         }
     }
 
+    let orphans = orphans(ctx, &maps, &present, &by_id).await?;
+    report.expect(wanted.len() + report.counts.failed as usize + orphans.len());
     report.substep(
         "apply",
         StepStatus::Started,
         format!(
-            "{} virtual machines to create, {} to update",
+            "{} virtual machines to create, {} to update, {} to delete",
             creates.len(),
-            updates.len()
+            updates.len(),
+            orphans.len()
         ),
     );
-    for (writes, status) in [
-        (&creates, ItemStatus::Created),
-        (&updates, ItemStatus::Updated),
-    ] {
-        let bodies: Vec<VirtualMachineWrite> = writes.iter().map(|(_, w)| w.clone()).collect();
-        let outcome = if status == ItemStatus::Created {
-            nb.create::<VirtualMachine, _>(&bodies).await?
+    for (writes, create) in [(&creates, true), (&updates, false)] {
+        let batch: Vec<Write<VirtualMachineWrite>> = writes.iter().map(|(_, w)| w.clone()).collect();
+        let ids = if create {
+            apply::create::<VirtualMachine, _>(ctx, report, &batch).await?
         } else {
-            nb.update::<VirtualMachine, _>(&bodies).await?
+            apply::update::<VirtualMachine, _>(ctx, report, &batch).await?
         };
-        for (position, vm) in &outcome.done {
-            let d = &wanted[writes[*position].0];
-            report.item_warned(
-                &d.name,
-                d.kind.as_str(),
-                "virtual machine",
-                status,
-                Some(vm.id),
-                None,
-                d.warning.clone(),
-            );
-            seen.insert(d.identity.clone(), (d.endpoint_id, vm.id));
-        }
-        for failure in &outcome.failed {
-            let d = &wanted[writes[failure.index].0];
-            report.item(
-                &d.name,
-                d.kind.as_str(),
-                "virtual machine",
-                ItemStatus::Failed,
-                None,
-                Some(failure.error.to_string()),
-            );
+        for ((index, _), id) in writes.iter().zip(ids) {
+            if let Some(id) = id {
+                let d = &wanted[*index];
+                seen.insert(d.identity.clone(), (d.endpoint_id, id));
+            }
         }
     }
-    let mut by_endpoint: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
-    for (identity, (endpoint_id, vm_id)) in &seen {
-        by_endpoint
-            .entry(*endpoint_id)
-            .or_default()
-            .push((identity.clone(), *vm_id as i64));
-    }
-    for (endpoint_id, objects) in by_endpoint {
-        ctx.db.map_objects(endpoint_id, VM_MODEL, &objects).await?;
+    let targets: Vec<(Label, u64)> = orphans
+        .iter()
+        .map(|o| (o.label.clone(), o.netbox_id))
+        .collect();
+    let gone = apply::delete::<VirtualMachine>(ctx, report, &targets).await?;
+
+    if !ctx.options.dry_run {
+        let mut by_endpoint: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
+        for (identity, (endpoint_id, vm_id)) in &seen {
+            by_endpoint
+                .entry(*endpoint_id)
+                .or_default()
+                .push((identity.clone(), *vm_id as i64));
+        }
+        for (endpoint_id, objects) in by_endpoint {
+            ctx.db.map_objects(endpoint_id, VM_MODEL, &objects).await?;
+        }
+        for (orphan, gone) in orphans.iter().zip(gone) {
+            if gone {
+                ctx.db
+                    .unmap_objects(orphan.endpoint_id, VM_MODEL, &[orphan.identity.clone()])
+                    .await?;
+            }
+        }
     }
     report.substep("apply", StepStatus::Completed, "Virtual machines written");
-    Ok(wanted
+    state.guests = wanted
         .into_iter()
         .filter_map(|d| {
             let (_, vm_id) = *seen.get(&d.identity)?;
@@ -437,7 +487,70 @@ pub async fn run(
                 kind: d.kind,
                 vm_id,
                 disks: d.disks,
+                nets: d.nets,
+                endpoint_id: d.endpoint_id,
+                node: d.node,
+                vmid: d.vmid,
+                running: d.running,
+                agent: d.agent,
             })
         })
-        .collect())
+        .collect();
+    Ok(())
+}
+
+/// A VM whose guest is gone from Proxmox and is due for deletion.
+struct Orphan {
+    endpoint_id: i64,
+    identity: String,
+    netbox_id: u64,
+    label: Label,
+}
+
+/// Guests in the identity map that Proxmox no longer lists. Their first absence is recorded;
+/// with orphan deletion on, those absent for longer than the grace period are returned.
+async fn orphans(
+    ctx: &SyncContext<'_>,
+    maps: &HashMap<i64, HashMap<String, Mapped>>,
+    present: &HashSet<String>,
+    by_id: &HashMap<u64, &VirtualMachine>,
+) -> Result<Vec<Orphan>, StageError> {
+    let now = crate::server::db::now_ms();
+    let grace_ms = ctx.options.orphan_grace.as_millis() as i64;
+    let mut due = Vec::new();
+    for (endpoint_id, map) in maps {
+        let mut absent: Vec<String> = map
+            .keys()
+            .filter(|identity| !present.contains(*identity))
+            .cloned()
+            .collect();
+        absent.sort();
+        if absent.is_empty() {
+            continue;
+        }
+        if !ctx.options.dry_run {
+            ctx.db.mark_missing(*endpoint_id, VM_MODEL, &absent).await?;
+        }
+        if !ctx.options.delete_orphans {
+            continue;
+        }
+        for identity in absent {
+            let mapped = &map[&identity];
+            // A dry run has not recorded the absence: it counts from now.
+            let since = mapped.missing_since.unwrap_or(now);
+            let Some(vm) = by_id.get(&(mapped.netbox_id as u64)) else {
+                continue;
+            };
+            if now - since >= grace_ms {
+                let kind = identity.split('/').rev().nth(1).unwrap_or("guest").to_string();
+                due.push(Orphan {
+                    endpoint_id: *endpoint_id,
+                    label: Label::new(vm.name.clone(), kind, "virtual machine"),
+                    identity,
+                    netbox_id: vm.id,
+                });
+            }
+        }
+    }
+    Ok(due)
 }

@@ -1,0 +1,270 @@
+//! A sync run against the Proxmox simulator and the real NetBox, for the sync tests.
+
+use proxbox::events::{ItemProgress, ItemStatus, SyncEvent};
+use proxbox::models::{ProxmoxCredentials, ProxmoxEndpointInput};
+use proxbox::server::crypto::SecretBox;
+use proxbox::server::db::Db;
+use proxbox::server::sync::context::{ClusterSource, RunOptions, StopSignal, SyncContext};
+use proxbox::server::sync::run::{run_sync, RunOutcome};
+use proxbox::server::sync::sink::{CollectSink, EventSink};
+use proxbox::server::sync::stage::Stage;
+use proxbox_netbox::models::{Cluster, Device, Site, VirtualMachine};
+use proxbox_netbox::{NetboxClient, NetboxOptions};
+use proxbox_pve::{Credentials, PveClient, PveOptions};
+
+use crate::support::*;
+
+pub async fn endpoint(db: &Db, name: &str) -> i64 {
+    let input = ProxmoxEndpointInput {
+        name: name.into(),
+        url: "http://127.0.0.1:1".into(),
+        credentials: ProxmoxCredentials::Token {
+            token_id: "root@pam!proxbox".into(),
+            secret: Some("s".into()),
+        },
+        verify_tls: true,
+        ca_pem: None,
+        timeout_secs: 30,
+        enabled: true,
+    };
+    db.insert_proxmox_endpoint(&input, &SecretBox::from_key_text(TEST_KEY).unwrap())
+        .await
+        .unwrap()
+}
+
+/// A Proxmox client of the simulator, as an endpoint of a run.
+pub fn source(sim: &pve_sim::RunningSim, endpoint_id: i64) -> ClusterSource {
+    let c = sim.credentials();
+    let pve = PveClient::new(PveOptions::new(
+        sim.http_url.clone().unwrap(),
+        Credentials::token(&c.token_id, Some(&c.token_secret)),
+    ))
+    .unwrap();
+    ClusterSource {
+        endpoint_id,
+        endpoint_name: format!("endpoint-{endpoint_id}"),
+        pve,
+    }
+}
+
+/// What one run emitted, and how it ended.
+pub struct Ran {
+    pub events: Vec<SyncEvent>,
+    pub outcome: RunOutcome,
+}
+
+impl Ran {
+    /// The `item_progress` events of one stage (phase), in order.
+    pub fn items(&self, phase: &str) -> Vec<ItemProgress> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                SyncEvent::ItemProgress(p) if p.phase == phase => Some(p.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// `(name, status)` of every item of one stage.
+    pub fn all(&self, phase: &str) -> Vec<(String, ItemStatus)> {
+        self.items(phase)
+            .into_iter()
+            .map(|p| (p.name, p.status))
+            .collect()
+    }
+
+    /// `(name, status)` of one stage's items of one type.
+    pub fn statuses(&self, phase: &str, kind: &str) -> Vec<(String, ItemStatus)> {
+        self.items(phase)
+            .into_iter()
+            .filter(|p| p.kind == kind)
+            .map(|p| (p.name, p.status))
+            .collect()
+    }
+
+    /// Items of every stage that are not `skipped`, as `(phase, type, name, status)`.
+    pub fn changes(&self) -> Vec<(String, String, String, ItemStatus)> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                SyncEvent::ItemProgress(p) if p.status != ItemStatus::Skipped => {
+                    Some((p.phase.clone(), p.kind.clone(), p.name.clone(), p.status))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn assert_no_failed_items(&self) {
+        for event in &self.events {
+            if let SyncEvent::ItemProgress(p) = event {
+                assert_ne!(
+                    p.status,
+                    ItemStatus::Failed,
+                    "{} {}: {:?}",
+                    p.phase,
+                    p.name,
+                    p.error
+                );
+            }
+        }
+    }
+}
+
+/// One run of `stages` over the given endpoints.
+pub async fn run_with(
+    db: &Db,
+    netbox: &NetboxClient,
+    sources: Vec<ClusterSource>,
+    stages: &[Stage],
+    options: RunOptions,
+    stop: Option<StopSignal>,
+    tee: Option<&dyn EventSink>,
+) -> Ran {
+    let collect = CollectSink::default();
+    let fan;
+    let sink: &dyn EventSink = match tee {
+        Some(other) => {
+            fan = proxbox::server::sync::sink::FanOut(vec![&collect, other]);
+            &fan
+        }
+        None => &collect,
+    };
+    let mut ctx = SyncContext::new(db, netbox, sources, sink);
+    ctx.options = options;
+    if let Some(stop) = stop {
+        ctx.stop = stop;
+    }
+    let outcome = run_sync(&ctx, stages, "test-run").await;
+    Ran {
+        events: collect.events(),
+        outcome,
+    }
+}
+
+/// One ordinary run of `stages` on the simulator; fails the test on a failed run or item.
+pub async fn sync(
+    db: &Db,
+    netbox: &NetboxClient,
+    sim: &pve_sim::RunningSim,
+    endpoint_id: i64,
+    stages: &[Stage],
+) -> Ran {
+    let ran = run_with(
+        db,
+        netbox,
+        vec![source(sim, endpoint_id)],
+        stages,
+        RunOptions::default(),
+        None,
+        None,
+    )
+    .await;
+    assert!(ran.outcome.ok, "{:?}", ran.outcome.error);
+    ran.assert_no_failed_items();
+    ran
+}
+
+/// A fresh Proxbox database of the given kind with one Proxmox endpoint in it.
+pub async fn proxbox_db(backend: Backend) -> (TestDb, Db, i64) {
+    let test_db = TestDb::new(backend).await;
+    let db = Db::connect(&test_db.url).await.unwrap();
+    let endpoint_id = endpoint(&db, "lab").await;
+    (test_db, db, endpoint_id)
+}
+
+/// Runs `stages` again with nothing changed: no NetBox write, every item skipped.
+pub async fn assert_resync_writes_nothing(
+    db: &Db,
+    netbox: &NetboxClient,
+    sim: &pve_sim::RunningSim,
+    endpoint_id: i64,
+    stages: &[Stage],
+) -> Ran {
+    let (_, writes_before) = netbox.request_counts();
+    let again = sync(db, netbox, sim, endpoint_id, stages).await;
+    assert_eq!(
+        netbox.request_counts().1,
+        writes_before,
+        "a resync with nothing changed writes nothing"
+    );
+    assert_eq!(again.changes(), vec![], "every item is skipped");
+    again
+}
+
+pub fn netbox() -> NetboxClient {
+    let (url, token) = netbox_env();
+    NetboxClient::new(NetboxOptions::new(url, token)).unwrap()
+}
+
+/// A name no other test uses.
+pub fn unique(prefix: &str) -> String {
+    let micros = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_micros();
+    format!("{prefix}{:x}", micros % 0xffffff)
+}
+
+/// A simulated cluster of its own name.
+pub async fn simulator(name: &str, seed: u64, nodes: usize, guests: usize) -> pve_sim::RunningSim {
+    let spec = pve_sim::ClusterSpec {
+        seed,
+        name: name.to_string(),
+        index: 0,
+        nodes,
+        guests,
+    };
+    pve_sim::start(pve_sim::SimOptions::local(spec))
+        .await
+        .unwrap()
+}
+
+/// A NetBox client, a name no other test uses, and a simulated cluster of that name.
+pub async fn scenario(
+    prefix: &str,
+    seed: u64,
+    nodes: usize,
+    guests: usize,
+) -> (NetboxClient, String, pve_sim::RunningSim) {
+    let name = unique(prefix);
+    let sim = simulator(&name, seed, nodes, guests).await;
+    (netbox(), name, sim)
+}
+
+/// Removes what a test's cluster left in NetBox: its VMs (and with them their disks,
+/// interfaces, MAC and IP addresses), devices, cluster and site.
+pub async fn cleanup(netbox: &NetboxClient, name: &str) {
+    for cluster in netbox
+        .list::<Cluster>(&[("name", name.to_string())])
+        .await
+        .unwrap()
+    {
+        let filter = [("cluster_id", cluster.id.to_string())];
+        let vms: Vec<u64> = netbox
+            .list::<VirtualMachine>(&filter)
+            .await
+            .unwrap()
+            .iter()
+            .map(|v| v.id)
+            .collect();
+        netbox.delete::<VirtualMachine>(&vms).await.unwrap();
+        let devices: Vec<u64> = netbox
+            .list::<Device>(&filter)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| d.id)
+            .collect();
+        netbox.delete::<Device>(&devices).await.unwrap();
+        netbox.delete::<Cluster>(&[cluster.id]).await.unwrap();
+    }
+    let sites: Vec<u64> = netbox
+        .list::<Site>(&[("slug", format!("proxmox-{name}"))])
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    netbox.delete::<Site>(&sites).await.unwrap();
+}
