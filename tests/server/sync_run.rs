@@ -63,10 +63,7 @@ async fn in_netbox(netbox: &NetboxClient, name: &str) -> Expected {
     let by_cluster = [("cluster_id", cluster[0].id.to_string())];
     let vms: Vec<VirtualMachine> = netbox.list(&by_cluster).await.unwrap();
     let vm_ids: Vec<u64> = vms.iter().map(|v| v.id).collect();
-    let interfaces: Vec<VmInterface> = netbox
-        .list_in("virtual_machine_id", &vm_ids)
-        .await
-        .unwrap();
+    let interfaces: Vec<VmInterface> = netbox.list_in("virtual_machine_id", &vm_ids).await.unwrap();
     let interface_ids: Vec<u64> = interfaces.iter().map(|i| i.id).collect();
     let macs: Vec<MacAddress> = netbox
         .list_in("vminterface_id", &interface_ids)
@@ -97,7 +94,10 @@ async fn in_netbox(netbox: &NetboxClient, name: &str) -> Expected {
 /// The lifecycle of a good run: discovery first; per stage step started, its other events,
 /// phase_summary, step completed; complete ok=true last.
 fn assert_lifecycle(events: &[SyncEvent], stages: &[Stage]) {
-    assert!(matches!(events.first(), Some(SyncEvent::Discovery(_))), "discovery first");
+    assert!(
+        matches!(events.first(), Some(SyncEvent::Discovery(_))),
+        "discovery first"
+    );
     assert!(
         matches!(events.last(), Some(SyncEvent::Complete(c)) if c.ok),
         "complete ok=true last"
@@ -131,9 +131,16 @@ fn assert_lifecycle(events: &[SyncEvent], stages: &[Stage]) {
         }
         position = end + 1;
     }
-    assert_eq!(position, events.len() - 1, "nothing between the last stage and complete");
     assert_eq!(
-        events.iter().filter(|e| matches!(e, SyncEvent::Discovery(_))).count(),
+        position,
+        events.len() - 1,
+        "nothing between the last stage and complete"
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, SyncEvent::Discovery(_)))
+            .count(),
         1
     );
 }
@@ -156,7 +163,10 @@ async fn a_full_update_creates_each_object_once_then_follows_exact_changes() {
             .count()
     };
     assert_eq!(created("devices", "node"), want.devices);
-    assert_eq!(created("virtual-machines", "qemu") + created("virtual-machines", "lxc"), want.vms);
+    assert_eq!(
+        created("virtual-machines", "qemu") + created("virtual-machines", "lxc"),
+        want.vms
+    );
     assert_eq!(created("vm-disks", "disk"), want.disks);
     assert_eq!(created("vm-interfaces", "interface"), want.interfaces);
     assert_eq!(created("vm-interfaces", "mac"), want.interfaces);
@@ -168,12 +178,19 @@ async fn a_full_update_creates_each_object_once_then_follows_exact_changes() {
             assert_eq!(p.result.total as usize, items.len(), "{}", p.phase);
             assert_eq!(
                 p.created as usize,
-                items.iter().filter(|i| i.status == ItemStatus::Created).count()
+                items
+                    .iter()
+                    .filter(|i| i.status == ItemStatus::Created)
+                    .count()
             );
         }
     }
     // Primary addresses: each guest with a reported IPv4 has one.
-    let cluster = netbox.list::<Cluster>(&[("name", name.clone())]).await.unwrap().remove(0);
+    let cluster = netbox
+        .list::<Cluster>(&[("name", name.clone())])
+        .await
+        .unwrap()
+        .remove(0);
     let vms: Vec<VirtualMachine> = netbox
         .list(&[("cluster_id", cluster.id.to_string())])
         .await
@@ -190,7 +207,10 @@ async fn a_full_update_creates_each_object_once_then_follows_exact_changes() {
             })
             .count()
     };
-    assert_eq!(vms.iter().filter(|v| v.primary_ip4.is_some()).count(), with_v4);
+    assert_eq!(
+        vms.iter().filter(|v| v.primary_ip4.is_some()).count(),
+        with_v4
+    );
 
     assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, &[]).await;
 
@@ -216,8 +236,14 @@ async fn a_full_update_creates_each_object_once_then_follows_exact_changes() {
             ip: None,
             ip6: None,
         });
-        let nic_guest = (nic_guest.name.clone(), format!("net{}", nic_guest.nics.len() - 1));
-        let lxc = c.guests.get_mut(&(pve_sim::Kind::Lxc, lxc_with_ip)).unwrap();
+        let nic_guest = (
+            nic_guest.name.clone(),
+            format!("net{}", nic_guest.nics.len() - 1),
+        );
+        let lxc = c
+            .guests
+            .get_mut(&(pve_sim::Kind::Lxc, lxc_with_ip))
+            .unwrap();
         let old_ip = lxc.nics[0].ip.clone().unwrap();
         let new_ip = "10.250.1.77/24".to_string();
         lxc.nics[0].ip = Some(new_ip.clone());
@@ -249,14 +275,39 @@ async fn a_full_update_creates_each_object_once_then_follows_exact_changes() {
     let third = sync(&db, &netbox, &sim, endpoint_id, &[]).await;
     let kind_of = |g: &pve_sim::model::Guest| g.kind.as_str().to_string();
     let mut want_changes = vec![
-        ("virtual-machines".to_string(), "qemu".to_string(), renamed, ItemStatus::Updated),
-        ("virtual-machines".to_string(), {
-            let c = sim.state.cluster.read().await;
-            kind_of(c.guests.values().find(|g| g.name == stopped).unwrap())
-        }, stopped, ItemStatus::Updated),
-        ("vm-interfaces".to_string(), "interface".to_string(), format!("{}/{}", nic_guest.0, nic_guest.1), ItemStatus::Created),
-        ("vm-interfaces".to_string(), "mac".to_string(), format!("{}/{} BC:24:11:AA:BB:CC", nic_guest.0, nic_guest.1), ItemStatus::Created),
-        ("ip-addresses".to_string(), "ip".to_string(), format!("{}/net0 {}", new_ip.0, new_ip.1), ItemStatus::Updated),
+        (
+            "virtual-machines".to_string(),
+            "qemu".to_string(),
+            renamed,
+            ItemStatus::Updated,
+        ),
+        (
+            "virtual-machines".to_string(),
+            {
+                let c = sim.state.cluster.read().await;
+                kind_of(c.guests.values().find(|g| g.name == stopped).unwrap())
+            },
+            stopped,
+            ItemStatus::Updated,
+        ),
+        (
+            "vm-interfaces".to_string(),
+            "interface".to_string(),
+            format!("{}/{}", nic_guest.0, nic_guest.1),
+            ItemStatus::Created,
+        ),
+        (
+            "vm-interfaces".to_string(),
+            "mac".to_string(),
+            format!("{}/{} BC:24:11:AA:BB:CC", nic_guest.0, nic_guest.1),
+            ItemStatus::Created,
+        ),
+        (
+            "ip-addresses".to_string(),
+            "ip".to_string(),
+            format!("{}/net0 {}", new_ip.0, new_ip.1),
+            ItemStatus::Updated,
+        ),
     ];
     want_changes.sort();
     let mut changes = third.changes();
@@ -276,7 +327,16 @@ async fn a_full_update_creates_each_object_once_then_follows_exact_changes() {
         orphan_grace: Duration::ZERO,
         ..Default::default()
     };
-    let fourth = run_with(&db, &netbox, vec![source(&sim, endpoint_id)], &[], options, None, None).await;
+    let fourth = run_with(
+        &db,
+        &netbox,
+        vec![source(&sim, endpoint_id)],
+        &[],
+        options,
+        None,
+        None,
+    )
+    .await;
     assert!(fourth.outcome.ok);
     assert_eq!(
         fourth.changes(),
@@ -326,9 +386,22 @@ async fn a_dry_run_writes_nothing_and_plans_exactly_what_the_real_run_does() {
 
     for round in 0..2 {
         let (_, writes_before) = netbox.request_counts();
-        let plan = run_with(&db, &netbox, vec![source(&sim, endpoint_id)], &[], dry.clone(), None, None).await;
+        let plan = run_with(
+            &db,
+            &netbox,
+            vec![source(&sim, endpoint_id)],
+            &[],
+            dry.clone(),
+            None,
+            None,
+        )
+        .await;
         assert!(plan.outcome.ok, "{:?}", plan.outcome.error);
-        assert_eq!(netbox.request_counts().1, writes_before, "a dry run writes nothing");
+        assert_eq!(
+            netbox.request_counts().1,
+            writes_before,
+            "a dry run writes nothing"
+        );
         assert!(
             plan.changes().iter().all(|(.., s)| matches!(
                 s,
@@ -355,7 +428,7 @@ async fn the_same_guest_name_in_two_clusters_does_not_collide() {
     let netbox = netbox();
     let (a_name, b_name) = (unique("twa"), unique("twb"));
     let a = simulator(&a_name, 5, 1, 6).await;
-    let b = simulator(&b_name, 6, 1, 6).await;
+    let b = simulator(&b_name, 7, 1, 6).await;
     let (_test_db, db, a_endpoint) = proxbox_db(Backend::Sqlite).await;
     let b_endpoint = endpoint(&db, "second").await;
     let ran = run_with(
@@ -371,7 +444,11 @@ async fn the_same_guest_name_in_two_clusters_does_not_collide() {
     assert!(ran.outcome.ok, "{:?}", ran.outcome.error);
     ran.assert_no_failed_items();
     for name in [&a_name, &b_name] {
-        let cluster = netbox.list::<Cluster>(&[("name", name.clone())]).await.unwrap().remove(0);
+        let cluster = netbox
+            .list::<Cluster>(&[("name", name.clone())])
+            .await
+            .unwrap()
+            .remove(0);
         let shared = netbox
             .list::<VirtualMachine>(&[
                 ("cluster_id", cluster.id.to_string()),
@@ -407,7 +484,8 @@ async fn a_cancelled_run_stops_between_chunks_and_the_next_run_converges() {
     let stop = StopSignal::default();
     let trigger = stop.clone();
     let cancel_at_first_vm = OnEvent(move |e: &SyncEvent| {
-        if matches!(e, SyncEvent::ItemProgress(p) if p.phase == "virtual-machines" && p.status == ItemStatus::Created) {
+        if matches!(e, SyncEvent::ItemProgress(p) if p.phase == "virtual-machines" && p.status == ItemStatus::Created)
+        {
             trigger.cancel();
         }
     });
@@ -422,9 +500,19 @@ async fn a_cancelled_run_stops_between_chunks_and_the_next_run_converges() {
     )
     .await;
     assert!(!ran.outcome.ok);
-    let created = ran.statuses("virtual-machines", "qemu").len() + ran.statuses("virtual-machines", "lxc").len();
-    assert_eq!(created, 2, "the chunk under way finishes, the next does not start");
-    let tail: Vec<&str> = ran.events.iter().rev().take(3).map(SyncEvent::name).collect();
+    let created = ran.statuses("virtual-machines", "qemu").len()
+        + ran.statuses("virtual-machines", "lxc").len();
+    assert_eq!(
+        created, 2,
+        "the chunk under way finishes, the next does not start"
+    );
+    let tail: Vec<&str> = ran
+        .events
+        .iter()
+        .rev()
+        .take(3)
+        .map(SyncEvent::name)
+        .collect();
     assert_eq!(tail, ["complete", "error", "step"]);
     let detail = ran
         .events
@@ -487,7 +575,14 @@ async fn a_run_killed_half_way_converges_on_the_next_run_without_duplicates() {
         .unwrap()
         .name = "renamed-while-lost".into();
     let (_fresh_db, fresh, fresh_endpoint) = proxbox_db(Backend::Sqlite).await;
-    let adopted = sync(&fresh, &netbox, &sim, fresh_endpoint, &[Stage::VirtualMachines]).await;
+    let adopted = sync(
+        &fresh,
+        &netbox,
+        &sim,
+        fresh_endpoint,
+        &[Stage::VirtualMachines],
+    )
+    .await;
     assert_eq!(
         adopted.changes(),
         vec![(

@@ -13,7 +13,9 @@ async fn nodes_become_devices_once_and_a_resync_writes_nothing() {
     let cluster_name = name.clone();
     let (_test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
 
-    let first = sync(&db, &netbox, &sim, endpoint_id, &[Stage::Devices]).await.statuses("devices", "node");
+    let first = sync(&db, &netbox, &sim, endpoint_id, &[Stage::Devices])
+        .await
+        .statuses("devices", "node");
     assert_eq!(first.len(), 3);
     assert!(
         first.iter().all(|(_, s)| *s == ItemStatus::Created),
@@ -35,7 +37,9 @@ async fn nodes_become_devices_once_and_a_resync_writes_nothing() {
 
     // A node goes offline: exactly that device is updated.
     sim.state.cluster.write().await.nodes[1].online = false;
-    let third = sync(&db, &netbox, &sim, endpoint_id, &[Stage::Devices]).await.statuses("devices", "node");
+    let third = sync(&db, &netbox, &sim, endpoint_id, &[Stage::Devices])
+        .await
+        .statuses("devices", "node");
     let updated: Vec<_> = third
         .iter()
         .filter(|(_, s)| *s == ItemStatus::Updated)
@@ -45,7 +49,9 @@ async fn nodes_become_devices_once_and_a_resync_writes_nothing() {
 
     // Proxbox's database lost: the devices are re-adopted, not duplicated.
     let (_fresh_db, fresh, fresh_endpoint) = proxbox_db(Backend::Sqlite).await;
-    let adopted = sync(&fresh, &netbox, &sim, fresh_endpoint, &[Stage::Devices]).await.statuses("devices", "node");
+    let adopted = sync(&fresh, &netbox, &sim, fresh_endpoint, &[Stage::Devices])
+        .await
+        .statuses("devices", "node");
     assert!(
         adopted.iter().all(|(_, s)| *s == ItemStatus::Skipped),
         "{adopted:?}"
@@ -68,7 +74,9 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
     let (netbox, name, sim) = scenario("vms", 4, 2, 12).await;
     let (_test_db, db, endpoint_id) = proxbox_db(Backend::Postgres).await;
 
-    let first = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VirtualMachines]).await.all("virtual-machines");
+    let first = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VirtualMachines])
+        .await
+        .all("virtual-machines");
     assert_eq!(first.len(), 12);
     assert!(
         first.iter().all(|(_, s)| *s == ItemStatus::Created),
@@ -103,7 +111,9 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
             .unwrap();
         running.running = false;
     }
-    let third = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VirtualMachines]).await.all("virtual-machines");
+    let third = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VirtualMachines])
+        .await
+        .all("virtual-machines");
     let updated: Vec<_> = third
         .iter()
         .filter(|(_, s)| *s == ItemStatus::Updated)
@@ -138,7 +148,9 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
         }])
         .await
         .unwrap();
-    sync(&db, &netbox, &sim, endpoint_id, &[Stage::VirtualMachines]).await.all("virtual-machines");
+    sync(&db, &netbox, &sim, endpoint_id, &[Stage::VirtualMachines])
+        .await
+        .all("virtual-machines");
     assert_eq!(
         netbox
             .get::<VirtualMachine>(vm.id)
@@ -166,7 +178,9 @@ async fn guest_disks_become_virtual_disks_and_follow_resizes_and_removals() {
         .map(|g| g.disks.len())
         .sum();
 
-    let first = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VmDisks]).await.all("vm-disks");
+    let first = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VmDisks])
+        .await
+        .all("vm-disks");
     assert_eq!(first.len(), expected);
     assert!(
         first.iter().all(|(_, s)| *s == ItemStatus::Created),
@@ -189,7 +203,9 @@ async fn guest_disks_become_virtual_disks_and_follow_resizes_and_removals() {
         let gone = other.disks.pop().unwrap();
         (grown, format!("{}/{}", other.name, gone.key))
     };
-    let third = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VmDisks]).await.all("vm-disks");
+    let third = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VmDisks])
+        .await
+        .all("vm-disks");
     let changed: Vec<_> = third
         .iter()
         .filter(|(_, s)| *s != ItemStatus::Skipped)
@@ -236,7 +252,9 @@ async fn a_wrong_type_in_a_guest_config_skips_the_field_with_a_warning_not_the_g
     })
     .await;
     let (_test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
-    let items = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VirtualMachines]).await.all("virtual-machines");
+    let items = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VirtualMachines])
+        .await
+        .all("virtual-machines");
     assert_eq!(items.len(), 6, "every guest is synced: {items:?}");
     assert!(
         items.iter().all(|(_, s)| *s == ItemStatus::Created),

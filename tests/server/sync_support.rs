@@ -8,7 +8,7 @@ use proxbox::server::sync::context::{ClusterSource, RunOptions, StopSignal, Sync
 use proxbox::server::sync::run::{run_sync, RunOutcome};
 use proxbox::server::sync::sink::{CollectSink, EventSink};
 use proxbox::server::sync::stage::Stage;
-use proxbox_netbox::models::{Cluster, Device, Site, VirtualMachine};
+use proxbox_netbox::models::{Cluster, Device, IpAddress, Site, VirtualMachine};
 use proxbox_netbox::{NetboxClient, NetboxOptions};
 use proxbox_pve::{Credentials, PveClient, PveOptions};
 
@@ -206,15 +206,32 @@ pub fn unique(prefix: &str) -> String {
     format!("{prefix}{:x}", micros % 0xffffff)
 }
 
-/// A simulated cluster of its own name.
+/// A simulated cluster of its own name. The seed also picks the cluster's address range
+/// (`10.{100+seed}.0.0/16`): NetBox refuses an address twice, and tests run side by side,
+/// so each test uses its own seed. Addresses a failed earlier run left behind are removed.
 pub async fn simulator(name: &str, seed: u64, nodes: usize, guests: usize) -> pve_sim::RunningSim {
+    assert!(seed < 150, "the seed is the address range too");
     let spec = pve_sim::ClusterSpec {
         seed,
         name: name.to_string(),
-        index: 0,
+        index: seed as u8,
         nodes,
         guests,
     };
+    let netbox = netbox();
+    for range in [
+        format!("10.{}.0.0/16", 100 + seed),
+        format!("fd00:{:x}::/32", 0x100 + seed),
+    ] {
+        let stale: Vec<u64> = netbox
+            .list::<IpAddress>(&[("parent", range)])
+            .await
+            .unwrap()
+            .iter()
+            .map(|ip| ip.id)
+            .collect();
+        netbox.delete::<IpAddress>(&stale).await.unwrap();
+    }
     pve_sim::start(pve_sim::SimOptions::local(spec))
         .await
         .unwrap()

@@ -1,6 +1,7 @@
 //! HTTP side of the NetBox client: tokens, bounded concurrency, retries, complete
 //! paginated reads, chunked bulk writes that isolate the objects NetBox refuses.
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -486,10 +487,35 @@ impl NetboxClient {
             let body = Value::Array(chunk.iter().map(|(_, v)| (*v).clone()).collect());
             match self.request(method.clone(), &path, &[], Some(&body)).await {
                 Ok(Value::Array(stored)) if stored.len() == chunk.len() => {
-                    for ((index, _), value) in chunk.iter().zip(stored) {
+                    let mut objects = Vec::with_capacity(stored.len());
+                    for value in stored {
                         let object: M = serde_json::from_value(value)
                             .map_err(|e| NbError::malformed(&self.base, &path, e))?;
-                        outcome.done.push((*index, object));
+                        objects.push(object);
+                    }
+                    // A bulk update answers in the model's ordering (VMs by name), not in
+                    // the order sent: pair each object with its input by id. A bulk create
+                    // answers in the order sent.
+                    if *method == Method::PATCH {
+                        let mut by_id: HashMap<u64, M> =
+                            objects.into_iter().map(|o| (o.id(), o)).collect();
+                        for (index, value) in &chunk {
+                            let id = value.get("id").and_then(Value::as_u64);
+                            match id.and_then(|id| by_id.remove(&id)) {
+                                Some(object) => outcome.done.push((*index, object)),
+                                None => {
+                                    return Err(NbError::malformed(
+                                        &self.base,
+                                        &path,
+                                        format!("no object with id {id:?} in the answer"),
+                                    ))
+                                }
+                            }
+                        }
+                    } else {
+                        for ((index, _), object) in chunk.iter().zip(objects) {
+                            outcome.done.push((*index, object));
+                        }
                     }
                 }
                 Ok(other) => {

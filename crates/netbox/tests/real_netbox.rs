@@ -621,3 +621,42 @@ async fn a_bad_object_in_a_bulk_update_is_named_by_netbox_and_the_rest_is_writte
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_bulk_update_pairs_each_answer_with_its_input_whatever_order_netbox_answers_in() {
+    let nb = client();
+    let ns = namespace();
+    // Sites are ordered by name: send them in the reverse order and rename them.
+    let sites: Vec<NewSite> = ["a", "b", "c"]
+        .iter()
+        .map(|s| NewSite {
+            name: format!("{ns}-{s}"),
+            slug: format!("{ns}-{s}"),
+            status: "active".into(),
+            tags: vec![],
+        })
+        .collect();
+    let created = nb
+        .create::<Site, _>(&sites)
+        .await
+        .unwrap()
+        .into_result()
+        .unwrap();
+    let patches: Vec<serde_json::Value> = created
+        .iter()
+        .rev()
+        .map(|s| serde_json::json!({"id": s.id, "name": format!("{}-renamed", s.name)}))
+        .collect();
+    let outcome = nb.update::<Site, _>(&patches).await.unwrap();
+    assert_eq!(outcome.done.len(), 3);
+    for (index, site) in &outcome.done {
+        assert_eq!(
+            patches[*index]["id"], site.id,
+            "answer {index} is its input's object"
+        );
+        assert_eq!(patches[*index]["name"], site.name);
+    }
+    nb.delete::<Site>(&created.iter().map(|s| s.id).collect::<Vec<_>>())
+        .await
+        .unwrap();
+}

@@ -348,9 +348,11 @@ impl Cluster {
         let agent_ips = if agent {
             nics.iter()
                 .map(|_| {
-                    let (v4, v6) = self.address(self.next_mac as u64 + rng.range(0, 1_000_000));
+                    // From the same counter as MACs: no two NICs of a cluster share an
+                    // address (NetBox refuses duplicates in its global table).
                     let counter = self.next_mac;
                     self.next_mac += 1;
+                    let (v4, v6) = self.address(counter as u64);
                     vec![
                         v4,
                         v6,

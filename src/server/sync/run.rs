@@ -58,7 +58,11 @@ fn title(stage: Stage) -> &'static str {
 /// Runs the requested stages (and what they depend on) and reports everything into the
 /// context's sink, ending with `complete`. Never panics on bad input; every failure ends as
 /// `error_detail`, `error`, `complete ok=false`.
-pub async fn run_sync(ctx: &SyncContext<'_>, requested: &[Stage], operation_id: &str) -> RunOutcome {
+pub async fn run_sync(
+    ctx: &SyncContext<'_>,
+    requested: &[Stage],
+    operation_id: &str,
+) -> RunOutcome {
     let stages = plan_stages(requested);
     let sink = ctx.sink;
     let mut outcome = RunOutcome {
@@ -155,9 +159,10 @@ async fn discover(
             let kind = resource.kind.as_str();
             let name = match kind {
                 "node" => resource.node.clone(),
-                "qemu" | "lxc" => resource.name.clone().or_else(|| {
-                    resource.vmid.map(|vmid| format!("{kind}-{vmid}"))
-                }),
+                "qemu" | "lxc" => resource
+                    .name
+                    .clone()
+                    .or_else(|| resource.vmid.map(|vmid| format!("{kind}-{vmid}"))),
                 _ => None,
             };
             if let Some(name) = name {
@@ -173,7 +178,11 @@ async fn discover(
         json!(stages.iter().map(|s| s.name()).collect::<Vec<_>>()),
     );
     metadata.insert("dry_run".to_string(), json!(ctx.options.dry_run));
-    let endpoints: Vec<&str> = ctx.sources.iter().map(|s| s.endpoint_name.as_str()).collect();
+    let endpoints: Vec<&str> = ctx
+        .sources
+        .iter()
+        .map(|s| s.endpoint_name.as_str())
+        .collect();
     metadata.insert("endpoints".to_string(), json!(endpoints));
     Ok(Discovery::new(
         RUN_PHASE,

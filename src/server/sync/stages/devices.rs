@@ -95,7 +95,12 @@ async fn ensure_identity_field(
         description: "Set by Proxbox: endpoint cluster, guest type and VMID. Do not edit.".into(),
         ui_editable: "no".into(),
     };
-    match ctx.netbox.create::<CustomField, _>(&[new]).await?.into_result() {
+    match ctx
+        .netbox
+        .create::<CustomField, _>(&[new])
+        .await?
+        .into_result()
+    {
         Ok(_) => Ok(true),
         Err(e) if e.kind == ErrorKind::Permission => {
             report.substep(
@@ -208,34 +213,37 @@ pub async fn run(
     report.substep(
         "read-netbox",
         StepStatus::Started,
-        "Reading the sites, clusters and devices Proxbox manages",
+        "Reading the sites, clusters and devices of the synced clusters",
     );
+    // Only what this run's clusters need: reads that other clusters' syncs cannot disturb.
     let nb = ctx.netbox;
-    let tagged = [("tag", PROXBOX_TAG.to_string())];
+    let site_slug = |c: &ProxmoxCluster| format!("proxmox-{}", slugify(&c.name));
+    let slugs: Vec<String> = found.iter().map(site_slug).collect();
+    let names: Vec<String> = found.iter().map(|c| c.name.clone()).collect();
     let mut sites: HashMap<String, u64> = nb
-        .list::<Site>(&tagged)
+        .list_in::<Site, _>("slug", &slugs)
         .await?
         .into_iter()
         .map(|s| (s.slug, s.id))
         .collect();
     let mut clusters: HashMap<String, Option<u64>> = nb
-        .list::<Cluster>(&tagged)
+        .list_in::<Cluster, _>("name", &names)
         .await?
         .into_iter()
         .map(|c| (c.name, Some(c.id)))
         .collect();
-    let devices: Vec<Device> = nb.list::<Device>(&tagged).await?;
+    let cluster_ids: Vec<u64> = clusters.values().flatten().copied().collect();
+    let devices: Vec<Device> = nb.list_in("cluster_id", &cluster_ids).await?;
     report.substep(
         "read-netbox",
         StepStatus::Completed,
         format!(
-            "{} sites, {} clusters, {} devices managed by Proxbox",
+            "{} sites, {} clusters, {} devices of the synced clusters",
             sites.len(),
             clusters.len(),
             devices.len()
         ),
     );
-    let site_slug = |c: &ProxmoxCluster| format!("proxmox-{}", slugify(&c.name));
     let missing_sites: Vec<Write<NewSite>> = found
         .iter()
         .filter(|c| !sites.contains_key(&site_slug(c)))

@@ -183,10 +183,7 @@ pub async fn run(
         .map(|i| i.netbox_id)
         .filter(|id| !is_planned(*id))
         .collect();
-    let assigned: Vec<IpAddress> = ctx
-        .netbox
-        .list_in("vminterface_id", &interface_ids)
-        .await?;
+    let assigned: Vec<IpAddress> = ctx.netbox.list_in("vminterface_id", &interface_ids).await?;
     let wanted_hosts: Vec<String> = found
         .values()
         .filter_map(|f| match f {
@@ -382,10 +379,7 @@ async fn primary_addresses(
         .map(|vm| {
             (
                 vm.id,
-                (
-                    vm.primary_ip4.map(|r| r.id),
-                    vm.primary_ip6.map(|r| r.id),
-                ),
+                (vm.primary_ip4.map(|r| r.id), vm.primary_ip6.map(|r| r.id)),
             )
         })
         .collect();

@@ -13,7 +13,7 @@ use super::devices::{
 use crate::events::{ItemStatus, StepStatus};
 use crate::server::db::sync_objects::Mapped;
 use crate::server::sync::apply::{self, Label, Write};
-use crate::server::sync::context::{StageError, SyncContext};
+use crate::server::sync::context::{is_planned, StageError, SyncContext};
 use crate::server::sync::overwrite::Field;
 use crate::server::sync::report::StageReport;
 use crate::server::sync::run::RunState;
@@ -296,15 +296,23 @@ pub async fn run(
     report.substep(
         "read-netbox",
         StepStatus::Started,
-        "Reading the virtual machines Proxbox manages",
+        "Reading the virtual machines of the synced clusters",
     );
     let nb = ctx.netbox;
-    let existing: Vec<VirtualMachine> = nb.list(&[("tag", PROXBOX_TAG.to_string())]).await?;
+    // The VMs of this run's clusters, managed or not: a VM is adopted only within its
+    // cluster, and reads scoped so stay undisturbed by other clusters' syncs.
+    let cluster_ids: Vec<u64> = state
+        .clusters
+        .iter()
+        .map(|c| c.netbox_cluster)
+        .filter(|id| !is_planned(*id))
+        .collect();
+    let existing: Vec<VirtualMachine> = nb.list_in("cluster_id", &cluster_ids).await?;
     let by_id: HashMap<u64, &VirtualMachine> = existing.iter().map(|v| (v.id, v)).collect();
     report.substep(
         "read-netbox",
         StepStatus::Completed,
-        format!("{} virtual machines managed by Proxbox", existing.len()),
+        format!("{} virtual machines in the synced clusters", existing.len()),
     );
 
     let mut maps: HashMap<i64, HashMap<String, Mapped>> = HashMap::new();
@@ -439,7 +447,8 @@ pub async fn run(
         ),
     );
     for (writes, create) in [(&creates, true), (&updates, false)] {
-        let batch: Vec<Write<VirtualMachineWrite>> = writes.iter().map(|(_, w)| w.clone()).collect();
+        let batch: Vec<Write<VirtualMachineWrite>> =
+            writes.iter().map(|(_, w)| w.clone()).collect();
         let ids = if create {
             apply::create::<VirtualMachine, _>(ctx, report, &batch).await?
         } else {
@@ -542,7 +551,12 @@ async fn orphans(
                 continue;
             };
             if now - since >= grace_ms {
-                let kind = identity.split('/').rev().nth(1).unwrap_or("guest").to_string();
+                let kind = identity
+                    .split('/')
+                    .rev()
+                    .nth(1)
+                    .unwrap_or("guest")
+                    .to_string();
                 due.push(Orphan {
                     endpoint_id: *endpoint_id,
                     label: Label::new(vm.name.clone(), kind, "virtual machine"),

@@ -30,10 +30,7 @@ pub async fn run(
         .map(|g| g.vm_id)
         .filter(|id| !is_planned(*id))
         .collect();
-    let existing: Vec<VirtualDisk> = ctx
-        .netbox
-        .list_in("virtual_machine_id", &vm_ids)
-        .await?;
+    let existing: Vec<VirtualDisk> = ctx.netbox.list_in("virtual_machine_id", &vm_ids).await?;
     report.substep(
         "read-netbox",
         StepStatus::Completed,

@@ -47,12 +47,11 @@ async fn vlans(
     if vids.is_empty() {
         return Ok(found);
     }
-    for vlan in ctx
-        .netbox
-        .list::<Vlan>(&[("tag", PROXBOX_TAG.to_string())])
-        .await?
-    {
-        found.entry(vlan.vid).or_insert(vlan.id);
+    let wanted: Vec<u16> = vids.iter().copied().collect();
+    for vlan in ctx.netbox.list_in::<Vlan, _>("vid", &wanted).await? {
+        if is_managed(&vlan.tags) {
+            found.entry(vlan.vid).or_insert(vlan.id);
+        }
     }
     let missing: Vec<Write<NewVlan>> = vids
         .iter()
@@ -96,15 +95,9 @@ pub async fn run(
         .map(|g| g.vm_id)
         .filter(|id| !is_planned(*id))
         .collect();
-    let existing: Vec<VmInterface> = ctx
-        .netbox
-        .list_in("virtual_machine_id", &vm_ids)
-        .await?;
+    let existing: Vec<VmInterface> = ctx.netbox.list_in("virtual_machine_id", &vm_ids).await?;
     let interface_ids: Vec<u64> = existing.iter().map(|i| i.id).collect();
-    let macs: Vec<MacAddress> = ctx
-        .netbox
-        .list_in("vminterface_id", &interface_ids)
-        .await?;
+    let macs: Vec<MacAddress> = ctx.netbox.list_in("vminterface_id", &interface_ids).await?;
     report.substep(
         "read-netbox",
         StepStatus::Completed,
@@ -138,13 +131,16 @@ pub async fn run(
     let policy = &ctx.policy;
     for (guest_index, guest) in state.guests.iter().enumerate() {
         let current = on_vm.get(&guest.vm_id).cloned().unwrap_or_default();
-        let label = |key: &str| Label::new(format!("{}/{key}", guest.name), "interface", "VM interface");
+        let label =
+            |key: &str| Label::new(format!("{}/{key}", guest.name), "interface", "VM interface");
         for (net_index, net) in guest.nets.iter().enumerate() {
             let vlan = net.vlan.and_then(|vid| vlan_ids.get(&vid).copied());
             let mode = vlan.map(|_| "access".to_string());
             match current.iter().find(|i| i.name == net.key) {
                 Some(interface) => {
-                    let own = |changed: bool| changed && policy.rule(Field::Interfaces) == Overwrite::Always;
+                    let own = |changed: bool| {
+                        changed && policy.rule(Field::Interfaces) == Overwrite::Always
+                    };
                     let current_vlan = interface.untagged_vlan.as_ref().map(|v| v.id);
                     let current_mode = interface.mode.as_ref().map(|m| m.value.clone());
                     let patch = VmInterfaceWrite {
@@ -167,7 +163,12 @@ pub async fn run(
                             ..Default::default()
                         })
                     {
-                        report.labeled(&label(&net.key), ItemStatus::Skipped, Some(interface.id), None);
+                        report.labeled(
+                            &label(&net.key),
+                            ItemStatus::Skipped,
+                            Some(interface.id),
+                            None,
+                        );
                     } else {
                         updates.push(Write {
                             label: label(&net.key),
@@ -196,9 +197,10 @@ pub async fn run(
                 )),
             }
         }
-        for stale in current.iter().filter(|i| {
-            is_managed(&i.tags) && !guest.nets.iter().any(|n| n.key == i.name)
-        }) {
+        for stale in current
+            .iter()
+            .filter(|i| is_managed(&i.tags) && !guest.nets.iter().any(|n| n.key == i.name))
+        {
             deletes.push((label(&stale.name), stale.id));
         }
     }
