@@ -8,6 +8,7 @@ mod config;
 mod connection;
 mod database;
 mod endpoints;
+mod sync_faults;
 mod sync_run;
 mod sync_stages;
 mod sync_support;
