@@ -17,7 +17,7 @@ pub async fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli.global);
     match run(cli).await {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(message) => {
             eprintln!("proxbox: {message}");
             ExitCode::FAILURE
@@ -36,13 +36,25 @@ fn init_tracing(options: &GlobalOptions) {
     }
 }
 
-async fn run(cli: Cli) -> Result<(), String> {
+async fn run(cli: Cli) -> Result<ExitCode, String> {
     let global = cli.global;
     let db = open_database(&global).await?;
-    match cli
+    let command = cli
         .command
-        .unwrap_or(Command::Serve(ServeOptions::default()))
-    {
+        .unwrap_or(Command::Serve(ServeOptions::default()));
+    if let Command::Sync(options) = command {
+        let code = super::headless::sync(&global, &db, options).await;
+        db.close().await;
+        return code;
+    }
+    run_command(global, db, command)
+        .await
+        .map(|()| ExitCode::SUCCESS)
+}
+
+async fn run_command(global: GlobalOptions, db: Db, command: Command) -> Result<(), String> {
+    match command {
+        Command::Sync(_) => unreachable!("handled in run"),
         Command::Serve(options) => serve(global, db, options).await,
         Command::ResetPassword { username } => {
             let password = auth::generate_password();

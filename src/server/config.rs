@@ -74,6 +74,32 @@ pub enum Command {
     /// Manage API keys for machine clients (the NetBox plugin's X-Proxbox-API-Key).
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Run one sync in this terminal with a progress bar. Exit code: 0 done, 1 the run
+    /// failed, 2 done but some objects failed, 130 cancelled with Ctrl-C.
+    Sync(SyncOptions),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SyncOptions {
+    /// Proxmox endpoints to sync, by name (repeatable; default: every enabled one).
+    #[arg(long = "endpoint")]
+    pub endpoints: Vec<String>,
+    /// Stages to run, with what they depend on (repeatable; default: full update):
+    /// devices, virtual-machines, vm-disks, vm-interfaces, ip-addresses.
+    #[arg(long = "stage")]
+    pub stages: Vec<String>,
+    /// Show the plan (would_create / would_update / would_delete) without writing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Delete NetBox VMs whose guest has been gone from Proxmox for the grace period.
+    #[arg(long, env = "PROXBOX_DELETE_ORPHANS")]
+    pub delete_orphans: bool,
+    /// How long a guest must be gone before its VM is deleted, in hours.
+    #[arg(long, env = "PROXBOX_ORPHAN_GRACE_HOURS", default_value_t = 24)]
+    pub orphan_grace_hours: u64,
+    /// Print every object's outcome, not only the progress and failures.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]

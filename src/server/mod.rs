@@ -6,6 +6,7 @@ pub mod config;
 pub mod context;
 pub mod crypto;
 pub mod db;
+pub mod headless;
 pub mod http;
 pub mod peers;
 pub mod state;

@@ -4,6 +4,7 @@
 mod support;
 
 mod auth;
+mod cli_sync;
 mod config;
 mod connection;
 mod database;

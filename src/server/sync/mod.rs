@@ -16,3 +16,4 @@ pub mod run;
 pub mod sink;
 pub mod stage;
 pub mod stages;
+pub mod terminal;

@@ -1,0 +1,98 @@
+//! `proxbox sync`: one sync run in a terminal, from the endpoints stored in the database,
+//! with a progress bar and an exit code for scripts and cron.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use super::config::{GlobalOptions, SyncOptions};
+use super::crypto::SecretBox;
+use super::db::Db;
+use super::peers::{netbox_client, proxmox_client};
+use super::sync::context::{ClusterSource, RunOptions, StopSignal, SyncContext};
+use super::sync::run::run_sync;
+use super::sync::stage::parse_stages;
+use super::sync::terminal::ProgressBar;
+
+pub async fn sync(
+    global: &GlobalOptions,
+    db: &Db,
+    options: SyncOptions,
+) -> Result<ExitCode, String> {
+    let names: Vec<&str> = options.stages.iter().map(String::as_str).collect();
+    let stages = parse_stages(&names)?;
+    let secrets = SecretBox::load_or_create(global.secret_key.as_deref(), &global.data_dir)
+        .map_err(|e| e.to_string())?;
+    let netbox_row = db
+        .netbox_endpoint()
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("no NetBox endpoint is configured; add one on the Endpoints page first")?;
+    let netbox = netbox_client(&netbox_row, &secrets)
+        .map_err(|e| format!("NetBox endpoint: {} ({})", e.message, e.suggestion))?;
+    let rows = db.proxmox_endpoints().await.map_err(|e| e.to_string())?;
+    for wanted in &options.endpoints {
+        if !rows.iter().any(|r| &r.name == wanted) {
+            let known: Vec<&str> = rows.iter().map(|r| r.name.as_str()).collect();
+            return Err(format!(
+                "no Proxmox endpoint named {wanted:?}; the endpoints are: {}",
+                known.join(", ")
+            ));
+        }
+    }
+    let mut sources = Vec::new();
+    for row in rows.iter().filter(|r| {
+        if options.endpoints.is_empty() {
+            r.enabled != 0
+        } else {
+            options.endpoints.contains(&r.name)
+        }
+    }) {
+        let pve = proxmox_client(row, &secrets).map_err(|e| {
+            format!(
+                "Proxmox endpoint {:?}: {} ({})",
+                row.name, e.message, e.suggestion
+            )
+        })?;
+        sources.push(ClusterSource {
+            endpoint_id: row.id,
+            endpoint_name: row.name.clone(),
+            pve,
+        });
+    }
+    if sources.is_empty() {
+        return Err("no enabled Proxmox endpoint; add one on the Endpoints page or name one with --endpoint".into());
+    }
+
+    let stderr = std::io::stderr();
+    let live = stderr.is_terminal();
+    let bar = ProgressBar::new(stderr, live, options.verbose);
+    let mut ctx = SyncContext::new(db, &netbox, sources, &bar);
+    ctx.options = RunOptions {
+        dry_run: options.dry_run,
+        delete_orphans: options.delete_orphans,
+        orphan_grace: Duration::from_secs(options.orphan_grace_hours * 3600),
+    };
+    let stop = StopSignal::default();
+    ctx.stop = stop.clone();
+    // Ctrl-C stops at the next chunk, so that nothing is left half-written.
+    let interrupt = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nstopping after the current chunk (Ctrl-C again to kill)…");
+            stop.cancel();
+            let _ = tokio::signal::ctrl_c().await;
+            std::process::exit(130);
+        }
+    });
+    let operation = format!("cli-{}", super::db::now_ms());
+    let outcome = run_sync(&ctx, &stages, &operation).await;
+    interrupt.abort();
+    Ok(match (&outcome.error, outcome.failed_items()) {
+        (Some(e), _) if e.category == crate::events::ErrorCategory::Cancelled => {
+            ExitCode::from(130)
+        }
+        (Some(_), _) => ExitCode::FAILURE,
+        (None, 0) => ExitCode::SUCCESS,
+        (None, _) => ExitCode::from(2),
+    })
+}
