@@ -481,7 +481,11 @@ pub async fn run(
         for (orphan, gone) in orphans.iter().zip(gone) {
             if gone {
                 ctx.db
-                    .unmap_objects(orphan.endpoint_id, VM_MODEL, &[orphan.identity.clone()])
+                    .unmap_objects(
+                        orphan.endpoint_id,
+                        VM_MODEL,
+                        std::slice::from_ref(&orphan.identity),
+                    )
                     .await?;
             }
         }
