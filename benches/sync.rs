@@ -1,0 +1,218 @@
+//! The sync engine against the real NetBox: a first sync of 3 nodes and 1,000 guests
+//! (2 NICs, 2 disks, 2 IPs each) and a resync with nothing changed, in seconds and NetBox
+//! requests. Compare with the NetBox floor (`crates/netbox/benches/floor.rs`), which
+//! writes the same objects in the fewest requests.
+//!
+//! `make bench` runs it against `scripts/netbox-up`'s NetBox; `BENCH_VMS` scales it.
+
+use std::time::Instant;
+
+use proxbox::events::{ItemStatus, SyncEvent};
+use proxbox::models::{ProxmoxCredentials, ProxmoxEndpointInput};
+use proxbox::server::crypto::SecretBox;
+use proxbox::server::db::Db;
+use proxbox::server::sync::context::{ClusterSource, SyncContext};
+use proxbox::server::sync::run::run_sync;
+use proxbox::server::sync::sink::CollectSink;
+use proxbox_netbox::models::{Cluster, Device, Site, VirtualMachine};
+use proxbox_netbox::{NetboxClient, NetboxOptions};
+use proxbox_pve::{Credentials, PveClient, PveOptions};
+
+fn env_value(key: &str) -> String {
+    let file = format!(
+        "{}/.cache/proxbox/netbox.env",
+        std::env::var("HOME").unwrap()
+    );
+    let file = std::env::var("NETBOX_ENV_FILE").unwrap_or(file);
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("run scripts/netbox-up first ({file}: {e})"));
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
+        .unwrap()
+}
+
+/// Every guest gets exactly 2 NICs, 2 disks and 2 IPv4 addresses (LXC: static `ip=`;
+/// QEMU: running with the agent reporting them), so that the object counts are those of
+/// the floor.
+async fn shape(sim: &pve_sim::RunningSim) {
+    let mut c = sim.state.cluster.write().await;
+    for (i, g) in c.guests.values_mut().enumerate() {
+        g.nics.truncate(2);
+        while g.nics.len() < 2 {
+            let mut nic = g.nics[0].clone();
+            nic.mac = format!(
+                "BC:25:00:{:02X}:{:02X}:{:02X}",
+                (i >> 8) & 0xff,
+                i & 0xff,
+                g.nics.len()
+            );
+            g.nics.push(nic);
+        }
+        let addresses: Vec<String> = (0..2)
+            .map(|n| format!("10.{}.{}.{}/16", 230 + n, i / 250, i % 250 + 1))
+            .collect();
+        for (nic, address) in g.nics.iter_mut().zip(&addresses) {
+            nic.ip = None;
+            nic.ip6 = None;
+            if g.kind == pve_sim::Kind::Lxc {
+                nic.ip = Some(address.clone());
+            }
+        }
+        if g.kind == pve_sim::Kind::Qemu {
+            g.running = true;
+            g.agent = true;
+            g.agent_ips = addresses.iter().map(|a| vec![a.clone()]).collect();
+        }
+        g.disks.truncate(2);
+        while g.disks.len() < 2 {
+            let mut disk = g.disks[0].clone();
+            disk.key = match g.kind {
+                pve_sim::Kind::Qemu => "scsi1".into(),
+                pve_sim::Kind::Lxc => "mp0".into(),
+            };
+            g.disks.push(disk);
+        }
+    }
+}
+
+async fn cleanup(nb: &NetboxClient, name: &str) {
+    for cluster in nb
+        .list::<Cluster>(&[("name", name.to_string())])
+        .await
+        .unwrap()
+    {
+        let filter = [("cluster_id", cluster.id.to_string())];
+        let vms: Vec<u64> = nb
+            .list::<VirtualMachine>(&filter)
+            .await
+            .unwrap()
+            .iter()
+            .map(|v| v.id)
+            .collect();
+        nb.delete::<VirtualMachine>(&vms).await.unwrap();
+        let devices: Vec<u64> = nb
+            .list::<Device>(&filter)
+            .await
+            .unwrap()
+            .iter()
+            .map(|d| d.id)
+            .collect();
+        nb.delete::<Device>(&devices).await.unwrap();
+        nb.delete::<Cluster>(&[cluster.id]).await.unwrap();
+    }
+    let sites: Vec<u64> = nb
+        .list::<Site>(&[("slug", format!("proxmox-{name}"))])
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    nb.delete::<Site>(&sites).await.unwrap();
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let guests: usize = std::env::var("BENCH_VMS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1000);
+    let name = format!(
+        "bsync{:x}",
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs()
+            % 0xfffff
+    );
+    let sim = pve_sim::start(pve_sim::SimOptions::local(pve_sim::ClusterSpec {
+        seed: 1,
+        name: name.clone(),
+        index: 1,
+        nodes: 3,
+        guests,
+    }))
+    .await
+    .unwrap();
+    shape(&sim).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("bench.db").display()
+    ))
+    .await
+    .unwrap();
+    let secrets = SecretBox::from_key_text(&"ab".repeat(32)).unwrap();
+    let endpoint_id = db
+        .insert_proxmox_endpoint(
+            &ProxmoxEndpointInput {
+                name: "bench".into(),
+                url: sim.http_url.clone().unwrap(),
+                credentials: ProxmoxCredentials::Token {
+                    token_id: "root@pam!proxbox".into(),
+                    secret: Some("unused".into()),
+                },
+                verify_tls: true,
+                ca_pem: None,
+                timeout_secs: 30,
+                enabled: true,
+            },
+            &secrets,
+        )
+        .await
+        .unwrap();
+    let c = sim.credentials();
+    let pve = PveClient::new(PveOptions::new(
+        sim.http_url.clone().unwrap(),
+        Credentials::token(&c.token_id, Some(&c.token_secret)),
+    ))
+    .unwrap();
+    let mut options = NetboxOptions::new(env_value("NETBOX_URL"), env_value("NETBOX_TOKEN"));
+    options.timeout = std::time::Duration::from_secs(900);
+    let netbox = NetboxClient::new(options).unwrap();
+
+    println!("| Sync engine: 3 nodes, {guests} guests × (2 NICs, 2 disks, 2 IPs) | seconds | read requests | write requests | objects written | ms per object written |");
+    println!("|---|---|---|---|---|---|");
+    for label in ["first sync (empty NetBox)", "resync, nothing changed"] {
+        let sink = CollectSink::default();
+        let ctx = SyncContext::new(
+            &db,
+            &netbox,
+            vec![ClusterSource {
+                endpoint_id,
+                endpoint_name: "bench".into(),
+                pve: pve.clone(),
+            }],
+            &sink,
+        );
+        let (reads, writes) = netbox.request_counts();
+        let started = Instant::now();
+        let outcome = run_sync(&ctx, &[], "bench").await;
+        let secs = started.elapsed().as_secs_f64();
+        assert!(outcome.ok, "{:?}", outcome.error);
+        let events = sink.events();
+        let written = events
+            .iter()
+            .filter(|e| matches!(e, SyncEvent::ItemProgress(p) if matches!(p.status, ItemStatus::Created | ItemStatus::Updated | ItemStatus::Deleted)))
+            .count();
+        let failed = events
+            .iter()
+            .filter(|e| matches!(e, SyncEvent::ItemProgress(p) if p.status == ItemStatus::Failed))
+            .count();
+        assert_eq!(failed, 0, "no object may fail in the benchmark");
+        let (reads_after, writes_after) = netbox.request_counts();
+        println!(
+            "| {label} | {secs:.1} | {} | {} | {written} | {} |",
+            reads_after - reads,
+            writes_after - writes,
+            if written == 0 {
+                "–".to_string()
+            } else {
+                format!("{:.1}", secs * 1000.0 / written as f64)
+            }
+        );
+    }
+    cleanup(&netbox, &name).await;
+    sim.stop().await;
+}
