@@ -336,13 +336,36 @@ impl NetboxClient {
         field: &str,
         values: &[V],
     ) -> Result<Vec<M>, NbError> {
-        let mut out = Vec::with_capacity(values.len());
-        for group in values.chunks(IDS_PER_REQUEST) {
-            let filters: Vec<(&str, String)> =
-                group.iter().map(|v| (field, v.to_string())).collect();
-            out.extend(self.list::<M>(&filters).await?);
+        // The groups are independent: read them side by side (the client's concurrency
+        // limit still applies), then put them back in order.
+        let mut reads = tokio::task::JoinSet::new();
+        for (index, group) in values.chunks(IDS_PER_REQUEST).enumerate() {
+            let filters: Vec<(String, String)> = group
+                .iter()
+                .map(|v| (field.to_string(), v.to_string()))
+                .collect();
+            let client = self.clone();
+            reads.spawn(async move {
+                let filters: Vec<(&str, String)> = filters
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.clone()))
+                    .collect();
+                (index, client.list::<M>(&filters).await)
+            });
         }
-        Ok(out)
+        let mut groups: Vec<(usize, Vec<M>)> = Vec::new();
+        while let Some(joined) = reads.join_next().await {
+            let (index, result) = joined.map_err(|e| {
+                NbError::new(
+                    ErrorKind::Internal,
+                    format!("a NetBox read stopped unexpectedly: {e}"),
+                    "Report this as a bug.",
+                )
+            })?;
+            groups.push((index, result?));
+        }
+        groups.sort_by_key(|(index, _)| *index);
+        Ok(groups.into_iter().flat_map(|(_, group)| group).collect())
     }
 
     /// `GET /api/status/`: NetBox's version, proving URL and token in one request.
