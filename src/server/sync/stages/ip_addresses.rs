@@ -184,6 +184,18 @@ pub async fn run(
         .filter(|id| !is_planned(*id))
         .collect();
     let assigned: Vec<IpAddress> = ctx.netbox.list_in("vminterface_id", &interface_ids).await?;
+    let mut on_interface: HashMap<u64, Vec<&IpAddress>> = HashMap::new();
+    for ip in &assigned {
+        if let Some(id) = ip.assigned_object_id {
+            on_interface.entry(id).or_default().push(ip);
+        }
+    }
+    // Who else holds an address matters only for addresses not yet on their interface
+    // (none on a resync with nothing changed).
+    let is_new = |iface_index: usize, address: &str| {
+        let on = on_interface.get(&state.interfaces[iface_index].netbox_id);
+        !on.is_some_and(|ips| ips.iter().any(|ip| host(&ip.address) == host(address)))
+    };
     let wanted_hosts: Vec<String> = found
         .values()
         .filter_map(|f| match f {
@@ -191,6 +203,7 @@ pub async fn run(
             Found::Unknown(_) => None,
         })
         .flatten()
+        .filter(|(iface_index, a)| is_new(*iface_index, a))
         .filter_map(|(_, a)| host(a).map(|h| h.to_string()))
         .collect::<HashSet<_>>()
         .into_iter()
@@ -202,12 +215,6 @@ pub async fn run(
         format!("{} addresses on the synced interfaces", assigned.len()),
     );
 
-    let mut on_interface: HashMap<u64, Vec<&IpAddress>> = HashMap::new();
-    for ip in &assigned {
-        if let Some(id) = ip.assigned_object_id {
-            on_interface.entry(id).or_default().push(ip);
-        }
-    }
     // Addresses held elsewhere: by an object Proxbox does not manage, or unassigned by hand.
     let foreign: HashMap<IpAddr, &IpAddress> = holders
         .iter()
@@ -366,23 +373,6 @@ async fn primary_addresses(
     if ctx.policy.rule(Field::Addresses) != Overwrite::Always {
         return Ok(());
     }
-    let vm_ids: Vec<u64> = guests_known
-        .iter()
-        .map(|g| state.guests[*g].vm_id)
-        .filter(|id| !is_planned(*id))
-        .collect();
-    let current: HashMap<u64, (Option<u64>, Option<u64>)> = ctx
-        .netbox
-        .list_in::<VirtualMachine, _>("id", &vm_ids)
-        .await?
-        .into_iter()
-        .map(|vm| {
-            (
-                vm.id,
-                (vm.primary_ip4.map(|r| r.id), vm.primary_ip6.map(|r| r.id)),
-            )
-        })
-        .collect();
     let mut primary: HashMap<usize, (Option<u64>, Option<u64>)> = HashMap::new();
     for (iface_index, address, id) in settled {
         let Some(id) = id else { continue };
@@ -400,7 +390,7 @@ async fn primary_addresses(
     for guest_index in sorted {
         let guest = &state.guests[*guest_index];
         let (want4, want6) = primary.get(guest_index).copied().unwrap_or_default();
-        let (have4, have6) = current.get(&guest.vm_id).copied().unwrap_or_default();
+        let (have4, have6) = guest.primary_ips;
         // Only set what the guest reports; never clear an operator's choice for a guest
         // that reports nothing of that family.
         let patch = VirtualMachineWrite {

@@ -69,6 +69,9 @@ pub struct SyncedGuest {
     pub running: bool,
     /// QEMU: the guest agent is enabled in the config.
     pub agent: bool,
+    /// The VM's primary IPv4 and IPv6 in NetBox as this stage read them (the
+    /// ip-addresses stage compares against them instead of reading every VM again).
+    pub primary_ips: (Option<u64>, Option<u64>),
 }
 
 fn status_of(resource: &ClusterResource) -> &'static str {
@@ -506,6 +509,15 @@ pub async fn run(
                 vmid: d.vmid,
                 running: d.running,
                 agent: d.agent,
+                primary_ips: by_id
+                    .get(&vm_id)
+                    .map(|vm| {
+                        (
+                            vm.primary_ip4.as_ref().map(|r| r.id),
+                            vm.primary_ip6.as_ref().map(|r| r.id),
+                        )
+                    })
+                    .unwrap_or_default(),
             })
         })
         .collect();
