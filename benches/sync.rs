@@ -174,6 +174,7 @@ async fn main() {
 
     println!("| Sync engine: 3 nodes, {guests} guests × (2 NICs, 2 disks, 2 IPs) | seconds | read requests | write requests | objects written | ms per object written |");
     println!("|---|---|---|---|---|---|");
+    let mut timings = Vec::new();
     for label in ["first sync (empty NetBox)", "resync, nothing changed"] {
         let sink = CollectSink::default();
         let ctx = SyncContext::new(
@@ -201,6 +202,19 @@ async fn main() {
             .filter(|e| matches!(e, SyncEvent::ItemProgress(p) if p.status == ItemStatus::Failed))
             .count();
         assert_eq!(failed, 0, "no object may fail in the benchmark");
+        // Where the time went, per stage, for the line under the table.
+        let stages: Vec<String> = events
+            .iter()
+            .filter_map(|e| match e {
+                SyncEvent::PhaseSummary(p) => Some(format!(
+                    "{} {:.1} s",
+                    p.phase,
+                    p.timing.elapsed_ms as f64 / 1000.0
+                )),
+                _ => None,
+            })
+            .collect();
+        timings.push(format!("{label}: {}", stages.join(", ")));
         let (reads_after, writes_after) = netbox.request_counts();
         println!(
             "| {label} | {secs:.1} | {} | {} | {written} | {} |",
@@ -212,6 +226,10 @@ async fn main() {
                 format!("{:.1}", secs * 1000.0 / written as f64)
             }
         );
+    }
+    println!();
+    for line in timings {
+        println!("Per stage — {line}.");
     }
     cleanup(&netbox, &name).await;
     sim.stop().await;
