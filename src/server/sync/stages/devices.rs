@@ -171,7 +171,6 @@ pub async fn run(
         description: "Managed by Proxbox".into(),
     })
     .await?;
-    state.identity_field = ensure_identity_field(ctx, report).await?;
     let named = |name: &str, slug: &str| NewNamed {
         name: name.into(),
         slug: slug.into(),
@@ -180,25 +179,28 @@ pub async fn run(
             slug: PROXBOX_TAG.into(),
         }],
     };
-    let cluster_type =
-        apply::ensure::<ClusterType, _>(ctx, "proxmox", || named("Proxmox VE", "proxmox")).await?;
-    let maker =
-        apply::ensure::<Manufacturer, _>(ctx, "proxmox", || named("Proxmox", "proxmox")).await?;
+    // Independent of each other (the tag exists now): asked side by side, since each is a
+    // NetBox round trip on every run.
+    let (identity_field, cluster_type, maker, role) = tokio::try_join!(
+        ensure_identity_field(ctx, report),
+        apply::ensure::<ClusterType, _>(ctx, "proxmox", || named("Proxmox VE", "proxmox")),
+        apply::ensure::<Manufacturer, _>(ctx, "proxmox", || named("Proxmox", "proxmox")),
+        apply::ensure::<DeviceRole, _>(ctx, "proxmox-node", || NewDeviceRole {
+            name: "Proxmox Node".into(),
+            slug: "proxmox-node".into(),
+            color: "ff5722".into(),
+            vm_role: false,
+            tags: vec![TagRef {
+                slug: PROXBOX_TAG.into(),
+            }],
+        }),
+    )?;
+    state.identity_field = identity_field;
     let device_type = apply::ensure::<DeviceType, _>(ctx, "proxmox-node", || NewDeviceType {
         manufacturer: maker,
         model: "Proxmox VE Node".into(),
         slug: "proxmox-node".into(),
         u_height: 1.0,
-        tags: vec![TagRef {
-            slug: PROXBOX_TAG.into(),
-        }],
-    })
-    .await?;
-    let role = apply::ensure::<DeviceRole, _>(ctx, "proxmox-node", || NewDeviceRole {
-        name: "Proxmox Node".into(),
-        slug: "proxmox-node".into(),
-        color: "ff5722".into(),
-        vm_role: false,
         tags: vec![TagRef {
             slug: PROXBOX_TAG.into(),
         }],
@@ -220,18 +222,13 @@ pub async fn run(
     let site_slug = |c: &ProxmoxCluster| format!("proxmox-{}", slugify(&c.name));
     let slugs: Vec<String> = found.iter().map(site_slug).collect();
     let names: Vec<String> = found.iter().map(|c| c.name.clone()).collect();
-    let mut sites: HashMap<String, u64> = nb
-        .list_in::<Site, _>("slug", &slugs)
-        .await?
-        .into_iter()
-        .map(|s| (s.slug, s.id))
-        .collect();
-    let mut clusters: HashMap<String, Option<u64>> = nb
-        .list_in::<Cluster, _>("name", &names)
-        .await?
-        .into_iter()
-        .map(|c| (c.name, Some(c.id)))
-        .collect();
+    let (sites, clusters) = tokio::try_join!(
+        nb.list_in::<Site, _>("slug", &slugs),
+        nb.list_in::<Cluster, _>("name", &names),
+    )?;
+    let mut sites: HashMap<String, u64> = sites.into_iter().map(|s| (s.slug, s.id)).collect();
+    let mut clusters: HashMap<String, Option<u64>> =
+        clusters.into_iter().map(|c| (c.name, Some(c.id))).collect();
     let cluster_ids: Vec<u64> = clusters.values().flatten().copied().collect();
     let devices: Vec<Device> = nb.list_in("cluster_id", &cluster_ids).await?;
     report.substep(
