@@ -42,45 +42,47 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
     let command = cli
         .command
         .unwrap_or(Command::Serve(ServeOptions::default()));
-    if let Command::Sync(options) = command {
-        let code = super::headless::sync(&global, &db, options).await;
-        db.close().await;
-        return code;
+    let done = |result: Result<(), String>| result.map(|()| ExitCode::SUCCESS);
+    match command {
+        Command::Serve(options) => done(serve(global, db, options).await),
+        Command::Sync(options) => {
+            let code = super::headless::sync(&global, &db, options).await;
+            db.close().await;
+            code
+        }
+        Command::ResetPassword { username } => done(reset_password(&db, &username).await),
+        Command::ApiKey(command) => done(api_key(&db, command).await),
     }
-    run_command(global, db, command)
-        .await
-        .map(|()| ExitCode::SUCCESS)
 }
 
-async fn run_command(global: GlobalOptions, db: Db, command: Command) -> Result<(), String> {
+async fn reset_password(db: &Db, username: &str) -> Result<(), String> {
+    let password = auth::generate_password();
+    let hash = auth::hash_password(password.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    if !db
+        .set_password(username, &hash)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        db.create_user(username, &hash, true)
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    println!("New one-time password for {username}: {password}");
+    Ok(())
+}
+
+async fn api_key(db: &Db, command: ApiKeyCommand) -> Result<(), String> {
     match command {
-        Command::Sync(_) => unreachable!("handled in run"),
-        Command::Serve(options) => serve(global, db, options).await,
-        Command::ResetPassword { username } => {
-            let password = auth::generate_password();
-            let hash = auth::hash_password(password.clone())
-                .await
-                .map_err(|e| e.to_string())?;
-            if !db
-                .set_password(&username, &hash)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                db.create_user(&username, &hash, true)
-                    .await
-                    .map_err(|e| e.to_string())?;
-            }
-            println!("New one-time password for {username}: {password}");
-            Ok(())
-        }
-        Command::ApiKey(ApiKeyCommand::Create { name }) => {
-            let key = auth::create_api_key(&db, &name)
+        ApiKeyCommand::Create { name } => {
+            let key = auth::create_api_key(db, &name)
                 .await
                 .map_err(|e| e.to_string())?;
             println!("API key {name:?} (shown once; send it as X-Proxbox-API-Key):\n{key}");
             Ok(())
         }
-        Command::ApiKey(ApiKeyCommand::Delete { name }) => {
+        ApiKeyCommand::Delete { name } => {
             if db.delete_api_key(&name).await.map_err(|e| e.to_string())? {
                 println!("deleted API key {name:?}");
                 Ok(())

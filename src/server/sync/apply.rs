@@ -72,7 +72,7 @@ pub async fn create<M: Model, W: Serialize>(
     report: &mut StageReport<'_>,
     writes: &[Write<W>],
 ) -> Result<Vec<Option<u64>>, StageError> {
-    bulk::<M, W>(ctx, report, writes, ItemStatus::Created).await
+    bulk::<M, W>(ctx, report, writes, Bulk::Create).await
 }
 
 /// Updates the objects (each body carries its id); `None` where NetBox refused it.
@@ -81,7 +81,7 @@ pub async fn update<M: Model, W: Serialize>(
     report: &mut StageReport<'_>,
     writes: &[Write<W>],
 ) -> Result<Vec<Option<u64>>, StageError> {
-    bulk::<M, W>(ctx, report, writes, ItemStatus::Updated).await
+    bulk::<M, W>(ctx, report, writes, Bulk::Update).await
 }
 
 /// Updates objects this run created a moment ago, to link them to objects that needed
@@ -92,41 +92,46 @@ pub async fn link_created<M: Model, W: Serialize>(
     report: &mut StageReport<'_>,
     writes: &[Write<W>],
 ) -> Result<(), StageError> {
-    if ctx.options.dry_run {
-        return Ok(());
-    }
-    let size = ctx.netbox.options().chunk_size.max(1);
-    for chunk in writes.chunks(size) {
-        ctx.check_stop()?;
-        let bodies: Vec<&W> = chunk.iter().map(|w| &w.body).collect();
-        for failure in ctx.netbox.update::<M, _>(&bodies).await?.failed {
-            report.labeled(
-                &chunk[failure.index].label,
-                ItemStatus::Failed,
-                chunk[failure.index].id,
-                Some(failure.error.into()),
-            );
+    bulk::<M, W>(ctx, report, writes, Bulk::Link)
+        .await
+        .map(|_| ())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bulk {
+    Create,
+    Update,
+    /// An update that completes a create: its successes are not items of their own.
+    Link,
+}
+
+impl Bulk {
+    /// The status of a written object's item, or `None` when it is not reported.
+    fn reported(self, dry_run: bool) -> Option<ItemStatus> {
+        match (self, dry_run) {
+            (Bulk::Link, _) => None,
+            (Bulk::Create, false) => Some(ItemStatus::Created),
+            (Bulk::Create, true) => Some(ItemStatus::WouldCreate),
+            (Bulk::Update, false) => Some(ItemStatus::Updated),
+            (Bulk::Update, true) => Some(ItemStatus::WouldUpdate),
         }
     }
-    Ok(())
 }
 
 async fn bulk<M: Model, W: Serialize>(
     ctx: &SyncContext<'_>,
     report: &mut StageReport<'_>,
     writes: &[Write<W>],
-    status: ItemStatus,
+    kind: Bulk,
 ) -> Result<Vec<Option<u64>>, StageError> {
+    let dry_run = ctx.options.dry_run;
     let mut ids = vec![None; writes.len()];
-    if ctx.options.dry_run {
+    if dry_run {
         for (write, id) in writes.iter().zip(ids.iter_mut()) {
             *id = Some(write.id.unwrap_or_else(|| ctx.planned_id()));
-            let planned = if status == ItemStatus::Created {
-                ItemStatus::WouldCreate
-            } else {
-                ItemStatus::WouldUpdate
-            };
-            report.labeled(&write.label, planned, write.id, None);
+            if let Some(planned) = kind.reported(true) {
+                report.labeled(&write.label, planned, write.id, None);
+            }
         }
         return Ok(ids);
     }
@@ -135,14 +140,16 @@ async fn bulk<M: Model, W: Serialize>(
         ctx.check_stop()?;
         let first = chunk_index * size;
         let bodies: Vec<&W> = chunk.iter().map(|w| &w.body).collect();
-        let outcome = if status == ItemStatus::Created {
+        let outcome = if kind == Bulk::Create {
             ctx.netbox.create::<M, _>(&bodies).await?
         } else {
             ctx.netbox.update::<M, _>(&bodies).await?
         };
         for (index, object) in outcome.done {
             ids[first + index] = Some(object.id());
-            report.labeled(&chunk[index].label, status, Some(object.id()), None);
+            if let Some(status) = kind.reported(false) {
+                report.labeled(&chunk[index].label, status, Some(object.id()), None);
+            }
         }
         for failure in outcome.failed {
             report.labeled(

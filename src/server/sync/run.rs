@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::context::{StageError, SyncContext};
+use super::context::{is_planned, StageError, SyncContext};
 use super::report::StageReport;
 use super::stage::{plan_stages, Stage};
 use super::stages::{
@@ -24,6 +24,29 @@ pub struct RunState {
     pub interfaces: Vec<SyncedInterface>,
     /// `/cluster/resources` of each endpoint as discovery read it (nodes and guests).
     pub resources: BTreeMap<i64, Vec<proxbox_pve::ClusterResource>>,
+}
+
+/// The ids that exist in NetBox, without those a dry run only planned (NetBox cannot be
+/// asked about them).
+fn stored(ids: impl Iterator<Item = u64>) -> Vec<u64> {
+    ids.filter(|id| !is_planned(*id)).collect()
+}
+
+impl RunState {
+    /// NetBox ids of the run's clusters.
+    pub fn cluster_ids(&self) -> Vec<u64> {
+        stored(self.clusters.iter().map(|c| c.netbox_cluster))
+    }
+
+    /// NetBox ids of the synced guests' VMs.
+    pub fn vm_ids(&self) -> Vec<u64> {
+        stored(self.guests.iter().map(|g| g.vm_id))
+    }
+
+    /// NetBox ids of the synced guests' interfaces.
+    pub fn interface_ids(&self) -> Vec<u64> {
+        stored(self.interfaces.iter().map(|i| i.netbox_id))
+    }
 }
 
 /// How a run ended.

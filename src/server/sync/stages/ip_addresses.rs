@@ -14,7 +14,7 @@ use proxbox_pve::{AgentInterface, GuestKind, PveError};
 use super::devices::{is_managed, tags};
 use crate::events::{ItemStatus, StepStatus};
 use crate::server::sync::apply::{self, Label, Write};
-use crate::server::sync::context::{is_planned, StageError, SyncContext};
+use crate::server::sync::context::{StageError, SyncContext};
 use crate::server::sync::overwrite::{Field, Overwrite};
 use crate::server::sync::report::StageReport;
 use crate::server::sync::run::RunState;
@@ -177,12 +177,7 @@ pub async fn run(
         StepStatus::Started,
         "Reading the addresses of the synced interfaces and any holder of the same addresses",
     );
-    let interface_ids: Vec<u64> = state
-        .interfaces
-        .iter()
-        .map(|i| i.netbox_id)
-        .filter(|id| !is_planned(*id))
-        .collect();
+    let interface_ids = state.interface_ids();
     let assigned: Vec<IpAddress> = ctx.netbox.list_in("vminterface_id", &interface_ids).await?;
     let mut on_interface: HashMap<u64, Vec<&IpAddress>> = HashMap::new();
     for ip in &assigned {

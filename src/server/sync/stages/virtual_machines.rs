@@ -13,7 +13,7 @@ use super::devices::{
 use crate::events::{ItemStatus, StepStatus};
 use crate::server::db::sync_objects::Mapped;
 use crate::server::sync::apply::{self, Label, Write};
-use crate::server::sync::context::{is_planned, StageError, SyncContext};
+use crate::server::sync::context::{StageError, SyncContext};
 use crate::server::sync::overwrite::Field;
 use crate::server::sync::report::StageReport;
 use crate::server::sync::run::RunState;
@@ -304,12 +304,7 @@ pub async fn run(
     let nb = ctx.netbox;
     // The VMs of this run's clusters, managed or not: a VM is adopted only within its
     // cluster, and reads scoped so stay undisturbed by other clusters' syncs.
-    let cluster_ids: Vec<u64> = state
-        .clusters
-        .iter()
-        .map(|c| c.netbox_cluster)
-        .filter(|id| !is_planned(*id))
-        .collect();
+    let cluster_ids = state.cluster_ids();
     let existing: Vec<VirtualMachine> = nb.list_in("cluster_id", &cluster_ids).await?;
     let by_id: HashMap<u64, &VirtualMachine> = existing.iter().map(|v| (v.id, v)).collect();
     report.substep(

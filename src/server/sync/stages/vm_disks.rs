@@ -9,7 +9,7 @@ use proxbox_netbox::models::*;
 use super::devices::{is_managed, tags};
 use crate::events::{ItemStatus, StepStatus};
 use crate::server::sync::apply::{self, Label, Write};
-use crate::server::sync::context::{is_planned, StageError, SyncContext};
+use crate::server::sync::context::{StageError, SyncContext};
 use crate::server::sync::overwrite::Field;
 use crate::server::sync::report::StageReport;
 use crate::server::sync::run::RunState;
@@ -24,12 +24,7 @@ pub async fn run(
         StepStatus::Started,
         "Reading the virtual disks of the synced guests",
     );
-    let vm_ids: Vec<u64> = state
-        .guests
-        .iter()
-        .map(|g| g.vm_id)
-        .filter(|id| !is_planned(*id))
-        .collect();
+    let vm_ids = state.vm_ids();
     let existing: Vec<VirtualDisk> = ctx.netbox.list_in("virtual_machine_id", &vm_ids).await?;
     report.substep(
         "read-netbox",

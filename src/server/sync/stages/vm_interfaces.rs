@@ -89,12 +89,7 @@ pub async fn run(
         StepStatus::Started,
         "Reading the interfaces and MAC addresses of the synced guests",
     );
-    let vm_ids: Vec<u64> = state
-        .guests
-        .iter()
-        .map(|g| g.vm_id)
-        .filter(|id| !is_planned(*id))
-        .collect();
+    let vm_ids = state.vm_ids();
     let existing: Vec<VmInterface> = ctx.netbox.list_in("virtual_machine_id", &vm_ids).await?;
     let interface_ids: Vec<u64> = existing.iter().map(|i| i.id).collect();
     let macs: Vec<MacAddress> = ctx.netbox.list_in("vminterface_id", &interface_ids).await?;
