@@ -14,7 +14,6 @@ use proxbox::server::db::Db;
 use proxbox::server::sync::context::{ClusterSource, SyncContext};
 use proxbox::server::sync::run::run_sync;
 use proxbox::server::sync::sink::CollectSink;
-use proxbox_netbox::models::{Cluster, Device, Site, VirtualMachine};
 use proxbox_netbox::{NetboxClient, NetboxOptions};
 use proxbox_pve::{Credentials, PveClient, PveOptions};
 
@@ -75,40 +74,9 @@ async fn shape(sim: &pve_sim::RunningSim) {
     }
 }
 
-async fn cleanup(nb: &NetboxClient, name: &str) {
-    for cluster in nb
-        .list::<Cluster>(&[("name", name.to_string())])
-        .await
-        .unwrap()
-    {
-        let filter = [("cluster_id", cluster.id.to_string())];
-        let vms: Vec<u64> = nb
-            .list::<VirtualMachine>(&filter)
-            .await
-            .unwrap()
-            .iter()
-            .map(|v| v.id)
-            .collect();
-        nb.delete::<VirtualMachine>(&vms).await.unwrap();
-        let devices: Vec<u64> = nb
-            .list::<Device>(&filter)
-            .await
-            .unwrap()
-            .iter()
-            .map(|d| d.id)
-            .collect();
-        nb.delete::<Device>(&devices).await.unwrap();
-        nb.delete::<Cluster>(&[cluster.id]).await.unwrap();
-    }
-    let sites: Vec<u64> = nb
-        .list::<Site>(&[("slug", format!("proxmox-{name}"))])
-        .await
-        .unwrap()
-        .iter()
-        .map(|s| s.id)
-        .collect();
-    nb.delete::<Site>(&sites).await.unwrap();
-}
+#[path = "../tests/common/netbox_cleanup.rs"]
+mod netbox_cleanup;
+use netbox_cleanup::cleanup;
 
 #[tokio::main]
 async fn main() {

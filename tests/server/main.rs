@@ -1,6 +1,8 @@
 //! Server integration tests: the real router on a loopback port, a real HTTP client,
 //! SQLite files and a real PostgreSQL. Run with `--features ssr`.
 
+#[path = "../common/netbox_cleanup.rs"]
+mod netbox_cleanup;
 mod support;
 
 mod auth;

@@ -514,14 +514,7 @@ async fn a_cancelled_run_stops_between_chunks_and_the_next_run_converges() {
         .map(SyncEvent::name)
         .collect();
     assert_eq!(tail, ["complete", "error", "step"]);
-    let detail = ran
-        .events
-        .iter()
-        .find_map(|e| match e {
-            SyncEvent::ErrorDetail(d) => Some(d.clone()),
-            _ => None,
-        })
-        .unwrap();
+    let detail = ran.error_details().into_iter().next().unwrap();
     assert_eq!(detail.category, ErrorCategory::Cancelled);
     assert!(!detail.suggestion.is_empty());
 

@@ -1,6 +1,6 @@
 //! A sync run against the Proxmox simulator and the real NetBox, for the sync tests.
 
-use proxbox::events::{ItemProgress, ItemStatus, SyncEvent};
+use proxbox::events::{ErrorDetail, ItemProgress, ItemStatus, SyncEvent};
 use proxbox::models::{ProxmoxCredentials, ProxmoxEndpointInput};
 use proxbox::server::crypto::SecretBox;
 use proxbox::server::db::Db;
@@ -8,10 +8,11 @@ use proxbox::server::sync::context::{ClusterSource, RunOptions, StopSignal, Sync
 use proxbox::server::sync::run::{run_sync, RunOutcome};
 use proxbox::server::sync::sink::{CollectSink, EventSink};
 use proxbox::server::sync::stage::Stage;
-use proxbox_netbox::models::{Cluster, Device, IpAddress, Site, VirtualMachine};
+use proxbox_netbox::models::IpAddress;
 use proxbox_netbox::{NetboxClient, NetboxOptions};
 use proxbox_pve::{Credentials, PveClient, PveOptions};
 
+use crate::netbox_cleanup::delete_listed;
 use crate::support::*;
 
 pub async fn endpoint(db: &Db, name: &str) -> i64 {
@@ -90,6 +91,17 @@ impl Ran {
                 SyncEvent::ItemProgress(p) if p.status != ItemStatus::Skipped => {
                     Some((p.phase.clone(), p.kind.clone(), p.name.clone(), p.status))
                 }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The `error_detail` events, in order.
+    pub fn error_details(&self) -> Vec<ErrorDetail> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                SyncEvent::ErrorDetail(d) => Some(d.clone()),
                 _ => None,
             })
             .collect()
@@ -223,14 +235,7 @@ pub async fn simulator(name: &str, seed: u64, nodes: usize, guests: usize) -> pv
         format!("10.{}.0.0/16", 100 + seed),
         format!("fd00:{:x}::/32", 0x100 + seed),
     ] {
-        let stale: Vec<u64> = netbox
-            .list::<IpAddress>(&[("parent", range)])
-            .await
-            .unwrap()
-            .iter()
-            .map(|ip| ip.id)
-            .collect();
-        netbox.delete::<IpAddress>(&stale).await.unwrap();
+        delete_listed::<IpAddress>(&netbox, &[("parent", range)]).await;
     }
     pve_sim::start(pve_sim::SimOptions::local(spec))
         .await
@@ -249,39 +254,4 @@ pub async fn scenario(
     (netbox(), name, sim)
 }
 
-/// Removes what a test's cluster left in NetBox: its VMs (and with them their disks,
-/// interfaces, MAC and IP addresses), devices, cluster and site.
-pub async fn cleanup(netbox: &NetboxClient, name: &str) {
-    for cluster in netbox
-        .list::<Cluster>(&[("name", name.to_string())])
-        .await
-        .unwrap()
-    {
-        let filter = [("cluster_id", cluster.id.to_string())];
-        let vms: Vec<u64> = netbox
-            .list::<VirtualMachine>(&filter)
-            .await
-            .unwrap()
-            .iter()
-            .map(|v| v.id)
-            .collect();
-        netbox.delete::<VirtualMachine>(&vms).await.unwrap();
-        let devices: Vec<u64> = netbox
-            .list::<Device>(&filter)
-            .await
-            .unwrap()
-            .iter()
-            .map(|d| d.id)
-            .collect();
-        netbox.delete::<Device>(&devices).await.unwrap();
-        netbox.delete::<Cluster>(&[cluster.id]).await.unwrap();
-    }
-    let sites: Vec<u64> = netbox
-        .list::<Site>(&[("slug", format!("proxmox-{name}"))])
-        .await
-        .unwrap()
-        .iter()
-        .map(|s| s.id)
-        .collect();
-    netbox.delete::<Site>(&sites).await.unwrap();
-}
+pub use crate::netbox_cleanup::cleanup;

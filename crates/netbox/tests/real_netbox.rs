@@ -574,24 +574,29 @@ async fn failures_are_classified_with_what_to_do() {
     );
 }
 
-#[tokio::test]
-async fn a_bad_object_in_a_bulk_update_is_named_by_netbox_and_the_rest_is_written() {
-    let nb = client();
-    let ns = namespace();
-    let sites: Vec<NewSite> = (0..3)
-        .map(|i| NewSite {
-            name: format!("{ns}-{i}"),
-            slug: format!("{ns}-{i}"),
+/// Active sites `{ns}-{suffix}`, created in one request.
+async fn active_sites(nb: &NetboxClient, ns: &str, suffixes: &[&str]) -> Vec<Site> {
+    let sites: Vec<NewSite> = suffixes
+        .iter()
+        .map(|s| NewSite {
+            name: format!("{ns}-{s}"),
+            slug: format!("{ns}-{s}"),
             status: "active".into(),
             tags: vec![],
         })
         .collect();
-    let created = nb
-        .create::<Site, _>(&sites)
+    nb.create::<Site, _>(&sites)
         .await
         .unwrap()
         .into_result()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_bad_object_in_a_bulk_update_is_named_by_netbox_and_the_rest_is_written() {
+    let nb = client();
+    let ns = namespace();
+    let created = active_sites(&nb, &ns, &["0", "1", "2"]).await;
     let (_, writes_before) = nb.request_counts();
     let patches: Vec<serde_json::Value> = created
         .iter()
@@ -627,21 +632,7 @@ async fn a_bulk_update_pairs_each_answer_with_its_input_whatever_order_netbox_an
     let nb = client();
     let ns = namespace();
     // Sites are ordered by name: send them in the reverse order and rename them.
-    let sites: Vec<NewSite> = ["a", "b", "c"]
-        .iter()
-        .map(|s| NewSite {
-            name: format!("{ns}-{s}"),
-            slug: format!("{ns}-{s}"),
-            status: "active".into(),
-            tags: vec![],
-        })
-        .collect();
-    let created = nb
-        .create::<Site, _>(&sites)
-        .await
-        .unwrap()
-        .into_result()
-        .unwrap();
+    let created = active_sites(&nb, &ns, &["a", "b", "c"]).await;
     let patches: Vec<serde_json::Value> = created
         .iter()
         .rev()
