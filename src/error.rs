@@ -27,6 +27,9 @@ pub enum AppError {
     Throttled(u64),
     #[error("{0} was not found; it may have been deleted. Reload the list.")]
     NotFound(String),
+    /// The request cannot be served until something is set up or freed first.
+    #[error("{0}")]
+    Precondition(String),
     /// A failure inside Proxbox. The message is safe to show; details are in the server log.
     #[error("{0}")]
     Internal(String),
@@ -47,6 +50,7 @@ impl AppError {
             AppError::Csrf => 403,
             AppError::Throttled(_) => 429,
             AppError::NotFound(_) => 404,
+            AppError::Precondition(_) => 409,
             AppError::Internal(_) | AppError::Transport(_) => 500,
         }
     }

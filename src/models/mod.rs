@@ -2,7 +2,9 @@
 //! Nothing in here may hold a secret: these structs are serialised into pages.
 
 pub mod endpoint;
+pub mod job;
 pub mod session;
 
 pub use endpoint::*;
+pub use job::*;
 pub use session::*;

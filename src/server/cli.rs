@@ -7,10 +7,13 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use super::auth;
-use super::config::{ApiKeyCommand, Cli, Command, GlobalOptions, LogFormat, ServeOptions};
+use super::config::{
+    ApiKeyCommand, Cli, Command, GlobalOptions, JobOptions, LogFormat, ServeOptions,
+};
 use super::crypto::SecretBox;
 use super::db::{redact_url, Db};
 use super::http;
+use super::jobs::{JobSettings, Jobs};
 use super::state::{AppState, WebSettings};
 
 pub async fn main() -> ExitCode {
@@ -50,6 +53,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
             db.close().await;
             code
         }
+        Command::Worker(options) => done(worker(global, db, options).await),
         Command::ResetPassword { username } => done(reset_password(&db, &username).await),
         Command::ApiKey(command) => done(api_key(&db, command).await),
     }
@@ -124,15 +128,19 @@ async fn serve(global: GlobalOptions, db: Db, options: ServeOptions) -> Result<(
     }
     let addr = leptos_options.site_addr;
     let first_login = ensure_first_admin(&db, &options).await?;
+    let secrets = Arc::new(secrets);
+    let jobs = Jobs::new(db.clone(), secrets.clone(), JobSettings::from(&options.jobs));
+    let mut workers = jobs.start().await.map_err(|e| e.to_string())?;
 
     let state = AppState {
         leptos_options,
         db: db.clone(),
-        secrets: Arc::new(secrets),
+        secrets,
         web: Arc::new(WebSettings {
             cookie_secure: options.cookie_secure,
             session_ttl_ms: i64::from(options.session_hours.max(1)) * 3_600_000,
         }),
+        jobs: jobs.clone(),
     };
     let housekeeping = tokio::spawn(housekeeping(db.clone()));
     let app = http::router(state);
@@ -158,9 +166,41 @@ async fn serve(global: GlobalOptions, db: Db, options: ServeOptions) -> Result<(
     .await
     .map_err(|e| format!("server error: {e}"))?;
     housekeeping.abort();
+    stop_workers(&jobs, &mut workers).await;
     db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// `proxbox worker`: job workers only, until Ctrl-C or SIGTERM.
+async fn worker(global: GlobalOptions, db: Db, options: JobOptions) -> Result<(), String> {
+    let secrets = SecretBox::load_or_create(global.secret_key.as_deref(), &global.data_dir)
+        .map_err(|e| e.to_string())?;
+    if options.workers == 0 {
+        return Err("PROXBOX_WORKERS is 0: a worker instance needs at least one worker".into());
+    }
+    let jobs = Jobs::new(db.clone(), Arc::new(secrets), JobSettings::from(&options));
+    let mut workers = jobs.start().await.map_err(|e| e.to_string())?;
+    tracing::info!(workers = options.workers, "worker running; stop with Ctrl-C");
+    shutdown_signal().await;
+    stop_workers(&jobs, &mut workers).await;
+    db.close().await;
+    Ok(())
+}
+
+/// Stops taking jobs and lets running ones stop at their next chunk (they end cancelled,
+/// with everything written so far recorded); what does not stop in time is ended as
+/// interrupted by the next start.
+async fn stop_workers(jobs: &Jobs, workers: &mut tokio::task::JoinSet<()>) {
+    jobs.shut_down();
+    let drained = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while workers.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("jobs still running at shutdown; the next start marks them interrupted");
+        workers.abort_all();
+    }
 }
 
 /// Creates the first admin when there is no user. Returns the generated password to show,

@@ -74,6 +74,9 @@ pub enum Command {
     /// Manage API keys for machine clients (the NetBox plugin's X-Proxbox-API-Key).
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Run job workers only, without the web server: more capacity for several instances
+    /// on one PostgreSQL (a `serve` instance streams the jobs these run).
+    Worker(JobOptions),
     /// Run one sync in this terminal with a progress bar. Exit code: 0 done, 1 the run
     /// failed, 2 done but some objects failed, 130 cancelled with Ctrl-C.
     Sync(SyncOptions),
@@ -130,6 +133,40 @@ pub struct ServeOptions {
     /// Session lifetime without activity, in hours.
     #[arg(long, env = "PROXBOX_SESSION_HOURS", default_value_t = 12)]
     pub session_hours: u32,
+    #[command(flatten)]
+    pub jobs: JobOptions,
+}
+
+/// How sync jobs run (`serve` and `worker`).
+#[derive(Debug, Clone, Args)]
+pub struct JobOptions {
+    /// Sync jobs this instance runs at the same time (0: none; the instance only serves).
+    #[arg(long, env = "PROXBOX_WORKERS", default_value_t = 2)]
+    pub workers: usize,
+    /// Job wall clock in seconds: a longer job stops at its next chunk and ends failed.
+    #[arg(long, env = "PROXBOX_JOB_TIMEOUT_SECS", default_value_t = 7200)]
+    pub job_timeout_secs: u64,
+    /// Seconds between keepalive comments on event streams.
+    #[arg(long, env = "PROXBOX_SSE_KEEPALIVE_SECS", default_value_t = 15)]
+    pub keepalive_secs: u64,
+    /// Delete NetBox VMs whose guest has been gone from Proxmox for the grace period.
+    #[arg(long, env = "PROXBOX_DELETE_ORPHANS")]
+    pub delete_orphans: bool,
+    /// How long a guest must be gone before its VM is deleted, in hours.
+    #[arg(long, env = "PROXBOX_ORPHAN_GRACE_HOURS", default_value_t = 24)]
+    pub orphan_grace_hours: u64,
+}
+
+impl Default for JobOptions {
+    fn default() -> Self {
+        JobOptions {
+            workers: 2,
+            job_timeout_secs: 7200,
+            keepalive_secs: 15,
+            delete_orphans: false,
+            orphan_grace_hours: 24,
+        }
+    }
 }
 
 impl Default for ServeOptions {
@@ -141,6 +178,7 @@ impl Default for ServeOptions {
             admin_user: "admin".into(),
             cookie_secure: false,
             session_hours: 12,
+            jobs: JobOptions::default(),
         }
     }
 }

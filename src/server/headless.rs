@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::config::{GlobalOptions, SyncOptions};
 use super::crypto::SecretBox;
 use super::db::Db;
-use super::peers::{netbox_client, proxmox_client};
-use super::sync::context::{ClusterSource, RunOptions, StopSignal, SyncContext};
+use super::peers::sync_peers;
+use super::sync::context::{RunOptions, StopSignal, SyncContext};
 use super::sync::run::run_sync;
 use super::sync::stage::parse_stages;
 use super::sync::terminal::ProgressBar;
@@ -23,13 +23,6 @@ pub async fn sync(
     let stages = parse_stages(&names)?;
     let secrets = SecretBox::load_or_create(global.secret_key.as_deref(), &global.data_dir)
         .map_err(|e| e.to_string())?;
-    let netbox_row = db
-        .netbox_endpoint()
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("no NetBox endpoint is configured; add one on the Endpoints page first")?;
-    let netbox = netbox_client(&netbox_row, &secrets)
-        .map_err(|e| format!("NetBox endpoint: {} ({})", e.message, e.suggestion))?;
     let rows = db.proxmox_endpoints().await.map_err(|e| e.to_string())?;
     for wanted in &options.endpoints {
         if !rows.iter().any(|r| &r.name == wanted) {
@@ -40,29 +33,15 @@ pub async fn sync(
             ));
         }
     }
-    let mut sources = Vec::new();
-    for row in rows.iter().filter(|r| {
+    let (netbox, sources) = sync_peers(db, &secrets, |row| {
         if options.endpoints.is_empty() {
-            r.enabled != 0
+            row.enabled != 0
         } else {
-            options.endpoints.contains(&r.name)
+            options.endpoints.contains(&row.name)
         }
-    }) {
-        let pve = proxmox_client(row, &secrets).map_err(|e| {
-            format!(
-                "Proxmox endpoint {:?}: {} ({})",
-                row.name, e.message, e.suggestion
-            )
-        })?;
-        sources.push(ClusterSource {
-            endpoint_id: row.id,
-            endpoint_name: row.name.clone(),
-            pve,
-        });
-    }
-    if sources.is_empty() {
-        return Err("no enabled Proxmox endpoint; add one on the Endpoints page or name one with --endpoint".into());
-    }
+    })
+    .await
+    .map_err(|e| format!("{} ({})", e.message, e.suggestion))?;
 
     let stderr = std::io::stderr();
     let live = stderr.is_terminal();

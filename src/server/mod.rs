@@ -8,6 +8,8 @@ pub mod crypto;
 pub mod db;
 pub mod headless;
 pub mod http;
+pub mod jobs;
 pub mod peers;
 pub mod state;
+pub mod streams;
 pub mod sync;

@@ -7,6 +7,9 @@ use proxbox_netbox::{NetboxClient, NetboxOptions};
 use proxbox_pve::{Credentials, PveClient, PveOptions};
 
 use super::crypto::{KeyError, Sealed, SecretBox};
+use super::db::Db;
+use super::sync::context::{ClusterSource, StageError};
+use crate::events::ErrorCategory;
 use super::db::endpoints::{
     NetboxEndpointRow, ProxmoxEndpointRow, PROXMOX_PASSWORD, PROXMOX_TOKEN_SECRET,
 };
@@ -154,4 +157,46 @@ pub async fn test_netbox(row: &NetboxEndpointRow, secrets: &SecretBox) -> Connec
         },
         Err(e) => failed(e.kind.as_str(), e.message, e.suggestion),
     }
+}
+
+/// The NetBox client and the Proxmox sources of a sync, from the stored endpoints that
+/// `wanted` picks. Fails with what to fix when NetBox or every Proxmox endpoint is missing.
+pub async fn sync_peers(
+    db: &Db,
+    secrets: &SecretBox,
+    wanted: impl Fn(&ProxmoxEndpointRow) -> bool,
+) -> Result<(NetboxClient, Vec<ClusterSource>), StageError> {
+    let setup = |what: String, e: PeerSetupError| StageError {
+        category: ErrorCategory::Validation,
+        message: format!("{what}: {}", e.message),
+        detail: format!("{what} cannot be used as stored ({}).", e.category),
+        suggestion: e.suggestion,
+    };
+    let netbox_row = db.netbox_endpoint().await?.ok_or_else(|| StageError {
+        category: ErrorCategory::Validation,
+        message: "No NetBox endpoint is configured".into(),
+        detail: "A sync writes into the NetBox endpoint, and none is stored.".into(),
+        suggestion: "Add the NetBox endpoint on the Endpoints page, then run the sync again."
+            .into(),
+    })?;
+    let netbox = netbox_client(&netbox_row, secrets).map_err(|e| setup("NetBox endpoint".into(), e))?;
+    let mut sources = Vec::new();
+    for row in db.proxmox_endpoints().await?.iter().filter(|r| wanted(r)) {
+        let pve = proxmox_client(row, secrets)
+            .map_err(|e| setup(format!("Proxmox endpoint {:?}", row.name), e))?;
+        sources.push(ClusterSource {
+            endpoint_id: row.id,
+            endpoint_name: row.name.clone(),
+            pve,
+        });
+    }
+    if sources.is_empty() {
+        return Err(StageError {
+            category: ErrorCategory::Validation,
+            message: "No enabled Proxmox endpoint to sync".into(),
+            detail: "The sync was asked for endpoints that are disabled, deleted or not configured.".into(),
+            suggestion: "Add or enable a Proxmox endpoint on the Endpoints page, then run the sync again.".into(),
+        });
+    }
+    Ok((netbox, sources))
 }

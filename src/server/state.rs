@@ -5,6 +5,7 @@ use leptos::prelude::LeptosOptions;
 
 use super::crypto::SecretBox;
 use super::db::Db;
+use super::jobs::Jobs;
 
 /// Settings of the HTTP layer that handlers need.
 #[derive(Debug, Clone)]
@@ -20,6 +21,7 @@ pub struct AppState {
     pub db: Db,
     pub secrets: Arc<SecretBox>,
     pub web: Arc<WebSettings>,
+    pub jobs: Jobs,
 }
 
 impl FromRef<AppState> for LeptosOptions {

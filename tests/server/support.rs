@@ -6,6 +6,7 @@ use leptos::prelude::LeptosOptions;
 use proxbox::server::crypto::SecretBox;
 use proxbox::server::db::Db;
 use proxbox::server::http::router;
+use proxbox::server::jobs::{JobSettings, Jobs};
 use proxbox::server::state::{AppState, WebSettings};
 use serde_json::Value;
 
@@ -88,25 +89,62 @@ pub struct TestApp {
     pub db: Db,
     pub secrets: SecretBox,
     pub client: reqwest::Client,
+    pub jobs: Jobs,
+    pub db_url: String,
     test_db: Option<TestDb>,
     server: tokio::task::JoinHandle<()>,
+    workers: tokio::task::JoinSet<()>,
+}
+
+/// Job timings shortened so that tests see heartbeats, recovery and keepalives quickly.
+pub fn test_job_settings() -> JobSettings {
+    JobSettings {
+        workers: 2,
+        job_timeout: std::time::Duration::from_secs(600),
+        keepalive: std::time::Duration::from_millis(300),
+        heartbeat: std::time::Duration::from_millis(100),
+        stale_after: std::time::Duration::from_secs(2),
+        poll: std::time::Duration::from_millis(100),
+        delete_orphans: false,
+        orphan_grace: std::time::Duration::from_secs(3600),
+    }
 }
 
 impl TestApp {
     pub async fn start(backend: Backend) -> TestApp {
+        TestApp::start_with(backend, test_job_settings(), None).await
+    }
+
+    /// A server with the given job settings, on a new database or on `shared` (two
+    /// instances on one PostgreSQL).
+    pub async fn start_with(
+        backend: Backend,
+        settings: JobSettings,
+        shared: Option<&str>,
+    ) -> TestApp {
         let _ = tracing_subscriber::fmt()
             .with_env_filter("proxbox=debug")
             .with_test_writer()
             .try_init();
-        let test_db = TestDb::new(backend).await;
-        let db = Db::connect(&test_db.url)
+        let test_db = match shared {
+            Some(_) => None,
+            None => Some(TestDb::new(backend).await),
+        };
+        let url = shared
+            .map(str::to_string)
+            .unwrap_or_else(|| test_db.as_ref().unwrap().url.clone());
+        let db = Db::connect(&url)
             .await
             .expect("database opens and migrates");
-        let hash = proxbox::server::auth::hash_password(ADMIN_PASSWORD.into())
-            .await
-            .unwrap();
-        db.create_user(ADMIN, &hash, true).await.unwrap();
+        if shared.is_none() {
+            let hash = proxbox::server::auth::hash_password(ADMIN_PASSWORD.into())
+                .await
+                .unwrap();
+            db.create_user(ADMIN, &hash, true).await.unwrap();
+        }
         let secrets = SecretBox::from_key_text(TEST_KEY).unwrap();
+        let jobs = Jobs::new(db.clone(), std::sync::Arc::new(secrets.clone()), settings);
+        let workers = jobs.start().await.expect("job workers start");
         let state = AppState {
             leptos_options: LeptosOptions::builder()
                 .output_name("proxbox")
@@ -118,6 +156,7 @@ impl TestApp {
                 cookie_secure: false,
                 session_ttl_ms: 3_600_000,
             }),
+            jobs: jobs.clone(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -135,8 +174,11 @@ impl TestApp {
             db,
             secrets,
             client: new_client(),
-            test_db: Some(test_db),
+            jobs,
+            db_url: url,
+            test_db,
             server,
+            workers,
         }
     }
 
@@ -192,6 +234,8 @@ impl TestApp {
 
     pub async fn stop(mut self) {
         self.server.abort();
+        self.jobs.shut_down();
+        self.workers.abort_all();
         self.db.close().await;
         if let Some(db) = self.test_db.take() {
             db.drop_db().await;

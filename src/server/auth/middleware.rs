@@ -15,6 +15,7 @@ use super::{RequestAuth, API_KEY_HEADER, CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, S
 use crate::error::AppError;
 use crate::server::crypto::{random_token, same_secret, token_hash};
 use crate::server::state::AppState;
+use crate::server::streams::sse::{error_stream, is_stream_path};
 
 /// Largest form body the CSRF check reads (forms here are small; WASM uploads don't exist).
 const MAX_FORM_BYTES: usize = 1 << 20;
@@ -30,6 +31,10 @@ fn is_public(path: &str) -> bool {
 /// Server functions and JSON routes get JSON errors; pages get redirects.
 fn wants_json(path: &str) -> bool {
     path.starts_with("/api/")
+        || matches!(
+            path,
+            "/version" | "/full-update" | "/dcim/devices/create" | "/virtualization/virtual-machines/create" | "/ws"
+        )
 }
 
 pub async fn authenticate(
@@ -163,7 +168,7 @@ async fn csrf_token_matches(request: Request, expected: &str) -> (bool, Option<R
 }
 
 fn refuse(path: &str, error: AppError) -> Response {
-    if error == AppError::Unauthorized && !wants_json(path) {
+    if error == AppError::Unauthorized && !wants_json(path) && !is_stream_path(path) {
         let target = format!(
             "/login?next={}",
             url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
@@ -185,6 +190,10 @@ fn unavailable(path: &str, error: impl std::fmt::Display) -> Response {
 
 /// The error as JSON (what server functions decode) or as plain text.
 pub fn error_response(path: &str, error: AppError) -> Response {
+    // An event stream client gets its failure as events, never as a page.
+    if is_stream_path(path) {
+        return error_stream(&error);
+    }
     let status =
         StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if wants_json(path) {

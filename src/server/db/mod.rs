@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod endpoints;
+pub mod jobs;
 pub mod sessions;
 pub mod sync_objects;
 pub mod throttle;
@@ -41,6 +42,8 @@ pub enum DbError {
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// For connections outside the pool (PostgreSQL `LISTEN`); may hold a password.
+    url: std::sync::Arc<str>,
 }
 
 impl Db {
@@ -80,7 +83,11 @@ impl Db {
             .connect_with(options)
             .await
             .map_err(DbError::Connect)?;
-        let db = Db { pool, backend };
+        let db = Db {
+            pool,
+            backend,
+            url: url.into(),
+        };
         db.migrate().await?;
         Ok(db)
     }
@@ -99,6 +106,11 @@ impl Db {
 
     pub fn backend(&self) -> Backend {
         self.backend
+    }
+
+    /// The URL the database was opened with (never log it: use [`redact_url`]).
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// A cheap round trip, for health checks.

@@ -151,6 +151,22 @@ pub struct StageError {
     pub suggestion: String,
 }
 
+impl StageError {
+    /// This error as the payload of an `error_detail` event of `phase`.
+    pub fn detail_event(&self, phase: &str, item: Option<crate::events::Item>) -> crate::events::ErrorDetail {
+        crate::events::ErrorDetail {
+            event: "error_detail".into(),
+            phase: phase.into(),
+            item,
+            category: self.category,
+            message: self.message.clone(),
+            detail: self.detail.clone(),
+            suggestion: self.suggestion.clone(),
+            traceback: None,
+        }
+    }
+}
+
 fn category(kind: proxbox_pve::ErrorKind) -> ErrorCategory {
     use proxbox_pve::ErrorKind as K;
     match kind {

@@ -114,16 +114,7 @@ impl<'a> StageReport<'a> {
 
     /// The `error_detail` of a failure in this stage, for one item or the whole stage.
     pub fn error_detail(&self, item: Option<Item>, error: &StageError) -> SyncEvent {
-        SyncEvent::ErrorDetail(ErrorDetail {
-            event: "error_detail".into(),
-            phase: self.phase.into(),
-            item,
-            category: error.category,
-            message: error.message.clone(),
-            detail: error.detail.clone(),
-            suggestion: error.suggestion.clone(),
-            traceback: None,
-        })
+        SyncEvent::ErrorDetail(error.detail_event(self.phase, item))
     }
 
     pub fn phase(&self) -> &'static str {

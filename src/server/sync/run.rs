@@ -223,9 +223,10 @@ async fn discover(
 /// `complete ok=false`.
 fn fail(ctx: &SyncContext<'_>, phase: &str, report: Option<&StageReport<'_>>, error: &StageError) {
     let sink = ctx.sink;
+    let [detail, error_event, complete] = failure_ending(phase, error);
     match report {
         Some(report) => {
-            sink.emit(report.error_detail(None, error));
+            sink.emit(detail);
             sink.emit(report.summary(StepStatus::Failed, format!("{phase}: {}", error.message)));
             sink.emit(SyncEvent::Step(Step {
                 step: phase.into(),
@@ -234,23 +235,34 @@ fn fail(ctx: &SyncContext<'_>, phase: &str, report: Option<&StageReport<'_>>, er
                 result: None,
             }));
         }
-        None => sink.emit(StageReport::new(sink, "discovery").error_detail(None, error)),
+        None => sink.emit(detail),
     }
-    sink.emit(SyncEvent::Error(ErrorEvent::new(
-        phase,
-        error.message.clone(),
-        error.detail.clone(),
-    )));
-    sink.emit(SyncEvent::Complete(Complete {
-        ok: false,
-        message: format!("{RUN_PHASE}: {}", error.message),
-        result: None,
-        errors: Some(vec![json!({
-            "phase": phase,
-            "category": error.category,
-            "message": error.message,
-            "detail": error.detail,
-            "suggestion": error.suggestion,
-        })]),
-    }));
+    sink.emit(error_event);
+    sink.emit(complete);
+}
+
+/// `error_detail`, `error` and `complete ok=false` for a run that failed in `phase`: how
+/// every failed stream ends, also those that fail before or outside the engine (a job
+/// interrupted by a restart, cancelled while waiting, or whose endpoints are gone).
+pub fn failure_ending(phase: &str, error: &StageError) -> [SyncEvent; 3] {
+    [
+        SyncEvent::ErrorDetail(error.detail_event(phase, None)),
+        SyncEvent::Error(ErrorEvent::new(
+            phase,
+            error.message.clone(),
+            error.detail.clone(),
+        )),
+        SyncEvent::Complete(Complete {
+            ok: false,
+            message: format!("{RUN_PHASE}: {}", error.message),
+            result: None,
+            errors: Some(vec![json!({
+                "phase": phase,
+                "category": error.category,
+                "message": error.message,
+                "detail": error.detail,
+                "suggestion": error.suggestion,
+            })]),
+        }),
+    ]
 }

@@ -67,15 +67,22 @@ pub fn plan_stages(requested: &[Stage]) -> Vec<Stage> {
     wanted
 }
 
+/// The name of a run of every stage.
+pub const FULL_UPDATE: &str = "full-update";
+
 /// Parses stage names (from a form, a route or the CLI), naming the unknown one.
+/// `full-update` (alone or among others) asks for every stage: the empty plan.
 pub fn parse_stages(names: &[&str]) -> Result<Vec<Stage>, String> {
+    if names.iter().any(|name| name.trim() == FULL_UPDATE) {
+        return Ok(Vec::new());
+    }
     names
         .iter()
         .map(|name| {
             Stage::parse(name.trim()).ok_or_else(|| {
                 let known: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
                 format!(
-                    "unknown stage {name:?}; the stages are {}",
+                    "unknown stage {name:?}; the stages are {FULL_UPDATE}, {}",
                     known.join(", ")
                 )
             })

@@ -1,0 +1,549 @@
+//! Sync jobs, their event logs and per-endpoint locks. A job is claimed with one
+//! `UPDATE … WHERE id = (SELECT … FOR UPDATE SKIP LOCKED)` (PostgreSQL; SQLite has one
+//! writer and needs no row locks), and its endpoints are locked in the same transaction:
+//! the primary key of `endpoint_locks` is what keeps two runs off one Proxmox endpoint,
+//! also across instances.
+
+use sqlx::FromRow;
+
+use super::{is_unique_violation, now_ms, Backend, Db, DbError};
+use crate::events::Complete;
+use crate::models::{JobScope, JobStatus, JobSummary};
+
+const JOB_COLUMNS: &str = "id, kind, stages, endpoint_ids, dry_run, status, requested_by, \
+     created_at, started_at, finished_at, result, cancel_requested, rerun_of, schedule_id";
+
+#[derive(Debug, Clone, FromRow)]
+pub struct JobRow {
+    pub id: i64,
+    pub kind: String,
+    pub stages: String,
+    pub endpoint_ids: String,
+    pub dry_run: i64,
+    pub status: String,
+    pub requested_by: String,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub finished_at: Option<i64>,
+    pub result: Option<String>,
+    pub cancel_requested: i64,
+    pub rerun_of: Option<i64>,
+    pub schedule_id: Option<i64>,
+}
+
+impl JobRow {
+    pub fn status(&self) -> JobStatus {
+        JobStatus::parse(&self.status).unwrap_or(JobStatus::Failed)
+    }
+
+    pub fn scope(&self) -> JobScope {
+        JobScope {
+            stages: split_list(&self.stages),
+            endpoint_ids: split_list(&self.endpoint_ids)
+                .iter()
+                .filter_map(|id| id.parse().ok())
+                .collect(),
+            dry_run: self.dry_run != 0,
+        }
+    }
+
+    pub fn summary(&self) -> JobSummary {
+        JobSummary {
+            id: self.id,
+            kind: self.kind.clone(),
+            scope: self.scope(),
+            status: self.status(),
+            requested_by: self.requested_by.clone(),
+            created_at: self.created_at,
+            started_at: self.started_at,
+            finished_at: self.finished_at,
+            result: self
+                .result
+                .as_deref()
+                .and_then(|text| serde_json::from_str::<Complete>(text).ok()),
+            rerun_of: self.rerun_of,
+            schedule_id: self.schedule_id,
+        }
+    }
+}
+
+fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .filter(|part| !part.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// What a new job is and where it came from.
+#[derive(Debug, Clone)]
+pub struct NewJob<'a> {
+    pub kind: &'a str,
+    pub scope: &'a JobScope,
+    pub requested_by: &'a str,
+    pub rerun_of: Option<i64>,
+    pub schedule_id: Option<i64>,
+}
+
+impl NewJob<'_> {
+    /// Two requests with the same key while a job is active are one job.
+    pub fn scope_key(&self) -> String {
+        let ids: Vec<String> = self
+            .scope
+            .endpoint_ids
+            .iter()
+            .map(i64::to_string)
+            .collect();
+        format!(
+            "{}|{}|{}|{}",
+            self.kind,
+            self.scope.stage_label(),
+            ids.join(","),
+            u8::from(self.scope.dry_run)
+        )
+    }
+}
+
+/// An event as the log stores it.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub name: String,
+    pub data: String,
+}
+
+/// A schedule: sync an endpoint every `interval_secs`.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct ScheduleRow {
+    pub id: i64,
+    pub endpoint_id: i64,
+    pub stages: String,
+    pub interval_secs: i64,
+    pub enabled: i64,
+    pub next_run_at: i64,
+    pub last_job_id: Option<i64>,
+}
+
+/// Which state a job must still be in for [`Db::finish_job`] to end it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinishGuard {
+    /// Its runner ends it.
+    Running,
+    /// Cancelled before any worker took it.
+    Pending,
+    /// Its instance died: no heartbeat since this time.
+    StaleSince(i64),
+}
+
+/// The outcome of asking for a job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Enqueued {
+    pub job_id: i64,
+    /// The same scope was already pending or running: this is that job.
+    pub attached: bool,
+}
+
+impl Db {
+    /// Creates a pending job, or returns the active job of the same scope.
+    pub async fn enqueue_job(&self, job: &NewJob<'_>) -> Result<Enqueued, DbError> {
+        let key = job.scope_key();
+        // A concurrent request for the same scope may win the unique index; then attach.
+        for _ in 0..3 {
+            if let Some(job_id) = self.active_job_by_scope(&key).await? {
+                return Ok(Enqueued {
+                    job_id,
+                    attached: true,
+                });
+            }
+            match self.insert_job(job, &key).await {
+                Ok(job_id) => {
+                    return Ok(Enqueued {
+                        job_id,
+                        attached: false,
+                    })
+                }
+                Err(DbError::Query(e)) if is_unique_violation(&e) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(DbError::Query(sqlx::Error::Protocol(
+            "a job for this scope keeps appearing and disappearing".into(),
+        )))
+    }
+
+    async fn active_job_by_scope(&self, key: &str) -> Result<Option<i64>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE scope_key = $1 AND status IN ('pending', 'running')",
+        )
+        .bind(key)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
+    async fn insert_job(&self, job: &NewJob<'_>, key: &str) -> Result<i64, DbError> {
+        let mut tx = self.pool().begin().await?;
+        let ids: Vec<String> = job.scope.endpoint_ids.iter().map(i64::to_string).collect();
+        let id: i64 = sqlx::query_scalar(
+            "INSERT INTO jobs (kind, stages, endpoint_ids, dry_run, scope_key, status, requested_by, \
+             created_at, rerun_of, schedule_id) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9) RETURNING id",
+        )
+        .bind(job.kind)
+        .bind(job.scope.stage_label())
+        .bind(ids.join(","))
+        .bind(i64::from(job.scope.dry_run))
+        .bind(key)
+        .bind(job.requested_by)
+        .bind(now_ms())
+        .bind(job.rerun_of)
+        .bind(job.schedule_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        for endpoint_id in &job.scope.endpoint_ids {
+            sqlx::query("INSERT INTO job_endpoints (job_id, endpoint_id) VALUES ($1, $2)")
+                .bind(id)
+                .bind(endpoint_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Takes the oldest pending job whose endpoints are all free, marks it running for
+    /// `instance` and locks its endpoints. `None` when there is nothing to run now.
+    pub async fn claim_job(&self, instance: &str) -> Result<Option<JobRow>, DbError> {
+        let skip_locked = match self.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let now = now_ms();
+        let mut tx = self.pool().begin().await?;
+        let claimed: Option<JobRow> = sqlx::query_as(&format!(
+            "UPDATE jobs SET status = 'running', claimed_by = $1, started_at = $2, heartbeat_at = $2 \
+             WHERE id = (SELECT id FROM jobs j WHERE status = 'pending' AND NOT EXISTS ( \
+                 SELECT 1 FROM job_endpoints je JOIN endpoint_locks l ON l.endpoint_id = je.endpoint_id \
+                 WHERE je.job_id = j.id) ORDER BY id LIMIT 1{skip_locked}) \
+             AND status = 'pending' RETURNING {JOB_COLUMNS}"
+        ))
+        .bind(instance)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(job) = claimed else {
+            return Ok(None);
+        };
+        let locked = sqlx::query(
+            "INSERT INTO endpoint_locks (endpoint_id, job_id) \
+             SELECT endpoint_id, job_id FROM job_endpoints WHERE job_id = $1",
+        )
+        .bind(job.id)
+        .execute(&mut *tx)
+        .await;
+        match locked {
+            // Another instance locked one of its endpoints a moment ago: leave it pending.
+            Err(e) if is_unique_violation(&e) => Ok(None),
+            Err(e) => Err(e.into()),
+            Ok(_) => {
+                tx.commit().await?;
+                Ok(Some(job))
+            }
+        }
+    }
+
+    pub async fn job(&self, id: i64) -> Result<Option<JobRow>, DbError> {
+        Ok(
+            sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?,
+        )
+    }
+
+    /// The newest jobs first, optionally of one status and kind.
+    pub async fn jobs(
+        &self,
+        status: Option<JobStatus>,
+        stages: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<JobRow>, DbError> {
+        Ok(sqlx::query_as(&format!(
+            "SELECT {JOB_COLUMNS} FROM jobs WHERE ($1 = '' OR status = $1) AND ($2 = '' OR stages = $2) \
+             ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(status.map(JobStatus::as_str).unwrap_or(""))
+        .bind(stages.unwrap_or(""))
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Tells the database that `instance` still runs the job; answers whether a cancel
+    /// was requested (possibly through another instance).
+    pub async fn job_heartbeat(&self, id: i64, instance: &str) -> Result<bool, DbError> {
+        let cancel: Option<i64> = sqlx::query_scalar(
+            "UPDATE jobs SET heartbeat_at = $1 WHERE id = $2 AND claimed_by = $3 \
+             RETURNING cancel_requested",
+        )
+        .bind(now_ms())
+        .bind(id)
+        .bind(instance)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(cancel.unwrap_or(0) != 0)
+    }
+
+    /// Records how a job ended and frees its endpoints, if it still is in the state the
+    /// caller expects. False when it was not (another path ended it first).
+    pub async fn finish_job(
+        &self,
+        id: i64,
+        only_if: FinishGuard,
+        status: JobStatus,
+        complete: &Complete,
+    ) -> Result<bool, DbError> {
+        let guard = match only_if {
+            FinishGuard::Running => "status = 'running' AND $5 = 0",
+            FinishGuard::Pending => "status = 'pending' AND $5 = 0",
+            FinishGuard::StaleSince(_) => "status = 'running' AND heartbeat_at < $5",
+        };
+        let stale_before = match only_if {
+            FinishGuard::StaleSince(at) => at,
+            _ => 0,
+        };
+        let mut tx = self.pool().begin().await?;
+        let done = sqlx::query(&format!(
+            "UPDATE jobs SET status = $1, finished_at = $2, result = $3 WHERE id = $4 AND {guard}"
+        ))
+        .bind(status.as_str())
+        .bind(now_ms())
+        .bind(serde_json::to_string(complete).unwrap_or_default())
+        .bind(id)
+        .bind(stale_before)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM endpoint_locks WHERE job_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Asks a job to stop. Returns its status before the request: a pending job is for the
+    /// caller to end at once; a running one stops at its next chunk.
+    pub async fn request_cancel(&self, id: i64) -> Result<Option<JobStatus>, DbError> {
+        let status: Option<String> = sqlx::query_scalar(
+            "UPDATE jobs SET cancel_requested = 1 WHERE id = $1 RETURNING status",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(status.as_deref().and_then(JobStatus::parse))
+    }
+
+    /// Jobs marked running whose instance has not said it is alive since `stale_before`.
+    pub async fn stale_running_jobs(&self, stale_before: i64) -> Result<Vec<i64>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM jobs WHERE status = 'running' AND heartbeat_at < $1 ORDER BY id",
+        )
+        .bind(stale_before)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Appends events to a job's log in one transaction. On PostgreSQL the other instances
+    /// are told (`NOTIFY proxbox_jobs`) when it commits.
+    pub async fn append_job_events(
+        &self,
+        job_id: i64,
+        events: &[StoredEvent],
+        notify: Option<&str>,
+    ) -> Result<(), DbError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let at = now_ms();
+        let mut tx = self.pool().begin().await?;
+        // 200 rows × 5 values stay far below either database's limit on bound values.
+        for chunk in events.chunks(200) {
+            let mut sql =
+                String::from("INSERT INTO job_events (job_id, seq, name, data, at) VALUES ");
+            for i in 0..chunk.len() {
+                let n = i * 5;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    n + 1,
+                    n + 2,
+                    n + 3,
+                    n + 4,
+                    n + 5
+                ));
+            }
+            let mut query = sqlx::query(&sql);
+            for event in chunk {
+                query = query
+                    .bind(job_id)
+                    .bind(event.seq)
+                    .bind(&event.name)
+                    .bind(&event.data)
+                    .bind(at);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        if let (Some(payload), Backend::Postgres) = (notify, self.backend()) {
+            sqlx::query("SELECT pg_notify('proxbox_jobs', $1)")
+                .bind(payload)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Up to `limit` events of a job after `after_seq`, in order.
+    pub async fn job_events_after(
+        &self,
+        job_id: i64,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT seq, name, data FROM job_events WHERE job_id = $1 AND seq > $2 \
+             ORDER BY seq LIMIT $3",
+        )
+        .bind(job_id)
+        .bind(after_seq)
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn job_last_seq(&self, job_id: i64) -> Result<i64, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = $1",
+        )
+        .bind(job_id)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    /// Sends a notification to every instance (PostgreSQL only; SQLite has one instance).
+    pub async fn notify_instances(&self, payload: &str) -> Result<(), DbError> {
+        if self.backend() == Backend::Postgres {
+            sqlx::query("SELECT pg_notify('proxbox_jobs', $1)")
+                .bind(payload)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Creates or replaces the schedule of an endpoint; the first run is one interval away.
+    pub async fn save_schedule(
+        &self,
+        endpoint_id: i64,
+        stages: &str,
+        interval_secs: i64,
+        enabled: bool,
+    ) -> Result<i64, DbError> {
+        let next = now_ms() + interval_secs * 1000;
+        let updated: Option<i64> = sqlx::query_scalar(
+            "UPDATE schedules SET stages = $1, interval_secs = $2, enabled = $3, next_run_at = $4 \
+             WHERE endpoint_id = $5 RETURNING id",
+        )
+        .bind(stages)
+        .bind(interval_secs)
+        .bind(i64::from(enabled))
+        .bind(next)
+        .bind(endpoint_id)
+        .fetch_optional(self.pool())
+        .await?;
+        if let Some(id) = updated {
+            return Ok(id);
+        }
+        Ok(sqlx::query_scalar(
+            "INSERT INTO schedules (endpoint_id, stages, interval_secs, enabled, next_run_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        )
+        .bind(endpoint_id)
+        .bind(stages)
+        .bind(interval_secs)
+        .bind(i64::from(enabled))
+        .bind(next)
+        .fetch_one(self.pool())
+        .await?)
+    }
+
+    pub async fn schedules(&self) -> Result<Vec<ScheduleRow>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT id, endpoint_id, stages, interval_secs, enabled, next_run_at, last_job_id \
+             FROM schedules ORDER BY endpoint_id",
+        )
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    pub async fn delete_schedule(&self, endpoint_id: i64) -> Result<bool, DbError> {
+        let done = sqlx::query("DELETE FROM schedules WHERE endpoint_id = $1")
+            .bind(endpoint_id)
+            .execute(self.pool())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Enabled schedules whose time has come.
+    pub async fn due_schedules(&self, now: i64) -> Result<Vec<ScheduleRow>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT id, endpoint_id, stages, interval_secs, enabled, next_run_at, last_job_id \
+             FROM schedules WHERE enabled = 1 AND next_run_at <= $1 ORDER BY next_run_at",
+        )
+        .bind(now)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
+    /// Moves a due schedule to its next time, only if nobody (another instance) did so
+    /// since it was read: the winner of this update is the one that acts on the tick.
+    pub async fn advance_schedule(
+        &self,
+        schedule: &ScheduleRow,
+        next_run_at: i64,
+    ) -> Result<bool, DbError> {
+        let done = sqlx::query(
+            "UPDATE schedules SET next_run_at = $1 WHERE id = $2 AND next_run_at = $3",
+        )
+        .bind(next_run_at)
+        .bind(schedule.id)
+        .bind(schedule.next_run_at)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    pub async fn set_schedule_job(&self, schedule_id: i64, job_id: i64) -> Result<(), DbError> {
+        sqlx::query("UPDATE schedules SET last_job_id = $1 WHERE id = $2")
+            .bind(job_id)
+            .bind(schedule_id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Whether any pending or running job covers the endpoint.
+    pub async fn endpoint_busy(&self, endpoint_id: i64) -> Result<bool, DbError> {
+        let found: Option<i64> = sqlx::query_scalar(
+            "SELECT j.id FROM jobs j JOIN job_endpoints je ON je.job_id = j.id \
+             WHERE je.endpoint_id = $1 AND j.status IN ('pending', 'running') LIMIT 1",
+        )
+        .bind(endpoint_id)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(found.is_some())
+    }
+}

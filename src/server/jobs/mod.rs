@@ -1,0 +1,350 @@
+//! Sync jobs: a durable queue in the database, workers in the server process, an event
+//! log per job and its live fan-out. A sync never runs inside an HTTP response: requests
+//! enqueue (or attach to) a job, and streams replay and tail its log.
+
+pub mod hub;
+pub mod listen;
+pub mod log;
+pub mod maintenance;
+pub mod worker;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinSet;
+
+use self::hub::JobHub;
+use super::config::JobOptions;
+use super::crypto::SecretBox;
+use super::db::jobs::{Enqueued, FinishGuard, NewJob};
+use super::db::{Backend, Db, DbError};
+use super::sync::context::{StageError, StopSignal};
+use super::sync::run::failure_ending;
+use super::sync::stage::{parse_stages, FULL_UPDATE};
+use crate::error::AppError;
+use crate::events::{Complete, ErrorCategory, SyncEvent};
+use crate::models::{Broadcast, JobScope, JobStatus};
+
+/// The kind of every sync job (the only kind so far).
+pub const SYNC_KIND: &str = "sync";
+
+/// How jobs run; see [`JobOptions`] for the operator's side.
+#[derive(Debug, Clone)]
+pub struct JobSettings {
+    pub workers: usize,
+    pub job_timeout: Duration,
+    pub keepalive: Duration,
+    /// How often a running job tells the database it is alive and looks for a cancel.
+    pub heartbeat: Duration,
+    /// A running job without a heartbeat for this long belongs to a dead instance.
+    pub stale_after: Duration,
+    /// How often idle workers look for jobs enqueued elsewhere, and schedules are checked.
+    pub poll: Duration,
+    pub delete_orphans: bool,
+    pub orphan_grace: Duration,
+}
+
+impl From<&JobOptions> for JobSettings {
+    fn from(options: &JobOptions) -> Self {
+        JobSettings {
+            workers: options.workers,
+            job_timeout: Duration::from_secs(options.job_timeout_secs.max(1)),
+            keepalive: Duration::from_secs(options.keepalive_secs.max(1)),
+            heartbeat: Duration::from_secs(5),
+            stale_after: Duration::from_secs(30),
+            poll: Duration::from_secs(1),
+            delete_orphans: options.delete_orphans,
+            orphan_grace: Duration::from_secs(options.orphan_grace_hours * 3600),
+        }
+    }
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings::from(&JobOptions::default())
+    }
+}
+
+/// What a caller asks to sync.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncRequest {
+    /// Stage names; empty or `full-update` means every stage.
+    pub stages: Vec<String>,
+    /// Proxmox endpoint ids; empty means every enabled endpoint.
+    pub endpoint_ids: Vec<i64>,
+    pub dry_run: bool,
+}
+
+/// The job service, cheap to clone; one per process.
+#[derive(Clone)]
+pub struct Jobs(Arc<Inner>);
+
+pub(crate) struct Inner {
+    pub db: Db,
+    pub secrets: Arc<SecretBox>,
+    pub hub: JobHub,
+    pub settings: JobSettings,
+    /// Names this process in `jobs.claimed_by` and in notifications.
+    pub instance: Arc<str>,
+    /// Wakes idle workers when a job is enqueued.
+    pub wake: Notify,
+    /// Stop signals of the jobs this process runs.
+    pub running: Mutex<HashMap<i64, StopSignal>>,
+    pub shutdown: watch::Sender<bool>,
+}
+
+impl std::fmt::Debug for Jobs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jobs")
+            .field("instance", &self.0.instance)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Jobs {
+    pub fn new(db: Db, secrets: Arc<SecretBox>, settings: JobSettings) -> Jobs {
+        let instance = format!(
+            "{}-{}",
+            std::process::id(),
+            &super::crypto::random_token()[..8]
+        );
+        Jobs(Arc::new(Inner {
+            db,
+            secrets,
+            hub: JobHub::default(),
+            settings,
+            instance: instance.into(),
+            wake: Notify::new(),
+            running: Mutex::default(),
+            shutdown: watch::channel(false).0,
+        }))
+    }
+
+    pub fn hub(&self) -> &JobHub {
+        &self.0.hub
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.0.db
+    }
+
+    pub fn settings(&self) -> &JobSettings {
+        &self.0.settings
+    }
+
+    /// Starts this process's workers, the maintenance loop (recovery of interrupted jobs,
+    /// schedules) and, on PostgreSQL, the bridge to the other instances. Jobs left running
+    /// by a dead process are ended first.
+    pub async fn start(&self) -> Result<JoinSet<()>, DbError> {
+        let inner = &self.0;
+        // One SQLite file serves one instance: whatever runs in it now is from a process
+        // that died. On PostgreSQL, only jobs whose instance went quiet are.
+        let stale_before = match inner.db.backend() {
+            Backend::Sqlite => i64::MAX,
+            Backend::Postgres => super::db::now_ms() - inner.settings.stale_after.as_millis() as i64,
+        };
+        maintenance::recover_interrupted(inner, stale_before).await?;
+        let mut tasks = JoinSet::new();
+        for _ in 0..inner.settings.workers {
+            tasks.spawn(worker::work(self.0.clone()));
+        }
+        tasks.spawn(maintenance::maintain(self.0.clone()));
+        if inner.db.backend() == Backend::Postgres {
+            tasks.spawn(listen::bridge(self.0.clone()));
+        }
+        Ok(tasks)
+    }
+
+    /// Asks the running jobs of this process to stop at their next chunk and the workers
+    /// to take no new job.
+    pub fn shut_down(&self) {
+        let _ = self.0.shutdown.send(true);
+        for stop in lock(&self.0.running).values() {
+            stop.cancel();
+        }
+        self.0.wake.notify_waiters();
+    }
+
+    /// Enqueues a sync, or attaches to the pending or running job of the same scope.
+    pub async fn request_sync(
+        &self,
+        request: &SyncRequest,
+        requested_by: &str,
+    ) -> Result<Enqueued, AppError> {
+        let scope = self.resolve_scope(request).await?;
+        self.enqueue(&scope, requested_by, None, None).await
+    }
+
+    /// Enqueues a job with the parameters of a past one ("run now").
+    pub async fn rerun(&self, job_id: i64, requested_by: &str) -> Result<Enqueued, AppError> {
+        let job = self
+            .0
+            .db
+            .job(job_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::NotFound(format!("Job {job_id}")))?;
+        self.enqueue(&job.scope(), requested_by, Some(job_id), None)
+            .await
+    }
+
+    pub(crate) async fn enqueue(
+        &self,
+        scope: &JobScope,
+        requested_by: &str,
+        rerun_of: Option<i64>,
+        schedule_id: Option<i64>,
+    ) -> Result<Enqueued, AppError> {
+        let enqueued = self
+            .0
+            .db
+            .enqueue_job(&NewJob {
+                kind: SYNC_KIND,
+                scope,
+                requested_by,
+                rerun_of,
+                schedule_id,
+            })
+            .await
+            .map_err(internal)?;
+        if !enqueued.attached {
+            tracing::info!(job = enqueued.job_id, stages = %scope.stage_label(), by = requested_by, "job enqueued");
+            self.0.wake.notify_waiters();
+            let notice = format!("n:{}:{}", self.0.instance, enqueued.job_id);
+            if let Err(e) = self.0.db.notify_instances(&notice).await {
+                tracing::warn!(error = %e, "could not tell the other instances about a new job");
+            }
+        }
+        Ok(enqueued)
+    }
+
+    /// Checks a request against the stored endpoints: named stages exist, endpoints exist
+    /// (default: the enabled ones), and NetBox is configured.
+    async fn resolve_scope(&self, request: &SyncRequest) -> Result<JobScope, AppError> {
+        let names: Vec<&str> = request.stages.iter().map(String::as_str).collect();
+        let stages = parse_stages(&names).map_err(AppError::BadRequest)?;
+        let stages: Vec<String> = if stages.is_empty() {
+            vec![FULL_UPDATE.to_string()]
+        } else {
+            stages.iter().map(|s| s.name().to_string()).collect()
+        };
+        let db = &self.0.db;
+        if db.netbox_endpoint().await.map_err(internal)?.is_none() {
+            return Err(AppError::Precondition(
+                "No NetBox endpoint is configured. Add it on the Endpoints page, then sync."
+                    .into(),
+            ));
+        }
+        let rows = db.proxmox_endpoints().await.map_err(internal)?;
+        let mut endpoint_ids: Vec<i64> = if request.endpoint_ids.is_empty() {
+            rows.iter().filter(|r| r.enabled != 0).map(|r| r.id).collect()
+        } else {
+            for id in &request.endpoint_ids {
+                if !rows.iter().any(|r| r.id == *id) {
+                    return Err(AppError::NotFound(format!("Proxmox endpoint {id}")));
+                }
+            }
+            request.endpoint_ids.clone()
+        };
+        if endpoint_ids.is_empty() {
+            return Err(AppError::Precondition(
+                "No enabled Proxmox endpoint. Add or enable one on the Endpoints page, then sync."
+                    .into(),
+            ));
+        }
+        endpoint_ids.sort_unstable();
+        endpoint_ids.dedup();
+        Ok(JobScope {
+            stages,
+            endpoint_ids,
+            dry_run: request.dry_run,
+        })
+    }
+
+    /// Cancels a job: a pending one ends at once, a running one at its next chunk (on
+    /// whichever instance runs it). Returns the job's status before the request.
+    pub async fn cancel(&self, job_id: i64) -> Result<JobStatus, AppError> {
+        let inner = &self.0;
+        let before = inner
+            .db
+            .request_cancel(job_id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::NotFound(format!("Job {job_id}")))?;
+        match before {
+            JobStatus::Pending => {
+                let error = StageError {
+                    category: ErrorCategory::Cancelled,
+                    message: "The sync was cancelled before it started".into(),
+                    detail: "Nothing was read or written.".into(),
+                    suggestion: "Start the sync again when you are ready.".into(),
+                };
+                end_job(inner, job_id, FinishGuard::Pending, JobStatus::Cancelled, &error)
+                    .await
+                    .map_err(internal)?;
+            }
+            JobStatus::Running => {
+                if let Some(stop) = lock(&inner.running).get(&job_id) {
+                    stop.cancel();
+                }
+            }
+            _ => {}
+        }
+        tracing::info!(job = job_id, status = before.as_str(), "cancel requested");
+        Ok(before)
+    }
+}
+
+/// Ends a job that its runner cannot end (it never started, or its process died): the
+/// row first, then the failure ending in its log, then the news.
+pub(crate) async fn end_job(
+    inner: &Inner,
+    job_id: i64,
+    guard: FinishGuard,
+    status: JobStatus,
+    error: &StageError,
+) -> Result<bool, DbError> {
+    let events = failure_ending("job", error);
+    let SyncEvent::Complete(complete) = &events[2] else {
+        unreachable!("failure_ending ends with complete")
+    };
+    if !inner.db.finish_job(job_id, guard, status, complete).await? {
+        return Ok(false);
+    }
+    let last = inner.db.job_last_seq(job_id).await?;
+    log::append(
+        &inner.db,
+        &inner.hub,
+        job_id,
+        last,
+        events.clone().into_iter(),
+        &inner.instance,
+    )
+    .await;
+    announce_end(inner, job_id, status, complete.clone()).await;
+    Ok(true)
+}
+
+/// Tells this instance's dashboards, and the other instances, that a job ended.
+pub(crate) async fn announce_end(inner: &Inner, job_id: i64, status: JobStatus, complete: Complete) {
+    inner.hub.announce(Broadcast::SyncEnd {
+        job_id,
+        status,
+        complete,
+    });
+    let notice = format!("x:{}:{job_id}", inner.instance);
+    if let Err(e) = inner.db.notify_instances(&notice).await {
+        tracing::warn!(error = %e, "could not tell the other instances that a job ended");
+    }
+}
+
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn internal(e: DbError) -> AppError {
+    tracing::error!(error = %e, "job database error");
+    AppError::Internal("The job queue's database failed; see the server log.".into())
+}

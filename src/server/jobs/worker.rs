@@ -1,0 +1,160 @@
+//! A worker takes one job at a time and runs it: the sync engine emits into the job's log
+//! writer, a heartbeat keeps the claim alive and carries cancel requests from any
+//! instance, and the wall clock turns into a `timeout` stop at the next chunk.
+
+use std::sync::Arc;
+
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use super::log::{write_log, JobSink};
+use super::{announce_end, lock, Inner};
+use crate::events::{Complete, ErrorCategory};
+use crate::models::{Broadcast, JobStatus};
+use crate::server::db::jobs::{FinishGuard, JobRow};
+use crate::server::peers::sync_peers;
+use crate::server::sync::context::{RunOptions, StopSignal, SyncContext};
+use crate::server::sync::run::{failure_ending, run_sync, RunOutcome};
+use crate::server::sync::stage::parse_stages;
+
+pub(crate) async fn work(inner: Arc<Inner>) {
+    let mut shutdown = inner.shutdown.subscribe();
+    while !*shutdown.borrow() {
+        match inner.db.claim_job(&inner.instance).await {
+            Ok(Some(job)) => {
+                run_job(&inner, job).await;
+                continue;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not look for jobs"),
+        }
+        tokio::select! {
+            _ = inner.wake.notified() => {}
+            _ = tokio::time::sleep(inner.settings.poll) => {}
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+async fn run_job(inner: &Arc<Inner>, job: JobRow) {
+    let job_id = job.id;
+    let scope = job.scope();
+    tracing::info!(job = job_id, stages = %job.stages, "job started");
+    inner.hub.announce(Broadcast::SyncStarted {
+        job_id,
+        stages: scope.stage_label(),
+    });
+    let _ = inner
+        .db
+        .notify_instances(&format!("s:{}:{job_id}", inner.instance))
+        .await;
+
+    let stop = StopSignal::default();
+    lock(&inner.running).insert(job_id, stop.clone());
+    let heartbeat = tokio::spawn(heartbeat(inner.clone(), job_id, stop.clone()));
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let first_seq = inner.db.job_last_seq(job_id).await.unwrap_or(0);
+    let writer = tokio::spawn(write_log(
+        inner.db.clone(),
+        inner.hub.clone(),
+        job_id,
+        first_seq,
+        receiver,
+        inner.instance.clone(),
+    ));
+    let sink = JobSink::new(sender);
+
+    let outcome = run(inner, &job, &sink, stop).await;
+    heartbeat.abort();
+    lock(&inner.running).remove(&job_id);
+
+    let status = match &outcome.error {
+        None => JobStatus::Completed,
+        Some(e) if e.category == ErrorCategory::Cancelled => JobStatus::Cancelled,
+        Some(_) => JobStatus::Failed,
+    };
+    let complete = sink.take_complete().unwrap_or_else(|| Complete {
+        ok: outcome.ok,
+        message: "The sync ended without its summary.".into(),
+        result: Some(json!({ "status": status.as_str() })),
+        errors: None,
+    });
+    // The row is final before the stream's last frame goes out, so that whoever reads the
+    // job after `complete` sees how it ended.
+    match inner
+        .db
+        .finish_job(job_id, FinishGuard::Running, status, &complete)
+        .await
+    {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(job = job_id, "job was ended elsewhere while it ran"),
+        Err(e) => tracing::error!(job = job_id, error = %e, "could not record how the job ended"),
+    }
+    sink.finish(complete.clone());
+    let _ = writer.await;
+    announce_end(inner, job_id, status, complete).await;
+    tracing::info!(job = job_id, status = status.as_str(), "job ended");
+}
+
+/// Runs the sync of a job, or reports why it cannot start, into the job's sink.
+async fn run(inner: &Arc<Inner>, job: &JobRow, sink: &JobSink, stop: StopSignal) -> RunOutcome {
+    let scope = job.scope();
+    let names: Vec<&str> = scope.stages.iter().map(String::as_str).collect();
+    let peers = match parse_stages(&names) {
+        Ok(stages) => sync_peers(&inner.db, &inner.secrets, |row| {
+            scope.endpoint_ids.contains(&row.id)
+        })
+        .await
+        .map(|peers| (stages, peers)),
+        Err(message) => Err(crate::server::sync::context::StageError {
+            category: ErrorCategory::Validation,
+            message,
+            detail: "The job names a stage this version of Proxbox does not have.".into(),
+            suggestion: "Start a new sync from the dashboard.".into(),
+        }),
+    };
+    let (stages, (netbox, sources)) = match peers {
+        Ok(found) => found,
+        Err(error) => {
+            for event in failure_ending("job", &error) {
+                crate::server::sync::sink::EventSink::emit(sink, event);
+            }
+            return RunOutcome {
+                ok: false,
+                stages: Vec::new(),
+                error: Some(error),
+            };
+        }
+    };
+    let mut ctx = SyncContext::new(&inner.db, &netbox, sources, sink);
+    ctx.options = RunOptions {
+        dry_run: scope.dry_run,
+        delete_orphans: inner.settings.delete_orphans,
+        orphan_grace: inner.settings.orphan_grace,
+    };
+    ctx.stop = stop.clone();
+    let operation = format!("job-{}", job.id);
+    let run = run_sync(&ctx, &stages, &operation);
+    tokio::pin!(run);
+    let limit = inner.settings.job_timeout;
+    tokio::select! {
+        outcome = &mut run => outcome,
+        _ = tokio::time::sleep(limit) => {
+            tracing::warn!(job = job.id, limit_secs = limit.as_secs(), "job hit its wall clock; stopping at the next chunk");
+            stop.time_out(limit.as_secs());
+            run.await
+        }
+    }
+}
+
+/// Keeps the claim alive and turns a cancel request stored by any instance into a stop.
+async fn heartbeat(inner: Arc<Inner>, job_id: i64, stop: StopSignal) {
+    loop {
+        match inner.db.job_heartbeat(job_id, &inner.instance).await {
+            Ok(true) => stop.cancel(),
+            Ok(false) => {}
+            Err(e) => tracing::warn!(job = job_id, error = %e, "job heartbeat failed"),
+        }
+        tokio::time::sleep(inner.settings.heartbeat).await;
+    }
+}

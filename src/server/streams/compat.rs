@@ -1,0 +1,125 @@
+//! The routes of proxbox-api that the existing NetBox plugin calls, so that it can use
+//! Proxbox as its backend. The plugin authenticates with `X-Proxbox-API-Key` (checked by
+//! the auth middleware against the hashed keys). Every sync here is a job like any other:
+//! the stream variants stream it, the plain ones wait for its `complete` and answer it.
+
+use axum::extract::{Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tokio::sync::broadcast::error::RecvError;
+
+use super::{cross_site_refusal, requester, sse, stream_of, SyncParams};
+use crate::error::AppError;
+use crate::models::Broadcast;
+use crate::server::auth::RequestAuth;
+use crate::server::state::AppState;
+use crate::server::sync::stage::FULL_UPDATE;
+
+pub fn routes() -> axum::Router<AppState> {
+    let stages = [
+        ("/full-update", FULL_UPDATE),
+        ("/dcim/devices/create", "devices"),
+        ("/virtualization/virtual-machines/create", "virtual-machines"),
+    ];
+    let mut router = Router::new().route("/version", get(version));
+    for (path, stage) in stages {
+        router = router
+            .route(
+                path,
+                get(move |state, query, request| run_and_wait(state, query, request, stage)),
+            )
+            .route(
+                &format!("{path}/stream"),
+                get(move |state, query, request| run_and_stream(state, query, request, stage)),
+            );
+    }
+    router
+}
+
+async fn version() -> Json<serde_json::Value> {
+    Json(json!({
+        "name": "proxbox",
+        "version": env!("CARGO_PKG_VERSION"),
+        "api": "proxbox-api compatible",
+    }))
+}
+
+async fn run_and_stream(
+    State(state): State<AppState>,
+    Query(params): Query<SyncParams>,
+    request: Request,
+    stage: &'static str,
+) -> Response {
+    let auth = request.extensions().get::<RequestAuth>().cloned();
+    if let Some(error) = cross_site_refusal(request.headers(), auth.as_ref()) {
+        return sse::error_stream(&error);
+    }
+    let enqueued = match params.request(stage) {
+        Ok(sync) => state.jobs.request_sync(&sync, &requester(auth.as_ref())).await,
+        Err(e) => Err(e),
+    };
+    match enqueued {
+        Ok(enqueued) => stream_of(&state, enqueued.job_id, 0),
+        Err(e) => sse::error_stream(&e),
+    }
+}
+
+/// Starts (or attaches to) the job and answers when it ends: 200 with its `complete`
+/// payload, or 500 with it when the sync failed.
+async fn run_and_wait(
+    State(state): State<AppState>,
+    Query(params): Query<SyncParams>,
+    request: Request,
+    stage: &'static str,
+) -> Response {
+    let auth = request.extensions().get::<RequestAuth>().cloned();
+    if let Some(error) = cross_site_refusal(request.headers(), auth.as_ref()) {
+        return app_error(error);
+    }
+    // Listen before enqueueing, so that the end of a quick job cannot be missed.
+    let mut news = state.jobs.hub().news();
+    let enqueued = match params.request(stage) {
+        Ok(sync) => state.jobs.request_sync(&sync, &requester(auth.as_ref())).await,
+        Err(e) => Err(e),
+    };
+    let job_id = match enqueued {
+        Ok(enqueued) => enqueued.job_id,
+        Err(e) => return app_error(e),
+    };
+    loop {
+        // The job may have ended before we listened (an attached job, a lagging channel).
+        if let Ok(Some(job)) = state.jobs.db().job(job_id).await {
+            let summary = job.summary();
+            if let (false, Some(complete)) = (summary.status.is_active(), summary.result) {
+                let status = if complete.ok {
+                    StatusCode::OK
+                } else {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                };
+                let mut body = serde_json::to_value(&complete).unwrap_or_default();
+                body["job_id"] = json!(job_id);
+                body["status"] = json!(summary.status);
+                return (status, Json(body)).into_response();
+            }
+        }
+        loop {
+            match news.recv().await {
+                Ok(Broadcast::SyncEnd { job_id: ended, .. }) if ended == job_id => break,
+                Ok(_) => continue,
+                Err(RecvError::Lagged(_)) => break,
+                Err(RecvError::Closed) => {
+                    return app_error(AppError::Internal("Proxbox is shutting down.".into()))
+                }
+            }
+        }
+    }
+}
+
+fn app_error(error: AppError) -> Response {
+    let status =
+        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, Json(error)).into_response()
+}

@@ -1,0 +1,50 @@
+//! WebSocket `/ws`: job lifecycle news (`sync_started`, `sync_end`) pushed to every open
+//! dashboard. A text `ping` gets a `pong` message; WebSocket pings are answered by the
+//! protocol layer; the server pings an idle socket so that proxies keep it open.
+
+use std::time::Duration;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::Response;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::models::Broadcast;
+use crate::server::state::AppState;
+
+const IDLE_PING: Duration = Duration::from_secs(30);
+
+pub async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+    let news = state.jobs.hub().news();
+    upgrade.on_upgrade(move |socket| serve(socket, news))
+}
+
+async fn serve(mut socket: WebSocket, mut news: tokio::sync::broadcast::Receiver<Broadcast>) {
+    loop {
+        let outgoing = tokio::select! {
+            item = news.recv() => match item {
+                Ok(message) => Message::Text(to_json(&message).into()),
+                // A dashboard that fell behind only missed refresh hints; it refreshes
+                // on the next one.
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => break,
+            },
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Text(text))) if text.trim().eq_ignore_ascii_case("ping") => {
+                    Message::Text(to_json(&Broadcast::Pong).into())
+                }
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => continue,
+            },
+            _ = tokio::time::sleep(IDLE_PING) => Message::Ping(Vec::new().into()),
+        };
+        if socket.send(outgoing).await.is_err() {
+            break;
+        }
+    }
+    let _ = socket.send(Message::Close(None)).await;
+}
+
+fn to_json(message: &Broadcast) -> String {
+    serde_json::to_string(message).unwrap_or_else(|_| r#"{"type":"pong"}"#.into())
+}
