@@ -129,7 +129,11 @@ async fn serve(global: GlobalOptions, db: Db, options: ServeOptions) -> Result<(
     let addr = leptos_options.site_addr;
     let first_login = ensure_first_admin(&db, &options).await?;
     let secrets = Arc::new(secrets);
-    let jobs = Jobs::new(db.clone(), secrets.clone(), JobSettings::from(&options.jobs));
+    let jobs = Jobs::new(
+        db.clone(),
+        secrets.clone(),
+        JobSettings::from(&options.jobs),
+    );
     let mut workers = jobs.start().await.map_err(|e| e.to_string())?;
 
     let state = AppState {
@@ -181,7 +185,10 @@ async fn worker(global: GlobalOptions, db: Db, options: JobOptions) -> Result<()
     }
     let jobs = Jobs::new(db.clone(), Arc::new(secrets), JobSettings::from(&options));
     let mut workers = jobs.start().await.map_err(|e| e.to_string())?;
-    tracing::info!(workers = options.workers, "worker running; stop with Ctrl-C");
+    tracing::info!(
+        workers = options.workers,
+        "worker running; stop with Ctrl-C"
+    );
     shutdown_signal().await;
     stop_workers(&jobs, &mut workers).await;
     db.close().await;

@@ -7,12 +7,12 @@ use proxbox_netbox::{NetboxClient, NetboxOptions};
 use proxbox_pve::{Credentials, PveClient, PveOptions};
 
 use super::crypto::{KeyError, Sealed, SecretBox};
-use super::db::Db;
-use super::sync::context::{ClusterSource, StageError};
-use crate::events::ErrorCategory;
 use super::db::endpoints::{
     NetboxEndpointRow, ProxmoxEndpointRow, PROXMOX_PASSWORD, PROXMOX_TOKEN_SECRET,
 };
+use super::db::Db;
+use super::sync::context::{ClusterSource, StageError};
+use crate::events::ErrorCategory;
 use crate::models::{ConnectionReport, ProxmoxAuthKind};
 
 /// Why a client could not be built, in the words of a [`ConnectionReport`].
@@ -179,7 +179,8 @@ pub async fn sync_peers(
         suggestion: "Add the NetBox endpoint on the Endpoints page, then run the sync again."
             .into(),
     })?;
-    let netbox = netbox_client(&netbox_row, secrets).map_err(|e| setup("NetBox endpoint".into(), e))?;
+    let netbox =
+        netbox_client(&netbox_row, secrets).map_err(|e| setup("NetBox endpoint".into(), e))?;
     let mut sources = Vec::new();
     for row in db.proxmox_endpoints().await?.iter().filter(|r| wanted(r)) {
         let pve = proxmox_client(row, secrets)
@@ -194,8 +195,12 @@ pub async fn sync_peers(
         return Err(StageError {
             category: ErrorCategory::Validation,
             message: "No enabled Proxmox endpoint to sync".into(),
-            detail: "The sync was asked for endpoints that are disabled, deleted or not configured.".into(),
-            suggestion: "Add or enable a Proxmox endpoint on the Endpoints page, then run the sync again.".into(),
+            detail:
+                "The sync was asked for endpoints that are disabled, deleted or not configured."
+                    .into(),
+            suggestion:
+                "Add or enable a Proxmox endpoint on the Endpoints page, then run the sync again."
+                    .into(),
         });
     }
     Ok((netbox, sources))

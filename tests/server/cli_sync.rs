@@ -1,8 +1,6 @@
 //! `proxbox sync` as an operator runs it: the real binary, endpoints from its database,
 //! the simulator and the real NetBox; its output and exit code.
 
-use proxbox::models::{NetboxEndpointInput, ProxmoxCredentials, ProxmoxEndpointInput};
-use proxbox::server::crypto::SecretBox;
 use proxbox::server::db::Db;
 
 use crate::support::*;
@@ -13,38 +11,7 @@ async fn configured(sim: &pve_sim::RunningSim) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("proxbox.db").display());
     let db = Db::connect(&url).await.unwrap();
-    let secrets = SecretBox::from_key_text(TEST_KEY).unwrap();
-    let c = sim.credentials();
-    db.insert_proxmox_endpoint(
-        &ProxmoxEndpointInput {
-            name: "lab".into(),
-            url: sim.http_url.clone().unwrap(),
-            credentials: ProxmoxCredentials::Token {
-                token_id: c.token_id.clone(),
-                secret: Some(c.token_secret.clone()),
-            },
-            verify_tls: true,
-            ca_pem: None,
-            timeout_secs: 10,
-            enabled: true,
-        },
-        &secrets,
-    )
-    .await
-    .unwrap();
-    let (netbox_url, token) = netbox_env();
-    db.save_netbox_endpoint(
-        &NetboxEndpointInput {
-            url: netbox_url,
-            token: Some(token),
-            verify_tls: true,
-            ca_pem: None,
-            timeout_secs: 120,
-        },
-        &secrets,
-    )
-    .await
-    .unwrap();
+    store_endpoints(&db, sim, "lab").await;
     db.close().await;
     dir
 }

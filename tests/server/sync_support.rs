@@ -1,7 +1,7 @@
 //! A sync run against the Proxmox simulator and the real NetBox, for the sync tests.
 
 use proxbox::events::{ErrorDetail, ItemProgress, ItemStatus, SyncEvent};
-use proxbox::models::{ProxmoxCredentials, ProxmoxEndpointInput};
+use proxbox::models::{NetboxEndpointInput, ProxmoxCredentials, ProxmoxEndpointInput};
 use proxbox::server::crypto::SecretBox;
 use proxbox::server::db::Db;
 use proxbox::server::sync::context::{ClusterSource, RunOptions, StopSignal, SyncContext};
@@ -31,6 +31,45 @@ pub async fn endpoint(db: &Db, name: &str) -> i64 {
     db.insert_proxmox_endpoint(&input, &SecretBox::from_key_text(TEST_KEY).unwrap())
         .await
         .unwrap()
+}
+
+/// Stores the simulator as a Proxmox endpoint and the test NetBox as the NetBox endpoint,
+/// as an operator would on the Endpoints page. Returns the Proxmox endpoint's id.
+pub async fn store_endpoints(db: &Db, sim: &pve_sim::RunningSim, name: &str) -> i64 {
+    let secrets = SecretBox::from_key_text(TEST_KEY).unwrap();
+    let c = sim.credentials();
+    let id = db
+        .insert_proxmox_endpoint(
+            &ProxmoxEndpointInput {
+                name: name.into(),
+                url: sim.http_url.clone().unwrap(),
+                credentials: ProxmoxCredentials::Token {
+                    token_id: c.token_id.clone(),
+                    secret: Some(c.token_secret.clone()),
+                },
+                verify_tls: true,
+                ca_pem: None,
+                timeout_secs: 10,
+                enabled: true,
+            },
+            &secrets,
+        )
+        .await
+        .unwrap();
+    let (netbox_url, token) = netbox_env();
+    db.save_netbox_endpoint(
+        &NetboxEndpointInput {
+            url: netbox_url,
+            token: Some(token),
+            verify_tls: true,
+            ca_pem: None,
+            timeout_secs: 120,
+        },
+        &secrets,
+    )
+    .await
+    .unwrap();
+    id
 }
 
 /// A Proxmox client of the simulator, as an endpoint of a run.

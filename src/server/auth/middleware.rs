@@ -33,7 +33,11 @@ fn wants_json(path: &str) -> bool {
     path.starts_with("/api/")
         || matches!(
             path,
-            "/version" | "/full-update" | "/dcim/devices/create" | "/virtualization/virtual-machines/create" | "/ws"
+            "/version"
+                | "/full-update"
+                | "/dcim/devices/create"
+                | "/virtualization/virtual-machines/create"
+                | "/ws"
         )
 }
 

@@ -87,12 +87,7 @@ pub struct NewJob<'a> {
 impl NewJob<'_> {
     /// Two requests with the same key while a job is active are one job.
     pub fn scope_key(&self) -> String {
-        let ids: Vec<String> = self
-            .scope
-            .endpoint_ids
-            .iter()
-            .map(i64::to_string)
-            .collect();
+        let ids: Vec<String> = self.scope.endpoint_ids.iter().map(i64::to_string).collect();
         format!(
             "{}|{}|{}|{}",
             self.kind,
@@ -123,7 +118,15 @@ pub struct ScheduleRow {
     pub last_job_id: Option<i64>,
 }
 
-/// Which state a job must still be in for [`Db::finish_job`] to end it.
+/// How a job ended, recorded with its last events (see [`Db::append_job_events`]).
+#[derive(Debug, Clone, Copy)]
+pub struct JobEnd<'a> {
+    pub guard: FinishGuard,
+    pub status: JobStatus,
+    pub complete: &'a Complete,
+}
+
+/// Which state a job must still be in for its end to be recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FinishGuard {
     /// Its runner ends it.
@@ -292,46 +295,6 @@ impl Db {
         Ok(cancel.unwrap_or(0) != 0)
     }
 
-    /// Records how a job ended and frees its endpoints, if it still is in the state the
-    /// caller expects. False when it was not (another path ended it first).
-    pub async fn finish_job(
-        &self,
-        id: i64,
-        only_if: FinishGuard,
-        status: JobStatus,
-        complete: &Complete,
-    ) -> Result<bool, DbError> {
-        let guard = match only_if {
-            FinishGuard::Running => "status = 'running' AND $5 = 0",
-            FinishGuard::Pending => "status = 'pending' AND $5 = 0",
-            FinishGuard::StaleSince(_) => "status = 'running' AND heartbeat_at < $5",
-        };
-        let stale_before = match only_if {
-            FinishGuard::StaleSince(at) => at,
-            _ => 0,
-        };
-        let mut tx = self.pool().begin().await?;
-        let done = sqlx::query(&format!(
-            "UPDATE jobs SET status = $1, finished_at = $2, result = $3 WHERE id = $4 AND {guard}"
-        ))
-        .bind(status.as_str())
-        .bind(now_ms())
-        .bind(serde_json::to_string(complete).unwrap_or_default())
-        .bind(id)
-        .bind(stale_before)
-        .execute(&mut *tx)
-        .await?;
-        if done.rows_affected() == 0 {
-            return Ok(false);
-        }
-        sqlx::query("DELETE FROM endpoint_locks WHERE job_id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(true)
-    }
-
     /// Asks a job to stop. Returns its status before the request: a pending job is for the
     /// caller to end at once; a running one stops at its next chunk.
     pub async fn request_cancel(&self, id: i64) -> Result<Option<JobStatus>, DbError> {
@@ -354,19 +317,48 @@ impl Db {
         .await?)
     }
 
-    /// Appends events to a job's log in one transaction. On PostgreSQL the other instances
-    /// are told (`NOTIFY proxbox_jobs`) when it commits.
+    /// Appends events to a job's log in one transaction, and with `end` also records how
+    /// the job ended and frees its endpoints, so that the row and the log's `complete`
+    /// become visible together. On PostgreSQL the other instances are told (`NOTIFY
+    /// proxbox_jobs`) when it commits. False (and nothing written) when `end`'s guard no
+    /// longer holds: another path ended the job first.
     pub async fn append_job_events(
         &self,
         job_id: i64,
         events: &[StoredEvent],
         notify: Option<&str>,
-    ) -> Result<(), DbError> {
-        if events.is_empty() {
-            return Ok(());
-        }
+        end: Option<&JobEnd<'_>>,
+    ) -> Result<bool, DbError> {
         let at = now_ms();
         let mut tx = self.pool().begin().await?;
+        if let Some(end) = end {
+            let guard = match end.guard {
+                FinishGuard::Running => "status = 'running' AND $5 = 0",
+                FinishGuard::Pending => "status = 'pending' AND $5 = 0",
+                FinishGuard::StaleSince(_) => "status = 'running' AND heartbeat_at < $5",
+            };
+            let stale_before = match end.guard {
+                FinishGuard::StaleSince(at) => at,
+                _ => 0,
+            };
+            let done = sqlx::query(&format!(
+                "UPDATE jobs SET status = $1, finished_at = $2, result = $3 WHERE id = $4 AND {guard}"
+            ))
+            .bind(end.status.as_str())
+            .bind(at)
+            .bind(serde_json::to_string(end.complete).unwrap_or_default())
+            .bind(job_id)
+            .bind(stale_before)
+            .execute(&mut *tx)
+            .await?;
+            if done.rows_affected() == 0 {
+                return Ok(false);
+            }
+            sqlx::query("DELETE FROM endpoint_locks WHERE job_id = $1")
+                .bind(job_id)
+                .execute(&mut *tx)
+                .await?;
+        }
         // 200 rows × 5 values stay far below either database's limit on bound values.
         for chunk in events.chunks(200) {
             let mut sql =
@@ -403,7 +395,7 @@ impl Db {
                 .await?;
         }
         tx.commit().await?;
-        Ok(())
+        Ok(true)
     }
 
     /// Up to `limit` events of a job after `after_seq`, in order.
@@ -425,12 +417,12 @@ impl Db {
     }
 
     pub async fn job_last_seq(&self, job_id: i64) -> Result<i64, DbError> {
-        Ok(sqlx::query_scalar(
-            "SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = $1",
+        Ok(
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = $1")
+                .bind(job_id)
+                .fetch_one(self.pool())
+                .await?,
         )
-        .bind(job_id)
-        .fetch_one(self.pool())
-        .await?)
     }
 
     /// Sends a notification to every instance (PostgreSQL only; SQLite has one instance).
@@ -515,14 +507,13 @@ impl Db {
         schedule: &ScheduleRow,
         next_run_at: i64,
     ) -> Result<bool, DbError> {
-        let done = sqlx::query(
-            "UPDATE schedules SET next_run_at = $1 WHERE id = $2 AND next_run_at = $3",
-        )
-        .bind(next_run_at)
-        .bind(schedule.id)
-        .bind(schedule.next_run_at)
-        .execute(self.pool())
-        .await?;
+        let done =
+            sqlx::query("UPDATE schedules SET next_run_at = $1 WHERE id = $2 AND next_run_at = $3")
+                .bind(next_run_at)
+                .bind(schedule.id)
+                .bind(schedule.next_run_at)
+                .execute(self.pool())
+                .await?;
         Ok(done.rows_affected() > 0)
     }
 

@@ -72,7 +72,9 @@ impl std::fmt::Debug for JobHub {
 
 impl JobHub {
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<i64, JobChannel>> {
-        self.jobs.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.jobs
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Live events of a job from now on (subscribe before reading the log, so that nothing

@@ -17,10 +17,22 @@ pub const CHANNEL: &str = "proxbox_jobs";
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice<'a> {
-    Events { instance: &'a str, job_id: i64, seq: i64 },
-    NewJob { instance: &'a str },
-    Started { instance: &'a str, job_id: i64 },
-    Ended { instance: &'a str, job_id: i64 },
+    Events {
+        instance: &'a str,
+        job_id: i64,
+        seq: i64,
+    },
+    NewJob {
+        instance: &'a str,
+    },
+    Started {
+        instance: &'a str,
+        job_id: i64,
+    },
+    Ended {
+        instance: &'a str,
+        job_id: i64,
+    },
 }
 
 impl<'a> Notice<'a> {
@@ -101,7 +113,11 @@ async fn handle(inner: &Inner, payload: &str) {
     }
     match notice {
         Notice::Events { job_id, seq, .. } => {
-            if inner.hub.watched_since(job_id).is_some_and(|last| last < seq) {
+            if inner
+                .hub
+                .watched_since(job_id)
+                .is_some_and(|last| last < seq)
+            {
                 catch_up(inner, job_id).await;
             }
         }

@@ -12,22 +12,30 @@ use tokio::sync::mpsc;
 
 use super::hub::{JobHub, LoggedEvent};
 use crate::events::{Complete, SyncEvent};
-use crate::server::db::jobs::StoredEvent;
+use crate::models::JobStatus;
+use crate::server::db::jobs::{FinishGuard, JobEnd, StoredEvent};
 use crate::server::db::Db;
 use crate::server::sync::sink::EventSink;
 
 /// Most events one write carries.
 const MAX_BATCH: usize = 500;
 
-/// Where a job's run emits. Holds back `complete`, so that the job's row is final before
-/// any subscriber sees the end of the stream (see [`JobSink::take_complete`]).
+/// What the log writer receives: the run's events, then how the job ended.
+pub enum LogItem {
+    Event(SyncEvent),
+    /// The last item: `complete` is logged together with the job's final status.
+    End(JobStatus, Complete),
+}
+
+/// Where a job's run emits. Holds back `complete`, which the runner sends with the job's
+/// status once it knows it (see [`JobSink::finish`]).
 pub struct JobSink {
-    sender: mpsc::UnboundedSender<SyncEvent>,
+    sender: mpsc::UnboundedSender<LogItem>,
     complete: Mutex<Option<Complete>>,
 }
 
 impl JobSink {
-    pub fn new(sender: mpsc::UnboundedSender<SyncEvent>) -> JobSink {
+    pub fn new(sender: mpsc::UnboundedSender<LogItem>) -> JobSink {
         JobSink {
             sender,
             complete: Mutex::new(None),
@@ -41,9 +49,9 @@ impl JobSink {
             .take()
     }
 
-    /// Sends the held-back `complete` (or any last event) into the log.
-    pub fn finish(self, complete: Complete) {
-        let _ = self.sender.send(SyncEvent::Complete(complete));
+    /// Ends the log: `complete` and the job's status are written in one transaction.
+    pub fn finish(self, status: JobStatus, complete: Complete) {
+        let _ = self.sender.send(LogItem::End(status, complete));
     }
 }
 
@@ -55,39 +63,66 @@ impl EventSink for JobSink {
             }
             // A closed writer means the process is going down; the run stops with it.
             other => {
-                let _ = self.sender.send(other);
+                let _ = self.sender.send(LogItem::Event(other));
             }
         }
     }
 }
 
-/// Writes a job's events as they come until the sender side closes; returns the last
-/// sequence number written.
+/// Writes a job's events as they come until its end (or until the sender side closes);
+/// returns whether the job's end was recorded.
 pub async fn write_log(
     db: Db,
     hub: JobHub,
     job_id: i64,
     mut last_seq: i64,
-    mut events: mpsc::UnboundedReceiver<SyncEvent>,
+    mut items: mpsc::UnboundedReceiver<LogItem>,
     instance: Arc<str>,
-) -> i64 {
+) -> bool {
     let mut batch = Vec::new();
-    while let Some(first) = events.recv().await {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match events.try_recv() {
-                Ok(event) => batch.push(event),
-                Err(_) => break,
+    while let Some(first) = items.recv().await {
+        let mut end = None;
+        let mut next = Some(first);
+        while let Some(item) = next.take() {
+            match item {
+                LogItem::Event(event) => batch.push(event),
+                LogItem::End(status, complete) => {
+                    batch.push(SyncEvent::Complete(complete.clone()));
+                    end = Some((status, complete));
+                    break;
+                }
+            }
+            if batch.len() < MAX_BATCH {
+                next = items.try_recv().ok();
             }
         }
-        last_seq = append(&db, &hub, job_id, last_seq, batch.drain(..), &instance).await;
+        let finish = end.as_ref().map(|(status, complete)| JobEnd {
+            guard: FinishGuard::Running,
+            status: *status,
+            complete,
+        });
+        let (seq, recorded) = append(
+            &db,
+            &hub,
+            job_id,
+            last_seq,
+            batch.drain(..),
+            &instance,
+            finish.as_ref(),
+        )
+        .await;
+        last_seq = seq;
+        if end.is_some() {
+            return recorded;
+        }
     }
-    last_seq
+    false
 }
 
-/// Numbers, stores and publishes events after `last_seq`; returns the new last number.
-/// A database that refuses the write is retried a few times; if it keeps failing the
-/// events are still published (watchers see them) and the failure is logged.
+/// Numbers, stores and publishes events after `last_seq` (with `end`, also the job's
+/// end); returns the new last number and whether it was stored. A database that refuses
+/// the write is retried a few times; if it keeps failing the events are still published
+/// (watchers see them) and the failure is logged.
 pub async fn append(
     db: &Db,
     hub: &JobHub,
@@ -95,7 +130,8 @@ pub async fn append(
     last_seq: i64,
     events: impl Iterator<Item = SyncEvent>,
     instance: &str,
-) -> i64 {
+    end: Option<&JobEnd<'_>>,
+) -> (i64, bool) {
     let stored: Vec<StoredEvent> = events
         .enumerate()
         .map(|(i, event)| StoredEvent {
@@ -104,14 +140,26 @@ pub async fn append(
             data: event.payload_json(),
         })
         .collect();
-    let Some(newest) = stored.last().map(|e| e.seq) else {
-        return last_seq;
-    };
+    let newest = stored.last().map_or(last_seq, |e| e.seq);
     let notice = format!("e:{instance}:{job_id}:{newest}");
     let mut delay = Duration::from_millis(50);
+    let mut recorded = false;
     for attempt in 1..=5 {
-        match db.append_job_events(job_id, &stored, Some(&notice)).await {
-            Ok(()) => break,
+        match db
+            .append_job_events(job_id, &stored, Some(&notice), end)
+            .await
+        {
+            Ok(true) => {
+                recorded = true;
+                break;
+            }
+            Ok(false) => {
+                tracing::warn!(
+                    job = job_id,
+                    "the job was ended elsewhere; its last events are dropped"
+                );
+                return (last_seq, false);
+            }
             Err(e) if attempt < 5 => {
                 tracing::warn!(job = job_id, error = %e, attempt, "job log write failed; retrying");
                 tokio::time::sleep(delay).await;
@@ -127,5 +175,5 @@ pub async fn append(
         .map(|e| Arc::new(LoggedEvent::from(e)))
         .collect();
     hub.publish(job_id, &logged);
-    newest
+    (newest, recorded)
 }

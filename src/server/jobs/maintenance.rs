@@ -36,10 +36,11 @@ pub(crate) async fn recover_interrupted(inner: &Inner, stale_before: i64) -> Res
         let error = StageError {
             category: ErrorCategory::Internal,
             message: "The job was interrupted: the Proxbox process running it stopped".into(),
-            detail: "Everything written to NetBox before the stop is recorded; the rest was not done."
-                .into(),
-            suggestion: "Run the job again (Run now); a sync continues from what NetBox already has."
-                .into(),
+            detail:
+                "Everything written to NetBox before the stop is recorded; the rest was not done."
+                    .into(),
+            suggestion:
+                "Run the job again (Run now); a sync continues from what NetBox already has.".into(),
         };
         if end_job(
             inner,
@@ -50,7 +51,10 @@ pub(crate) async fn recover_interrupted(inner: &Inner, stale_before: i64) -> Res
         )
         .await?
         {
-            tracing::warn!(job = job_id, "job marked failed: its process stopped while it ran");
+            tracing::warn!(
+                job = job_id,
+                "job marked failed: its process stopped while it ran"
+            );
         }
     }
     Ok(())
@@ -93,7 +97,12 @@ async fn run_schedule(inner: &Arc<Inner>, schedule: &ScheduleRow) -> Result<(), 
         .enqueue(&scope, "schedule", None, Some(schedule.id))
         .await
     {
-        Ok(enqueued) => inner.db.set_schedule_job(schedule.id, enqueued.job_id).await?,
+        Ok(enqueued) => {
+            inner
+                .db
+                .set_schedule_job(schedule.id, enqueued.job_id)
+                .await?
+        }
         Err(e) => tracing::warn!(schedule = schedule.id, error = %e, "scheduled sync not started"),
     }
     Ok(())

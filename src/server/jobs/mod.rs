@@ -18,7 +18,7 @@ use tokio::task::JoinSet;
 use self::hub::JobHub;
 use super::config::JobOptions;
 use super::crypto::SecretBox;
-use super::db::jobs::{Enqueued, FinishGuard, NewJob};
+use super::db::jobs::{Enqueued, FinishGuard, JobEnd, NewJob};
 use super::db::{Backend, Db, DbError};
 use super::sync::context::{StageError, StopSignal};
 use super::sync::run::failure_ending;
@@ -143,7 +143,9 @@ impl Jobs {
         // that died. On PostgreSQL, only jobs whose instance went quiet are.
         let stale_before = match inner.db.backend() {
             Backend::Sqlite => i64::MAX,
-            Backend::Postgres => super::db::now_ms() - inner.settings.stale_after.as_millis() as i64,
+            Backend::Postgres => {
+                super::db::now_ms() - inner.settings.stale_after.as_millis() as i64
+            }
         };
         maintenance::recover_interrupted(inner, stale_before).await?;
         let mut tasks = JoinSet::new();
@@ -233,13 +235,15 @@ impl Jobs {
         let db = &self.0.db;
         if db.netbox_endpoint().await.map_err(internal)?.is_none() {
             return Err(AppError::Precondition(
-                "No NetBox endpoint is configured. Add it on the Endpoints page, then sync."
-                    .into(),
+                "No NetBox endpoint is configured. Add it on the Endpoints page, then sync.".into(),
             ));
         }
         let rows = db.proxmox_endpoints().await.map_err(internal)?;
         let mut endpoint_ids: Vec<i64> = if request.endpoint_ids.is_empty() {
-            rows.iter().filter(|r| r.enabled != 0).map(|r| r.id).collect()
+            rows.iter()
+                .filter(|r| r.enabled != 0)
+                .map(|r| r.id)
+                .collect()
         } else {
             for id in &request.endpoint_ids {
                 if !rows.iter().any(|r| r.id == *id) {
@@ -281,9 +285,15 @@ impl Jobs {
                     detail: "Nothing was read or written.".into(),
                     suggestion: "Start the sync again when you are ready.".into(),
                 };
-                end_job(inner, job_id, FinishGuard::Pending, JobStatus::Cancelled, &error)
-                    .await
-                    .map_err(internal)?;
+                end_job(
+                    inner,
+                    job_id,
+                    FinishGuard::Pending,
+                    JobStatus::Cancelled,
+                    &error,
+                )
+                .await
+                .map_err(internal)?;
             }
             JobStatus::Running => {
                 if let Some(stop) = lock(&inner.running).get(&job_id) {
@@ -298,7 +308,7 @@ impl Jobs {
 }
 
 /// Ends a job that its runner cannot end (it never started, or its process died): the
-/// row first, then the failure ending in its log, then the news.
+/// row and the failure ending in its log together, then the news.
 pub(crate) async fn end_job(
     inner: &Inner,
     job_id: i64,
@@ -310,25 +320,36 @@ pub(crate) async fn end_job(
     let SyncEvent::Complete(complete) = &events[2] else {
         unreachable!("failure_ending ends with complete")
     };
-    if !inner.db.finish_job(job_id, guard, status, complete).await? {
-        return Ok(false);
-    }
     let last = inner.db.job_last_seq(job_id).await?;
-    log::append(
+    let end = JobEnd {
+        guard,
+        status,
+        complete,
+    };
+    let (_, recorded) = log::append(
         &inner.db,
         &inner.hub,
         job_id,
         last,
         events.clone().into_iter(),
         &inner.instance,
+        Some(&end),
     )
     .await;
+    if !recorded {
+        return Ok(false);
+    }
     announce_end(inner, job_id, status, complete.clone()).await;
     Ok(true)
 }
 
 /// Tells this instance's dashboards, and the other instances, that a job ended.
-pub(crate) async fn announce_end(inner: &Inner, job_id: i64, status: JobStatus, complete: Complete) {
+pub(crate) async fn announce_end(
+    inner: &Inner,
+    job_id: i64,
+    status: JobStatus,
+    complete: Complete,
+) {
     inner.hub.announce(Broadcast::SyncEnd {
         job_id,
         status,

@@ -11,7 +11,7 @@ use super::log::{write_log, JobSink};
 use super::{announce_end, lock, Inner};
 use crate::events::{Complete, ErrorCategory};
 use crate::models::{Broadcast, JobStatus};
-use crate::server::db::jobs::{FinishGuard, JobRow};
+use crate::server::db::jobs::JobRow;
 use crate::server::peers::sync_peers;
 use crate::server::sync::context::{RunOptions, StopSignal, SyncContext};
 use crate::server::sync::run::{failure_ending, run_sync, RunOutcome};
@@ -79,19 +79,11 @@ async fn run_job(inner: &Arc<Inner>, job: JobRow) {
         result: Some(json!({ "status": status.as_str() })),
         errors: None,
     });
-    // The row is final before the stream's last frame goes out, so that whoever reads the
-    // job after `complete` sees how it ended.
-    match inner
-        .db
-        .finish_job(job_id, FinishGuard::Running, status, &complete)
-        .await
-    {
+    sink.finish(status, complete.clone());
+    match writer.await {
         Ok(true) => {}
-        Ok(false) => tracing::warn!(job = job_id, "job was ended elsewhere while it ran"),
-        Err(e) => tracing::error!(job = job_id, error = %e, "could not record how the job ended"),
+        _ => tracing::warn!(job = job_id, "could not record how the job ended"),
     }
-    sink.finish(complete.clone());
-    let _ = writer.await;
     announce_end(inner, job_id, status, complete).await;
     tracing::info!(job = job_id, status = status.as_str(), "job ended");
 }

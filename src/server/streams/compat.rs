@@ -22,7 +22,10 @@ pub fn routes() -> axum::Router<AppState> {
     let stages = [
         ("/full-update", FULL_UPDATE),
         ("/dcim/devices/create", "devices"),
-        ("/virtualization/virtual-machines/create", "virtual-machines"),
+        (
+            "/virtualization/virtual-machines/create",
+            "virtual-machines",
+        ),
     ];
     let mut router = Router::new().route("/version", get(version));
     for (path, stage) in stages {
@@ -58,7 +61,12 @@ async fn run_and_stream(
         return sse::error_stream(&error);
     }
     let enqueued = match params.request(stage) {
-        Ok(sync) => state.jobs.request_sync(&sync, &requester(auth.as_ref())).await,
+        Ok(sync) => {
+            state
+                .jobs
+                .request_sync(&sync, &requester(auth.as_ref()))
+                .await
+        }
         Err(e) => Err(e),
     };
     match enqueued {
@@ -82,7 +90,12 @@ async fn run_and_wait(
     // Listen before enqueueing, so that the end of a quick job cannot be missed.
     let mut news = state.jobs.hub().news();
     let enqueued = match params.request(stage) {
-        Ok(sync) => state.jobs.request_sync(&sync, &requester(auth.as_ref())).await,
+        Ok(sync) => {
+            state
+                .jobs
+                .request_sync(&sync, &requester(auth.as_ref()))
+                .await
+        }
         Err(e) => Err(e),
     };
     let job_id = match enqueued {

@@ -73,7 +73,10 @@ impl SyncParams {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let dry_run = matches!(
-            self.dry_run.as_deref().map(str::to_ascii_lowercase).as_deref(),
+            self.dry_run
+                .as_deref()
+                .map(str::to_ascii_lowercase)
+                .as_deref(),
             Some("1" | "true" | "on" | "yes")
         );
         Ok(SyncRequest {
@@ -138,7 +141,12 @@ async fn start_sync(
         Err(e) => return refused(&headers, e),
     };
     let result = match params.request(&stage) {
-        Ok(sync) => state.jobs.request_sync(&sync, &requester(auth.as_ref())).await,
+        Ok(sync) => {
+            state
+                .jobs
+                .request_sync(&sync, &requester(auth.as_ref()))
+                .await
+        }
         Err(e) => Err(e),
     };
     match result {
@@ -210,7 +218,10 @@ fn form_params(text: &str) -> Result<SyncParams, AppError> {
 /// A GET that starts a job must not be something another site can make a logged-in
 /// browser do: with a session cookie, only this site's own pages (or a typed address)
 /// may call it. API-key clients send no cookies and are not at risk.
-pub(crate) fn cross_site_refusal(headers: &HeaderMap, auth: Option<&RequestAuth>) -> Option<AppError> {
+pub(crate) fn cross_site_refusal(
+    headers: &HeaderMap,
+    auth: Option<&RequestAuth>,
+) -> Option<AppError> {
     let with_key_only = auth.is_some_and(|a| a.api_key.is_some() && a.user.is_none());
     if with_key_only {
         return None;
@@ -233,7 +244,12 @@ async fn start_sync_stream(
         return sse::error_stream(&error);
     }
     let enqueued = match params.request(&stage) {
-        Ok(sync) => state.jobs.request_sync(&sync, &requester(auth.as_ref())).await,
+        Ok(sync) => {
+            state
+                .jobs
+                .request_sync(&sync, &requester(auth.as_ref()))
+                .await
+        }
         Err(e) => Err(e),
     };
     match enqueued {
@@ -270,7 +286,11 @@ async fn stream_job(
     let Ok(job_id) = id.parse::<i64>() else {
         return sse::error_stream(&AppError::NotFound(format!("Job {id:?}")));
     };
-    stream_of(&state, job_id, sse::resume_point(&headers, query.last_event_id))
+    stream_of(
+        &state,
+        job_id,
+        sse::resume_point(&headers, query.last_event_id),
+    )
 }
 
 async fn cancel_job(

@@ -14,8 +14,8 @@ use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::AppError;
 use crate::events::{ErrorCategory, SyncEvent};
-use crate::server::jobs::hub::{JobHub, LoggedEvent};
 use crate::server::db::Db;
+use crate::server::jobs::hub::{JobHub, LoggedEvent};
 use crate::server::sync::context::StageError;
 use crate::server::sync::run::failure_ending;
 
@@ -123,7 +123,13 @@ pub fn resume_point(headers: &HeaderMap, query: Option<i64>) -> i64 {
 
 /// Streams a job from after `after_seq`: the log first, then live events, until its
 /// `complete` frame.
-pub fn job_stream(db: Db, hub: JobHub, job_id: i64, after_seq: i64, keepalive: Duration) -> Response {
+pub fn job_stream(
+    db: Db,
+    hub: JobHub,
+    job_id: i64,
+    after_seq: i64,
+    keepalive: Duration,
+) -> Response {
     let receiver = hub.subscribe(job_id);
     let state = JobStream {
         db,
@@ -155,7 +161,7 @@ struct JobStream {
     /// Read the log before listening (at the start, and after falling behind).
     read_log: bool,
     checked_job: bool,
-    /// How often the log was found without `complete` although the job has ended.
+    /// How often the log was read to its end without `complete` although the job ended.
     ended_checks: u8,
     done: bool,
     keepalive: Duration,
@@ -202,7 +208,6 @@ impl JobStream {
                 }
                 continue;
             }
-            let wait = self.wait();
             tokio::select! {
                 received = self.receiver.recv() => match received {
                     Ok(event) => self.backlog.push_back(event),
@@ -213,23 +218,8 @@ impl JobStream {
                         self.read_log = true;
                     }
                 },
-                _ = tokio::time::sleep(wait) => {
-                    if self.ended_checks == 0 {
-                        return Some(KEEPALIVE.to_string());
-                    }
-                    // The job has ended; its last events are on their way into the log.
-                    self.read_log = true;
-                    self.checked_job = false;
-                }
+                _ = tokio::time::sleep(self.keepalive) => return Some(KEEPALIVE.to_string()),
             }
-        }
-    }
-
-    fn wait(&self) -> Duration {
-        if self.ended_checks == 0 {
-            self.keepalive
-        } else {
-            self.keepalive.min(Duration::from_millis(500))
         }
     }
 
@@ -238,17 +228,21 @@ impl JobStream {
     async fn check_job(&mut self) -> Option<String> {
         match self.db.job(self.job_id).await {
             Ok(None) => Some(self.fail(AppError::NotFound(format!("Job {}", self.job_id)))),
-            // A job's row is final a moment before its `complete` is logged: look again
-            // a few times before calling the log incomplete.
+            // The row and the log's `complete` commit together, so an ended job whose
+            // log we read to the end has its `complete` in what we read, unless it was
+            // committed between the two reads: read once more before giving up.
             Ok(Some(job)) if !job.status().is_active() => {
                 self.ended_checks += 1;
-                (self.ended_checks > 6).then(|| {
-                    self.fail(AppError::Internal(format!(
-                        "Job {} ended ({}) without its final event.",
-                        self.job_id,
-                        job.status().as_str()
-                    )))
-                })
+                if self.ended_checks == 1 {
+                    self.read_log = true;
+                    self.checked_job = false;
+                    return None;
+                }
+                Some(self.fail(AppError::Internal(format!(
+                    "Job {} ended ({}) without its final event.",
+                    self.job_id,
+                    job.status().as_str()
+                ))))
             }
             Ok(Some(_)) => None,
             Err(e) => {

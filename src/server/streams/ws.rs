@@ -42,7 +42,9 @@ async fn serve(mut socket: WebSocket, mut news: tokio::sync::broadcast::Receiver
             break;
         }
     }
-    let _ = socket.send(Message::Close(None)).await;
+    // Completes the closing handshake (answering the client's Close, or starting ours)
+    // and flushes it before the connection goes.
+    let _ = futures::SinkExt::close(&mut socket).await;
 }
 
 fn to_json(message: &Broadcast) -> String {

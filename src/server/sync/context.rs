@@ -153,7 +153,11 @@ pub struct StageError {
 
 impl StageError {
     /// This error as the payload of an `error_detail` event of `phase`.
-    pub fn detail_event(&self, phase: &str, item: Option<crate::events::Item>) -> crate::events::ErrorDetail {
+    pub fn detail_event(
+        &self,
+        phase: &str,
+        item: Option<crate::events::Item>,
+    ) -> crate::events::ErrorDetail {
         crate::events::ErrorDetail {
             event: "error_detail".into(),
             phase: phase.into(),

@@ -1,0 +1,358 @@
+//! The job queue against the simulator and the real NetBox: attach, no overlap on an
+//! endpoint, cancel, wall-clock timeout, recovery after a dead process, schedules, and two
+//! instances on one PostgreSQL.
+
+use std::sync::Arc;
+
+use proxbox::events::{ErrorCategory, SyncEvent};
+use proxbox::models::{JobScope, JobStatus, JobSummary};
+use proxbox::server::crypto::SecretBox;
+use proxbox::server::db::jobs::NewJob;
+use proxbox::server::jobs::Jobs;
+use pve_sim::{Fault, FaultKind};
+
+use crate::jobs_support::*;
+use crate::support::*;
+use crate::sync_support::*;
+
+fn slow_configs(ms: u64) -> Fault {
+    Fault {
+        path: "/nodes/*/qemu/*/config".into(),
+        kind: FaultKind::Latency { ms },
+        times: None,
+    }
+}
+
+fn assert_no_overlap(jobs: &[JobSummary]) {
+    let mut spans: Vec<(i64, i64)> = jobs
+        .iter()
+        .map(|j| (j.started_at.unwrap(), j.finished_at.unwrap()))
+        .collect();
+    spans.sort();
+    for pair in spans.windows(2) {
+        assert!(
+            pair[1].0 >= pair[0].1,
+            "jobs of one endpoint overlapped: {spans:?}"
+        );
+    }
+}
+
+fn last_error_detail(log: &[(i64, SyncEvent)]) -> proxbox::events::ErrorDetail {
+    log.iter()
+        .rev()
+        .find_map(|(_, e)| match e {
+            SyncEvent::ErrorDetail(d) => Some(d.clone()),
+            _ => None,
+        })
+        .expect("the log has an error_detail")
+}
+
+#[tokio::test]
+async fn a_second_request_attaches_and_jobs_of_one_endpoint_never_overlap() {
+    for (backend, seed) in [(Backend::Sqlite, 76), (Backend::Postgres, 77)] {
+        let lab = JobsLab::start(backend, "one", seed, 3).await;
+        let (first, attached) = lab.start_sync("devices").await;
+        assert!(!attached);
+        let (again, attached) = lab.start_sync("devices").await;
+        assert_eq!((again, attached), (first, true), "same scope: the same job");
+        let (other, attached) = lab.start_sync("full-update").await;
+        assert!(!attached && other != first, "another scope is another job");
+
+        let a = lab.wait_until_ended(first).await;
+        let b = lab.wait_until_ended(other).await;
+        assert_status(&a, JobStatus::Completed);
+        assert_status(&b, JobStatus::Completed);
+        assert_no_overlap(&[a, b]);
+        // With both ended, the same scope is a new job again.
+        let (third, attached) = lab.start_sync("devices").await;
+        assert!(!attached && third > other);
+        assert_status(&lab.wait_until_ended(third).await, JobStatus::Completed);
+        lab.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn cancel_stops_a_running_job_at_its_next_chunk() {
+    let lab = JobsLab::start(Backend::Sqlite, "cnl", 78, 10).await;
+    lab.sim.add_fault(slow_configs(300)).await;
+    let (job_id, _) = lab.start_sync("full-update").await;
+    // Cancel once the VM stage is reading guest configs.
+    let mut stream = lab
+        .get(&format!("/jobs/{job_id}/stream"))
+        .send()
+        .await
+        .unwrap();
+    let mut body = String::new();
+    while !body.contains("\"step\":\"virtual-machines\"") {
+        let chunk = stream.chunk().await.unwrap().expect("the job runs");
+        body.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert_eq!(
+        lab.app.jobs.cancel(job_id).await.unwrap(),
+        JobStatus::Running
+    );
+    while let Some(chunk) = stream.chunk().await.unwrap() {
+        body.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let job = lab.wait_until_ended(job_id).await;
+    assert_status(&job, JobStatus::Cancelled);
+    let log = job_log(&lab.app, job_id).await;
+    assert_eq!(logged_frames(&body), log);
+    assert_eq!(last_error_detail(&log).category, ErrorCategory::Cancelled);
+    assert!(matches!(log.last().unwrap().1, SyncEvent::Complete(ref c) if !c.ok));
+    lab.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_past_its_wall_clock_fails_with_a_timeout_naming_the_setting() {
+    let mut settings = test_job_settings();
+    settings.job_timeout = std::time::Duration::from_secs(1);
+    let lab = JobsLab::start_with(Backend::Sqlite, "tmo", 79, 10, settings).await;
+    lab.sim.add_fault(slow_configs(400)).await;
+    let (job_id, _) = lab.start_sync("virtual-machines").await;
+    let job = lab.wait_until_ended(job_id).await;
+    assert_status(&job, JobStatus::Failed);
+    let detail = last_error_detail(&job_log(&lab.app, job_id).await);
+    assert_eq!(detail.category, ErrorCategory::Timeout);
+    assert!(
+        detail.suggestion.contains("PROXBOX_JOB_TIMEOUT_SECS"),
+        "{detail:?}"
+    );
+    assert!(!job.result.unwrap().ok);
+    lab.stop().await;
+}
+
+#[tokio::test]
+async fn a_job_left_running_by_a_dead_process_is_failed_and_can_run_again() {
+    for (backend, seed) in [(Backend::Sqlite, 80), (Backend::Postgres, 81)] {
+        let mut settings = test_job_settings();
+        settings.workers = 0;
+        let lab = JobsLab::start_with(backend, "rec", seed, 2, settings).await;
+        let (job_id, _) = lab.start_sync("devices").await;
+        // A process claims it and dies without a word.
+        let claimed = lab
+            .app
+            .db
+            .claim_job("dead-instance")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.id, job_id);
+
+        // The next process (here: a second job service on the same database) recovers it.
+        let next = Jobs::new(
+            lab.app.db.clone(),
+            Arc::new(SecretBox::from_key_text(TEST_KEY).unwrap()),
+            test_job_settings(),
+        );
+        let mut workers = next.start().await.unwrap();
+        let job = lab.wait_until_ended(job_id).await;
+        assert_status(&job, JobStatus::Failed);
+        let log = job_log(&lab.app, job_id).await;
+        assert_eq!(names(&log), ["error_detail", "error", "complete"]);
+        assert!(last_error_detail(&log).message.contains("interrupted"));
+        let streamed = lab.stream_body(job_id, None).await;
+        assert_eq!(logged_frames(&streamed), log);
+
+        // Run now: the same scope again, as a new job that the new process runs.
+        let response = lab
+            .app
+            .client
+            .post(lab.app.url(&format!("/jobs/{job_id}/rerun")))
+            .header("X-Proxbox-API-Key", &lab.key)
+            .header("Accept", "application/json")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202);
+        let body: serde_json::Value = response.json().await.unwrap();
+        let rerun = body["job_id"].as_i64().unwrap();
+        let again = lab.wait_until_ended(rerun).await;
+        assert_status(&again, JobStatus::Completed);
+        assert_eq!(again.rerun_of, Some(job_id));
+        assert_eq!(again.scope, job.scope);
+        next.shut_down();
+        workers.abort_all();
+        lab.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn scheduled_syncs_run_on_time_and_never_overlap() {
+    let lab = JobsLab::start(Backend::Sqlite, "sch", 82, 2).await;
+    // Each run takes longer than the interval, so ticks fall on a busy endpoint.
+    lab.sim
+        .add_fault(Fault {
+            path: "/cluster/resources".into(),
+            kind: FaultKind::Latency { ms: 1500 },
+            times: None,
+        })
+        .await;
+    let schedule = lab
+        .app
+        .db
+        .save_schedule(lab.endpoint_id, "devices", 1, true)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let ended = loop {
+        let jobs: Vec<JobSummary> = lab
+            .app
+            .db
+            .jobs(None, None, 100)
+            .await
+            .unwrap()
+            .iter()
+            .map(|j| j.summary())
+            .collect();
+        let ended: Vec<JobSummary> = jobs.into_iter().filter(|j| !j.status.is_active()).collect();
+        if ended.len() >= 3 {
+            break ended;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "schedule did not run: {ended:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    lab.app
+        .db
+        .save_schedule(lab.endpoint_id, "devices", 3600, false)
+        .await
+        .unwrap();
+    for job in &ended {
+        assert_eq!(job.schedule_id, Some(schedule));
+        assert_eq!(job.requested_by, "schedule");
+        assert_status(job, JobStatus::Completed);
+    }
+    assert_no_overlap(&ended);
+    lab.stop().await;
+}
+
+#[tokio::test]
+async fn claims_are_exclusive_per_job_and_per_endpoint() {
+    for backend in BACKENDS {
+        let app = TestApp::start_with(
+            backend,
+            {
+                let mut s = test_job_settings();
+                s.workers = 0;
+                s
+            },
+            None,
+        )
+        .await;
+        let mut endpoints = Vec::new();
+        for i in 0..4 {
+            endpoints.push(endpoint(&app.db, &format!("ep{i}")).await);
+        }
+        let stages = ["devices", "virtual-machines", "vm-disks"];
+        for endpoint_id in &endpoints {
+            for stage in stages {
+                let scope = JobScope {
+                    stages: vec![stage.into()],
+                    endpoint_ids: vec![*endpoint_id],
+                    dry_run: false,
+                };
+                app.db
+                    .enqueue_job(&NewJob {
+                        kind: "sync",
+                        scope: &scope,
+                        requested_by: "test",
+                        rerun_of: None,
+                        schedule_id: None,
+                    })
+                    .await
+                    .unwrap();
+            }
+        }
+        // Eight claimers at once: one job per endpoint, each claimed once.
+        let claims: Vec<_> = (0..8)
+            .map(|i| {
+                let db = app.db.clone();
+                tokio::spawn(async move { db.claim_job(&format!("claimer-{i}")).await.unwrap() })
+            })
+            .collect();
+        let mut claimed = Vec::new();
+        for claim in claims {
+            if let Some(job) = claim.await.unwrap() {
+                claimed.push(job);
+            }
+        }
+        let mut claimed_endpoints: Vec<i64> = claimed
+            .iter()
+            .flat_map(|j| j.scope().endpoint_ids)
+            .collect();
+        claimed_endpoints.sort();
+        assert_eq!(
+            claimed_endpoints, endpoints,
+            "{backend:?}: one running job per endpoint"
+        );
+        assert!(
+            app.db.claim_job("late").await.unwrap().is_none(),
+            "all endpoints are busy"
+        );
+        app.stop().await;
+    }
+}
+
+#[tokio::test]
+async fn a_job_run_by_one_instance_streams_live_from_another() {
+    let mut serving = test_job_settings();
+    serving.workers = 0;
+    let a = TestApp::start_with(Backend::Postgres, serving, None).await;
+    let b = TestApp::start_with(Backend::Postgres, test_job_settings(), Some(&a.db_url)).await;
+    let cluster = unique("two");
+    let sim = simulator(&cluster, 83, 2, 4).await;
+    let endpoint_id = store_endpoints(&a.db, &sim, &cluster).await;
+    let key = proxbox::server::auth::create_api_key(&a.db, "plugin")
+        .await
+        .unwrap();
+    let mut news = a.jobs.hub().news();
+
+    let response = a
+        .client
+        .post(a.url("/sync/full-update"))
+        .header("X-Proxbox-API-Key", &key)
+        .json(&serde_json::json!({ "endpoint_ids": [endpoint_id] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 202);
+    let job_id = response.json::<serde_json::Value>().await.unwrap()["job_id"]
+        .as_i64()
+        .unwrap();
+    let body = a
+        .client
+        .get(a.url(&format!("/jobs/{job_id}/stream")))
+        .header("X-Proxbox-API-Key", &key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let job = wait_for_job(&a, job_id, |j| !j.status.is_active()).await;
+    assert_status(&job, JobStatus::Completed);
+    assert_eq!(logged_frames(&body), job_log(&a, job_id).await);
+
+    // A's dashboards heard about B's job.
+    let mut heard = Vec::new();
+    while heard.len() < 2 {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(30), news.recv())
+            .await
+            .expect("news from the other instance")
+            .unwrap();
+        heard.push(
+            serde_json::to_value(&message).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
+    }
+    assert_eq!(heard, ["sync_started", "sync_end"]);
+    cleanup(&netbox(), &cluster).await;
+    sim.stop().await;
+    b.stop().await;
+    a.stop().await;
+}

@@ -1,0 +1,147 @@
+//! A Proxbox server with the simulator and the test NetBox configured, and an HTTP client
+//! that talks to its job routes with an API key, as the NetBox plugin does.
+
+use std::time::{Duration, Instant};
+
+use proxbox::events::SyncEvent;
+use proxbox::models::{JobStatus, JobSummary};
+use proxbox::server::jobs::JobSettings;
+use proxbox::server::streams::sse::parse_frames;
+use serde_json::Value;
+
+use crate::support::*;
+use crate::sync_support::*;
+
+pub struct JobsLab {
+    pub app: TestApp,
+    pub sim: pve_sim::RunningSim,
+    pub cluster: String,
+    pub endpoint_id: i64,
+    pub key: String,
+}
+
+impl JobsLab {
+    pub async fn start(backend: Backend, prefix: &str, seed: u64, guests: usize) -> JobsLab {
+        JobsLab::start_with(backend, prefix, seed, guests, test_job_settings()).await
+    }
+
+    pub async fn start_with(
+        backend: Backend,
+        prefix: &str,
+        seed: u64,
+        guests: usize,
+        settings: JobSettings,
+    ) -> JobsLab {
+        let app = TestApp::start_with(backend, settings, None).await;
+        let cluster = unique(prefix);
+        let sim = simulator(&cluster, seed, 2, guests).await;
+        let endpoint_id = store_endpoints(&app.db, &sim, &cluster).await;
+        let key = proxbox::server::auth::create_api_key(&app.db, &unique("key"))
+            .await
+            .unwrap();
+        JobsLab {
+            app,
+            sim,
+            cluster,
+            endpoint_id,
+            key,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.app
+            .client
+            .get(self.app.url(path))
+            .header("X-Proxbox-API-Key", &self.key)
+    }
+
+    /// `POST /sync/{stage}` as a JSON client: the job id and whether it attached.
+    pub async fn start_sync(&self, stage: &str) -> (i64, bool) {
+        let response = self
+            .app
+            .client
+            .post(self.app.url(&format!("/sync/{stage}")))
+            .header("X-Proxbox-API-Key", &self.key)
+            .json(&serde_json::json!({ "endpoint_ids": [self.endpoint_id] }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 202, "{:?}", response.text().await);
+        let body: Value = response.json().await.unwrap();
+        (
+            body["job_id"].as_i64().unwrap(),
+            body["attached"].as_bool().unwrap(),
+        )
+    }
+
+    /// The whole body of `GET /jobs/{id}/stream` (it ends after `complete`).
+    pub async fn stream_body(&self, job_id: i64, last_event_id: Option<i64>) -> String {
+        let mut request = self.get(&format!("/jobs/{job_id}/stream"));
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id.to_string());
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
+    }
+
+    pub async fn wait_until_ended(&self, job_id: i64) -> JobSummary {
+        wait_for_job(&self.app, job_id, |job| !job.status.is_active()).await
+    }
+
+    pub async fn stop(self) {
+        cleanup(&netbox(), &self.cluster).await;
+        self.sim.stop().await;
+        self.app.stop().await;
+    }
+}
+
+/// Polls the job's row until `done` holds (or fails the test after two minutes).
+pub async fn wait_for_job(
+    app: &TestApp,
+    job_id: i64,
+    done: impl Fn(&JobSummary) -> bool,
+) -> JobSummary {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let job = app
+            .db
+            .job(job_id)
+            .await
+            .unwrap()
+            .expect("job exists")
+            .summary();
+        if done(&job) {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job {job_id} stuck: {job:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The job's log as `(seq, event)`.
+pub async fn job_log(app: &TestApp, job_id: i64) -> Vec<(i64, SyncEvent)> {
+    app.db
+        .job_events_after(job_id, 0, 1_000_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.seq, SyncEvent::from_frame(&e.name, &e.data).unwrap()))
+        .collect()
+}
+
+/// `(seq, event)` of the frames of an SSE body that carry an id.
+pub fn logged_frames(body: &str) -> Vec<(i64, SyncEvent)> {
+    parse_frames(body)
+        .into_iter()
+        .filter_map(|(id, event)| id.map(|id| (id, event)))
+        .collect()
+}
+
+pub fn names(events: &[(i64, SyncEvent)]) -> Vec<&'static str> {
+    events.iter().map(|(_, e)| e.name()).collect()
+}
+
+pub fn assert_status(job: &JobSummary, status: JobStatus) {
+    assert_eq!(job.status, status, "{job:?}");
+}

@@ -1,0 +1,412 @@
+//! Job streams over real HTTP: SSE framing at the byte level, resume with Last-Event-ID,
+//! keepalives, many subscribers and a stalled one, failures that still end as `error` +
+//! `complete`, the WebSocket news and the proxbox-api compatible routes.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use proxbox::events::{ErrorCategory, SyncEvent};
+use proxbox::models::JobStatus;
+use proxbox::server::streams::sse::parse_frames;
+use pve_sim::{Fault, FaultKind};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::jobs_support::*;
+use crate::support::*;
+
+/// Every block of a stream body is a keepalive comment or a well-formed logged frame;
+/// ids rise by one; the last frame is `complete`. Returns the frames.
+fn assert_well_framed(body: &str, first_id: i64) -> Vec<(i64, SyncEvent)> {
+    assert!(body.ends_with("\n\n"), "a stream ends with a whole frame");
+    let mut expected = first_id;
+    let mut last_name = "";
+    for block in body.trim_end_matches('\n').split("\n\n") {
+        if block == ": keepalive" {
+            continue;
+        }
+        let lines: Vec<&str> = block.split('\n').collect();
+        assert_eq!(lines[0], format!("id: {expected}"), "block {block:?}");
+        let name = lines[1].strip_prefix("event: ").expect("event line");
+        assert!(lines.len() >= 3 && lines[2..].iter().all(|l| l.starts_with("data: ")));
+        let data: Value = serde_json::from_str(&lines[2]["data: ".len()..]).unwrap();
+        assert!(data.is_object(), "{name}: data is a JSON object");
+        expected += 1;
+        last_name = match name {
+            "complete" => "complete",
+            _ => "other",
+        };
+    }
+    assert_eq!(last_name, "complete", "the last frame is complete");
+    logged_frames(body)
+}
+
+#[tokio::test]
+async fn a_job_stream_is_framed_resumable_and_equal_to_the_log() {
+    let lab = JobsLab::start(Backend::Sqlite, "sse", 70, 6).await;
+    let (job_id, attached) = lab.start_sync("full-update").await;
+    assert!(!attached);
+
+    // Read a few frames live, then drop the connection mid-stream.
+    let mut response = lab
+        .get(&format!("/jobs/{job_id}/stream"))
+        .send()
+        .await
+        .unwrap();
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "text/event-stream; charset=utf-8");
+    assert_eq!(headers["cache-control"], "no-cache");
+    assert_eq!(headers["x-accel-buffering"], "no");
+    let mut first_part = String::new();
+    while logged_frames(&first_part).len() < 5 {
+        let chunk = response.chunk().await.unwrap().expect("stream goes on");
+        first_part.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    drop(response);
+    // Only whole frames count; a torn last block is read again after the resume.
+    let whole = &first_part[..first_part.rfind("\n\n").unwrap() + 2];
+    let seen = logged_frames(whole);
+    let last_id = seen.last().unwrap().0;
+
+    let rest = lab.stream_body(job_id, Some(last_id)).await;
+    let resumed = assert_well_framed(&rest, last_id + 1);
+    let job = lab.wait_until_ended(job_id).await;
+    assert_status(&job, JobStatus::Completed);
+
+    let mut joined = seen.clone();
+    joined.extend(resumed);
+    let log = job_log(&lab.app, job_id).await;
+    assert_eq!(joined, log, "every event exactly once, in order");
+    assert_eq!(names(&log)[0], "discovery");
+    assert!(matches!(log.last().unwrap().1, SyncEvent::Complete(ref c) if c.ok));
+
+    // A finished job replays in full from the start.
+    let replay = lab.stream_body(job_id, None).await;
+    assert_eq!(assert_well_framed(&replay, 1), log);
+    // And from a point given in the query, for a page reloaded mid-stream.
+    let from_query = lab
+        .get(&format!(
+            "/jobs/{job_id}/stream?last_event_id={}",
+            log.len() - 2
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(logged_frames(&from_query), log[log.len() - 2..].to_vec());
+    lab.stop().await;
+}
+
+#[tokio::test]
+async fn a_waiting_job_keeps_its_stream_alive_and_a_cancel_ends_it() {
+    let mut settings = test_job_settings();
+    settings.workers = 0;
+    let lab = JobsLab::start_with(Backend::Sqlite, "kal", 71, 2, settings).await;
+    let (job_id, _) = lab.start_sync("devices").await;
+    let mut response = lab
+        .get(&format!("/jobs/{job_id}/stream"))
+        .send()
+        .await
+        .unwrap();
+    let mut body = String::new();
+    while body.matches(": keepalive\n\n").count() < 2 {
+        let chunk = response.chunk().await.unwrap().expect("stream stays open");
+        body.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert!(logged_frames(&body).is_empty(), "nothing ran yet: {body:?}");
+
+    let cancel = lab
+        .app
+        .client
+        .post(lab.app.url(&format!("/jobs/{job_id}/cancel")))
+        .header("X-Proxbox-API-Key", &lab.key)
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), 202);
+    while let Some(chunk) = response.chunk().await.unwrap() {
+        body.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let frames = assert_well_framed(&body, 1);
+    assert_eq!(names(&frames), ["error_detail", "error", "complete"]);
+    assert!(
+        matches!(&frames[0].1, SyncEvent::ErrorDetail(d) if d.category == ErrorCategory::Cancelled)
+    );
+    assert_status(&lab.wait_until_ended(job_id).await, JobStatus::Cancelled);
+    lab.stop().await;
+}
+
+/// Sends a stream request on a raw socket and reads nothing until told to.
+async fn stalled_subscriber(lab: &JobsLab, job_id: i64) -> tokio::net::TcpStream {
+    let address = lab.app.base.trim_start_matches("http://").to_string();
+    let mut socket = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let request = format!(
+        "GET /jobs/{job_id}/stream HTTP/1.0\r\nHost: {address}\r\nX-Proxbox-API-Key: {}\r\n\r\n",
+        lab.key
+    );
+    socket.write_all(request.as_bytes()).await.unwrap();
+    socket
+}
+
+#[tokio::test]
+async fn five_hundred_subscribers_get_everything_and_a_stalled_one_holds_nothing_up() {
+    let lab = JobsLab::start(Backend::Sqlite, "fan", 72, 8).await;
+    // Discovery waits a moment, so that most subscribers are there from the first event.
+    lab.sim
+        .add_fault(Fault {
+            path: "/cluster/resources".into(),
+            kind: FaultKind::Latency { ms: 1500 },
+            times: Some(1),
+        })
+        .await;
+    let (job_id, _) = lab.start_sync("full-update").await;
+    let mut stalled = stalled_subscriber(&lab, job_id).await;
+    let subscribers: Vec<_> = (0..500)
+        .map(|_| {
+            let request = lab.get(&format!("/jobs/{job_id}/stream"));
+            tokio::spawn(async move { request.send().await.unwrap().text().await.unwrap() })
+        })
+        .collect();
+
+    // The job ends while one subscriber has not read a byte.
+    let job = lab.wait_until_ended(job_id).await;
+    assert_status(&job, JobStatus::Completed);
+    let log = job_log(&lab.app, job_id).await;
+    for subscriber in subscribers {
+        let body = subscriber.await.unwrap();
+        assert_eq!(logged_frames(&body), log);
+    }
+    let mut raw = Vec::new();
+    stalled.read_to_end(&mut raw).await.unwrap();
+    let raw = String::from_utf8(raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    // HTTP/1.0: no chunked encoding, the body is the event stream as sent.
+    assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+    assert_eq!(
+        logged_frames(body),
+        log,
+        "the stalled subscriber caught up from the log"
+    );
+    lab.stop().await;
+}
+
+#[tokio::test]
+async fn failures_still_end_as_error_and_complete_frames() {
+    let lab = JobsLab::start(Backend::Sqlite, "fail", 73, 2).await;
+    let ending = |body: &str| {
+        let frames = parse_frames(body);
+        let names: Vec<&str> = frames.iter().map(|(_, e)| e.name()).collect();
+        assert_eq!(names, ["error_detail", "error", "complete"], "{body}");
+        match &frames[0].1 {
+            SyncEvent::ErrorDetail(d) => (d.category, d.suggestion.clone()),
+            _ => unreachable!(),
+        }
+    };
+
+    // An unknown job.
+    let response = lab.get("/jobs/999999/stream").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        ending(&response.text().await.unwrap()).0,
+        ErrorCategory::NotFound
+    );
+
+    // No credentials: an event stream still, never a login page.
+    let response = lab
+        .app
+        .client
+        .get(lab.app.url("/full-update/stream"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    assert_eq!(
+        ending(&response.text().await.unwrap()).0,
+        ErrorCategory::Authentication
+    );
+
+    // Another site cannot make a logged-in browser start a sync.
+    lab.app.login().await;
+    let response = lab
+        .app
+        .client
+        .get(lab.app.url("/sync/devices/stream"))
+        .header("Sec-Fetch-Site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
+    assert_eq!(
+        ending(&response.text().await.unwrap()).0,
+        ErrorCategory::Permission
+    );
+    assert!(
+        lab.app.db.jobs(None, None, 10).await.unwrap().is_empty(),
+        "no job was started"
+    );
+
+    // Proxmox refusing the token: the job fails and its stream says what to do.
+    lab.sim
+        .add_fault(Fault {
+            path: "/cluster/resources".into(),
+            kind: FaultKind::Unauthorized,
+            times: None,
+        })
+        .await;
+    let response = lab
+        .app
+        .client
+        .get(lab.app.url("/sync/devices/stream"))
+        .header("Sec-Fetch-Site", "same-origin")
+        .send()
+        .await
+        .unwrap();
+    let body = response.text().await.unwrap();
+    let frames = assert_well_framed(&body, 1);
+    assert!(frames.iter().any(|(_, e)| matches!(e, SyncEvent::ErrorDetail(d) if d.category == ErrorCategory::Authentication)));
+    assert!(matches!(frames.last().unwrap().1, SyncEvent::Complete(ref c) if !c.ok));
+    lab.sim.clear_faults().await;
+
+    // Bad input to a JSON client: a clear error, no job.
+    let response = new_client()
+        .post(lab.app.url("/sync/everything"))
+        .header("X-Proxbox-API-Key", &lab.key)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let error: Value = response.json().await.unwrap();
+    assert!(error.to_string().contains("unknown stage"), "{error}");
+    lab.stop().await;
+}
+
+#[tokio::test]
+async fn the_websocket_pushes_sync_started_and_sync_end() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let lab = JobsLab::start(Backend::Sqlite, "ws", 74, 2).await;
+    let mut request = lab
+        .app
+        .base
+        .replace("http://", "ws://")
+        .add_path("/ws")
+        .into_client_request()
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("X-Proxbox-API-Key", lab.key.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+
+    socket.send(Message::Text("ping".into())).await.unwrap();
+    let pong = next_json(&mut socket).await;
+    assert_eq!(pong["type"], "pong");
+
+    let (job_id, _) = lab.start_sync("devices").await;
+    let started = next_json(&mut socket).await;
+    assert_eq!(started["type"], "sync_started");
+    assert_eq!(started["job_id"], job_id);
+    let ended = next_json(&mut socket).await;
+    assert_eq!(ended["type"], "sync_end");
+    assert_eq!(ended["job_id"], job_id);
+    assert_eq!(ended["ok"], true);
+    assert_eq!(ended["status"], "completed");
+    assert!(ended["result"]["stages"]["devices"].is_object(), "{ended}");
+
+    socket.close(None).await.unwrap();
+    while let Some(message) = socket.next().await {
+        assert!(matches!(message, Ok(Message::Close(_))), "{message:?}");
+    }
+    lab.stop().await;
+}
+
+trait AddPath {
+    fn add_path(self, path: &str) -> String;
+}
+
+impl AddPath for String {
+    fn add_path(self, path: &str) -> String {
+        format!("{self}{path}")
+    }
+}
+
+async fn next_json<S>(socket: &mut S) -> Value
+where
+    S: futures::Stream<
+            Item = Result<
+                tokio_tungstenite::tungstenite::Message,
+                tokio_tungstenite::tungstenite::Error,
+            >,
+        > + Unpin,
+{
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(120), socket.next())
+            .await
+            .expect("a message in time")
+            .expect("socket open")
+            .unwrap();
+        if let tokio_tungstenite::tungstenite::Message::Text(text) = message {
+            return serde_json::from_str(&text).unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_proxbox_api_routes_serve_the_netbox_plugin() {
+    let lab = JobsLab::start(Backend::Sqlite, "compat", 75, 3).await;
+    let version: Value = lab
+        .get("/version")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
+
+    let response = lab.get("/dcim/devices/create").send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["ok"], true, "{body}");
+    assert_eq!(body["status"], "completed");
+    assert!(
+        body["result"]["stages"]["devices"]["created"]
+            .as_u64()
+            .unwrap()
+            > 0,
+        "{body}"
+    );
+
+    let stream = lab
+        .get("/virtualization/virtual-machines/create/stream")
+        .send()
+        .await
+        .unwrap();
+    let body = stream.text().await.unwrap();
+    let frames = assert_well_framed(&body, 1);
+    let steps: Vec<String> = frames
+        .iter()
+        .filter_map(|(_, e)| match e {
+            SyncEvent::Step(s) => Some(format!("{} {:?}", s.step, s.status)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        steps,
+        [
+            "devices Started",
+            "devices Completed",
+            "virtual-machines Started",
+            "virtual-machines Completed"
+        ]
+    );
+    lab.stop().await;
+}
