@@ -21,6 +21,9 @@ use crate::server::sync::sink::EventSink;
 const MAX_BATCH: usize = 500;
 
 /// What the log writer receives: the run's events, then how the job ended.
+// Nearly every item is an event: boxing it to shrink the rare `End` would cost an
+// allocation per event.
+#[allow(clippy::large_enum_variant)]
 pub enum LogItem {
     Event(SyncEvent),
     /// The last item: `complete` is logged together with the job's final status.
