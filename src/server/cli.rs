@@ -8,7 +8,8 @@ use tracing_subscriber::EnvFilter;
 
 use super::auth;
 use super::config::{
-    ApiKeyCommand, Cli, Command, GlobalOptions, JobOptions, LogFormat, ServeOptions,
+    ApiKeyCommand, Cli, Command, GlobalOptions, JobOptions, LogFormat, ScheduleCommand,
+    ServeOptions,
 };
 use super::crypto::SecretBox;
 use super::db::{redact_url, Db};
@@ -56,6 +57,7 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         Command::Worker(options) => done(worker(global, db, options).await),
         Command::ResetPassword { username } => done(reset_password(&db, &username).await),
         Command::ApiKey(command) => done(api_key(&db, command).await),
+        Command::Schedule(command) => done(schedule(&db, command).await),
     }
 }
 
@@ -95,6 +97,80 @@ async fn api_key(db: &Db, command: ApiKeyCommand) -> Result<(), String> {
             }
         }
     }
+}
+
+async fn schedule(db: &Db, command: ScheduleCommand) -> Result<(), String> {
+    let endpoints = db.proxmox_endpoints().await.map_err(|e| e.to_string())?;
+    let by_name = |name: &str| {
+        endpoints.iter().find(|e| e.name == name).ok_or_else(|| {
+            let known: Vec<&str> = endpoints.iter().map(|e| e.name.as_str()).collect();
+            format!(
+                "no Proxmox endpoint named {name:?}; the endpoints are: {}",
+                known.join(", ")
+            )
+        })
+    };
+    match command {
+        ScheduleCommand::Set {
+            endpoint,
+            every_minutes,
+            stages,
+            disabled,
+        } => {
+            let row = by_name(&endpoint)?;
+            if every_minutes == 0 {
+                return Err("--every-minutes must be at least 1".into());
+            }
+            let names: Vec<&str> = stages.iter().map(String::as_str).collect();
+            let requested = super::sync::stage::parse_stages(&names)?;
+            let label = if requested.is_empty() {
+                super::sync::stage::FULL_UPDATE.to_string()
+            } else {
+                let names: Vec<&str> = requested.iter().map(|s| s.name()).collect();
+                names.join(",")
+            };
+            db.save_schedule(row.id, &label, i64::from(every_minutes) * 60, !disabled)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{endpoint}: {label} every {every_minutes} min{}",
+                if disabled { " (disabled)" } else { "" }
+            );
+        }
+        ScheduleCommand::List => {
+            for schedule in db.schedules().await.map_err(|e| e.to_string())? {
+                let name = endpoints
+                    .iter()
+                    .find(|e| e.id == schedule.endpoint_id)
+                    .map_or("?", |e| e.name.as_str());
+                println!(
+                    "{name}: {} every {} min{}, last job {}",
+                    schedule.stages,
+                    schedule.interval_secs / 60,
+                    if schedule.enabled == 0 {
+                        " (disabled)"
+                    } else {
+                        ""
+                    },
+                    schedule
+                        .last_job_id
+                        .map_or("none".into(), |id| id.to_string())
+                );
+            }
+        }
+        ScheduleCommand::Delete { endpoint } => {
+            let row = by_name(&endpoint)?;
+            if !db
+                .delete_schedule(row.id)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("{endpoint:?} has no schedule"));
+            }
+            println!("{endpoint}: schedule removed");
+        }
+    }
+    Ok(())
 }
 
 async fn open_database(global: &GlobalOptions) -> Result<Db, String> {

@@ -74,6 +74,10 @@ pub enum Command {
     /// Manage API keys for machine clients (the NetBox plugin's X-Proxbox-API-Key).
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// Sync an endpoint on an interval (run by `serve` or `worker`; never beside another
+    /// job of the same endpoint).
+    #[command(subcommand)]
+    Schedule(ScheduleCommand),
     /// Run job workers only, without the web server: more capacity for several instances
     /// on one PostgreSQL (a `serve` instance streams the jobs these run).
     Worker(JobOptions),
@@ -111,6 +115,28 @@ pub enum ApiKeyCommand {
     Create { name: String },
     /// Delete a key.
     Delete { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ScheduleCommand {
+    /// Create or change the schedule of a Proxmox endpoint.
+    Set {
+        /// The Proxmox endpoint, by name.
+        endpoint: String,
+        /// Minutes between two runs.
+        #[arg(long)]
+        every_minutes: u32,
+        /// Stages to run (repeatable; default: full update).
+        #[arg(long = "stage")]
+        stages: Vec<String>,
+        /// Keep the schedule but do not run it.
+        #[arg(long)]
+        disabled: bool,
+    },
+    /// Show the schedules.
+    List,
+    /// Remove the schedule of a Proxmox endpoint.
+    Delete { endpoint: String },
 }
 
 #[derive(Debug, Clone, Args)]

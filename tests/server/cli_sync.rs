@@ -16,11 +16,16 @@ async fn configured(sim: &pve_sim::RunningSim) -> tempfile::TempDir {
     dir
 }
 
-/// Runs the binary off the test's runtime thread, which must keep serving the simulator.
+/// `proxbox sync …`: exit code and what it printed on stderr.
 async fn proxbox_sync(dir: &tempfile::TempDir, args: &[&str]) -> (i32, String) {
+    let (code, _, stderr) = proxbox(dir, &[&["sync"], args].concat()).await;
+    (code, stderr)
+}
+
+/// Runs the binary off the test's runtime thread, which must keep serving the simulator.
+async fn proxbox(dir: &tempfile::TempDir, args: &[&str]) -> (i32, String, String) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_proxbox"));
     command
-        .arg("sync")
         .args(args)
         .env("PROXBOX_DATA_DIR", dir.path())
         .env("PROXBOX_SECRET_KEY", TEST_KEY)
@@ -32,8 +37,66 @@ async fn proxbox_sync(dir: &tempfile::TempDir, args: &[&str]) -> (i32, String) {
         .unwrap();
     (
         output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+#[tokio::test]
+async fn proxbox_schedule_sets_lists_and_removes_an_endpoint_schedule() {
+    let sim = simulator(&unique("sched"), 84, 1, 1).await;
+    let dir = configured(&sim).await;
+    let (code, out, err) = proxbox(
+        &dir,
+        &[
+            "schedule",
+            "set",
+            "lab",
+            "--every-minutes",
+            "30",
+            "--stage",
+            "vm-disks",
+        ],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("vm-disks every 30 min"),
+        "{out}"
+    );
+    let (_, out, _) = proxbox(&dir, &["schedule", "list"]).await;
+    assert!(
+        out.contains("lab: vm-disks every 30 min, last job none"),
+        "{out}"
+    );
+
+    let (code, _, err) = proxbox(&dir, &["schedule", "set", "nope", "--every-minutes", "5"]).await;
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("no Proxmox endpoint named \"nope\"; the endpoints are: lab"),
+        "{err}"
+    );
+    let (code, _, err) = proxbox(
+        &dir,
+        &[
+            "schedule",
+            "set",
+            "lab",
+            "--every-minutes",
+            "5",
+            "--stage",
+            "vms",
+        ],
+    )
+    .await;
+    assert_ne!(code, 0);
+    assert!(err.contains("unknown stage \"vms\""), "{err}");
+
+    let (code, _, _) = proxbox(&dir, &["schedule", "delete", "lab"]).await;
+    assert_eq!(code, 0);
+    let (_, out, _) = proxbox(&dir, &["schedule", "list"]).await;
+    assert!(out.trim().is_empty(), "{out}");
+    sim.stop().await;
 }
 
 #[tokio::test]
