@@ -5,6 +5,9 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use super::sync::context::RunOptions;
+use super::sync::overwrite::OverwritePolicy;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "proxbox",
@@ -98,12 +101,8 @@ pub struct SyncOptions {
     /// Show the plan (would_create / would_update / would_delete) without writing.
     #[arg(long)]
     pub dry_run: bool,
-    /// Delete NetBox VMs whose guest has been gone from Proxmox for the grace period.
-    #[arg(long, env = "PROXBOX_DELETE_ORPHANS")]
-    pub delete_orphans: bool,
-    /// How long a guest must be gone before its VM is deleted, in hours.
-    #[arg(long, env = "PROXBOX_ORPHAN_GRACE_HOURS", default_value_t = 24)]
-    pub orphan_grace_hours: u64,
+    #[command(flatten)]
+    pub rules: SyncRules,
     /// Print every object's outcome, not only the progress and failures.
     #[arg(long, short)]
     pub verbose: bool,
@@ -175,12 +174,45 @@ pub struct JobOptions {
     /// Seconds between keepalive comments on event streams.
     #[arg(long, env = "PROXBOX_SSE_KEEPALIVE_SECS", default_value_t = 15)]
     pub keepalive_secs: u64,
+    #[command(flatten)]
+    pub rules: SyncRules,
+}
+
+/// What a sync may change in NetBox (`serve`, `worker` and `sync` alike).
+#[derive(Debug, Clone, Args)]
+pub struct SyncRules {
     /// Delete NetBox VMs whose guest has been gone from Proxmox for the grace period.
     #[arg(long, env = "PROXBOX_DELETE_ORPHANS")]
     pub delete_orphans: bool,
     /// How long a guest must be gone before its VM is deleted, in hours.
     #[arg(long, env = "PROXBOX_ORPHAN_GRACE_HOURS", default_value_t = 24)]
     pub orphan_grace_hours: u64,
+    /// Per-field overwrite rules on top of the defaults, e.g.
+    /// `description=always,status=on_create` (fields: name, status, vcpus, memory, disk,
+    /// interfaces, addresses, role, site, tenant, description, platform, device).
+    #[arg(long, env = "PROXBOX_OVERWRITE", value_parser = OverwritePolicy::parse, default_value = "")]
+    pub overwrite: OverwritePolicy,
+}
+
+impl Default for SyncRules {
+    fn default() -> Self {
+        SyncRules {
+            delete_orphans: false,
+            orphan_grace_hours: 24,
+            overwrite: OverwritePolicy::default(),
+        }
+    }
+}
+
+impl SyncRules {
+    /// The run options of a sync under these rules.
+    pub fn run_options(&self, dry_run: bool) -> RunOptions {
+        RunOptions {
+            dry_run,
+            delete_orphans: self.delete_orphans,
+            orphan_grace: std::time::Duration::from_secs(self.orphan_grace_hours * 3600),
+        }
+    }
 }
 
 impl Default for JobOptions {
@@ -189,8 +221,7 @@ impl Default for JobOptions {
             workers: 2,
             job_timeout_secs: 7200,
             keepalive_secs: 15,
-            delete_orphans: false,
-            orphan_grace_hours: 24,
+            rules: SyncRules::default(),
         }
     }
 }

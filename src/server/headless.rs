@@ -3,13 +3,12 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use super::config::{GlobalOptions, SyncOptions};
 use super::crypto::SecretBox;
 use super::db::Db;
 use super::peers::sync_peers;
-use super::sync::context::{RunOptions, StopSignal, SyncContext};
+use super::sync::context::{StopSignal, SyncContext};
 use super::sync::run::run_sync;
 use super::sync::stage::parse_stages;
 use super::sync::terminal::ProgressBar;
@@ -47,11 +46,8 @@ pub async fn sync(
     let live = stderr.is_terminal();
     let bar = ProgressBar::new(stderr, live, options.verbose);
     let mut ctx = SyncContext::new(db, &netbox, sources, &bar);
-    ctx.options = RunOptions {
-        dry_run: options.dry_run,
-        delete_orphans: options.delete_orphans,
-        orphan_grace: Duration::from_secs(options.orphan_grace_hours * 3600),
-    };
+    ctx.options = options.rules.run_options(options.dry_run);
+    ctx.policy = options.rules.overwrite.clone();
     let stop = StopSignal::default();
     ctx.stop = stop.clone();
     // Ctrl-C stops at the next chunk, so that nothing is left half-written.

@@ -159,6 +159,27 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
             .description,
         "owned by team A"
     );
+    // An operator who lets Proxmox own descriptions (PROXBOX_OVERWRITE) gets it corrected.
+    let collect = proxbox::server::sync::sink::CollectSink::default();
+    let mut ctx = proxbox::server::sync::context::SyncContext::new(
+        &db,
+        &netbox,
+        vec![source(&sim, endpoint_id)],
+        &collect,
+    );
+    ctx.policy =
+        proxbox::server::sync::overwrite::OverwritePolicy::parse("description=always").unwrap();
+    let outcome =
+        proxbox::server::sync::run::run_sync(&ctx, &[Stage::VirtualMachines], "policy").await;
+    assert!(outcome.ok, "{:?}", outcome.error);
+    assert_ne!(
+        netbox
+            .get::<VirtualMachine>(vm.id)
+            .await
+            .unwrap()
+            .description,
+        "owned by team A"
+    );
 
     cleanup(&netbox, &name).await;
     sim.stop().await;

@@ -16,7 +16,7 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 use self::hub::JobHub;
-use super::config::JobOptions;
+use super::config::{JobOptions, SyncRules};
 use super::crypto::SecretBox;
 use super::db::jobs::{Enqueued, FinishGuard, JobEnd, NewJob};
 use super::db::{Backend, Db, DbError};
@@ -42,8 +42,8 @@ pub struct JobSettings {
     pub stale_after: Duration,
     /// How often idle workers look for jobs enqueued elsewhere, and schedules are checked.
     pub poll: Duration,
-    pub delete_orphans: bool,
-    pub orphan_grace: Duration,
+    /// Orphan deletion and overwrite rules of every job.
+    pub rules: SyncRules,
 }
 
 impl From<&JobOptions> for JobSettings {
@@ -55,8 +55,7 @@ impl From<&JobOptions> for JobSettings {
             heartbeat: Duration::from_secs(5),
             stale_after: Duration::from_secs(30),
             poll: Duration::from_secs(1),
-            delete_orphans: options.delete_orphans,
-            orphan_grace: Duration::from_secs(options.orphan_grace_hours * 3600),
+            rules: options.rules.clone(),
         }
     }
 }

@@ -13,7 +13,7 @@ use crate::events::{Complete, ErrorCategory};
 use crate::models::{Broadcast, JobStatus};
 use crate::server::db::jobs::JobRow;
 use crate::server::peers::sync_peers;
-use crate::server::sync::context::{RunOptions, StopSignal, SyncContext};
+use crate::server::sync::context::{StopSignal, SyncContext};
 use crate::server::sync::run::{failure_ending, run_sync, RunOutcome};
 use crate::server::sync::stage::parse_stages;
 
@@ -119,11 +119,8 @@ async fn run(inner: &Arc<Inner>, job: &JobRow, sink: &JobSink, stop: StopSignal)
         }
     };
     let mut ctx = SyncContext::new(&inner.db, &netbox, sources, sink);
-    ctx.options = RunOptions {
-        dry_run: scope.dry_run,
-        delete_orphans: inner.settings.delete_orphans,
-        orphan_grace: inner.settings.orphan_grace,
-    };
+    ctx.options = inner.settings.rules.run_options(scope.dry_run);
+    ctx.policy = inner.settings.rules.overwrite.clone();
     ctx.stop = stop.clone();
     let operation = format!("job-{}", job.id);
     let run = run_sync(&ctx, &stages, &operation);

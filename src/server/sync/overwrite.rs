@@ -63,6 +63,35 @@ impl Default for OverwritePolicy {
 }
 
 impl OverwritePolicy {
+    /// The defaults with the operator's changes, written `field=rule` separated by commas
+    /// (`description=always,status=on_create`); an empty text is the defaults.
+    pub fn parse(text: &str) -> Result<OverwritePolicy, String> {
+        let mut policy = OverwritePolicy::default();
+        for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (field, rule) = part.split_once('=').ok_or_else(|| {
+                format!("overwrite rule {part:?} is not field=rule (e.g. description=always)")
+            })?;
+            let field: Field = serde_json::from_value(serde_json::json!(field.trim()))
+                .map_err(|_| {
+                    format!(
+                        "unknown field {:?} in the overwrite rules; the fields are name, status, vcpus, memory, disk, interfaces, addresses, role, site, tenant, description, platform, device",
+                        field.trim()
+                    )
+                })?;
+            let rule: Overwrite = serde_json::from_value(serde_json::json!(rule
+                .trim()
+                .replace('-', "_")))
+            .map_err(|_| {
+                format!(
+                    "unknown overwrite rule {:?} for {field:?}; use always or on_create",
+                    rule.trim()
+                )
+            })?;
+            policy.0.insert(field, rule);
+        }
+        Ok(policy)
+    }
+
     pub fn rule(&self, field: Field) -> Overwrite {
         self.0.get(&field).copied().unwrap_or(Overwrite::Always)
     }
@@ -117,6 +146,32 @@ mod tests {
             None,
             "description is set on create only"
         );
+    }
+
+    #[test]
+    fn rules_parse_from_the_setting_and_bad_ones_say_what_is_allowed() {
+        assert_eq!(
+            OverwritePolicy::parse("").unwrap(),
+            OverwritePolicy::default()
+        );
+        let policy = OverwritePolicy::parse(" description=always , status=on-create").unwrap();
+        assert_eq!(policy.rule(Field::Description), Overwrite::Always);
+        assert_eq!(policy.rule(Field::Status), Overwrite::OnCreate);
+        assert_eq!(
+            policy.rule(Field::Role),
+            Overwrite::OnCreate,
+            "others keep their default"
+        );
+        let error = OverwritePolicy::parse("colour=always").unwrap_err();
+        assert!(
+            error.contains("\"colour\"") && error.contains("description"),
+            "{error}"
+        );
+        let error = OverwritePolicy::parse("memory=never").unwrap_err();
+        assert!(error.contains("use always or on_create"), "{error}");
+        assert!(OverwritePolicy::parse("memory")
+            .unwrap_err()
+            .contains("field=rule"));
     }
 
     #[test]

@@ -278,6 +278,10 @@ pub async fn run(
         role_for("proxmox-lxc", "Proxmox LXC container")
     })
     .await?;
+    let role_of = |kind: GuestKind| match kind {
+        GuestKind::Qemu => qemu_role,
+        GuestKind::Lxc => lxc_role,
+    };
     let mut platforms: HashMap<String, u64> = HashMap::new();
     let mut ostypes: Vec<String> = wanted.iter().filter_map(|d| d.ostype.clone()).collect();
     ostypes.sort();
@@ -373,6 +377,17 @@ pub async fn run(
                         &vm.platform.as_ref().map(|r| r.id),
                         platform,
                     ),
+                    site: policy.update(Field::Site, &vm.site.as_ref().map(|r| r.id), Some(d.site)),
+                    role: policy.update(
+                        Field::Role,
+                        &vm.role.as_ref().map(|r| r.id),
+                        Some(role_of(d.kind)),
+                    ),
+                    description: policy.update(
+                        Field::Description,
+                        &vm.description,
+                        d.description.clone(),
+                    ),
                     vcpus: policy.update(Field::Vcpus, &vm.vcpus, d.vcpus).flatten(),
                     memory: policy.update(Field::Memory, &vm.memory, d.memory).flatten(),
                     // Once the VM has virtual disks, NetBox sums them into `disk` itself.
@@ -413,11 +428,7 @@ pub async fn run(
                         cluster: Some(d.cluster),
                         device: Some(d.device),
                         site: Some(Some(d.site)),
-                        role: Some(Some(if d.kind == GuestKind::Qemu {
-                            qemu_role
-                        } else {
-                            lxc_role
-                        })),
+                        role: Some(Some(role_of(d.kind))),
                         platform: Some(platform),
                         vcpus: d.vcpus,
                         memory: d.memory,
