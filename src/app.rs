@@ -11,6 +11,8 @@ use crate::pages::dashboard::DashboardPage;
 use crate::pages::endpoints::netbox_form::NetboxEndpointPage;
 use crate::pages::endpoints::proxmox_form::ProxmoxEndpointPage;
 use crate::pages::endpoints::EndpointsPage;
+use crate::pages::jobs::detail::JobPage;
+use crate::pages::jobs::JobsPage;
 use crate::pages::login::{Login, LoginPage};
 use crate::pages::not_found::NotFound;
 
@@ -75,6 +77,8 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/endpoints/proxmox/new") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints/proxmox/:id") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints/netbox") view=NetboxEndpointPage ssr=SsrMode::Async/>
+                    <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>

@@ -11,6 +11,7 @@ pub fn Layout(children: Children) -> impl IntoView {
             <a class="brand" href="/">"Proxbox"</a>
             <nav class="nav">
                 <A href="/" exact=true>"Dashboard"</A>
+                <A href="/jobs">"Jobs"</A>
                 <A href="/endpoints">"Endpoints"</A>
             </nav>
             <UserMenu/>

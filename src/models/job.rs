@@ -78,6 +78,39 @@ pub struct JobSummary {
     pub schedule_id: Option<i64>,
 }
 
+/// A job with its whole event log, for the job page.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobDetail {
+    pub job: JobSummary,
+    /// `(seq, event)` in log order.
+    pub events: Vec<(i64, crate::events::SyncEvent)>,
+    /// Names of the job's Proxmox endpoints (those still configured).
+    pub endpoint_names: Vec<String>,
+}
+
+/// Milliseconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC`, the same on the server
+/// and in the browser (so that hydration finds what the server rendered).
+pub fn format_utc(ms: i64) -> String {
+    let secs = ms.div_euclid(1000);
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02} UTC",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60
+    )
+}
+
 /// Pushed to every open dashboard over the WebSocket `/ws`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -94,4 +127,34 @@ pub enum Broadcast {
         complete: Complete,
     },
     Pong,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_format_as_utc() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
+        assert_eq!(format_utc(1_795_459_759_000), "2026-11-23 18:49:19 UTC");
+        assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
+    }
+
+    #[test]
+    fn broadcasts_carry_their_type_and_the_complete_payload() {
+        let end = Broadcast::SyncEnd {
+            job_id: 3,
+            status: JobStatus::Failed,
+            complete: Complete {
+                ok: false,
+                message: "failed".into(),
+                result: None,
+                errors: None,
+            },
+        };
+        assert_eq!(
+            serde_json::to_value(&end).unwrap(),
+            serde_json::json!({"type": "sync_end", "job_id": 3, "status": "failed", "ok": false, "message": "failed"})
+        );
+    }
 }

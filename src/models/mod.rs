@@ -3,8 +3,10 @@
 
 pub mod endpoint;
 pub mod job;
+pub mod progress;
 pub mod session;
 
 pub use endpoint::*;
 pub use job::*;
+pub use progress::*;
 pub use session::*;

@@ -4,13 +4,16 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use crate::components::layout::PageErrors;
+use crate::components::session::CsrfField;
 use crate::error::AppError;
 use crate::models::EndpointsOverview;
 use crate::pages::endpoints::list_endpoints;
+use crate::pages::jobs::{list_jobs, JobTable};
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
     let overview = Resource::new(|| (), |_| list_endpoints());
+    let recent = Resource::new(|| (), |_| list_jobs(String::new(), String::new(), 5));
     view! {
         <Title text="Dashboard"/>
         <h1>"Dashboard"</h1>
@@ -18,10 +21,46 @@ pub fn DashboardPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let overview = overview.await?;
-                    Ok::<_, AppError>(view! { <Overview overview/> })
+                    let ready = overview.netbox.is_some() && overview.proxmox.iter().any(|e| e.enabled);
+                    Ok::<_, AppError>(view! {
+                        <Overview overview/>
+                        {ready.then(|| view! { <SyncButtons/> })}
+                    })
                 })}
             </Transition>
         </PageErrors>
+        <section class="recent-jobs">
+            <h2>"Recent jobs"</h2>
+            <PageErrors>
+                <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                    {move || Suspend::new(async move {
+                        let jobs = recent.await?;
+                        Ok::<_, AppError>(view! { <JobTable jobs/> })
+                    })}
+                </Transition>
+            </PageErrors>
+            <p><a href="/jobs">"All jobs"</a></p>
+        </section>
+    }
+}
+
+/// Plain HTML forms: each enqueues a sync job and lands on its page (303), JavaScript or not.
+#[component]
+fn SyncButtons() -> impl IntoView {
+    let buttons = [
+        ("full-update", "Full update"),
+        ("devices", "Sync nodes"),
+        ("virtual-machines", "Sync virtual machines"),
+    ];
+    view! {
+        <section class="sync-actions" data-testid="sync-actions">
+            {buttons.into_iter().map(|(stage, label)| view! {
+                <form method="post" action=format!("/sync/{stage}")>
+                    <CsrfField/>
+                    <button type="submit" class="btn btn-primary" data-testid=format!("sync-{stage}")>{label}</button>
+                </form>
+            }).collect_view()}
+        </section>
     }
 }
 

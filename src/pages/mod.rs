@@ -2,5 +2,6 @@
 
 pub mod dashboard;
 pub mod endpoints;
+pub mod jobs;
 pub mod login;
 pub mod not_found;

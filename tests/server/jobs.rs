@@ -220,6 +220,13 @@ async fn scheduled_syncs_run_on_time_and_never_overlap() {
         .save_schedule(lab.endpoint_id, "devices", 3600, false)
         .await
         .unwrap();
+    // A run the schedule started meanwhile must end before the cluster is cleaned up.
+    for job in lab.app.db.jobs(None, None, 100).await.unwrap() {
+        if job.status().is_active() {
+            lab.app.jobs.cancel(job.id).await.unwrap();
+            lab.wait_until_ended(job.id).await;
+        }
+    }
     for job in &ended {
         assert_eq!(job.schedule_id, Some(schedule));
         assert_eq!(job.requested_by, "schedule");

@@ -11,6 +11,7 @@ mod config;
 mod connection;
 mod database;
 mod endpoints;
+mod job_pages;
 mod jobs;
 mod jobs_support;
 mod streams;
