@@ -81,8 +81,10 @@ async fn main() {
     .await
     .unwrap();
     let secrets = Arc::new(SecretBox::from_key_text(&"ab".repeat(32)).unwrap());
-    let mut settings = JobSettings::default();
-    settings.workers = 0;
+    let settings = JobSettings {
+        workers: 0,
+        ..JobSettings::default()
+    };
     let jobs = Jobs::new(db.clone(), secrets.clone(), settings);
     let _tasks = jobs.start().await.unwrap();
 
