@@ -270,6 +270,8 @@ impl NetboxClient {
     /// make the sync create duplicates.
     pub async fn list<M: Model>(&self, filters: &[(&str, String)]) -> Result<Vec<M>, NbError> {
         let path = format!("{}/", M::PATH);
+        // Only the fields the model reads: NetBox skips serialising (and fetching) the rest.
+        let fields = crate::fields::fields_of::<M>().map(|f| ("fields".to_string(), f.join(",")));
         let base_query: Vec<(String, String)> = filters
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
@@ -277,6 +279,7 @@ impl NetboxClient {
                 ("ordering".to_string(), "id".to_string()),
                 ("limit".into(), self.options.page_size.max(1).to_string()),
             ])
+            .chain(fields)
             .collect();
         let mut out: Vec<M> = Vec::new();
         let mut total: Option<u64> = None;

@@ -4,6 +4,7 @@
 
 pub mod client;
 pub mod error;
+pub mod fields;
 pub mod models;
 
 pub use client::{authorization, BulkOutcome, ItemFailure, NetboxClient, NetboxOptions};
