@@ -149,7 +149,19 @@ pub async fn run(
         StepStatus::Started,
         "Asking guest agents and container configs for addresses",
     );
-    let found = read_addresses(ctx, state).await;
+    report.substep(
+        "read-netbox",
+        StepStatus::Started,
+        "Reading the addresses of the synced interfaces and any holder of the same addresses",
+    );
+    // Proxmox's answers and NetBox's addresses do not depend on each other: ask both at once.
+    let interface_ids = state.interface_ids();
+    let (found, assigned) = tokio::join!(
+        read_addresses(ctx, state),
+        ctx.netbox
+            .list_in::<IpAddress, _>("vminterface_id", &interface_ids)
+    );
+    let assigned = assigned?;
     let unknown: Vec<(&str, &PveError)> = found
         .iter()
         .filter_map(|(g, f)| match f {
@@ -172,13 +184,6 @@ pub async fn run(
         },
     );
 
-    report.substep(
-        "read-netbox",
-        StepStatus::Started,
-        "Reading the addresses of the synced interfaces and any holder of the same addresses",
-    );
-    let interface_ids = state.interface_ids();
-    let assigned: Vec<IpAddress> = ctx.netbox.list_in("vminterface_id", &interface_ids).await?;
     let mut on_interface: HashMap<u64, Vec<&IpAddress>> = HashMap::new();
     for ip in &assigned {
         if let Some(id) = ip.assigned_object_id {

@@ -254,13 +254,11 @@ pub async fn run(
         StepStatus::Started,
         "Reading guests and their configuration from Proxmox",
     );
-    let (wanted, present) = read_guests(ctx, report, state).await?;
     report.substep(
-        "read-proxmox",
-        StepStatus::Completed,
-        format!("{} guests", present.len()),
+        "read-netbox",
+        StepStatus::Started,
+        "Reading the virtual machines of the synced clusters",
     );
-
     let role_for = |slug: &str, name: &str| NewDeviceRole {
         name: name.into(),
         slug: slug.into(),
@@ -270,25 +268,38 @@ pub async fn run(
             slug: PROXBOX_TAG.into(),
         }],
     };
-    let qemu_role = apply::ensure::<DeviceRole, _>(ctx, "proxmox-qemu", || {
-        role_for("proxmox-qemu", "Proxmox QEMU VM")
-    })
-    .await?;
-    let lxc_role = apply::ensure::<DeviceRole, _>(ctx, "proxmox-lxc", || {
-        role_for("proxmox-lxc", "Proxmox LXC container")
-    })
-    .await?;
+    // The VMs of this run's clusters, managed or not: a VM is adopted only within its
+    // cluster, and reads scoped so stay undisturbed by other clusters' syncs.
+    let cluster_ids = state.cluster_ids();
+    // Proxmox's guests, the roles and NetBox's VMs do not depend on each other: all at once.
+    let (guests, qemu_role, lxc_role, existing) = tokio::join!(
+        read_guests(ctx, report, state),
+        apply::ensure::<DeviceRole, _>(ctx, "proxmox-qemu", || {
+            role_for("proxmox-qemu", "Proxmox QEMU VM")
+        }),
+        apply::ensure::<DeviceRole, _>(ctx, "proxmox-lxc", || {
+            role_for("proxmox-lxc", "Proxmox LXC container")
+        }),
+        ctx.netbox
+            .list_in::<VirtualMachine, _>("cluster_id", &cluster_ids),
+    );
+    let (wanted, present) = guests?;
+    let (qemu_role, lxc_role, existing) = (qemu_role?, lxc_role?, existing?);
+    report.substep(
+        "read-proxmox",
+        StepStatus::Completed,
+        format!("{} guests", present.len()),
+    );
     let role_of = |kind: GuestKind| match kind {
         GuestKind::Qemu => qemu_role,
         GuestKind::Lxc => lxc_role,
     };
-    let mut platforms: HashMap<String, u64> = HashMap::new();
     let mut ostypes: Vec<String> = wanted.iter().filter_map(|d| d.ostype.clone()).collect();
     ostypes.sort();
     ostypes.dedup();
-    for ostype in ostypes {
-        let slug = format!("proxmox-{}", crate::server::sync::context::slugify(&ostype));
-        let platform = apply::ensure::<Platform, _>(ctx, &slug, || NewNamed {
+    let platform_ids = futures::future::try_join_all(ostypes.iter().map(|ostype| async move {
+        let slug = format!("proxmox-{}", crate::server::sync::context::slugify(ostype));
+        apply::ensure::<Platform, _>(ctx, &slug, || NewNamed {
             name: format!("Proxmox ostype {ostype}"),
             slug: slug.clone(),
             description: String::new(),
@@ -296,20 +307,10 @@ pub async fn run(
                 slug: PROXBOX_TAG.into(),
             }],
         })
-        .await?;
-        platforms.insert(ostype, platform);
-    }
-
-    report.substep(
-        "read-netbox",
-        StepStatus::Started,
-        "Reading the virtual machines of the synced clusters",
-    );
-    let nb = ctx.netbox;
-    // The VMs of this run's clusters, managed or not: a VM is adopted only within its
-    // cluster, and reads scoped so stay undisturbed by other clusters' syncs.
-    let cluster_ids = state.cluster_ids();
-    let existing: Vec<VirtualMachine> = nb.list_in("cluster_id", &cluster_ids).await?;
+        .await
+    }))
+    .await?;
+    let platforms: HashMap<String, u64> = ostypes.into_iter().zip(platform_ids).collect();
     let by_id: HashMap<u64, &VirtualMachine> = existing.iter().map(|v| (v.id, v)).collect();
     report.substep(
         "read-netbox",
