@@ -163,7 +163,7 @@ impl Jobs {
     pub fn shut_down(&self) {
         let _ = self.0.shutdown.send(true);
         for stop in lock(&self.0.running).values() {
-            stop.cancel();
+            stop.shut_down();
         }
         self.0.wake.notify_waiters();
     }

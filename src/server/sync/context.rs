@@ -61,6 +61,12 @@ impl<'a> SyncContext<'a> {
                 detail: "Stopped between two chunks of writes; everything written so far is recorded.".into(),
                 suggestion: "Run the sync again when you are ready; it continues from what NetBox already has.".into(),
             }),
+            Some(StopReason::ShuttingDown) => Err(StageError {
+                category: ErrorCategory::Cancelled,
+                message: "Proxbox is shutting down; the sync stopped".into(),
+                detail: "Stopped between two chunks of writes; everything written so far is recorded.".into(),
+                suggestion: "Run the job again (Run now) once Proxbox is back; it continues from what NetBox already has.".into(),
+            }),
             Some(StopReason::TimedOut { limit_secs }) => Err(StageError {
                 category: ErrorCategory::Timeout,
                 message: format!("The sync ran longer than its limit of {limit_secs} s"),
@@ -108,7 +114,11 @@ impl Default for RunOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
     Cancelled,
-    TimedOut { limit_secs: u64 },
+    TimedOut {
+        limit_secs: u64,
+    },
+    /// The process is stopping (SIGTERM, Ctrl-C).
+    ShuttingDown,
 }
 
 /// Asks a running sync to stop at its next check; cheap to clone and share with a job.
@@ -123,6 +133,15 @@ impl StopSignal {
             .compare_exchange(0, 1, Ordering::SeqCst, Ordering::SeqCst);
     }
 
+    /// Stops the run because the process is going down (a cancel or timeout that came
+    /// first keeps its reason).
+    pub fn shut_down(&self) {
+        let _ = self
+            .0
+             .0
+            .compare_exchange(0, 3, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
     pub fn time_out(&self, limit_secs: u64) {
         self.0 .1.store(limit_secs, Ordering::SeqCst);
         let _ = self
@@ -134,6 +153,7 @@ impl StopSignal {
     pub fn reason(&self) -> Option<StopReason> {
         match self.0 .0.load(Ordering::SeqCst) {
             1 => Some(StopReason::Cancelled),
+            3 => Some(StopReason::ShuttingDown),
             2 => Some(StopReason::TimedOut {
                 limit_secs: self.0 .1.load(Ordering::SeqCst),
             }),
@@ -237,7 +257,21 @@ pub fn slugify(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::slugify;
+    use super::*;
+
+    #[test]
+    fn the_first_stop_reason_wins() {
+        let stop = StopSignal::default();
+        assert_eq!(stop.reason(), None);
+        stop.shut_down();
+        stop.cancel();
+        stop.time_out(5);
+        assert_eq!(stop.reason(), Some(StopReason::ShuttingDown));
+        let timed = StopSignal::default();
+        timed.time_out(7);
+        timed.shut_down();
+        assert_eq!(timed.reason(), Some(StopReason::TimedOut { limit_secs: 7 }));
+    }
 
     #[test]
     fn slugs_are_netbox_shaped() {
