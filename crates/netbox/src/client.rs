@@ -15,10 +15,45 @@ use tokio::sync::Semaphore;
 use crate::error::{ErrorKind, NbError};
 use crate::models::Model;
 
+/// `?fields=` for a model: the fields it reads.
+fn fields_param<M: Model>() -> Option<String> {
+    crate::fields::fields_of::<M>().map(|f| f.join(","))
+}
+
+/// `values` cut into groups of at most [`IDS_PER_REQUEST`] whose `field=value` filters,
+/// URL-encoded, fit the query budget beside the model's `fields` (MAC and IP addresses
+/// encode to far more bytes than ids).
+fn filter_groups<'a, M: Model>(field: &str, values: &'a [String]) -> Vec<&'a [String]> {
+    let encoded = |text: &str| {
+        url::form_urlencoded::byte_serialize(text.as_bytes())
+            .map(str::len)
+            .sum::<usize>()
+    };
+    let reserved = fields_param::<M>().map_or(0, |f| encoded(&f) + 8) + 80;
+    let budget = MAX_QUERY_BYTES.saturating_sub(reserved).max(1);
+    let mut groups = Vec::new();
+    let (mut start, mut used) = (0, 0);
+    for (i, value) in values.iter().enumerate() {
+        let cost = encoded(field) + encoded(value) + 2;
+        if i > start && (i - start == IDS_PER_REQUEST || used + cost > budget) {
+            groups.push(&values[start..i]);
+            (start, used) = (i, 0);
+        }
+        used += cost;
+    }
+    if start < values.len() {
+        groups.push(&values[start..]);
+    }
+    groups
+}
+
 /// The largest page NetBox serves by default (`MAX_PAGE_SIZE`).
 pub const PAGE_SIZE: usize = 1000;
 /// At most this many `id=` filters in one request (keeps URLs well under server limits).
 pub const IDS_PER_REQUEST: usize = 100;
+/// Longest query string a list request sends: NetBox behind gunicorn refuses request
+/// lines over 4,094 bytes, and the path, `ordering`, `limit`, `id__gt` and `fields` share it.
+pub const MAX_QUERY_BYTES: usize = 3_500;
 
 #[derive(Clone)]
 pub struct NetboxOptions {
@@ -271,7 +306,7 @@ impl NetboxClient {
     pub async fn list<M: Model>(&self, filters: &[(&str, String)]) -> Result<Vec<M>, NbError> {
         let path = format!("{}/", M::PATH);
         // Only the fields the model reads: NetBox skips serialising (and fetching) the rest.
-        let fields = crate::fields::fields_of::<M>().map(|f| ("fields".to_string(), f.join(",")));
+        let fields = fields_param::<M>().map(|f| ("fields".to_string(), f));
         let base_query: Vec<(String, String)> = filters
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
@@ -333,7 +368,7 @@ impl NetboxClient {
     }
 
     /// The objects whose `field` (e.g. `virtual_machine_id`) is one of `values`, asked in
-    /// groups of at most [`IDS_PER_REQUEST`].
+    /// groups of at most [`IDS_PER_REQUEST`] that fit [`MAX_QUERY_BYTES`].
     pub async fn list_in<M: Model, V: ToString>(
         &self,
         field: &str,
@@ -341,11 +376,12 @@ impl NetboxClient {
     ) -> Result<Vec<M>, NbError> {
         // The groups are independent: read them side by side (the client's concurrency
         // limit still applies), then put them back in order.
+        let values: Vec<String> = values.iter().map(ToString::to_string).collect();
         let mut reads = tokio::task::JoinSet::new();
-        for (index, group) in values.chunks(IDS_PER_REQUEST).enumerate() {
+        for (index, group) in filter_groups::<M>(field, &values).into_iter().enumerate() {
             let filters: Vec<(String, String)> = group
                 .iter()
-                .map(|v| (field.to_string(), v.to_string()))
+                .map(|v| (field.to_string(), v.clone()))
                 .collect();
             let client = self.clone();
             reads.spawn(async move {
@@ -642,8 +678,37 @@ fn changed_while_reading(base: &str, path: &str, got: usize, count: u64) -> NbEr
 
 #[cfg(test)]
 mod tests {
-    use super::per_object_errors;
+    use super::{fields_param, filter_groups, per_object_errors, IDS_PER_REQUEST, MAX_QUERY_BYTES};
+    use crate::models::{MacAddress, VirtualMachine};
     use serde_json::json;
+
+    #[test]
+    fn filter_groups_keep_the_query_within_the_request_line_limit() {
+        let ids: Vec<String> = (100_000..100_250).map(|i| i.to_string()).collect();
+        let groups = filter_groups::<VirtualMachine>("cluster_id", &ids);
+        assert_eq!(
+            groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
+            [100, 100, 50]
+        );
+        let macs: Vec<String> = (0..300)
+            .map(|i| format!("BC:24:11:00:{:02X}:{:02X}", i / 256, i % 256))
+            .collect();
+        let groups = filter_groups::<MacAddress>("mac_address", &macs);
+        assert_eq!(groups.concat(), macs, "every value once, in order");
+        let fields = fields_param::<MacAddress>().unwrap();
+        for group in groups {
+            assert!(group.len() <= IDS_PER_REQUEST);
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(group.iter().map(|m| ("mac_address", m.as_str())))
+                .append_pair("fields", &fields)
+                .append_pair("ordering", "id")
+                .append_pair("limit", "1000")
+                .append_pair("id__gt", "123456789")
+                .finish();
+            assert!(query.len() <= MAX_QUERY_BYTES, "{} bytes", query.len());
+        }
+        assert!(filter_groups::<MacAddress>("mac_address", &[]).is_empty());
+    }
 
     #[test]
     fn refused_objects_are_found_in_every_answer_shape() {
