@@ -135,6 +135,11 @@ pub fn http_client(
         .use_preconfigured_tls(tls)
         .connect_timeout(timeout.min(Duration::from_secs(10)))
         .pool_max_idle_per_host(concurrency.max(1))
+        // Servers close idle keep-alive connections after a few seconds (gunicorn's default
+        // is 2 s). Reusing one the server is closing loses the request mid-flight ("closed
+        // before an answer"), and a write lost so cannot be retried safely: let idle
+        // connections go before the server does.
+        .pool_idle_timeout(Duration::from_millis(1500))
         .user_agent(concat!("proxbox/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| SetupError {
