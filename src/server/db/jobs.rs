@@ -137,6 +137,12 @@ pub enum FinishGuard {
     StaleSince(i64),
 }
 
+enum Claim {
+    Claimed(JobRow),
+    Nothing,
+    Collided,
+}
+
 /// The outcome of asking for a job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Enqueued {
@@ -215,6 +221,21 @@ impl Db {
     /// Takes the oldest pending job whose endpoints are all free, marks it running for
     /// `instance` and locks its endpoints. `None` when there is nothing to run now.
     pub async fn claim_job(&self, instance: &str) -> Result<Option<JobRow>, DbError> {
+        // A collision means a concurrent claimer took a job of the same endpoint and has
+        // committed by the time ours fails (the lock insert waits for it): the next try
+        // sees that lock and moves on to a job that can run. Every collision is another
+        // claimer's success, so a few tries cover any number of rival claimers in practice.
+        for _ in 0..16 {
+            match self.try_claim_job(instance).await? {
+                Claim::Collided => continue,
+                Claim::Claimed(job) => return Ok(Some(job)),
+                Claim::Nothing => return Ok(None),
+            }
+        }
+        Ok(None)
+    }
+
+    async fn try_claim_job(&self, instance: &str) -> Result<Claim, DbError> {
         let skip_locked = match self.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -233,7 +254,7 @@ impl Db {
         .fetch_optional(&mut *tx)
         .await?;
         let Some(job) = claimed else {
-            return Ok(None);
+            return Ok(Claim::Nothing);
         };
         let locked = sqlx::query(
             "INSERT INTO endpoint_locks (endpoint_id, job_id) \
@@ -243,12 +264,12 @@ impl Db {
         .execute(&mut *tx)
         .await;
         match locked {
-            // Another instance locked one of its endpoints a moment ago: leave it pending.
-            Err(e) if is_unique_violation(&e) => Ok(None),
+            // Another claimer locked one of its endpoints a moment ago: leave it pending.
+            Err(e) if is_unique_violation(&e) => Ok(Claim::Collided),
             Err(e) => Err(e.into()),
             Ok(_) => {
                 tx.commit().await?;
-                Ok(Some(job))
+                Ok(Claim::Claimed(job))
             }
         }
     }
