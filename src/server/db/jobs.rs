@@ -138,7 +138,7 @@ pub enum FinishGuard {
 }
 
 enum Claim {
-    Claimed(JobRow),
+    Claimed(Box<JobRow>),
     Nothing,
     Collided,
 }
@@ -228,7 +228,7 @@ impl Db {
         for _ in 0..16 {
             match self.try_claim_job(instance).await? {
                 Claim::Collided => continue,
-                Claim::Claimed(job) => return Ok(Some(job)),
+                Claim::Claimed(job) => return Ok(Some(*job)),
                 Claim::Nothing => return Ok(None),
             }
         }
@@ -269,7 +269,7 @@ impl Db {
             Err(e) => Err(e.into()),
             Ok(_) => {
                 tx.commit().await?;
-                Ok(Claim::Claimed(job))
+                Ok(Claim::Claimed(Box::new(job)))
             }
         }
     }
