@@ -56,6 +56,11 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
     (status, Json(body))
 }
 
+/// The HTTP status of an [`AppError`].
+pub fn status_of(error: &AppError) -> StatusCode {
+    StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 /// Server functions answer every error with 500; give each [`AppError`] its own status
 /// (401, 403, 404, 422, 429…) so that HTTP clients and logs see what happened.
 async fn server_fn_error_status(request: Request, next: Next) -> Response {
@@ -69,8 +74,7 @@ async fn server_fn_error_status(request: Request, next: Next) -> Response {
         return (StatusCode::INTERNAL_SERVER_ERROR, "error body too large").into_response();
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
-        parts.status =
-            StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        parts.status = status_of(&error);
         parts.headers.insert(
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/json"),

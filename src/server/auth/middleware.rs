@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, HeaderValue, Method, StatusCode};
+use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
@@ -14,6 +14,7 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use super::{RequestAuth, API_KEY_HEADER, CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE};
 use crate::error::AppError;
 use crate::server::crypto::{random_token, same_secret, token_hash};
+use crate::server::http::status_of;
 use crate::server::state::AppState;
 use crate::server::streams::sse::{error_stream, is_stream_path};
 
@@ -198,8 +199,7 @@ pub fn error_response(path: &str, error: AppError) -> Response {
     if is_stream_path(path) {
         return error_stream(&error);
     }
-    let status =
-        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let status = status_of(&error);
     if wants_json(path) {
         let body = serde_json::to_string(&error).unwrap_or_default();
         (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{cross_site_refusal, requester, sse, stream_of, SyncParams};
+use super::{cross_site_refusal, enqueue, json_error, start_and_stream, SyncParams};
 use crate::error::AppError;
 use crate::models::Broadcast;
 use crate::server::auth::RequestAuth;
@@ -56,23 +56,7 @@ async fn run_and_stream(
     request: Request,
     stage: &'static str,
 ) -> Response {
-    let auth = request.extensions().get::<RequestAuth>().cloned();
-    if let Some(error) = cross_site_refusal(request.headers(), auth.as_ref()) {
-        return sse::error_stream(&error);
-    }
-    let enqueued = match params.request(stage) {
-        Ok(sync) => {
-            state
-                .jobs
-                .request_sync(&sync, &requester(auth.as_ref()))
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    match enqueued {
-        Ok(enqueued) => stream_of(&state, enqueued.job_id, 0),
-        Err(e) => sse::error_stream(&e),
-    }
+    start_and_stream(&state, &params, request, stage).await
 }
 
 /// Starts (or attaches to) the job and answers when it ends: 200 with its `complete`
@@ -83,24 +67,16 @@ async fn run_and_wait(
     request: Request,
     stage: &'static str,
 ) -> Response {
-    let auth = request.extensions().get::<RequestAuth>().cloned();
-    if let Some(error) = cross_site_refusal(request.headers(), auth.as_ref()) {
-        return app_error(error);
+    let (head, _) = request.into_parts();
+    let auth = head.extensions.get::<RequestAuth>();
+    if let Some(error) = cross_site_refusal(&head.headers, auth) {
+        return json_error(error);
     }
     // Listen before enqueueing, so that the end of a quick job cannot be missed.
     let mut news = state.jobs.hub().news();
-    let enqueued = match params.request(stage) {
-        Ok(sync) => {
-            state
-                .jobs
-                .request_sync(&sync, &requester(auth.as_ref()))
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    let job_id = match enqueued {
+    let job_id = match enqueue(&state, params.request(stage), auth).await {
         Ok(enqueued) => enqueued.job_id,
-        Err(e) => return app_error(e),
+        Err(e) => return json_error(e),
     };
     loop {
         // The job may have ended before we listened (an attached job, a lagging channel).
@@ -124,15 +100,9 @@ async fn run_and_wait(
                 Ok(_) => continue,
                 Err(RecvError::Lagged(_)) => break,
                 Err(RecvError::Closed) => {
-                    return app_error(AppError::Internal("Proxbox is shutting down.".into()))
+                    return json_error(AppError::Internal("Proxbox is shutting down.".into()))
                 }
             }
         }
     }
-}
-
-fn app_error(error: AppError) -> Response {
-    let status =
-        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (status, Json(error)).into_response()
 }

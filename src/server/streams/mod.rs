@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::auth::RequestAuth;
 use super::db::jobs::Enqueued;
+use super::http::status_of;
 use super::jobs::SyncRequest;
 use super::state::AppState;
 use crate::error::AppError;
@@ -115,18 +116,20 @@ fn job_accepted(headers: &HeaderMap, enqueued: Enqueued) -> Response {
 }
 
 fn refused(headers: &HeaderMap, error: AppError) -> Response {
-    let status =
-        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     if wants_json(headers) {
-        (status, Json(error)).into_response()
-    } else {
-        (
-            status,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            error.to_string(),
-        )
-            .into_response()
+        return json_error(error);
     }
+    (
+        status_of(&error),
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        error.to_string(),
+    )
+        .into_response()
+}
+
+/// The error as JSON with its own HTTP status.
+pub(crate) fn json_error(error: AppError) -> Response {
+    (status_of(&error), Json(error)).into_response()
 }
 
 async fn start_sync(
@@ -136,27 +139,16 @@ async fn start_sync(
 ) -> Response {
     let headers = request.headers().clone();
     let auth = request.extensions().get::<RequestAuth>().cloned();
-    let params = match read_params(request).await {
-        Ok(params) => params,
-        Err(e) => return refused(&headers, e),
-    };
-    let result = match params.request(&stage) {
-        Ok(sync) => {
-            state
-                .jobs
-                .request_sync(&sync, &requester(auth.as_ref()))
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    match result {
+    let sync = read_sync_request(request, &stage).await;
+    match enqueue(&state, sync, auth.as_ref()).await {
         Ok(enqueued) => job_accepted(&headers, enqueued),
         Err(e) => refused(&headers, e),
     }
 }
 
-/// The options of a POST: a JSON body, or a form (whose CSRF field the middleware checked).
-async fn read_params(request: Request) -> Result<SyncParams, AppError> {
+/// The sync a POST asks for: a JSON body, or a form (whose CSRF field the middleware
+/// checked) or query string.
+async fn read_sync_request(request: Request, stage: &str) -> Result<SyncRequest, AppError> {
     let is_json = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -167,23 +159,23 @@ async fn read_params(request: Request) -> Result<SyncParams, AppError> {
         .await
         .map_err(|_| AppError::BadRequest("the request body is too large".into()))?;
     if is_json {
-        #[derive(Deserialize)]
+        #[derive(Default, Deserialize)]
         struct JsonSync {
             #[serde(default)]
             endpoint_ids: Vec<i64>,
             #[serde(default)]
             dry_run: bool,
         }
-        if bytes.is_empty() {
-            return Ok(SyncParams::default());
-        }
-        let body: JsonSync = serde_json::from_slice(&bytes)
-            .map_err(|e| AppError::BadRequest(format!("the JSON body is not readable: {e}")))?;
-        let ids: Vec<String> = body.endpoint_ids.iter().map(i64::to_string).collect();
-        return Ok(SyncParams {
-            endpoints: Some(ids.join(",")),
-            dry_run: Some(body.dry_run.to_string()),
-            last_event_id: None,
+        let body: JsonSync = if bytes.is_empty() {
+            JsonSync::default()
+        } else {
+            serde_json::from_slice(&bytes)
+                .map_err(|e| AppError::BadRequest(format!("the JSON body is not readable: {e}")))?
+        };
+        return Ok(SyncRequest {
+            stages: vec![stage.to_string()],
+            endpoint_ids: body.endpoint_ids,
+            dry_run: body.dry_run,
         });
     }
     let text = if bytes.is_empty() {
@@ -191,10 +183,11 @@ async fn read_params(request: Request) -> Result<SyncParams, AppError> {
     } else {
         String::from_utf8_lossy(&bytes).into_owned()
     };
-    form_params(&text)
+    form_params(&text).request(stage)
 }
 
-fn form_params(text: &str) -> Result<SyncParams, AppError> {
+/// Form fields; `endpoint` may repeat (one checkbox per endpoint).
+fn form_params(text: &str) -> SyncParams {
     let mut params = SyncParams::default();
     for (key, value) in url::form_urlencoded::parse(text.as_bytes()) {
         match &*key {
@@ -206,13 +199,10 @@ fn form_params(text: &str) -> Result<SyncParams, AppError> {
                 params.endpoints = Some(joined);
             }
             "dry_run" => params.dry_run = Some(value.into_owned()),
-            "last_event_id" => {
-                params.last_event_id = value.parse().ok();
-            }
             _ => {}
         }
     }
-    Ok(params)
+    params
 }
 
 /// A GET that starts a job must not be something another site can make a logged-in
@@ -239,23 +229,36 @@ async fn start_sync_stream(
     Query(params): Query<SyncParams>,
     request: Request,
 ) -> Response {
-    let auth = request.extensions().get::<RequestAuth>().cloned();
-    if let Some(error) = cross_site_refusal(request.headers(), auth.as_ref()) {
+    start_and_stream(&state, &params, request, &stage).await
+}
+
+/// Enqueues (or attaches to) a sync of `stage` for the caller.
+pub(crate) async fn enqueue(
+    state: &AppState,
+    sync: Result<SyncRequest, AppError>,
+    auth: Option<&RequestAuth>,
+) -> Result<Enqueued, AppError> {
+    state.jobs.request_sync(&sync?, &requester(auth)).await
+}
+
+/// A GET that starts (or attaches to) a sync and streams its job, resuming after
+/// `Last-Event-ID` when the client sends one.
+pub(crate) async fn start_and_stream(
+    state: &AppState,
+    params: &SyncParams,
+    request: Request,
+    stage: &str,
+) -> Response {
+    // Only the head: the body is not `Sync` and must not be held across the awaits.
+    let (head, _) = request.into_parts();
+    let auth = head.extensions.get::<RequestAuth>();
+    if let Some(error) = cross_site_refusal(&head.headers, auth) {
         return sse::error_stream(&error);
     }
-    let enqueued = match params.request(&stage) {
-        Ok(sync) => {
-            state
-                .jobs
-                .request_sync(&sync, &requester(auth.as_ref()))
-                .await
-        }
-        Err(e) => Err(e),
-    };
-    match enqueued {
+    match enqueue(state, params.request(stage), auth).await {
         Ok(enqueued) => {
-            let after = sse::resume_point(request.headers(), params.last_event_id);
-            stream_of(&state, enqueued.job_id, after)
+            let after = sse::resume_point(&head.headers, params.last_event_id);
+            stream_of(state, enqueued.job_id, after)
         }
         Err(e) => sse::error_stream(&e),
     }

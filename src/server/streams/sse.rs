@@ -15,6 +15,7 @@ use tokio::sync::broadcast::error::RecvError;
 use crate::error::AppError;
 use crate::events::{ErrorCategory, SyncEvent};
 use crate::server::db::Db;
+use crate::server::http::status_of;
 use crate::server::jobs::hub::{JobHub, LoggedEvent};
 use crate::server::sync::context::StageError;
 use crate::server::sync::run::failure_ending;
@@ -104,9 +105,10 @@ pub fn stage_error(error: &AppError) -> StageError {
 /// A complete stream that only reports a failure, with the HTTP status of the error
 /// (a plugin reading the body still gets the frames it understands).
 pub fn error_stream(error: &AppError) -> Response {
-    let status =
-        StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    stream_headers(status, Body::from(failure_frames(&stage_error(error))))
+    stream_headers(
+        status_of(error),
+        Body::from(failure_frames(&stage_error(error))),
+    )
 }
 
 /// Where a client resumes: after `Last-Event-ID` (header, as EventSource sends it on
