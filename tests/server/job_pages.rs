@@ -10,16 +10,7 @@ use crate::support::*;
 async fn the_sync_form_leads_to_a_server_rendered_job_page() {
     let lab = JobsLab::start(Backend::Sqlite, "page", 85, 3).await;
     lab.app.login().await;
-    let dashboard = lab
-        .app
-        .client
-        .get(lab.app.url("/"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let dashboard = lab.app.get_text("/").await;
     assert!(
         dashboard.contains("data-testid=\"sync-full-update\""),
         "{dashboard}"
@@ -59,54 +50,18 @@ async fn the_sync_form_leads_to_a_server_rendered_job_page() {
         "the whole log"
     );
 
-    let failures = lab
-        .app
-        .client
-        .get(lab.app.url(&format!("{location}?failures=1")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let failures = lab.app.get_text(&format!("{location}?failures=1")).await;
     assert!(
         failures.contains(&format!("0 of {events} events")),
         "no failures in a good run"
     );
 
-    let list = lab
-        .app
-        .client
-        .get(lab.app.url("/jobs?status=completed"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = lab.app.get_text("/jobs?status=completed").await;
     assert!(list.contains(&format!("href=\"/jobs/{job_id}\"")), "{list}");
-    let none = lab
-        .app
-        .client
-        .get(lab.app.url("/jobs?status=failed"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let none = lab.app.get_text("/jobs?status=failed").await;
     assert!(none.contains("No sync jobs yet."), "{none}");
 
-    let missing = lab
-        .app
-        .client
-        .get(lab.app.url("/jobs/987654"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let missing = lab.app.get_text("/jobs/987654").await;
     assert!(missing.contains("Job 987654 was not found"), "{missing}");
     lab.stop().await;
 }

@@ -83,17 +83,15 @@ async fn cancel_stops_a_running_job_at_its_next_chunk() {
         .await
         .unwrap();
     let mut body = String::new();
-    while !body.contains("\"step\":\"virtual-machines\"") {
-        let chunk = stream.chunk().await.unwrap().expect("the job runs");
-        body.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
+    read_until(&mut stream, &mut body, |b| {
+        b.contains("\"step\":\"virtual-machines\"")
+    })
+    .await;
     assert_eq!(
         lab.app.jobs.cancel(job_id).await.unwrap(),
         JobStatus::Running
     );
-    while let Some(chunk) = stream.chunk().await.unwrap() {
-        body.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
+    read_rest(&mut stream, &mut body).await;
     let job = lab.wait_until_ended(job_id).await;
     assert_status(&job, JobStatus::Cancelled);
     let log = job_log(&lab.app, job_id).await;
@@ -156,11 +154,7 @@ async fn a_job_left_running_by_a_dead_process_is_failed_and_can_run_again() {
 
         // Run now: the same scope again, as a new job that the new process runs.
         let response = lab
-            .app
-            .client
-            .post(lab.app.url(&format!("/jobs/{job_id}/rerun")))
-            .header("X-Proxbox-API-Key", &lab.key)
-            .header("Accept", "application/json")
+            .post(&format!("/jobs/{job_id}/rerun"))
             .send()
             .await
             .unwrap();

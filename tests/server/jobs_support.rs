@@ -55,13 +55,19 @@ impl JobsLab {
             .header("X-Proxbox-API-Key", &self.key)
     }
 
+    /// A POST with the API key, as a JSON client.
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.app
+            .client
+            .post(self.app.url(path))
+            .header("X-Proxbox-API-Key", &self.key)
+            .header("Accept", "application/json")
+    }
+
     /// `POST /sync/{stage}` as a JSON client: the job id and whether it attached.
     pub async fn start_sync(&self, stage: &str) -> (i64, bool) {
         let response = self
-            .app
-            .client
-            .post(self.app.url(&format!("/sync/{stage}")))
-            .header("X-Proxbox-API-Key", &self.key)
+            .post(&format!("/sync/{stage}"))
             .json(&serde_json::json!({ "endpoint_ids": [self.endpoint_id] }))
             .send()
             .await
@@ -116,6 +122,29 @@ pub async fn wait_for_job(
         }
         assert!(Instant::now() < deadline, "job {job_id} stuck: {job:?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Reads a stream into `body` until `enough` holds; fails the test if it ends first.
+pub async fn read_until(
+    stream: &mut reqwest::Response,
+    body: &mut String,
+    enough: impl Fn(&str) -> bool,
+) {
+    while !enough(body) {
+        let chunk = stream
+            .chunk()
+            .await
+            .unwrap()
+            .expect("the stream ended early");
+        body.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+}
+
+/// Reads the rest of a stream into `body`.
+pub async fn read_rest(stream: &mut reqwest::Response, body: &mut String) {
+    while let Some(chunk) = stream.chunk().await.unwrap() {
+        body.push_str(std::str::from_utf8(&chunk).unwrap());
     }
 }
 

@@ -58,10 +58,10 @@ async fn a_job_stream_is_framed_resumable_and_equal_to_the_log() {
     assert_eq!(headers["cache-control"], "no-cache");
     assert_eq!(headers["x-accel-buffering"], "no");
     let mut first_part = String::new();
-    while logged_frames(&first_part).len() < 5 {
-        let chunk = response.chunk().await.unwrap().expect("stream goes on");
-        first_part.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
+    read_until(&mut response, &mut first_part, |b| {
+        logged_frames(b).len() >= 5
+    })
+    .await;
     drop(response);
     // Only whole frames count; a torn last block is read again after the resume.
     let whole = &first_part[..first_part.rfind("\n\n").unwrap() + 2];
@@ -111,25 +111,19 @@ async fn a_waiting_job_keeps_its_stream_alive_and_a_cancel_ends_it() {
         .await
         .unwrap();
     let mut body = String::new();
-    while body.matches(": keepalive\n\n").count() < 2 {
-        let chunk = response.chunk().await.unwrap().expect("stream stays open");
-        body.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
+    read_until(&mut response, &mut body, |b| {
+        b.matches(": keepalive\n\n").count() >= 2
+    })
+    .await;
     assert!(logged_frames(&body).is_empty(), "nothing ran yet: {body:?}");
 
     let cancel = lab
-        .app
-        .client
-        .post(lab.app.url(&format!("/jobs/{job_id}/cancel")))
-        .header("X-Proxbox-API-Key", &lab.key)
-        .header("Accept", "application/json")
+        .post(&format!("/jobs/{job_id}/cancel"))
         .send()
         .await
         .unwrap();
     assert_eq!(cancel.status(), 202);
-    while let Some(chunk) = response.chunk().await.unwrap() {
-        body.push_str(std::str::from_utf8(&chunk).unwrap());
-    }
+    read_rest(&mut response, &mut body).await;
     let frames = assert_well_framed(&body, 1);
     assert_eq!(names(&frames), ["error_detail", "error", "complete"]);
     assert!(

@@ -185,6 +185,12 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// The body of a GET with this client's cookies (a page as the browser gets it).
+    pub async fn get_text(&self, path: &str) -> String {
+        let response = self.client.get(self.url(path)).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     /// This client's CSRF token (the server sets the cookie it is bound to on first contact).
     pub async fn csrf(&self) -> String {
         let session: Value = self
