@@ -37,7 +37,7 @@ lint:
 	cargo clippy -p proxbox --lib --features hydrate --target wasm32-unknown-unknown -- -D warnings
 
 unit:
-	$(NATIVE) cargo nextest run --workspace --features proxbox/ssr --no-fail-fast
+	RUST_BACKTRACE=0 $(NATIVE) cargo nextest run --workspace --features proxbox/ssr --no-fail-fast
 
 e2e:
 	scripts/e2e

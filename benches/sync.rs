@@ -11,7 +11,7 @@ use proxbox::events::{ItemStatus, SyncEvent};
 use proxbox::models::{ProxmoxCredentials, ProxmoxEndpointInput};
 use proxbox::server::crypto::SecretBox;
 use proxbox::server::db::Db;
-use proxbox::server::sync::context::{ClusterSource, SyncContext};
+use proxbox::server::sync::context::{ClusterSource, RunOptions, SyncContext};
 use proxbox::server::sync::run::run_sync;
 use proxbox::server::sync::sink::CollectSink;
 use proxbox_netbox::{NetboxClient, NetboxOptions};
@@ -143,9 +143,20 @@ async fn main() {
     println!("| Sync engine: 3 nodes, {guests} guests × (2 NICs, 2 disks, 2 IPs) | seconds | read requests | write requests | objects written | ms per object written |");
     println!("|---|---|---|---|---|---|");
     let mut timings = Vec::new();
-    for label in ["first sync (empty NetBox)", "resync, nothing changed"] {
+    let full_reads = RunOptions {
+        mirror_max_age: None,
+        ..RunOptions::default()
+    };
+    for (label, options) in [
+        ("first sync (empty NetBox)", RunOptions::default()),
+        ("resync, nothing changed", RunOptions::default()),
+        (
+            "resync, nothing changed, full reads (`PROXBOX_NETBOX_MIRROR_HOURS=0`)",
+            full_reads,
+        ),
+    ] {
         let sink = CollectSink::default();
-        let ctx = SyncContext::new(
+        let mut ctx = SyncContext::new(
             &db,
             &netbox,
             vec![ClusterSource {
@@ -155,6 +166,7 @@ async fn main() {
             }],
             &sink,
         );
+        ctx.options = options;
         let (reads, writes) = netbox.request_counts();
         let started = Instant::now();
         let outcome = run_sync(&ctx, &[], "bench").await;
@@ -182,7 +194,19 @@ async fn main() {
                 _ => None,
             })
             .collect();
-        timings.push(format!("{label}: {}", stages.join(", ")));
+        let netbox_reads = events
+            .iter()
+            .find_map(|e| match e {
+                SyncEvent::Discovery(d) => {
+                    d.metadata.get("netbox_reads")?.as_str().map(str::to_string)
+                }
+                _ => None,
+            })
+            .unwrap_or_default();
+        timings.push(format!(
+            "{label}: {} (NetBox: {netbox_reads})",
+            stages.join(", ")
+        ));
         let (reads_after, writes_after) = netbox.request_counts();
         println!(
             "| {label} | {secs:.1} | {} | {} | {written} | {} |",

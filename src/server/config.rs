@@ -158,6 +158,9 @@ pub struct ServeOptions {
     /// Session lifetime without activity, in hours.
     #[arg(long, env = "PROXBOX_SESSION_HOURS", default_value_t = 12)]
     pub session_hours: u32,
+    /// Seconds between the dashboard's keepalive checks of Proxmox, NetBox and the database.
+    #[arg(long, env = "PROXBOX_HEALTH_REFRESH_SECS", default_value_t = 30)]
+    pub health_refresh_secs: u64,
     #[command(flatten)]
     pub jobs: JobOptions,
 }
@@ -192,6 +195,11 @@ pub struct SyncRules {
     /// interfaces, addresses, role, site, tenant, description, platform, device).
     #[arg(long, env = "PROXBOX_OVERWRITE", value_parser = OverwritePolicy::parse, default_value = "")]
     pub overwrite: OverwritePolicy,
+    /// Hours Proxbox's copy of NetBox's VMs, disks, interfaces and addresses is followed
+    /// through NetBox's change log before it is rebuilt from full reads; 0 reads NetBox in
+    /// full every sync (needed when something changes NetBox without a change log entry).
+    #[arg(long, env = "PROXBOX_NETBOX_MIRROR_HOURS", default_value_t = 24)]
+    pub netbox_mirror_hours: u64,
 }
 
 impl Default for SyncRules {
@@ -200,6 +208,7 @@ impl Default for SyncRules {
             delete_orphans: false,
             orphan_grace_hours: 24,
             overwrite: OverwritePolicy::default(),
+            netbox_mirror_hours: 24,
         }
     }
 }
@@ -211,6 +220,8 @@ impl SyncRules {
             dry_run,
             delete_orphans: self.delete_orphans,
             orphan_grace: std::time::Duration::from_secs(self.orphan_grace_hours * 3600),
+            mirror_max_age: (self.netbox_mirror_hours > 0)
+                .then(|| std::time::Duration::from_secs(self.netbox_mirror_hours * 3600)),
         }
     }
 }
@@ -235,6 +246,7 @@ impl Default for ServeOptions {
             admin_user: "admin".into(),
             cookie_secure: false,
             session_hours: 12,
+            health_refresh_secs: 30,
             jobs: JobOptions::default(),
         }
     }

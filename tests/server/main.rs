@@ -16,6 +16,7 @@ mod jobs;
 mod jobs_support;
 mod streams;
 mod sync_faults;
+mod sync_mirror;
 mod sync_run;
 mod sync_stages;
 mod sync_support;

@@ -15,38 +15,6 @@ use tokio::sync::Semaphore;
 use crate::error::{ErrorKind, NbError};
 use crate::models::Model;
 
-/// `?fields=` for a model: the fields it reads.
-fn fields_param<M: Model>() -> Option<String> {
-    crate::fields::fields_of::<M>().map(|f| f.join(","))
-}
-
-/// `values` cut into groups of at most [`IDS_PER_REQUEST`] whose `field=value` filters,
-/// URL-encoded, fit the query budget beside the model's `fields` (MAC and IP addresses
-/// encode to far more bytes than ids).
-fn filter_groups<'a, M: Model>(field: &str, values: &'a [String]) -> Vec<&'a [String]> {
-    let encoded = |text: &str| {
-        url::form_urlencoded::byte_serialize(text.as_bytes())
-            .map(str::len)
-            .sum::<usize>()
-    };
-    let reserved = fields_param::<M>().map_or(0, |f| encoded(&f) + 8) + 80;
-    let budget = MAX_QUERY_BYTES.saturating_sub(reserved).max(1);
-    let mut groups = Vec::new();
-    let (mut start, mut used) = (0, 0);
-    for (i, value) in values.iter().enumerate() {
-        let cost = encoded(field) + encoded(value) + 2;
-        if i > start && (i - start == IDS_PER_REQUEST || used + cost > budget) {
-            groups.push(&values[start..i]);
-            (start, used) = (i, 0);
-        }
-        used += cost;
-    }
-    if start < values.len() {
-        groups.push(&values[start..]);
-    }
-    groups
-}
-
 /// The largest page NetBox serves by default (`MAX_PAGE_SIZE`).
 pub const PAGE_SIZE: usize = 1000;
 /// At most this many `id=` filters in one request (keeps URLs well under server limits).
@@ -104,6 +72,8 @@ impl NetboxOptions {
 pub struct RequestCounts {
     pub reads: AtomicU64,
     pub writes: AtomicU64,
+    /// Reads per API path (`virtualization/virtual-machines/`), to show which were asked.
+    reads_by_path: std::sync::Mutex<HashMap<String, u64>>,
 }
 
 /// The result of a bulk write: what NetBox stored, and the objects it refused.
@@ -141,6 +111,16 @@ pub struct ItemFailure {
     pub error: NbError,
 }
 
+/// Told about every write NetBox confirmed, with the request id NetBox logs it under
+/// (`X-Request-ID`, the `request_id` of its change log), so that a copy of NetBox's objects
+/// can follow its own writes without reading them back.
+pub trait WriteObserver: Send + Sync {
+    /// Objects NetBox stored (full representation), by a create when `created`.
+    fn stored(&self, path: &str, created: bool, request_id: Option<&str>, objects: &[Value]);
+    /// Objects that are gone (deleted now, or found already gone).
+    fn deleted(&self, path: &str, request_id: Option<&str>, ids: &[u64]);
+}
+
 #[derive(Clone)]
 pub struct NetboxClient {
     http: reqwest::Client,
@@ -150,6 +130,13 @@ pub struct NetboxClient {
     options: Arc<NetboxOptions>,
     permits: Arc<Semaphore>,
     counts: Arc<RequestCounts>,
+    observer: Option<Arc<dyn WriteObserver>>,
+}
+
+/// A successful answer and the id NetBox gave the request.
+struct Reply {
+    body: Value,
+    request_id: Option<String>,
 }
 
 impl std::fmt::Debug for NetboxClient {
@@ -201,7 +188,17 @@ impl NetboxClient {
             permits: Arc::new(Semaphore::new(options.concurrency.max(1))),
             options: Arc::new(options),
             counts: Arc::new(RequestCounts::default()),
+            observer: None,
         })
+    }
+
+    /// This client (sharing connections, limits and counts) reporting its writes to
+    /// `observer`.
+    pub fn observed_by(&self, observer: Arc<dyn WriteObserver>) -> NetboxClient {
+        NetboxClient {
+            observer: Some(observer),
+            ..self.clone()
+        }
     }
 
     pub fn base_url(&self) -> &str {
@@ -210,6 +207,29 @@ impl NetboxClient {
 
     pub fn options(&self) -> &NetboxOptions {
         &self.options
+    }
+
+    /// Reads made so far of the model at `path` (below `/api/`, e.g.
+    /// `virtualization/virtual-machines`) whose first filter is `filter` (`cluster_id`,
+    /// `id`…; `None`: any), lists and single objects alike.
+    pub fn reads_of(&self, path: &str, filter: Option<&str>) -> u64 {
+        let by_path = self
+            .counts
+            .reads_by_path
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        by_path
+            .iter()
+            .filter(|(key, _)| {
+                let (p, first) = key.split_once('?').unwrap_or((key.as_str(), ""));
+                p.trim_end_matches('/')
+                    .split('/')
+                    .take(2)
+                    .eq(path.split('/'))
+                    && filter.is_none_or(|f| f == first)
+            })
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// (reads, writes) made by this client and its clones.
@@ -228,6 +248,16 @@ impl NetboxClient {
         query: &[(String, String)],
         body: Option<&Value>,
     ) -> Result<Value, NbError> {
+        Ok(self.request_reply(method, path, query, body).await?.body)
+    }
+
+    async fn request_reply(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<&Value>,
+    ) -> Result<Reply, NbError> {
         // A POST that reached NetBox may have created objects even if the answer was lost:
         // repeat it only when it provably did not arrive (connection refused, 503).
         let retryable = |e: &NbError| match method {
@@ -247,7 +277,7 @@ impl NetboxClient {
         path: &str,
         query: &[(String, String)],
         body: Option<&Value>,
-    ) -> Result<Value, NbError> {
+    ) -> Result<Reply, NbError> {
         let _permit = self
             .permits
             .acquire()
@@ -259,6 +289,15 @@ impl NetboxClient {
             &self.counts.writes
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        if method == Method::GET {
+            let mut by_path = self
+                .counts
+                .reads_by_path
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            let first_filter = query.first().map_or("", |(k, _)| k.as_str());
+            *by_path.entry(format!("{path}?{first_filter}")).or_default() += 1;
+        }
         let url = format!("{}/{}", self.api, path.trim_start_matches('/'));
         let mut request = self
             .http
@@ -278,6 +317,11 @@ impl NetboxClient {
             .await
             .map_err(|e| NbError::from_transport(&e, &self.base, method.as_str(), path, timeout))?;
         let status = response.status();
+        let request_id = response
+            .headers()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let text = response
             .text()
             .await
@@ -291,120 +335,12 @@ impl NetboxClient {
                 &text,
             ));
         }
-        if text.trim().is_empty() {
-            return Ok(Value::Null); // 204 of a delete
-        }
-        serde_json::from_str(&text).map_err(|e| NbError::malformed(&self.base, path, e))
-    }
-
-    /// Every object of a model matching `filters`, page by page while NetBox announces a
-    /// `next` page. Pages are cut by id (`ordering=id`, `id__gt=<last id>`), not by offset, so
-    /// that a write elsewhere cannot shift an object out of view; and every page's `count`
-    /// of what remains must agree with what was read so far. Anything else means NetBox
-    /// changed during the read, which is an error, never partial data: partial data would
-    /// make the sync create duplicates.
-    pub async fn list<M: Model>(&self, filters: &[(&str, String)]) -> Result<Vec<M>, NbError> {
-        let path = format!("{}/", M::PATH);
-        // Only the fields the model reads: NetBox skips serialising (and fetching) the rest.
-        let fields = fields_param::<M>().map(|f| ("fields".to_string(), f));
-        let base_query: Vec<(String, String)> = filters
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.clone()))
-            .chain([
-                ("ordering".to_string(), "id".to_string()),
-                ("limit".into(), self.options.page_size.max(1).to_string()),
-            ])
-            .chain(fields)
-            .collect();
-        let mut out: Vec<M> = Vec::new();
-        let mut total: Option<u64> = None;
-        let mut last_id: Option<u64> = None;
-        loop {
-            let mut query = base_query.clone();
-            if let Some(id) = last_id {
-                query.push(("id__gt".into(), id.to_string()));
-            }
-            let page = self.request(Method::GET, &path, &query, None).await?;
-            let remaining = page
-                .get("count")
-                .and_then(Value::as_u64)
-                .ok_or_else(|| NbError::malformed(&self.base, &path, "no count"))?;
-            let results = page
-                .get("results")
-                .and_then(Value::as_array)
-                .ok_or_else(|| NbError::malformed(&self.base, &path, "no results"))?;
-            let total = *total.get_or_insert(remaining);
-            if remaining != total - (out.len() as u64).min(total) {
-                return Err(changed_while_reading(&self.base, M::PATH, out.len(), total));
-            }
-            for item in results {
-                let object: M = serde_json::from_value(item.clone())
-                    .map_err(|e| NbError::malformed(&self.base, &path, e))?;
-                if last_id.is_some_and(|last| object.id() <= last) {
-                    return Err(changed_while_reading(&self.base, M::PATH, out.len(), total));
-                }
-                last_id = Some(object.id());
-                out.push(object);
-            }
-            let more = page.get("next").is_some_and(|n| !n.is_null());
-            if !more || results.is_empty() {
-                break;
-            }
-        }
-        if out.len() as u64 != total.unwrap_or(0) {
-            return Err(changed_while_reading(
-                &self.base,
-                M::PATH,
-                out.len(),
-                total.unwrap_or(0),
-            ));
-        }
-        Ok(out)
-    }
-
-    /// The objects with these ids, in groups of at most [`IDS_PER_REQUEST`].
-    pub async fn list_by_ids<M: Model>(&self, ids: &[u64]) -> Result<Vec<M>, NbError> {
-        self.list_in::<M, u64>("id", ids).await
-    }
-
-    /// The objects whose `field` (e.g. `virtual_machine_id`) is one of `values`, asked in
-    /// groups of at most [`IDS_PER_REQUEST`] that fit [`MAX_QUERY_BYTES`].
-    pub async fn list_in<M: Model, V: ToString>(
-        &self,
-        field: &str,
-        values: &[V],
-    ) -> Result<Vec<M>, NbError> {
-        // The groups are independent: read them side by side (the client's concurrency
-        // limit still applies), then put them back in order.
-        let values: Vec<String> = values.iter().map(ToString::to_string).collect();
-        let mut reads = tokio::task::JoinSet::new();
-        for (index, group) in filter_groups::<M>(field, &values).into_iter().enumerate() {
-            let filters: Vec<(String, String)> = group
-                .iter()
-                .map(|v| (field.to_string(), v.clone()))
-                .collect();
-            let client = self.clone();
-            reads.spawn(async move {
-                let filters: Vec<(&str, String)> = filters
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.clone()))
-                    .collect();
-                (index, client.list::<M>(&filters).await)
-            });
-        }
-        let mut groups: Vec<(usize, Vec<M>)> = Vec::new();
-        while let Some(joined) = reads.join_next().await {
-            let (index, result) = joined.map_err(|e| {
-                NbError::new(
-                    ErrorKind::Internal,
-                    format!("a NetBox read stopped unexpectedly: {e}"),
-                    "Report this as a bug.",
-                )
-            })?;
-            groups.push((index, result?));
-        }
-        groups.sort_by_key(|(index, _)| *index);
-        Ok(groups.into_iter().flat_map(|(_, group)| group).collect())
+        let body = if text.trim().is_empty() {
+            Value::Null // 204 of a delete
+        } else {
+            serde_json::from_str(&text).map_err(|e| NbError::malformed(&self.base, path, e))?
+        };
+        Ok(Reply { body, request_id })
     }
 
     /// `GET /api/status/`: NetBox's version, proving URL and token in one request.
@@ -431,16 +367,26 @@ impl NetboxClient {
         slug: &str,
         new: impl FnOnce() -> W,
     ) -> Result<M, NbError> {
-        if let Some(found) = self
+        if let Some(found) = self.find_slug::<M>(slug).await? {
+            return Ok(found);
+        }
+        match self.create::<M, W>(&[new()]).await?.into_result() {
+            Ok(mut created) => Ok(created.remove(0)),
+            // Another client (a sync of another cluster, another Proxbox) created it
+            // between our look and our create: NetBox refuses the duplicate slug.
+            Err(refused) if refused.kind == ErrorKind::Validation => {
+                self.find_slug::<M>(slug).await?.ok_or(refused)
+            }
+            Err(refused) => Err(refused),
+        }
+    }
+
+    async fn find_slug<M: crate::models::Slugged>(&self, slug: &str) -> Result<Option<M>, NbError> {
+        Ok(self
             .list::<M>(&[("slug", slug.to_string())])
             .await?
             .into_iter()
-            .find(|m| m.slug() == slug)
-        {
-            return Ok(found);
-        }
-        let mut created = self.create::<M, W>(&[new()]).await?.into_result()?;
-        Ok(created.remove(0))
+            .find(|m| m.slug() == slug))
     }
 
     /// Creates objects in chunks; refused objects are reported, the rest are written.
@@ -471,20 +417,30 @@ impl NetboxClient {
                     .collect(),
             );
             let first = chunk_index * self.options.chunk_size.max(1);
-            match self.request(Method::DELETE, &path, &[], Some(&body)).await {
-                Ok(_) => outcome
-                    .done
-                    .extend(chunk.iter().enumerate().map(|(i, id)| (first + i, *id))),
+            match self
+                .request_reply(Method::DELETE, &path, &[], Some(&body))
+                .await
+            {
+                Ok(reply) => {
+                    self.observe_deleted(M::PATH, reply.request_id.as_deref(), chunk);
+                    outcome
+                        .done
+                        .extend(chunk.iter().enumerate().map(|(i, id)| (first + i, *id)))
+                }
                 // An id already gone, or a protected object (409), fails the whole chunk:
                 // delete one by one to find it; a gone one counts as deleted.
                 Err(e) if matches!(e.status, Some(400 | 404 | 409)) => {
                     for (i, id) in chunk.iter().enumerate() {
                         match self
-                            .request(Method::DELETE, &format!("{}/{id}/", M::PATH), &[], None)
+                            .request_reply(Method::DELETE, &format!("{}/{id}/", M::PATH), &[], None)
                             .await
                         {
-                            Ok(_) => outcome.done.push((first + i, *id)),
+                            Ok(reply) => {
+                                self.observe_deleted(M::PATH, reply.request_id.as_deref(), &[*id]);
+                                outcome.done.push((first + i, *id))
+                            }
                             Err(error) if error.kind == ErrorKind::NotFound => {
+                                self.observe_deleted(M::PATH, None, &[*id]);
                                 outcome.done.push((first + i, *id))
                             }
                             Err(error) => outcome.failed.push(ItemFailure {
@@ -498,6 +454,12 @@ impl NetboxClient {
             }
         }
         Ok(outcome)
+    }
+
+    fn observe_deleted(&self, path: &str, request_id: Option<&str>, ids: &[u64]) {
+        if let Some(observer) = &self.observer {
+            observer.deleted(path, request_id, ids);
+        }
     }
 
     async fn bulk<M: Model, W: Serialize>(
@@ -547,8 +509,22 @@ impl NetboxClient {
             }
             let path = format!("{}/", M::PATH);
             let body = Value::Array(chunk.iter().map(|(_, v)| (*v).clone()).collect());
-            match self.request(method.clone(), &path, &[], Some(&body)).await {
-                Ok(Value::Array(stored)) if stored.len() == chunk.len() => {
+            match self
+                .request_reply(method.clone(), &path, &[], Some(&body))
+                .await
+            {
+                Ok(Reply {
+                    body: Value::Array(stored),
+                    request_id,
+                }) if stored.len() == chunk.len() => {
+                    if let Some(observer) = &self.observer {
+                        observer.stored(
+                            M::PATH,
+                            *method == Method::POST,
+                            request_id.as_deref(),
+                            &stored,
+                        );
+                    }
                     let mut objects = Vec::with_capacity(stored.len());
                     for value in stored {
                         let object: M = serde_json::from_value(value)
@@ -584,7 +560,7 @@ impl NetboxClient {
                     return Err(NbError::malformed(
                         &self.base,
                         &path,
-                        format!("expected {} objects back, got {other}", chunk.len()),
+                        format!("expected {} objects back, got {}", chunk.len(), other.body),
                     ))
                 }
                 // Only a 400 means "nothing of this chunk was stored"; a 2xx with an unreadable
@@ -668,47 +644,10 @@ fn per_object_errors(body: &Value, chunk: &[&Value]) -> Option<Vec<(usize, Value
         .then(|| vec![(0, body.clone())])
 }
 
-fn changed_while_reading(base: &str, path: &str, got: usize, count: u64) -> NbError {
-    NbError::new(
-        ErrorKind::Internal,
-        format!("NetBox at {base} changed {path} while Proxbox read it ({got} objects read, {count} announced)"),
-        "Someone or something wrote to NetBox during the read; run the sync again.",
-    )
-}
-
 #[cfg(test)]
 mod tests {
-    use super::{fields_param, filter_groups, per_object_errors, IDS_PER_REQUEST, MAX_QUERY_BYTES};
-    use crate::models::{MacAddress, VirtualMachine};
+    use super::per_object_errors;
     use serde_json::json;
-
-    #[test]
-    fn filter_groups_keep_the_query_within_the_request_line_limit() {
-        let ids: Vec<String> = (100_000..100_250).map(|i| i.to_string()).collect();
-        let groups = filter_groups::<VirtualMachine>("cluster_id", &ids);
-        assert_eq!(
-            groups.iter().map(|g| g.len()).collect::<Vec<_>>(),
-            [100, 100, 50]
-        );
-        let macs: Vec<String> = (0..300)
-            .map(|i| format!("BC:24:11:00:{:02X}:{:02X}", i / 256, i % 256))
-            .collect();
-        let groups = filter_groups::<MacAddress>("mac_address", &macs);
-        assert_eq!(groups.concat(), macs, "every value once, in order");
-        let fields = fields_param::<MacAddress>().unwrap();
-        for group in groups {
-            assert!(group.len() <= IDS_PER_REQUEST);
-            let query = url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(group.iter().map(|m| ("mac_address", m.as_str())))
-                .append_pair("fields", &fields)
-                .append_pair("ordering", "id")
-                .append_pair("limit", "1000")
-                .append_pair("id__gt", "123456789")
-                .finish();
-            assert!(query.len() <= MAX_QUERY_BYTES, "{} bytes", query.len());
-        }
-        assert!(filter_groups::<MacAddress>("mac_address", &[]).is_empty());
-    }
 
     #[test]
     fn refused_objects_are_found_in_every_answer_shape() {

@@ -2,11 +2,16 @@
 //! chunked bulk writes that isolate the objects NetBox refuses, and errors that say
 //! what failed and what to do.
 
+pub mod changes;
 pub mod client;
 pub mod error;
 pub mod fields;
 pub mod models;
+pub mod reads;
 
-pub use client::{authorization, BulkOutcome, ItemFailure, NetboxClient, NetboxOptions};
+pub use changes::Change;
+pub use client::{
+    authorization, BulkOutcome, ItemFailure, NetboxClient, NetboxOptions, WriteObserver,
+};
 pub use error::NbError;
 pub use proxbox_peer::ErrorKind;

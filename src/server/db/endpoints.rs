@@ -241,7 +241,7 @@ impl Db {
             .token
             .as_deref()
             .map(|t| secrets.seal(NETBOX_TOKEN, t).as_str().to_string());
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let stored: Option<String> =
             sqlx::query_scalar("SELECT token_enc FROM netbox_endpoints WHERE id = 1")
                 .fetch_optional(&mut *tx)

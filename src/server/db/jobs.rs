@@ -189,7 +189,7 @@ impl Db {
     }
 
     async fn insert_job(&self, job: &NewJob<'_>, key: &str) -> Result<i64, DbError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let ids: Vec<String> = job.scope.endpoint_ids.iter().map(i64::to_string).collect();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO jobs (kind, stages, endpoint_ids, dry_run, scope_key, status, requested_by, \
@@ -241,7 +241,7 @@ impl Db {
             Backend::Sqlite => "",
         };
         let now = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let claimed: Option<JobRow> = sqlx::query_as(&format!(
             "UPDATE jobs SET status = 'running', claimed_by = $1, started_at = $2, heartbeat_at = $2 \
              WHERE id = (SELECT id FROM jobs j WHERE status = 'pending' AND NOT EXISTS ( \
@@ -301,6 +301,25 @@ impl Db {
         .await?)
     }
 
+    /// The stage labels jobs were run with (`full-update`, `devices`…), for a filter.
+    pub async fn job_kinds(&self) -> Result<Vec<String>, DbError> {
+        Ok(
+            sqlx::query_scalar("SELECT DISTINCT stages FROM jobs ORDER BY stages LIMIT 200")
+                .fetch_all(self.pool())
+                .await?,
+        )
+    }
+
+    /// The job a dashboard shows: the newest running or pending one, else the newest.
+    pub async fn current_job_id(&self) -> Result<Option<i64>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM jobs ORDER BY CASE WHEN status IN ('running', 'pending') THEN 0 ELSE 1 END, \
+             id DESC LIMIT 1",
+        )
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
     /// Tells the database that `instance` still runs the job; answers whether a cancel
     /// was requested (possibly through another instance).
     pub async fn job_heartbeat(&self, id: i64, instance: &str) -> Result<bool, DbError> {
@@ -351,7 +370,7 @@ impl Db {
         end: Option<&JobEnd<'_>>,
     ) -> Result<bool, DbError> {
         let at = now_ms();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         if let Some(end) = end {
             let guard = match end.guard {
                 FinishGuard::Running => "status = 'running' AND $5 = 0",

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod endpoints;
 pub mod jobs;
+pub mod mirror;
 pub mod sessions;
 pub mod sync_objects;
 pub mod throttle;
@@ -72,8 +73,10 @@ impl Db {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; \
-                             PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;",
+                            // The busy timeout first: switching to WAL waits on other
+                            // connections too.
+                            "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
                         )
                         .await?;
                     }
@@ -102,6 +105,17 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// A transaction that will write. On SQLite it takes the write lock at once
+    /// (`BEGIN IMMEDIATE`), waiting up to the busy timeout for it: a deferred transaction
+    /// that read first fails at once (SQLITE_BUSY, no wait) when another connection wrote
+    /// in between.
+    pub async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
     }
 
     pub fn backend(&self) -> Backend {

@@ -59,7 +59,7 @@ impl Db {
             .into_iter()
             .collect();
         unique.sort();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         for chunk in unique.chunks(ROWS_PER_STATEMENT) {
             let values: Vec<String> = (0..chunk.len())
                 .map(|i| format!("($1, $2, ${}, ${}, $3, NULL)", 4 + 2 * i, 5 + 2 * i))

@@ -46,7 +46,7 @@ impl Db {
 
     /// Sets a new password and ends the user's sessions. Returns false for an unknown user.
     pub async fn set_password(&self, username: &str, password_hash: &str) -> Result<bool, DbError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let id: Option<i64> = sqlx::query_scalar(
             "UPDATE users SET password_hash = $1 WHERE username = $2 RETURNING id",
         )

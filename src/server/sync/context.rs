@@ -7,6 +7,7 @@ use std::time::Duration;
 use proxbox_netbox::{NbError, NetboxClient};
 use proxbox_pve::{PveClient, PveError};
 
+use super::mirror::Mirror;
 use super::overwrite::OverwritePolicy;
 use super::sink::EventSink;
 use crate::events::ErrorCategory;
@@ -21,7 +22,9 @@ pub struct ClusterSource {
 
 pub struct SyncContext<'a> {
     pub db: &'a Db,
-    pub netbox: &'a NetboxClient,
+    /// The run's NetBox client: its writes keep [`SyncContext::mirror`] current.
+    pub netbox: NetboxClient,
+    pub mirror: Arc<Mirror>,
     pub sources: Vec<ClusterSource>,
     pub policy: OverwritePolicy,
     pub sink: &'a dyn EventSink,
@@ -38,9 +41,11 @@ impl<'a> SyncContext<'a> {
         sources: Vec<ClusterSource>,
         sink: &'a dyn EventSink,
     ) -> SyncContext<'a> {
+        let mirror = Arc::new(Mirror::default());
         SyncContext {
             db,
-            netbox,
+            netbox: netbox.observed_by(mirror.clone()),
+            mirror,
             sources,
             policy: OverwritePolicy::default(),
             sink,
@@ -76,6 +81,16 @@ impl<'a> SyncContext<'a> {
         }
     }
 
+    /// The objects of a model the mirror keeps whose `field` is one of `values`, from the
+    /// copy where it covers them (see `sync::mirror`), else from NetBox.
+    pub async fn read_in<M: super::mirror::Mirrored>(
+        &self,
+        field: &str,
+        values: &[u64],
+    ) -> Result<Vec<M>, NbError> {
+        self.mirror.list_in(&self.netbox, field, values).await
+    }
+
     /// An id for an object a dry run would create, so that later stages can plan against it.
     pub fn planned_id(&self) -> u64 {
         self.planned_ids.fetch_add(1, Ordering::Relaxed)
@@ -98,6 +113,9 @@ pub struct RunOptions {
     pub delete_orphans: bool,
     /// How long a guest must be gone before its objects are deleted.
     pub orphan_grace: Duration,
+    /// How long the copy of NetBox (see `sync::mirror`) may go without being rebuilt from
+    /// full reads; `None` reads NetBox in full every run.
+    pub mirror_max_age: Option<Duration>,
 }
 
 impl Default for RunOptions {
@@ -106,6 +124,7 @@ impl Default for RunOptions {
             dry_run: false,
             delete_orphans: false,
             orphan_grace: Duration::from_secs(24 * 3600),
+            mirror_max_age: Some(Duration::from_secs(24 * 3600)),
         }
     }
 }

@@ -94,8 +94,19 @@ pub async fn run_sync(
         error: None,
     };
     let mut state = RunState::default();
-    match discover(ctx, &mut state, &stages, operation_id).await {
-        Ok(discovery) => sink.emit(SyncEvent::Discovery(discovery)),
+    // Proxmox's inventory and the change log of NetBox do not depend on each other.
+    let (discovered, netbox_reads) = tokio::join!(
+        discover(ctx, &mut state, &stages, operation_id),
+        ctx.mirror
+            .begin(ctx.db, &ctx.netbox, ctx.options.mirror_max_age)
+    );
+    match discovered {
+        Ok(mut discovery) => {
+            discovery
+                .metadata
+                .insert("netbox_reads".into(), json!(netbox_reads));
+            sink.emit(SyncEvent::Discovery(discovery))
+        }
         Err(error) => {
             fail(ctx, "discovery", None, &error);
             outcome.error = Some(error);
@@ -132,6 +143,7 @@ pub async fn run_sync(
             result: Some(serde_json::to_value(report.counts).unwrap_or(Value::Null)),
         }));
     }
+    ctx.mirror.save(ctx.db, &ctx.netbox).await;
     outcome.ok = true;
     let failed = outcome.failed_items();
     let result: BTreeMap<&str, Counts> = outcome

@@ -77,11 +77,14 @@ async fn ensure_identity_field(
     ctx: &SyncContext<'_>,
     report: &StageReport<'_>,
 ) -> Result<bool, StageError> {
-    let found = ctx
-        .netbox
-        .list::<CustomField>(&[("name", IDENTITY_FIELD.to_string())])
-        .await?;
-    if found.iter().any(|f| f.name == IDENTITY_FIELD) {
+    let exists = || async {
+        let found = ctx
+            .netbox
+            .list::<CustomField>(&[("name", IDENTITY_FIELD.to_string())])
+            .await?;
+        Ok::<_, StageError>(found.iter().any(|f| f.name == IDENTITY_FIELD))
+    };
+    if exists().await? {
         return Ok(true);
     }
     if ctx.options.dry_run {
@@ -112,6 +115,8 @@ async fn ensure_identity_field(
             );
             Ok(false)
         }
+        // A concurrent sync created it between our look and our create.
+        Err(e) if e.kind == ErrorKind::Validation && exists().await? => Ok(true),
         Err(e) => Err(e.into()),
     }
 }
@@ -218,7 +223,7 @@ pub async fn run(
         "Reading the sites, clusters and devices of the synced clusters",
     );
     // Only what this run's clusters need: reads that other clusters' syncs cannot disturb.
-    let nb = ctx.netbox;
+    let nb = &ctx.netbox;
     let site_slug = |c: &ProxmoxCluster| format!("proxmox-{}", slugify(&c.name));
     let slugs: Vec<String> = found.iter().map(site_slug).collect();
     let names: Vec<String> = found.iter().map(|c| c.name.clone()).collect();

@@ -158,8 +158,7 @@ pub async fn run(
     let interface_ids = state.interface_ids();
     let (found, assigned) = tokio::join!(
         read_addresses(ctx, state),
-        ctx.netbox
-            .list_in::<IpAddress, _>("vminterface_id", &interface_ids)
+        ctx.read_in::<IpAddress>("vminterface_id", &interface_ids)
     );
     let assigned = assigned?;
     let unknown: Vec<(&str, &PveError)> = found

@@ -280,8 +280,7 @@ pub async fn run(
         apply::ensure::<DeviceRole, _>(ctx, "proxmox-lxc", || {
             role_for("proxmox-lxc", "Proxmox LXC container")
         }),
-        ctx.netbox
-            .list_in::<VirtualMachine, _>("cluster_id", &cluster_ids),
+        ctx.read_in::<VirtualMachine>("cluster_id", &cluster_ids),
     );
     let (wanted, present) = guests?;
     let (qemu_role, lxc_role, existing) = (qemu_role?, lxc_role?, existing?);

@@ -25,7 +25,7 @@ pub async fn run(
         "Reading the virtual disks of the synced guests",
     );
     let vm_ids = state.vm_ids();
-    let existing: Vec<VirtualDisk> = ctx.netbox.list_in("virtual_machine_id", &vm_ids).await?;
+    let existing: Vec<VirtualDisk> = ctx.read_in("virtual_machine_id", &vm_ids).await?;
     report.substep(
         "read-netbox",
         StepStatus::Completed,

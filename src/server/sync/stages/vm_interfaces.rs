@@ -90,21 +90,9 @@ pub async fn run(
         "Reading the interfaces and MAC addresses of the synced guests",
     );
     let vm_ids = state.vm_ids();
-    // Both by VM, so that neither waits for the other.
-    let (existing, all_macs): (Vec<VmInterface>, Vec<MacAddress>) = tokio::try_join!(
-        ctx.netbox.list_in("virtual_machine_id", &vm_ids),
-        ctx.netbox.list_in("virtual_machine_id", &vm_ids),
-    )?;
-    // The same MAC objects as asking by interface id: those on these VMs' interfaces.
-    let interface_ids: HashSet<u64> = existing.iter().map(|i| i.id).collect();
-    let macs: Vec<MacAddress> = all_macs
-        .into_iter()
-        .filter(|m| {
-            m.assigned_object_type.as_deref() == Some("virtualization.vminterface")
-                && m.assigned_object_id
-                    .is_some_and(|id| interface_ids.contains(&id))
-        })
-        .collect();
+    let existing: Vec<VmInterface> = ctx.read_in("virtual_machine_id", &vm_ids).await?;
+    let interface_ids: Vec<u64> = existing.iter().map(|i| i.id).collect();
+    let macs: Vec<MacAddress> = ctx.read_in("vminterface_id", &interface_ids).await?;
     report.substep(
         "read-netbox",
         StepStatus::Completed,
