@@ -34,3 +34,31 @@ export async function login(page: Page) {
 export function uniqueName(prefix: string): string {
   return `${prefix}-${Date.now().toString(36)}${Math.floor(Math.random() * 1e4)}`;
 }
+
+/** Connects the real NetBox and the simulated cluster as the only Proxmox endpoint (a full
+ *  update syncs every enabled endpoint, and other tests leave theirs, some on purpose broken). */
+export async function connectPeers(page: Page) {
+  await page.goto("/endpoints");
+  await hydrated(page);
+  const deletes = page.getByTestId("proxmox-endpoints").getByRole("button", { name: /^Delete / });
+  while ((await deletes.count()) > 0) {
+    const before = await deletes.count();
+    await deletes.first().click();
+    await expect(deletes).toHaveCount(before - 1);
+  }
+  await page.goto("/endpoints/netbox");
+  await hydrated(page);
+  await page.getByLabel("URL").fill(process.env.NETBOX_URL!);
+  await page.getByLabel("API token").fill(process.env.NETBOX_TOKEN!);
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page).toHaveURL(/\/endpoints$/);
+  const name = uniqueName("sync");
+  await page.goto("/endpoints/proxmox/new");
+  await hydrated(page);
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("URL").fill(process.env.PVE_SIM_URL!);
+  await page.getByLabel("Token ID").fill(process.env.PVE_SIM_TOKEN_ID!);
+  await page.getByLabel("Token secret").fill(process.env.PVE_SIM_TOKEN_SECRET!);
+  await page.getByRole("button", { name: "Save" }).click();
+  await expect(page).toHaveURL(/\/endpoints$/);
+}

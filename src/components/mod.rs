@@ -1,5 +1,7 @@
 //! Pieces shared by several pages.
 
 pub mod form;
+pub mod job_live;
+pub mod job_stream;
 pub mod layout;
 pub mod session;

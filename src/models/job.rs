@@ -86,6 +86,31 @@ pub struct JobDetail {
     pub events: Vec<(i64, crate::events::SyncEvent)>,
     /// Names of the job's Proxmox endpoints (those still configured).
     pub endpoint_names: Vec<String>,
+    /// The server's clock when this was read (milliseconds since the Unix epoch).
+    pub as_of: i64,
+}
+
+/// Where a job stands, without its log: what a live view of it starts from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobSnapshot {
+    pub job: JobSummary,
+    pub progress: crate::models::JobProgress,
+    /// The last event folded into `progress`: a stream resumes after it.
+    pub last_seq: i64,
+    /// The server's clock when the job was read, so that the elapsed time the browser
+    /// first shows is the one the server rendered.
+    pub as_of: i64,
+}
+
+impl JobSnapshot {
+    pub fn of(detail: &JobDetail) -> JobSnapshot {
+        JobSnapshot {
+            job: detail.job.clone(),
+            progress: crate::models::JobProgress::from_events(detail.events.iter().map(|(_, e)| e)),
+            last_seq: detail.events.last().map_or(0, |(seq, _)| *seq),
+            as_of: detail.as_of,
+        }
+    }
 }
 
 /// Milliseconds since the Unix epoch as `YYYY-MM-DD HH:MM:SS UTC`, the same on the server

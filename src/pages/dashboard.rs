@@ -22,9 +22,13 @@ pub fn DashboardPage() -> impl IntoView {
                 {move || Suspend::new(async move {
                     let overview = overview.await?;
                     let ready = overview.netbox.is_some() && overview.proxmox.iter().any(|e| e.enabled);
+                    // One element around the parts that come and go, so that the markers
+                    // hydration looks for sit where the server put them.
                     Ok::<_, AppError>(view! {
-                        <Overview overview/>
-                        {ready.then(|| view! { <SyncButtons/> })}
+                        <div class="overview">
+                            <Overview overview/>
+                            {ready.then(|| view! { <SyncButtons/> })}
+                        </div>
                     })
                 })}
             </Transition>

@@ -1,23 +1,35 @@
 //! `/jobs/{id}`: one job from its log: stage indicators, counts, errors with what to do,
 //! the event log with filters, and cancel / run-now buttons. Rendered completely on the
-//! server, so it works without JavaScript; while the job runs the page refreshes itself.
+//! server, so it works without JavaScript (while the job runs, such a page refreshes
+//! itself); hydrated, a running job's stage table, counters and errors follow its event
+//! stream live.
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
-use leptos_meta::{Meta, Title};
+use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::JobStatusBadge;
+use crate::components::job_live::JobLive;
 use crate::components::layout::PageErrors;
 use crate::components::session::CsrfField;
 use crate::error::AppError;
 use crate::events::{ItemStatus, SyncEvent};
-use crate::models::{format_utc, JobDetail, JobProgress};
+use crate::models::{format_utc, JobDetail, JobSnapshot};
 
 #[server(endpoint = "job", input = GetUrl)]
 pub async fn get_job(id: i64) -> Result<JobDetail, AppError> {
-    use crate::server::auth::internal;
     let (state, _) = crate::server::context::require_user()?;
+    load_job(&state, id).await
+}
+
+/// Job `id` with its whole log.
+#[cfg(feature = "ssr")]
+pub async fn load_job(
+    state: &crate::server::state::AppState,
+    id: i64,
+) -> Result<JobDetail, AppError> {
+    use crate::server::auth::internal;
     let row = state
         .db
         .job(id)
@@ -50,6 +62,7 @@ pub async fn get_job(id: i64) -> Result<JobDetail, AppError> {
         job,
         events,
         endpoint_names,
+        as_of: crate::server::db::now_ms(),
     })
 }
 
@@ -68,8 +81,9 @@ pub fn JobPage() -> impl IntoView {
         <PageErrors>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    let detail = detail.await?;
-                    Ok::<_, AppError>(view! { <JobView detail/> })
+                    let detail_value = detail.await?;
+                    let refresh = move || detail.refetch();
+                    Ok::<_, AppError>(view! { <JobView detail=detail_value refresh/> })
                 })}
             </Transition>
         </PageErrors>
@@ -77,18 +91,25 @@ pub fn JobPage() -> impl IntoView {
 }
 
 #[component]
-fn JobView(detail: JobDetail) -> impl IntoView {
+fn JobView(
+    detail: JobDetail,
+    /// Loads the job again (once its stream ended).
+    refresh: impl Fn() + Send + Sync + 'static,
+) -> impl IntoView {
+    let start = JobSnapshot::of(&detail);
     let JobDetail {
         job,
         events,
         endpoint_names,
+        ..
     } = detail;
-    let progress = JobProgress::from_events(events.iter().map(|(_, e)| e));
     let active = job.status.is_active();
     let id = job.id;
     view! {
         <Title text=format!("Job #{id}")/>
-        {active.then(|| view! { <Meta http_equiv="refresh" content="3"/> })}
+        // Without JavaScript the page follows a running job by reloading itself; with
+        // JavaScript, <noscript> is inert and the event stream takes over.
+        {active.then(|| view! { <noscript inner_html=r#"<meta http-equiv="refresh" content="3">"#></noscript> })}
         <h1>{format!("Job #{id} ")}<JobStatusBadge status=job.status/></h1>
         <dl class="facts">
             <dt>"Stages"</dt><dd class="mono">{job.scope.stage_label()}{job.scope.dry_run.then_some(" (dry run)")}</dd>
@@ -111,56 +132,9 @@ fn JobView(detail: JobDetail) -> impl IntoView {
                 <button type="submit" class="btn" data-testid="rerun-job">"Run now"</button>
             </form>
         </div>
-        <p class="job-message" data-testid="job-message">{progress.message.clone()}</p>
-        <StageTable progress=progress.clone()/>
-        <ErrorList progress/>
+        <JobLive start on_end=refresh/>
         <EventLog events/>
     }
-}
-
-#[component]
-fn StageTable(progress: JobProgress) -> impl IntoView {
-    view! {
-        <table class="table stages" data-testid="stages">
-            <thead>
-                <tr><th>"Stage"</th><th>"State"</th><th>"Created"</th><th>"Updated"</th><th>"Deleted"</th><th>"Skipped"</th><th>"Failed"</th></tr>
-            </thead>
-            <tbody>
-                {progress.stages.into_iter().map(|s| view! {
-                    <tr data-stage=s.name.clone()>
-                        <td>{s.name.clone()}</td>
-                        <td><span class=format!("badge stage-{}", s.state.as_str())>{s.state.as_str()}</span></td>
-                        <td>{s.counts.created}</td>
-                        <td>{s.counts.updated}</td>
-                        <td>{s.counts.deleted}</td>
-                        <td>{s.counts.skipped}</td>
-                        <td>{s.counts.failed}</td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
-    }
-}
-
-#[component]
-fn ErrorList(progress: JobProgress) -> impl IntoView {
-    (!progress.errors.is_empty()).then(|| {
-        view! {
-            <section class="alert alert-error" role="alert" data-testid="job-errors">
-                <h2>"Errors"</h2>
-                <ul>
-                    {progress.errors.into_iter().map(|e| view! {
-                        <li>
-                            <span class="badge">{e.category.as_str()}</span>" "
-                            <strong>{e.item.as_ref().map(|i| format!("{}: ", i.name)).unwrap_or_default()}{e.message.clone()}</strong>
-                            <br/><span class="muted">{e.detail.clone()}</span>
-                            <br/>"What to do: "{e.suggestion.clone()}
-                        </li>
-                    }).collect_view()}
-                </ul>
-            </section>
-        }
-    })
 }
 
 /// What an event is about and how it went, for the log table.

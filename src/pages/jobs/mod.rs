@@ -37,6 +37,17 @@ pub async fn list_jobs(
         .collect())
 }
 
+/// The stage labels of past jobs, for the kind filter.
+#[server(endpoint = "job_kinds", input = GetUrl)]
+pub async fn job_kinds() -> Result<Vec<String>, AppError> {
+    let (state, _) = crate::server::context::require_user()?;
+    state
+        .db
+        .job_kinds()
+        .await
+        .map_err(crate::server::auth::internal)
+}
+
 /// The status badge of a job.
 #[component]
 pub fn JobStatusBadge(status: JobStatus) -> impl IntoView {
@@ -75,23 +86,48 @@ pub fn JobTable(jobs: Vec<JobSummary>) -> impl IntoView {
     .into_any()
 }
 
+/// `/jobs`, filtered by `?status=` and `?kind=` (a GET form, so it works without JavaScript).
 #[component]
 pub fn JobsPage() -> impl IntoView {
     let query = use_query_map();
-    let filter = move || query.with(|q| q.get("status").unwrap_or_default());
-    let jobs = Resource::new(filter, |status| list_jobs(status, String::new(), 100));
+    let filter = move || {
+        query.with(|q| {
+            (
+                q.get("status").unwrap_or_default(),
+                q.get("kind").unwrap_or_default(),
+            )
+        })
+    };
+    let jobs = Resource::new(filter, |(status, kind)| list_jobs(status, kind, 100));
+    let kinds = Resource::new(|| (), |_| job_kinds());
     view! {
         <Title text="Jobs"/>
         <h1>"Jobs"</h1>
-        <form method="get" action="/jobs" class="filters">
+        <form method="get" action="/jobs" class="filters" data-testid="job-filters">
             <label>"Status "
                 <select name="status">
                     <option value="">"any"</option>
                     {JobStatus::ALL.into_iter().map(|s| view! {
-                        <option value=s.as_str() selected=move || filter() == s.as_str()>{s.as_str()}</option>
+                        <option value=s.as_str() selected=move || filter().0 == s.as_str()>{s.as_str()}</option>
                     }).collect_view()}
                 </select>
             </label>
+            <Transition>
+                {move || Suspend::new(async move {
+                    let kinds = kinds.await.unwrap_or_default();
+                    view! {
+                        <label>"Kind "
+                            <select name="kind">
+                                <option value="">"any"</option>
+                                {kinds.into_iter().map(|kind| {
+                                    let selected = filter().1 == kind;
+                                    view! { <option value=kind.clone() selected=selected>{kind.clone()}</option> }
+                                }).collect_view()}
+                            </select>
+                        </label>
+                    }
+                })}
+            </Transition>
             <button type="submit" class="btn">"Filter"</button>
         </form>
         <PageErrors>

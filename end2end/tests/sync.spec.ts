@@ -1,0 +1,107 @@
+import { test, expect, Locator, Page } from "@playwright/test";
+import { ADMIN, PASSWORD, connectPeers, hydrated, login, watchConsole } from "./helpers";
+
+const SIM = process.env.PVE_SIM_URL!;
+const STAGES = ["devices", "virtual-machines", "vm-disks", "vm-interfaces", "ip-addresses"];
+
+test.skip(!process.env.NETBOX_URL, "needs the real NetBox (scripts/netbox-up)");
+
+/** Items a stage row has counted so far (created + updated + deleted + skipped + failed). */
+async function itemsCounted(row: Locator): Promise<number> {
+  const cells = await row.locator("td").allTextContents();
+  return cells.slice(2).reduce((sum, cell) => sum + Number(cell), 0);
+}
+
+/** Starts a sync from its dashboard button and lands on the job's page. */
+async function startFromButton(page: Page, stage: string) {
+  await page.goto("/");
+  await hydrated(page);
+  await page.getByTestId(`sync-${stage}`).click();
+  await expect(page).toHaveURL(/\/jobs\/\d+$/);
+  await hydrated(page);
+}
+
+test("a full update follows its event stream live: stages advance, counters rise, a reload resumes, it ends in success", async ({ page }, testInfo) => {
+  test.setTimeout(300_000);
+  const errors = watchConsole(page);
+  await login(page);
+  await connectPeers(page);
+
+  await startFromButton(page, "full-update");
+  const live = page.getByTestId("live-state");
+  await expect(live).toHaveAttribute("data-state", /connecting|live/);
+
+  // Intermediate states, seen without reloading: one stage running, then an earlier stage
+  // completed with its counters above zero while the job still runs.
+  const devices = page.locator('tr[data-stage="devices"]');
+  await expect(page.locator("tr[data-stage] .stage-running")).toHaveCount(1, { timeout: 60_000 });
+  await expect(devices.locator(".badge")).toHaveText("completed", { timeout: 60_000 });
+  expect(await itemsCounted(devices)).toBeGreaterThan(0);
+  const progressWhileRunning = Number(await page.getByTestId("job-progress").getAttribute("value"));
+  expect(progressWhileRunning).toBeLessThan(100);
+  await expect(page.getByTestId("job-elapsed")).toHaveText(/\ds$/);
+  await page.screenshot({ path: testInfo.outputPath("job-mid-sync.png"), fullPage: true });
+
+  // A reload mid-sync shows what happened so far at once and follows the rest.
+  await page.reload();
+  await hydrated(page);
+  await expect(devices.locator(".badge")).toHaveText("completed");
+  expect(Number(await page.getByTestId("job-progress").getAttribute("value"))).toBeGreaterThanOrEqual(progressWhileRunning);
+
+  await expect(live).toHaveAttribute("data-state", "ended", { timeout: 240_000 });
+  await expect(page.getByTestId("job-status")).toHaveText("completed");
+  for (const stage of STAGES) {
+    await expect(page.locator(`tr[data-stage="${stage}"] .badge`)).toHaveText("completed");
+  }
+  await expect(page.getByTestId("job-progress")).toHaveAttribute("value", "100");
+  await page.screenshot({ path: testInfo.outputPath("job-finished.png"), fullPage: true });
+  expect(errors).toEqual([]);
+});
+
+test("a failing sync shows the error banner with what to do", async ({ page, request }) => {
+  test.setTimeout(120_000);
+  await login(page);
+  await connectPeers(page);
+  const fault = await request.post(`${SIM}/_sim/faults`, { data: { path: "/cluster/resources", kind: "unauthorized" } });
+  expect(fault.ok()).toBeTruthy();
+  try {
+    await startFromButton(page, "devices");
+    // Only the job page's console: the dashboard's hydration with earlier jobs listed is a
+    // known open problem (see the browser-app issue), not what this test is about.
+    const errors = watchConsole(page);
+    await page.reload();
+    await hydrated(page);
+    await expect(page.getByTestId("live-state")).toHaveAttribute("data-state", "ended", { timeout: 60_000 });
+    await expect(page.getByTestId("job-status")).toHaveText("failed");
+    const banner = page.getByTestId("job-errors");
+    await expect(banner).toBeVisible();
+    await expect(banner).toContainText("authentication");
+    await expect(banner.getByTestId("error-suggestion").first()).toContainText(/token|permission/i);
+    // The failure is the job's outcome, not a page error.
+    expect(errors).toEqual([]);
+  } finally {
+    expect((await request.delete(`${SIM}/_sim/faults`)).ok()).toBeTruthy();
+  }
+});
+
+test("the same sync works with JavaScript disabled: a form, then the job page with the result", async ({ page: setup, browser }) => {
+  test.setTimeout(120_000);
+  await login(setup);
+  await connectPeers(setup);
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  await page.goto("/login");
+  await page.getByLabel("User name").fill(ADMIN);
+  await page.getByLabel("Password").fill(PASSWORD);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await expect(page.getByTestId("user-name")).toHaveText(ADMIN);
+
+  await page.goto("/");
+  await page.getByTestId("sync-devices").click();
+  await expect(page).toHaveURL(/\/jobs\/\d+$/);
+  // The page reloads itself while the job runs, then shows the result.
+  await expect(page.getByTestId("job-status")).toHaveText("completed", { timeout: 90_000 });
+  await expect(page.locator('tr[data-stage="devices"] .badge')).toHaveText("completed");
+  await expect(page.getByTestId("job-progress")).toHaveAttribute("value", "100");
+  await context.close();
+});
