@@ -23,11 +23,13 @@ async function startFromButton(page: Page, stage: string) {
 
 test("a full update follows its event stream live: stages advance, counters rise, a reload resumes, it ends in success", async ({ page }, testInfo) => {
   test.setTimeout(300_000);
-  const errors = watchConsole(page);
   await login(page);
   await connectPeers(page);
 
   await startFromButton(page, "full-update");
+  // The job page's console only: the dashboard's hydration fails now and then (see the
+  // browser-app issue), which is not what this test is about.
+  const errors = watchConsole(page);
   const live = page.getByTestId("live-state");
   await expect(live).toHaveAttribute("data-state", /connecting|live/);
 
@@ -66,8 +68,7 @@ test("a failing sync shows the error banner with what to do", async ({ page, req
   expect(fault.ok()).toBeTruthy();
   try {
     await startFromButton(page, "devices");
-    // Only the job page's console: the dashboard's hydration with earlier jobs listed is a
-    // known open problem (see the browser-app issue), not what this test is about.
+    // The job page's console only, as above.
     const errors = watchConsole(page);
     await page.reload();
     await hydrated(page);
