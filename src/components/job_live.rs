@@ -1,5 +1,5 @@
-//! A job as it runs, shared by the job page, the dashboard's job panel and the sync
-//! overlay: the stream's state and a progress bar, elapsed time, stage indicators with
+//! A job as it runs (the job page's live part, meant for the dashboard's job panel as
+//! well): the stream's state and a progress bar, elapsed time, stage indicators with
 //! their counters, and errors with what to do. Rendered on the server from the job log;
 //! hydrated, an active job follows its event stream.
 

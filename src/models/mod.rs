@@ -2,13 +2,11 @@
 //! Nothing in here may hold a secret: these structs are serialised into pages.
 
 pub mod endpoint;
-pub mod health;
 pub mod job;
 pub mod progress;
 pub mod session;
 
 pub use endpoint::*;
-pub use health::*;
 pub use job::*;
 pub use progress::*;
 pub use session::*;

@@ -381,7 +381,11 @@ impl NetboxClient {
         }
     }
 
-    async fn find_slug<M: crate::models::Slugged>(&self, slug: &str) -> Result<Option<M>, NbError> {
+    /// The object of `M` with this slug, if NetBox has one.
+    pub async fn find_slug<M: crate::models::Slugged>(
+        &self,
+        slug: &str,
+    ) -> Result<Option<M>, NbError> {
         Ok(self
             .list::<M>(&[("slug", slug.to_string())])
             .await?

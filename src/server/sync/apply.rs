@@ -207,12 +207,7 @@ pub async fn ensure<M: Slugged, W: Serialize>(
     new: impl FnOnce() -> W,
 ) -> Result<u64, StageError> {
     if ctx.options.dry_run {
-        let found = ctx
-            .netbox
-            .list::<M>(&[("slug", slug.to_string())])
-            .await?
-            .into_iter()
-            .find(|m| m.slug() == slug);
+        let found = ctx.netbox.find_slug::<M>(slug).await?;
         return Ok(found.map_or_else(|| ctx.planned_id(), |m| m.id()));
     }
     Ok(ctx.netbox.ensure::<M, W>(slug, new).await?.id())
