@@ -125,6 +125,7 @@ async fn main() {
         web: Arc::new(WebSettings {
             cookie_secure: false,
             session_ttl_ms: 3_600_000,
+            health_refresh_secs: 30,
         }),
         jobs: jobs.clone(),
     };

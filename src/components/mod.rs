@@ -5,3 +5,4 @@ pub mod job_live;
 pub mod job_stream;
 pub mod layout;
 pub mod session;
+pub mod sync_news;

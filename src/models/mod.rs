@@ -2,11 +2,13 @@
 //! Nothing in here may hold a secret: these structs are serialised into pages.
 
 pub mod endpoint;
+pub mod dashboard;
 pub mod job;
 pub mod progress;
 pub mod session;
 
 pub use endpoint::*;
+pub use dashboard::*;
 pub use job::*;
 pub use progress::*;
 pub use session::*;

@@ -219,6 +219,7 @@ async fn serve(global: GlobalOptions, db: Db, options: ServeOptions) -> Result<(
         web: Arc::new(WebSettings {
             cookie_secure: options.cookie_secure,
             session_ttl_ms: i64::from(options.session_hours.max(1)) * 3_600_000,
+            health_refresh_secs: options.health_refresh_secs.max(1),
         }),
         jobs: jobs.clone(),
     };

@@ -158,6 +158,9 @@ pub struct ServeOptions {
     /// Session lifetime without activity, in hours.
     #[arg(long, env = "PROXBOX_SESSION_HOURS", default_value_t = 12)]
     pub session_hours: u32,
+    /// Seconds between the dashboard's keepalive checks of Proxmox, NetBox and the database.
+    #[arg(long, env = "PROXBOX_HEALTH_REFRESH_SECS", default_value_t = 30)]
+    pub health_refresh_secs: u64,
     #[command(flatten)]
     pub jobs: JobOptions,
 }
@@ -243,6 +246,7 @@ impl Default for ServeOptions {
             admin_user: "admin".into(),
             cookie_secure: false,
             session_hours: 12,
+            health_refresh_secs: 30,
             jobs: JobOptions::default(),
         }
     }

@@ -7,6 +7,7 @@ pub mod context;
 pub mod crypto;
 pub mod db;
 pub mod headless;
+pub mod health;
 pub mod http;
 pub mod jobs;
 pub mod peers;

@@ -12,6 +12,8 @@ use super::jobs::Jobs;
 pub struct WebSettings {
     pub cookie_secure: bool,
     pub session_ttl_ms: i64,
+    /// How often the dashboard repeats its keepalive checks.
+    pub health_refresh_secs: u64,
 }
 
 /// Everything a request handler or server function may need, cheap to clone.

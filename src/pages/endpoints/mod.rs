@@ -17,8 +17,16 @@ use connection::{TestNetboxButton, TestProxmoxButton};
 
 #[server(endpoint = "endpoints", input = GetUrl)]
 pub async fn list_endpoints() -> Result<EndpointsOverview, AppError> {
-    use crate::server::auth::internal;
     let (state, _) = crate::server::context::require_user()?;
+    load_overview(&state).await
+}
+
+/// Every endpoint as the pages show them (no secrets).
+#[cfg(feature = "ssr")]
+pub async fn load_overview(
+    state: &crate::server::state::AppState,
+) -> Result<EndpointsOverview, AppError> {
+    use crate::server::auth::internal;
     let proxmox = state
         .db
         .proxmox_endpoints()

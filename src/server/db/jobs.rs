@@ -310,6 +310,16 @@ impl Db {
         )
     }
 
+    /// The job a dashboard shows: the newest running or pending one, else the newest.
+    pub async fn current_job_id(&self) -> Result<Option<i64>, DbError> {
+        Ok(sqlx::query_scalar(
+            "SELECT id FROM jobs ORDER BY CASE WHEN status IN ('running', 'pending') THEN 0 ELSE 1 END, \
+             id DESC LIMIT 1",
+        )
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
     /// Tells the database that `instance` still runs the job; answers whether a cancel
     /// was requested (possibly through another instance).
     pub async fn job_heartbeat(&self, id: i64, instance: &str) -> Result<bool, DbError> {

@@ -1,0 +1,125 @@
+//! `/`: what Proxbox knows at a glance. Rendered on the server from one read of the
+//! database (endpoints, the current job, recent jobs) so that it works without
+//! JavaScript; hydrated, it asks its peers for the rest (cluster inventories, keepalive
+//! badges), follows the current job live, and refreshes when a sync starts or ends.
+//!
+//! Only the database read goes through a resource and a `<Transition>`: the parts that
+//! come later are plain signals filled after hydration, so that what the browser
+//! hydrates is always exactly what the server sent.
+
+pub mod clusters;
+pub mod health;
+pub mod live_job;
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+use leptos_meta::Title;
+
+use crate::components::layout::PageErrors;
+use crate::components::session::SessionResource;
+use crate::components::sync_news::{open_sync_news, NewsIndicator};
+use crate::error::AppError;
+use crate::models::{DashboardData, EndpointsOverview};
+use crate::pages::jobs::JobTable;
+use clusters::{ClusterCards, ClusterCardsState, NetboxCard};
+use health::{HealthBadges, HealthState};
+use live_job::{JobPanel, SyncButtons, SyncOverlay};
+
+#[server(endpoint = "dashboard", input = GetUrl)]
+pub async fn dashboard() -> Result<DashboardData, AppError> {
+    use crate::server::auth::internal;
+    /// How many jobs the dashboard lists.
+    const RECENT_JOBS: i64 = 5;
+    let (state, _) = crate::server::context::require_user()?;
+    let overview = crate::pages::endpoints::load_overview(&state).await?;
+    let current = match state.db.current_job_id().await.map_err(internal)? {
+        Some(id) => Some(crate::models::JobSnapshot::of(
+            &crate::pages::jobs::detail::load_job(&state, id).await?,
+        )),
+        None => None,
+    };
+    let recent = state
+        .db
+        .jobs(None, None, RECENT_JOBS)
+        .await
+        .map_err(internal)?
+        .iter()
+        .map(|row| row.summary())
+        .collect();
+    Ok(DashboardData {
+        overview,
+        current,
+        recent,
+    })
+}
+
+#[component]
+pub fn DashboardPage() -> impl IntoView {
+    let news = open_sync_news();
+    let SessionResource(session) = expect_context();
+    let data = Resource::new(move || news.revision(), |_| dashboard());
+    let health = HealthState::start();
+    let cards = ClusterCardsState::follow(news);
+    let overlay = live_job::OverlayState::default();
+    view! {
+        <Title text="Dashboard"/>
+        <div class="page-head">
+            <h1>"Dashboard"</h1>
+            <HealthBadges health/>
+        </div>
+        <NewsIndicator news/>
+        <PageErrors>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let DashboardData { overview, current, recent } = data.await?;
+                    let csrf = session.await.map(|s| s.csrf).unwrap_or_default();
+                    let ready = overview.netbox.is_some() && overview.proxmox.iter().any(|e| e.enabled);
+                    // One element around everything that comes and goes, so that the
+                    // markers hydration looks for sit where the server put them.
+                    Ok::<_, AppError>(view! {
+                        <div class="overview">
+                            <Overview overview cards health/>
+                            {ready.then(|| view! { <SyncButtons csrf overlay/> })}
+                            {current.map(|current| view! { <JobPanel current overlay news/> })}
+                            <section class="recent-jobs">
+                                <h2>"Recent jobs"</h2>
+                                <JobTable jobs=recent/>
+                                <p><a href="/jobs">"All jobs"</a></p>
+                            </section>
+                        </div>
+                    })
+                })}
+            </Transition>
+        </PageErrors>
+        <SyncOverlay overlay news/>
+    }
+}
+
+#[component]
+fn Overview(
+    overview: EndpointsOverview,
+    cards: ClusterCardsState,
+    health: HealthState,
+) -> impl IntoView {
+    let EndpointsOverview { proxmox, netbox } = overview;
+    if proxmox.is_empty() && netbox.is_none() {
+        return view! {
+            <section class="card welcome" data-testid="welcome">
+                <h2>"Welcome to Proxbox"</h2>
+                <p>"Proxbox keeps NetBox in step with your Proxmox VE clusters. Two steps to the first sync:"</p>
+                <ol>
+                    <li><a href="/endpoints/proxmox/new">"Add a Proxmox endpoint"</a>" (an API token with the PVEAuditor role is enough)."</li>
+                    <li><a href="/endpoints/netbox">"Connect NetBox"</a>" with an API token that may write."</li>
+                </ol>
+            </section>
+        }
+        .into_any();
+    }
+    view! {
+        <div class="cards">
+            <ClusterCards endpoints=proxmox cards/>
+            <NetboxCard netbox health/>
+        </div>
+    }
+    .into_any()
+}
