@@ -1,4 +1,4 @@
-import { expect, Page } from "@playwright/test";
+import { expect, Locator, Page } from "@playwright/test";
 
 export const ADMIN = process.env.PROXBOX_E2E_USER ?? "admin";
 export const PASSWORD = process.env.PROXBOX_E2E_PASSWORD ?? "e2e-admin-password";
@@ -52,13 +52,35 @@ export async function connectPeers(page: Page) {
   await page.getByLabel("API token").fill(process.env.NETBOX_TOKEN!);
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page).toHaveURL(/\/endpoints$/);
-  const name = uniqueName("sync");
+  await addProxmoxEndpoint(page, uniqueName("sync"), process.env.PVE_SIM_URL!);
+}
+
+/** Adds a Proxmox endpoint with the simulator's token through the form. */
+export async function addProxmoxEndpoint(page: Page, name: string, url: string) {
   await page.goto("/endpoints/proxmox/new");
   await hydrated(page);
   await page.getByLabel("Name").fill(name);
-  await page.getByLabel("URL").fill(process.env.PVE_SIM_URL!);
+  await page.getByLabel("URL").fill(url);
   await page.getByLabel("Token ID").fill(process.env.PVE_SIM_TOKEN_ID!);
   await page.getByLabel("Token secret").fill(process.env.PVE_SIM_TOKEN_SECRET!);
   await page.getByRole("button", { name: "Save" }).click();
   await expect(page).toHaveURL(/\/endpoints$/);
+}
+
+/** Items a stage row has counted so far (created + updated + deleted + skipped + failed). */
+export async function itemsCounted(row: Locator): Promise<number> {
+  const cells = await row.locator("td").allTextContents();
+  return cells.slice(2).reduce((sum, cell) => sum + Number(cell), 0);
+}
+
+/** Clicks a dashboard sync button (the page must be the hydrated dashboard): the progress
+ *  overlay opens in place. Answers with the overlay and its job's id. */
+export async function startFromButton(page: Page, stage: string): Promise<{ overlay: Locator; jobId: string }> {
+  await page.getByTestId(`sync-${stage}`).click();
+  const overlay = page.getByTestId("sync-overlay");
+  await expect(overlay).toBeVisible();
+  const href = await overlay.getByRole("link", { name: "Open the job page" }).getAttribute("href");
+  const jobId = href!.split("/").pop()!;
+  expect(jobId).toMatch(/^\d+$/);
+  return { overlay, jobId };
 }

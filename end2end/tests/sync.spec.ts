@@ -1,22 +1,17 @@
-import { test, expect, Locator, Page } from "@playwright/test";
-import { ADMIN, PASSWORD, connectPeers, hydrated, login, watchConsole } from "./helpers";
+import { test, expect, Page } from "@playwright/test";
+import { ADMIN, PASSWORD, connectPeers, hydrated, itemsCounted, login, startFromButton, watchConsole } from "./helpers";
 
 const SIM = process.env.PVE_SIM_URL!;
 const STAGES = ["devices", "virtual-machines", "vm-disks", "vm-interfaces", "ip-addresses"];
 
 test.skip(!process.env.NETBOX_URL, "needs the real NetBox (scripts/netbox-up)");
 
-/** Items a stage row has counted so far (created + updated + deleted + skipped + failed). */
-async function itemsCounted(row: Locator): Promise<number> {
-  const cells = await row.locator("td").allTextContents();
-  return cells.slice(2).reduce((sum, cell) => sum + Number(cell), 0);
-}
-
-/** Starts a sync from its dashboard button and lands on the job's page. */
-async function startFromButton(page: Page, stage: string) {
+/** Starts a sync from its dashboard button and opens its job page from the overlay. */
+async function startOnJobPage(page: Page, stage: string) {
   await page.goto("/");
   await hydrated(page);
-  await page.getByTestId(`sync-${stage}`).click();
+  const { overlay } = await startFromButton(page, stage);
+  await overlay.getByRole("link", { name: "Open the job page" }).click();
   await expect(page).toHaveURL(/\/jobs\/\d+$/);
   await hydrated(page);
 }
@@ -26,10 +21,8 @@ test("a full update follows its event stream live: stages advance, counters rise
   await login(page);
   await connectPeers(page);
 
-  await startFromButton(page, "full-update");
-  // The job page's console only: the dashboard's hydration fails now and then (see the
-  // browser-app issue), which is not what this test is about.
   const errors = watchConsole(page);
+  await startOnJobPage(page, "full-update");
   const live = page.getByTestId("live-state");
   await expect(live).toHaveAttribute("data-state", /connecting|live/);
 
@@ -67,9 +60,8 @@ test("a failing sync shows the error banner with what to do", async ({ page, req
   const fault = await request.post(`${SIM}/_sim/faults`, { data: { path: "/cluster/resources", kind: "unauthorized" } });
   expect(fault.ok()).toBeTruthy();
   try {
-    await startFromButton(page, "devices");
-    // The job page's console only, as above.
     const errors = watchConsole(page);
+    await startOnJobPage(page, "devices");
     await page.reload();
     await hydrated(page);
     await expect(page.getByTestId("live-state")).toHaveAttribute("data-state", "ended", { timeout: 60_000 });

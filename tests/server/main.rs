@@ -9,6 +9,7 @@ mod auth;
 mod cli_sync;
 mod config;
 mod connection;
+mod dashboard;
 mod database;
 mod endpoints;
 mod job_pages;

@@ -48,7 +48,10 @@ impl ClusterCardsState {
 }
 
 #[component]
-pub fn ClusterCards(endpoints: Vec<ProxmoxEndpointView>, cards: ClusterCardsState) -> impl IntoView {
+pub fn ClusterCards(
+    endpoints: Vec<ProxmoxEndpointView>,
+    cards: ClusterCardsState,
+) -> impl IntoView {
     endpoints
         .into_iter()
         .map(|endpoint| {
