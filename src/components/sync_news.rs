@@ -94,12 +94,14 @@ mod browser {
     /// The longest pause between two reconnection attempts.
     const MAX_BACKOFF_SECS: u64 = 30;
 
+    type Callback = Closure<dyn FnMut(Event)>;
+
     /// The socket of the moment, its callbacks and the timers, shared by the callbacks.
     struct Link {
         revision: RwSignal<u64>,
         set_state: WriteSignal<NewsState>,
         socket: RefCell<Option<WebSocket>>,
-        callbacks: RefCell<Vec<Closure<dyn FnMut(Event)>>>,
+        callbacks: RefCell<Vec<Callback>>,
         poll: RefCell<Option<IntervalHandle>>,
         retry: RefCell<Option<TimeoutHandle>>,
         backoff_secs: Cell<u64>,
@@ -148,7 +150,7 @@ mod browser {
         };
         let on_open = {
             let link = Rc::downgrade(link);
-            Closure::<dyn FnMut(Event)>::new(move |_| {
+            Callback::new(move |_| {
                 let Some(link) = link.upgrade() else { return };
                 link.backoff_secs.set(1);
                 let was_polling = link.poll.borrow().is_some();
@@ -162,7 +164,7 @@ mod browser {
         };
         let on_message = {
             let link = Rc::downgrade(link);
-            Closure::<dyn FnMut(Event)>::new(move |event: Event| {
+            Callback::new(move |event: Event| {
                 let Some(link) = link.upgrade() else { return };
                 let text = event
                     .dyn_ref::<MessageEvent>()
@@ -178,7 +180,7 @@ mod browser {
         };
         let on_close = {
             let link = Rc::downgrade(link);
-            Closure::<dyn FnMut(Event)>::new(move |_| {
+            Callback::new(move |_| {
                 if let Some(link) = link.upgrade() {
                     lost(&link);
                 }
