@@ -128,6 +128,7 @@ test("a sync started from the button runs in the overlay, live, and a second tab
   await expect(devices.locator(".badge")).toHaveText("completed", { timeout: 60_000 });
   expect(await itemsCounted(devices)).toBeGreaterThan(0);
   expect(Number(await overlay.getByTestId("job-progress").getAttribute("value"))).toBeLessThan(100);
+  await expect(overlay.getByTestId("job-elapsed")).toHaveText(/\ds$/);
   await page.screenshot({ path: testInfo.outputPath("dashboard-mid-sync.png"), fullPage: true });
 
   // The other tab heard of the job on its socket and follows it in its panel, unreloaded.

@@ -1,5 +1,5 @@
-//! A job as it runs (the job page's live part, meant for the dashboard's job panel as
-//! well): the stream's state and a progress bar, elapsed time, stage indicators with
+//! A job as it runs (the job page's live part, the dashboard's job panel and its sync
+//! overlay): the stream's state and a progress bar, elapsed time, stage indicators with
 //! their counters, and errors with what to do. Rendered on the server from the job log;
 //! hydrated, an active job follows its event stream.
 
@@ -67,6 +67,8 @@ pub fn format_duration(ms: i64) -> String {
 #[component]
 fn Elapsed(job: JobSummary, progress: RwSignal<JobProgress>, as_of: i64) -> impl IntoView {
     let now = RwSignal::new(as_of);
+    // A job read while it waited starts when its first event arrives.
+    let started = RwSignal::new(job.started_at);
     #[cfg(feature = "hydrate")]
     {
         if job.status.is_active() {
@@ -74,8 +76,15 @@ fn Elapsed(job: JobSummary, progress: RwSignal<JobProgress>, as_of: i64) -> impl
             let offset = as_of - web_sys::js_sys::Date::now() as i64;
             let handle = set_interval_with_handle(
                 move || {
-                    if progress.with_untracked(|p| p.finished.is_none()) {
-                        now.set(web_sys::js_sys::Date::now() as i64 + offset);
+                    let server_now = web_sys::js_sys::Date::now() as i64 + offset;
+                    let (begun, finished) = progress.with_untracked(|p| {
+                        (p.discovered > 0 || !p.stages.is_empty(), p.finished.is_some())
+                    });
+                    if begun && started.get_untracked().is_none() {
+                        started.set(Some(server_now));
+                    }
+                    if !finished {
+                        now.set(server_now);
                     }
                 },
                 std::time::Duration::from_secs(1),
@@ -89,8 +98,8 @@ fn Elapsed(job: JobSummary, progress: RwSignal<JobProgress>, as_of: i64) -> impl
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = progress;
-    let (started, finished) = (job.started_at, job.finished_at);
-    let text = move || match (started, finished) {
+    let finished = job.finished_at;
+    let text = move || match (started.get(), finished) {
         (None, _) => "waiting for a worker".to_string(),
         (Some(start), Some(end)) => format_duration(end - start),
         (Some(start), None) => format_duration(now.get() - start),
