@@ -4,6 +4,10 @@
 //! with `hydrate` it is the WASM bundle that hydrates the server-rendered pages.
 //! Modules without a `cfg` are shared by both; `server` is compiled for the server only.
 
+// The typed views of a whole page nest deeper than rustc's default limit of 128 (a
+// release build of the browser bundle without `erase_components` needs this).
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod components;
 pub mod error;
