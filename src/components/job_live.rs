@@ -78,7 +78,10 @@ fn Elapsed(job: JobSummary, progress: RwSignal<JobProgress>, as_of: i64) -> impl
                 move || {
                     let server_now = web_sys::js_sys::Date::now() as i64 + offset;
                     let (begun, finished) = progress.with_untracked(|p| {
-                        (p.discovered > 0 || !p.stages.is_empty(), p.finished.is_some())
+                        (
+                            p.discovered > 0 || !p.stages.is_empty(),
+                            p.finished.is_some(),
+                        )
                     });
                     if begun && started.get_untracked().is_none() {
                         started.set(Some(server_now));

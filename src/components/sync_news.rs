@@ -124,6 +124,11 @@ mod browser {
         on_cleanup(move || {
             link.closed.set(true);
             if let Some(socket) = link.socket.borrow_mut().take() {
+                // Its close event comes after the callbacks are dropped with `link`:
+                // detach them first.
+                socket.set_onopen(None);
+                socket.set_onmessage(None);
+                socket.set_onclose(None);
                 let _ = socket.close();
             }
             stop_polling(&link);
