@@ -67,8 +67,10 @@ pub fn format_duration(ms: i64) -> String {
 #[component]
 fn Elapsed(job: JobSummary, progress: RwSignal<JobProgress>, as_of: i64) -> impl IntoView {
     let now = RwSignal::new(as_of);
-    // A job read while it waited starts when its first event arrives.
+    // A job read while it waited (or still ran) starts (or ends) in the browser when its
+    // events say so, to within the second.
     let started = RwSignal::new(job.started_at);
+    let ended = RwSignal::new(job.finished_at);
     #[cfg(feature = "hydrate")]
     {
         if job.status.is_active() {
@@ -86,9 +88,10 @@ fn Elapsed(job: JobSummary, progress: RwSignal<JobProgress>, as_of: i64) -> impl
                     if begun && started.get_untracked().is_none() {
                         started.set(Some(server_now));
                     }
-                    if !finished {
-                        now.set(server_now);
+                    if finished && ended.get_untracked().is_none() {
+                        ended.set(Some(server_now));
                     }
+                    now.set(server_now);
                 },
                 std::time::Duration::from_secs(1),
             );
@@ -101,8 +104,7 @@ fn Elapsed(job: JobSummary, progress: RwSignal<JobProgress>, as_of: i64) -> impl
     }
     #[cfg(not(feature = "hydrate"))]
     let _ = progress;
-    let finished = job.finished_at;
-    let text = move || match (started.get(), finished) {
+    let text = move || match (started.get(), ended.get()) {
         (None, _) => "waiting for a worker".to_string(),
         (Some(start), Some(end)) => format_duration(end - start),
         (Some(start), None) => format_duration(now.get() - start),
@@ -115,24 +117,26 @@ fn Elapsed(job: JobSummary, progress: RwSignal<JobProgress>, as_of: i64) -> impl
 #[component]
 fn StageTable(progress: JobProgress) -> impl IntoView {
     view! {
-        <table class="table stages" data-testid="stages">
-            <thead>
-                <tr><th>"Stage"</th><th>"State"</th><th>"Created"</th><th>"Updated"</th><th>"Deleted"</th><th>"Skipped"</th><th>"Failed"</th></tr>
-            </thead>
-            <tbody>
-                {progress.stages.into_iter().map(|s| view! {
-                    <tr data-stage=s.name.clone()>
-                        <td>{s.name.clone()}</td>
-                        <td><span class=format!("badge stage-{}", s.state.as_str())>{s.state.as_str()}</span></td>
-                        <td>{s.counts.created}</td>
-                        <td>{s.counts.updated}</td>
-                        <td>{s.counts.deleted}</td>
-                        <td>{s.counts.skipped}</td>
-                        <td>{s.counts.failed}</td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+        <div class="table-wrap">
+            <table class="table stages" data-testid="stages">
+                <thead>
+                    <tr><th>"Stage"</th><th>"State"</th><th>"Created"</th><th>"Updated"</th><th>"Deleted"</th><th>"Skipped"</th><th>"Failed"</th></tr>
+                </thead>
+                <tbody>
+                    {progress.stages.into_iter().map(|s| view! {
+                        <tr data-stage=s.name.clone()>
+                            <td>{s.name.clone()}</td>
+                            <td><span class=format!("badge stage-{}", s.state.as_str())>{s.state.as_str()}</span></td>
+                            <td>{s.counts.created}</td>
+                            <td>{s.counts.updated}</td>
+                            <td>{s.counts.deleted}</td>
+                            <td>{s.counts.skipped}</td>
+                            <td>{s.counts.failed}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
 }
 

@@ -131,7 +131,7 @@ fn ProxmoxTable(
         <section class="card">
             <h2>"Proxmox VE"</h2>
             <div class="table-wrap">
-                <table class="table" data-testid="proxmox-endpoints">
+                <table class="table brief" data-testid="proxmox-endpoints">
                     <thead>
                         <tr><th>"Name"</th><th>"URL"</th><th>"Login"</th><th>"TLS"</th><th>"Timeout"</th><th>"Status"</th><th></th></tr>
                     </thead>

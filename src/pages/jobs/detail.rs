@@ -232,16 +232,18 @@ fn EventLog(events: Vec<(i64, SyncEvent)>) -> impl IntoView {
                 <button type="submit" class="btn">"Filter"</button>
             </form>
             <p class="muted" data-testid="event-count">{format!("{shown} of {total} events")}</p>
-            <table class="table log" data-testid="event-log">
-                <thead><tr><th>"#"</th><th>"Event"</th><th>"Stage"</th><th>"Status"</th><th>"Message"</th></tr></thead>
-                <tbody>
-                    {rows.into_iter().map(|(seq, name, (stage, status, message))| view! {
-                        <tr class=format!("event-{name}")>
-                            <td class="muted">{seq}</td><td>{name}</td><td>{stage}</td><td>{status}</td><td>{message}</td>
-                        </tr>
-                    }).collect_view()}
-                </tbody>
-            </table>
+            <div class="table-wrap">
+                <table class="table log" data-testid="event-log">
+                    <thead><tr><th>"#"</th><th>"Event"</th><th>"Stage"</th><th>"Status"</th><th>"Message"</th></tr></thead>
+                    <tbody>
+                        {rows.into_iter().map(|(seq, name, (stage, status, message))| view! {
+                            <tr class=format!("event-{name}")>
+                                <td class="muted">{seq}</td><td>{name}</td><td>{stage}</td><td>{status}</td><td>{message}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
         </section>
     }
 }

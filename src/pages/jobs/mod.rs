@@ -65,23 +65,25 @@ pub fn JobTable(jobs: Vec<JobSummary>) -> impl IntoView {
         return view! { <p class="muted" data-testid="no-jobs">"No sync jobs yet."</p> }.into_any();
     }
     view! {
-        <table class="table" data-testid="jobs-table">
-            <thead>
-                <tr><th>"Job"</th><th>"Stages"</th><th>"Status"</th><th>"Requested by"</th><th>"Created"</th><th>"Result"</th></tr>
-            </thead>
-            <tbody>
-                {jobs.into_iter().map(|job| view! {
-                    <tr>
-                        <td><a href=format!("/jobs/{}", job.id)>{format!("#{}", job.id)}</a></td>
-                        <td class="mono">{job.scope.stage_label()}{job.scope.dry_run.then_some(" (dry run)")}</td>
-                        <td><JobStatusBadge status=job.status/></td>
-                        <td>{job.requested_by.clone()}</td>
-                        <td class="muted">{format_utc(job.created_at)}</td>
-                        <td>{job.result.map(|r| r.message).unwrap_or_default()}</td>
-                    </tr>
-                }).collect_view()}
-            </tbody>
-        </table>
+        <div class="table-wrap">
+            <table class="table brief" data-testid="jobs-table">
+                <thead>
+                    <tr><th>"Job"</th><th>"Stages"</th><th>"Status"</th><th>"Requested by"</th><th>"Created"</th><th>"Result"</th></tr>
+                </thead>
+                <tbody>
+                    {jobs.into_iter().map(|job| view! {
+                        <tr>
+                            <td><a href=format!("/jobs/{}", job.id)>{format!("#{}", job.id)}</a></td>
+                            <td class="mono">{job.scope.stage_label()}{job.scope.dry_run.then_some(" (dry run)")}</td>
+                            <td><JobStatusBadge status=job.status/></td>
+                            <td>{job.requested_by.clone()}</td>
+                            <td class="muted">{format_utc(job.created_at)}</td>
+                            <td>{job.result.map(|r| r.message).unwrap_or_default()}</td>
+                        </tr>
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
     }
     .into_any()
 }

@@ -1,0 +1,46 @@
+import { test, expect, Page } from "@playwright/test";
+import { connectPeers, hydrated, login, startFromButton } from "./helpers";
+
+test.skip(!process.env.NETBOX_URL, "needs the real NetBox (scripts/netbox-up)");
+
+// A phone held upright.
+test.use({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+
+/** Nothing wider than the screen: wide tables scroll inside their own box. */
+async function fitsTheScreen(page: Page) {
+  // The screen's width, not window.innerWidth: a mobile browser widens its layout
+  // viewport to whatever overflows.
+  const screen = page.viewportSize()!.width;
+  const widest = await page.evaluate(() => document.documentElement.scrollWidth);
+  expect(widest, `${page.url()} is ${widest} px wide on a ${screen} px screen`).toBeLessThanOrEqual(screen);
+}
+
+test("the dashboard, the progress overlay, a job page and the lists fit a phone screen", async ({ page }, testInfo) => {
+  test.setTimeout(120_000);
+  await login(page);
+  await connectPeers(page);
+  await page.goto("/");
+  await hydrated(page);
+  await expect(page.getByTestId("endpoint-card")).toHaveAttribute("data-state", "ready");
+  await fitsTheScreen(page);
+
+  const { overlay } = await startFromButton(page, "devices");
+  await expect(overlay.getByTestId("live-state")).toHaveAttribute("data-state", "ended", { timeout: 60_000 });
+  // Even a job that ran within a second says how long it took.
+  await expect(overlay.getByTestId("job-elapsed")).toHaveText(/^\d+s$/);
+  await fitsTheScreen(page);
+  await page.screenshot({ path: testInfo.outputPath("phone-overlay.png") });
+
+  await overlay.getByRole("link", { name: "Open the job page" }).click();
+  await expect(page).toHaveURL(/\/jobs\/\d+$/);
+  await hydrated(page);
+  await expect(page.getByTestId("event-log")).toBeVisible();
+  await fitsTheScreen(page);
+  await page.screenshot({ path: testInfo.outputPath("phone-job.png"), fullPage: true });
+
+  for (const path of ["/jobs", "/endpoints"]) {
+    await page.goto(path);
+    await hydrated(page);
+    await fitsTheScreen(page);
+  }
+});
