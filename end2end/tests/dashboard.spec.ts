@@ -3,10 +3,12 @@ import { spawn, ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
 import {
   addProxmoxEndpoint,
+  clearSimulatorFaults,
   connectPeers,
   hydrated,
   itemsCounted,
   login,
+  slowSimulator,
   startFromButton,
   uniqueName,
   watchConsole,
@@ -15,6 +17,7 @@ import {
 const SIM = process.env.PVE_SIM_URL!;
 
 test.skip(!process.env.NETBOX_URL, "needs the real NetBox (scripts/netbox-up)");
+test.afterEach(async ({ request }) => clearSimulatorFaults(request));
 
 async function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -107,10 +110,11 @@ test("a keepalive badge turns red when its Proxmox cluster stops and green when 
   }
 });
 
-test("a sync started from the button runs in the overlay, live, and a second tab follows through the WebSocket", async ({ page, context }, testInfo) => {
+test("a sync started from the button runs in the overlay, live, and a second tab follows through the WebSocket", async ({ page, context, request }, testInfo) => {
   test.setTimeout(300_000);
   await login(page);
   await connectPeers(page);
+  await slowSimulator(request, 300);
   const errors = watchConsole(page);
   await openDashboard(page);
   const other = await context.newPage();

@@ -1,4 +1,4 @@
-import { expect, Locator, Page } from "@playwright/test";
+import { APIRequestContext, expect, Locator, Page } from "@playwright/test";
 
 export const ADMIN = process.env.PROXBOX_E2E_USER ?? "admin";
 export const PASSWORD = process.env.PROXBOX_E2E_PASSWORD ?? "e2e-admin-password";
@@ -83,4 +83,15 @@ export async function startFromButton(page: Page, stage: string): Promise<{ over
   const jobId = href!.split("/").pop()!;
   expect(jobId).toMatch(/^\d+$/);
   return { overlay, jobId };
+}
+
+/** Makes the simulator answer every node-level call after `ms` (a slow cluster), so that a
+ *  test sees a sync's intermediate states however fast the build under test runs. */
+export async function slowSimulator(request: APIRequestContext, ms: number) {
+  const fault = await request.post(`${process.env.PVE_SIM_URL}/_sim/faults`, { data: { path: "/nodes", kind: "latency", ms } });
+  expect(fault.ok()).toBeTruthy();
+}
+
+export async function clearSimulatorFaults(request: APIRequestContext) {
+  expect((await request.delete(`${process.env.PVE_SIM_URL}/_sim/faults`)).ok()).toBeTruthy();
 }

@@ -1,10 +1,22 @@
 import { test, expect, Page } from "@playwright/test";
-import { ADMIN, PASSWORD, connectPeers, hydrated, itemsCounted, login, startFromButton, watchConsole } from "./helpers";
+import {
+  ADMIN,
+  PASSWORD,
+  clearSimulatorFaults,
+  connectPeers,
+  hydrated,
+  itemsCounted,
+  login,
+  slowSimulator,
+  startFromButton,
+  watchConsole,
+} from "./helpers";
 
 const SIM = process.env.PVE_SIM_URL!;
 const STAGES = ["devices", "virtual-machines", "vm-disks", "vm-interfaces", "ip-addresses"];
 
 test.skip(!process.env.NETBOX_URL, "needs the real NetBox (scripts/netbox-up)");
+test.afterEach(async ({ request }) => clearSimulatorFaults(request));
 
 /** Starts a sync from its dashboard button and opens its job page from the overlay. */
 async function startOnJobPage(page: Page, stage: string) {
@@ -16,10 +28,11 @@ async function startOnJobPage(page: Page, stage: string) {
   await hydrated(page);
 }
 
-test("a full update follows its event stream live: stages advance, counters rise, a reload resumes, it ends in success", async ({ page }, testInfo) => {
+test("a full update follows its event stream live: stages advance, counters rise, a reload resumes, it ends in success", async ({ page, request }, testInfo) => {
   test.setTimeout(300_000);
   await login(page);
   await connectPeers(page);
+  await slowSimulator(request, 300);
 
   const errors = watchConsole(page);
   await startOnJobPage(page, "full-update");
