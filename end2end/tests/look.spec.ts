@@ -1,3 +1,4 @@
+// How Proxbox looks: on a phone screen, and in the system's light or dark mode.
 import { test, expect, Page } from "@playwright/test";
 import { connectPeers, hydrated, login, startFromButton } from "./helpers";
 
@@ -43,4 +44,22 @@ test("the dashboard, the progress overlay, a job page and the lists fit a phone 
     await hydrated(page);
     await fitsTheScreen(page);
   }
+});
+
+/** The page background's relative luminance, 0 (black) to 1 (white). */
+async function backgroundLuminance(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    const [r, g, b] = getComputedStyle(document.body).backgroundColor.match(/\d+/g)!.map(Number);
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+  });
+}
+
+test("the colours follow the system's light or dark setting", async ({ page }) => {
+  await login(page);
+  await page.emulateMedia({ colorScheme: "light" });
+  await page.goto("/");
+  await hydrated(page);
+  expect(await backgroundLuminance(page)).toBeGreaterThan(0.8);
+  await page.emulateMedia({ colorScheme: "dark" });
+  expect(await backgroundLuminance(page)).toBeLessThan(0.2);
 });
