@@ -50,7 +50,7 @@ impl HealthState {
         HealthState { report }
     }
 
-    /// NetBox's latest check, for its card.
+    /// The latest check of one peer (`netbox`, `database`, `proxmox-<id>`).
     pub fn peer(&self, key: &str) -> Option<PeerHealth> {
         self.report.with(|r| {
             r.as_ref()
