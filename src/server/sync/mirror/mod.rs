@@ -15,166 +15,23 @@
 //! full every run. It is saved only by a run that succeeded, and only over the state that
 //! run started from, so a crash or a concurrent run costs reads, never a wrong copy.
 
+mod kinds;
+mod log_position;
+
 use std::collections::{HashMap, HashSet};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 
-use proxbox_netbox::models::*;
-use proxbox_netbox::reads::fields_param;
+use proxbox_netbox::models::Model;
 use proxbox_netbox::{Change, NbError, NetboxClient, WriteObserver};
 use serde_json::Value;
 
 use crate::server::db::mirror::{MirrorChanges, MirrorState};
 use crate::server::db::{now_ms, Db};
 
-/// A NetBox model the copy keeps, with the list filters it can answer.
-pub trait Mirrored: Model {
-    /// Its name in the change log (`app_label.model`).
-    const OBJECT_TYPE: &'static str;
-    /// The id this object has for a list filter (`cluster_id` of a VM is its cluster's
-    /// id), as NetBox's filter would match it; `None` when it has none.
-    fn filter_key(&self, field: &str) -> Option<u64>;
-}
-
-fn ref_id(r: &Option<Ref>) -> Option<u64> {
-    r.as_ref().map(|r| r.id)
-}
-
-fn vm_interface_id(object_type: &Option<String>, id: Option<u64>) -> Option<u64> {
-    (object_type.as_deref() == Some(VM_INTERFACE))
-        .then_some(id)
-        .flatten()
-}
-
-impl Mirrored for VirtualMachine {
-    const OBJECT_TYPE: &'static str = "virtualization.virtualmachine";
-    fn filter_key(&self, field: &str) -> Option<u64> {
-        (field == "cluster_id")
-            .then(|| ref_id(&self.cluster))
-            .flatten()
-    }
-}
-
-impl Mirrored for VirtualDisk {
-    const OBJECT_TYPE: &'static str = "virtualization.virtualdisk";
-    fn filter_key(&self, field: &str) -> Option<u64> {
-        (field == "virtual_machine_id").then_some(self.virtual_machine.id)
-    }
-}
-
-impl Mirrored for VmInterface {
-    const OBJECT_TYPE: &'static str = VM_INTERFACE;
-    fn filter_key(&self, field: &str) -> Option<u64> {
-        (field == "virtual_machine_id").then_some(self.virtual_machine.id)
-    }
-}
-
-impl Mirrored for MacAddress {
-    const OBJECT_TYPE: &'static str = "dcim.macaddress";
-    fn filter_key(&self, field: &str) -> Option<u64> {
-        (field == "vminterface_id")
-            .then(|| vm_interface_id(&self.assigned_object_type, self.assigned_object_id))
-            .flatten()
-    }
-}
-
-impl Mirrored for IpAddress {
-    const OBJECT_TYPE: &'static str = "ipam.ipaddress";
-    fn filter_key(&self, field: &str) -> Option<u64> {
-        (field == "vminterface_id")
-            .then(|| vm_interface_id(&self.assigned_object_type, self.assigned_object_id))
-            .flatten()
-    }
-}
-
-/// What the copy needs to know of a kept model without its Rust type.
-struct Kind {
-    object_type: &'static str,
-    path: &'static str,
-    fields: Option<String>,
-    /// The object whose counters and totals NetBox recomputes, without a change log entry,
-    /// when this one changes (a VM's `disk` and `virtual_disk_count` for its disks).
-    parent: fn(&Value) -> Option<(&'static str, u64)>,
-    /// (model, filter) of the objects that hang on this one: a newly created object has
-    /// none yet, so the copy answers those filters for it without asking.
-    children: &'static [(&'static str, &'static str)],
-}
-
-fn no_parent(_: &Value) -> Option<(&'static str, u64)> {
-    None
-}
-
-fn kind<M: Mirrored>(
-    parent: fn(&Value) -> Option<(&'static str, u64)>,
-    children: &'static [(&'static str, &'static str)],
-) -> Kind {
-    Kind {
-        object_type: M::OBJECT_TYPE,
-        path: M::PATH,
-        fields: fields_param::<M>(),
-        parent,
-        children,
-    }
-}
-
-fn kinds() -> &'static [Kind] {
-    static KINDS: OnceLock<Vec<Kind>> = OnceLock::new();
-    KINDS.get_or_init(|| {
-        vec![
-            kind::<VirtualMachine>(
-                no_parent,
-                &[
-                    (VirtualDisk::OBJECT_TYPE, "virtual_machine_id"),
-                    (VmInterface::OBJECT_TYPE, "virtual_machine_id"),
-                ],
-            ),
-            kind::<VirtualDisk>(
-                |disk| {
-                    let vm = disk.get("virtual_machine")?.get("id")?.as_u64()?;
-                    Some((VirtualMachine::OBJECT_TYPE, vm))
-                },
-                &[],
-            ),
-            kind::<VmInterface>(
-                no_parent,
-                &[
-                    (MacAddress::OBJECT_TYPE, "vminterface_id"),
-                    (IpAddress::OBJECT_TYPE, "vminterface_id"),
-                ],
-            ),
-            kind::<MacAddress>(no_parent, &[]),
-            kind::<IpAddress>(no_parent, &[]),
-        ]
-    })
-}
-
-fn kind_of_type(object_type: &str) -> Option<&'static Kind> {
-    kinds().iter().find(|k| k.object_type == object_type)
-}
-
-fn kind_of_path(path: &str) -> Option<&'static Kind> {
-    kinds().iter().find(|k| k.path == path)
-}
-
-/// NetBox's JSON of an object with only the fields the copy keeps.
-fn pruned(kind: &Kind, object: &Value) -> Value {
-    match (kind.fields.as_deref(), object) {
-        (Some(fields), Value::Object(map)) => {
-            let keep: HashSet<&str> = fields.split(',').collect();
-            Value::Object(
-                map.iter()
-                    .filter(|(k, _)| keep.contains(k.as_str()))
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            )
-        }
-        _ => object.clone(),
-    }
-}
-
-/// A transaction in NetBox can commit change log entries below ids already read for at most
-/// this long (NetBox's requests time out well before); entries read longer ago settle.
-const SETTLE_AFTER_MS: i64 = 10 * 60 * 1000;
+pub use kinds::Mirrored;
+use kinds::{kind_of_path, kind_of_type, kinds, pruned, Kind};
+use log_position::{add_ranges, settle, unread_ids, MOST_GAPS};
 
 /// More change log entries than this are not worth paging through…
 const MOST_CHANGES: usize = 200_000;
@@ -682,111 +539,5 @@ impl WriteObserver for Mirror {
                     .insert((kind.object_type, *id));
             }
         }
-    }
-}
-
-/// More unread ids below the newest folded entry than this: read the whole tail instead.
-const MOST_GAPS: usize = 500;
-
-/// The ids above `settled` and below the newest folded entry that no range holds (at most
-/// `limit` of them): entries a transaction may still commit.
-fn unread_ids(settled: u64, recent: &[(u64, u64, i64)], limit: usize) -> Vec<u64> {
-    let mut ranges: Vec<(u64, u64)> = recent.iter().map(|(from, to, _)| (*from, *to)).collect();
-    ranges.sort_unstable();
-    let mut unread = Vec::new();
-    let mut next = settled + 1;
-    for (from, to) in ranges {
-        while next < from && unread.len() < limit {
-            unread.push(next);
-            next += 1;
-        }
-        next = next.max(to + 1);
-    }
-    unread
-}
-
-/// Adds the ids read at `now` as ranges of consecutive ids.
-fn add_ranges(recent: &mut Vec<(u64, u64, i64)>, ids: &[u64], now: i64) {
-    let mut sorted = ids.to_vec();
-    sorted.sort_unstable();
-    for id in sorted {
-        match recent.last_mut() {
-            Some((_, to, at)) if *at == now && *to + 1 == id => *to = id,
-            _ => recent.push((id, id, now)),
-        }
-    }
-}
-
-/// Moves the settled position past every range read long enough ago: whatever a slow
-/// transaction could still add below it has committed since and was read now.
-fn settle(settled: u64, recent: &[(u64, u64, i64)], now: i64) -> (u64, Vec<(u64, u64, i64)>) {
-    let settled = recent
-        .iter()
-        .filter(|(_, _, at)| now - at >= SETTLE_AFTER_MS)
-        .map(|(_, to, _)| *to)
-        .fold(settled, u64::max);
-    let recent = recent
-        .iter()
-        .copied()
-        .filter(|(_, to, _)| *to > settled)
-        .collect();
-    (settled, recent)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ranges_settle_only_after_a_slow_transaction_could_have_committed() {
-        let mut recent = Vec::new();
-        add_ranges(&mut recent, &[12, 10, 11, 15], 1_000);
-        assert_eq!(recent, vec![(10, 12, 1_000), (15, 15, 1_000)]);
-        add_ranges(&mut recent, &[13], 2_000);
-        let (settled, kept) = settle(9, &recent, 1_000 + SETTLE_AFTER_MS - 1);
-        assert_eq!((settled, kept.len()), (9, 3), "nothing settles early");
-        let (settled, kept) = settle(9, &recent, 1_000 + SETTLE_AFTER_MS);
-        assert_eq!(settled, 15);
-        assert!(
-            kept.is_empty(),
-            "13 lies below the settled position: {kept:?}"
-        );
-    }
-
-    #[test]
-    fn only_the_gaps_between_folded_entries_are_asked_again() {
-        let recent = [(15, 20, 1), (11, 12, 2), (22, 22, 3)];
-        assert_eq!(unread_ids(9, &recent, 100), vec![10, 13, 14, 21]);
-        assert_eq!(unread_ids(9, &recent, 2), vec![10, 13]);
-        assert_eq!(unread_ids(22, &[], 100), Vec::<u64>::new());
-    }
-
-    #[test]
-    fn filters_match_as_netbox_filters_them() {
-        let ip: IpAddress = serde_json::from_value(serde_json::json!({
-            "id": 4, "address": "10.0.0.4/24", "status": {"value": "active"},
-            "assigned_object_type": "virtualization.vminterface", "assigned_object_id": 77
-        }))
-        .unwrap();
-        assert_eq!(ip.filter_key("vminterface_id"), Some(77));
-        assert_eq!(ip.filter_key("interface_id"), None);
-        let on_device: MacAddress = serde_json::from_value(serde_json::json!({
-            "id": 5, "mac_address": "BC:24:11:00:00:01",
-            "assigned_object_type": "dcim.interface", "assigned_object_id": 77
-        }))
-        .unwrap();
-        assert_eq!(on_device.filter_key("vminterface_id"), None);
-    }
-
-    #[test]
-    fn kept_bodies_hold_only_the_fields_read() {
-        let kind = kind_of_type(VirtualDisk::OBJECT_TYPE).unwrap();
-        let full = serde_json::json!({"id": 1, "url": "http://x", "name": "scsi0", "size": 10,
-            "virtual_machine": {"id": 3, "name": "vm"}, "created": "2026-01-01", "tags": []});
-        let kept = pruned(kind, &full);
-        assert!(kept.get("url").is_none() && kept.get("created").is_none());
-        assert_eq!((kind.parent)(&kept), Some((VirtualMachine::OBJECT_TYPE, 3)));
-        let disk: VirtualDisk = serde_json::from_value(kept).unwrap();
-        assert_eq!(disk.size, 10);
     }
 }
