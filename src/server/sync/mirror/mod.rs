@@ -95,6 +95,16 @@ impl Inner {
             .any(|(from, to, _)| (*from..=*to).contains(&id))
     }
 
+    /// Records a write of this run, so that its change log entry is not read back.
+    fn mark_ours(&mut self, request_id: Option<&str>, key: Key) {
+        if let Some(request) = request_id {
+            self.ours
+                .entry(request.to_string())
+                .or_default()
+                .insert(key);
+        }
+    }
+
     fn mark_parent_stale(&mut self, kind: &Kind, object: &Value) {
         if let Some(parent) = (kind.parent)(object) {
             self.stale.insert(parent);
@@ -503,13 +513,7 @@ impl WriteObserver for Mirror {
             let Some(id) = inner.put(kind, object) else {
                 continue;
             };
-            if let Some(request) = request_id {
-                inner
-                    .ours
-                    .entry(request.to_string())
-                    .or_default()
-                    .insert((kind.object_type, id));
-            }
+            inner.mark_ours(request_id, (kind.object_type, id));
             inner.mark_parent_stale(kind, object);
             if created {
                 for (child, field) in kind.children {
@@ -531,13 +535,7 @@ impl WriteObserver for Mirror {
             if let Some(old) = inner.remove(kind.object_type, *id) {
                 inner.mark_parent_stale(kind, &old);
             }
-            if let Some(request) = request_id {
-                inner
-                    .ours
-                    .entry(request.to_string())
-                    .or_default()
-                    .insert((kind.object_type, *id));
-            }
+            inner.mark_ours(request_id, (kind.object_type, *id));
         }
     }
 }
