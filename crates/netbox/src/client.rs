@@ -76,6 +76,14 @@ pub struct RequestCounts {
     reads_by_path: std::sync::Mutex<HashMap<String, u64>>,
 }
 
+impl RequestCounts {
+    fn reads_by_path(&self) -> std::sync::MutexGuard<'_, HashMap<String, u64>> {
+        self.reads_by_path
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 /// The result of a bulk write: what NetBox stored, and the objects it refused.
 #[derive(Debug)]
 pub struct BulkOutcome<T> {
@@ -213,12 +221,8 @@ impl NetboxClient {
     /// `virtualization/virtual-machines`) whose first filter is `filter` (`cluster_id`,
     /// `id`…; `None`: any), lists and single objects alike.
     pub fn reads_of(&self, path: &str, filter: Option<&str>) -> u64 {
-        let by_path = self
-            .counts
-            .reads_by_path
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        by_path
+        self.counts
+            .reads_by_path()
             .iter()
             .filter(|(key, _)| {
                 let (p, first) = key.split_once('?').unwrap_or((key.as_str(), ""));
@@ -283,20 +287,16 @@ impl NetboxClient {
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        let counter = if method == Method::GET {
-            &self.counts.reads
-        } else {
-            &self.counts.writes
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
         if method == Method::GET {
-            let mut by_path = self
-                .counts
-                .reads_by_path
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            self.counts.reads.fetch_add(1, Ordering::Relaxed);
             let first_filter = query.first().map_or("", |(k, _)| k.as_str());
-            *by_path.entry(format!("{path}?{first_filter}")).or_default() += 1;
+            *self
+                .counts
+                .reads_by_path()
+                .entry(format!("{path}?{first_filter}"))
+                .or_default() += 1;
+        } else {
+            self.counts.writes.fetch_add(1, Ordering::Relaxed);
         }
         let url = format!("{}/{}", self.api, path.trim_start_matches('/'));
         let mut request = self
@@ -460,6 +460,18 @@ impl NetboxClient {
         Ok(outcome)
     }
 
+    fn observe_stored(
+        &self,
+        path: &str,
+        created: bool,
+        request_id: Option<&str>,
+        objects: &[Value],
+    ) {
+        if let Some(observer) = &self.observer {
+            observer.stored(path, created, request_id, objects);
+        }
+    }
+
     fn observe_deleted(&self, path: &str, request_id: Option<&str>, ids: &[u64]) {
         if let Some(observer) = &self.observer {
             observer.deleted(path, request_id, ids);
@@ -521,14 +533,12 @@ impl NetboxClient {
                     body: Value::Array(stored),
                     request_id,
                 }) if stored.len() == chunk.len() => {
-                    if let Some(observer) = &self.observer {
-                        observer.stored(
-                            M::PATH,
-                            *method == Method::POST,
-                            request_id.as_deref(),
-                            &stored,
-                        );
-                    }
+                    self.observe_stored(
+                        M::PATH,
+                        *method == Method::POST,
+                        request_id.as_deref(),
+                        &stored,
+                    );
                     let mut objects = Vec::with_capacity(stored.len());
                     for value in stored {
                         let object: M = serde_json::from_value(value)
