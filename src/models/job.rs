@@ -104,11 +104,20 @@ pub struct JobSnapshot {
 
 impl JobSnapshot {
     pub fn of(detail: &JobDetail) -> JobSnapshot {
+        JobSnapshot::from_log(detail.job.clone(), &detail.events, detail.as_of)
+    }
+
+    /// The job with its log (`(seq, event)`, oldest first) folded in.
+    pub fn from_log(
+        job: JobSummary,
+        events: &[(i64, crate::events::SyncEvent)],
+        as_of: i64,
+    ) -> JobSnapshot {
         JobSnapshot {
-            job: detail.job.clone(),
-            progress: crate::models::JobProgress::from_events(detail.events.iter().map(|(_, e)| e)),
-            last_seq: detail.events.last().map_or(0, |(seq, _)| *seq),
-            as_of: detail.as_of,
+            job,
+            progress: crate::models::JobProgress::from_events(events.iter().map(|(_, e)| e)),
+            last_seq: events.last().map_or(0, |(seq, _)| *seq),
+            as_of,
         }
     }
 }

@@ -26,8 +26,7 @@ pub async fn start_sync(
         dry_run: false,
     };
     let enqueued = state.jobs.request_sync(&request, &who.name).await?;
-    let detail = crate::pages::jobs::detail::load_job(&state, enqueued.job_id).await?;
-    Ok(JobSnapshot::of(&detail))
+    crate::pages::jobs::detail::load_snapshot(&state, enqueued.job_id).await
 }
 
 /// The job the overlay shows, if it is open.

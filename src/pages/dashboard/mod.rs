@@ -33,9 +33,7 @@ pub async fn dashboard() -> Result<DashboardData, AppError> {
     let (state, _) = crate::server::context::require_user()?;
     let overview = crate::pages::endpoints::load_overview(&state).await?;
     let current = match state.db.current_job_id().await.map_err(internal)? {
-        Some(id) => Some(crate::models::JobSnapshot::of(
-            &crate::pages::jobs::detail::load_job(&state, id).await?,
-        )),
+        Some(id) => Some(crate::pages::jobs::detail::load_snapshot(&state, id).await?),
         None => None,
     };
     let recent = state

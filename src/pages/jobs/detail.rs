@@ -29,6 +29,43 @@ pub async fn load_job(
     state: &crate::server::state::AppState,
     id: i64,
 ) -> Result<JobDetail, AppError> {
+    let (job, events) = read_job(state, id).await?;
+    let endpoint_names = state
+        .db
+        .proxmox_endpoints()
+        .await
+        .map_err(crate::server::auth::internal)?
+        .into_iter()
+        .filter(|e| job.scope.endpoint_ids.contains(&e.id))
+        .map(|e| e.name)
+        .collect();
+    Ok(JobDetail {
+        job,
+        events,
+        endpoint_names,
+        as_of: crate::server::db::now_ms(),
+    })
+}
+
+/// Job `id` as a live view starts from (its log folded, not kept).
+#[cfg(feature = "ssr")]
+pub async fn load_snapshot(
+    state: &crate::server::state::AppState,
+    id: i64,
+) -> Result<JobSnapshot, AppError> {
+    let (job, events) = read_job(state, id).await?;
+    Ok(JobSnapshot::from_log(
+        job,
+        &events,
+        crate::server::db::now_ms(),
+    ))
+}
+
+#[cfg(feature = "ssr")]
+async fn read_job(
+    state: &crate::server::state::AppState,
+    id: i64,
+) -> Result<(crate::models::JobSummary, Vec<(i64, SyncEvent)>), AppError> {
     use crate::server::auth::internal;
     let row = state
         .db
@@ -48,22 +85,7 @@ pub async fn load_job(
                 .map(|ev| (e.seq, ev))
         })
         .collect();
-    let job = row.summary();
-    let endpoint_names = state
-        .db
-        .proxmox_endpoints()
-        .await
-        .map_err(internal)?
-        .into_iter()
-        .filter(|e| job.scope.endpoint_ids.contains(&e.id))
-        .map(|e| e.name)
-        .collect();
-    Ok(JobDetail {
-        job,
-        events,
-        endpoint_names,
-        as_of: crate::server::db::now_ms(),
-    })
+    Ok((row.summary(), events))
 }
 
 #[component]
