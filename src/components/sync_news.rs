@@ -105,7 +105,6 @@ mod browser {
         poll: RefCell<Option<IntervalHandle>>,
         retry: RefCell<Option<TimeoutHandle>>,
         backoff_secs: Cell<u64>,
-        closed: Cell<bool>,
     }
 
     pub fn connect(revision: RwSignal<u64>, set_state: WriteSignal<NewsState>) {
@@ -117,12 +116,12 @@ mod browser {
             poll: RefCell::new(None),
             retry: RefCell::new(None),
             backoff_secs: Cell::new(1),
-            closed: Cell::new(false),
         });
         open(&link);
         let link = SendWrapper::new(link);
+        // Once this has run, `link` is dropped: the retry timer's weak pointer finds
+        // nothing and the socket's callbacks are detached, so nothing reopens it.
         on_cleanup(move || {
-            link.closed.set(true);
             if let Some(socket) = link.socket.borrow_mut().take() {
                 // Its close event comes after the callbacks are dropped with `link`:
                 // detach them first.
@@ -201,9 +200,6 @@ mod browser {
 
     /// The socket went (or never came): poll, and try again after a pause.
     fn lost(link: &Rc<Link>) {
-        if link.closed.get() {
-            return;
-        }
         link.socket.borrow_mut().take();
         link.set_state.set(NewsState::Polling);
         if link.poll.borrow().is_none() {
@@ -218,14 +214,11 @@ mod browser {
         }
         let pause = link.backoff_secs.get();
         link.backoff_secs.set((pause * 2).min(MAX_BACKOFF_SECS));
-        let weak = Rc::downgrade(link);
-        let retry = SendWrapper::new(weak);
+        let retry = Rc::downgrade(link);
         *link.retry.borrow_mut() = set_timeout_with_handle(
             move || {
                 if let Some(link) = retry.upgrade() {
-                    if !link.closed.get() {
-                        open(&link);
-                    }
+                    open(&link);
                 }
             },
             Duration::from_secs(pause),
