@@ -146,6 +146,13 @@ impl Mirror {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// The kept model at `path` and the copy, when this run keeps a copy and the model.
+    fn following(&self, path: &str) -> Option<(&'static Kind, std::sync::MutexGuard<'_, Inner>)> {
+        let kind = kind_of_path(path)?;
+        let inner = self.lock();
+        inner.on.then_some((kind, inner))
+    }
+
     /// Loads the copy of `netbox` and brings it up to date with the change log. Answers
     /// how this run reads NetBox, for the run's discovery event. Never fails the run: a copy
     /// that cannot be used leaves the run reading NetBox in full.
@@ -502,13 +509,9 @@ impl Mirror {
 
 impl WriteObserver for Mirror {
     fn stored(&self, path: &str, created: bool, request_id: Option<&str>, objects: &[Value]) {
-        let Some(kind) = kind_of_path(path) else {
+        let Some((kind, mut inner)) = self.following(path) else {
             return;
         };
-        let mut inner = self.lock();
-        if !inner.on {
-            return;
-        }
         for object in objects {
             let Some(id) = inner.put(kind, object) else {
                 continue;
@@ -524,13 +527,9 @@ impl WriteObserver for Mirror {
     }
 
     fn deleted(&self, path: &str, request_id: Option<&str>, ids: &[u64]) {
-        let Some(kind) = kind_of_path(path) else {
+        let Some((kind, mut inner)) = self.following(path) else {
             return;
         };
-        let mut inner = self.lock();
-        if !inner.on {
-            return;
-        }
         for id in ids {
             if let Some(old) = inner.remove(kind.object_type, *id) {
                 inner.mark_parent_stale(kind, &old);
