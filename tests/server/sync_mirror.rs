@@ -61,16 +61,7 @@ async fn a_resync_reads_only_what_changed_and_follows_edits_made_in_netbox() {
         ..RunOptions::default()
     };
     let (_, writes_before) = netbox.request_counts();
-    let full = run_with(
-        &db,
-        &netbox,
-        vec![source(&sim, endpoint_id)],
-        &[],
-        full_options,
-        None,
-        None,
-    )
-    .await;
+    let full = run_on(&db, &netbox, &sim, endpoint_id, &[], full_options).await;
     assert!(full.outcome.ok, "{:?}", full.outcome.error);
     assert_eq!(full.changes(), vec![]);
     assert_eq!(netbox.request_counts().1, writes_before);

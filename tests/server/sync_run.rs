@@ -327,16 +327,7 @@ async fn a_full_update_creates_each_object_once_then_follows_exact_changes() {
         orphan_grace: Duration::ZERO,
         ..Default::default()
     };
-    let fourth = run_with(
-        &db,
-        &netbox,
-        vec![source(&sim, endpoint_id)],
-        &[],
-        options,
-        None,
-        None,
-    )
-    .await;
+    let fourth = run_on(&db, &netbox, &sim, endpoint_id, &[], options).await;
     assert!(fourth.outcome.ok);
     assert_eq!(
         fourth.changes(),
@@ -386,16 +377,7 @@ async fn a_dry_run_writes_nothing_and_plans_exactly_what_the_real_run_does() {
 
     for round in 0..2 {
         let (_, writes_before) = netbox.request_counts();
-        let plan = run_with(
-            &db,
-            &netbox,
-            vec![source(&sim, endpoint_id)],
-            &[],
-            dry.clone(),
-            None,
-            None,
-        )
-        .await;
+        let plan = run_on(&db, &netbox, &sim, endpoint_id, &[], dry.clone()).await;
         assert!(plan.outcome.ok, "{:?}", plan.outcome.error);
         assert_eq!(
             netbox.request_counts().1,

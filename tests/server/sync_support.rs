@@ -193,6 +193,19 @@ pub async fn run_with(
     }
 }
 
+/// One run of `stages` on the simulator with `options`.
+pub async fn run_on(
+    db: &Db,
+    netbox: &NetboxClient,
+    sim: &pve_sim::RunningSim,
+    endpoint_id: i64,
+    stages: &[Stage],
+    options: RunOptions,
+) -> Ran {
+    let sources = vec![source(sim, endpoint_id)];
+    run_with(db, netbox, sources, stages, options, None, None).await
+}
+
 /// One ordinary run of `stages` on the simulator; fails the test on a failed run or item.
 pub async fn sync(
     db: &Db,
@@ -201,16 +214,7 @@ pub async fn sync(
     endpoint_id: i64,
     stages: &[Stage],
 ) -> Ran {
-    let ran = run_with(
-        db,
-        netbox,
-        vec![source(sim, endpoint_id)],
-        stages,
-        RunOptions::default(),
-        None,
-        None,
-    )
-    .await;
+    let ran = run_on(db, netbox, sim, endpoint_id, stages, RunOptions::default()).await;
     assert!(ran.outcome.ok, "{:?}", ran.outcome.error);
     ran.assert_no_failed_items();
     ran
