@@ -24,10 +24,16 @@ export async function hydrated(page: Page) {
 export async function login(page: Page) {
   await page.goto("/login");
   await hydrated(page);
+  await submitLogin(page);
+  await expect(page.getByTestId("user-name")).toHaveText(ADMIN);
+}
+
+/** Fills the login form on the current page with the admin's credentials and sends it
+ *  (hydrated or not). */
+export async function submitLogin(page: Page) {
   await page.getByLabel("User name").fill(ADMIN);
   await page.getByLabel("Password").fill(PASSWORD);
   await page.getByRole("button", { name: "Log in" }).click();
-  await expect(page.getByTestId("user-name")).toHaveText(ADMIN);
 }
 
 /** A name no other test (or earlier run on the same database) uses. */

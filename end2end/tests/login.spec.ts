@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { ADMIN, PASSWORD, hydrated, login, watchConsole } from "./helpers";
+import { ADMIN, PASSWORD, hydrated, login, submitLogin, watchConsole } from "./helpers";
 
 test("anonymous visitors land on the login page, which keeps where they wanted to go", async ({ page }) => {
   await page.goto("/endpoints");
@@ -33,9 +33,7 @@ test("login works without JavaScript too", async ({ browser }) => {
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
   await page.goto("/login?next=%2Fendpoints");
-  await page.getByLabel("User name").fill(ADMIN);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Log in" }).click();
+  await submitLogin(page);
   await expect(page).toHaveURL(/\/endpoints$/);
   await expect(page.getByRole("heading", { name: "Endpoints" })).toBeVisible();
   await context.close();

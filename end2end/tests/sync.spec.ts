@@ -1,7 +1,6 @@
 import { test, expect, Page } from "@playwright/test";
 import {
   ADMIN,
-  PASSWORD,
   clearSimulatorFaults,
   connectPeers,
   hydrated,
@@ -9,6 +8,7 @@ import {
   login,
   slowSimulator,
   startFromButton,
+  submitLogin,
   watchConsole,
 } from "./helpers";
 
@@ -97,9 +97,7 @@ test("the same sync works with JavaScript disabled: a form, then the job page wi
   const context = await browser.newContext({ javaScriptEnabled: false });
   const page = await context.newPage();
   await page.goto("/login");
-  await page.getByLabel("User name").fill(ADMIN);
-  await page.getByLabel("Password").fill(PASSWORD);
-  await page.getByRole("button", { name: "Log in" }).click();
+  await submitLogin(page);
   await expect(page.getByTestId("user-name")).toHaveText(ADMIN);
 
   await page.goto("/");
