@@ -146,3 +146,37 @@ async fn the_identity_map_records_updates_marks_and_forgets_on_both_databases() 
         test_db.drop_db().await;
     }
 }
+
+/// A write transaction whose caller goes away while it begins (a run stopped by cancel,
+/// timeout or a dropped request) leaves no pooled connection inside a transaction: the
+/// next writers still get theirs.
+// Multi-threaded: dropped connections go back to the pool on other threads meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writers_abandoned_while_beginning_leave_no_connection_in_a_transaction() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let test_db = TestDb::new(backend).await;
+        let db = Db::connect(&test_db.url).await.unwrap();
+        for round in 0..400u64 {
+            // Polled once (BEGIN goes to the connection), polled again after a pause that
+            // sweeps the time BEGIN takes on the connection's own thread, then dropped: many
+            // rounds drop it after BEGIN ran, before the caller held the transaction.
+            let mut begin = std::pin::pin!(db.begin_write());
+            if futures::poll!(begin.as_mut()).is_ready() {
+                continue;
+            }
+            let pause = std::time::Instant::now() + std::time::Duration::from_micros(round);
+            while std::time::Instant::now() < pause {
+                std::hint::spin_loop();
+            }
+            let _ = futures::poll!(begin.as_mut());
+        }
+        for _ in 0..8 {
+            let tx = db
+                .begin_write()
+                .await
+                .unwrap_or_else(|e| panic!("{backend:?}: {e}"));
+            tx.commit().await.unwrap();
+        }
+        test_db.drop_db().await;
+    }
+}

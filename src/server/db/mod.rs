@@ -16,7 +16,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -83,6 +83,11 @@ impl Db {
                     Ok(())
                 })
             })
+            // A caller that went away between BEGIN and holding its transaction (a run
+            // stopped by cancel or timeout) hands its connection back still inside that
+            // transaction, on SQLite with the write lock held: such a connection is closed
+            // (which rolls back) instead of serving the next caller.
+            .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
             .connect_with(options)
             .await
             .map_err(DbError::Connect)?;
