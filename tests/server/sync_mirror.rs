@@ -71,15 +71,7 @@ async fn a_resync_reads_only_what_changed_and_follows_edits_made_in_netbox() {
 
     // An operator edits NetBox between two syncs: renames a VM (Proxbox owns names),
     // deletes an interface and a disk. The copy must not hide any of it.
-    let cluster = netbox
-        .list::<Cluster>(&[("name", name.clone())])
-        .await
-        .unwrap()
-        .remove(0);
-    let vms: Vec<VirtualMachine> = netbox
-        .list(&[("cluster_id", cluster.id.to_string())])
-        .await
-        .unwrap();
+    let (_, vms) = cluster_and_vms(&netbox, &name).await;
     let vm_ids: Vec<u64> = vms.iter().map(|v| v.id).collect();
     let renamed = &vms[0];
     netbox

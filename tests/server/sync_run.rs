@@ -186,15 +186,7 @@ async fn a_full_update_creates_each_object_once_then_follows_exact_changes() {
         }
     }
     // Primary addresses: each guest with a reported IPv4 has one.
-    let cluster = netbox
-        .list::<Cluster>(&[("name", name.clone())])
-        .await
-        .unwrap()
-        .remove(0);
-    let vms: Vec<VirtualMachine> = netbox
-        .list(&[("cluster_id", cluster.id.to_string())])
-        .await
-        .unwrap();
+    let (cluster, vms) = cluster_and_vms(&netbox, &name).await;
     let with_v4 = {
         let c = sim.state.cluster.read().await;
         c.guests

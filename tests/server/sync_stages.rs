@@ -82,15 +82,7 @@ async fn guests_become_virtual_machines_without_collisions_and_changes_are_exact
         first.iter().all(|(_, s)| *s == ItemStatus::Created),
         "{first:?}"
     );
-    let cluster = netbox
-        .list::<Cluster>(&[("name", name.clone())])
-        .await
-        .unwrap()
-        .remove(0);
-    let vms = netbox
-        .list::<VirtualMachine>(&[("cluster_id", cluster.id.to_string())])
-        .await
-        .unwrap();
+    let (cluster, vms) = cluster_and_vms(&netbox, &name).await;
     assert_eq!(vms.len(), 12);
     assert!(
         vms.iter().any(|v| v.name == "special-qemu-100")

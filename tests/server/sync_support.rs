@@ -8,7 +8,7 @@ use proxbox::server::sync::context::{ClusterSource, RunOptions, StopSignal, Sync
 use proxbox::server::sync::run::{run_sync, RunOutcome};
 use proxbox::server::sync::sink::{CollectSink, EventSink};
 use proxbox::server::sync::stage::Stage;
-use proxbox_netbox::models::IpAddress;
+use proxbox_netbox::models::{Cluster, IpAddress, VirtualMachine};
 use proxbox_netbox::{NetboxClient, NetboxOptions};
 use proxbox_pve::{Credentials, PveClient, PveOptions};
 
@@ -218,6 +218,20 @@ pub async fn sync(
     assert!(ran.outcome.ok, "{:?}", ran.outcome.error);
     ran.assert_no_failed_items();
     ran
+}
+
+/// The cluster `name` in NetBox (it must exist) and its VMs.
+pub async fn cluster_and_vms(netbox: &NetboxClient, name: &str) -> (Cluster, Vec<VirtualMachine>) {
+    let cluster = netbox
+        .list::<Cluster>(&[("name", name.to_string())])
+        .await
+        .unwrap()
+        .remove(0);
+    let vms = netbox
+        .list(&[("cluster_id", cluster.id.to_string())])
+        .await
+        .unwrap();
+    (cluster, vms)
 }
 
 /// A fresh Proxbox database of the given kind with one Proxmox endpoint in it.
