@@ -6,14 +6,13 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::components::layout::Layout;
-use crate::components::session::{get_session, Logout, SessionResource};
 use crate::pages::dashboard::DashboardPage;
 use crate::pages::endpoints::netbox_form::NetboxEndpointPage;
 use crate::pages::endpoints::proxmox_form::ProxmoxEndpointPage;
 use crate::pages::endpoints::EndpointsPage;
 use crate::pages::jobs::detail::JobPage;
 use crate::pages::jobs::JobsPage;
-use crate::pages::login::{Login, LoginPage};
+use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFound;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -26,7 +25,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light dark"/>
                 <link rel="icon" href="data:,"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -36,32 +35,12 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
-/// Login and logout, created once so that the session refreshes after either.
-#[derive(Clone, Copy)]
-pub struct AuthActions {
-    pub login: ServerAction<Login>,
-    pub logout: ServerAction<Logout>,
-}
-
+/// The pages. They render on the server only; the browser hydrates the islands in them
+/// (the live parts: the dashboard, a running job, the endpoint forms), so every link is a
+/// page load and what the browser downloads is the islands' code, not the whole app's.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    let actions = AuthActions {
-        login: ServerAction::new(),
-        logout: ServerAction::new(),
-    };
-    let session = Resource::new_blocking(
-        move || {
-            (
-                actions.login.version().get(),
-                actions.logout.version().get(),
-            )
-        },
-        |_| get_session(),
-    );
-    provide_context(actions);
-    provide_context(SessionResource(session));
-    mark_hydrated();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/proxbox.css"/>
@@ -83,15 +62,4 @@ pub fn App() -> impl IntoView {
             </Layout>
         </Router>
     }
-}
-
-/// Marks `<body data-hydrated="true">` once the WASM bundle has taken over the page, so
-/// that end-to-end tests (and curious operators) can tell a live page from plain HTML.
-fn mark_hydrated() {
-    Effect::new(move |_| {
-        #[cfg(feature = "hydrate")]
-        if let Some(body) = document().body() {
-            let _ = body.set_attribute("data-hydrated", "true");
-        }
-    });
 }

@@ -19,9 +19,22 @@ pub mod validation;
 #[cfg(feature = "ssr")]
 pub mod server;
 
+/// The bundle's entry: the page's island script calls it, then hydrates each island
+/// (`<leptos-island>`) in the page, in the same task.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_islands();
+    // Marks `<body data-hydrated="true">` once the islands are live, so that end-to-end
+    // tests (and curious operators) can tell a live page from plain HTML: a timer runs
+    // after the task that hydrates them.
+    leptos::prelude::set_timeout(
+        || {
+            if let Some(body) = leptos::prelude::document().body() {
+                let _ = body.set_attribute("data-hydrated", "true");
+            }
+        },
+        std::time::Duration::ZERO,
+    );
 }

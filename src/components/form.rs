@@ -1,9 +1,83 @@
-//! Form fields that show their validation message beside the input.
+//! Form fields that show their validation message beside the input, and the island forms
+//! that save through a server function.
 
+use std::future::Future;
+
+use leptos::ev::SubmitEvent;
 use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::validation::FieldErrors;
+
+/// An island form's save: calls `save` with the form and, once it succeeded, loads `done`
+/// (the page a plain post of the same form is redirected to).
+///
+/// Island forms submit through this rather than `ActionForm`, whose reading of form data
+/// (serde_qs) and of errors in the address would add ~30 KB to the browser bundle.
+///
+/// `posted` is the error of a plain post of the same form (see [`posted_error`]), shown
+/// until the next save.
+pub fn save_then_go<F, T, Fut>(
+    done: &'static str,
+    posted: Option<AppError>,
+    save: impl Fn(F) -> Fut + Send + Sync + 'static,
+) -> Action<F, Result<T, AppError>>
+where
+    F: Clone + Send + Sync + 'static,
+    T: Send + Sync + 'static,
+    Fut: Future<Output = Result<T, AppError>> + Send + 'static,
+{
+    Action::new_with_value(posted.map(Err), move |form: &F| {
+        let saving = save(form.clone());
+        async move {
+            let saved = saving.await;
+            #[cfg(feature = "hydrate")]
+            if saved.is_ok() {
+                let _ = window().location().set_href(done);
+            }
+            #[cfg(not(feature = "hydrate"))]
+            let _ = done;
+            saved
+        }
+    })
+}
+
+/// The error of a plain post (JavaScript off, or not loaded yet) of server function `S`,
+/// which the server sends back in the page's address. Read by the server for an island's
+/// prop: the browser has no request to read it from, and the island must hydrate with what
+/// the server rendered.
+pub fn posted_error<S: leptos::server_fn::ServerFn>() -> Option<AppError> {
+    #[cfg(feature = "ssr")]
+    {
+        use leptos::server::ServerActionError;
+        use leptos::server_fn::error::ServerFnUrlError;
+        let posted = use_context::<ServerActionError>()?;
+        (posted.path() == S::PATH).then(|| ServerFnUrlError::<AppError>::decode_err(posted.err()))
+    }
+    #[cfg(not(feature = "ssr"))]
+    None
+}
+
+/// The handler of an island form's submit: the form's `form[<field>]` values, read with
+/// `read`, go to `action` instead of a page load. Without JavaScript the same form posts.
+pub fn submit_to<F>(
+    action: Action<F, impl Send + Sync + 'static>,
+    read: fn(&dyn Fn(&str) -> Option<String>) -> F,
+) -> impl Fn(SubmitEvent) + 'static
+where
+    F: Send + Sync + 'static,
+{
+    move |ev: SubmitEvent| {
+        use leptos::wasm_bindgen::JsCast;
+        ev.prevent_default();
+        let data = ev
+            .target()
+            .and_then(|target| target.dyn_into::<leptos::web_sys::HtmlFormElement>().ok())
+            .and_then(|form| leptos::web_sys::FormData::new_with_form(&form).ok());
+        let field = |name: &str| data.as_ref()?.get(&format!("form[{name}]")).as_string();
+        action.dispatch(read(&field));
+    }
+}
 
 /// The field errors of an action's last result, as a signal for the fields.
 pub fn field_errors_of<T, V>(value: V) -> Signal<FieldErrors>

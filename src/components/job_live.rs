@@ -46,8 +46,8 @@ fn LiveState(stream: ReadSignal<StreamState>, progress: RwSignal<JobProgress>) -
                     StreamState::Ended => "finished",
                 }}
             </span>
-            <progress max="100" value=move || format!("{:.0}", percent()) data-testid="job-progress"></progress>
-            <span class="muted">{move || format!("{:.0} %", percent())}</span>
+            <progress max="100" value=move || percent().to_string() data-testid="job-progress"></progress>
+            <span class="muted">{move || format!("{} %", percent())}</span>
         </div>
     }
 }

@@ -1,22 +1,38 @@
-//! The browser's view of its session: who is logged in, and the CSRF token forms echo.
+//! The session of the page being rendered: who is logged in, and the CSRF token forms echo.
+//!
+//! Pages render on the server only (the browser hydrates islands, not pages), so the
+//! request's session is read there synchronously. Islands never read it: they run again in
+//! the browser, where there is no request, and take the token as a prop instead.
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
+use leptos::server_fn::ServerFn;
 
-use crate::app::AuthActions;
 use crate::error::AppError;
 use crate::models::SessionInfo;
 
-#[derive(Clone, Copy)]
-pub struct SessionResource(pub Resource<Result<SessionInfo, AppError>>);
-
 #[server(endpoint = "session", input = GetUrl)]
 pub async fn get_session() -> Result<SessionInfo, AppError> {
+    request_session()
+}
+
+/// The session of the request being served.
+#[cfg(feature = "ssr")]
+pub fn request_session() -> Result<SessionInfo, AppError> {
     let auth = crate::server::context::request_auth()?;
     Ok(SessionInfo {
         username: auth.user.map(|u| u.username),
         csrf: auth.csrf,
     })
+}
+
+/// The CSRF token of the request being rendered, for a form or an island's prop. Empty
+/// outside a request (a form without it is refused with a message saying so).
+pub fn csrf_token() -> String {
+    #[cfg(feature = "ssr")]
+    return request_session().map(|s| s.csrf).unwrap_or_default();
+    #[cfg(not(feature = "ssr"))]
+    String::new()
 }
 
 #[server(endpoint = "logout")]
@@ -41,36 +57,31 @@ pub async fn logout(#[server(default)] csrf: String) -> Result<(), AppError> {
 
 /// The hidden `csrf` field every state-changing form carries.
 #[component]
-pub fn CsrfField() -> impl IntoView {
-    let SessionResource(session) = expect_context();
-    view! {
-        <Suspense>
-            {move || Suspend::new(async move {
-                let csrf = session.await.map(|s| s.csrf).unwrap_or_default();
-                view! { <input type="hidden" name="csrf" value=csrf/> }
-            })}
-        </Suspense>
-    }
+pub fn CsrfField(
+    /// The token, when the form is in an island (see the module's note).
+    #[prop(optional, into)]
+    token: Option<String>,
+) -> impl IntoView {
+    let csrf = token.unwrap_or_else(csrf_token);
+    view! { <input type="hidden" name="csrf" value=csrf/> }
 }
 
-/// The user's name and a logout button, or nothing when logged out.
+/// The user's name and a logout button (a plain form), or nothing when logged out.
 #[component]
 pub fn UserMenu() -> impl IntoView {
-    let SessionResource(session) = expect_context();
-    let AuthActions { logout, .. } = expect_context();
-    view! {
-        <Suspense>
-            {move || Suspend::new(async move {
-                session.await.ok().and_then(|s| s.username).map(|username| view! {
-                    <div class="user-menu">
-                        <span class="user-name" data-testid="user-name">{username}</span>
-                        <ActionForm action=logout>
-                            <CsrfField/>
-                            <button type="submit" class="btn btn-link">"Log out"</button>
-                        </ActionForm>
-                    </div>
-                })
-            })}
-        </Suspense>
-    }
+    #[cfg(feature = "ssr")]
+    let username = request_session().ok().and_then(|s| s.username);
+    #[cfg(not(feature = "ssr"))]
+    let username: Option<String> = None;
+    username.map(|username| {
+        view! {
+            <div class="user-menu">
+                <span class="user-name" data-testid="user-name">{username}</span>
+                <form method="post" action=Logout::url()>
+                    <CsrfField/>
+                    <button type="submit" class="btn btn-link">"Log out"</button>
+                </form>
+            </div>
+        }
+    })
 }

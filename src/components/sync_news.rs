@@ -91,6 +91,14 @@ mod browser {
     use super::{NewsState, POLL_SECS};
     use crate::models::Broadcast;
 
+    /// The `type` of a [`Broadcast`]: all a tab needs to know, read without
+    /// the rest (whose flattened payload would cost the bundle a buffering reader).
+    #[derive(serde::Deserialize)]
+    struct BroadcastKind {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+
     /// The longest pause between two reconnection attempts.
     const MAX_BACKOFF_SECS: u64 = 30;
 
@@ -173,11 +181,8 @@ mod browser {
                 let text = event
                     .dyn_ref::<MessageEvent>()
                     .and_then(|m| m.data().as_string());
-                let news = text.and_then(|t| serde_json::from_str::<Broadcast>(&t).ok());
-                if matches!(
-                    news,
-                    Some(Broadcast::SyncStarted { .. } | Broadcast::SyncEnd { .. })
-                ) {
+                let news = text.and_then(|t| serde_json::from_str::<BroadcastKind>(&t).ok());
+                if news.is_some_and(|n| Broadcast::SYNC_NEWS.contains(&n.kind.as_str())) {
                     link.revision.try_update(|r| *r += 1);
                 }
             })

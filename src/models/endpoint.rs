@@ -75,6 +75,25 @@ pub struct ProxmoxEndpointInput {
 }
 
 impl ProxmoxEndpointForm {
+    /// The form from its fields by name, as a browser posts them (an island reads them
+    /// from its page's form; a ticked checkbox is present, an unticked one absent).
+    pub fn from_fields(field: impl Fn(&str) -> Option<String>) -> Self {
+        let text = |name| field(name).unwrap_or_default();
+        ProxmoxEndpointForm {
+            name: text("name"),
+            url: text("url"),
+            auth_kind: text("auth_kind"),
+            token_id: text("token_id"),
+            token_secret: text("token_secret"),
+            username: text("username"),
+            password: text("password"),
+            verify_tls: field("verify_tls"),
+            ca_pem: text("ca_pem"),
+            timeout_secs: text("timeout_secs"),
+            enabled: field("enabled"),
+        }
+    }
+
     /// Validates every field. `has_stored_secret` is true when editing an endpoint whose
     /// secret of the chosen kind is already stored: then a blank secret keeps it.
     pub fn validate(&self, has_stored_secret: bool) -> Result<ProxmoxEndpointInput, FieldErrors> {
@@ -193,6 +212,18 @@ pub struct NetboxEndpointInput {
 }
 
 impl NetboxEndpointForm {
+    /// See [`ProxmoxEndpointForm::from_fields`].
+    pub fn from_fields(field: impl Fn(&str) -> Option<String>) -> Self {
+        let text = |name| field(name).unwrap_or_default();
+        NetboxEndpointForm {
+            url: text("url"),
+            token: text("token"),
+            verify_tls: field("verify_tls"),
+            ca_pem: text("ca_pem"),
+            timeout_secs: text("timeout_secs"),
+        }
+    }
+
     pub fn validate(&self, has_stored_token: bool) -> Result<NetboxEndpointInput, FieldErrors> {
         let mut errors = FieldErrors::default();
         let url = errors.check("url", validation::netbox_url(&self.url));
@@ -259,6 +290,51 @@ pub struct ConnectionReport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads fields from what the form serialises to: a field `from_fields` missed or
+    /// misnamed comes back empty and the comparison fails.
+    fn fields_of(form: &impl Serialize) -> impl Fn(&str) -> Option<String> {
+        let value = serde_json::to_value(form).unwrap();
+        move |name| value.get(name).and_then(|v| v.as_str()).map(str::to_string)
+    }
+
+    #[test]
+    fn forms_read_back_from_their_fields() {
+        let proxmox = ProxmoxEndpointForm {
+            name: "lab".into(),
+            url: "https://pve:8006".into(),
+            auth_kind: "password".into(),
+            token_id: "root@pam!x".into(),
+            token_secret: "s1".into(),
+            username: "root@pam".into(),
+            password: "p1".into(),
+            verify_tls: Some("on".into()),
+            ca_pem: "pem".into(),
+            timeout_secs: "12".into(),
+            enabled: Some("on".into()),
+        };
+        assert_eq!(
+            ProxmoxEndpointForm::from_fields(fields_of(&proxmox)),
+            proxmox
+        );
+        let unticked = ProxmoxEndpointForm {
+            verify_tls: None,
+            enabled: None,
+            ..proxmox
+        };
+        assert_eq!(
+            ProxmoxEndpointForm::from_fields(fields_of(&unticked)),
+            unticked
+        );
+        let netbox = NetboxEndpointForm {
+            url: "https://netbox".into(),
+            token: "t".into(),
+            verify_tls: Some("on".into()),
+            ca_pem: "pem".into(),
+            timeout_secs: "5".into(),
+        };
+        assert_eq!(NetboxEndpointForm::from_fields(fields_of(&netbox)), netbox);
+    }
 
     fn token_form() -> ProxmoxEndpointForm {
         ProxmoxEndpointForm {

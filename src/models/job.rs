@@ -163,6 +163,12 @@ pub enum Broadcast {
     Pong,
 }
 
+impl Broadcast {
+    /// The `type`s of the broadcasts that say a sync started or ended, for a reader that
+    /// needs no more than the type.
+    pub const SYNC_NEWS: [&'static str; 2] = ["sync_started", "sync_end"];
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +178,35 @@ mod tests {
         assert_eq!(format_utc(0), "1970-01-01 00:00:00 UTC");
         assert_eq!(format_utc(1_795_459_759_000), "2026-11-23 18:49:19 UTC");
         assert_eq!(format_utc(951_782_400_000), "2000-02-29 00:00:00 UTC");
+    }
+
+    #[test]
+    fn sync_news_names_the_types_of_sync_started_and_sync_end() {
+        let started = Broadcast::SyncStarted {
+            job_id: 1,
+            stages: "devices".into(),
+        };
+        let ended = Broadcast::SyncEnd {
+            job_id: 1,
+            status: JobStatus::Completed,
+            complete: Complete {
+                ok: true,
+                message: "done".into(),
+                result: None,
+                errors: None,
+            },
+        };
+        let types: Vec<_> = [started, ended, Broadcast::Pong]
+            .iter()
+            .map(|b| {
+                serde_json::to_value(b).unwrap()["type"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect();
+        assert_eq!(types[..2], Broadcast::SYNC_NEWS);
+        assert!(!Broadcast::SYNC_NEWS.contains(&types[2].as_str()));
     }
 
     #[test]

@@ -2,7 +2,6 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::app::AuthActions;
 use crate::components::form::ActionError;
 use crate::components::session::CsrfField;
 use crate::error::AppError;
@@ -48,7 +47,9 @@ pub fn safe_next(next: Option<&str>) -> String {
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    let AuthActions { login, .. } = expect_context();
+    // A plain form: the server answers with the page to go to, or sends the browser back
+    // here with the error in the address, which this action reads.
+    let login = ServerAction::<Login>::new();
     let query = use_query_map();
     let next = move || query.with(|q| q.get("next").unwrap_or_default());
     view! {

@@ -146,7 +146,7 @@ async fn the_page_is_rendered_from_one_read_and_the_overlay_starts_syncs() {
     let after: DashboardData = get_json(&lab, "/api/dashboard").await;
     let current = after.current.expect("the last job");
     assert_eq!(current.job.id, job.id);
-    assert_eq!(current.progress.percent(), 100.0);
+    assert_eq!(current.progress.percent(), 100);
     assert!(current.last_seq > 0);
     assert_eq!(after.recent.first().map(|j| j.id), Some(job.id));
 

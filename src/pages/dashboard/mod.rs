@@ -3,8 +3,8 @@
 //! JavaScript; hydrated, it asks its peers for the rest (cluster inventories, keepalive
 //! badges), follows the current job live, and refreshes when a sync starts or ends.
 //!
-//! Only the database read goes through a resource and a `<Transition>`: the parts that
-//! come later are plain signals filled after hydration, so that what the browser
+//! The page is one island, [`DashboardLive`], started from the server's read; the parts
+//! that come later are plain signals filled after hydration, so that what the browser
 //! hydrates is always exactly what the server sent.
 
 pub mod clusters;
@@ -16,7 +16,7 @@ use leptos::server_fn::codec::GetUrl;
 use leptos_meta::Title;
 
 use crate::components::layout::PageErrors;
-use crate::components::session::SessionResource;
+use crate::components::session::csrf_token;
 use crate::components::sync_news::{open_sync_news, NewsIndicator};
 use crate::error::AppError;
 use crate::models::{DashboardData, EndpointsOverview};
@@ -53,42 +53,77 @@ pub async fn dashboard() -> Result<DashboardData, AppError> {
 
 #[component]
 pub fn DashboardPage() -> impl IntoView {
+    let data = Resource::new(|| (), |_| dashboard());
+    view! {
+        <Title text="Dashboard"/>
+        <PageErrors>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let data = data.await?;
+                    Ok::<_, AppError>(view! { <DashboardLive data csrf=csrf_token()/> })
+                })}
+            </Suspense>
+        </PageErrors>
+    }
+}
+
+/// The whole dashboard is one island: its parts follow each other (the news socket
+/// refreshes the cards and the job panel, a sync button opens the overlay that the panel
+/// then leaves to it), and islands share no signals.
+#[island]
+fn DashboardLive(data: DashboardData, csrf: String) -> impl IntoView {
     let news = open_sync_news();
-    let SessionResource(session) = expect_context();
-    let data = Resource::new(move || news.revision(), |_| dashboard());
+    let data = RwSignal::new(data);
+    let refresh_failed = RwSignal::new(None::<AppError>);
+    // The server sent the first read; every sync start or end reads again.
+    Effect::new(move |seen: Option<u64>| {
+        let revision = news.revision();
+        if seen.is_some_and(|seen| seen != revision) {
+            leptos::task::spawn_local(async move {
+                match dashboard().await {
+                    Ok(fresh) => {
+                        data.try_set(fresh);
+                        refresh_failed.try_set(None);
+                    }
+                    Err(e) => {
+                        refresh_failed.try_set(Some(e));
+                    }
+                }
+            });
+        }
+        revision
+    });
     let health = HealthState::start();
     let cards = ClusterCardsState::follow(news);
     let overlay = live_job::OverlayState::default();
     view! {
-        <Title text="Dashboard"/>
         <div class="page-head">
             <h1>"Dashboard"</h1>
             <HealthBadges health/>
         </div>
         <NewsIndicator news/>
-        <PageErrors>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    let DashboardData { overview, current, recent } = data.await?;
-                    let csrf = session.await.map(|s| s.csrf).unwrap_or_default();
-                    let ready = overview.netbox.is_some() && overview.proxmox.iter().any(|e| e.enabled);
-                    // One element around everything that comes and goes, so that the
-                    // markers hydration looks for sit where the server put them.
-                    Ok::<_, AppError>(view! {
-                        <div class="overview">
-                            <Overview overview cards health/>
-                            {ready.then(|| view! { <SyncButtons csrf overlay/> })}
-                            {current.map(|current| view! { <JobPanel current overlay news/> })}
-                            <section class="recent-jobs">
-                                <h2>"Recent jobs"</h2>
-                                <JobTable jobs=recent/>
-                                <p><a href="/jobs">"All jobs"</a></p>
-                            </section>
-                        </div>
-                    })
-                })}
-            </Transition>
-        </PageErrors>
+        {move || refresh_failed.get().map(|e| view! {
+            <div class="alert alert-error" role="alert" data-testid="dashboard-error">
+                {format!("The dashboard could not be read again: {e}. It shows what it read before.")}
+            </div>
+        })}
+        {move || {
+            let DashboardData { overview, current, recent } = data.get();
+            let ready = overview.netbox.is_some() && overview.proxmox.iter().any(|e| e.enabled);
+            let csrf = csrf.clone();
+            view! {
+                <div class="overview">
+                    <Overview overview cards health/>
+                    {ready.then(|| view! { <SyncButtons csrf overlay/> })}
+                    {current.map(|current| view! { <JobPanel current overlay news/> })}
+                    <section class="recent-jobs">
+                        <h2>"Recent jobs"</h2>
+                        <JobTable jobs=recent/>
+                        <p><a href="/jobs">"All jobs"</a></p>
+                    </section>
+                </div>
+            }
+        }}
         <SyncOverlay overlay news/>
     }
 }

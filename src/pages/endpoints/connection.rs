@@ -3,7 +3,6 @@
 
 use leptos::prelude::*;
 
-use crate::components::session::CsrfField;
 use crate::error::AppError;
 use crate::models::ConnectionReport;
 
@@ -59,33 +58,41 @@ fn ReportView(
     }
 }
 
-#[component]
-pub fn TestProxmoxButton(id: i64, name: String) -> impl IntoView {
-    let test = ServerAction::<TestProxmoxEndpoint>::new();
-    let report = Signal::derive(move || test.value().get());
+/// An island: the report is the answer of a call, which a plain form post could not
+/// show (the server would send the browser back to the list without it).
+#[island]
+pub fn TestProxmoxButton(id: i64, name: String, csrf: String) -> impl IntoView {
+    let test = Action::new(move |_: &()| test_proxmox_endpoint(csrf.clone(), id));
     view! {
-        <ActionForm action=test>
-            <CsrfField/>
-            <input type="hidden" name="id" value=id/>
-            <button type="submit" class="btn btn-small" aria-label=format!("Test {name}") disabled=move || test.pending().get()>
-                {move || if test.pending().get() { "Testing…" } else { "Test" }}
-            </button>
-        </ActionForm>
-        <ReportView report testid=format!("test-result-{id}")/>
+        <TestButton pending=test.pending() class="btn btn-small" label="Test" aria_label=format!("Test {name}") on_click=move || { test.dispatch(()); }/>
+        <ReportView report=test.value().into() testid=format!("test-result-{id}")/>
     }
 }
 
-#[component]
-pub fn TestNetboxButton() -> impl IntoView {
-    let test = ServerAction::<TestNetboxEndpoint>::new();
-    let report = Signal::derive(move || test.value().get());
+#[island]
+pub fn TestNetboxButton(csrf: String) -> impl IntoView {
+    let test = Action::new(move |_: &()| test_netbox_endpoint(csrf.clone()));
     view! {
-        <ActionForm action=test>
-            <CsrfField/>
-            <button type="submit" class="btn" disabled=move || test.pending().get()>
-                {move || if test.pending().get() { "Testing…" } else { "Test connection" }}
-            </button>
-        </ActionForm>
-        <ReportView report testid="test-result-netbox".to_string()/>
+        <TestButton pending=test.pending() class="btn" label="Test connection" aria_label="Test connection".to_string() on_click=move || { test.dispatch(()); }/>
+        <ReportView report=test.value().into() testid="test-result-netbox".to_string()/>
+    }
+}
+
+/// Disabled until hydrated: it does nothing without JavaScript.
+#[component]
+fn TestButton(
+    pending: Memo<bool>,
+    class: &'static str,
+    label: &'static str,
+    aria_label: String,
+    on_click: impl Fn() + Send + Sync + 'static,
+) -> impl IntoView {
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    view! {
+        <button type="button" class=class aria-label=aria_label
+            disabled=move || !hydrated.get() || pending.get() on:click=move |_| on_click()>
+            {move || if pending.get() { "Testing…" } else { label }}
+        </button>
     }
 }

@@ -10,7 +10,7 @@ use leptos_meta::Title;
 
 use crate::components::form::ActionError;
 use crate::components::layout::PageErrors;
-use crate::components::session::CsrfField;
+use crate::components::session::{csrf_token, CsrfField};
 use crate::error::AppError;
 use crate::models::{EndpointsOverview, ProxmoxAuthKind};
 use connection::{TestNetboxButton, TestProxmoxButton};
@@ -82,15 +82,9 @@ pub async fn delete_netbox_endpoint(#[server(default)] csrf: String) -> Result<(
 pub fn EndpointsPage() -> impl IntoView {
     let delete_proxmox = ServerAction::<DeleteProxmoxEndpoint>::new();
     let delete_netbox = ServerAction::<DeleteNetboxEndpoint>::new();
-    let overview = Resource::new(
-        move || {
-            (
-                delete_proxmox.version().get(),
-                delete_netbox.version().get(),
-            )
-        },
-        |_| list_endpoints(),
-    );
+    // Plain forms: a delete answers with this page again, or with the error in its address
+    // for these actions to show.
+    let overview = Resource::new(|| (), |_| list_endpoints());
     view! {
         <Title text="Endpoints"/>
         <div class="page-header">
@@ -161,7 +155,7 @@ fn ProxmoxTable(
                                         }}
                                     </td>
                                     <td class="actions">
-                                        <TestProxmoxButton id=e.id name=e.name.clone()/>
+                                        <TestProxmoxButton id=e.id name=e.name.clone() csrf=csrf_token()/>
                                         <a class="btn btn-small" href=format!("/endpoints/proxmox/{}", e.id)>"Edit"</a>
                                         <ActionForm action=delete>
                                             <CsrfField/>
@@ -203,7 +197,7 @@ fn NetboxSection(
                         <dt>"Timeout"</dt><dd>{format!("{} s", nb.timeout_secs)}</dd>
                     </dl>
                     <div class="actions">
-                        <TestNetboxButton/>
+                        <TestNetboxButton csrf=csrf_token()/>
                         <a class="btn" href="/endpoints/netbox">"Edit"</a>
                         <ActionForm action=delete>
                             <CsrfField/>

@@ -2,13 +2,15 @@
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 use crate::components::form::{
-    field_errors_of, ActionError, CheckboxField, TextAreaField, TextField,
+    field_errors_of, posted_error, save_then_go, submit_to, ActionError, CheckboxField,
+    TextAreaField, TextField,
 };
 use crate::components::layout::PageErrors;
-use crate::components::session::CsrfField;
+use crate::components::session::{csrf_token, CsrfField};
 use crate::error::AppError;
 use crate::models::{NetboxEndpointForm, NetboxEndpointView, NETBOX_DEFAULT_TIMEOUT_SECS};
 
@@ -57,16 +59,25 @@ pub fn NetboxEndpointPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let existing = endpoint.await?;
-                    Ok::<_, AppError>(view! { <NetboxEndpointEditor existing/> })
+                    Ok::<_, AppError>(view! { <NetboxEndpointEditor existing csrf=csrf_token() posted={posted_error::<SaveNetboxEndpoint>()}/> })
                 })}
             </Transition>
         </PageErrors>
     }
 }
 
-#[component]
-fn NetboxEndpointEditor(existing: Option<NetboxEndpointView>) -> impl IntoView {
-    let save = ServerAction::<SaveNetboxEndpoint>::new();
+/// An island, so that bad input comes back beside the fields it was typed in.
+#[island]
+fn NetboxEndpointEditor(
+    existing: Option<NetboxEndpointView>,
+    csrf: String,
+    /// The error of a plain post of this form, if the page comes from one.
+    posted: Option<AppError>,
+) -> impl IntoView {
+    let csrf_field = csrf.clone();
+    let save = save_then_go("/endpoints", posted, move |form| {
+        save_netbox_endpoint(csrf.clone(), form)
+    });
     let errors = field_errors_of(save.value());
     let form = existing
         .as_ref()
@@ -84,8 +95,9 @@ fn NetboxEndpointEditor(existing: Option<NetboxEndpointView>) -> impl IntoView {
     view! {
         <section class="card form-card">
             <ActionError value=save.value()/>
-            <ActionForm action=save>
-                <CsrfField/>
+            <form method="post" action=SaveNetboxEndpoint::url()
+                on:submit=submit_to(save, |field| NetboxEndpointForm::from_fields(field))>
+                <CsrfField token=csrf_field/>
                 <TextField label="URL" name="form[url]" field="url" value=form.url.clone() errors
                     placeholder="https://netbox.example.com"/>
                 <TextField label="API token" name="form[token]" field="token" value="" errors
@@ -97,7 +109,7 @@ fn NetboxEndpointEditor(existing: Option<NetboxEndpointView>) -> impl IntoView {
                 <div class="form-actions">
                     <button type="submit" class="btn btn-primary" disabled=move || save.pending().get()>"Save"</button>
                 </div>
-            </ActionForm>
+            </form>
         </section>
     }
 }

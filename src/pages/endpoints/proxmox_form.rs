@@ -2,14 +2,16 @@
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::components::form::{
-    field_errors_of, ActionError, CheckboxField, TextAreaField, TextField,
+    field_errors_of, posted_error, save_then_go, submit_to, ActionError, CheckboxField,
+    TextAreaField, TextField,
 };
 use crate::components::layout::PageErrors;
-use crate::components::session::CsrfField;
+use crate::components::session::{csrf_token, CsrfField};
 use crate::error::AppError;
 use crate::models::{ProxmoxEndpointForm, ProxmoxEndpointView, PROXMOX_DEFAULT_TIMEOUT_SECS};
 
@@ -103,16 +105,37 @@ pub fn ProxmoxEndpointPage() -> impl IntoView {
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let existing = endpoint.await?;
-                    Ok::<_, AppError>(view! { <ProxmoxEndpointEditor existing/> })
+                    let title = existing
+                        .as_ref()
+                        .map_or("Add Proxmox endpoint".to_string(), |e| format!("Edit {}", e.name));
+                    Ok::<_, AppError>(view! {
+                        <Title text=title.clone()/>
+                        <div class="page-header">
+                            <h1>{title}</h1>
+                            <a class="btn" href="/endpoints">"Back to endpoints"</a>
+                        </div>
+                        <ProxmoxEndpointEditor existing csrf=csrf_token() posted={posted_error::<SaveProxmoxEndpoint>()}/>
+                    })
                 })}
             </Transition>
         </PageErrors>
     }
 }
 
-#[component]
-fn ProxmoxEndpointEditor(existing: Option<ProxmoxEndpointView>) -> impl IntoView {
-    let save = ServerAction::<SaveProxmoxEndpoint>::new();
+/// An island: bad input comes back beside the fields it was typed in, and the login kind
+/// shows its own credential fields.
+#[island]
+fn ProxmoxEndpointEditor(
+    existing: Option<ProxmoxEndpointView>,
+    csrf: String,
+    /// The error of a plain post of this form, if the page comes from one.
+    posted: Option<AppError>,
+) -> impl IntoView {
+    let csrf_field = csrf.clone();
+    let id = existing.as_ref().map(|e| e.id);
+    let save = save_then_go("/endpoints", posted, move |form| {
+        save_proxmox_endpoint(csrf.clone(), id, form)
+    });
     let errors = field_errors_of(save.value());
     let form = existing
         .as_ref()
@@ -125,11 +148,6 @@ fn ProxmoxEndpointEditor(existing: Option<ProxmoxEndpointView>) -> impl IntoView
             ..Default::default()
         });
     let has_secret = existing.as_ref().is_some_and(|e| e.has_secret);
-    let title = existing
-        .as_ref()
-        .map_or("Add Proxmox endpoint".to_string(), |e| {
-            format!("Edit {}", e.name)
-        });
 
     // Without JavaScript both credential groups show and the server uses the chosen one;
     // once hydrated, only the chosen group shows.
@@ -144,16 +162,12 @@ fn ProxmoxEndpointEditor(existing: Option<ProxmoxEndpointView>) -> impl IntoView
     };
 
     view! {
-        <Title text=title.clone()/>
-        <div class="page-header">
-            <h1>{title}</h1>
-            <a class="btn" href="/endpoints">"Back to endpoints"</a>
-        </div>
         <section class="card form-card">
             <ActionError value=save.value()/>
-            <ActionForm action=save>
-                <CsrfField/>
-                {existing.as_ref().map(|e| view! { <input type="hidden" name="id" value=e.id/> })}
+            <form method="post" action=SaveProxmoxEndpoint::url()
+                on:submit=submit_to(save, |field| ProxmoxEndpointForm::from_fields(field))>
+                <CsrfField token=csrf_field/>
+                {id.map(|id| view! { <input type="hidden" name="id" value=id/> })}
                 <TextField label="Name" name="form[name]" field="name" value=form.name.clone() errors
                     placeholder="pve-cluster-1" help="How this cluster is called in Proxbox."/>
                 <TextField label="URL" name="form[url]" field="url" value=form.url.clone() errors
@@ -191,7 +205,7 @@ fn ProxmoxEndpointEditor(existing: Option<ProxmoxEndpointView>) -> impl IntoView
                         {move || if save.pending().get() { "Saving…" } else { "Save" }}
                     </button>
                 </div>
-            </ActionForm>
+            </form>
         </section>
     }
 }

@@ -1,8 +1,8 @@
 //! `/jobs/{id}`: one job from its log: stage indicators, counts, errors with what to do,
 //! the event log with filters, and cancel / run-now buttons. Rendered completely on the
 //! server, so it works without JavaScript (while the job runs, such a page refreshes
-//! itself); hydrated, a running job's stage table, counters and errors follow its event
-//! stream live.
+//! itself); in the browser, the [`LiveJob`] island's stage table, counters and errors
+//! follow a running job's event stream live.
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
@@ -101,23 +101,18 @@ pub fn JobPage() -> impl IntoView {
     view! {
         <Title text="Job"/>
         <PageErrors>
-            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
-                    let detail_value = detail.await?;
-                    let refresh = move || detail.refetch();
-                    Ok::<_, AppError>(view! { <JobView detail=detail_value refresh/> })
+                    let detail = detail.await?;
+                    Ok::<_, AppError>(view! { <JobView detail/> })
                 })}
-            </Transition>
+            </Suspense>
         </PageErrors>
     }
 }
 
 #[component]
-fn JobView(
-    detail: JobDetail,
-    /// Loads the job again (once its stream ended).
-    refresh: impl Fn() + Send + Sync + 'static,
-) -> impl IntoView {
+fn JobView(detail: JobDetail) -> impl IntoView {
     let start = JobSnapshot::of(&detail);
     let JobDetail {
         job,
@@ -154,9 +149,20 @@ fn JobView(
                 <button type="submit" class="btn" data-testid="rerun-job">"Run now"</button>
             </form>
         </div>
-        <JobLive start on_end=refresh/>
+        <LiveJob start/>
         <EventLog events/>
     }
+}
+
+/// The page's live part: a running job's progress follows its event stream, and its end
+/// loads the page again, for the final log and status from the server.
+#[island]
+fn LiveJob(start: JobSnapshot) -> impl IntoView {
+    let reload = || {
+        #[cfg(feature = "hydrate")]
+        let _ = window().location().reload();
+    };
+    view! { <JobLive start on_end=reload/> }
 }
 
 /// What an event is about and how it went, for the log table.
