@@ -1,16 +1,10 @@
 //! The one error type of the data boundary: every server function returns it, and
 //! the browser decodes it back (it is serialised as JSON across the wire).
 
+use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
 use serde::{Deserialize, Serialize};
-use server_fn_error::*;
 
 use crate::validation::FieldErrors;
-
-/// Re-exported so that `error.rs` is the only place that names server_fn internals.
-mod server_fn_error {
-    pub use leptos::server_fn::codec::JsonEncoding;
-    pub use leptos::server_fn::error::{FromServerFnError, ServerFnErrorErr};
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
 pub enum AppError {
@@ -65,7 +59,8 @@ impl AppError {
 }
 
 impl FromServerFnError for AppError {
-    type Encoder = JsonEncoding;
+    /// Errors travel as the answers do (see [`crate::wire`]).
+    type Encoder = crate::wire::JsonTextEncoding;
 
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         match value {

@@ -15,6 +15,7 @@ pub mod events;
 pub mod models;
 pub mod pages;
 pub mod validation;
+pub mod wire;
 
 #[cfg(feature = "ssr")]
 pub mod server;

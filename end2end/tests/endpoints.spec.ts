@@ -1,5 +1,5 @@
 import { test, expect } from "@playwright/test";
-import { hydrated, login, uniqueName, watchConsole } from "./helpers";
+import { hydrated, login, submitLogin, uniqueName, watchConsole } from "./helpers";
 
 const SECRET = "5f1c9e2a-e2e0-4c0f-9a77-00000000beef";
 
@@ -44,6 +44,28 @@ test("bad input shows a message per field and saves nothing", async ({ page }) =
   await expect(page.getByRole("heading", { name: "Endpoints" })).toBeVisible();
   await expect(page.getByText(name)).toHaveCount(0);
   expect(errors).toEqual([]);
+});
+
+test("without JavaScript, bad input comes back with its messages and saves nothing", async ({ browser }) => {
+  const context = await browser.newContext({ javaScriptEnabled: false });
+  const page = await context.newPage();
+  const name = uniqueName("nojs");
+  await page.goto("/login?next=%2Fendpoints%2Fproxmox%2Fnew");
+  await submitLogin(page);
+  await expect(page).toHaveURL(/\/endpoints\/proxmox\/new$/);
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("URL").fill("https://pve1.example.com:99999");
+  await page.getByLabel("Token ID").fill("root@pam!proxbox");
+  await page.getByLabel("Token secret").fill(SECRET);
+  await page.getByRole("button", { name: "Save" }).click();
+
+  // The server sends the browser back to the form with the error in the address.
+  await expect(page).toHaveURL(/\/endpoints\/proxmox\/new\?/);
+  await expect(page.locator('[data-field="url"]')).toContainText("1 to 65535");
+  await expect(page.getByTestId("form-error")).toContainText("nothing was saved");
+  await page.goto("/endpoints");
+  await expect(page.getByText(name)).toHaveCount(0);
+  await context.close();
 });
 
 test("a good endpoint is saved and listed, and its secret never reaches the browser", async ({ page, request }) => {

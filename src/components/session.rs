@@ -10,8 +10,9 @@ use leptos::server_fn::ServerFn;
 
 use crate::error::AppError;
 use crate::models::SessionInfo;
+use crate::wire::JsonText;
 
-#[server(endpoint = "session", input = GetUrl)]
+#[server(endpoint = "session", input = GetUrl, output = JsonText)]
 pub async fn get_session() -> Result<SessionInfo, AppError> {
     request_session()
 }
@@ -35,7 +36,7 @@ pub fn csrf_token() -> String {
     String::new()
 }
 
-#[server(endpoint = "logout")]
+#[server(endpoint = "logout", output = JsonText)]
 pub async fn logout(#[server(default)] csrf: String) -> Result<(), AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
     let state = crate::server::context::app_state()?;

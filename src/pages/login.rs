@@ -5,8 +5,9 @@ use leptos_router::hooks::use_query_map;
 use crate::components::form::ActionError;
 use crate::components::session::CsrfField;
 use crate::error::AppError;
+use crate::wire::JsonText;
 
-#[server(endpoint = "login")]
+#[server(endpoint = "login", output = JsonText)]
 pub async fn login(
     #[server(default)] csrf: String,
     username: String,

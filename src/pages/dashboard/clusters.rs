@@ -9,8 +9,9 @@ use super::health::HealthState;
 use crate::components::sync_news::SyncNews;
 use crate::error::AppError;
 use crate::models::{ClusterCard, ClusterInventory, NetboxEndpointView, ProxmoxEndpointView};
+use crate::wire::JsonText;
 
-#[server(endpoint = "read_cluster_cards", input = GetUrl)]
+#[server(endpoint = "read_cluster_cards", input = GetUrl, output = JsonText)]
 pub async fn read_cluster_cards() -> Result<Vec<ClusterCard>, AppError> {
     let (state, _) = crate::server::context::require_user()?;
     crate::server::health::cluster_cards(&state)

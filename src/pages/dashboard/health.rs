@@ -9,11 +9,12 @@ use leptos::server_fn::codec::GetUrl;
 
 use crate::error::AppError;
 use crate::models::{HealthReport, PeerHealth};
+use crate::wire::JsonText;
 
 /// How long to wait before asking again when Proxbox itself did not answer.
 const RETRY_SECS: u64 = 30;
 
-#[server(endpoint = "check_peers", input = GetUrl)]
+#[server(endpoint = "check_peers", input = GetUrl, output = JsonText)]
 pub async fn check_peers() -> Result<HealthReport, AppError> {
     let (state, _) = crate::server::context::require_user()?;
     Ok(crate::server::health::check_all(&state, state.web.health_refresh_secs).await)

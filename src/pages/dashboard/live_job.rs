@@ -10,10 +10,11 @@ use crate::components::sync_news::SyncNews;
 use crate::error::AppError;
 use crate::models::JobSnapshot;
 use crate::pages::jobs::JobStatusBadge;
+use crate::wire::JsonText;
 
 /// Enqueues a sync of every enabled endpoint (or attaches to the one already running) and
 /// answers with the job as it stands, for the overlay to follow.
-#[server(endpoint = "start_sync")]
+#[server(endpoint = "start_sync", output = JsonText)]
 pub async fn start_sync(
     #[server(default)] csrf: String,
     stage: String,

@@ -21,11 +21,12 @@ use crate::components::sync_news::{open_sync_news, NewsIndicator};
 use crate::error::AppError;
 use crate::models::{DashboardData, EndpointsOverview};
 use crate::pages::jobs::JobTable;
+use crate::wire::JsonText;
 use clusters::{ClusterCards, ClusterCardsState, NetboxCard};
 use health::{HealthBadges, HealthState};
 use live_job::{JobPanel, SyncButtons, SyncOverlay};
 
-#[server(endpoint = "dashboard", input = GetUrl)]
+#[server(endpoint = "dashboard", input = GetUrl, output = JsonText)]
 pub async fn dashboard() -> Result<DashboardData, AppError> {
     use crate::server::auth::internal;
     /// How many jobs the dashboard lists.

@@ -5,8 +5,9 @@ use leptos::prelude::*;
 
 use crate::error::AppError;
 use crate::models::ConnectionReport;
+use crate::wire::JsonText;
 
-#[server(endpoint = "test_proxmox_endpoint")]
+#[server(endpoint = "test_proxmox_endpoint", output = JsonText)]
 pub async fn test_proxmox_endpoint(
     #[server(default)] csrf: String,
     id: i64,
@@ -22,7 +23,7 @@ pub async fn test_proxmox_endpoint(
     Ok(crate::server::peers::test_proxmox(&row, &state.secrets).await)
 }
 
-#[server(endpoint = "test_netbox_endpoint")]
+#[server(endpoint = "test_netbox_endpoint", output = JsonText)]
 pub async fn test_netbox_endpoint(
     #[server(default)] csrf: String,
 ) -> Result<ConnectionReport, AppError> {

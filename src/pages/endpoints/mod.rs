@@ -13,9 +13,10 @@ use crate::components::layout::PageErrors;
 use crate::components::session::{csrf_token, CsrfField};
 use crate::error::AppError;
 use crate::models::{EndpointsOverview, ProxmoxAuthKind};
+use crate::wire::JsonText;
 use connection::{TestNetboxButton, TestProxmoxButton};
 
-#[server(endpoint = "endpoints", input = GetUrl)]
+#[server(endpoint = "endpoints", input = GetUrl, output = JsonText)]
 pub async fn list_endpoints() -> Result<EndpointsOverview, AppError> {
     let (state, _) = crate::server::context::require_user()?;
     load_overview(&state).await
@@ -44,7 +45,7 @@ pub async fn load_overview(
     Ok(EndpointsOverview { proxmox, netbox })
 }
 
-#[server(endpoint = "delete_proxmox_endpoint")]
+#[server(endpoint = "delete_proxmox_endpoint", output = JsonText)]
 pub async fn delete_proxmox_endpoint(
     #[server(default)] csrf: String,
     id: i64,
@@ -64,7 +65,7 @@ pub async fn delete_proxmox_endpoint(
     Ok(())
 }
 
-#[server(endpoint = "delete_netbox_endpoint")]
+#[server(endpoint = "delete_netbox_endpoint", output = JsonText)]
 pub async fn delete_netbox_endpoint(#[server(default)] csrf: String) -> Result<(), AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
     let (state, user) = crate::server::context::require_user()?;

@@ -13,8 +13,9 @@ use crate::components::layout::PageErrors;
 use crate::components::session::{csrf_token, CsrfField};
 use crate::error::AppError;
 use crate::models::{NetboxEndpointForm, NetboxEndpointView, NETBOX_DEFAULT_TIMEOUT_SECS};
+use crate::wire::JsonText;
 
-#[server(endpoint = "netbox_endpoint", input = GetUrl)]
+#[server(endpoint = "netbox_endpoint", input = GetUrl, output = JsonText)]
 pub async fn get_netbox_endpoint() -> Result<Option<NetboxEndpointView>, AppError> {
     let (state, _) = crate::server::context::require_user()?;
     Ok(state
@@ -25,7 +26,7 @@ pub async fn get_netbox_endpoint() -> Result<Option<NetboxEndpointView>, AppErro
         .map(|row| row.view()))
 }
 
-#[server(endpoint = "save_netbox_endpoint")]
+#[server(endpoint = "save_netbox_endpoint", output = JsonText)]
 pub async fn save_netbox_endpoint(
     #[server(default)] csrf: String,
     form: NetboxEndpointForm,

@@ -14,8 +14,9 @@ use crate::components::layout::PageErrors;
 use crate::components::session::{csrf_token, CsrfField};
 use crate::error::AppError;
 use crate::models::{ProxmoxEndpointForm, ProxmoxEndpointView, PROXMOX_DEFAULT_TIMEOUT_SECS};
+use crate::wire::JsonText;
 
-#[server(endpoint = "proxmox_endpoint", input = GetUrl)]
+#[server(endpoint = "proxmox_endpoint", input = GetUrl, output = JsonText)]
 pub async fn get_proxmox_endpoint(id: i64) -> Result<ProxmoxEndpointView, AppError> {
     let (state, _) = crate::server::context::require_user()?;
     let row = state
@@ -29,7 +30,7 @@ pub async fn get_proxmox_endpoint(id: i64) -> Result<ProxmoxEndpointView, AppErr
 
 /// Creates (`id` absent) or updates an endpoint. Bad input saves nothing and returns a
 /// message per field; a blank secret keeps the stored one.
-#[server(endpoint = "save_proxmox_endpoint")]
+#[server(endpoint = "save_proxmox_endpoint", output = JsonText)]
 pub async fn save_proxmox_endpoint(
     #[server(default)] csrf: String,
     id: Option<i64>,

@@ -16,8 +16,9 @@ use crate::components::session::CsrfField;
 use crate::error::AppError;
 use crate::events::{ItemStatus, SyncEvent};
 use crate::models::{format_utc, JobDetail, JobSnapshot};
+use crate::wire::JsonText;
 
-#[server(endpoint = "job", input = GetUrl)]
+#[server(endpoint = "job", input = GetUrl, output = JsonText)]
 pub async fn get_job(id: i64) -> Result<JobDetail, AppError> {
     let (state, _) = crate::server::context::require_user()?;
     load_job(&state, id).await

@@ -10,8 +10,9 @@ use leptos_router::hooks::use_query_map;
 use crate::components::layout::PageErrors;
 use crate::error::AppError;
 use crate::models::{format_utc, JobStatus, JobSummary};
+use crate::wire::JsonText;
 
-#[server(endpoint = "jobs", input = GetUrl)]
+#[server(endpoint = "jobs", input = GetUrl, output = JsonText)]
 pub async fn list_jobs(
     #[server(default)] status: String,
     #[server(default)] stages: String,
@@ -38,7 +39,7 @@ pub async fn list_jobs(
 }
 
 /// The stage labels of past jobs, for the kind filter.
-#[server(endpoint = "job_kinds", input = GetUrl)]
+#[server(endpoint = "job_kinds", input = GetUrl, output = JsonText)]
 pub async fn job_kinds() -> Result<Vec<String>, AppError> {
     let (state, _) = crate::server::context::require_user()?;
     state
