@@ -82,6 +82,9 @@ export async function itemsCounted(row: Locator): Promise<number> {
 /** Clicks a dashboard sync button (the page must be the hydrated dashboard): the progress
  *  overlay opens in place. Answers with the overlay and its job's id. */
 export async function startFromButton(page: Page, stage: string): Promise<{ overlay: Locator; jobId: string }> {
+  // The cards grow when their cluster's answer arrives and push the buttons down: a click
+  // aimed while they grow can land beside its button.
+  await expect(page.locator('[data-testid="endpoint-card"][data-state="loading"]')).toHaveCount(0);
   await page.getByTestId(`sync-${stage}`).click();
   const overlay = page.getByTestId("sync-overlay");
   await expect(overlay).toBeVisible();

@@ -9,6 +9,11 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::validation::FieldErrors;
 
+/// Reads a model posted as server-function argument `form` (fields `form[<name>]`).
+pub fn in_form(field: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    field(&format!("form[{name}]"))
+}
+
 /// An island form's save: calls `save` with the form and, once it succeeded, loads `done`
 /// (the page a plain post of the same form is redirected to).
 ///
@@ -18,7 +23,7 @@ use crate::validation::FieldErrors;
 /// `posted` is the error of a plain post of the same form (see [`posted_error`]), shown
 /// until the next save.
 pub fn save_then_go<F, T, Fut>(
-    done: &'static str,
+    done: String,
     posted: Option<AppError>,
     save: impl Fn(F) -> Fut + Send + Sync + 'static,
 ) -> Action<F, Result<T, AppError>>
@@ -29,11 +34,12 @@ where
 {
     Action::new_with_value(posted.map(Err), move |form: &F| {
         let saving = save(form.clone());
+        let done = done.clone();
         async move {
             let saved = saving.await;
             #[cfg(feature = "hydrate")]
             if saved.is_ok() {
-                let _ = window().location().set_href(done);
+                let _ = window().location().set_href(&done);
             }
             #[cfg(not(feature = "hydrate"))]
             let _ = done;
@@ -58,7 +64,7 @@ pub fn posted_error<S: leptos::server_fn::ServerFn>() -> Option<AppError> {
     None
 }
 
-/// The handler of an island form's submit: the form's `form[<field>]` values, read with
+/// The handler of an island form's submit: the form's values, read by field name with
 /// `read`, go to `action` instead of a page load. Without JavaScript the same form posts.
 pub fn submit_to<F>(
     action: Action<F, impl Send + Sync + 'static>,
@@ -74,7 +80,7 @@ where
             .target()
             .and_then(|target| target.dyn_into::<leptos::web_sys::HtmlFormElement>().ok())
             .and_then(|form| leptos::web_sys::FormData::new_with_form(&form).ok());
-        let field = |name: &str| data.as_ref()?.get(&format!("form[{name}]")).as_string();
+        let field = |name: &str| data.as_ref()?.get(name).as_string();
         action.dispatch(read(&field));
     }
 }

@@ -1,9 +1,10 @@
 use leptos::prelude::*;
+use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::form::ActionError;
-use crate::components::session::CsrfField;
+use crate::components::form::{posted_error, save_then_go, submit_to, ActionError};
+use crate::components::session::{csrf_token, CsrfField};
 use crate::error::AppError;
 use crate::wire::JsonText;
 
@@ -48,33 +49,53 @@ pub fn safe_next(next: Option<&str>) -> String {
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
-    // A plain form: the server answers with the page to go to, or sends the browser back
-    // here with the error in the address, which this action reads.
-    let login = ServerAction::<Login>::new();
     let query = use_query_map();
-    let next = move || query.with(|q| q.get("next").unwrap_or_default());
+    let next = query.with_untracked(|q| q.get("next").unwrap_or_default());
     view! {
         <Title text="Log in"/>
         <section class="card narrow login">
             <h1>"Log in to Proxbox"</h1>
-            <ActionError value=login.value()/>
-            <ActionForm action=login>
-                <CsrfField/>
-                <input type="hidden" name="next" value=next/>
-                <div class="field">
-                    <label for="username">"User name"</label>
-                    <input id="username" name="username" autocomplete="username" required/>
-                </div>
-                <div class="field">
-                    <label for="password">"Password"</label>
-                    <input id="password" name="password" type="password" autocomplete="current-password" required/>
-                </div>
-                <button type="submit" class="btn btn-primary">"Log in"</button>
-            </ActionForm>
+            <LoginForm csrf=csrf_token() next posted={posted_error::<Login>()}/>
             <p class="help">
                 "Lost the password? Run " <code>"proxbox reset-password admin"</code> " on the server."
             </p>
         </section>
+    }
+}
+
+/// An island, so that a refused login keeps the user name typed. Without JavaScript the
+/// form posts, and a refusal comes back as `posted`.
+#[island]
+fn LoginForm(csrf: String, next: String, posted: Option<AppError>) -> impl IntoView {
+    let (csrf_field, next_field) = (csrf.clone(), next.clone());
+    let attempt = save_then_go(
+        safe_next(Some(&next)),
+        posted,
+        move |(username, password): (String, String)| {
+            login(csrf.clone(), username, password, Some(next.clone()))
+        },
+    );
+    let read = |field: &dyn Fn(&str) -> Option<String>| {
+        (
+            field("username").unwrap_or_default(),
+            field("password").unwrap_or_default(),
+        )
+    };
+    view! {
+        <ActionError value=attempt.value()/>
+        <form method="post" action=Login::url() on:submit=submit_to(attempt, read)>
+            <CsrfField token=csrf_field/>
+            <input type="hidden" name="next" value=next_field/>
+            <div class="field">
+                <label for="username">"User name"</label>
+                <input id="username" name="username" autocomplete="username" required/>
+            </div>
+            <div class="field">
+                <label for="password">"Password"</label>
+                <input id="password" name="password" type="password" autocomplete="current-password" required/>
+            </div>
+            <button type="submit" class="btn btn-primary" disabled=move || attempt.pending().get()>"Log in"</button>
+        </form>
     }
 }
 

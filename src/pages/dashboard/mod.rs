@@ -105,7 +105,7 @@ fn DashboardLive(data: DashboardData, csrf: String) -> impl IntoView {
         <NewsIndicator news/>
         {move || refresh_failed.get().map(|e| view! {
             <div class="alert alert-error" role="alert" data-testid="dashboard-error">
-                {format!("The dashboard could not be read again: {e}. It shows what it read before.")}
+                {format!("The dashboard could not be read again, so it shows what it read before: {e}")}
             </div>
         })}
         {move || {

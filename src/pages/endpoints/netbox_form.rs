@@ -6,7 +6,7 @@ use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 
 use crate::components::form::{
-    field_errors_of, posted_error, save_then_go, submit_to, ActionError, CheckboxField,
+    field_errors_of, in_form, posted_error, save_then_go, submit_to, ActionError, CheckboxField,
     TextAreaField, TextField,
 };
 use crate::components::layout::PageErrors;
@@ -76,7 +76,7 @@ fn NetboxEndpointEditor(
     posted: Option<AppError>,
 ) -> impl IntoView {
     let csrf_field = csrf.clone();
-    let save = save_then_go("/endpoints", posted, move |form| {
+    let save = save_then_go("/endpoints".into(), posted, move |form| {
         save_netbox_endpoint(csrf.clone(), form)
     });
     let errors = field_errors_of(save.value());
@@ -97,7 +97,7 @@ fn NetboxEndpointEditor(
         <section class="card form-card">
             <ActionError value=save.value()/>
             <form method="post" action=SaveNetboxEndpoint::url()
-                on:submit=submit_to(save, |field| NetboxEndpointForm::from_fields(field))>
+                on:submit=submit_to(save, |field| NetboxEndpointForm::from_fields(|name| in_form(field, name)))>
                 <CsrfField token=csrf_field/>
                 <TextField label="URL" name="form[url]" field="url" value=form.url.clone() errors
                     placeholder="https://netbox.example.com"/>

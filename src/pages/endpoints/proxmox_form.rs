@@ -7,7 +7,7 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::components::form::{
-    field_errors_of, posted_error, save_then_go, submit_to, ActionError, CheckboxField,
+    field_errors_of, in_form, posted_error, save_then_go, submit_to, ActionError, CheckboxField,
     TextAreaField, TextField,
 };
 use crate::components::layout::PageErrors;
@@ -134,7 +134,7 @@ fn ProxmoxEndpointEditor(
 ) -> impl IntoView {
     let csrf_field = csrf.clone();
     let id = existing.as_ref().map(|e| e.id);
-    let save = save_then_go("/endpoints", posted, move |form| {
+    let save = save_then_go("/endpoints".into(), posted, move |form| {
         save_proxmox_endpoint(csrf.clone(), id, form)
     });
     let errors = field_errors_of(save.value());
@@ -166,7 +166,7 @@ fn ProxmoxEndpointEditor(
         <section class="card form-card">
             <ActionError value=save.value()/>
             <form method="post" action=SaveProxmoxEndpoint::url()
-                on:submit=submit_to(save, |field| ProxmoxEndpointForm::from_fields(field))>
+                on:submit=submit_to(save, |field| ProxmoxEndpointForm::from_fields(|name| in_form(field, name)))>
                 <CsrfField token=csrf_field/>
                 {id.map(|id| view! { <input type="hidden" name="id" value=id/> })}
                 <TextField label="Name" name="form[name]" field="name" value=form.name.clone() errors
