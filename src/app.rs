@@ -36,8 +36,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 /// The pages. They render on the server only; the browser hydrates the islands in them
-/// (the live parts: the dashboard, a running job, the endpoint forms), so every link is a
-/// page load and what the browser downloads is the islands' code, not the whole app's.
+/// (the live parts: the dashboard, a running job, the login and endpoint forms), so every
+/// link is a page load and what the browser downloads is the islands' code, not the whole
+/// app's.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
