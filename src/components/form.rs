@@ -9,8 +9,11 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::validation::FieldErrors;
 
+/// A submitted form's values by field name.
+pub type Fields<'a> = &'a dyn Fn(&str) -> Option<String>;
+
 /// Reads a model posted as server-function argument `form` (fields `form[<name>]`).
-pub fn in_form(field: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+pub fn in_form(field: Fields, name: &str) -> Option<String> {
     field(&format!("form[{name}]"))
 }
 
@@ -68,7 +71,7 @@ pub fn posted_error<S: leptos::server_fn::ServerFn>() -> Option<AppError> {
 /// `read`, go to `action` instead of a page load. Without JavaScript the same form posts.
 pub fn submit_to<F>(
     action: Action<F, impl Send + Sync + 'static>,
-    read: fn(&dyn Fn(&str) -> Option<String>) -> F,
+    read: fn(Fields) -> F,
 ) -> impl Fn(SubmitEvent) + 'static
 where
     F: Send + Sync + 'static,

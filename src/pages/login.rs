@@ -3,7 +3,7 @@ use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::form::{posted_error, save_then_go, submit_to, ActionError};
+use crate::components::form::{posted_error, save_then_go, submit_to, ActionError, Fields};
 use crate::components::session::{csrf_token, CsrfField};
 use crate::error::AppError;
 use crate::wire::JsonText;
@@ -75,7 +75,7 @@ fn LoginForm(csrf: String, next: String, posted: Option<AppError>) -> impl IntoV
             login(csrf.clone(), username, password, Some(next.clone()))
         },
     );
-    let read = |field: &dyn Fn(&str) -> Option<String>| {
+    let read = |field: Fields| {
         (
             field("username").unwrap_or_default(),
             field("password").unwrap_or_default(),
