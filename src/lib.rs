@@ -1,7 +1,8 @@
 //! Proxbox: keeps NetBox in step with Proxmox VE clusters.
 //!
 //! The crate compiles twice: with `ssr` it is the server (axum, sqlx, the sync engine),
-//! with `hydrate` it is the WASM bundle that hydrates the server-rendered pages.
+//! with `hydrate` it is the WASM bundle that hydrates the islands (the live parts) of the
+//! server-rendered pages.
 //! Modules without a `cfg` are shared by both; `server` is compiled for the server only.
 
 // The typed views of a whole page nest deeper than rustc's default limit of 128 (a

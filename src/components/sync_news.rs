@@ -43,6 +43,12 @@ impl SyncNews {
         self.revision.get()
     }
 
+    /// Whether no sync started or ended since `revision`: an answer asked for at an older
+    /// revision may arrive after a newer one's, and must not replace it.
+    pub fn is_latest(&self, revision: u64) -> bool {
+        self.revision.try_get_untracked() == Some(revision)
+    }
+
     pub fn state(&self) -> NewsState {
         self.state.get()
     }

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::models::{EndpointsOverview, JobSnapshot, JobSummary};
 
-/// The server-rendered part of the dashboard, read in one go so that it hydrates from one
-/// resource.
+/// The server-rendered part of the dashboard, read in one go: the dashboard island starts
+/// from it (a prop) and reads it again when a sync starts or ends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DashboardData {
     pub overview: EndpointsOverview,

@@ -28,9 +28,12 @@ impl ClusterCardsState {
     pub fn follow(news: SyncNews) -> ClusterCardsState {
         let cards = RwSignal::new(None);
         Effect::new(move |_| {
-            news.revision();
+            let revision = news.revision();
             leptos::task::spawn_local(async move {
-                let _ = cards.try_set(Some(read_cluster_cards().await));
+                let answer = read_cluster_cards().await;
+                if news.is_latest(revision) {
+                    let _ = cards.try_set(Some(answer));
+                }
             });
         });
         ClusterCardsState(cards)

@@ -3,9 +3,9 @@
 //! JavaScript; hydrated, it asks its peers for the rest (cluster inventories, keepalive
 //! badges), follows the current job live, and refreshes when a sync starts or ends.
 //!
-//! The page is one island, [`DashboardLive`], started from the server's read; the parts
-//! that come later are plain signals filled after hydration, so that what the browser
-//! hydrates is always exactly what the server sent.
+//! The page's live part is one island, [`DashboardLive`], started from the server's read;
+//! the parts that come later are plain signals filled after hydration, so that what the
+//! browser hydrates is always exactly what the server sent.
 
 pub mod clusters;
 pub mod health;
@@ -81,7 +81,11 @@ fn DashboardLive(data: DashboardData, csrf: String) -> impl IntoView {
         let revision = news.revision();
         if seen.is_some_and(|seen| seen != revision) {
             leptos::task::spawn_local(async move {
-                match dashboard().await {
+                let answer = dashboard().await;
+                if !news.is_latest(revision) {
+                    return;
+                }
+                match answer {
                     Ok(fresh) => {
                         data.try_set(fresh);
                         refresh_failed.try_set(None);
