@@ -9,6 +9,15 @@ use leptos::prelude::*;
 use crate::error::AppError;
 use crate::validation::FieldErrors;
 
+/// False on the server and while an island hydrates, true once it is live: for what a
+/// form shows or allows only with JavaScript, rendered the same on both sides first.
+pub fn once_hydrated() -> ReadSignal<bool> {
+    let (hydrated, set_hydrated) = signal(false);
+    // Effects run only in the browser, after hydration.
+    Effect::new(move |_| set_hydrated.set(true));
+    hydrated
+}
+
 /// A submitted form's values by field name.
 pub type Fields<'a> = &'a dyn Fn(&str) -> Option<String>;
 

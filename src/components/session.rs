@@ -27,13 +27,19 @@ pub fn request_session() -> Result<SessionInfo, AppError> {
     })
 }
 
+/// The session of the page being rendered; `None` outside a request (and so in the
+/// browser, where only islands run).
+fn page_session() -> Option<SessionInfo> {
+    #[cfg(feature = "ssr")]
+    return request_session().ok();
+    #[cfg(not(feature = "ssr"))]
+    None
+}
+
 /// The CSRF token of the request being rendered, for a form or an island's prop. Empty
 /// outside a request (a form without it is refused with a message saying so).
 pub fn csrf_token() -> String {
-    #[cfg(feature = "ssr")]
-    return request_session().map(|s| s.csrf).unwrap_or_default();
-    #[cfg(not(feature = "ssr"))]
-    String::new()
+    page_session().map(|s| s.csrf).unwrap_or_default()
 }
 
 #[server(endpoint = "logout", output = JsonText)]
@@ -70,11 +76,7 @@ pub fn CsrfField(
 /// The user's name and a logout button (a plain form), or nothing when logged out.
 #[component]
 pub fn UserMenu() -> impl IntoView {
-    #[cfg(feature = "ssr")]
-    let username = request_session().ok().and_then(|s| s.username);
-    #[cfg(not(feature = "ssr"))]
-    let username: Option<String> = None;
-    username.map(|username| {
+    page_session().and_then(|s| s.username).map(|username| {
         view! {
             <div class="user-menu">
                 <span class="user-name" data-testid="user-name">{username}</span>

@@ -3,6 +3,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::form::once_hydrated;
 use crate::error::AppError;
 use crate::models::ConnectionReport;
 use crate::wire::JsonText;
@@ -88,8 +89,7 @@ fn TestButton(
     aria_label: String,
     on_click: impl Fn() + Send + Sync + 'static,
 ) -> impl IntoView {
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    let hydrated = once_hydrated();
     view! {
         <button type="button" class=class aria-label=aria_label
             disabled=move || !hydrated.get() || pending.get() on:click=move |_| on_click()>

@@ -7,8 +7,8 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::components::form::{
-    field_errors_of, in_form, posted_error, save_then_go, submit_to, ActionError, CheckboxField,
-    TextAreaField, TextField,
+    field_errors_of, in_form, once_hydrated, posted_error, save_then_go, submit_to, ActionError,
+    CheckboxField, TextAreaField, TextField,
 };
 use crate::components::layout::PageErrors;
 use crate::components::session::{csrf_token, CsrfField};
@@ -153,8 +153,7 @@ fn ProxmoxEndpointEditor(
     // Without JavaScript both credential groups show and the server uses the chosen one;
     // once hydrated, only the chosen group shows.
     let auth_kind = RwSignal::new(form.auth_kind.clone());
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    let hydrated = once_hydrated();
     let hide_group = move |kind: &'static str| move || hydrated.get() && auth_kind.get() != kind;
     let secret_hint = if has_secret {
         "Stored (encrypted). Leave blank to keep it — unless the URL or login changes."
