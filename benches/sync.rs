@@ -197,9 +197,12 @@ async fn main() {
         let netbox_reads = events
             .iter()
             .find_map(|e| match e {
-                SyncEvent::Discovery(d) => {
-                    d.metadata.get("netbox_reads")?.as_str().map(str::to_string)
-                }
+                SyncEvent::Substep(s) if s.substep == "setting" => s
+                    .result
+                    .as_ref()?
+                    .get("netbox_reads")?
+                    .as_str()
+                    .map(str::to_string),
                 _ => None,
             })
             .unwrap_or_default();

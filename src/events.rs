@@ -81,12 +81,27 @@ impl SyncEvent {
     }
 }
 
+/// The phase of a run's own events (its first discovery, its `complete`), as the system
+/// we replace names it.
+pub const RUN_PHASE: &str = "full-update";
+
 /// `current` of `total`, and the percentage.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Progress {
     pub current: u64,
     pub total: u64,
+    /// A whole percentage is written as an integer (`0`, `100`), as the system we replace
+    /// writes the first discovery's; a part as a decimal (`33.3`).
+    #[serde(serialize_with = "whole_as_integer")]
     pub percent: f64,
+}
+
+fn whole_as_integer<S: serde::Serializer>(percent: &f64, out: S) -> Result<S::Ok, S::Error> {
+    if percent.fract() == 0.0 && (0.0..=100.0).contains(percent) {
+        out.serialize_u64(*percent as u64)
+    } else {
+        out.serialize_f64(*percent)
+    }
 }
 
 impl Progress {
@@ -117,8 +132,10 @@ pub struct Item {
     /// `stage`, `node`, `qemu`, `lxc`, `interface`, `disk`, `ip`… (SPEC field name).
     #[serde(rename = "type")]
     pub kind: String,
-    /// The same, under the name the NetBox plugin reads.
-    pub item_type: String,
+    /// The same, under the name the NetBox plugin reads for objects (a stage of the first
+    /// discovery has only `type`, as in the streams of the system we replace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_type: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub netbox_id: Option<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -130,8 +147,19 @@ impl Item {
         let kind = kind.into();
         Item {
             name: name.into(),
-            item_type: kind.clone(),
+            item_type: Some(kind.clone()),
             kind,
+            netbox_id: None,
+            netbox_url: None,
+        }
+    }
+
+    /// A stage in the first discovery of a run.
+    pub fn stage(name: impl Into<String>) -> Item {
+        Item {
+            name: name.into(),
+            kind: "stage".into(),
+            item_type: None,
             netbox_id: None,
             netbox_url: None,
         }
@@ -427,19 +455,16 @@ mod tests {
         let event = SyncEvent::Discovery(Discovery::new(
             "full-update",
             "Discovered 2 stages",
-            vec![
-                Item::new("devices", "stage"),
-                Item::new("virtual-machines", "stage"),
-            ],
+            vec![Item::stage("devices"), Item::stage("virtual-machines")],
             metadata,
         ));
         assert_eq!(event.name(), "discovery");
         assert_eq!(
             round_trip(event),
             json!({"event": "discovery", "phase": "full-update", "status": "discovered", "message": "Discovered 2 stages",
-                   "count": 2, "items": [{"name": "devices", "type": "stage", "item_type": "stage"},
-                                         {"name": "virtual-machines", "type": "stage", "item_type": "stage"}],
-                   "progress": {"current": 0, "total": 2, "percent": 0.0}, "metadata": {"operation_id": "job-7"}})
+                   "count": 2, "items": [{"name": "devices", "type": "stage"},
+                                         {"name": "virtual-machines", "type": "stage"}],
+                   "progress": {"current": 0, "total": 2, "percent": 0}, "metadata": {"operation_id": "job-7"}})
         );
     }
 

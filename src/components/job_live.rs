@@ -79,12 +79,8 @@ fn Elapsed(job: JobSummary, progress: RwSignal<JobProgress>, as_of: i64) -> impl
             let handle = set_interval_with_handle(
                 move || {
                     let server_now = web_sys::js_sys::Date::now() as i64 + offset;
-                    let (begun, finished) = progress.with_untracked(|p| {
-                        (
-                            p.discovered > 0 || !p.stages.is_empty(),
-                            p.finished.is_some(),
-                        )
-                    });
+                    let (begun, finished) =
+                        progress.with_untracked(|p| (p.started(), p.finished.is_some()));
                     if begun && started.get_untracked().is_none() {
                         started.set(Some(server_now));
                     }

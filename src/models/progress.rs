@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::events::{Counts, ErrorDetail, StepStatus, SyncEvent};
+use crate::events::{Counts, ErrorDetail, StepStatus, SyncEvent, RUN_PHASE};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -31,6 +31,21 @@ pub struct StageProgress {
     pub name: String,
     pub state: StageState,
     pub counts: Counts,
+    /// The objects the stage's own discovery announced (0 until it arrived).
+    #[serde(default)]
+    pub expected: u64,
+}
+
+impl StageProgress {
+    /// How far the stage is, in whole percent: a running stage never reads 100 before its
+    /// step completed.
+    pub fn percent(&self) -> u64 {
+        match self.state {
+            StageState::Pending => 0,
+            StageState::Completed | StageState::Failed => 100,
+            StageState::Running => (self.counts.total * 100 / self.expected.max(1)).min(99),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -40,8 +55,6 @@ pub struct JobProgress {
     /// `Some(ok)` once `complete` arrived.
     pub finished: Option<bool>,
     pub message: String,
-    /// Nodes and guests found by discovery.
-    pub discovered: u64,
 }
 
 impl JobProgress {
@@ -61,6 +74,7 @@ impl JobProgress {
             name: name.to_string(),
             state: StageState::Pending,
             counts: Counts::default(),
+            expected: 0,
         });
         self.stages.last_mut().expect("just pushed")
     }
@@ -68,19 +82,14 @@ impl JobProgress {
     /// Takes one more event into account.
     pub fn apply(&mut self, event: &SyncEvent) {
         match event {
-            SyncEvent::Discovery(d) => {
-                self.discovered = d.count;
+            // The run's first discovery lists its stages; each stage's own, its objects.
+            SyncEvent::Discovery(d) if d.phase == RUN_PHASE => {
                 self.message = d.message.clone();
-                let planned = d
-                    .metadata
-                    .get("stages")
-                    .and_then(|s| s.as_array())
-                    .cloned()
-                    .unwrap_or_default();
-                for name in planned.iter().filter_map(|n| n.as_str()) {
-                    self.stage(name);
+                for stage in d.items.iter().filter(|i| i.kind == "stage") {
+                    self.stage(&stage.name);
                 }
             }
+            SyncEvent::Discovery(d) => self.stage(&d.phase).expected = d.count,
             SyncEvent::Step(step) => {
                 let state = match step.status {
                     StepStatus::Started => StageState::Running,
@@ -105,22 +114,27 @@ impl JobProgress {
         }
     }
 
-    /// Items handled so far out of those discovery announced, in whole percent for a
-    /// progress bar (integers: formatting floats would cost the browser bundle ~8 KB).
+    /// How far the run is, in whole percent for a progress bar: each stage an equal share,
+    /// a running one by the objects it handled of those its discovery announced (integers:
+    /// formatting floats would cost the browser bundle ~8 KB).
     pub fn percent(&self) -> u64 {
-        let done: u64 = self.stages.iter().map(|s| s.counts.total).sum();
-        let expected = self.discovered.max(1) * self.stages.len().max(1) as u64;
-        match self.finished {
-            Some(_) => 100,
-            None => (done * 100 / expected).min(99),
+        if self.finished.is_some() {
+            return 100;
         }
+        let shares: u64 = self.stages.iter().map(StageProgress::percent).sum();
+        (shares / self.stages.len().max(1) as u64).min(99)
+    }
+
+    /// Whether a discovery or step arrived: the run has something to show.
+    pub fn started(&self) -> bool {
+        !self.stages.is_empty()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::events::{Complete, Step};
+    use crate::events::{Complete, Discovery, Item, ItemProgress, ItemStatus, Progress, Step};
 
     fn step(name: &str, status: StepStatus) -> SyncEvent {
         SyncEvent::Step(Step {
@@ -165,5 +179,60 @@ mod tests {
         assert_eq!(ended.stages[1].state, StageState::Failed);
         assert_eq!(ended.finished, Some(false));
         assert_eq!(ended.percent(), 100);
+    }
+
+    fn discovery(phase: &str, items: Vec<Item>) -> SyncEvent {
+        SyncEvent::Discovery(Discovery::new(phase, "found", items, Default::default()))
+    }
+
+    fn item(phase: &str, status: ItemStatus) -> SyncEvent {
+        SyncEvent::ItemProgress(ItemProgress {
+            event: "item_progress".into(),
+            phase: phase.into(),
+            name: "pve0".into(),
+            kind: "node".into(),
+            status,
+            operation: status,
+            message: String::new(),
+            item: Item::new("pve0", "node"),
+            progress: Progress::new(1, 4),
+            id: None,
+            error: None,
+            warning: None,
+            timing: None,
+        })
+    }
+
+    #[test]
+    fn the_bar_advances_per_stage_and_per_item_of_the_stage() {
+        let mut events = vec![discovery(
+            RUN_PHASE,
+            vec![Item::stage("devices"), Item::stage("virtual-machines")],
+        )];
+        let announced = JobProgress::from_events(&events);
+        assert_eq!(announced.stages.len(), 2, "the stages, not their objects");
+        assert_eq!(announced.percent(), 0);
+        events.push(step("devices", StepStatus::Started));
+        events.push(discovery(
+            "devices",
+            (0..4)
+                .map(|n| Item::new(format!("pve{n}"), "node"))
+                .collect(),
+        ));
+        events.push(item("devices", ItemStatus::Created));
+        events.push(item("devices", ItemStatus::Skipped));
+        let half = JobProgress::from_events(&events);
+        assert_eq!(half.stages[0].expected, 4);
+        assert_eq!(half.stages[0].percent(), 50);
+        assert_eq!(half.percent(), 25, "half of the first of two stages");
+        events.push(item("devices", ItemStatus::Skipped));
+        events.push(item("devices", ItemStatus::Skipped));
+        assert_eq!(
+            JobProgress::from_events(&events).percent(),
+            49,
+            "a stage with every object reported is not done before its step says so"
+        );
+        events.push(step("devices", StepStatus::Completed));
+        assert_eq!(JobProgress::from_events(&events).percent(), 50);
     }
 }

@@ -11,7 +11,8 @@ use super::db::endpoints::{
     NetboxEndpointRow, ProxmoxEndpointRow, PROXMOX_PASSWORD, PROXMOX_TOKEN_SECRET,
 };
 use super::db::Db;
-use super::sync::context::{ClusterSource, StageError};
+use super::sync::context::ClusterSource;
+use super::sync::failure::StageError;
 use crate::events::ErrorCategory;
 use crate::models::{ConnectionReport, ProxmoxAuthKind};
 

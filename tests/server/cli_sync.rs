@@ -60,10 +60,11 @@ async fn proxbox_schedule_sets_lists_and_removes_an_endpoint_schedule() {
     )
     .await;
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("vm-disks every 30 min"), "{out}");
+    // The stage's old name is an alias: the schedule holds its name now.
+    assert!(out.contains("virtual-disks every 30 min"), "{out}");
     let (_, out, _) = proxbox(&dir, &["schedule", "list"]).await;
     assert!(
-        out.contains("lab: vm-disks every 30 min, last job none"),
+        out.contains("lab: virtual-disks every 30 min, last job none"),
         "{out}"
     );
 

@@ -10,15 +10,20 @@ use proxbox_netbox::models::*;
 use crate::support::*;
 use crate::sync_support::*;
 
-/// How the run read NetBox, as its discovery event says.
+/// How the run read NetBox, as its setting (the substep after discovery) says.
 fn netbox_reads(ran: &Ran) -> String {
     ran.events
         .iter()
         .find_map(|e| match e {
-            SyncEvent::Discovery(d) => d.metadata.get("netbox_reads")?.as_str().map(str::to_string),
+            SyncEvent::Substep(s) if s.substep == "setting" => s
+                .result
+                .as_ref()?
+                .get("netbox_reads")?
+                .as_str()
+                .map(str::to_string),
             _ => None,
         })
-        .expect("discovery names how NetBox is read")
+        .expect("the run's setting names how NetBox is read")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -113,7 +118,7 @@ async fn a_resync_reads_only_what_changed_and_follows_edits_made_in_netbox() {
         "the name put back"
     );
     assert_eq!(
-        of("vm-disks", None),
+        of("virtual-disks", None),
         [ItemStatus::Created],
         "the disk made again"
     );

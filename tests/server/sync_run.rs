@@ -91,18 +91,26 @@ async fn in_netbox(netbox: &NetboxClient, name: &str) -> Expected {
     }
 }
 
-/// The lifecycle of a good run: discovery first; per stage step started, its other events,
-/// phase_summary, step completed; complete ok=true last.
+/// The lifecycle of a good run: the discovery of its stages first, then the run's setting;
+/// per stage step started, its discovery and other events, phase_summary, step completed;
+/// complete ok=true last.
 fn assert_lifecycle(events: &[SyncEvent], stages: &[Stage]) {
     assert!(
-        matches!(events.first(), Some(SyncEvent::Discovery(_))),
-        "discovery first"
+        matches!(events.first(), Some(SyncEvent::Discovery(d)) if d.phase == "full-update"
+            && d.items.iter().map(|i| i.name.as_str()).eq(stages.iter().map(|s| s.name()))),
+        "the discovery of the stages first: {:?}",
+        events.first()
+    );
+    assert!(
+        matches!(&events[1], SyncEvent::Substep(s) if s.phase == "full-update" && s.substep == "setting"),
+        "then the run's setting: {:?}",
+        events[1]
     );
     assert!(
         matches!(events.last(), Some(SyncEvent::Complete(c)) if c.ok),
         "complete ok=true last"
     );
-    let mut position = 1;
+    let mut position = 2;
     for stage in stages {
         let started = &events[position];
         assert!(
@@ -126,6 +134,7 @@ fn assert_lifecycle(events: &[SyncEvent], stages: &[Stage]) {
             match event {
                 SyncEvent::Substep(s) => assert_eq!(s.phase, stage.name()),
                 SyncEvent::ItemProgress(p) => assert_eq!(p.phase, stage.name()),
+                SyncEvent::Discovery(d) => assert_eq!(d.phase, stage.name()),
                 other => panic!("unexpected inside {}: {other:?}", stage.name()),
             }
         }
@@ -136,12 +145,19 @@ fn assert_lifecycle(events: &[SyncEvent], stages: &[Stage]) {
         events.len() - 1,
         "nothing between the last stage and complete"
     );
-    assert_eq!(
-        events
+    let discoveries: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            SyncEvent::Discovery(d) => Some(d.phase.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        discoveries[1..]
             .iter()
-            .filter(|e| matches!(e, SyncEvent::Discovery(_)))
-            .count(),
-        1
+            .copied()
+            .eq(stages.iter().map(|s| s.name())),
+        "one discovery per stage, in order: {discoveries:?}"
     );
 }
 
@@ -167,10 +183,10 @@ async fn a_full_update_creates_each_object_once_then_follows_exact_changes() {
         created("virtual-machines", "qemu") + created("virtual-machines", "lxc"),
         want.vms
     );
-    assert_eq!(created("vm-disks", "disk"), want.disks);
+    assert_eq!(created("virtual-disks", "disk"), want.disks);
     assert_eq!(created("vm-interfaces", "interface"), want.interfaces);
     assert_eq!(created("vm-interfaces", "mac"), want.interfaces);
-    assert_eq!(created("ip-addresses", "ip"), want.ips);
+    assert_eq!(created("vm-ip-addresses", "ip"), want.ips);
     // The counts of each phase_summary are those of its items.
     for event in &first.events {
         if let SyncEvent::PhaseSummary(p) = event {
@@ -295,7 +311,7 @@ async fn a_full_update_creates_each_object_once_then_follows_exact_changes() {
             ItemStatus::Created,
         ),
         (
-            "ip-addresses".to_string(),
+            "vm-ip-addresses".to_string(),
             "ip".to_string(),
             format!("{}/net0 {}", new_ip.0, new_ip.1),
             ItemStatus::Updated,

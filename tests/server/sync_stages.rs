@@ -191,16 +191,16 @@ async fn guest_disks_become_virtual_disks_and_follow_resizes_and_removals() {
         .map(|g| g.disks.len())
         .sum();
 
-    let first = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VmDisks])
+    let first = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VirtualDisks])
         .await
-        .all("vm-disks");
+        .all("virtual-disks");
     assert_eq!(first.len(), expected);
     assert!(
         first.iter().all(|(_, s)| *s == ItemStatus::Created),
         "{first:?}"
     );
 
-    assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, &[Stage::VmDisks]).await;
+    assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, &[Stage::VirtualDisks]).await;
 
     // Grow one disk, and take the last disk off a guest with two or more.
     let (grown, removed) = {
@@ -216,9 +216,9 @@ async fn guest_disks_become_virtual_disks_and_follow_resizes_and_removals() {
         let gone = other.disks.pop().unwrap();
         (grown, format!("{}/{}", other.name, gone.key))
     };
-    let third = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VmDisks])
+    let third = sync(&db, &netbox, &sim, endpoint_id, &[Stage::VirtualDisks])
         .await
-        .all("vm-disks");
+        .all("virtual-disks");
     let changed: Vec<_> = third
         .iter()
         .filter(|(_, s)| *s != ItemStatus::Skipped)

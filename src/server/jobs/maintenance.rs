@@ -8,7 +8,7 @@ use crate::events::ErrorCategory;
 use crate::models::{JobScope, JobStatus};
 use crate::server::db::jobs::{FinishGuard, ScheduleRow};
 use crate::server::db::{now_ms, DbError};
-use crate::server::sync::context::StageError;
+use crate::server::sync::failure::StageError;
 
 pub(crate) async fn maintain(inner: Arc<Inner>) {
     let mut shutdown = inner.shutdown.subscribe();

@@ -14,7 +14,8 @@ use crate::models::{Broadcast, JobStatus};
 use crate::server::db::jobs::JobRow;
 use crate::server::peers::sync_peers;
 use crate::server::sync::context::{StopSignal, SyncContext};
-use crate::server::sync::run::{failure_ending, run_sync, RunOutcome};
+use crate::server::sync::failure::failure_ending;
+use crate::server::sync::run::{run_sync, RunOutcome};
 use crate::server::sync::stage::parse_stages;
 
 pub(crate) async fn work(inner: Arc<Inner>) {
@@ -98,7 +99,7 @@ async fn run(inner: &Arc<Inner>, job: &JobRow, sink: &JobSink, stop: StopSignal)
         })
         .await
         .map(|peers| (stages, peers)),
-        Err(message) => Err(crate::server::sync::context::StageError {
+        Err(message) => Err(crate::server::sync::failure::StageError {
             category: ErrorCategory::Validation,
             message,
             detail: "The job names a stage this version of Proxbox does not have.".into(),

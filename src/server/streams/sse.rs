@@ -17,8 +17,8 @@ use crate::events::{ErrorCategory, SyncEvent};
 use crate::server::db::Db;
 use crate::server::http::status_of;
 use crate::server::jobs::hub::{JobHub, LoggedEvent};
-use crate::server::sync::context::StageError;
-use crate::server::sync::run::failure_ending;
+use crate::server::sync::failure::failure_ending;
+use crate::server::sync::failure::StageError;
 
 /// Events read from the log per query while replaying.
 const REPLAY_PAGE: i64 = 500;

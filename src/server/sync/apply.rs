@@ -1,48 +1,108 @@
-//! Applying a stage's plan: bulk writes in chunks, the stop signal checked between chunks,
-//! an `item_progress` per object. A dry run goes through the same code and only reports
-//! what it would do, so that its plan is exactly what a real run does.
+//! Applying a stage's plan: the one mechanism every stage writes through. Bulk writes in
+//! chunks, a `substep` per chunk with its timing, the stop signal checked between chunks,
+//! the objects NetBox refuses isolated (reported `failed`, the rest go on), an
+//! `item_progress` per object. A dry run goes through the same code and reports `would_*`
+//! instead of writing, so its events are exactly those of the real run.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use proxbox_netbox::models::{Model, Slugged};
+use proxbox_netbox::{BulkOutcome, NbError, NetboxClient};
 use serde::Serialize;
 
-use super::context::{StageError, SyncContext};
+use super::context::{StopSignal, SyncContext};
+use super::failure::StageError;
+use super::plan::{Label, Plan, Write};
 use super::report::StageReport;
-use crate::events::ItemStatus;
+use crate::events::{ItemStatus, StepStatus, Timing};
 
-/// How an object appears in its `item_progress` event.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Label {
-    pub name: String,
-    /// The item `type` (`node`, `qemu`, `disk`…).
-    pub kind: String,
-    /// The object in words, for messages (`virtual machine`).
-    pub what: &'static str,
-    /// Fields that could not be read from Proxmox and were left out.
-    pub warning: Option<String>,
+/// Where plans are written: NetBox, or an in-memory NetBox in the engine's property tests.
+pub trait Target: Sync {
+    /// Objects per bulk request.
+    fn chunk_size(&self) -> usize;
+    fn create<M: Model, W: Serialize + Sync>(
+        &self,
+        bodies: &[&W],
+    ) -> impl Future<Output = Result<BulkOutcome<M>, NbError>> + Send;
+    fn update<M: Model, W: Serialize + Sync>(
+        &self,
+        bodies: &[&W],
+    ) -> impl Future<Output = Result<BulkOutcome<M>, NbError>> + Send;
+    fn delete<M: Model>(
+        &self,
+        ids: &[u64],
+    ) -> impl Future<Output = Result<BulkOutcome<u64>, NbError>> + Send;
 }
 
-impl Label {
-    pub fn new(name: impl Into<String>, kind: impl Into<String>, what: &'static str) -> Label {
-        Label {
-            name: name.into(),
-            kind: kind.into(),
-            what,
-            warning: None,
-        }
+impl Target for NetboxClient {
+    fn chunk_size(&self) -> usize {
+        self.options().chunk_size
     }
 
-    pub fn warned(mut self, warning: Option<String>) -> Label {
-        self.warning = warning;
-        self
+    fn create<M: Model, W: Serialize + Sync>(
+        &self,
+        bodies: &[&W],
+    ) -> impl Future<Output = Result<BulkOutcome<M>, NbError>> + Send {
+        NetboxClient::create::<M, _>(self, bodies)
+    }
+
+    fn update<M: Model, W: Serialize + Sync>(
+        &self,
+        bodies: &[&W],
+    ) -> impl Future<Output = Result<BulkOutcome<M>, NbError>> + Send {
+        NetboxClient::update::<M, _>(self, bodies)
+    }
+
+    fn delete<M: Model>(
+        &self,
+        ids: &[u64],
+    ) -> impl Future<Output = Result<BulkOutcome<u64>, NbError>> + Send {
+        NetboxClient::delete::<M>(self, ids)
     }
 }
 
-/// One planned write: what to send, and for an update the id it goes to.
-#[derive(Debug, Clone)]
-pub struct Write<W> {
-    pub label: Label,
-    pub id: Option<u64>,
-    pub body: W,
+/// A plan's writer: where it writes, whether it only plans (`would_*`), when to stop, and
+/// the ids a dry run hands out for what it would create.
+pub struct Writer<'a, T: Target> {
+    pub target: &'a T,
+    pub dry_run: bool,
+    pub stop: &'a StopSignal,
+    pub planned_ids: &'a AtomicU64,
+}
+
+impl<T: Target> Writer<'_, T> {
+    fn planned_id(&self) -> u64 {
+        self.planned_ids.fetch_add(1, Ordering::Relaxed)
+    }
+}
+
+/// What NetBox holds after a plan was applied, by the stage's keys.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied<K> {
+    /// Each create's key and the id NetBox gave it (a planned id in a dry run); `None`
+    /// where NetBox refused it.
+    pub created: Vec<(K, Option<u64>)>,
+    /// Each update's key and its id; `None` where NetBox refused it.
+    pub updated: Vec<(K, Option<u64>)>,
+    /// The key and id of each object left as it was.
+    pub unchanged: Vec<(K, u64)>,
+    /// Each delete's id and whether the object is gone (never in a dry run).
+    pub deleted: Vec<(u64, bool)>,
+}
+
+impl<K> Applied<K> {
+    /// The key and id of every object of the plan that NetBox holds now (or would, in a
+    /// dry run): unchanged, created and updated ones.
+    pub fn settled(&self) -> impl Iterator<Item = (&K, u64)> {
+        self.unchanged.iter().map(|(key, id)| (key, *id)).chain(
+            self.created
+                .iter()
+                .chain(&self.updated)
+                .filter_map(|(key, id)| id.map(|id| (key, id))),
+        )
+    }
 }
 
 impl StageReport<'_> {
@@ -65,36 +125,103 @@ impl StageReport<'_> {
     }
 }
 
-/// Creates the objects; returns the NetBox id of each (a planned id in a dry run), `None`
-/// where NetBox refused it (reported as `failed`, the rest go on).
-pub async fn create<M: Model, W: Serialize>(
+/// Writes the plan into NetBox (see [`write`]).
+pub async fn apply<M: Model, W: Serialize + Sync, K: Clone>(
     ctx: &SyncContext<'_>,
     report: &mut StageReport<'_>,
-    writes: &[Write<W>],
-) -> Result<Vec<Option<u64>>, StageError> {
-    bulk::<M, W>(ctx, report, writes, Bulk::Create).await
+    plan: &Plan<W, K>,
+) -> Result<Applied<K>, StageError> {
+    write::<M, W, K, _>(&ctx.writer(), report, plan).await
 }
 
-/// Updates the objects (each body carries its id); `None` where NetBox refused it.
-pub async fn update<M: Model, W: Serialize>(
-    ctx: &SyncContext<'_>,
+/// Writes the plan: its skips and failures are reported, then deletes (a freed name or
+/// address may be the one a create needs), creates, updates and links, in chunks.
+pub async fn write<M: Model, W: Serialize + Sync, K: Clone, T: Target>(
+    writer: &Writer<'_, T>,
     report: &mut StageReport<'_>,
-    writes: &[Write<W>],
-) -> Result<Vec<Option<u64>>, StageError> {
-    bulk::<M, W>(ctx, report, writes, Bulk::Update).await
+    plan: &Plan<W, K>,
+) -> Result<Applied<K>, StageError> {
+    report.expect_more(plan.items());
+    let mut unchanged = Vec::new();
+    for skip in &plan.skips {
+        report.labeled(&skip.label, ItemStatus::Skipped, skip.id, None);
+        if let (Some(key), Some(id)) = (&skip.key, skip.id) {
+            unchanged.push((key.clone(), id));
+        }
+    }
+    for failure in &plan.failures {
+        report.labeled(
+            &failure.label,
+            ItemStatus::Failed,
+            failure.id,
+            Some(failure.error.clone()),
+        );
+    }
+    let mut chunks = Chunks::new(writer.target.chunk_size(), plan);
+    let deleted = delete::<M, W, K, T>(writer, report, plan, &mut chunks).await?;
+    let created =
+        bulk::<M, W, K, T>(writer, report, &plan.creates, Bulk::Create, &mut chunks).await?;
+    let updated =
+        bulk::<M, W, K, T>(writer, report, &plan.updates, Bulk::Update, &mut chunks).await?;
+    bulk::<M, W, K, T>(writer, report, &plan.links, Bulk::Link, &mut chunks).await?;
+    Ok(Applied {
+        created,
+        updated,
+        unchanged,
+        deleted,
+    })
 }
 
-/// Updates objects this run created a moment ago, to link them to objects that needed
-/// their id first (an interface's primary MAC). Part of the create the item already
-/// reported: only failures are reported.
-pub async fn link_created<M: Model, W: Serialize>(
-    ctx: &SyncContext<'_>,
-    report: &mut StageReport<'_>,
-    writes: &[Write<W>],
-) -> Result<(), StageError> {
-    bulk::<M, W>(ctx, report, writes, Bulk::Link)
-        .await
-        .map(|_| ())
+/// Counts the plan's chunks, for `writing chunk 3 of 12 of VM interfaces`: a long bulk
+/// write is never a stretch without events.
+struct Chunks {
+    size: usize,
+    done: usize,
+    total: usize,
+    what: &'static str,
+}
+
+impl Chunks {
+    fn new<W, K>(size: usize, plan: &Plan<W, K>) -> Chunks {
+        let size = size.max(1);
+        let total = [
+            plan.deletes.len(),
+            plan.creates.len(),
+            plan.updates.len(),
+            plan.links.len(),
+        ]
+        .iter()
+        .map(|n| n.div_ceil(size))
+        .sum();
+        Chunks {
+            size,
+            done: 0,
+            total,
+            what: plan.what,
+        }
+    }
+
+    /// Announces the next chunk; returns the message and when it started.
+    fn start(&mut self, report: &StageReport<'_>, verb: &str, objects: usize) -> (String, Instant) {
+        self.done += 1;
+        let message = format!(
+            "{verb} chunk {} of {} of {} ({objects} objects)",
+            self.done, self.total, self.what
+        );
+        report.substep("write-chunk", StepStatus::Started, message.clone());
+        (message, Instant::now())
+    }
+
+    fn finish(report: &StageReport<'_>, (message, started): (String, Instant)) {
+        report.substep_timed(
+            "write-chunk",
+            StepStatus::Completed,
+            message,
+            Timing {
+                elapsed_ms: started.elapsed().as_millis() as u64,
+            },
+        );
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,37 +243,45 @@ impl Bulk {
             (Bulk::Update, true) => Some(ItemStatus::WouldUpdate),
         }
     }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Bulk::Create => "creating",
+            Bulk::Update | Bulk::Link => "updating",
+        }
+    }
 }
 
-async fn bulk<M: Model, W: Serialize>(
-    ctx: &SyncContext<'_>,
+async fn bulk<M: Model, W: Serialize + Sync, K: Clone, T: Target>(
+    writer: &Writer<'_, T>,
     report: &mut StageReport<'_>,
-    writes: &[Write<W>],
+    writes: &[Write<W, K>],
     kind: Bulk,
-) -> Result<Vec<Option<u64>>, StageError> {
-    let dry_run = ctx.options.dry_run;
-    let mut ids = vec![None; writes.len()];
-    if dry_run {
-        for (write, id) in writes.iter().zip(ids.iter_mut()) {
-            *id = Some(write.id.unwrap_or_else(|| ctx.planned_id()));
+    chunks: &mut Chunks,
+) -> Result<Vec<(K, Option<u64>)>, StageError> {
+    let mut ids: Vec<(K, Option<u64>)> = writes.iter().map(|w| (w.key.clone(), None)).collect();
+    if writer.dry_run {
+        for (write, (_, id)) in writes.iter().zip(ids.iter_mut()) {
+            *id = Some(write.id.unwrap_or_else(|| writer.planned_id()));
             if let Some(planned) = kind.reported(true) {
                 report.labeled(&write.label, planned, write.id, None);
             }
         }
         return Ok(ids);
     }
-    let size = ctx.netbox.options().chunk_size.max(1);
-    for (chunk_index, chunk) in writes.chunks(size).enumerate() {
-        ctx.check_stop()?;
-        let first = chunk_index * size;
+    for (chunk_index, chunk) in writes.chunks(chunks.size).enumerate() {
+        writer.stop.check()?;
+        let first = chunk_index * chunks.size;
+        let started = chunks.start(report, kind.verb(), chunk.len());
         let bodies: Vec<&W> = chunk.iter().map(|w| &w.body).collect();
         let outcome = if kind == Bulk::Create {
-            ctx.netbox.create::<M, _>(&bodies).await?
+            writer.target.create::<M, W>(&bodies).await?
         } else {
-            ctx.netbox.update::<M, _>(&bodies).await?
+            writer.target.update::<M, W>(&bodies).await?
         };
+        Chunks::finish(report, started);
         for (index, object) in outcome.done {
-            ids[first + index] = Some(object.id());
+            ids[first + index].1 = Some(object.id());
             if let Some(status) = kind.reported(false) {
                 report.labeled(&chunk[index].label, status, Some(object.id()), None);
             }
@@ -163,27 +298,29 @@ async fn bulk<M: Model, W: Serialize>(
     Ok(ids)
 }
 
-/// Deletes the objects by id; returns whether each is gone.
-pub async fn delete<M: Model>(
-    ctx: &SyncContext<'_>,
+async fn delete<M: Model, W, K, T: Target>(
+    writer: &Writer<'_, T>,
     report: &mut StageReport<'_>,
-    targets: &[(Label, u64)],
-) -> Result<Vec<bool>, StageError> {
-    let mut gone = vec![false; targets.len()];
-    if ctx.options.dry_run {
+    plan: &Plan<W, K>,
+    chunks: &mut Chunks,
+) -> Result<Vec<(u64, bool)>, StageError> {
+    let targets = &plan.deletes;
+    let mut gone: Vec<(u64, bool)> = targets.iter().map(|(_, id)| (*id, false)).collect();
+    if writer.dry_run {
         for (label, id) in targets {
             report.labeled(label, ItemStatus::WouldDelete, Some(*id), None);
         }
         return Ok(gone);
     }
-    let size = ctx.netbox.options().chunk_size.max(1);
-    for (chunk_index, chunk) in targets.chunks(size).enumerate() {
-        ctx.check_stop()?;
-        let first = chunk_index * size;
+    for (chunk_index, chunk) in targets.chunks(chunks.size).enumerate() {
+        writer.stop.check()?;
+        let first = chunk_index * chunks.size;
+        let started = chunks.start(report, "deleting", chunk.len());
         let ids: Vec<u64> = chunk.iter().map(|(_, id)| *id).collect();
-        let outcome = ctx.netbox.delete::<M>(&ids).await?;
+        let outcome = writer.target.delete::<M>(&ids).await?;
+        Chunks::finish(report, started);
         for (index, id) in outcome.done {
-            gone[first + index] = true;
+            gone[first + index].1 = true;
             report.labeled(&chunk[index].0, ItemStatus::Deleted, Some(id), None);
         }
         for failure in outcome.failed {

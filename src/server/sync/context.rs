@@ -5,10 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use proxbox_netbox::{NbError, NetboxClient};
-use proxbox_pve::{PveClient, PveError};
+use proxbox_pve::PveClient;
 
+use super::apply::Writer;
+use super::failure::StageError;
 use super::mirror::Mirror;
 use super::overwrite::OverwritePolicy;
+use super::plan::PLANNED_ID_BASE;
 use super::sink::EventSink;
 use crate::events::ErrorCategory;
 use crate::server::db::Db;
@@ -55,29 +58,19 @@ impl<'a> SyncContext<'a> {
         }
     }
 
-    /// Fails with a `cancelled` (or `timeout`) error once the run was asked to stop. Stages
-    /// call it between chunks, so a stop never tears a bulk write apart.
+    /// Fails with a `cancelled` (or `timeout`) error once the run was asked to stop (see
+    /// [`StopSignal::check`]).
     pub fn check_stop(&self) -> Result<(), StageError> {
-        match self.stop.reason() {
-            None => Ok(()),
-            Some(StopReason::Cancelled) => Err(StageError {
-                category: ErrorCategory::Cancelled,
-                message: "The sync was cancelled".into(),
-                detail: "Stopped between two chunks of writes; everything written so far is recorded.".into(),
-                suggestion: "Run the sync again when you are ready; it continues from what NetBox already has.".into(),
-            }),
-            Some(StopReason::ShuttingDown) => Err(StageError {
-                category: ErrorCategory::Cancelled,
-                message: "Proxbox is shutting down; the sync stopped".into(),
-                detail: "Stopped between two chunks of writes; everything written so far is recorded.".into(),
-                suggestion: "Run the job again (Run now) once Proxbox is back; it continues from what NetBox already has.".into(),
-            }),
-            Some(StopReason::TimedOut { limit_secs }) => Err(StageError {
-                category: ErrorCategory::Timeout,
-                message: format!("The sync ran longer than its limit of {limit_secs} s"),
-                detail: "Stopped between two chunks of writes; everything written so far is recorded.".into(),
-                suggestion: "Raise PROXBOX_JOB_TIMEOUT_SECS (the job wall clock) or sync fewer stages at once.".into(),
-            }),
+        self.stop.check()
+    }
+
+    /// Writes plans into this run's NetBox (or only reports them, in a dry run).
+    pub fn writer(&self) -> Writer<'_, NetboxClient> {
+        Writer {
+            target: &self.netbox,
+            dry_run: self.options.dry_run,
+            stop: &self.stop,
+            planned_ids: &self.planned_ids,
         }
     }
 
@@ -95,13 +88,6 @@ impl<'a> SyncContext<'a> {
     pub fn planned_id(&self) -> u64 {
         self.planned_ids.fetch_add(1, Ordering::Relaxed)
     }
-}
-
-/// Ids from here up stand for objects a dry run would create; NetBox ids never get there.
-pub const PLANNED_ID_BASE: u64 = 1 << 52;
-
-pub fn is_planned(id: u64) -> bool {
-    id >= PLANNED_ID_BASE
 }
 
 /// How a run behaves, beyond what it syncs.
@@ -169,6 +155,32 @@ impl StopSignal {
             .compare_exchange(0, 2, Ordering::SeqCst, Ordering::SeqCst);
     }
 
+    /// Fails with a `cancelled` (or `timeout`) error once the run was asked to stop. Stages
+    /// and `apply` call it between chunks, so a stop never tears a bulk write apart.
+    pub fn check(&self) -> Result<(), StageError> {
+        match self.reason() {
+            None => Ok(()),
+            Some(StopReason::Cancelled) => Err(StageError {
+                category: ErrorCategory::Cancelled,
+                message: "The sync was cancelled".into(),
+                detail: "Stopped between two chunks of writes; everything written so far is recorded.".into(),
+                suggestion: "Run the sync again when you are ready; it continues from what NetBox already has.".into(),
+            }),
+            Some(StopReason::ShuttingDown) => Err(StageError {
+                category: ErrorCategory::Cancelled,
+                message: "Proxbox is shutting down; the sync stopped".into(),
+                detail: "Stopped between two chunks of writes; everything written so far is recorded.".into(),
+                suggestion: "Run the job again (Run now) once Proxbox is back; it continues from what NetBox already has.".into(),
+            }),
+            Some(StopReason::TimedOut { limit_secs }) => Err(StageError {
+                category: ErrorCategory::Timeout,
+                message: format!("The sync ran longer than its limit of {limit_secs} s"),
+                detail: "Stopped between two chunks of writes; everything written so far is recorded.".into(),
+                suggestion: "Raise PROXBOX_JOB_TIMEOUT_SECS (the job wall clock) or sync fewer stages at once.".into(),
+            }),
+        }
+    }
+
     pub fn reason(&self) -> Option<StopReason> {
         match self.0 .0.load(Ordering::SeqCst) {
             1 => Some(StopReason::Cancelled),
@@ -179,99 +191,6 @@ impl StopSignal {
             _ => None,
         }
     }
-}
-
-/// Why a stage stopped, in the terms of an `error_detail` event.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StageError {
-    pub category: ErrorCategory,
-    pub message: String,
-    pub detail: String,
-    pub suggestion: String,
-}
-
-impl StageError {
-    /// This error as the payload of an `error_detail` event of `phase`.
-    pub fn detail_event(
-        &self,
-        phase: &str,
-        item: Option<crate::events::Item>,
-    ) -> crate::events::ErrorDetail {
-        crate::events::ErrorDetail {
-            event: "error_detail".into(),
-            phase: phase.into(),
-            item,
-            category: self.category,
-            message: self.message.clone(),
-            detail: self.detail.clone(),
-            suggestion: self.suggestion.clone(),
-            traceback: None,
-        }
-    }
-}
-
-fn category(kind: proxbox_pve::ErrorKind) -> ErrorCategory {
-    use proxbox_pve::ErrorKind as K;
-    match kind {
-        K::Connection => ErrorCategory::Connection,
-        K::Authentication => ErrorCategory::Authentication,
-        K::Permission => ErrorCategory::Permission,
-        K::Validation => ErrorCategory::Validation,
-        K::NotFound => ErrorCategory::NotFound,
-        K::Timeout => ErrorCategory::Timeout,
-        K::RateLimit => ErrorCategory::RateLimit,
-        K::Internal => ErrorCategory::Internal,
-    }
-}
-
-impl From<PveError> for StageError {
-    fn from(e: PveError) -> Self {
-        StageError {
-            category: category(e.kind),
-            detail: e.message.clone(),
-            message: e.message,
-            suggestion: e.suggestion,
-        }
-    }
-}
-
-impl From<NbError> for StageError {
-    fn from(e: NbError) -> Self {
-        let detail = e
-            .fields
-            .as_ref()
-            .map_or_else(|| e.message.clone(), |f| f.to_string());
-        StageError {
-            category: category(e.kind),
-            message: e.message,
-            detail,
-            suggestion: e.suggestion,
-        }
-    }
-}
-
-impl From<crate::server::db::DbError> for StageError {
-    fn from(e: crate::server::db::DbError) -> Self {
-        StageError {
-            category: ErrorCategory::Internal,
-            message: format!("Proxbox's database failed: {e}"),
-            detail: e.to_string(),
-            suggestion: "Check that Proxbox's database is reachable and has free space, then run the sync again.".into(),
-        }
-    }
-}
-
-/// `Lab Cluster 1` → `lab-cluster-1`, as NetBox slugs are.
-pub fn slugify(text: &str) -> String {
-    let mut slug = String::with_capacity(text.len());
-    for c in text.chars().flat_map(char::to_lowercase) {
-        if c.is_ascii_alphanumeric() {
-            slug.push(c);
-        } else if !slug.ends_with('-') {
-            slug.push('-');
-        }
-    }
-    slug.trim_matches('-').chars().take(100).collect()
 }
 
 #[cfg(test)]
@@ -290,11 +209,5 @@ mod tests {
         timed.time_out(7);
         timed.shut_down();
         assert_eq!(timed.reason(), Some(StopReason::TimedOut { limit_secs: 7 }));
-    }
-
-    #[test]
-    fn slugs_are_netbox_shaped() {
-        assert_eq!(slugify("Lab Cluster 1"), "lab-cluster-1");
-        assert_eq!(slugify("  pve--01_a "), "pve-01-a");
     }
 }

@@ -1,21 +1,34 @@
-//! The sync engine: reads Proxmox, reads NetBox once per object type, diffs in memory and
+//! The sync engine: reads Proxmox, reads NetBox once per object type, plans in memory and
 //! writes only what changed, in bulk, reporting every step as [`SyncEvent`]s into a sink.
 //!
-//! Each stage lives in its own file under `stages/` (added stage by stage); this module
-//! holds what all stages share: which stages a run includes ([`stage`]), where its events
-//! go ([`sink`]) and which NetBox fields it may overwrite ([`overwrite`]). The identity map
-//! of managed objects is in the database (`db::sync_objects`); the copy of the NetBox
-//! objects read at scale, kept current through NetBox's change log, is [`mirror`].
+//! Every stage (under `stages/`, one file each) has one shape: `read` gathers its inputs,
+//! a pure `plan…` function turns them into a [`plan::Plan`], and [`apply`] writes any plan
+//! the same way (chunks, stop between chunks, dry run). What stages share lives beside
+//! them: which stages a run includes ([`stage`]), what marks Proxbox's objects
+//! ([`managed`]), which object is a Proxmox object's ([`adopt`]), what stages hand on
+//! ([`state`]), how a stage fails ([`failure`]), where events go ([`sink`], [`report`]) and
+//! which NetBox fields a sync may overwrite ([`overwrite`]). The identity map of managed
+//! objects is in the database (`db::sync_objects`); the copy of the NetBox objects read at
+//! scale, kept current through NetBox's change log, is [`mirror`].
 //!
 //! [`SyncEvent`]: crate::events::SyncEvent
 
+pub mod adopt;
 pub mod apply;
 pub mod context;
+pub mod failure;
+pub mod managed;
+#[cfg(test)]
+mod memory;
 pub mod mirror;
 pub mod overwrite;
+pub mod plan;
+#[cfg(test)]
+mod properties;
 pub mod report;
 pub mod run;
 pub mod sink;
 pub mod stage;
 pub mod stages;
+pub mod state;
 pub mod terminal;

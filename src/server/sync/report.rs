@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use crate::events::*;
 
-use super::context::StageError;
+use super::failure::{StageError, RUN_PHASE};
 use super::sink::EventSink;
 
 pub struct StageReport<'a> {
@@ -33,17 +33,39 @@ impl<'a> StageReport<'a> {
         }
     }
 
-    /// How many objects this stage will report, for the progress of each item.
-    pub fn expect(&mut self, total: usize) {
-        self.total = total as u64;
+    /// `more` objects are about to be reported: the stage's total grows when the items
+    /// reported so far and these exceed what its discovery announced.
+    pub fn expect_more(&mut self, more: usize) {
+        self.total = self.total.max(self.counts.total + more as u64);
     }
 
-    /// More objects to report than [`expect`](Self::expect) said (found while planning).
-    pub fn expect_more(&mut self, more: usize) {
-        self.total += more as u64;
+    /// The stage's own `discovery`: the objects it works through, as it read them. They
+    /// are the stage's expected total; objects found while planning add to it.
+    pub fn discover(&mut self, what: &str, items: Vec<Item>) {
+        self.total = items.len() as u64;
+        let mut metadata = std::collections::BTreeMap::new();
+        metadata.insert(
+            format!("total_{}", what.replace(' ', "_")),
+            serde_json::json!(items.len()),
+        );
+        let message = format!("Discovered {} {what} to synchronize", items.len());
+        self.sink.emit(SyncEvent::Discovery(Discovery::new(
+            self.phase, message, items, metadata,
+        )));
     }
 
     pub fn substep(&self, substep: &str, status: StepStatus, message: impl Into<String>) {
+        self.substep_timed(substep, status, message, self.elapsed());
+    }
+
+    /// A substep with a timing of its own (a chunk of writes: how long that chunk took).
+    pub fn substep_timed(
+        &self,
+        substep: &str,
+        status: StepStatus,
+        message: impl Into<String>,
+        timing: Timing,
+    ) {
         self.sink.emit(SyncEvent::Substep(Substep {
             event: "substep".into(),
             phase: self.phase.into(),
@@ -51,7 +73,7 @@ impl<'a> StageReport<'a> {
             status,
             message: message.into(),
             item: None,
-            timing: Some(self.elapsed()),
+            timing: Some(timing),
             result: None,
         }));
     }
@@ -102,7 +124,7 @@ impl<'a> StageReport<'a> {
             kind: kind.into(),
             status,
             operation: status,
-            message: format!("full-update: {verb} {what} {name}"),
+            message: format!("{RUN_PHASE}: {verb} {what} {name}"),
             item,
             progress: Progress::new(self.counts.total, self.total.max(self.counts.total)),
             id: netbox_id,

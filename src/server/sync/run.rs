@@ -1,53 +1,18 @@
-//! One sync run: discovery, then each stage between its `step` events, then `complete`.
-//! A failed item is reported and its stage goes on; a failed stage stops the run.
+//! One sync run: the discovery of its stages, then each stage between its `step` events,
+//! then `complete`. A failed item is reported and its stage goes on; a failed stage stops
+//! the run.
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use super::context::{is_planned, StageError, SyncContext};
+use super::context::SyncContext;
+use super::failure::{failure_ending, StageError, RUN_PHASE};
 use super::report::StageReport;
 use super::stage::{plan_stages, Stage};
-use super::stages::{
-    devices, ip_addresses, virtual_machines, vm_disks, vm_interfaces, SyncedCluster, SyncedGuest,
-    SyncedInterface,
-};
+use super::stages::{devices, virtual_disks, virtual_machines, vm_interfaces, vm_ip_addresses};
+use super::state::RunState;
 use crate::events::*;
-
-/// What the stages of one run hand each other.
-#[derive(Debug, Default)]
-pub struct RunState {
-    /// Whether NetBox has the `proxbox_identity` custom field (see `devices`).
-    pub identity_field: bool,
-    pub clusters: Vec<SyncedCluster>,
-    pub guests: Vec<SyncedGuest>,
-    pub interfaces: Vec<SyncedInterface>,
-    /// `/cluster/resources` of each endpoint as discovery read it (nodes and guests).
-    pub resources: BTreeMap<i64, Vec<proxbox_pve::ClusterResource>>,
-}
-
-/// The ids that exist in NetBox, without those a dry run only planned (NetBox cannot be
-/// asked about them).
-fn stored(ids: impl Iterator<Item = u64>) -> Vec<u64> {
-    ids.filter(|id| !is_planned(*id)).collect()
-}
-
-impl RunState {
-    /// NetBox ids of the run's clusters.
-    pub fn cluster_ids(&self) -> Vec<u64> {
-        stored(self.clusters.iter().map(|c| c.netbox_cluster))
-    }
-
-    /// NetBox ids of the synced guests' VMs.
-    pub fn vm_ids(&self) -> Vec<u64> {
-        stored(self.guests.iter().map(|g| g.vm_id))
-    }
-
-    /// NetBox ids of the synced guests' interfaces.
-    pub fn interface_ids(&self) -> Vec<u64> {
-        stored(self.interfaces.iter().map(|i| i.netbox_id))
-    }
-}
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -65,17 +30,26 @@ impl RunOutcome {
     }
 }
 
-/// The phase name of a run in events, as the plugin knows it.
-pub const RUN_PHASE: &str = "full-update";
-
-fn title(stage: Stage) -> &'static str {
-    match stage {
-        Stage::Devices => "Devices",
-        Stage::VirtualMachines => "Virtual machines",
-        Stage::VmDisks => "Virtual disks",
-        Stage::VmInterfaces => "VM interfaces",
-        Stage::IpAddresses => "IP addresses",
-    }
+/// The first event of a run: the stages it will run, in order, as the system we replace
+/// announces them (`Discovered 12 sync stage(s) for full update`).
+pub fn run_discovery(stages: &[Stage], operation_id: &str) -> Discovery {
+    let mut metadata = BTreeMap::new();
+    metadata.insert("operation_id".to_string(), json!(operation_id));
+    let scope = if stages == Stage::ALL {
+        "full update".to_string()
+    } else {
+        stages
+            .iter()
+            .map(|s| s.name())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    Discovery::new(
+        RUN_PHASE,
+        format!("Discovered {} sync stage(s) for {scope}", stages.len()),
+        stages.iter().map(|s| Item::stage(s.name())).collect(),
+        metadata,
+    )
 }
 
 /// Runs the requested stages (and what they depend on) and reports everything into the
@@ -93,32 +67,19 @@ pub async fn run_sync(
         stages: Vec::new(),
         error: None,
     };
+    sink.emit(SyncEvent::Discovery(run_discovery(&stages, operation_id)));
+    let netbox_reads = ctx
+        .mirror
+        .begin(ctx.db, &ctx.netbox, ctx.options.mirror_max_age)
+        .await;
+    sink.emit(run_setting(ctx, netbox_reads));
     let mut state = RunState::default();
-    // Proxmox's inventory and the change log of NetBox do not depend on each other.
-    let (discovered, netbox_reads) = tokio::join!(
-        discover(ctx, &mut state, &stages, operation_id),
-        ctx.mirror
-            .begin(ctx.db, &ctx.netbox, ctx.options.mirror_max_age)
-    );
-    match discovered {
-        Ok(mut discovery) => {
-            discovery
-                .metadata
-                .insert("netbox_reads".into(), json!(netbox_reads));
-            sink.emit(SyncEvent::Discovery(discovery))
-        }
-        Err(error) => {
-            fail(ctx, "discovery", None, &error);
-            outcome.error = Some(error);
-            return outcome;
-        }
-    }
     for stage in stages.iter().copied() {
         let name = stage.name();
         sink.emit(SyncEvent::Step(Step {
             step: name.into(),
             status: StepStatus::Started,
-            message: format!("{RUN_PHASE}: {} synchronization started.", title(stage)),
+            message: format!("{RUN_PHASE}: {} synchronization started.", stage.title()),
             result: None,
         }));
         let mut report = StageReport::new(sink, name);
@@ -128,18 +89,16 @@ pub async fn run_sync(
         };
         outcome.stages.push((stage, report.counts));
         if let Err(error) = result {
-            fail(ctx, name, Some(&report), &error);
+            fail(ctx, name, &report, &error);
             outcome.error = Some(error);
             return outcome;
         }
-        sink.emit(report.summary(
-            StepStatus::Completed,
-            format!("{RUN_PHASE}: {} synchronization finished.", title(stage)),
-        ));
+        let finished = format!("{RUN_PHASE}: {} synchronization finished.", stage.title());
+        sink.emit(report.summary(StepStatus::Completed, finished.clone()));
         sink.emit(SyncEvent::Step(Step {
             step: name.into(),
             status: StepStatus::Completed,
-            message: format!("{RUN_PHASE}: {} synchronization finished.", title(stage)),
+            message: finished,
             result: Some(serde_json::to_value(report.counts).unwrap_or(Value::Null)),
         }));
     }
@@ -164,6 +123,39 @@ pub async fn run_sync(
     outcome
 }
 
+/// What the run works with, after its discovery: the endpoints, whether it only plans, and
+/// how it reads NetBox (its change log since the last sync, or everything).
+fn run_setting(ctx: &SyncContext<'_>, netbox_reads: String) -> SyncEvent {
+    let endpoints: Vec<&str> = ctx
+        .sources
+        .iter()
+        .map(|s| s.endpoint_name.as_str())
+        .collect();
+    let dry_run = ctx.options.dry_run;
+    SyncEvent::Substep(Substep {
+        event: "substep".into(),
+        phase: RUN_PHASE.into(),
+        substep: "setting".into(),
+        status: StepStatus::Completed,
+        message: format!(
+            "{RUN_PHASE}: Syncing {}{}; NetBox: {netbox_reads}",
+            endpoints.join(", "),
+            if dry_run {
+                " as a dry run (nothing is written)"
+            } else {
+                ""
+            }
+        ),
+        item: None,
+        timing: None,
+        result: Some(json!({
+            "endpoints": endpoints,
+            "dry_run": dry_run,
+            "netbox_reads": netbox_reads,
+        })),
+    })
+}
+
 async fn run_stage(
     ctx: &SyncContext<'_>,
     stage: Stage,
@@ -173,108 +165,25 @@ async fn run_stage(
     match stage {
         Stage::Devices => devices::run(ctx, report, state).await,
         Stage::VirtualMachines => virtual_machines::run(ctx, report, state).await,
-        Stage::VmDisks => vm_disks::run(ctx, report, state).await,
+        Stage::VirtualDisks => virtual_disks::run(ctx, report, state).await,
         Stage::VmInterfaces => vm_interfaces::run(ctx, report, state).await,
-        Stage::IpAddresses => ip_addresses::run(ctx, report, state).await,
+        Stage::VmIpAddresses => vm_ip_addresses::run(ctx, report, state).await,
     }
-}
-
-/// The nodes and guests of every endpoint: the run's items and the total of its progress.
-async fn discover(
-    ctx: &SyncContext<'_>,
-    state: &mut RunState,
-    stages: &[Stage],
-    operation_id: &str,
-) -> Result<Discovery, StageError> {
-    let mut items = Vec::new();
-    for source in &ctx.sources {
-        ctx.check_stop()?;
-        let resources = source.pve.cluster_resources().await?.value;
-        for resource in &resources {
-            let kind = resource.kind.as_str();
-            let name = match kind {
-                "node" => resource.node.clone(),
-                "qemu" | "lxc" => resource
-                    .name
-                    .clone()
-                    .or_else(|| resource.vmid.map(|vmid| format!("{kind}-{vmid}"))),
-                _ => None,
-            };
-            if let Some(name) = name {
-                items.push(Item::new(name, kind));
-            }
-        }
-        state.resources.insert(source.endpoint_id, resources);
-    }
-    let mut metadata = BTreeMap::new();
-    metadata.insert("operation_id".to_string(), json!(operation_id));
-    metadata.insert(
-        "stages".to_string(),
-        json!(stages.iter().map(|s| s.name()).collect::<Vec<_>>()),
-    );
-    metadata.insert("dry_run".to_string(), json!(ctx.options.dry_run));
-    let endpoints: Vec<&str> = ctx
-        .sources
-        .iter()
-        .map(|s| s.endpoint_name.as_str())
-        .collect();
-    metadata.insert("endpoints".to_string(), json!(endpoints));
-    Ok(Discovery::new(
-        RUN_PHASE,
-        format!(
-            "{RUN_PHASE}: Discovered {} nodes and guests on {}",
-            items.len(),
-            endpoints.join(", ")
-        ),
-        items,
-        metadata,
-    ))
 }
 
 /// The end of a failed run: `error_detail`, the stage's summary and failed step, `error`,
 /// `complete ok=false`.
-fn fail(ctx: &SyncContext<'_>, phase: &str, report: Option<&StageReport<'_>>, error: &StageError) {
+fn fail(ctx: &SyncContext<'_>, phase: &str, report: &StageReport<'_>, error: &StageError) {
     let sink = ctx.sink;
     let [detail, error_event, complete] = failure_ending(phase, error);
-    match report {
-        Some(report) => {
-            sink.emit(detail);
-            sink.emit(report.summary(StepStatus::Failed, format!("{phase}: {}", error.message)));
-            sink.emit(SyncEvent::Step(Step {
-                step: phase.into(),
-                status: StepStatus::Failed,
-                message: error.message.clone(),
-                result: None,
-            }));
-        }
-        None => sink.emit(detail),
-    }
+    sink.emit(detail);
+    sink.emit(report.summary(StepStatus::Failed, format!("{phase}: {}", error.message)));
+    sink.emit(SyncEvent::Step(Step {
+        step: phase.into(),
+        status: StepStatus::Failed,
+        message: error.message.clone(),
+        result: None,
+    }));
     sink.emit(error_event);
     sink.emit(complete);
-}
-
-/// `error_detail`, `error` and `complete ok=false` for a run that failed in `phase`: how
-/// every failed stream ends, also those that fail before or outside the engine (a job
-/// interrupted by a restart, cancelled while waiting, or whose endpoints are gone).
-pub fn failure_ending(phase: &str, error: &StageError) -> [SyncEvent; 3] {
-    [
-        SyncEvent::ErrorDetail(error.detail_event(phase, None)),
-        SyncEvent::Error(ErrorEvent::new(
-            phase,
-            error.message.clone(),
-            error.detail.clone(),
-        )),
-        SyncEvent::Complete(Complete {
-            ok: false,
-            message: format!("{RUN_PHASE}: {}", error.message),
-            result: None,
-            errors: Some(vec![json!({
-                "phase": phase,
-                "category": error.category,
-                "message": error.message,
-                "detail": error.detail,
-                "suggestion": error.suggestion,
-            })]),
-        }),
-    ]
 }

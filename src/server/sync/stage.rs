@@ -2,24 +2,43 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The stages of a full update of the system Proxbox replaces, by name and in its order
+/// (SPEC.md section 2; the recorded stream `full-update-first-sync.sse`). Its stream
+/// consumers draw a stage indicator per name; Proxbox's [`Stage`]s are these names, in
+/// this order, as each is built.
+pub const FULL_UPDATE_ORDER: [&str; 12] = [
+    "devices",
+    "storage",
+    "virtual-machines",
+    "virtual-disks",
+    "task-history",
+    "backups",
+    "snapshots",
+    "replications",
+    "backup-routines",
+    "node-interfaces",
+    "vm-interfaces",
+    "vm-ip-addresses",
+];
+
 /// Stages in the order a full update runs them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Stage {
     Devices,
     VirtualMachines,
-    VmDisks,
+    VirtualDisks,
     VmInterfaces,
-    IpAddresses,
+    VmIpAddresses,
 }
 
 impl Stage {
     pub const ALL: [Stage; 5] = [
         Stage::Devices,
         Stage::VirtualMachines,
-        Stage::VmDisks,
+        Stage::VirtualDisks,
         Stage::VmInterfaces,
-        Stage::IpAddresses,
+        Stage::VmIpAddresses,
     ];
 
     /// The name in events, routes and the job log (`virtual-machines`).
@@ -27,14 +46,38 @@ impl Stage {
         match self {
             Stage::Devices => "devices",
             Stage::VirtualMachines => "virtual-machines",
-            Stage::VmDisks => "vm-disks",
+            Stage::VirtualDisks => "virtual-disks",
             Stage::VmInterfaces => "vm-interfaces",
-            Stage::IpAddresses => "ip-addresses",
+            Stage::VmIpAddresses => "vm-ip-addresses",
         }
     }
 
+    /// Names earlier Proxbox versions used, still accepted in routes, `proxbox sync
+    /// --stage`, stored schedules and job scopes.
+    fn alias(self) -> Option<&'static str> {
+        match self {
+            Stage::VirtualDisks => Some("vm-disks"),
+            Stage::VmIpAddresses => Some("ip-addresses"),
+            _ => None,
+        }
+    }
+
+    /// The stage of a name or an old alias.
     pub fn parse(name: &str) -> Option<Stage> {
-        Stage::ALL.into_iter().find(|s| s.name() == name)
+        Stage::ALL
+            .into_iter()
+            .find(|s| s.name() == name || s.alias() == Some(name))
+    }
+
+    /// In words, for progress messages (`Virtual machines synchronization started.`).
+    pub fn title(self) -> &'static str {
+        match self {
+            Stage::Devices => "Devices",
+            Stage::VirtualMachines => "Virtual machines",
+            Stage::VirtualDisks => "Virtual disks",
+            Stage::VmInterfaces => "VM interfaces",
+            Stage::VmIpAddresses => "VM IP addresses",
+        }
     }
 
     /// What must exist in NetBox before this stage can write: a VM needs its cluster and
@@ -43,8 +86,8 @@ impl Stage {
         match self {
             Stage::Devices => &[],
             Stage::VirtualMachines => &[Stage::Devices],
-            Stage::VmDisks | Stage::VmInterfaces => &[Stage::VirtualMachines],
-            Stage::IpAddresses => &[Stage::VmInterfaces],
+            Stage::VirtualDisks | Stage::VmInterfaces => &[Stage::VirtualMachines],
+            Stage::VmIpAddresses => &[Stage::VmInterfaces],
         }
     }
 }
@@ -97,17 +140,17 @@ mod tests {
     #[test]
     fn a_stage_pulls_in_what_it_depends_on_in_full_update_order() {
         assert_eq!(
-            plan_stages(&[Stage::IpAddresses]),
+            plan_stages(&[Stage::VmIpAddresses]),
             [
                 Stage::Devices,
                 Stage::VirtualMachines,
                 Stage::VmInterfaces,
-                Stage::IpAddresses
+                Stage::VmIpAddresses
             ]
         );
         assert_eq!(
-            plan_stages(&[Stage::VmDisks, Stage::Devices]),
-            [Stage::Devices, Stage::VirtualMachines, Stage::VmDisks]
+            plan_stages(&[Stage::VirtualDisks, Stage::Devices]),
+            [Stage::Devices, Stage::VirtualMachines, Stage::VirtualDisks]
         );
         assert_eq!(plan_stages(&[Stage::Devices]), [Stage::Devices]);
         assert_eq!(plan_stages(&[]), Stage::ALL);
@@ -124,5 +167,28 @@ mod tests {
             err.contains("\"vms\"") && err.contains("virtual-machines"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn old_names_are_aliases_of_the_renamed_stages() {
+        assert_eq!(
+            parse_stages(&["vm-disks", "ip-addresses"]).unwrap(),
+            [Stage::VirtualDisks, Stage::VmIpAddresses]
+        );
+        assert_eq!(Stage::VirtualDisks.name(), "virtual-disks");
+    }
+
+    #[test]
+    fn stages_run_in_the_order_of_the_system_we_replace() {
+        let positions: Vec<usize> = Stage::ALL
+            .iter()
+            .map(|stage| {
+                FULL_UPDATE_ORDER
+                    .iter()
+                    .position(|name| *name == stage.name())
+                    .unwrap_or_else(|| panic!("{} is not a stage of the full update", stage.name()))
+            })
+            .collect();
+        assert!(positions.windows(2).all(|w| w[0] < w[1]), "{positions:?}");
     }
 }

@@ -117,7 +117,7 @@ impl<W: Write + Send> EventSink for ProgressBar<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::server::sync::context::StageError;
+    use crate::server::sync::failure::StageError;
     use crate::server::sync::report::StageReport;
 
     #[test]
@@ -130,7 +130,7 @@ mod tests {
             message: String::new(),
             result: None,
         }));
-        report.expect(2);
+        report.expect_more(2);
         report.item(
             "web01",
             "qemu",

@@ -1,129 +1,234 @@
 //! `devices`: each Proxmox cluster becomes a NetBox cluster (with its own site), each node a
-//! device. Reads `/cluster/status` and `/nodes` of every endpoint, NetBox once per type.
+//! device. Reads `/cluster/status` of every endpoint and NetBox once per type; plans sites,
+//! then clusters, then devices, each pointing at the one before.
 
 use std::collections::HashMap;
 
 use proxbox_netbox::models::*;
 use proxbox_netbox::ErrorKind;
-use serde_json::json;
 
-use crate::events::{ItemStatus, StepStatus};
-use crate::server::sync::apply::{self, Label, Write};
-use crate::server::sync::context::{slugify, StageError, SyncContext};
-use crate::server::sync::overwrite::Field;
+use crate::events::{ErrorCategory, Item, StepStatus};
+use crate::server::db::sync_objects::Mapped;
+use crate::server::sync::adopt::Adopter;
+use crate::server::sync::apply::{self, Target, Writer};
+use crate::server::sync::context::SyncContext;
+use crate::server::sync::failure::StageError;
+use crate::server::sync::managed::*;
+use crate::server::sync::overwrite::{Field, OverwritePolicy};
+use crate::server::sync::plan::{Label, Plan};
 use crate::server::sync::report::StageReport;
-use crate::server::sync::run::RunState;
+use crate::server::sync::state::{RunState, SyncedCluster};
 
-pub const PROXBOX_TAG: &str = "proxbox";
-/// The custom field that records each object's Proxmox identity in NetBox itself.
-pub const IDENTITY_FIELD: &str = "proxbox_identity";
-const DEVICE_MODEL: &str = "dcim.device";
+pub const DEVICE_MODEL: &str = "dcim.device";
 
-/// What later stages need from this one, per endpoint.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncedCluster {
+/// A Proxmox cluster as `/cluster/status` describes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProxmoxCluster {
     pub endpoint_id: i64,
     pub name: String,
-    pub netbox_cluster: u64,
-    pub site: u64,
-    /// Node name → NetBox device id.
-    pub devices: HashMap<String, u64>,
-}
-
-struct ProxmoxCluster {
-    endpoint_id: i64,
-    name: String,
     /// Node name and whether it is online.
-    nodes: Vec<(String, bool)>,
+    pub nodes: Vec<(String, bool)>,
 }
 
-/// The tag list of every object Proxbox creates.
-pub fn tags() -> Option<Vec<TagRef>> {
-    Some(vec![TagRef {
-        slug: PROXBOX_TAG.into(),
-    }])
+/// The shared objects every node device points at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prerequisites {
+    pub cluster_type: u64,
+    pub role: u64,
+    pub device_type: u64,
+    /// Whether NetBox has the identity custom field.
+    pub identity_field: bool,
 }
 
-/// Whether an object carries the proxbox tag (Proxbox made it and may change or remove it).
-pub fn is_managed(tags: &[Ref]) -> bool {
-    tags.iter().any(|t| t.slug.as_deref() == Some(PROXBOX_TAG))
+/// What the stage read: Proxmox's clusters and NetBox's sites, clusters and devices of
+/// them, and the identity map of each endpoint's devices.
+#[derive(Debug, Clone)]
+pub struct Inputs {
+    pub clusters: Vec<ProxmoxCluster>,
+    /// Site slug → id.
+    pub sites: HashMap<String, u64>,
+    /// Cluster name → id.
+    pub netbox_clusters: HashMap<String, u64>,
+    pub devices: Vec<Device>,
+    pub mapped: HashMap<i64, HashMap<String, Mapped>>,
+    pub prerequisites: Prerequisites,
 }
 
-/// The custom fields that record `identity`, when NetBox has the identity field.
-pub fn identity_fields(state: &RunState, identity: &str) -> CustomFields {
-    let mut fields = CustomFields::new();
-    if state.identity_field {
-        fields.insert(IDENTITY_FIELD.into(), json!(identity));
-    }
-    fields
+/// A node device's key in the plan: the cluster's index in `Inputs::clusters` and the node.
+pub type NodeKey = (usize, String);
+
+/// The site each cluster gets by default.
+pub fn site_slug(cluster: &str) -> String {
+    format!("proxmox-{}", slugify(cluster))
 }
 
-/// The identity field's patch for an existing object, when it does not hold `identity` yet.
-pub fn identity_patch(state: &RunState, current: &CustomFields, identity: &str) -> CustomFields {
-    match current.get(IDENTITY_FIELD) {
-        Some(value) if value == &json!(identity) => CustomFields::new(),
-        _ => identity_fields(state, identity),
-    }
-}
-
-/// The identity recorded on an object, for re-adoption after a lost database.
-pub fn recorded_identity(fields: &CustomFields) -> Option<&str> {
-    fields.get(IDENTITY_FIELD).and_then(|v| v.as_str())
-}
-
-/// Makes sure the identity custom field exists. A token that may not create custom fields
-/// is not fatal: identities then live in Proxbox's database only, which the run says.
-async fn ensure_identity_field(
-    ctx: &SyncContext<'_>,
-    report: &StageReport<'_>,
-) -> Result<bool, StageError> {
-    let exists = || async {
-        let found = ctx
-            .netbox
-            .list::<CustomField>(&[("name", IDENTITY_FIELD.to_string())])
-            .await?;
-        Ok::<_, StageError>(found.iter().any(|f| f.name == IDENTITY_FIELD))
-    };
-    if exists().await? {
-        return Ok(true);
-    }
-    if ctx.options.dry_run {
-        return Ok(false);
-    }
-    let new = NewCustomField {
-        name: IDENTITY_FIELD.into(),
-        label: "Proxmox identity".into(),
-        kind: "text".into(),
-        object_types: vec!["dcim.device".into(), "virtualization.virtualmachine".into()],
-        description: "Set by Proxbox: endpoint cluster, guest type and VMID. Do not edit.".into(),
-        ui_editable: "no".into(),
-    };
-    match ctx
-        .netbox
-        .create::<CustomField, _>(&[new])
-        .await?
-        .into_result()
-    {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind == ErrorKind::Permission => {
-            report.substep(
-                "prerequisites",
-                StepStatus::Completed,
-                format!(
-                    "The NetBox token may not create the custom field {IDENTITY_FIELD}; identities are kept in Proxbox's database only. Create the field (text, on devices and virtual machines) or give the token that permission."
-                ),
-            );
-            Ok(false)
+/// Sites the clusters lack, by slug.
+pub fn plan_sites(inputs: &Inputs) -> Plan<NewSite, String> {
+    let mut plan = Plan::new("sites");
+    for cluster in &inputs.clusters {
+        let slug = site_slug(&cluster.name);
+        if inputs.sites.contains_key(&slug) || plan.creates.iter().any(|w| w.key == slug) {
+            continue;
         }
-        // A concurrent sync created it between our look and our create.
-        Err(e) if e.kind == ErrorKind::Validation && exists().await? => Ok(true),
-        Err(e) => Err(e.into()),
+        let name = format!("Proxmox {}", cluster.name);
+        plan.create(
+            slug.clone(),
+            Label::new(name.clone(), "site", "site"),
+            NewSite {
+                name,
+                slug,
+                status: "active".into(),
+                tags: vec![proxbox_tag()],
+            },
+        );
     }
+    plan
 }
 
-/// The identity of a node in the identity map.
-pub fn node_identity(cluster: &str, node: &str) -> String {
-    format!("{cluster}/node/{node}")
+/// Clusters NetBox lacks, by name, each scoped to its site.
+pub fn plan_clusters(inputs: &Inputs, sites: &HashMap<String, u64>) -> Plan<ClusterWrite, String> {
+    let mut plan = Plan::new("clusters");
+    for cluster in &inputs.clusters {
+        if inputs.netbox_clusters.contains_key(&cluster.name)
+            || plan.creates.iter().any(|w| w.key == cluster.name)
+        {
+            continue;
+        }
+        plan.create(
+            cluster.name.clone(),
+            Label::new(cluster.name.clone(), "cluster", "cluster"),
+            ClusterWrite {
+                name: Some(cluster.name.clone()),
+                cluster_type: Some(inputs.prerequisites.cluster_type),
+                status: Some("active".into()),
+                scope_type: Some("dcim.site".into()),
+                scope_id: sites.get(&site_slug(&cluster.name)).copied(),
+                tags: tags(),
+                ..Default::default()
+            },
+        );
+    }
+    plan
+}
+
+/// A device per node: adopted ones corrected where the policy owns the field, missing
+/// ones created; nodes of a cluster NetBox refused fail.
+pub fn plan_devices(
+    inputs: &Inputs,
+    sites: &HashMap<String, u64>,
+    clusters: &HashMap<String, u64>,
+    policy: &OverwritePolicy,
+) -> Plan<DeviceWrite, NodeKey> {
+    let mut plan = Plan::new("devices");
+    let mut adopter = Adopter::new(&inputs.devices);
+    let prerequisites = inputs.prerequisites;
+    let label = |node: &str| Label::new(node, "node", "device");
+    for (cluster_index, c) in inputs.clusters.iter().enumerate() {
+        let (Some(&cluster), Some(&site)) = (clusters.get(&c.name), sites.get(&site_slug(&c.name)))
+        else {
+            let why = StageError {
+                category: ErrorCategory::Validation,
+                message: format!("cluster {} could not be created in NetBox", c.name),
+                detail: "See the cluster's own error above.".into(),
+                suggestion: "Fix what NetBox refused about the cluster, then sync again.".into(),
+            };
+            for (node, _) in &c.nodes {
+                plan.fail(label(node), None, why.clone());
+            }
+            continue;
+        };
+        let mapped = inputs.mapped.get(&c.endpoint_id);
+        for (node, online) in &c.nodes {
+            let identity = node_identity(&c.name, node);
+            let status = if *online { "active" } else { "offline" };
+            let key = (cluster_index, node.clone());
+            let in_map = mapped
+                .and_then(|m| m.get(&identity))
+                .map(|m| m.netbox_id as u64);
+            match adopter.adopt(in_map, &identity, node, cluster) {
+                Some((device, _)) => {
+                    let patch = DeviceWrite {
+                        id: Some(device.id),
+                        status: policy
+                            .update(Field::Status, &device.status.value.as_str(), status)
+                            .map(str::to_string),
+                        name: policy
+                            .update(Field::Name, &device.name.as_deref(), Some(node.as_str()))
+                            .flatten()
+                            .map(str::to_string),
+                        cluster: (device.cluster.as_ref().map(|r| r.id) != Some(cluster))
+                            .then_some(cluster),
+                        custom_fields: identity_patch(
+                            prerequisites.identity_field,
+                            &device.custom_fields,
+                            &identity,
+                        ),
+                        ..Default::default()
+                    };
+                    plan.update(key, label(node), device.id, patch);
+                }
+                None => plan.create(
+                    key,
+                    label(node),
+                    DeviceWrite {
+                        name: Some(node.clone()),
+                        device_type: Some(prerequisites.device_type),
+                        role: Some(prerequisites.role),
+                        site: Some(site),
+                        cluster: Some(cluster),
+                        status: Some(status.into()),
+                        description: Some(format!("Proxmox VE node of cluster {}", c.name)),
+                        tags: tags(),
+                        custom_fields: identity_fields(prerequisites.identity_field, &identity),
+                        ..Default::default()
+                    },
+                ),
+            }
+        }
+    }
+    plan
+}
+
+/// Plans and writes sites, clusters and devices in turn (each needs the ids of the one
+/// before); returns the clusters as NetBox has them now.
+pub async fn write<T: Target>(
+    writer: &Writer<'_, T>,
+    report: &mut StageReport<'_>,
+    inputs: &Inputs,
+    policy: &OverwritePolicy,
+) -> Result<Vec<SyncedCluster>, StageError> {
+    let mut sites = inputs.sites.clone();
+    let applied = apply::write::<Site, _, _, _>(writer, report, &plan_sites(inputs)).await?;
+    sites.extend(applied.settled().map(|(slug, id)| (slug.clone(), id)));
+    let mut clusters = inputs.netbox_clusters.clone();
+    let applied =
+        apply::write::<Cluster, _, _, _>(writer, report, &plan_clusters(inputs, &sites)).await?;
+    clusters.extend(applied.settled().map(|(name, id)| (name.clone(), id)));
+    let plan = plan_devices(inputs, &sites, &clusters, policy);
+    let applied = apply::write::<Device, _, _, _>(writer, report, &plan).await?;
+    let mut synced: Vec<SyncedCluster> = inputs
+        .clusters
+        .iter()
+        .filter_map(|c| {
+            Some(SyncedCluster {
+                endpoint_id: c.endpoint_id,
+                name: c.name.clone(),
+                netbox_cluster: *clusters.get(&c.name)?,
+                site: *sites.get(&site_slug(&c.name))?,
+                devices: HashMap::new(),
+            })
+        })
+        .collect();
+    for ((cluster_index, node), id) in applied.settled() {
+        let c = &inputs.clusters[*cluster_index];
+        if let Some(s) = synced
+            .iter_mut()
+            .find(|s| s.endpoint_id == c.endpoint_id && s.name == c.name)
+        {
+            s.devices.insert(node.clone(), id);
+        }
+    }
+    Ok(synced)
 }
 
 pub async fn run(
@@ -131,6 +236,38 @@ pub async fn run(
     report: &mut StageReport<'_>,
     state: &mut RunState,
 ) -> Result<(), StageError> {
+    let inputs = read(ctx, report).await?;
+    report.substep(
+        "apply",
+        StepStatus::Started,
+        "Writing sites, clusters and devices",
+    );
+    let synced = write(&ctx.writer(), report, &inputs, &ctx.policy).await?;
+    if !ctx.options.dry_run {
+        // Every device that exists now, once per identity.
+        for s in &synced {
+            let objects: Vec<(String, i64)> = s
+                .devices
+                .iter()
+                .map(|(node, id)| (node_identity(&s.name, node), *id as i64))
+                .collect();
+            ctx.db
+                .map_objects(s.endpoint_id, DEVICE_MODEL, &objects)
+                .await?;
+        }
+    }
+    report.substep("apply", StepStatus::Completed, "Devices written");
+    state.identity_field = inputs.prerequisites.identity_field;
+    state.clusters = synced;
+    Ok(())
+}
+
+/// Proxmox's clusters, the shared objects (created when missing, outside a dry run), and
+/// what NetBox and the identity map hold of the run's clusters.
+pub async fn read(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+) -> Result<Inputs, StageError> {
     report.substep(
         "read-proxmox",
         StepStatus::Started,
@@ -163,7 +300,70 @@ pub async fn run(
         StepStatus::Completed,
         format!("{node_count} nodes in {} clusters", found.len()),
     );
+    report.discover(
+        "devices",
+        found
+            .iter()
+            .flat_map(|c| {
+                c.nodes
+                    .iter()
+                    .map(|(node, _)| Item::new(node.clone(), "node"))
+            })
+            .collect(),
+    );
+    let prerequisites = prerequisites(ctx, report).await?;
 
+    report.substep(
+        "read-netbox",
+        StepStatus::Started,
+        "Reading the sites, clusters and devices of the synced clusters",
+    );
+    // Only what this run's clusters need: reads that other clusters' syncs cannot disturb.
+    let nb = &ctx.netbox;
+    let slugs: Vec<String> = found.iter().map(|c| site_slug(&c.name)).collect();
+    let names: Vec<String> = found.iter().map(|c| c.name.clone()).collect();
+    let (sites, clusters) = tokio::try_join!(
+        nb.list_in::<Site, _>("slug", &slugs),
+        nb.list_in::<Cluster, _>("name", &names),
+    )?;
+    let sites: HashMap<String, u64> = sites.into_iter().map(|s| (s.slug, s.id)).collect();
+    let netbox_clusters: HashMap<String, u64> =
+        clusters.into_iter().map(|c| (c.name, c.id)).collect();
+    let cluster_ids: Vec<u64> = netbox_clusters.values().copied().collect();
+    let devices: Vec<Device> = nb.list_in("cluster_id", &cluster_ids).await?;
+    let mut mapped = HashMap::new();
+    for c in &found {
+        mapped.insert(
+            c.endpoint_id,
+            ctx.db.mapped_objects(c.endpoint_id, DEVICE_MODEL).await?,
+        );
+    }
+    report.substep(
+        "read-netbox",
+        StepStatus::Completed,
+        format!(
+            "{} sites, {} clusters, {} devices of the synced clusters",
+            sites.len(),
+            netbox_clusters.len(),
+            devices.len()
+        ),
+    );
+    Ok(Inputs {
+        clusters: found,
+        sites,
+        netbox_clusters,
+        devices,
+        mapped,
+        prerequisites,
+    })
+}
+
+/// The tag, the identity field, cluster type, manufacturer, device role and type: looked
+/// up on every run and created when missing (a dry run only looks, planning ids).
+async fn prerequisites(
+    ctx: &SyncContext<'_>,
+    report: &StageReport<'_>,
+) -> Result<Prerequisites, StageError> {
     report.substep(
         "prerequisites",
         StepStatus::Started,
@@ -180,9 +380,7 @@ pub async fn run(
         name: name.into(),
         slug: slug.into(),
         description: String::new(),
-        tags: vec![TagRef {
-            slug: PROXBOX_TAG.into(),
-        }],
+        tags: vec![proxbox_tag()],
     };
     // Independent of each other (the tag exists now): asked side by side, since each is a
     // NetBox round trip on every run.
@@ -195,20 +393,15 @@ pub async fn run(
             slug: "proxmox-node".into(),
             color: "ff5722".into(),
             vm_role: false,
-            tags: vec![TagRef {
-                slug: PROXBOX_TAG.into(),
-            }],
+            tags: vec![proxbox_tag()],
         }),
     )?;
-    state.identity_field = identity_field;
     let device_type = apply::ensure::<DeviceType, _>(ctx, "proxmox-node", || NewDeviceType {
         manufacturer: maker,
         model: "Proxmox VE Node".into(),
         slug: "proxmox-node".into(),
         u_height: 1.0,
-        tags: vec![TagRef {
-            slug: PROXBOX_TAG.into(),
-        }],
+        tags: vec![proxbox_tag()],
     })
     .await?;
     report.substep(
@@ -216,226 +409,64 @@ pub async fn run(
         StepStatus::Completed,
         "Tag, cluster type, manufacturer, device type and role are in place",
     );
-
-    report.substep(
-        "read-netbox",
-        StepStatus::Started,
-        "Reading the sites, clusters and devices of the synced clusters",
-    );
-    // Only what this run's clusters need: reads that other clusters' syncs cannot disturb.
-    let nb = &ctx.netbox;
-    let site_slug = |c: &ProxmoxCluster| format!("proxmox-{}", slugify(&c.name));
-    let slugs: Vec<String> = found.iter().map(site_slug).collect();
-    let names: Vec<String> = found.iter().map(|c| c.name.clone()).collect();
-    let (sites, clusters) = tokio::try_join!(
-        nb.list_in::<Site, _>("slug", &slugs),
-        nb.list_in::<Cluster, _>("name", &names),
-    )?;
-    let mut sites: HashMap<String, u64> = sites.into_iter().map(|s| (s.slug, s.id)).collect();
-    let mut clusters: HashMap<String, Option<u64>> =
-        clusters.into_iter().map(|c| (c.name, Some(c.id))).collect();
-    let cluster_ids: Vec<u64> = clusters.values().flatten().copied().collect();
-    let devices: Vec<Device> = nb.list_in("cluster_id", &cluster_ids).await?;
-    report.substep(
-        "read-netbox",
-        StepStatus::Completed,
-        format!(
-            "{} sites, {} clusters, {} devices of the synced clusters",
-            sites.len(),
-            clusters.len(),
-            devices.len()
-        ),
-    );
-    let missing_sites: Vec<Write<NewSite>> = found
-        .iter()
-        .filter(|c| !sites.contains_key(&site_slug(c)))
-        .map(|c| Write {
-            label: Label::new(format!("Proxmox {}", c.name), "site", "site"),
-            id: None,
-            body: NewSite {
-                name: format!("Proxmox {}", c.name),
-                slug: site_slug(c),
-                status: "active".into(),
-                tags: vec![TagRef {
-                    slug: PROXBOX_TAG.into(),
-                }],
-            },
-        })
-        .collect();
-    let missing_clusters: Vec<&ProxmoxCluster> = found
-        .iter()
-        .filter(|c| !clusters.contains_key(&c.name))
-        .collect();
-    report.expect(node_count + missing_sites.len() + missing_clusters.len());
-
-    // Sites, then clusters, then devices: each points at the one before.
-    report.substep(
-        "apply",
-        StepStatus::Started,
-        "Writing sites, clusters and devices",
-    );
-    let site_ids = apply::create::<Site, _>(ctx, report, &missing_sites).await?;
-    for (write, id) in missing_sites.iter().zip(site_ids) {
-        if let Some(id) = id {
-            sites.insert(write.body.slug.clone(), id);
-        }
-    }
-    let cluster_writes: Vec<Write<ClusterWrite>> = missing_clusters
-        .iter()
-        .map(|c| Write {
-            label: Label::new(c.name.clone(), "cluster", "cluster"),
-            id: None,
-            body: ClusterWrite {
-                name: Some(c.name.clone()),
-                cluster_type: Some(cluster_type),
-                status: Some("active".into()),
-                scope_type: Some("dcim.site".into()),
-                scope_id: sites.get(&site_slug(c)).copied(),
-                tags: tags(),
-                ..Default::default()
-            },
-        })
-        .collect();
-    let cluster_ids = apply::create::<Cluster, _>(ctx, report, &cluster_writes).await?;
-    for (c, id) in missing_clusters.iter().zip(cluster_ids) {
-        clusters.insert(c.name.clone(), id);
-    }
-
-    // Devices: by the identity map, by the identity recorded in NetBox, else by cluster
-    // and name (re-adoption after a lost database).
-    let mut creates: Vec<(usize, Write<DeviceWrite>)> = Vec::new();
-    let mut updates: Vec<Write<DeviceWrite>> = Vec::new();
-    let mut synced_clusters = Vec::new();
-    for (cluster_index, c) in found.iter().enumerate() {
-        let label = |node: &str| Label::new(node, "node", "device");
-        let (Some(cluster), Some(&site)) = (clusters[&c.name], sites.get(&site_slug(c))) else {
-            let why = StageError {
-                category: crate::events::ErrorCategory::Validation,
-                message: format!("cluster {} could not be created in NetBox", c.name),
-                detail: "See the cluster's own error above.".into(),
-                suggestion: "Fix what NetBox refused about the cluster, then sync again.".into(),
-            };
-            for (node, _) in &c.nodes {
-                report.labeled(&label(node), ItemStatus::Failed, None, Some(why.clone()));
-            }
-            continue;
-        };
-        let mapped = ctx.db.mapped_objects(c.endpoint_id, DEVICE_MODEL).await?;
-        let mut synced = SyncedCluster {
-            endpoint_id: c.endpoint_id,
-            name: c.name.clone(),
-            netbox_cluster: cluster,
-            site,
-            devices: HashMap::new(),
-        };
-        for (node, online) in &c.nodes {
-            let identity = node_identity(&c.name, node);
-            let status = if *online { "active" } else { "offline" };
-            let by_map = mapped
-                .get(&identity)
-                .and_then(|m| devices.iter().find(|d| d.id as i64 == m.netbox_id));
-            let by_recorded = || {
-                devices
-                    .iter()
-                    .find(|d| recorded_identity(&d.custom_fields) == Some(identity.as_str()))
-            };
-            let by_name = || {
-                devices.iter().find(|d| {
-                    d.name.as_deref() == Some(node)
-                        && d.cluster.as_ref().is_some_and(|r| r.id == cluster)
-                })
-            };
-            match by_map.or_else(by_recorded).or_else(by_name) {
-                Some(device) => {
-                    let patch = DeviceWrite {
-                        id: Some(device.id),
-                        status: ctx
-                            .policy
-                            .update(Field::Status, &device.status.value.as_str(), status)
-                            .map(str::to_string),
-                        name: ctx
-                            .policy
-                            .update(Field::Name, &device.name.as_deref(), Some(node.as_str()))
-                            .flatten()
-                            .map(str::to_string),
-                        cluster: (device.cluster.as_ref().map(|r| r.id) != Some(cluster))
-                            .then_some(cluster),
-                        custom_fields: identity_patch(state, &device.custom_fields, &identity),
-                        ..Default::default()
-                    };
-                    synced.devices.insert(node.clone(), device.id);
-                    if patch
-                        == (DeviceWrite {
-                            id: Some(device.id),
-                            ..Default::default()
-                        })
-                    {
-                        report.labeled(&label(node), ItemStatus::Skipped, Some(device.id), None);
-                    } else {
-                        updates.push(Write {
-                            label: label(node),
-                            id: Some(device.id),
-                            body: patch,
-                        });
-                    }
-                }
-                None => creates.push((
-                    cluster_index,
-                    Write {
-                        label: label(node),
-                        id: None,
-                        body: DeviceWrite {
-                            name: Some(node.clone()),
-                            device_type: Some(device_type),
-                            role: Some(role),
-                            site: Some(site),
-                            cluster: Some(cluster),
-                            status: Some(status.into()),
-                            description: Some(format!("Proxmox VE node of cluster {}", c.name)),
-                            tags: tags(),
-                            custom_fields: identity_fields(state, &identity),
-                            ..Default::default()
-                        },
-                    },
-                )),
-            }
-        }
-        synced_clusters.push(synced);
-    }
-
-    let writes: Vec<Write<DeviceWrite>> = creates.iter().map(|(_, w)| w.clone()).collect();
-    let created = apply::create::<Device, _>(ctx, report, &writes).await?;
-    for ((cluster_index, write), id) in creates.iter().zip(created) {
-        let cluster = &found[*cluster_index];
-        if let (Some(id), Some(synced)) = (
-            id,
-            synced_clusters
-                .iter_mut()
-                .find(|s| s.endpoint_id == cluster.endpoint_id && s.name == cluster.name),
-        ) {
-            synced.devices.insert(write.label.name.clone(), id);
-        }
-    }
-    apply::update::<Device, _>(ctx, report, &updates).await?;
-
-    if !ctx.options.dry_run {
-        // Every device that exists now, once per identity.
-        let mut mapped_now: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
-        for synced in &synced_clusters {
-            mapped_now.entry(synced.endpoint_id).or_default().extend(
-                synced
-                    .devices
-                    .iter()
-                    .map(|(node, id)| (node_identity(&synced.name, node), *id as i64)),
-            );
-        }
-        for (endpoint_id, objects) in mapped_now {
-            ctx.db
-                .map_objects(endpoint_id, DEVICE_MODEL, &objects)
-                .await?;
-        }
-    }
-    report.substep("apply", StepStatus::Completed, "Devices written");
-    state.clusters = synced_clusters;
-    Ok(())
+    Ok(Prerequisites {
+        cluster_type,
+        role,
+        device_type,
+        identity_field,
+    })
 }
+
+/// Makes sure the identity custom field exists. A token that may not create custom fields
+/// is not fatal: identities then live in Proxbox's database only, which the run says.
+async fn ensure_identity_field(
+    ctx: &SyncContext<'_>,
+    report: &StageReport<'_>,
+) -> Result<bool, StageError> {
+    let exists = || async {
+        let found = ctx
+            .netbox
+            .list::<CustomField>(&[("name", IDENTITY_FIELD.to_string())])
+            .await?;
+        Ok::<_, StageError>(found.iter().any(|f| f.name == IDENTITY_FIELD))
+    };
+    if exists().await? {
+        return Ok(true);
+    }
+    if ctx.options.dry_run {
+        return Ok(false);
+    }
+    let new = NewCustomField {
+        name: IDENTITY_FIELD.into(),
+        label: "Proxmox identity".into(),
+        kind: "text".into(),
+        object_types: vec![DEVICE_MODEL.into(), "virtualization.virtualmachine".into()],
+        description: "Set by Proxbox: endpoint cluster, guest type and VMID. Do not edit.".into(),
+        ui_editable: "no".into(),
+    };
+    match ctx
+        .netbox
+        .create::<CustomField, _>(&[new])
+        .await?
+        .into_result()
+    {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind == ErrorKind::Permission => {
+            report.substep(
+                "prerequisites",
+                StepStatus::Completed,
+                format!(
+                    "The NetBox token may not create the custom field {IDENTITY_FIELD}; identities are kept in Proxbox's database only. Create the field (text, on devices and virtual machines) or give the token that permission."
+                ),
+            );
+            Ok(false)
+        }
+        // A concurrent sync created it between our look and our create.
+        Err(e) if e.kind == ErrorKind::Validation && exists().await? => Ok(true),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+#[path = "devices_tests.rs"]
+mod tests;

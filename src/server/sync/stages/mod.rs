@@ -1,13 +1,13 @@
 //! One file per stage, in full-update order. Each stage reads what it needs from Proxmox
-//! and NetBox, plans, applies through `sync::apply`, and leaves what later stages need in
-//! the run's `RunState`.
+//! and NetBox (`read`), plans with a pure function of what it read, the identity map and the
+//! overwrite policy (`plan…`), writes the plan through `sync::apply`, and leaves what later
+//! stages need in the run's `RunState`.
 
 pub mod devices;
-pub mod ip_addresses;
+pub mod virtual_disks;
 pub mod virtual_machines;
-pub mod vm_disks;
 pub mod vm_interfaces;
+pub mod vm_ip_addresses;
 
-pub use devices::SyncedCluster;
-pub use virtual_machines::SyncedGuest;
-pub use vm_interfaces::SyncedInterface;
+#[cfg(test)]
+mod fixtures;

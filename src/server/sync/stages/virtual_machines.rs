@@ -7,71 +7,81 @@ use std::collections::{HashMap, HashSet};
 use proxbox_netbox::models::*;
 use proxbox_pve::{ClusterResource, GuestConfig, GuestKind, NetDevice};
 
-use super::devices::{
-    identity_fields, identity_patch, recorded_identity, tags, SyncedCluster, PROXBOX_TAG,
-};
-use crate::events::{ItemStatus, StepStatus};
+use crate::events::{Item, StepStatus};
 use crate::server::db::sync_objects::Mapped;
-use crate::server::sync::apply::{self, Label, Write};
-use crate::server::sync::context::{StageError, SyncContext};
-use crate::server::sync::overwrite::Field;
+use crate::server::sync::adopt::Adopter;
+use crate::server::sync::apply::{self, Applied};
+use crate::server::sync::context::{RunOptions, SyncContext};
+use crate::server::sync::failure::StageError;
+use crate::server::sync::managed::*;
+use crate::server::sync::overwrite::{Field, OverwritePolicy};
+use crate::server::sync::plan::{Label, Plan};
 use crate::server::sync::report::StageReport;
-use crate::server::sync::run::RunState;
+use crate::server::sync::state::{RunState, SyncedCluster, SyncedGuest};
 
-const VM_MODEL: &str = "virtualization.virtualmachine";
-
-/// The identity of a guest: QEMU 100 and LXC 100 differ, and so do guests of two clusters.
-pub fn guest_identity(cluster: &str, kind: GuestKind, vmid: u64) -> String {
-    format!("{cluster}/{}/{vmid}", kind.as_str())
-}
+pub const VM_MODEL: &str = "virtualization.virtualmachine";
 
 /// A guest as this stage wants it in NetBox.
 #[derive(Debug, Clone, PartialEq)]
-struct Desired {
-    identity: String,
-    endpoint_id: i64,
-    name: String,
-    kind: GuestKind,
-    status: &'static str,
-    cluster: u64,
-    device: Option<u64>,
-    site: u64,
-    vcpus: Option<f64>,
-    memory: Option<u64>,
-    disk: Option<u64>,
-    ostype: Option<String>,
-    description: String,
-    /// Disk key (`scsi0`, `rootfs`…) and size in MB, for the vm-disks stage.
-    disks: Vec<(String, u64)>,
-    nets: Vec<NetDevice>,
-    node: String,
-    vmid: u64,
-    running: bool,
-    agent: bool,
-    /// Config fields that could not be read and were left out.
-    warning: Option<String>,
-}
-
-/// A guest as NetBox has it after this stage, for the stages that hang objects on it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncedGuest {
+pub struct Guest {
+    pub identity: String,
+    pub endpoint_id: i64,
     pub name: String,
     pub kind: GuestKind,
-    pub vm_id: u64,
-    /// Disk key and size in MB, as the guest config has them.
+    pub status: &'static str,
+    pub cluster: u64,
+    pub device: Option<u64>,
+    pub site: u64,
+    pub vcpus: Option<f64>,
+    pub memory: Option<u64>,
+    pub disk: Option<u64>,
+    pub ostype: Option<String>,
+    pub description: String,
+    /// Disk key (`scsi0`, `rootfs`…) and size in MB, for the virtual-disks stage.
     pub disks: Vec<(String, u64)>,
-    /// The `netN` devices of the config, for the vm-interfaces stage.
     pub nets: Vec<NetDevice>,
-    /// Where to ask the guest agent (ip-addresses stage).
-    pub endpoint_id: i64,
     pub node: String,
     pub vmid: u64,
     pub running: bool,
-    /// QEMU: the guest agent is enabled in the config.
     pub agent: bool,
-    /// The VM's primary IPv4 and IPv6 in NetBox as this stage read them (the
-    /// ip-addresses stage compares against them instead of reading every VM again).
-    pub primary_ips: (Option<u64>, Option<u64>),
+    /// Config fields that could not be read and were left out.
+    pub warning: Option<String>,
+}
+
+/// What the stage read.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub guests: Vec<Guest>,
+    /// Guests whose config could not be read: failed, and never treated as gone.
+    pub unreadable: Vec<(Label, StageError)>,
+    /// Identities of every guest Proxmox lists, readable or not.
+    pub present: HashSet<String>,
+    /// The VMs of the run's clusters, managed or not.
+    pub existing: Vec<VirtualMachine>,
+    pub mapped: HashMap<i64, HashMap<String, Mapped>>,
+    pub qemu_role: u64,
+    pub lxc_role: u64,
+    /// `ostype` → platform id.
+    pub platforms: HashMap<String, u64>,
+    pub identity_field: bool,
+    /// When the stage read the identity map (ms since the epoch), for the orphans' grace.
+    pub now_ms: i64,
+}
+
+/// A VM whose guest is gone from Proxmox and is due for deletion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Orphan {
+    pub endpoint_id: i64,
+    pub identity: String,
+    pub netbox_id: u64,
+}
+
+/// The plan (keyed by the guest's index in `Inputs::guests`) and the orphans its deletes
+/// are, in the same order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VmPlan {
+    pub plan: Plan<VirtualMachineWrite, usize>,
+    pub orphans: Vec<Orphan>,
 }
 
 fn status_of(resource: &ClusterResource) -> &'static str {
@@ -82,21 +92,20 @@ fn status_of(resource: &ClusterResource) -> &'static str {
     }
 }
 
-fn desired(
+/// A guest of `/cluster/resources` (with a guest kind and vmid) and its config.
+pub fn desired(
     synced: &SyncedCluster,
     resource: &ClusterResource,
+    kind: GuestKind,
+    vmid: u64,
     config: Option<&GuestConfig>,
-) -> Desired {
-    let kind = resource
-        .guest_kind()
-        .expect("guests() keeps qemu and lxc only");
-    let vmid = resource.vmid.expect("guests() keeps entries with a vmid");
+) -> Guest {
     let name = config
         .and_then(|c| c.name.clone())
         .or_else(|| resource.name.clone())
         .unwrap_or_else(|| format!("{}-{vmid}", kind.as_str()));
     const MIB: u64 = 1 << 20;
-    Desired {
+    Guest {
         identity: guest_identity(&synced.name, kind, vmid),
         endpoint_id: synced.endpoint_id,
         name,
@@ -149,99 +158,197 @@ fn desired(
     }
 }
 
-/// Reads every guest's config (bounded concurrency in the Proxmox client). An unreadable
-/// config fails that guest only: it is reported and left alone, never treated as gone.
-async fn read_guests(
-    ctx: &SyncContext<'_>,
-    report: &mut StageReport<'_>,
-    state: &RunState,
-) -> Result<(Vec<Desired>, HashSet<String>), StageError> {
-    let mut wanted: Vec<Desired> = Vec::new();
-    let mut present: HashSet<String> = HashSet::new();
-    let mut failed_reads: Vec<(Label, StageError)> = Vec::new();
-    for source in &ctx.sources {
-        let Some(synced) = state
-            .clusters
-            .iter()
-            .find(|c| c.endpoint_id == source.endpoint_id)
-        else {
-            continue;
-        };
-        let guests: Vec<ClusterResource> = match state.resources.get(&source.endpoint_id) {
-            Some(resources) => resources
-                .iter()
-                .filter(|r| r.guest_kind().is_some() && r.vmid.is_some())
-                .cloned()
-                .collect(),
-            None => source.pve.guests().await?.value,
-        };
-        let mut reads = tokio::task::JoinSet::new();
-        for (index, guest) in guests.iter().enumerate() {
-            let (pve, node, kind, vmid) = (
-                source.pve.clone(),
-                guest.node.clone().unwrap_or_default(),
-                guest.guest_kind(),
-                guest.vmid,
-            );
-            reads.spawn(async move {
-                let (Some(kind), Some(vmid)) = (kind, vmid) else {
-                    return (index, None);
-                };
-                (index, Some(pve.guest_config(&node, kind, vmid).await))
-            });
-        }
-        let mut configs: HashMap<usize, proxbox_pve::Parsed<GuestConfig>> = HashMap::new();
-        let mut unreadable: HashSet<usize> = HashSet::new();
-        while let Some(joined) = reads.join_next().await {
-            let Ok((index, Some(result))) = joined else {
-                continue;
-            };
-            match result {
-                Ok(parsed) => {
-                    configs.insert(index, parsed);
-                }
-                Err(e) => {
-                    unreadable.insert(index);
-                    let guest = &guests[index];
-                    failed_reads.push((
-                        Label::new(
-                            guest.name.clone().unwrap_or_default(),
-                            guest.kind.clone(),
-                            "virtual machine",
-                        ),
-                        e.into(),
-                    ));
-                }
-            }
-        }
-        for (index, guest) in guests.iter().enumerate() {
-            if let (Some(kind), Some(vmid)) = (guest.guest_kind(), guest.vmid) {
-                present.insert(guest_identity(&synced.name, kind, vmid));
-            }
-            if unreadable.contains(&index) {
-                continue;
-            }
-            let parsed = configs.get(&index);
-            let mut d = desired(synced, guest, parsed.map(|p| &p.value));
-            d.warning = parsed.filter(|p| !p.warnings.is_empty()).map(|p| {
-                p.warnings
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            });
-            wanted.push(d);
-        }
-    }
-    report.expect(wanted.len() + failed_reads.len());
-    for (label, error) in failed_reads {
-        report.labeled(&label, ItemStatus::Failed, None, Some(error));
-    }
-    Ok((wanted, present))
+fn label(guest: &Guest) -> Label {
+    Label::new(guest.name.clone(), guest.kind.as_str(), "virtual machine")
+        .warned(guest.warning.clone())
 }
 
-fn label(d: &Desired) -> Label {
-    Label::new(d.name.clone(), d.kind.as_str(), "virtual machine").warned(d.warning.clone())
+/// Mapped identities Proxmox no longer lists, per endpoint, sorted.
+pub fn absent(inputs: &Inputs) -> Vec<(i64, Vec<String>)> {
+    let mut absent: Vec<(i64, Vec<String>)> = inputs
+        .mapped
+        .iter()
+        .map(|(endpoint_id, map)| {
+            let mut gone: Vec<String> = map
+                .keys()
+                .filter(|identity| !inputs.present.contains(*identity))
+                .cloned()
+                .collect();
+            gone.sort();
+            (*endpoint_id, gone)
+        })
+        .filter(|(_, gone)| !gone.is_empty())
+        .collect();
+    absent.sort();
+    absent
+}
+
+/// Each guest's VM: adopted and corrected where the policy owns the field, or created;
+/// with orphan deletion on, the VMs of guests gone longer than the grace period deleted.
+pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> VmPlan {
+    let mut plan = Plan::new("virtual machines");
+    for (label, error) in &inputs.unreadable {
+        plan.fail(label.clone(), None, error.clone());
+    }
+    let mut adopter = Adopter::new(&inputs.existing);
+    let role_of = |kind: GuestKind| match kind {
+        GuestKind::Qemu => inputs.qemu_role,
+        GuestKind::Lxc => inputs.lxc_role,
+    };
+    let identity_field = inputs.identity_field;
+    for (index, d) in inputs.guests.iter().enumerate() {
+        let platform = d
+            .ostype
+            .as_ref()
+            .and_then(|o| inputs.platforms.get(o))
+            .copied();
+        let in_map = inputs
+            .mapped
+            .get(&d.endpoint_id)
+            .and_then(|m| m.get(&d.identity))
+            .map(|m| m.netbox_id as u64);
+        let Some((vm, _)) = adopter.adopt(in_map, &d.identity, &d.name, d.cluster) else {
+            plan.create(
+                index,
+                label(d),
+                VirtualMachineWrite {
+                    name: Some(d.name.clone()),
+                    status: Some(d.status.into()),
+                    cluster: Some(d.cluster),
+                    device: Some(d.device),
+                    site: Some(Some(d.site)),
+                    role: Some(Some(role_of(d.kind))),
+                    platform: Some(platform),
+                    vcpus: d.vcpus,
+                    memory: d.memory,
+                    disk: d.disk,
+                    description: Some(d.description.clone()),
+                    tags: tags(),
+                    custom_fields: identity_fields(identity_field, &d.identity),
+                    ..Default::default()
+                },
+            );
+            continue;
+        };
+        let patch = VirtualMachineWrite {
+            id: Some(vm.id),
+            name: policy.update(Field::Name, &vm.name, d.name.clone()),
+            status: policy
+                .update(Field::Status, &vm.status.value.as_str(), d.status)
+                .map(str::to_string),
+            cluster: (vm.cluster.as_ref().map(|c| c.id) != Some(d.cluster)).then_some(d.cluster),
+            device: policy.update(Field::Device, &vm.device.as_ref().map(|r| r.id), d.device),
+            platform: policy.update(
+                Field::Platform,
+                &vm.platform.as_ref().map(|r| r.id),
+                platform,
+            ),
+            site: policy.update(Field::Site, &vm.site.as_ref().map(|r| r.id), Some(d.site)),
+            role: policy.update(
+                Field::Role,
+                &vm.role.as_ref().map(|r| r.id),
+                Some(role_of(d.kind)),
+            ),
+            description: policy.update(Field::Description, &vm.description, d.description.clone()),
+            vcpus: policy.update(Field::Vcpus, &vm.vcpus, d.vcpus).flatten(),
+            memory: policy.update(Field::Memory, &vm.memory, d.memory).flatten(),
+            // Once the VM has virtual disks, NetBox sums them into `disk` itself.
+            disk: if vm.virtual_disk_count > 0 {
+                None
+            } else {
+                policy.update(Field::Disk, &vm.disk, d.disk).flatten()
+            },
+            custom_fields: identity_patch(identity_field, &vm.custom_fields, &d.identity),
+            ..Default::default()
+        };
+        plan.update(index, label(d), vm.id, patch);
+    }
+    let orphans = if options.delete_orphans {
+        due_orphans(inputs, &adopter, options)
+    } else {
+        Vec::new()
+    };
+    let by_id: HashMap<u64, &VirtualMachine> = inputs.existing.iter().map(|v| (v.id, v)).collect();
+    for orphan in &orphans {
+        let kind = orphan
+            .identity
+            .split('/')
+            .rev()
+            .nth(1)
+            .unwrap_or("guest")
+            .to_string();
+        let name = by_id
+            .get(&orphan.netbox_id)
+            .map_or_else(|| orphan.identity.clone(), |vm| vm.name.clone());
+        plan.delete(Label::new(name, kind, "virtual machine"), orphan.netbox_id);
+    }
+    VmPlan { plan, orphans }
+}
+
+/// Mapped VMs whose guest has been gone for the grace period, that still exist and that no
+/// present guest adopted.
+fn due_orphans(
+    inputs: &Inputs,
+    adopter: &Adopter<'_, VirtualMachine>,
+    options: &RunOptions,
+) -> Vec<Orphan> {
+    let grace_ms = options.orphan_grace.as_millis() as i64;
+    let exists: HashSet<u64> = inputs.existing.iter().map(|v| v.id).collect();
+    let mut due = Vec::new();
+    for (endpoint_id, gone) in absent(inputs) {
+        let map = &inputs.mapped[&endpoint_id];
+        for identity in gone {
+            let mapped = &map[&identity];
+            let netbox_id = mapped.netbox_id as u64;
+            // A dry run has not recorded the absence: it counts from now.
+            let since = mapped.missing_since.unwrap_or(inputs.now_ms);
+            if exists.contains(&netbox_id)
+                && !adopter.is_claimed(netbox_id)
+                && inputs.now_ms - since >= grace_ms
+            {
+                due.push(Orphan {
+                    endpoint_id,
+                    identity,
+                    netbox_id,
+                });
+            }
+        }
+    }
+    due
+}
+
+/// The guests as NetBox has them after the plan was applied.
+pub fn settle(inputs: &Inputs, applied: &Applied<usize>) -> Vec<SyncedGuest> {
+    let by_id: HashMap<u64, &VirtualMachine> = inputs.existing.iter().map(|v| (v.id, v)).collect();
+    let mut settled: Vec<(usize, u64)> = applied.settled().map(|(i, id)| (*i, id)).collect();
+    settled.sort_unstable();
+    settled
+        .into_iter()
+        .map(|(index, vm_id)| {
+            let d = &inputs.guests[index];
+            SyncedGuest {
+                name: d.name.clone(),
+                kind: d.kind,
+                vm_id,
+                disks: d.disks.clone(),
+                nets: d.nets.clone(),
+                endpoint_id: d.endpoint_id,
+                node: d.node.clone(),
+                vmid: d.vmid,
+                running: d.running,
+                agent: d.agent,
+                primary_ips: by_id
+                    .get(&vm_id)
+                    .map(|vm| {
+                        (
+                            vm.primary_ip4.as_ref().map(|r| r.id),
+                            vm.primary_ip6.as_ref().map(|r| r.id),
+                        )
+                    })
+                    .unwrap_or_default(),
+            }
+        })
+        .collect()
 }
 
 pub async fn run(
@@ -249,6 +356,52 @@ pub async fn run(
     report: &mut StageReport<'_>,
     state: &mut RunState,
 ) -> Result<(), StageError> {
+    let inputs = read(ctx, report, state).await?;
+    if !ctx.options.dry_run {
+        for (endpoint_id, gone) in absent(&inputs) {
+            ctx.db.mark_missing(endpoint_id, VM_MODEL, &gone).await?;
+        }
+    }
+    let VmPlan { plan, orphans } = plan(&inputs, &ctx.policy, &ctx.options);
+    report.substep("apply", StepStatus::Started, plan.summary());
+    let applied = apply::apply::<VirtualMachine, _, _>(ctx, report, &plan).await?;
+    let guests = settle(&inputs, &applied);
+    if !ctx.options.dry_run {
+        let mut by_endpoint: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
+        for (index, vm_id) in applied.settled() {
+            let d = &inputs.guests[*index];
+            by_endpoint
+                .entry(d.endpoint_id)
+                .or_default()
+                .push((d.identity.clone(), vm_id as i64));
+        }
+        for (endpoint_id, objects) in by_endpoint {
+            ctx.db.map_objects(endpoint_id, VM_MODEL, &objects).await?;
+        }
+        for (orphan, (_, gone)) in orphans.iter().zip(&applied.deleted) {
+            if *gone {
+                ctx.db
+                    .unmap_objects(
+                        orphan.endpoint_id,
+                        VM_MODEL,
+                        std::slice::from_ref(&orphan.identity),
+                    )
+                    .await?;
+            }
+        }
+    }
+    report.substep("apply", StepStatus::Completed, "Virtual machines written");
+    state.guests = guests;
+    Ok(())
+}
+
+/// Proxmox's guests with their configs, beside NetBox's VMs of the run's clusters, the
+/// roles and platforms they point at, and the identity map.
+pub async fn read(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    state: &RunState,
+) -> Result<Inputs, StageError> {
     report.substep(
         "read-proxmox",
         StepStatus::Started,
@@ -264,16 +417,14 @@ pub async fn run(
         slug: slug.into(),
         color: "4caf50".into(),
         vm_role: true,
-        tags: vec![TagRef {
-            slug: PROXBOX_TAG.into(),
-        }],
+        tags: vec![proxbox_tag()],
     };
     // The VMs of this run's clusters, managed or not: a VM is adopted only within its
     // cluster, and reads scoped so stay undisturbed by other clusters' syncs.
     let cluster_ids = state.cluster_ids();
     // Proxmox's guests, the roles and NetBox's VMs do not depend on each other: all at once.
     let (guests, qemu_role, lxc_role, existing) = tokio::join!(
-        read_guests(ctx, report, state),
+        read_guests(ctx, state),
         apply::ensure::<DeviceRole, _>(ctx, "proxmox-qemu", || {
             role_for("proxmox-qemu", "Proxmox QEMU VM")
         }),
@@ -282,311 +433,147 @@ pub async fn run(
         }),
         ctx.read_in::<VirtualMachine>("cluster_id", &cluster_ids),
     );
-    let (wanted, present) = guests?;
+    let (guests, unreadable, present) = guests?;
     let (qemu_role, lxc_role, existing) = (qemu_role?, lxc_role?, existing?);
     report.substep(
         "read-proxmox",
         StepStatus::Completed,
         format!("{} guests", present.len()),
     );
-    let role_of = |kind: GuestKind| match kind {
-        GuestKind::Qemu => qemu_role,
-        GuestKind::Lxc => lxc_role,
-    };
-    let mut ostypes: Vec<String> = wanted.iter().filter_map(|d| d.ostype.clone()).collect();
+    report.discover(
+        "virtual machines",
+        guests
+            .iter()
+            .map(|g| Item::new(g.name.clone(), g.kind.as_str()))
+            .chain(
+                unreadable
+                    .iter()
+                    .map(|(l, _)| Item::new(l.name.clone(), l.kind.clone())),
+            )
+            .collect(),
+    );
+    let mut ostypes: Vec<String> = guests.iter().filter_map(|d| d.ostype.clone()).collect();
     ostypes.sort();
     ostypes.dedup();
     let platform_ids = futures::future::try_join_all(ostypes.iter().map(|ostype| async move {
-        let slug = format!("proxmox-{}", crate::server::sync::context::slugify(ostype));
+        let slug = format!("proxmox-{}", slugify(ostype));
         apply::ensure::<Platform, _>(ctx, &slug, || NewNamed {
             name: format!("Proxmox ostype {ostype}"),
             slug: slug.clone(),
             description: String::new(),
-            tags: vec![TagRef {
-                slug: PROXBOX_TAG.into(),
-            }],
+            tags: vec![proxbox_tag()],
         })
         .await
     }))
     .await?;
-    let platforms: HashMap<String, u64> = ostypes.into_iter().zip(platform_ids).collect();
-    let by_id: HashMap<u64, &VirtualMachine> = existing.iter().map(|v| (v.id, v)).collect();
     report.substep(
         "read-netbox",
         StepStatus::Completed,
         format!("{} virtual machines in the synced clusters", existing.len()),
     );
-
-    let mut maps: HashMap<i64, HashMap<String, Mapped>> = HashMap::new();
+    let mut mapped = HashMap::new();
     for source in &ctx.sources {
-        maps.insert(
+        mapped.insert(
             source.endpoint_id,
             ctx.db.mapped_objects(source.endpoint_id, VM_MODEL).await?,
         );
     }
-    let mut claimed: HashSet<u64> = HashSet::new();
-    let mut creates: Vec<(usize, Write<VirtualMachineWrite>)> = Vec::new();
-    let mut updates: Vec<(usize, Write<VirtualMachineWrite>)> = Vec::new();
-    // Identity → (endpoint, NetBox id) of every VM that exists after this stage.
-    let mut seen: HashMap<String, (i64, u64)> = HashMap::new();
-    let policy = &ctx.policy;
-    for (index, d) in wanted.iter().enumerate() {
-        let platform = d.ostype.as_ref().and_then(|o| platforms.get(o)).copied();
-        let mapped = maps[&d.endpoint_id]
-            .get(&d.identity)
-            .and_then(|m| by_id.get(&(m.netbox_id as u64)).copied());
-        // Re-adoption after a lost database: the identity NetBox recorded, else the only
-        // unclaimed VM of that name in that cluster.
-        let recorded = || {
-            existing.iter().find(|v| {
-                recorded_identity(&v.custom_fields) == Some(d.identity.as_str())
-                    && !claimed.contains(&v.id)
+    Ok(Inputs {
+        guests,
+        unreadable,
+        present,
+        existing,
+        mapped,
+        qemu_role,
+        lxc_role,
+        platforms: ostypes.into_iter().zip(platform_ids).collect(),
+        identity_field: state.identity_field,
+        now_ms: crate::server::db::now_ms(),
+    })
+}
+
+type GuestsRead = (Vec<Guest>, Vec<(Label, StageError)>, HashSet<String>);
+
+/// Reads every guest's config (bounded concurrency in the Proxmox client). An unreadable
+/// config fails that guest only: it is reported and left alone, never treated as gone.
+async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRead, StageError> {
+    let mut wanted: Vec<Guest> = Vec::new();
+    let mut present: HashSet<String> = HashSet::new();
+    let mut failed_reads: Vec<(Label, StageError)> = Vec::new();
+    for source in &ctx.sources {
+        let Some(synced) = state
+            .clusters
+            .iter()
+            .find(|c| c.endpoint_id == source.endpoint_id)
+        else {
+            continue;
+        };
+        let guests: Vec<(ClusterResource, GuestKind, u64)> = source
+            .pve
+            .guests()
+            .await?
+            .value
+            .into_iter()
+            .filter_map(|r| {
+                let (kind, vmid) = (r.guest_kind()?, r.vmid?);
+                Some((r, kind, vmid))
             })
-        };
-        let by_name = || {
-            let mut candidates = existing.iter().filter(|v| {
-                v.name == d.name
-                    && v.cluster.as_ref().is_some_and(|c| c.id == d.cluster)
-                    && recorded_identity(&v.custom_fields).is_none()
-                    && !claimed.contains(&v.id)
-            });
-            match (candidates.next(), candidates.next()) {
-                (Some(only), None) => Some(only),
-                _ => None,
-            }
-        };
-        match mapped.or_else(recorded).or_else(by_name) {
-            Some(vm) => {
-                claimed.insert(vm.id);
-                seen.insert(d.identity.clone(), (d.endpoint_id, vm.id));
-                let patch = VirtualMachineWrite {
-                    id: Some(vm.id),
-                    name: policy.update(Field::Name, &vm.name, d.name.clone()),
-                    status: policy
-                        .update(Field::Status, &vm.status.value.as_str(), d.status)
-                        .map(str::to_string),
-                    cluster: (vm.cluster.as_ref().map(|c| c.id) != Some(d.cluster))
-                        .then_some(d.cluster),
-                    device: policy.update(
-                        Field::Device,
-                        &vm.device.as_ref().map(|r| r.id),
-                        d.device,
-                    ),
-                    platform: policy.update(
-                        Field::Platform,
-                        &vm.platform.as_ref().map(|r| r.id),
-                        platform,
-                    ),
-                    site: policy.update(Field::Site, &vm.site.as_ref().map(|r| r.id), Some(d.site)),
-                    role: policy.update(
-                        Field::Role,
-                        &vm.role.as_ref().map(|r| r.id),
-                        Some(role_of(d.kind)),
-                    ),
-                    description: policy.update(
-                        Field::Description,
-                        &vm.description,
-                        d.description.clone(),
-                    ),
-                    vcpus: policy.update(Field::Vcpus, &vm.vcpus, d.vcpus).flatten(),
-                    memory: policy.update(Field::Memory, &vm.memory, d.memory).flatten(),
-                    // Once the VM has virtual disks, NetBox sums them into `disk` itself.
-                    disk: if vm.virtual_disk_count > 0 {
-                        None
-                    } else {
-                        policy.update(Field::Disk, &vm.disk, d.disk).flatten()
-                    },
-                    custom_fields: identity_patch(state, &vm.custom_fields, &d.identity),
-                    ..Default::default()
-                };
-                if patch
-                    == (VirtualMachineWrite {
-                        id: Some(vm.id),
-                        ..Default::default()
-                    })
-                {
-                    report.labeled(&label(d), ItemStatus::Skipped, Some(vm.id), None);
-                } else {
-                    updates.push((
-                        index,
-                        Write {
-                            label: label(d),
-                            id: Some(vm.id),
-                            body: patch,
-                        },
+            .collect();
+        let mut reads = tokio::task::JoinSet::new();
+        for (index, (guest, kind, vmid)) in guests.iter().enumerate() {
+            let (pve, node, kind, vmid) = (
+                source.pve.clone(),
+                guest.node.clone().unwrap_or_default(),
+                *kind,
+                *vmid,
+            );
+            reads.spawn(async move { (index, pve.guest_config(&node, kind, vmid).await) });
+        }
+        let mut configs: HashMap<usize, proxbox_pve::Parsed<GuestConfig>> = HashMap::new();
+        let mut unreadable: HashSet<usize> = HashSet::new();
+        while let Some(joined) = reads.join_next().await {
+            let Ok((index, result)) = joined else {
+                continue;
+            };
+            match result {
+                Ok(parsed) => {
+                    configs.insert(index, parsed);
+                }
+                Err(e) => {
+                    unreadable.insert(index);
+                    let guest = &guests[index].0;
+                    failed_reads.push((
+                        Label::new(
+                            guest.name.clone().unwrap_or_default(),
+                            guest.kind.clone(),
+                            "virtual machine",
+                        ),
+                        e.into(),
                     ));
                 }
             }
-            None => creates.push((
-                index,
-                Write {
-                    label: label(d),
-                    id: None,
-                    body: VirtualMachineWrite {
-                        name: Some(d.name.clone()),
-                        status: Some(d.status.into()),
-                        cluster: Some(d.cluster),
-                        device: Some(d.device),
-                        site: Some(Some(d.site)),
-                        role: Some(Some(role_of(d.kind))),
-                        platform: Some(platform),
-                        vcpus: d.vcpus,
-                        memory: d.memory,
-                        disk: d.disk,
-                        description: Some(d.description.clone()),
-                        tags: tags(),
-                        custom_fields: identity_fields(state, &d.identity),
-                        ..Default::default()
-                    },
-                },
-            )),
         }
-    }
-
-    let orphans = orphans(ctx, &maps, &present, &by_id).await?;
-    report.expect(wanted.len() + report.counts.failed as usize + orphans.len());
-    report.substep(
-        "apply",
-        StepStatus::Started,
-        format!(
-            "{} virtual machines to create, {} to update, {} to delete",
-            creates.len(),
-            updates.len(),
-            orphans.len()
-        ),
-    );
-    for (writes, create) in [(&creates, true), (&updates, false)] {
-        let batch: Vec<Write<VirtualMachineWrite>> =
-            writes.iter().map(|(_, w)| w.clone()).collect();
-        let ids = if create {
-            apply::create::<VirtualMachine, _>(ctx, report, &batch).await?
-        } else {
-            apply::update::<VirtualMachine, _>(ctx, report, &batch).await?
-        };
-        for ((index, _), id) in writes.iter().zip(ids) {
-            if let Some(id) = id {
-                let d = &wanted[*index];
-                seen.insert(d.identity.clone(), (d.endpoint_id, id));
-            }
-        }
-    }
-    let targets: Vec<(Label, u64)> = orphans
-        .iter()
-        .map(|o| (o.label.clone(), o.netbox_id))
-        .collect();
-    let gone = apply::delete::<VirtualMachine>(ctx, report, &targets).await?;
-
-    if !ctx.options.dry_run {
-        let mut by_endpoint: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
-        for (identity, (endpoint_id, vm_id)) in &seen {
-            by_endpoint
-                .entry(*endpoint_id)
-                .or_default()
-                .push((identity.clone(), *vm_id as i64));
-        }
-        for (endpoint_id, objects) in by_endpoint {
-            ctx.db.map_objects(endpoint_id, VM_MODEL, &objects).await?;
-        }
-        for (orphan, gone) in orphans.iter().zip(gone) {
-            if gone {
-                ctx.db
-                    .unmap_objects(
-                        orphan.endpoint_id,
-                        VM_MODEL,
-                        std::slice::from_ref(&orphan.identity),
-                    )
-                    .await?;
-            }
-        }
-    }
-    report.substep("apply", StepStatus::Completed, "Virtual machines written");
-    state.guests = wanted
-        .into_iter()
-        .filter_map(|d| {
-            let (_, vm_id) = *seen.get(&d.identity)?;
-            Some(SyncedGuest {
-                name: d.name,
-                kind: d.kind,
-                vm_id,
-                disks: d.disks,
-                nets: d.nets,
-                endpoint_id: d.endpoint_id,
-                node: d.node,
-                vmid: d.vmid,
-                running: d.running,
-                agent: d.agent,
-                primary_ips: by_id
-                    .get(&vm_id)
-                    .map(|vm| {
-                        (
-                            vm.primary_ip4.as_ref().map(|r| r.id),
-                            vm.primary_ip6.as_ref().map(|r| r.id),
-                        )
-                    })
-                    .unwrap_or_default(),
-            })
-        })
-        .collect();
-    Ok(())
-}
-
-/// A VM whose guest is gone from Proxmox and is due for deletion.
-struct Orphan {
-    endpoint_id: i64,
-    identity: String,
-    netbox_id: u64,
-    label: Label,
-}
-
-/// Guests in the identity map that Proxmox no longer lists. Their first absence is recorded;
-/// with orphan deletion on, those absent for longer than the grace period are returned.
-async fn orphans(
-    ctx: &SyncContext<'_>,
-    maps: &HashMap<i64, HashMap<String, Mapped>>,
-    present: &HashSet<String>,
-    by_id: &HashMap<u64, &VirtualMachine>,
-) -> Result<Vec<Orphan>, StageError> {
-    let now = crate::server::db::now_ms();
-    let grace_ms = ctx.options.orphan_grace.as_millis() as i64;
-    let mut due = Vec::new();
-    for (endpoint_id, map) in maps {
-        let mut absent: Vec<String> = map
-            .keys()
-            .filter(|identity| !present.contains(*identity))
-            .cloned()
-            .collect();
-        absent.sort();
-        if absent.is_empty() {
-            continue;
-        }
-        if !ctx.options.dry_run {
-            ctx.db.mark_missing(*endpoint_id, VM_MODEL, &absent).await?;
-        }
-        if !ctx.options.delete_orphans {
-            continue;
-        }
-        for identity in absent {
-            let mapped = &map[&identity];
-            // A dry run has not recorded the absence: it counts from now.
-            let since = mapped.missing_since.unwrap_or(now);
-            let Some(vm) = by_id.get(&(mapped.netbox_id as u64)) else {
+        for (index, (guest, kind, vmid)) in guests.iter().enumerate() {
+            present.insert(guest_identity(&synced.name, *kind, *vmid));
+            if unreadable.contains(&index) {
                 continue;
-            };
-            if now - since >= grace_ms {
-                let kind = identity
-                    .split('/')
-                    .rev()
-                    .nth(1)
-                    .unwrap_or("guest")
-                    .to_string();
-                due.push(Orphan {
-                    endpoint_id: *endpoint_id,
-                    label: Label::new(vm.name.clone(), kind, "virtual machine"),
-                    identity,
-                    netbox_id: vm.id,
-                });
             }
+            let parsed = configs.get(&index);
+            let mut d = desired(synced, guest, *kind, *vmid, parsed.map(|p| &p.value));
+            d.warning = parsed.filter(|p| !p.warnings.is_empty()).map(|p| {
+                p.warnings
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            });
+            wanted.push(d);
         }
     }
-    Ok(due)
+    failed_reads.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    Ok((wanted, failed_reads, present))
 }
+
+#[cfg(test)]
+#[path = "virtual_machines_tests.rs"]
+mod tests;

@@ -2,30 +2,32 @@
 //! its MAC address (a MACAddress object, the interface's primary MAC) and, for `tag=`, an
 //! untagged VLAN in access mode. Interfaces Proxbox made that are gone from the guest are
 //! removed; interfaces an operator added by hand (without the proxbox tag) stay.
+//!
+//! Four plans in turn, each needing the ids the one before wrote: VLANs, interfaces, MAC
+//! addresses, and each interface's primary MAC.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
 use proxbox_netbox::models::*;
 use proxbox_pve::NetDevice;
 
-use super::devices::{is_managed, tags, PROXBOX_TAG};
-use crate::events::{ItemStatus, StepStatus};
-use crate::server::sync::apply::{self, Label, Write};
-use crate::server::sync::context::{is_planned, StageError, SyncContext};
-use crate::server::sync::overwrite::{Field, Overwrite};
+use crate::events::{Item, StepStatus};
+use crate::server::sync::apply::{self, Target, Writer};
+use crate::server::sync::context::SyncContext;
+use crate::server::sync::failure::StageError;
+use crate::server::sync::managed::{is_managed, proxbox_tag, tags};
+use crate::server::sync::overwrite::{Field, Overwrite, OverwritePolicy};
+use crate::server::sync::plan::{is_planned, Label, Plan};
 use crate::server::sync::report::StageReport;
-use crate::server::sync::run::RunState;
+use crate::server::sync::state::{RunState, SyncedGuest, SyncedInterface};
 
-/// A guest interface as NetBox has it after this stage, for the ip-addresses stage.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SyncedInterface {
-    /// Index of the guest in `RunState::guests`.
-    pub guest: usize,
-    /// `net0`…
-    pub key: String,
-    pub netbox_id: u64,
-    /// Upper-case, as the guest config has it.
-    pub mac: Option<String>,
+/// What the stage read from NetBox.
+#[derive(Debug, Clone, Default)]
+pub struct Inputs {
+    pub interfaces: Vec<VmInterface>,
+    pub macs: Vec<MacAddress>,
+    /// The VLANs of the VIDs the guests' `tag=` name.
+    pub vlans: Vec<Vlan>,
 }
 
 fn description(net: &NetDevice) -> String {
@@ -37,105 +39,76 @@ fn description(net: &NetDevice) -> String {
     text
 }
 
-/// The global VLANs Proxbox uses for `tag=`, by VID; missing ones are created.
-async fn vlans(
-    ctx: &SyncContext<'_>,
-    report: &mut StageReport<'_>,
-    vids: BTreeSet<u16>,
-) -> Result<HashMap<u16, u64>, StageError> {
-    let mut found: HashMap<u16, u64> = HashMap::new();
-    if vids.is_empty() {
-        return Ok(found);
-    }
-    let wanted: Vec<u16> = vids.iter().copied().collect();
-    for vlan in ctx.netbox.list_in::<Vlan, _>("vid", &wanted).await? {
-        if is_managed(&vlan.tags) {
-            found.entry(vlan.vid).or_insert(vlan.id);
-        }
-    }
-    let missing: Vec<Write<NewVlan>> = vids
-        .iter()
-        .filter(|vid| !found.contains_key(vid))
-        .map(|vid| Write {
-            label: Label::new(format!("VLAN {vid}"), "vlan", "VLAN"),
-            id: None,
-            body: NewVlan {
-                vid: *vid,
-                name: format!("Proxmox VLAN {vid}"),
-                status: "active".into(),
-                tags: vec![TagRef {
-                    slug: PROXBOX_TAG.into(),
-                }],
-            },
-        })
-        .collect();
-    report.expect_more(missing.len());
-    let ids = apply::create::<Vlan, _>(ctx, report, &missing).await?;
-    for (write, id) in missing.iter().zip(ids) {
-        if let Some(id) = id {
-            found.insert(write.body.vid, id);
-        }
-    }
-    Ok(found)
+fn interface_label(guest: &SyncedGuest, key: &str) -> Label {
+    Label::new(format!("{}/{key}", guest.name), "interface", "VM interface")
 }
 
-pub async fn run(
-    ctx: &SyncContext<'_>,
-    report: &mut StageReport<'_>,
-    state: &mut RunState,
-) -> Result<(), StageError> {
-    report.substep(
-        "read-netbox",
-        StepStatus::Started,
-        "Reading the interfaces and MAC addresses of the synced guests",
-    );
-    let vm_ids = state.vm_ids();
-    let existing: Vec<VmInterface> = ctx.read_in("virtual_machine_id", &vm_ids).await?;
-    let interface_ids: Vec<u64> = existing.iter().map(|i| i.id).collect();
-    let macs: Vec<MacAddress> = ctx.read_in("vminterface_id", &interface_ids).await?;
-    report.substep(
-        "read-netbox",
-        StepStatus::Completed,
-        format!(
-            "{} interfaces, {} MAC addresses",
-            existing.len(),
-            macs.len()
-        ),
-    );
+/// The VIDs the guests' `tag=` name.
+pub fn vids(guests: &[SyncedGuest]) -> BTreeSet<u16> {
+    guests
+        .iter()
+        .flat_map(|g| g.nets.iter().filter_map(|n| n.vlan))
+        .collect()
+}
+
+/// The global VLANs Proxbox uses for `tag=` that NetBox lacks, keyed by VID; VLANs an
+/// operator made are not Proxbox's to use.
+pub fn plan_vlans(
+    guests: &[SyncedGuest],
+    vlans: &[Vlan],
+) -> (HashMap<u16, u64>, Plan<NewVlan, u16>) {
+    let mut found: HashMap<u16, u64> = HashMap::new();
+    for vlan in vlans.iter().filter(|v| is_managed(&v.tags)) {
+        found.entry(vlan.vid).or_insert(vlan.id);
+    }
+    let mut plan = Plan::new("VLANs");
+    for vid in vids(guests)
+        .into_iter()
+        .filter(|vid| !found.contains_key(vid))
+    {
+        plan.create(
+            vid,
+            Label::new(format!("VLAN {vid}"), "vlan", "VLAN"),
+            NewVlan {
+                vid,
+                name: format!("Proxmox VLAN {vid}"),
+                status: "active".into(),
+                tags: vec![proxbox_tag()],
+            },
+        );
+    }
+    (found, plan)
+}
+
+/// A VM interface per `netN`, keyed by (guest index, net index); stale managed ones removed.
+pub fn plan_interfaces(
+    guests: &[SyncedGuest],
+    existing: &[VmInterface],
+    vlan_ids: &HashMap<u16, u64>,
+    policy: &OverwritePolicy,
+) -> Plan<VmInterfaceWrite, (usize, usize)> {
     let mut on_vm: HashMap<u64, Vec<&VmInterface>> = HashMap::new();
-    for interface in &existing {
+    for interface in existing {
         on_vm
             .entry(interface.virtual_machine.id)
             .or_default()
             .push(interface);
     }
-    let vids: BTreeSet<u16> = state
-        .guests
-        .iter()
-        .flat_map(|g| g.nets.iter().filter_map(|n| n.vlan))
-        .collect();
-    let total_nets: usize = state.guests.iter().map(|g| g.nets.len()).sum();
-    report.expect(total_nets);
-    let vlan_ids = vlans(ctx, report, vids).await?;
-
-    // (guest, net) of each planned interface write, to find it again after the write.
-    let mut creates: Vec<((usize, usize), Write<VmInterfaceWrite>)> = Vec::new();
-    let mut updates: Vec<Write<VmInterfaceWrite>> = Vec::new();
-    let mut deletes: Vec<(Label, u64)> = Vec::new();
-    let mut synced: Vec<SyncedInterface> = Vec::new();
-    let policy = &ctx.policy;
-    for (guest_index, guest) in state.guests.iter().enumerate() {
-        let current = on_vm.get(&guest.vm_id).cloned().unwrap_or_default();
-        let label =
-            |key: &str| Label::new(format!("{}/{key}", guest.name), "interface", "VM interface");
+    let owns = policy.rule(Field::Interfaces) == Overwrite::Always;
+    let mut plan = Plan::new("VM interfaces");
+    for (guest_index, guest) in guests.iter().enumerate() {
+        let current = on_vm
+            .get(&guest.vm_id)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
         for (net_index, net) in guest.nets.iter().enumerate() {
             let vlan = net.vlan.and_then(|vid| vlan_ids.get(&vid).copied());
             let mode = vlan.map(|_| "access".to_string());
+            let key = (guest_index, net_index);
+            let label = interface_label(guest, &net.key);
             match current.iter().find(|i| i.name == net.key) {
                 Some(interface) => {
-                    let own = |changed: bool| {
-                        changed && policy.rule(Field::Interfaces) == Overwrite::Always
-                    };
+                    let own = |changed: bool| changed && owns;
                     let current_vlan = interface.untagged_vlan.as_ref().map(|v| v.id);
                     let current_mode = interface.mode.as_ref().map(|m| m.value.clone());
                     let patch = VmInterfaceWrite {
@@ -146,209 +119,246 @@ pub async fn run(
                         mode: own(current_mode != mode).then_some(mode),
                         ..Default::default()
                     };
-                    synced.push(SyncedInterface {
-                        guest: guest_index,
-                        key: net.key.clone(),
-                        netbox_id: interface.id,
-                        mac: net.mac.clone(),
-                    });
-                    if patch
-                        == (VmInterfaceWrite {
-                            id: Some(interface.id),
-                            ..Default::default()
-                        })
-                    {
-                        report.labeled(
-                            &label(&net.key),
-                            ItemStatus::Skipped,
-                            Some(interface.id),
-                            None,
-                        );
-                    } else {
-                        updates.push(Write {
-                            label: label(&net.key),
-                            id: Some(interface.id),
-                            body: patch,
-                        });
-                    }
+                    plan.update(key, label, interface.id, patch);
                 }
-                None => creates.push((
-                    (guest_index, net_index),
-                    Write {
-                        label: label(&net.key),
-                        id: None,
-                        body: VmInterfaceWrite {
-                            virtual_machine: Some(guest.vm_id),
-                            name: Some(net.key.clone()),
-                            enabled: Some(!net.link_down),
-                            mtu: net.mtu,
-                            mode: mode.clone().map(Some),
-                            untagged_vlan: vlan.map(Some),
-                            description: Some(description(net)),
-                            tags: tags(),
-                            ..Default::default()
-                        },
+                None => plan.create(
+                    key,
+                    label,
+                    VmInterfaceWrite {
+                        virtual_machine: Some(guest.vm_id),
+                        name: Some(net.key.clone()),
+                        enabled: Some(!net.link_down),
+                        mtu: net.mtu,
+                        mode: mode.clone().map(Some),
+                        untagged_vlan: vlan.map(Some),
+                        description: Some(description(net)),
+                        tags: tags(),
+                        ..Default::default()
                     },
-                )),
+                ),
             }
         }
         for stale in current
             .iter()
             .filter(|i| is_managed(&i.tags) && !guest.nets.iter().any(|n| n.key == i.name))
         {
-            deletes.push((label(&stale.name), stale.id));
+            plan.delete(interface_label(guest, &stale.name), stale.id);
         }
     }
-    report.expect_more(deletes.len());
-
-    report.substep(
-        "apply",
-        StepStatus::Started,
-        format!(
-            "{} interfaces to create, {} to update, {} to remove",
-            creates.len(),
-            updates.len(),
-            deletes.len()
-        ),
-    );
-    let batch: Vec<Write<VmInterfaceWrite>> = creates.iter().map(|(_, w)| w.clone()).collect();
-    let created = apply::create::<VmInterface, _>(ctx, report, &batch).await?;
-    let mut fresh: HashSet<u64> = HashSet::new();
-    for (((guest_index, net_index), _), id) in creates.iter().zip(created) {
-        if let Some(id) = id {
-            let net = &state.guests[*guest_index].nets[*net_index];
-            fresh.insert(id);
-            synced.push(SyncedInterface {
-                guest: *guest_index,
-                key: net.key.clone(),
-                netbox_id: id,
-                mac: net.mac.clone(),
-            });
-        }
-    }
-    apply::update::<VmInterface, _>(ctx, report, &updates).await?;
-    apply::delete::<VmInterface>(ctx, report, &deletes).await?;
-    sync_macs(ctx, report, state, &synced, &existing, &macs, &fresh).await?;
-    report.substep("apply", StepStatus::Completed, "Interfaces written");
-    synced.sort_by_key(|i| (i.guest, i.key.clone()));
-    state.interfaces = synced;
-    Ok(())
+    plan
 }
 
-/// Each interface's MAC as a MACAddress object assigned to it and set as its primary MAC.
-async fn sync_macs(
-    ctx: &SyncContext<'_>,
-    report: &mut StageReport<'_>,
-    state: &RunState,
+fn mac_label(guest: &SyncedGuest, interface: &SyncedInterface, address: &str) -> Label {
+    Label::new(
+        format!("{}/{} {address}", guest.name, interface.key),
+        "mac",
+        "MAC address",
+    )
+}
+
+/// Each interface's MAC as a MACAddress object assigned to it, keyed by the interface's
+/// index in `synced`: kept when it is there, a managed one corrected when the NIC got a new
+/// MAC, else created.
+pub fn plan_macs(
+    guests: &[SyncedGuest],
     synced: &[SyncedInterface],
-    existing: &[VmInterface],
     macs: &[MacAddress],
-    fresh: &HashSet<u64>,
-) -> Result<(), StageError> {
+) -> Plan<MacAddressWrite, usize> {
     let mut on_interface: HashMap<u64, Vec<&MacAddress>> = HashMap::new();
     for mac in macs {
         if let Some(id) = mac.assigned_object_id {
             on_interface.entry(id).or_default().push(mac);
         }
     }
-    let primary_of: HashMap<u64, Option<u64>> = existing
-        .iter()
-        .map(|i| (i.id, i.primary_mac_address.as_ref().map(|m| m.id)))
-        .collect();
-    let mut creates: Vec<(usize, Write<MacAddressWrite>)> = Vec::new();
-    let mut updates: Vec<Write<MacAddressWrite>> = Vec::new();
-    // (interface index, MAC id) whose interface must point at the MAC.
-    let mut primaries: Vec<(usize, u64)> = Vec::new();
+    let mut plan = Plan::new("MAC addresses");
     for (index, interface) in synced.iter().enumerate() {
         let Some(address) = &interface.mac else {
             continue;
         };
-        let guest = &state.guests[interface.guest];
-        let label = Label::new(
-            format!("{}/{} {address}", guest.name, interface.key),
-            "mac",
-            "MAC address",
-        );
+        let label = mac_label(&guests[interface.guest], interface, address);
         let assigned = on_interface
             .get(&interface.netbox_id)
-            .cloned()
+            .map(Vec::as_slice)
             .unwrap_or_default();
         if let Some(mac) = assigned
             .iter()
             .find(|m| m.mac_address.eq_ignore_ascii_case(address))
         {
-            report.labeled(&label, ItemStatus::Skipped, Some(mac.id), None);
-            primaries.push((index, mac.id));
+            plan.skip(index, label, mac.id);
         } else if let Some(mac) = assigned.iter().find(|m| is_managed(&m.tags)) {
-            // The NIC got a new MAC: correct the one Proxbox made.
-            updates.push(Write {
-                label,
+            let patch = MacAddressWrite {
                 id: Some(mac.id),
-                body: MacAddressWrite {
-                    id: Some(mac.id),
+                mac_address: Some(address.clone()),
+                ..Default::default()
+            };
+            plan.update(index, label, mac.id, patch);
+        } else {
+            plan.create(
+                index,
+                label,
+                MacAddressWrite {
                     mac_address: Some(address.clone()),
+                    assigned_object_type: Some(VM_INTERFACE.into()),
+                    assigned_object_id: Some(interface.netbox_id),
+                    tags: tags(),
                     ..Default::default()
                 },
-            });
-            primaries.push((index, mac.id));
-        } else {
-            creates.push((
-                index,
-                Write {
-                    label,
-                    id: None,
-                    body: MacAddressWrite {
-                        mac_address: Some(address.clone()),
-                        assigned_object_type: Some(VM_INTERFACE.into()),
-                        assigned_object_id: Some(interface.netbox_id),
-                        tags: tags(),
-                        ..Default::default()
-                    },
-                },
-            ));
+            );
         }
     }
-    report.expect_more(synced.iter().filter(|i| i.mac.is_some()).count());
-    let batch: Vec<Write<MacAddressWrite>> = creates.iter().map(|(_, w)| w.clone()).collect();
-    let ids = apply::create::<MacAddress, _>(ctx, report, &batch).await?;
-    for ((index, _), id) in creates.iter().zip(ids) {
-        if let Some(id) = id {
-            primaries.push((*index, id));
-        }
-    }
-    apply::update::<MacAddress, _>(ctx, report, &updates).await?;
+    plan
+}
 
-    // Interfaces made in this run get their primary MAC as part of their creation; an
-    // existing one whose primary MAC differs is an update of its own.
-    let mut links: Vec<Write<VmInterfaceWrite>> = Vec::new();
-    let mut relinks: Vec<Write<VmInterfaceWrite>> = Vec::new();
+/// Each interface pointed at its MAC: part of the create for interfaces this run made
+/// (`fresh`, a link), an update of its own for an existing one whose primary MAC differs.
+pub fn plan_primary_macs(
+    guests: &[SyncedGuest],
+    synced: &[SyncedInterface],
+    primaries: &[(usize, u64)],
+    existing: &[VmInterface],
+    fresh: &HashSet<u64>,
+    policy: &OverwritePolicy,
+) -> Plan<VmInterfaceWrite> {
+    let primary_of: HashMap<u64, Option<u64>> = existing
+        .iter()
+        .map(|i| (i.id, i.primary_mac_address.as_ref().map(|m| m.id)))
+        .collect();
+    let mut plan = Plan::new("primary MACs");
     for (index, mac_id) in primaries {
-        let interface = &synced[index];
-        if primary_of.get(&interface.netbox_id).copied().flatten() == Some(mac_id) {
+        let interface = &synced[*index];
+        if primary_of.get(&interface.netbox_id).copied().flatten() == Some(*mac_id) {
             continue;
         }
-        let guest = &state.guests[interface.guest];
-        let write = Write {
-            label: Label::new(
-                format!("{}/{}", guest.name, interface.key),
-                "interface",
-                "VM interface",
-            ),
+        let label = interface_label(&guests[interface.guest], &interface.key);
+        let patch = VmInterfaceWrite {
             id: Some(interface.netbox_id),
-            body: VmInterfaceWrite {
-                id: Some(interface.netbox_id),
-                primary_mac_address: Some(Some(mac_id)),
-                ..Default::default()
-            },
+            primary_mac_address: Some(Some(*mac_id)),
+            ..Default::default()
         };
         if fresh.contains(&interface.netbox_id) || is_planned(interface.netbox_id) {
-            links.push(write);
-        } else if ctx.policy.rule(Field::Interfaces) == Overwrite::Always {
-            relinks.push(write);
+            plan.link((), label, interface.netbox_id, patch);
+        } else if policy.rule(Field::Interfaces) == Overwrite::Always {
+            plan.update((), label, interface.netbox_id, patch);
         }
     }
-    report.expect_more(relinks.len());
-    apply::link_created::<VmInterface, _>(ctx, report, &links).await?;
-    apply::update::<VmInterface, _>(ctx, report, &relinks).await?;
+    plan
+}
+
+/// Plans and writes VLANs, interfaces, MACs and primary MACs in turn; returns the
+/// interfaces as NetBox has them now, sorted by guest and key.
+pub async fn write<T: Target>(
+    writer: &Writer<'_, T>,
+    report: &mut StageReport<'_>,
+    guests: &[SyncedGuest],
+    inputs: &Inputs,
+    policy: &OverwritePolicy,
+) -> Result<Vec<SyncedInterface>, StageError> {
+    let (mut vlan_ids, plan) = plan_vlans(guests, &inputs.vlans);
+    let applied = apply::write::<Vlan, _, _, _>(writer, report, &plan).await?;
+    vlan_ids.extend(applied.settled().map(|(vid, id)| (*vid, id)));
+
+    let plan = plan_interfaces(guests, &inputs.interfaces, &vlan_ids, policy);
+    let applied = apply::write::<VmInterface, _, _, _>(writer, report, &plan).await?;
+    let fresh: HashSet<u64> = applied.created.iter().filter_map(|(_, id)| *id).collect();
+    let mut synced: Vec<SyncedInterface> = applied
+        .settled()
+        .map(|((guest_index, net_index), netbox_id)| {
+            let net = &guests[*guest_index].nets[*net_index];
+            SyncedInterface {
+                guest: *guest_index,
+                key: net.key.clone(),
+                netbox_id,
+                mac: net.mac.clone(),
+            }
+        })
+        .collect();
+    synced.sort_by(|a, b| (a.guest, &a.key).cmp(&(b.guest, &b.key)));
+
+    let plan = plan_macs(guests, &synced, &inputs.macs);
+    let applied = apply::write::<MacAddress, _, _, _>(writer, report, &plan).await?;
+    let primaries: Vec<(usize, u64)> = applied.settled().map(|(i, id)| (*i, id)).collect();
+    let plan = plan_primary_macs(
+        guests,
+        &synced,
+        &primaries,
+        &inputs.interfaces,
+        &fresh,
+        policy,
+    );
+    apply::write::<VmInterface, _, _, _>(writer, report, &plan).await?;
+    Ok(synced)
+}
+
+pub async fn run(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    state: &mut RunState,
+) -> Result<(), StageError> {
+    report.discover(
+        "VM interfaces",
+        state
+            .guests
+            .iter()
+            .flat_map(|g| {
+                g.nets
+                    .iter()
+                    .map(|n| Item::new(format!("{}/{}", g.name, n.key), "interface"))
+            })
+            .collect(),
+    );
+    let inputs = read(ctx, report, state).await?;
+    report.substep(
+        "apply",
+        StepStatus::Started,
+        "Writing VLANs, interfaces and MAC addresses",
+    );
+    let synced = write(&ctx.writer(), report, &state.guests, &inputs, &ctx.policy).await?;
+    report.substep("apply", StepStatus::Completed, "Interfaces written");
+    state.interfaces = synced;
     Ok(())
 }
+
+/// NetBox's interfaces and MAC addresses of the synced guests, and the VLANs they name.
+pub async fn read(
+    ctx: &SyncContext<'_>,
+    report: &StageReport<'_>,
+    state: &RunState,
+) -> Result<Inputs, StageError> {
+    report.substep(
+        "read-netbox",
+        StepStatus::Started,
+        "Reading the interfaces and MAC addresses of the synced guests",
+    );
+    let wanted: Vec<u16> = vids(&state.guests).into_iter().collect();
+    let vm_ids = state.vm_ids();
+    let (interfaces, vlans) = tokio::try_join!(
+        ctx.read_in::<VmInterface>("virtual_machine_id", &vm_ids),
+        async {
+            if wanted.is_empty() {
+                Ok(Vec::new())
+            } else {
+                ctx.netbox.list_in::<Vlan, _>("vid", &wanted).await
+            }
+        },
+    )?;
+    let interface_ids: Vec<u64> = interfaces.iter().map(|i| i.id).collect();
+    let macs: Vec<MacAddress> = ctx.read_in("vminterface_id", &interface_ids).await?;
+    report.substep(
+        "read-netbox",
+        StepStatus::Completed,
+        format!(
+            "{} interfaces, {} MAC addresses",
+            interfaces.len(),
+            macs.len()
+        ),
+    );
+    Ok(Inputs {
+        interfaces,
+        macs,
+        vlans,
+    })
+}
+
+#[cfg(test)]
+#[path = "vm_interfaces_tests.rs"]
+mod tests;

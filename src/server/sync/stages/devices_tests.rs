@@ -1,0 +1,196 @@
+use super::*;
+use crate::server::sync::overwrite::Overwrite;
+use crate::server::sync::stages::fixtures::{managed, model, recorded};
+use serde_json::json;
+
+const PREREQUISITES: Prerequisites = Prerequisites {
+    cluster_type: 1,
+    role: 2,
+    device_type: 3,
+    identity_field: true,
+};
+
+fn inputs(nodes: &[(&str, bool)]) -> Inputs {
+    Inputs {
+        clusters: vec![ProxmoxCluster {
+            endpoint_id: 1,
+            name: "lab".into(),
+            nodes: nodes.iter().map(|(n, on)| (n.to_string(), *on)).collect(),
+        }],
+        sites: HashMap::new(),
+        netbox_clusters: HashMap::new(),
+        devices: Vec::new(),
+        mapped: HashMap::new(),
+        prerequisites: PREREQUISITES,
+    }
+}
+
+/// The lab cluster exists in NetBox (id 10) with its site (id 20).
+fn existing(mut inputs: Inputs, devices: Vec<Device>) -> Inputs {
+    inputs.sites.insert(site_slug("lab"), 20);
+    inputs.netbox_clusters.insert("lab".into(), 10);
+    inputs.devices = devices;
+    inputs
+}
+
+fn device(id: u64, name: &str, status: &str, fields: serde_json::Value) -> Device {
+    model(json!({
+        "id": id, "name": name, "device_type": {"id": 3}, "role": {"id": 2}, "site": {"id": 20},
+        "cluster": {"id": 10}, "status": {"value": status}, "tags": managed(), "custom_fields": fields,
+    }))
+}
+
+fn ids(inputs: &Inputs) -> (HashMap<String, u64>, HashMap<String, u64>) {
+    (inputs.sites.clone(), inputs.netbox_clusters.clone())
+}
+
+#[test]
+fn a_new_cluster_gets_a_site_a_cluster_and_a_device_per_node() {
+    let inputs = inputs(&[("pve1", true), ("pve2", false)]);
+    let sites = plan_sites(&inputs);
+    assert_eq!(sites.creates.len(), 1);
+    assert_eq!(sites.creates[0].body.slug, "proxmox-lab");
+    let site_ids: HashMap<String, u64> = [("proxmox-lab".to_string(), 20)].into();
+    let clusters = plan_clusters(&inputs, &site_ids);
+    assert_eq!(clusters.creates[0].body.scope_id, Some(20));
+    assert_eq!(clusters.creates[0].body.cluster_type, Some(1));
+    let cluster_ids: HashMap<String, u64> = [("lab".to_string(), 10)].into();
+    let plan = plan_devices(
+        &inputs,
+        &site_ids,
+        &cluster_ids,
+        &OverwritePolicy::default(),
+    );
+    let bodies: Vec<_> = plan.creates.iter().map(|w| &w.body).collect();
+    assert_eq!(bodies.len(), 2);
+    assert_eq!(bodies[0].name.as_deref(), Some("pve1"));
+    assert_eq!(bodies[1].status.as_deref(), Some("offline"));
+    assert_eq!(
+        bodies[0].custom_fields[IDENTITY_FIELD],
+        json!("lab/node/pve1")
+    );
+    assert_eq!(plan.creates[1].key, (0, "pve2".to_string()));
+}
+
+#[test]
+fn an_unchanged_node_is_a_skip_and_existing_sites_and_clusters_are_not_planned() {
+    let inputs = existing(
+        inputs(&[("pve1", true)]),
+        vec![device(5, "pve1", "active", recorded("lab/node/pve1"))],
+    );
+    assert!(plan_sites(&inputs).creates.is_empty());
+    let (sites, clusters) = ids(&inputs);
+    assert!(plan_clusters(&inputs, &sites).creates.is_empty());
+    let plan = plan_devices(&inputs, &sites, &clusters, &OverwritePolicy::default());
+    assert!(plan.writes_nothing(), "{plan:?}");
+    assert_eq!(plan.skips.len(), 1);
+    assert_eq!(plan.skips[0].id, Some(5));
+}
+
+#[test]
+fn a_node_that_went_offline_is_updated_in_its_status_only() {
+    let inputs = existing(
+        inputs(&[("pve1", false)]),
+        vec![device(5, "pve1", "active", recorded("lab/node/pve1"))],
+    );
+    let (sites, clusters) = ids(&inputs);
+    let plan = plan_devices(&inputs, &sites, &clusters, &OverwritePolicy::default());
+    assert_eq!(plan.updates.len(), 1);
+    assert_eq!(plan.updates[0].changed, ["status"]);
+    assert_eq!(plan.updates[0].body.status.as_deref(), Some("offline"));
+}
+
+#[test]
+fn an_operators_status_stays_when_status_is_set_on_create_only() {
+    let inputs = existing(
+        inputs(&[("pve1", true)]),
+        vec![device(5, "pve1", "planned", recorded("lab/node/pve1"))],
+    );
+    let (sites, clusters) = ids(&inputs);
+    let mut policy = OverwritePolicy::default();
+    policy.0.insert(Field::Status, Overwrite::OnCreate);
+    assert!(plan_devices(&inputs, &sites, &clusters, &policy).writes_nothing());
+    let plan = plan_devices(&inputs, &sites, &clusters, &OverwritePolicy::default());
+    assert_eq!(
+        plan.updates[0].changed,
+        ["status"],
+        "Proxbox owns status by default"
+    );
+}
+
+#[test]
+fn a_lost_database_readopts_by_name_and_records_the_identity() {
+    let inputs = existing(
+        inputs(&[("pve1", true)]),
+        vec![device(5, "pve1", "active", json!({}))],
+    );
+    let (sites, clusters) = ids(&inputs);
+    let plan = plan_devices(&inputs, &sites, &clusters, &OverwritePolicy::default());
+    assert!(plan.creates.is_empty(), "adopted, not duplicated");
+    assert_eq!(plan.updates[0].id, Some(5));
+    assert_eq!(plan.updates[0].changed, ["custom_fields"]);
+}
+
+#[test]
+fn two_unrecorded_devices_of_one_name_adopt_neither() {
+    let inputs = existing(
+        inputs(&[("pve1", true)]),
+        vec![
+            device(5, "pve1", "active", json!({})),
+            device(6, "pve1", "active", json!({})),
+        ],
+    );
+    let (sites, clusters) = ids(&inputs);
+    let plan = plan_devices(&inputs, &sites, &clusters, &OverwritePolicy::default());
+    assert_eq!(
+        plan.creates.len(),
+        1,
+        "the adoption rule devices share with VMs"
+    );
+}
+
+#[test]
+fn the_identity_map_wins_over_a_renamed_device() {
+    let mut inputs = existing(
+        inputs(&[("pve1", true)]),
+        vec![device(
+            7,
+            "renamed-by-hand",
+            "active",
+            recorded("lab/node/pve1"),
+        )],
+    );
+    inputs.mapped.insert(
+        1,
+        [(
+            "lab/node/pve1".to_string(),
+            Mapped {
+                netbox_id: 7,
+                missing_since: None,
+            },
+        )]
+        .into(),
+    );
+    let (sites, clusters) = ids(&inputs);
+    let plan = plan_devices(&inputs, &sites, &clusters, &OverwritePolicy::default());
+    assert_eq!(plan.updates[0].id, Some(7));
+    assert_eq!(
+        plan.updates[0].body.name.as_deref(),
+        Some("pve1"),
+        "Proxbox owns the name"
+    );
+}
+
+#[test]
+fn nodes_of_a_cluster_netbox_refused_fail_with_a_reason() {
+    let inputs = inputs(&[("pve1", true), ("pve2", true)]);
+    let plan = plan_devices(
+        &inputs,
+        &HashMap::new(),
+        &HashMap::new(),
+        &OverwritePolicy::default(),
+    );
+    assert_eq!(plan.failures.len(), 2);
+    assert!(plan.failures[0].error.message.contains("cluster lab"));
+    assert!(plan.writes_nothing());
+}

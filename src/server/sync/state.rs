@@ -1,0 +1,90 @@
+//! What the stages of one run hand to later stages: the clusters and devices the devices
+//! stage settled, the guests the virtual-machines stage settled, their interfaces. A stage
+//! reads what earlier stages left here instead of reading NetBox again.
+
+use std::collections::{BTreeMap, HashMap};
+
+use proxbox_pve::{ClusterResource, GuestKind, NetDevice};
+
+use super::plan::is_planned;
+
+/// What the stages of one run hand each other.
+#[derive(Debug, Default)]
+pub struct RunState {
+    /// Whether NetBox has the `proxbox_identity` custom field (see `managed`).
+    pub identity_field: bool,
+    pub clusters: Vec<SyncedCluster>,
+    pub guests: Vec<SyncedGuest>,
+    pub interfaces: Vec<SyncedInterface>,
+    /// `/cluster/resources` of each endpoint as discovery read it (nodes and guests).
+    pub resources: BTreeMap<i64, Vec<ClusterResource>>,
+}
+
+/// The ids that exist in NetBox, without those a dry run only planned (NetBox cannot be
+/// asked about them).
+fn stored(ids: impl Iterator<Item = u64>) -> Vec<u64> {
+    ids.filter(|id| !is_planned(*id)).collect()
+}
+
+impl RunState {
+    /// NetBox ids of the run's clusters.
+    pub fn cluster_ids(&self) -> Vec<u64> {
+        stored(self.clusters.iter().map(|c| c.netbox_cluster))
+    }
+
+    /// NetBox ids of the synced guests' VMs.
+    pub fn vm_ids(&self) -> Vec<u64> {
+        stored(self.guests.iter().map(|g| g.vm_id))
+    }
+
+    /// NetBox ids of the synced guests' interfaces.
+    pub fn interface_ids(&self) -> Vec<u64> {
+        stored(self.interfaces.iter().map(|i| i.netbox_id))
+    }
+}
+
+/// A Proxmox cluster as NetBox has it after the devices stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedCluster {
+    pub endpoint_id: i64,
+    pub name: String,
+    pub netbox_cluster: u64,
+    pub site: u64,
+    /// Node name → NetBox device id.
+    pub devices: HashMap<String, u64>,
+}
+
+/// A guest as NetBox has it after the virtual-machines stage, for the stages that hang
+/// objects on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedGuest {
+    pub name: String,
+    pub kind: GuestKind,
+    pub vm_id: u64,
+    /// Disk key and size in MB, as the guest config has them.
+    pub disks: Vec<(String, u64)>,
+    /// The `netN` devices of the config, for the vm-interfaces stage.
+    pub nets: Vec<NetDevice>,
+    /// Where to ask the guest agent (vm-ip-addresses stage).
+    pub endpoint_id: i64,
+    pub node: String,
+    pub vmid: u64,
+    pub running: bool,
+    /// QEMU: the guest agent is enabled in the config.
+    pub agent: bool,
+    /// The VM's primary IPv4 and IPv6 in NetBox as the stage read them (the
+    /// vm-ip-addresses stage compares against them instead of reading every VM again).
+    pub primary_ips: (Option<u64>, Option<u64>),
+}
+
+/// A guest interface as NetBox has it after the vm-interfaces stage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedInterface {
+    /// Index of the guest in `RunState::guests`.
+    pub guest: usize,
+    /// `net0`…
+    pub key: String,
+    pub netbox_id: u64,
+    /// Upper-case, as the guest config has it.
+    pub mac: Option<String>,
+}
