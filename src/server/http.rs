@@ -12,6 +12,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::trace::TraceLayer;
 
 use super::auth::middleware::authenticate;
+use super::respond::Wants;
 use super::state::AppState;
 use crate::app::{shell, App};
 use crate::error::AppError;
@@ -56,11 +57,6 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
     (status, Json(body))
 }
 
-/// The HTTP status of an [`AppError`].
-pub fn status_of(error: &AppError) -> StatusCode {
-    StatusCode::from_u16(error.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
-}
-
 /// Server functions answer every error with 500; give each [`AppError`] its own status
 /// (401, 403, 404, 422, 429…) so that HTTP clients and logs see what happened.
 async fn server_fn_error_status(request: Request, next: Next) -> Response {
@@ -71,10 +67,11 @@ async fn server_fn_error_status(request: Request, next: Next) -> Response {
     }
     let (mut parts, body) = response.into_parts();
     let Ok(bytes) = to_bytes(body, 1 << 20).await else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "error body too large").into_response();
+        return AppError::Internal("A server function's error was too large to pass on.".into())
+            .render(Wants::Json);
     };
     if let Ok(error) = serde_json::from_slice::<AppError>(&bytes) {
-        parts.status = status_of(&error);
+        parts.status = error.http_status();
         parts.headers.insert(
             header::CONTENT_TYPE,
             header::HeaderValue::from_static("application/json"),

@@ -11,6 +11,8 @@ pub mod health;
 pub mod http;
 pub mod jobs;
 pub mod peers;
+pub mod respond;
+pub mod sse_wire;
 pub mod state;
 pub mod streams;
 pub mod sync;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use proxbox::events::SyncEvent;
 use proxbox::models::{JobStatus, JobSummary};
 use proxbox::server::jobs::JobSettings;
-use proxbox::server::streams::sse::parse_frames;
+use proxbox::server::sse_wire::parse_frames;
 use serde_json::Value;
 
 use crate::support::*;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use proxbox::events::{ErrorCategory, SyncEvent};
 use proxbox::models::JobStatus;
-use proxbox::server::streams::sse::parse_frames;
+use proxbox::server::sse_wire::parse_frames;
 use pve_sim::{Fault, FaultKind};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

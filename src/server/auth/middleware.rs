@@ -14,9 +14,8 @@ use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 use super::{RequestAuth, API_KEY_HEADER, CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE};
 use crate::error::AppError;
 use crate::server::crypto::{random_token, same_secret, token_hash};
-use crate::server::http::status_of;
+use crate::server::respond::Wants;
 use crate::server::state::AppState;
-use crate::server::streams::sse::{error_stream, is_stream_path};
 
 /// Largest form body the CSRF check reads (forms here are small; WASM uploads don't exist).
 const MAX_FORM_BYTES: usize = 1 << 20;
@@ -29,19 +28,6 @@ fn is_public(path: &str) -> bool {
     ) || path.starts_with("/pkg/")
 }
 
-/// Server functions and JSON routes get JSON errors; pages get redirects.
-fn wants_json(path: &str) -> bool {
-    path.starts_with("/api/")
-        || matches!(
-            path,
-            "/version"
-                | "/full-update"
-                | "/dcim/devices/create"
-                | "/virtualization/virtual-machines/create"
-                | "/ws"
-        )
-}
-
 pub async fn authenticate(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -49,6 +35,7 @@ pub async fn authenticate(
     next: Next,
 ) -> Response {
     let path = request.uri().path().to_string();
+    let wants = Wants::of(&path, request.headers());
     let client_ip = request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
@@ -66,7 +53,7 @@ pub async fn authenticate(
     let user = match &session_hash {
         Some(hash) => match state.db.session_user(hash, state.web.session_ttl_ms).await {
             Ok(user) => user,
-            Err(e) => return unavailable(&path, e),
+            Err(e) => return unavailable(wants, e),
         },
         None => None,
     };
@@ -93,7 +80,7 @@ pub async fn authenticate(
     let api_key = match presented_key {
         Some(key) => match state.db.api_key_by_hash(&token_hash(key.trim())).await {
             Ok(found) => found,
-            Err(e) => return unavailable(&path, e),
+            Err(e) => return unavailable(wants, e),
         },
         None => None,
     };
@@ -115,12 +102,12 @@ pub async fn authenticate(
         let (ok, rebuilt) = csrf_token_matches(request, &csrf).await;
         request = match rebuilt {
             Some(request) if ok => request,
-            _ => return refuse(&path, AppError::Csrf),
+            _ => return refuse(wants, &path, AppError::Csrf),
         };
     }
 
     if !auth.is_authenticated() && !is_public(&path) {
-        return refuse(&path, AppError::Unauthorized);
+        return refuse(wants, &path, AppError::Unauthorized);
     }
 
     request.extensions_mut().insert(auth);
@@ -172,43 +159,21 @@ async fn csrf_token_matches(request: Request, expected: &str) -> (bool, Option<R
     (found, Some(Request::from_parts(parts, Body::from(bytes))))
 }
 
-fn refuse(path: &str, error: AppError) -> Response {
-    if error == AppError::Unauthorized && !wants_json(path) && !is_stream_path(path) {
+/// An anonymous browser asking for a page goes to the login page (and comes back after);
+/// everything else is refused in the form it asked for.
+fn refuse(wants: Wants, path: &str, error: AppError) -> Response {
+    if error == AppError::Unauthorized && wants == Wants::Page {
         let target = format!(
             "/login?next={}",
             url::form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
         );
         return Redirect::to(&target).into_response();
     }
-    error_response(path, error)
+    error.render(wants)
 }
 
-fn unavailable(path: &str, error: impl std::fmt::Display) -> Response {
+fn unavailable(wants: Wants, error: impl std::fmt::Display) -> Response {
     tracing::error!(%error, "database unavailable while authenticating");
-    error_response(
-        path,
-        AppError::Internal(
-            "Proxbox cannot reach its database; the server log has the details.".into(),
-        ),
-    )
-}
-
-/// The error as JSON (what server functions decode) or as plain text.
-pub fn error_response(path: &str, error: AppError) -> Response {
-    // An event stream client gets its failure as events, never as a page.
-    if is_stream_path(path) {
-        return error_stream(&error);
-    }
-    let status = status_of(&error);
-    if wants_json(path) {
-        let body = serde_json::to_string(&error).unwrap_or_default();
-        (status, [(header::CONTENT_TYPE, "application/json")], body).into_response()
-    } else {
-        (
-            status,
-            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-            error.to_string(),
-        )
-            .into_response()
-    }
+    AppError::Internal("Proxbox cannot reach its database; the server log has the details.".into())
+        .render(wants)
 }

@@ -33,6 +33,22 @@ pub struct RequestAuth {
     pub client_ip: Option<String>,
 }
 
+/// The caller of a request as the auth middleware resolved it: an extractor, so handlers
+/// take it as an argument. `None` only on public paths.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Option<RequestAuth>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Caller, Self::Rejection> {
+        Ok(Caller(parts.extensions.get::<RequestAuth>().cloned()))
+    }
+}
+
 impl RequestAuth {
     pub fn is_authenticated(&self) -> bool {
         self.user.is_some() || self.api_key.is_some()

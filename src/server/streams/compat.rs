@@ -3,18 +3,19 @@
 //! the auth middleware against the hashed keys). Every sync here is a job like any other:
 //! the stream variants stream it, the plain ones wait for its `complete` and answer it.
 
-use axum::extract::{Query, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{cross_site_refusal, enqueue, json_error, start_and_stream, SyncParams};
+use super::{cross_site_refusal, enqueue, start_and_stream, SyncParams};
 use crate::error::AppError;
 use crate::models::Broadcast;
-use crate::server::auth::RequestAuth;
+use crate::server::auth::Caller;
+use crate::server::respond::Wants;
 use crate::server::state::AppState;
 use crate::server::sync::stage::FULL_UPDATE;
 
@@ -32,11 +33,15 @@ pub fn routes() -> axum::Router<AppState> {
         router = router
             .route(
                 path,
-                get(move |state, query, request| run_and_wait(state, query, request, stage)),
+                get(move |state, query, caller, headers| {
+                    run_and_wait(state, query, caller, headers, stage)
+                }),
             )
             .route(
                 &format!("{path}/stream"),
-                get(move |state, query, request| run_and_stream(state, query, request, stage)),
+                get(move |state, query, caller, headers| {
+                    run_and_stream(state, query, caller, headers, stage)
+                }),
             );
     }
     router
@@ -53,10 +58,11 @@ async fn version() -> Json<serde_json::Value> {
 async fn run_and_stream(
     State(state): State<AppState>,
     Query(params): Query<SyncParams>,
-    request: Request,
+    Caller(auth): Caller,
+    headers: HeaderMap,
     stage: &'static str,
 ) -> Response {
-    start_and_stream(&state, &params, request, stage).await
+    start_and_stream(&state, &params, &headers, auth.as_ref(), stage).await
 }
 
 /// Starts (or attaches to) the job and answers when it ends: 200 with its `complete`
@@ -64,19 +70,19 @@ async fn run_and_stream(
 async fn run_and_wait(
     State(state): State<AppState>,
     Query(params): Query<SyncParams>,
-    request: Request,
+    Caller(auth): Caller,
+    headers: HeaderMap,
     stage: &'static str,
 ) -> Response {
-    let (head, _) = request.into_parts();
-    let auth = head.extensions.get::<RequestAuth>();
-    if let Some(error) = cross_site_refusal(&head.headers, auth) {
-        return json_error(error);
+    let auth = auth.as_ref();
+    if let Some(error) = cross_site_refusal(&headers, auth) {
+        return error.render(Wants::Json);
     }
     // Listen before enqueueing, so that the end of a quick job cannot be missed.
     let mut news = state.jobs.hub().news();
     let job_id = match enqueue(&state, params.request(stage), auth).await {
         Ok(enqueued) => enqueued.job_id,
-        Err(e) => return json_error(e),
+        Err(e) => return e.render(Wants::Json),
     };
     loop {
         // The job may have ended before we listened (an attached job, a lagging channel).
@@ -100,7 +106,8 @@ async fn run_and_wait(
                 Ok(_) => continue,
                 Err(RecvError::Lagged(_)) => break,
                 Err(RecvError::Closed) => {
-                    return json_error(AppError::Internal("Proxbox is shutting down.".into()))
+                    return AppError::Internal("Proxbox is shutting down.".into())
+                        .render(Wants::Json)
                 }
             }
         }

@@ -13,10 +13,10 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::RequestAuth;
+use super::auth::{Caller, RequestAuth};
 use super::db::jobs::Enqueued;
-use super::http::status_of;
 use super::jobs::SyncRequest;
+use super::respond::Wants;
 use super::state::AppState;
 use crate::error::AppError;
 
@@ -88,21 +88,10 @@ impl SyncParams {
     }
 }
 
-/// A client that wants JSON rather than a page.
-fn wants_json(headers: &HeaderMap) -> bool {
-    let accepts = |name| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.contains("application/json"))
-    };
-    accepts(header::ACCEPT) || accepts(header::CONTENT_TYPE)
-}
-
 /// A form answers with 303 to the job page, a JSON client with 202 and the job's id.
-fn job_accepted(headers: &HeaderMap, enqueued: Enqueued) -> Response {
+fn job_accepted(wants: Wants, enqueued: Enqueued) -> Response {
     let id = enqueued.job_id;
-    if wants_json(headers) {
+    if wants == Wants::Json {
         let body = json!({
             "job_id": id,
             "attached": enqueued.attached,
@@ -115,34 +104,17 @@ fn job_accepted(headers: &HeaderMap, enqueued: Enqueued) -> Response {
     }
 }
 
-fn refused(headers: &HeaderMap, error: AppError) -> Response {
-    if wants_json(headers) {
-        return json_error(error);
-    }
-    (
-        status_of(&error),
-        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
-        error.to_string(),
-    )
-        .into_response()
-}
-
-/// The error as JSON with its own HTTP status.
-pub(crate) fn json_error(error: AppError) -> Response {
-    (status_of(&error), Json(error)).into_response()
-}
-
 async fn start_sync(
     State(state): State<AppState>,
     Path(stage): Path<String>,
+    wants: Wants,
+    Caller(auth): Caller,
     request: Request,
 ) -> Response {
-    let headers = request.headers().clone();
-    let auth = request.extensions().get::<RequestAuth>().cloned();
     let sync = read_sync_request(request, &stage).await;
     match enqueue(&state, sync, auth.as_ref()).await {
-        Ok(enqueued) => job_accepted(&headers, enqueued),
-        Err(e) => refused(&headers, e),
+        Ok(enqueued) => job_accepted(wants, enqueued),
+        Err(e) => e.render(wants),
     }
 }
 
@@ -227,9 +199,10 @@ async fn start_sync_stream(
     State(state): State<AppState>,
     Path(stage): Path<String>,
     Query(params): Query<SyncParams>,
-    request: Request,
+    Caller(auth): Caller,
+    headers: HeaderMap,
 ) -> Response {
-    start_and_stream(&state, &params, request, &stage).await
+    start_and_stream(&state, &params, &headers, auth.as_ref(), &stage).await
 }
 
 /// Enqueues (or attaches to) a sync of `stage` for the caller.
@@ -246,21 +219,19 @@ pub(crate) async fn enqueue(
 pub(crate) async fn start_and_stream(
     state: &AppState,
     params: &SyncParams,
-    request: Request,
+    headers: &HeaderMap,
+    auth: Option<&RequestAuth>,
     stage: &str,
 ) -> Response {
-    // Only the head: the body is not `Sync` and must not be held across the awaits.
-    let (head, _) = request.into_parts();
-    let auth = head.extensions.get::<RequestAuth>();
-    if let Some(error) = cross_site_refusal(&head.headers, auth) {
-        return sse::error_stream(&error);
+    if let Some(error) = cross_site_refusal(headers, auth) {
+        return error.render(Wants::Events);
     }
     match enqueue(state, params.request(stage), auth).await {
         Ok(enqueued) => {
-            let after = sse::resume_point(&head.headers, params.last_event_id);
+            let after = sse::resume_point(headers, params.last_event_id);
             stream_of(state, enqueued.job_id, after)
         }
-        Err(e) => sse::error_stream(&e),
+        Err(e) => e.render(Wants::Events),
     }
 }
 
@@ -287,7 +258,7 @@ async fn stream_job(
     headers: HeaderMap,
 ) -> Response {
     let Ok(job_id) = id.parse::<i64>() else {
-        return sse::error_stream(&AppError::NotFound(format!("Job {id:?}")));
+        return AppError::NotFound(format!("Job {id:?}")).render(Wants::Events);
     };
     stream_of(
         &state,
@@ -299,28 +270,27 @@ async fn stream_job(
 async fn cancel_job(
     State(state): State<AppState>,
     Path(job_id): Path<i64>,
-    headers: HeaderMap,
+    wants: Wants,
 ) -> Response {
     match state.jobs.cancel(job_id).await {
-        Ok(before) if wants_json(&headers) => (
+        Ok(before) if wants == Wants::Json => (
             StatusCode::ACCEPTED,
             Json(json!({ "job_id": job_id, "status_before": before })),
         )
             .into_response(),
         Ok(_) => Redirect::to(&format!("/jobs/{job_id}")).into_response(),
-        Err(e) => refused(&headers, e),
+        Err(e) => e.render(wants),
     }
 }
 
 async fn rerun_job(
     State(state): State<AppState>,
     Path(job_id): Path<i64>,
-    request: Request,
+    wants: Wants,
+    Caller(auth): Caller,
 ) -> Response {
-    let headers = request.headers().clone();
-    let by = requester(request.extensions().get::<RequestAuth>());
-    match state.jobs.rerun(job_id, &by).await {
-        Ok(enqueued) => job_accepted(&headers, enqueued),
-        Err(e) => refused(&headers, e),
+    match state.jobs.rerun(job_id, &requester(auth.as_ref())).await {
+        Ok(enqueued) => job_accepted(wants, enqueued),
+        Err(e) => e.render(wants),
     }
 }

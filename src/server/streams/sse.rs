@@ -1,6 +1,5 @@
-//! `text/event-stream` responses: the framing, the stream of one job (replay from the log,
-//! then tail it live) and the short error streams that stand in when there is no job to
-//! stream. Whatever goes wrong, a client reading a stream gets `error` then `complete`.
+//! The stream of one job: replay from the log, then tail it live. Whatever goes wrong, a
+//! client reading it gets `error` then `complete` (framing in `server::sse_wire`).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -8,108 +7,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::error::AppError;
-use crate::events::{ErrorCategory, SyncEvent};
 use crate::server::db::Db;
-use crate::server::http::status_of;
 use crate::server::jobs::hub::{JobHub, LoggedEvent};
-use crate::server::sync::failure::failure_ending;
-use crate::server::sync::failure::StageError;
+use crate::server::sse_wire::{event_stream, failure_frames, frame, KEEPALIVE};
 
 /// Events read from the log per query while replaying.
 const REPLAY_PAGE: i64 = 500;
-
-/// One frame: `id:` (when the event is in a log), `event:`, and the data split into
-/// `data:` lines (a line break inside the data would otherwise end the field).
-pub fn frame(id: Option<i64>, name: &str, data: &str) -> String {
-    let mut out = String::with_capacity(data.len() + name.len() + 32);
-    if let Some(id) = id {
-        out.push_str(&format!("id: {id}\n"));
-    }
-    out.push_str("event: ");
-    out.push_str(name);
-    out.push('\n');
-    for line in data.split('\n') {
-        out.push_str("data: ");
-        out.push_str(line.strip_suffix('\r').unwrap_or(line));
-        out.push('\n');
-    }
-    out.push('\n');
-    out
-}
-
-pub const KEEPALIVE: &str = ": keepalive\n\n";
-
-/// Whether a path answers with an event stream (also its errors).
-pub fn is_stream_path(path: &str) -> bool {
-    path.ends_with("/stream")
-}
-
-fn stream_headers(status: StatusCode, body: Body) -> Response {
-    let mut response = (status, body).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/event-stream; charset=utf-8"),
-    );
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    response
-}
-
-/// The failure as it ends every stream: `error_detail`, `error`, `complete ok=false`.
-pub fn failure_frames(error: &StageError) -> String {
-    failure_ending("stream", error)
-        .iter()
-        .map(|event| frame(None, event.name(), &event.payload_json()))
-        .collect()
-}
-
-/// An [`AppError`] in the words of a stream's failure.
-pub fn stage_error(error: &AppError) -> StageError {
-    let (category, suggestion) = match error {
-        AppError::Unauthorized | AppError::BadCredentials => (
-            ErrorCategory::Authentication,
-            "Log in again, or send a valid API key in the X-Proxbox-API-Key header.",
-        ),
-        AppError::Csrf => (
-            ErrorCategory::Permission,
-            "Start the sync from the Proxbox page itself, or call it with an API key.",
-        ),
-        AppError::NotFound(_) => (
-            ErrorCategory::NotFound,
-            "Check the id in the address; the jobs page lists the existing jobs.",
-        ),
-        AppError::Throttled(_) => (ErrorCategory::RateLimit, "Wait, then try again."),
-        AppError::Validation(_) | AppError::BadRequest(_) | AppError::Precondition(_) => (
-            ErrorCategory::Validation,
-            "Fix what the message names, then start the sync again.",
-        ),
-        AppError::Internal(_) | AppError::Transport(_) => (
-            ErrorCategory::Internal,
-            "Look at the Proxbox server log for the cause, then try again.",
-        ),
-    };
-    StageError {
-        category,
-        message: error.to_string(),
-        detail: "The stream could not be served.".into(),
-        suggestion: suggestion.into(),
-    }
-}
-
-/// A complete stream that only reports a failure, with the HTTP status of the error
-/// (a plugin reading the body still gets the frames it understands).
-pub fn error_stream(error: &AppError) -> Response {
-    stream_headers(
-        status_of(error),
-        Body::from(failure_frames(&stage_error(error))),
-    )
-}
 
 /// Where a client resumes: after `Last-Event-ID` (header, as EventSource sends it on
 /// reconnect) or `?last_event_id=` (for a page reloaded mid-stream).
@@ -150,7 +58,7 @@ pub fn job_stream(
         let frame = state.next_frame().await?;
         Some((Ok::<Bytes, Infallible>(Bytes::from(frame)), state))
     });
-    stream_headers(StatusCode::OK, Body::from_stream(frames))
+    event_stream(StatusCode::OK, Body::from_stream(frames))
 }
 
 struct JobStream {
@@ -258,64 +166,14 @@ impl JobStream {
 
     fn fail(&mut self, error: AppError) -> String {
         self.done = true;
-        failure_frames(&stage_error(&error))
+        failure_frames("stream", &error.as_stage_error())
     }
-}
-
-/// Reads the events of an SSE body back (tests and the headless tools): `(id, event)`.
-pub fn parse_frames(body: &str) -> Vec<(Option<i64>, SyncEvent)> {
-    body.split("\n\n")
-        .filter_map(|block| {
-            let (mut id, mut name, mut data) = (None, None, Vec::new());
-            for line in block.lines() {
-                if let Some(v) = line.strip_prefix("id: ") {
-                    id = v.parse().ok();
-                } else if let Some(v) = line.strip_prefix("event: ") {
-                    name = Some(v);
-                } else if let Some(v) = line.strip_prefix("data: ") {
-                    data.push(v);
-                }
-            }
-            SyncEvent::from_frame(name?, &data.join("\n"))
-                .ok()
-                .map(|e| (id, e))
-        })
-        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_frame_has_its_id_event_and_one_data_line_per_line() {
-        assert_eq!(
-            frame(Some(7), "step", r#"{"a":1}"#),
-            "id: 7\nevent: step\ndata: {\"a\":1}\n\n"
-        );
-        assert_eq!(
-            frame(None, "error", "line one\nline two\r\nthree"),
-            "event: error\ndata: line one\ndata: line two\ndata: three\n\n"
-        );
-        assert_eq!(KEEPALIVE, ": keepalive\n\n");
-    }
-
-    #[test]
-    fn failure_frames_end_with_complete_not_ok() {
-        let body = failure_frames(&stage_error(&AppError::NotFound("Job 9".into())));
-        let events = parse_frames(&body);
-        let names: Vec<&str> = events.iter().map(|(_, e)| e.name()).collect();
-        assert_eq!(names, ["error_detail", "error", "complete"]);
-        assert!(events.iter().all(|(id, _)| id.is_none()));
-        match &events[0].1 {
-            SyncEvent::ErrorDetail(d) => assert_eq!(d.category, ErrorCategory::NotFound),
-            other => panic!("expected error_detail, got {other:?}"),
-        }
-        match &events[2].1 {
-            SyncEvent::Complete(c) => assert!(!c.ok),
-            other => panic!("expected complete, got {other:?}"),
-        }
-    }
+    use axum::http::HeaderValue;
 
     #[test]
     fn resume_point_prefers_the_header() {
