@@ -13,7 +13,7 @@ use proxbox::server::crypto::SecretBox;
 use proxbox::server::db::Db;
 use proxbox::server::sync::context::{ClusterSource, RunOptions, SyncContext};
 use proxbox::server::sync::run::run_sync;
-use proxbox::server::sync::sink::CollectSink;
+use proxbox::server::sync::sink::{CollectSink, EventSink};
 use proxbox_netbox::{NetboxClient, NetboxOptions};
 use proxbox_pve::{Credentials, PveClient, PveOptions};
 
@@ -72,6 +72,62 @@ async fn shape(sim: &pve_sim::RunningSim) {
             g.disks.push(disk);
         }
     }
+}
+
+/// Keeps every event with when it came, for the longest stretch of a run without one.
+#[derive(Default)]
+struct TimedSink {
+    events: CollectSink,
+    times: std::sync::Mutex<Vec<(Instant, String)>>,
+}
+
+impl EventSink for TimedSink {
+    fn emit(&self, event: SyncEvent) {
+        let what = match &event {
+            SyncEvent::Substep(s) => format!("{} substep {}", s.phase, s.message),
+            SyncEvent::ItemProgress(p) => format!("{} item {}", p.phase, p.name),
+            SyncEvent::Step(s) => format!("{} step {:?}", s.step, s.status),
+            other => other.name().to_string(),
+        };
+        self.times.lock().unwrap().push((Instant::now(), what));
+        self.events.emit(event);
+    }
+}
+
+impl TimedSink {
+    /// The longest time between two events (or the start and the first event), with the
+    /// event that ended it.
+    fn longest_silence(&self, started: Instant) -> (f64, String) {
+        let times = self.times.lock().unwrap();
+        let mut last = started;
+        let mut longest = (0.0, String::new());
+        for (at, what) in times.iter() {
+            let gap = at.duration_since(last).as_secs_f64();
+            if gap > longest.0 {
+                longest = (gap, what.clone());
+            }
+            last = *at;
+        }
+        longest
+    }
+}
+
+/// Resets this process's peak resident set size (Linux), so that the next reading is the
+/// peak of what ran in between.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// This process's peak resident set size since the last reset, in MB (Linux `VmHWM`).
+fn peak_rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 #[path = "../tests/common/netbox_cleanup.rs"]
@@ -140,8 +196,8 @@ async fn main() {
     options.timeout = std::time::Duration::from_secs(900);
     let netbox = NetboxClient::new(options).unwrap();
 
-    println!("| Sync engine: 3 nodes, {guests} guests × (2 NICs, 2 disks, 2 IPs) | seconds | read requests | write requests | objects written | ms per object written |");
-    println!("|---|---|---|---|---|---|");
+    println!("| Sync engine: 3 nodes, {guests} guests × (2 NICs, 2 disks, 2 IPs) | seconds | read requests | write requests | objects written | ms per object written | longest stretch without an event | peak RSS |");
+    println!("|---|---|---|---|---|---|---|---|");
     let mut timings = Vec::new();
     let full_reads = RunOptions {
         mirror_max_age: None,
@@ -155,7 +211,7 @@ async fn main() {
             full_reads,
         ),
     ] {
-        let sink = CollectSink::default();
+        let sink = TimedSink::default();
         let mut ctx = SyncContext::new(
             &db,
             &netbox,
@@ -168,11 +224,14 @@ async fn main() {
         );
         ctx.options = options;
         let (reads, writes) = netbox.request_counts();
+        reset_peak_rss();
         let started = Instant::now();
         let outcome = run_sync(&ctx, &[], "bench").await;
         let secs = started.elapsed().as_secs_f64();
+        let peak = peak_rss_mb();
         assert!(outcome.ok, "{:?}", outcome.error);
-        let events = sink.events();
+        let (silence, ended_by) = sink.longest_silence(started);
+        let events = sink.events.events();
         let written = events
             .iter()
             .filter(|e| matches!(e, SyncEvent::ItemProgress(p) if matches!(p.status, ItemStatus::Created | ItemStatus::Updated | ItemStatus::Deleted)))
@@ -194,25 +253,14 @@ async fn main() {
                 _ => None,
             })
             .collect();
-        let netbox_reads = events
-            .iter()
-            .find_map(|e| match e {
-                SyncEvent::Substep(s) if s.substep == "setting" => s
-                    .result
-                    .as_ref()?
-                    .get("netbox_reads")?
-                    .as_str()
-                    .map(str::to_string),
-                _ => None,
-            })
-            .unwrap_or_default();
+        let netbox_reads = proxbox::server::sync::run::netbox_reads(&events).unwrap_or_default();
         timings.push(format!(
             "{label}: {} (NetBox: {netbox_reads})",
             stages.join(", ")
         ));
         let (reads_after, writes_after) = netbox.request_counts();
         println!(
-            "| {label} | {secs:.1} | {} | {} | {written} | {} |",
+            "| {label} | {secs:.1} | {} | {} | {written} | {} | {silence:.1} s (until: {ended_by}) | {peak:.0} MB |",
             reads_after - reads,
             writes_after - writes,
             if written == 0 {

@@ -95,7 +95,8 @@ pub struct SyncOptions {
     #[arg(long = "endpoint")]
     pub endpoints: Vec<String>,
     /// Stages to run, with what they depend on (repeatable; default: full update):
-    /// devices, virtual-machines, vm-disks, vm-interfaces, ip-addresses.
+    /// devices, virtual-machines, virtual-disks, vm-interfaces, vm-ip-addresses (the older
+    /// names vm-disks and ip-addresses still work).
     #[arg(long = "stage")]
     pub stages: Vec<String>,
     /// Show the plan (would_create / would_update / would_delete) without writing.

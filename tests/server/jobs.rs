@@ -177,7 +177,7 @@ async fn scheduled_syncs_run_on_time_and_never_overlap() {
     // Each run takes longer than the interval, so ticks fall on a busy endpoint.
     lab.sim
         .add_fault(Fault {
-            path: "/cluster/resources".into(),
+            path: "/cluster/status".into(),
             kind: FaultKind::Latency { ms: 1500 },
             times: None,
         })

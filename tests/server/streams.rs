@@ -8,6 +8,7 @@ use futures::{SinkExt, StreamExt};
 use proxbox::events::{ErrorCategory, SyncEvent};
 use proxbox::models::JobStatus;
 use proxbox::server::sse_wire::parse_frames;
+use proxbox::server::sync::stage::{Stage, FULL_UPDATE_ORDER};
 use pve_sim::{Fault, FaultKind};
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -148,10 +149,11 @@ async fn stalled_subscriber(lab: &JobsLab, job_id: i64) -> tokio::net::TcpStream
 #[tokio::test]
 async fn five_hundred_subscribers_get_everything_and_a_stalled_one_holds_nothing_up() {
     let lab = JobsLab::start(Backend::Sqlite, "fan", 72, 8).await;
-    // Discovery waits a moment, so that most subscribers are there from the first event.
+    // The first read waits a moment, so that most subscribers are there from the first
+    // events.
     lab.sim
         .add_fault(Fault {
-            path: "/cluster/resources".into(),
+            path: "/cluster/status".into(),
             kind: FaultKind::Latency { ms: 1500 },
             times: Some(1),
         })
@@ -246,10 +248,11 @@ async fn failures_still_end_as_error_and_complete_frames() {
         "no job was started"
     );
 
-    // Proxmox refusing the token: the job fails and its stream says what to do.
+    // Proxmox refusing the token: the job fails and its stream says what to do. (The
+    // devices stage's first read is the cluster status.)
     lab.sim
         .add_fault(Fault {
-            path: "/cluster/resources".into(),
+            path: "/cluster/status".into(),
             kind: FaultKind::Unauthorized,
             times: None,
         })
@@ -401,6 +404,123 @@ async fn the_proxbox_api_routes_serve_the_netbox_plugin() {
             "virtual-machines Started",
             "virtual-machines Completed"
         ]
+    );
+    lab.stop().await;
+}
+
+/// JSON as the system we replace writes it (Python's `", "` and `": "`) without the space
+/// outside strings: the bytes serde writes for the same value in the same key order.
+fn compact(json: &str) -> String {
+    let (mut out, mut in_string, mut escaped) = (String::new(), false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if c == '"' {
+            in_string = true;
+            out.push(c);
+        } else if !c.is_whitespace() {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The `data:` of the first frame of `event` in a stream body.
+fn first_data<'a>(body: &'a str, event: &str) -> &'a str {
+    body.split("\n\n")
+        .find_map(|block| {
+            let mut lines = block.lines().skip_while(|l| l.starts_with("id: "));
+            (lines.next()? == format!("event: {event}"))
+                .then(|| lines.next()?.strip_prefix("data: "))
+                .flatten()
+        })
+        .unwrap_or_else(|| panic!("no {event} frame in {body}"))
+}
+
+#[tokio::test]
+async fn a_full_update_stream_opens_with_the_discovery_of_the_system_we_replace() {
+    let recorded = include_str!("../../contracts/anchor-transcripts/full-update-first-sync.sse");
+    let theirs = compact(first_data(recorded, "discovery"));
+    let theirs_value: Value = serde_json::from_str(&theirs).unwrap();
+    let their_stages: Vec<&str> = theirs_value["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        their_stages, FULL_UPDATE_ORDER,
+        "the full update's stages, by name and in order"
+    );
+
+    let lab = JobsLab::start(Backend::Sqlite, "contract", 76, 3).await;
+    let body = lab
+        .get("/full-update/stream")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    lab.stop().await;
+    let ours = first_data(&body, "discovery");
+    let ours_value: Value = serde_json::from_str(ours).unwrap();
+    let operation_id = ours_value["metadata"]["operation_id"].as_str().unwrap();
+
+    // The recorded frame, byte for byte, with our operation id and restricted to the stages
+    // Proxbox has built so far (the rest of the twelve come with their issues).
+    let mut expected = theirs.replace(
+        theirs_value["metadata"]["operation_id"].as_str().unwrap(),
+        operation_id,
+    );
+    let ours_names: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
+    for stage in FULL_UPDATE_ORDER.iter().filter(|s| !ours_names.contains(s)) {
+        expected = expected
+            .replace(&format!(r#"{{"name":"{stage}","type":"stage"}},"#), "")
+            .replace(&format!(r#",{{"name":"{stage}","type":"stage"}}"#), "");
+    }
+    let n = Stage::ALL.len();
+    expected = expected
+        .replace(
+            "Discovered 12 sync stage(s)",
+            &format!("Discovered {n} sync stage(s)"),
+        )
+        .replace(r#""count":12"#, &format!(r#""count":{n}"#))
+        .replace(r#""total":12"#, &format!(r#""total":{n}"#));
+    assert_eq!(ours, expected);
+
+    // Each stage then has its own discovery, as in the recorded stream.
+    let frames = assert_well_framed(&body, 1);
+    let phases: Vec<&str> = frames
+        .iter()
+        .filter_map(|(_, e)| match e {
+            SyncEvent::Discovery(d) => Some(d.phase.as_str()),
+            _ => None,
+        })
+        .collect();
+    let mut want = vec!["full-update"];
+    want.extend(&ours_names);
+    assert_eq!(phases, want);
+}
+
+#[tokio::test]
+async fn old_stage_names_start_the_same_jobs() {
+    // No worker: the first job waits, so the second request finds it.
+    let mut settings = test_job_settings();
+    settings.workers = 0;
+    let lab = JobsLab::start_with(Backend::Sqlite, "alias", 77, 2, settings).await;
+    let (old, _) = lab.start_sync("vm-disks").await;
+    let (new, attached) = lab.start_sync("virtual-disks").await;
+    assert_eq!(
+        (new, attached),
+        (old, true),
+        "one job, asked for by either name"
     );
     lab.stop().await;
 }

@@ -12,18 +12,9 @@ use crate::sync_support::*;
 
 /// How the run read NetBox, as its setting (the substep after discovery) says.
 fn netbox_reads(ran: &Ran) -> String {
-    ran.events
-        .iter()
-        .find_map(|e| match e {
-            SyncEvent::Substep(s) if s.substep == "setting" => s
-                .result
-                .as_ref()?
-                .get("netbox_reads")?
-                .as_str()
-                .map(str::to_string),
-            _ => None,
-        })
+    proxbox::server::sync::run::netbox_reads(&ran.events)
         .expect("the run's setting names how NetBox is read")
+        .to_string()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -156,6 +156,17 @@ fn run_setting(ctx: &SyncContext<'_>, netbox_reads: String) -> SyncEvent {
     })
 }
 
+/// How a run read NetBox (its change log since the last sync, or everything), as its
+/// setting substep says.
+pub fn netbox_reads(events: &[SyncEvent]) -> Option<&str> {
+    events.iter().find_map(|e| match e {
+        SyncEvent::Substep(s) if s.phase == RUN_PHASE && s.substep == "setting" => {
+            s.result.as_ref()?.get("netbox_reads")?.as_str()
+        }
+        _ => None,
+    })
+}
+
 async fn run_stage(
     ctx: &SyncContext<'_>,
     stage: Stage,
