@@ -2,7 +2,7 @@
 //! follows what operators changed in between, and stores the copy only over the state it
 //! started from.
 
-use proxbox::events::{ItemStatus, SyncEvent};
+use proxbox::events::ItemStatus;
 use proxbox::server::db::mirror::MirrorChanges;
 use proxbox::server::sync::context::RunOptions;
 use proxbox_netbox::models::*;

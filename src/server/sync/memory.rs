@@ -13,7 +13,7 @@ use proxbox_netbox::{BulkOutcome, NbError};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-use super::apply::Target;
+use super::target::Target;
 
 /// Fields that name a related object by id in a write and nest it in a read.
 const RELATED: &[&str] = &[

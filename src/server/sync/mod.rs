@@ -31,4 +31,6 @@ pub mod sink;
 pub mod stage;
 pub mod stages;
 pub mod state;
+pub mod stop;
+pub mod target;
 pub mod terminal;
