@@ -70,7 +70,7 @@ test("a failing sync shows the error banner with what to do", async ({ page, req
   test.setTimeout(120_000);
   await login(page);
   await connectPeers(page);
-  const fault = await request.post(`${SIM}/_sim/faults`, { data: { path: "/cluster/resources", kind: "unauthorized" } });
+  const fault = await request.post(`${SIM}/_sim/faults`, { data: { path: "/cluster/status", kind: "unauthorized" } });
   expect(fault.ok()).toBeTruthy();
   try {
     const errors = watchConsole(page);

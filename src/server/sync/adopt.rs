@@ -6,13 +6,24 @@
 //! 3. the only object of that name in that cluster that records no identity.
 //!
 //! An object is claimed once: no two Proxmox identities ever map to one NetBox object, and
-//! two same-named candidates adopt neither (a new object is created instead).
+//! two same-named candidates adopt neither (a new object is created instead). Every claim
+//! by map or recorded identity is settled before any by name, so the outcome does not depend
+//! on the order of the guests; and an object the identity map names for any identity (a
+//! guest gone for less than the grace period, too) is never taken by name.
 
 use std::collections::{HashMap, HashSet};
 
 use proxbox_netbox::models::{CustomFields, Device, VirtualMachine};
 
 use super::managed::recorded_identity;
+use crate::server::db::sync_objects::Mapped;
+
+/// Every NetBox id the identity maps (per endpoint) hold: the adopter's reserved ids.
+pub fn mapped_ids(maps: &HashMap<i64, HashMap<String, Mapped>>) -> Vec<u64> {
+    maps.values()
+        .flat_map(|map| map.values().map(|m| m.netbox_id as u64))
+        .collect()
+}
 
 /// A NetBox object that can stand for a Proxmox object.
 pub trait Adoptable {
@@ -60,6 +71,16 @@ pub enum AdoptedBy {
     Name,
 }
 
+/// A Proxmox object looking for its NetBox object: `identity`, named `name` in NetBox
+/// cluster `cluster`, with the NetBox id the identity map holds for it.
+#[derive(Debug, Clone, Copy)]
+pub struct Claim<'s> {
+    pub mapped: Option<u64>,
+    pub identity: &'s str,
+    pub name: &'s str,
+    pub cluster: u64,
+}
+
 /// The NetBox objects a stage may adopt, indexed, with those already claimed.
 pub struct Adopter<'a, T> {
     existing: &'a [T],
@@ -67,10 +88,14 @@ pub struct Adopter<'a, T> {
     by_recorded: HashMap<&'a str, Vec<usize>>,
     by_name: HashMap<(&'a str, u64), Vec<usize>>,
     claimed: HashSet<u64>,
+    /// Ids the identity map names for some identity: never adopted by name.
+    reserved: HashSet<u64>,
 }
 
 impl<'a, T: Adoptable> Adopter<'a, T> {
-    pub fn new(existing: &'a [T]) -> Adopter<'a, T> {
+    /// `reserved`: every NetBox id the identity map holds, for present and absent
+    /// identities alike.
+    pub fn new(existing: &'a [T], reserved: impl IntoIterator<Item = u64>) -> Adopter<'a, T> {
         let mut by_id = HashMap::new();
         let mut by_recorded: HashMap<&str, Vec<usize>> = HashMap::new();
         let mut by_name: HashMap<(&str, u64), Vec<usize>> = HashMap::new();
@@ -93,48 +118,62 @@ impl<'a, T: Adoptable> Adopter<'a, T> {
             by_recorded,
             by_name,
             claimed: HashSet::new(),
+            reserved: reserved.into_iter().collect(),
         }
     }
 
-    /// The object that stands for `identity` (named `name` in NetBox cluster `cluster`),
-    /// claimed for it; `None` when a new one must be created. `mapped` is the NetBox id
-    /// the identity map holds for it.
-    pub fn adopt(
-        &mut self,
-        mapped: Option<u64>,
-        identity: &str,
-        name: &str,
-        cluster: u64,
-    ) -> Option<(&'a T, AdoptedBy)> {
-        let free = |index: &usize, claimed: &HashSet<u64>| {
-            !claimed.contains(&self.existing[*index].netbox_id())
-        };
-        let found = mapped
-            .and_then(|id| self.by_id.get(&id))
-            .filter(|i| free(i, &self.claimed))
-            .map(|i| (*i, AdoptedBy::IdentityMap))
-            .or_else(|| {
-                self.by_recorded
-                    .get(identity)?
-                    .iter()
-                    .find(|i| free(i, &self.claimed))
-                    .map(|i| (*i, AdoptedBy::RecordedIdentity))
-            })
-            .or_else(|| {
-                let mut candidates = self
-                    .by_name
-                    .get(&(name, cluster))?
-                    .iter()
-                    .filter(|i| free(i, &self.claimed));
-                match (candidates.next(), candidates.next()) {
-                    (Some(only), None) => Some((*only, AdoptedBy::Name)),
-                    _ => None,
-                }
-            });
-        let (index, how) = found?;
+    /// The object of each claim, in the claims' order; `None` where a new one must be
+    /// created. Claims by map or recorded identity go first, then those by name.
+    pub fn adopt_all(&mut self, claims: &[Claim<'_>]) -> Vec<Option<(&'a T, AdoptedBy)>> {
+        let mut found: Vec<Option<(&'a T, AdoptedBy)>> =
+            claims.iter().map(|c| self.by_identity(c)).collect();
+        for (claim, slot) in claims.iter().zip(found.iter_mut()) {
+            if slot.is_none() {
+                *slot = self.by_name(claim);
+            }
+        }
+        found
+    }
+
+    fn claim(&mut self, index: usize, how: AdoptedBy) -> (&'a T, AdoptedBy) {
         let object = &self.existing[index];
         self.claimed.insert(object.netbox_id());
-        Some((object, how))
+        (object, how)
+    }
+
+    fn is_free(&self, index: usize) -> bool {
+        !self.claimed.contains(&self.existing[index].netbox_id())
+    }
+
+    /// By the identity map, else by the identity recorded in NetBox.
+    fn by_identity(&mut self, claim: &Claim<'_>) -> Option<(&'a T, AdoptedBy)> {
+        if let Some(&index) = claim.mapped.and_then(|id| self.by_id.get(&id)) {
+            if self.is_free(index) {
+                return Some(self.claim(index, AdoptedBy::IdentityMap));
+            }
+        }
+        let index = *self
+            .by_recorded
+            .get(claim.identity)?
+            .iter()
+            .find(|i| self.is_free(**i))?;
+        Some(self.claim(index, AdoptedBy::RecordedIdentity))
+    }
+
+    /// The only free, unreserved object of the claim's name in its cluster.
+    fn by_name(&mut self, claim: &Claim<'_>) -> Option<(&'a T, AdoptedBy)> {
+        let mut candidates = self
+            .by_name
+            .get(&(claim.name, claim.cluster))?
+            .iter()
+            .copied()
+            .filter(|i| {
+                self.is_free(*i) && !self.reserved.contains(&self.existing[*i].netbox_id())
+            });
+        match (candidates.next(), candidates.next()) {
+            (Some(only), None) => Some(self.claim(only, AdoptedBy::Name)),
+            _ => None,
+        }
     }
 
     /// Whether an object was claimed by some identity.
@@ -172,6 +211,22 @@ mod tests {
         }
     }
 
+    fn claim<'s>(mapped: Option<u64>, identity: &'s str, name: &'s str) -> Claim<'s> {
+        Claim {
+            mapped,
+            identity,
+            name,
+            cluster: 1,
+        }
+    }
+
+    fn ids(found: &[Option<(&Object, AdoptedBy)>]) -> Vec<Option<(u64, AdoptedBy)>> {
+        found
+            .iter()
+            .map(|f| f.map(|(o, how)| (o.id, how)))
+            .collect()
+    }
+
     fn object(id: u64, name: &'static str, cluster: u64, identity: Option<&str>) -> Object {
         let mut fields = CustomFields::new();
         if let Some(identity) = identity {
@@ -192,19 +247,19 @@ mod tests {
             object(2, "db", 1, Some("c/qemu/101")),
             object(3, "cache", 1, None),
         ];
-        let mut adopter = Adopter::new(&existing);
-        let ids = |found: Option<(&Object, AdoptedBy)>| found.map(|(o, how)| (o.id, how));
+        let mut adopter = Adopter::new(&existing, [1]);
+        let found = adopter.adopt_all(&[
+            claim(Some(1), "c/qemu/100", "renamed"),
+            claim(None, "c/qemu/101", "db-renamed"),
+            claim(None, "c/qemu/102", "cache"),
+        ]);
         assert_eq!(
-            ids(adopter.adopt(Some(1), "c/qemu/100", "renamed", 1)),
-            Some((1, AdoptedBy::IdentityMap))
-        );
-        assert_eq!(
-            ids(adopter.adopt(None, "c/qemu/101", "db-renamed", 1)),
-            Some((2, AdoptedBy::RecordedIdentity))
-        );
-        assert_eq!(
-            ids(adopter.adopt(None, "c/qemu/102", "cache", 1)),
-            Some((3, AdoptedBy::Name))
+            ids(&found),
+            [
+                Some((1, AdoptedBy::IdentityMap)),
+                Some((2, AdoptedBy::RecordedIdentity)),
+                Some((3, AdoptedBy::Name))
+            ]
         );
         assert!(adopter.is_claimed(3));
     }
@@ -212,10 +267,14 @@ mod tests {
     #[test]
     fn an_object_is_claimed_once() {
         let existing = [object(1, "web", 1, None)];
-        let mut adopter = Adopter::new(&existing);
-        assert!(adopter.adopt(Some(1), "c/qemu/100", "web", 1).is_some());
-        assert!(
-            adopter.adopt(Some(1), "c/lxc/100", "web", 1).is_none(),
+        let mut adopter = Adopter::new(&existing, [1]);
+        let found = adopter.adopt_all(&[
+            claim(Some(1), "c/qemu/100", "web"),
+            claim(Some(1), "c/lxc/100", "web"),
+        ]);
+        assert_eq!(
+            ids(&found),
+            [Some((1, AdoptedBy::IdentityMap)), None],
             "a second identity mapped to the same object gets a new one"
         );
     }
@@ -228,18 +287,29 @@ mod tests {
             object(3, "db", 2, None),
             object(4, "app", 1, Some("other/qemu/7")),
         ];
-        let mut adopter = Adopter::new(&existing);
-        assert!(
-            adopter.adopt(None, "c/qemu/1", "web", 1).is_none(),
-            "two candidates"
+        let found = Adopter::new(&existing, []).adopt_all(&[
+            claim(None, "c/qemu/1", "web"),
+            claim(None, "c/qemu/2", "db"),
+            claim(None, "c/qemu/3", "app"),
+        ]);
+        assert_eq!(
+            ids(&found),
+            [None, None, None],
+            "two candidates; another cluster; an object that records another identity"
         );
-        assert!(
-            adopter.adopt(None, "c/qemu/2", "db", 1).is_none(),
-            "another cluster"
-        );
-        assert!(
-            adopter.adopt(None, "c/qemu/3", "app", 1).is_none(),
-            "an object that records another identity is that one's"
-        );
+    }
+
+    #[test]
+    fn a_mapped_object_is_never_taken_by_name_whatever_the_order() {
+        let existing = [object(1, "web", 1, None)];
+        // A new guest named web comes before the renamed guest the map names VM 1 for.
+        let found = Adopter::new(&existing, [1]).adopt_all(&[
+            claim(None, "c/qemu/200", "web"),
+            claim(Some(1), "c/qemu/100", "web-renamed"),
+        ]);
+        assert_eq!(ids(&found), [None, Some((1, AdoptedBy::IdentityMap))]);
+        // A guest gone within its grace period keeps its VM from a newcomer of its name.
+        let found = Adopter::new(&existing, [1]).adopt_all(&[claim(None, "c/qemu/200", "web")]);
+        assert_eq!(ids(&found), [None]);
     }
 }

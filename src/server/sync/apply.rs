@@ -24,6 +24,8 @@ pub struct Applied<K> {
     pub created: Vec<(K, Option<u64>)>,
     /// Each update's key and its id; `None` where NetBox refused it.
     pub updated: Vec<(K, Option<u64>)>,
+    /// The key and id of each update NetBox refused: the object is still there, as it was.
+    pub refused: Vec<(K, u64)>,
     /// The key and id of each object left as it was.
     pub unchanged: Vec<(K, u64)>,
     /// Each delete's id and whether the object is gone (never in a dry run).
@@ -31,8 +33,16 @@ pub struct Applied<K> {
 }
 
 impl<K> Applied<K> {
-    /// The key and id of every object of the plan that NetBox holds now (or would, in a
-    /// dry run): unchanged, created and updated ones.
+    /// The key and id of every object of the plan that exists in NetBox now (or would, in
+    /// a dry run): unchanged, updated — also those whose update NetBox refused — and
+    /// created. What a stage hands on to the objects that hang on these.
+    pub fn existing(&self) -> impl Iterator<Item = (&K, u64)> {
+        self.settled()
+            .chain(self.refused.iter().map(|(key, id)| (key, *id)))
+    }
+
+    /// The key and id of every object NetBox holds as the plan wants it: unchanged, and
+    /// created or updated without a refusal.
     pub fn settled(&self) -> impl Iterator<Item = (&K, u64)> {
         self.unchanged.iter().map(|(key, id)| (key, *id)).chain(
             self.created
@@ -102,9 +112,19 @@ pub async fn write<M: Model, W: Serialize + Sync, K: Clone, T: Target>(
     let updated =
         bulk::<M, W, K, T>(writer, report, &plan.updates, Bulk::Update, &mut chunks).await?;
     bulk::<M, W, K, T>(writer, report, &plan.links, Bulk::Link, &mut chunks).await?;
+    let refused = plan
+        .updates
+        .iter()
+        .zip(&updated)
+        .filter_map(|(write, (_, id))| match (id, write.id) {
+            (None, Some(target)) => Some((write.key.clone(), target)),
+            _ => None,
+        })
+        .collect();
     Ok(Applied {
         created,
         updated,
+        refused,
         unchanged,
         deleted,
     })
@@ -286,4 +306,116 @@ pub async fn ensure<M: Slugged, W: Serialize>(
         return Ok(found.map_or_else(|| ctx.planned_id(), |m| m.id()));
     }
     Ok(ctx.netbox.ensure::<M, W>(slug, new).await?.id())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use proxbox_netbox::models::{VirtualDisk, VirtualDiskWrite};
+    use serde_json::json;
+
+    use super::*;
+    use crate::events::SyncEvent;
+    use crate::server::sync::memory::MemoryNetbox;
+    use crate::server::sync::plan::PLANNED_ID_BASE;
+    use crate::server::sync::sink::CollectSink;
+    use crate::server::sync::stop::StopSignal;
+
+    fn disk(size: u64) -> VirtualDiskWrite {
+        VirtualDiskWrite {
+            virtual_machine: Some(1),
+            name: Some("scsi0".into()),
+            size: Some(size),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_update_fails_its_item_and_its_object_still_exists() {
+        let netbox = MemoryNetbox::new(2);
+        let seed = |size: u64| {
+            netbox.seed::<VirtualDisk>(
+                json!({"virtual_machine": {"id": 1}, "name": "scsi0", "size": size}),
+            )
+        };
+        let (kept, refused, grown) = (seed(1), seed(2), seed(3));
+        netbox.refuse_updates.lock().unwrap().insert(refused);
+        let mut plan: Plan<VirtualDiskWrite, &str> = Plan::new("virtual disks");
+        let label = |name: &str| Label::new(name, "disk", "virtual disk");
+        plan.skip("kept", label("kept"), kept);
+        for (key, id) in [("refused", refused), ("grown", grown)] {
+            let patch = VirtualDiskWrite {
+                id: Some(id),
+                size: Some(9),
+                ..Default::default()
+            };
+            plan.update(key, label(key), id, patch);
+        }
+        for n in 0..3 {
+            plan.create("new", label("new"), disk(n));
+        }
+        let (sink, stop, ids) = (
+            CollectSink::default(),
+            StopSignal::default(),
+            AtomicU64::new(PLANNED_ID_BASE),
+        );
+        let writer = Writer {
+            target: &netbox,
+            dry_run: false,
+            stop: &stop,
+            planned_ids: &ids,
+        };
+        let mut report = StageReport::new(&sink, "virtual-disks");
+        let applied = write::<VirtualDisk, _, _, _>(&writer, &mut report, &plan)
+            .await
+            .unwrap();
+        let settled: Vec<&str> = applied.settled().map(|(k, _)| *k).collect();
+        assert_eq!(settled, ["kept", "new", "new", "new", "grown"]);
+        let existing: Vec<(&str, u64)> = applied.existing().map(|(k, id)| (*k, id)).collect();
+        assert!(existing.contains(&("refused", refused)), "{existing:?}");
+        assert_eq!(report.counts.failed, 1);
+        assert_eq!(report.counts.total, 6);
+        let chunks: Vec<String> = sink
+            .events()
+            .iter()
+            .filter_map(|e| match e {
+                SyncEvent::Substep(s) if s.status == StepStatus::Started => Some(s.message.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            chunks,
+            [
+                "creating chunk 1 of 3 of virtual disks (2 objects)",
+                "creating chunk 2 of 3 of virtual disks (1 objects)",
+                "updating chunk 3 of 3 of virtual disks (2 objects)"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_stop_between_chunks_ends_the_write_with_its_reason() {
+        let netbox = MemoryNetbox::new(1);
+        let mut plan: Plan<VirtualDiskWrite> = Plan::new("virtual disks");
+        plan.create((), Label::new("a", "disk", "virtual disk"), disk(1));
+        let (sink, stop, ids) = (
+            CollectSink::default(),
+            StopSignal::default(),
+            AtomicU64::new(PLANNED_ID_BASE),
+        );
+        stop.cancel();
+        let writer = Writer {
+            target: &netbox,
+            dry_run: false,
+            stop: &stop,
+            planned_ids: &ids,
+        };
+        let mut report = StageReport::new(&sink, "virtual-disks");
+        let error = write::<VirtualDisk, _, _, _>(&writer, &mut report, &plan)
+            .await
+            .unwrap_err();
+        assert_eq!(error.category, crate::events::ErrorCategory::Cancelled);
+        assert!(netbox.all::<VirtualDisk>().is_empty(), "nothing written");
+    }
 }

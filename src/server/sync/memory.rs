@@ -41,6 +41,8 @@ pub struct MemoryNetbox {
     next_id: AtomicU64,
     /// Objects written (created, updated or deleted).
     pub writes: AtomicU64,
+    /// Ids whose updates are refused, as NetBox refuses an object it finds invalid.
+    pub refuse_updates: Mutex<std::collections::HashSet<u64>>,
     pub chunk_size: usize,
 }
 
@@ -105,6 +107,12 @@ impl MemoryNetbox {
     /// Creates or updates objects, as NetBox's bulk write does.
     pub fn write<M: Model, W: Serialize>(&self, bodies: &[&W], create: bool) -> BulkOutcome<M> {
         let mut done = Vec::new();
+        let mut failed = Vec::new();
+        let refused = self
+            .refuse_updates
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let mut objects = self.lock();
         let table = objects.entry(M::PATH).or_default();
         for (index, body) in bodies.iter().enumerate() {
@@ -114,6 +122,17 @@ impl MemoryNetbox {
             } else {
                 fields["id"].as_u64().expect("an update names its id")
             };
+            if !create && refused.contains(&id) {
+                failed.push(proxbox_netbox::ItemFailure {
+                    index,
+                    error: NbError::new(
+                        proxbox_netbox::ErrorKind::Validation,
+                        format!("{} {id}: refused", M::PATH),
+                        "Fix the object in NetBox.",
+                    ),
+                });
+                continue;
+            }
             let stored = table.entry(id).or_insert_with(|| json!({ "id": id }));
             for (key, value) in fields {
                 if key == "custom_fields" {
@@ -131,10 +150,7 @@ impl MemoryNetbox {
             self.writes.fetch_add(1, Ordering::Relaxed);
             done.push((index, read::<M>(stored)));
         }
-        BulkOutcome {
-            done,
-            failed: Vec::new(),
-        }
+        BulkOutcome { done, failed }
     }
 }
 

@@ -338,14 +338,14 @@ async fn pass(
         .expect("the memory NetBox takes every write");
     let synced_guests: Vec<SyncedGuest> = virtual_machines::settle(&vm_inputs, &applied);
     // No two identities on one object.
-    let settled: Vec<u64> = applied.settled().map(|(_, id)| id).collect();
+    let settled: Vec<u64> = applied.existing().map(|(_, id)| id).collect();
     assert_eq!(
         settled.iter().collect::<HashSet<_>>().len(),
         settled.len(),
         "two guests settled on one VM: {settled:?}"
     );
     if !dry_run {
-        for (index, id) in applied.settled() {
+        for (index, id) in applied.existing() {
             let g = &vm_inputs.guests[*index];
             world
                 .map

@@ -9,7 +9,7 @@ use proxbox_netbox::ErrorKind;
 
 use crate::events::{ErrorCategory, Item, StepStatus};
 use crate::server::db::sync_objects::Mapped;
-use crate::server::sync::adopt::Adopter;
+use crate::server::sync::adopt::{mapped_ids, Adopter, Claim};
 use crate::server::sync::apply::{self, Target, Writer};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
@@ -120,9 +120,10 @@ pub fn plan_devices(
     policy: &OverwritePolicy,
 ) -> Plan<DeviceWrite, NodeKey> {
     let mut plan = Plan::new("devices");
-    let mut adopter = Adopter::new(&inputs.devices);
     let prerequisites = inputs.prerequisites;
     let label = |node: &str| Label::new(node, "node", "device");
+    // The nodes of the clusters NetBox has, with their identity.
+    let mut nodes = Vec::new();
     for (cluster_index, c) in inputs.clusters.iter().enumerate() {
         let (Some(&cluster), Some(&site)) = (clusters.get(&c.name), sites.get(&site_slug(&c.name)))
         else {
@@ -137,56 +138,89 @@ pub fn plan_devices(
             }
             continue;
         };
-        let mapped = inputs.mapped.get(&c.endpoint_id);
         for (node, online) in &c.nodes {
             let identity = node_identity(&c.name, node);
-            let status = if *online { "active" } else { "offline" };
-            let key = (cluster_index, node.clone());
-            let in_map = mapped
+            let in_map = inputs
+                .mapped
+                .get(&c.endpoint_id)
                 .and_then(|m| m.get(&identity))
                 .map(|m| m.netbox_id as u64);
-            match adopter.adopt(in_map, &identity, node, cluster) {
-                Some((device, _)) => {
-                    let patch = DeviceWrite {
-                        id: Some(device.id),
-                        status: policy
-                            .update(Field::Status, &device.status.value.as_str(), status)
-                            .map(str::to_string),
-                        name: policy
-                            .update(Field::Name, &device.name.as_deref(), Some(node.as_str()))
-                            .flatten()
-                            .map(str::to_string),
-                        cluster: (device.cluster.as_ref().map(|r| r.id) != Some(cluster))
-                            .then_some(cluster),
-                        custom_fields: identity_patch(
-                            prerequisites.identity_field,
-                            &device.custom_fields,
-                            &identity,
-                        ),
-                        ..Default::default()
-                    };
-                    plan.update(key, label(node), device.id, patch);
-                }
-                None => plan.create(
-                    key,
-                    label(node),
-                    DeviceWrite {
-                        name: Some(node.clone()),
-                        device_type: Some(prerequisites.device_type),
-                        role: Some(prerequisites.role),
-                        site: Some(site),
-                        cluster: Some(cluster),
-                        status: Some(status.into()),
-                        description: Some(format!("Proxmox VE node of cluster {}", c.name)),
-                        tags: tags(),
-                        custom_fields: identity_fields(prerequisites.identity_field, &identity),
-                        ..Default::default()
-                    },
-                ),
+            nodes.push(PlannedNode {
+                key: (cluster_index, node.clone()),
+                cluster_name: &c.name,
+                online: *online,
+                cluster,
+                site,
+                identity,
+                in_map,
+            });
+        }
+    }
+    let claims: Vec<Claim<'_>> = nodes
+        .iter()
+        .map(|n| Claim {
+            mapped: n.in_map,
+            identity: &n.identity,
+            name: &n.key.1,
+            cluster: n.cluster,
+        })
+        .collect();
+    let found = Adopter::new(&inputs.devices, mapped_ids(&inputs.mapped)).adopt_all(&claims);
+    for (n, found) in nodes.iter().zip(found) {
+        let node = &n.key.1;
+        let status = if n.online { "active" } else { "offline" };
+        match found {
+            Some((device, _)) => {
+                let patch = DeviceWrite {
+                    id: Some(device.id),
+                    status: policy
+                        .update(Field::Status, &device.status.value.as_str(), status)
+                        .map(str::to_string),
+                    name: policy
+                        .update(Field::Name, &device.name.as_deref(), Some(node.as_str()))
+                        .flatten()
+                        .map(str::to_string),
+                    cluster: (device.cluster.as_ref().map(|r| r.id) != Some(n.cluster))
+                        .then_some(n.cluster),
+                    custom_fields: identity_patch(
+                        prerequisites.identity_field,
+                        &device.custom_fields,
+                        &n.identity,
+                    ),
+                    ..Default::default()
+                };
+                plan.update(n.key.clone(), label(node), device.id, patch);
             }
+            None => plan.create(
+                n.key.clone(),
+                label(node),
+                DeviceWrite {
+                    name: Some(node.clone()),
+                    device_type: Some(prerequisites.device_type),
+                    role: Some(prerequisites.role),
+                    site: Some(n.site),
+                    cluster: Some(n.cluster),
+                    status: Some(status.into()),
+                    description: Some(format!("Proxmox VE node of cluster {}", n.cluster_name)),
+                    tags: tags(),
+                    custom_fields: identity_fields(prerequisites.identity_field, &n.identity),
+                    ..Default::default()
+                },
+            ),
         }
     }
     plan
+}
+
+/// A node of a cluster NetBox has, on its way to its device.
+struct PlannedNode<'i> {
+    key: NodeKey,
+    cluster_name: &'i str,
+    online: bool,
+    cluster: u64,
+    site: u64,
+    identity: String,
+    in_map: Option<u64>,
 }
 
 /// Plans and writes sites, clusters and devices in turn (each needs the ids of the one
@@ -219,7 +253,7 @@ pub async fn write<T: Target>(
             })
         })
         .collect();
-    for ((cluster_index, node), id) in applied.settled() {
+    for ((cluster_index, node), id) in applied.existing() {
         let c = &inputs.clusters[*cluster_index];
         if let Some(s) = synced
             .iter_mut()

@@ -9,7 +9,7 @@ use proxbox_pve::{ClusterResource, GuestConfig, GuestKind, NetDevice};
 
 use crate::events::{Item, StepStatus};
 use crate::server::db::sync_objects::Mapped;
-use crate::server::sync::adopt::Adopter;
+use crate::server::sync::adopt::{mapped_ids, Adopter, Claim};
 use crate::server::sync::apply::{self, Applied};
 use crate::server::sync::context::{RunOptions, SyncContext};
 use crate::server::sync::failure::StageError;
@@ -190,24 +190,37 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
     for (label, error) in &inputs.unreadable {
         plan.fail(label.clone(), None, error.clone());
     }
-    let mut adopter = Adopter::new(&inputs.existing);
+    let in_map = |d: &Guest| {
+        inputs
+            .mapped
+            .get(&d.endpoint_id)
+            .and_then(|m| m.get(&d.identity))
+            .map(|m| m.netbox_id as u64)
+    };
+    let claims: Vec<Claim<'_>> = inputs
+        .guests
+        .iter()
+        .map(|d| Claim {
+            mapped: in_map(d),
+            identity: &d.identity,
+            name: &d.name,
+            cluster: d.cluster,
+        })
+        .collect();
+    let mut adopter = Adopter::new(&inputs.existing, mapped_ids(&inputs.mapped));
+    let adopted = adopter.adopt_all(&claims);
     let role_of = |kind: GuestKind| match kind {
         GuestKind::Qemu => inputs.qemu_role,
         GuestKind::Lxc => inputs.lxc_role,
     };
     let identity_field = inputs.identity_field;
-    for (index, d) in inputs.guests.iter().enumerate() {
+    for ((index, d), adopted) in inputs.guests.iter().enumerate().zip(adopted) {
         let platform = d
             .ostype
             .as_ref()
             .and_then(|o| inputs.platforms.get(o))
             .copied();
-        let in_map = inputs
-            .mapped
-            .get(&d.endpoint_id)
-            .and_then(|m| m.get(&d.identity))
-            .map(|m| m.netbox_id as u64);
-        let Some((vm, _)) = adopter.adopt(in_map, &d.identity, &d.name, d.cluster) else {
+        let Some((vm, _)) = adopted else {
             plan.create(
                 index,
                 label(d),
@@ -320,7 +333,7 @@ fn due_orphans(
 /// The guests as NetBox has them after the plan was applied.
 pub fn settle(inputs: &Inputs, applied: &Applied<usize>) -> Vec<SyncedGuest> {
     let by_id: HashMap<u64, &VirtualMachine> = inputs.existing.iter().map(|v| (v.id, v)).collect();
-    let mut settled: Vec<(usize, u64)> = applied.settled().map(|(i, id)| (*i, id)).collect();
+    let mut settled: Vec<(usize, u64)> = applied.existing().map(|(i, id)| (*i, id)).collect();
     settled.sort_unstable();
     settled
         .into_iter()
@@ -368,7 +381,7 @@ pub async fn run(
     let guests = settle(&inputs, &applied);
     if !ctx.options.dry_run {
         let mut by_endpoint: HashMap<i64, Vec<(String, i64)>> = HashMap::new();
-        for (index, vm_id) in applied.settled() {
+        for (index, vm_id) in applied.existing() {
             let d = &inputs.guests[*index];
             by_endpoint
                 .entry(d.endpoint_id)

@@ -243,6 +243,7 @@ fn settled_guests_carry_their_vm_and_its_primary_addresses() {
     let applied = Applied {
         created: vec![(1, Some(8))],
         updated: Vec::new(),
+        refused: Vec::new(),
         unchanged: vec![(0, 7)],
         deleted: Vec::new(),
     };

@@ -261,7 +261,7 @@ pub async fn write<T: Target>(
     let applied = apply::write::<VmInterface, _, _, _>(writer, report, &plan).await?;
     let fresh: HashSet<u64> = applied.created.iter().filter_map(|(_, id)| *id).collect();
     let mut synced: Vec<SyncedInterface> = applied
-        .settled()
+        .existing()
         .map(|((guest_index, net_index), netbox_id)| {
             let net = &guests[*guest_index].nets[*net_index];
             SyncedInterface {
@@ -276,7 +276,7 @@ pub async fn write<T: Target>(
 
     let plan = plan_macs(guests, &synced, &inputs.macs);
     let applied = apply::write::<MacAddress, _, _, _>(writer, report, &plan).await?;
-    let primaries: Vec<(usize, u64)> = applied.settled().map(|(i, id)| (*i, id)).collect();
+    let primaries: Vec<(usize, u64)> = applied.existing().map(|(i, id)| (*i, id)).collect();
     let plan = plan_primary_macs(
         guests,
         &synced,

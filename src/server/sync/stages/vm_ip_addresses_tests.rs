@@ -187,6 +187,7 @@ fn a_new_address_is_created_and_becomes_the_primary_one() {
     let applied = Applied {
         created: vec![(0, Some(40)), (1, Some(41)), (2, Some(42))],
         updated: Vec::new(),
+        refused: Vec::new(),
         unchanged: Vec::new(),
         deleted: Vec::new(),
     };
