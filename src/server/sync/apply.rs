@@ -1,10 +1,10 @@
 //! Applying a stage's plan: the one mechanism every stage writes through. Bulk writes in
-//! chunks, a `substep` per chunk with its timing, the stop signal checked between chunks,
+//! chunks sized by NetBox's pace, a `substep` per chunk with its timing, the stop signal checked between chunks,
 //! the objects NetBox refuses isolated (reported `failed`, the rest go on), an
 //! `item_progress` per object. A dry run goes through the same code and reports `would_*`
 //! instead of writing, so its events are exactly those of the real run.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use proxbox_netbox::models::{Model, Slugged};
 use serde::Serialize;
@@ -105,7 +105,7 @@ pub async fn write<M: Model, W: Serialize + Sync, K: Clone, T: Target>(
             Some(failure.error.clone()),
         );
     }
-    let mut chunks = Chunks::new(writer.target.chunk_size(), plan);
+    let mut chunks = Chunks::new(writer.target.chunk_size(), plan.what);
     let deleted = delete::<M, W, K, T>(writer, report, plan, &mut chunks).await?;
     let created =
         bulk::<M, W, K, T>(writer, report, &plan.creates, Bulk::Create, &mut chunks).await?;
@@ -130,55 +130,69 @@ pub async fn write<M: Model, W: Serialize + Sync, K: Clone, T: Target>(
     })
 }
 
-/// Counts the plan's chunks, for `writing chunk 3 of 12 of VM interfaces`: a long bulk
-/// write is never a stretch without events.
+/// How long one chunk of writes should take: short enough that a run is never long
+/// without an event (NetBox takes from ~10 ms to over 100 ms per object, by model and
+/// database size), long enough that requests stay few.
+const CHUNK_TARGET: Duration = Duration::from_secs(4);
+
+/// Sizes the plan's chunks by NetBox's pace: each chunk as many objects as the last one's
+/// time per object says fit in [`CHUNK_TARGET`], never more than the client's chunk size.
+/// The first chunk is a quarter of that, to take the pace.
 struct Chunks {
-    size: usize,
-    done: usize,
-    total: usize,
+    max: usize,
+    next: usize,
     what: &'static str,
 }
 
 impl Chunks {
-    fn new<W, K>(size: usize, plan: &Plan<W, K>) -> Chunks {
-        let size = size.max(1);
-        let total = [
-            plan.deletes.len(),
-            plan.creates.len(),
-            plan.updates.len(),
-            plan.links.len(),
-        ]
-        .iter()
-        .map(|n| n.div_ceil(size))
-        .sum();
+    fn new(max: usize, what: &'static str) -> Chunks {
+        let max = max.max(1);
         Chunks {
-            size,
-            done: 0,
-            total,
-            what: plan.what,
+            max,
+            next: max.div_ceil(4),
+            what,
         }
     }
 
-    /// Announces the next chunk; returns the message and when it started.
-    fn start(&mut self, report: &StageReport<'_>, verb: &str, objects: usize) -> (String, Instant) {
-        self.done += 1;
+    /// Announces the chunk `first..first + len` of `total` objects; returns its message and
+    /// when it started.
+    fn start(
+        &self,
+        report: &StageReport<'_>,
+        verb: &str,
+        first: usize,
+        len: usize,
+        total: usize,
+    ) -> (String, Instant) {
         let message = format!(
-            "{verb} chunk {} of {} of {} ({objects} objects)",
-            self.done, self.total, self.what
+            "{verb} {} {}–{} of {total}",
+            self.what,
+            first + 1,
+            first + len
         );
         report.substep("write-chunk", StepStatus::Started, message.clone());
         (message, Instant::now())
     }
 
-    fn finish(report: &StageReport<'_>, (message, started): (String, Instant)) {
+    /// Reports the chunk's end with its timing, and sizes the next one by its pace.
+    fn finish(
+        &mut self,
+        report: &StageReport<'_>,
+        (message, started): (String, Instant),
+        len: usize,
+    ) {
+        let took = started.elapsed();
         report.substep_timed(
             "write-chunk",
             StepStatus::Completed,
             message,
             Timing {
-                elapsed_ms: started.elapsed().as_millis() as u64,
+                elapsed_ms: took.as_millis() as u64,
             },
         );
+        let per_object = took.as_secs_f64() / len.max(1) as f64;
+        let fits = (CHUNK_TARGET.as_secs_f64() / per_object.max(1e-6)) as usize;
+        self.next = fits.clamp(1, self.max);
     }
 }
 
@@ -227,17 +241,18 @@ async fn bulk<M: Model, W: Serialize + Sync, K: Clone, T: Target>(
         }
         return Ok(ids);
     }
-    for (chunk_index, chunk) in writes.chunks(chunks.size).enumerate() {
+    let mut first = 0;
+    while first < writes.len() {
         writer.stop.check()?;
-        let first = chunk_index * chunks.size;
-        let started = chunks.start(report, kind.verb(), chunk.len());
+        let chunk = &writes[first..(first + chunks.next).min(writes.len())];
+        let started = chunks.start(report, kind.verb(), first, chunk.len(), writes.len());
         let bodies: Vec<&W> = chunk.iter().map(|w| &w.body).collect();
         let outcome = if kind == Bulk::Create {
             writer.target.create::<M, W>(&bodies).await?
         } else {
             writer.target.update::<M, W>(&bodies).await?
         };
-        Chunks::finish(report, started);
+        chunks.finish(report, started, chunk.len());
         for (index, object) in outcome.done {
             ids[first + index].1 = Some(object.id());
             if let Some(status) = kind.reported(false) {
@@ -252,6 +267,7 @@ async fn bulk<M: Model, W: Serialize + Sync, K: Clone, T: Target>(
                 Some(failure.error.into()),
             );
         }
+        first += chunk.len();
     }
     Ok(ids)
 }
@@ -270,13 +286,14 @@ async fn delete<M: Model, W, K, T: Target>(
         }
         return Ok(gone);
     }
-    for (chunk_index, chunk) in targets.chunks(chunks.size).enumerate() {
+    let mut first = 0;
+    while first < targets.len() {
         writer.stop.check()?;
-        let first = chunk_index * chunks.size;
-        let started = chunks.start(report, "deleting", chunk.len());
+        let chunk = &targets[first..(first + chunks.next).min(targets.len())];
+        let started = chunks.start(report, "deleting", first, chunk.len(), targets.len());
         let ids: Vec<u64> = chunk.iter().map(|(_, id)| *id).collect();
         let outcome = writer.target.delete::<M>(&ids).await?;
-        Chunks::finish(report, started);
+        chunks.finish(report, started, chunk.len());
         for (index, id) in outcome.done {
             gone[first + index].1 = true;
             report.labeled(&chunk[index].0, ItemStatus::Deleted, Some(id), None);
@@ -290,6 +307,7 @@ async fn delete<M: Model, W, K, T: Target>(
                 Some(failure.error.into()),
             );
         }
+        first += chunk.len();
     }
     Ok(gone)
 }
@@ -387,10 +405,11 @@ mod tests {
         assert_eq!(
             chunks,
             [
-                "creating chunk 1 of 3 of virtual disks (2 objects)",
-                "creating chunk 2 of 3 of virtual disks (1 objects)",
-                "updating chunk 3 of 3 of virtual disks (2 objects)"
-            ]
+                "creating virtual disks 1–1 of 3",
+                "creating virtual disks 2–3 of 3",
+                "updating virtual disks 1–2 of 2"
+            ],
+            "a first chunk to take NetBox's pace, then as many as fit, up to the chunk size"
         );
     }
 
