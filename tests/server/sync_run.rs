@@ -466,9 +466,10 @@ impl<F: Fn(&SyncEvent) + Send + Sync> EventSink for OnEvent<F> {
 #[tokio::test]
 async fn a_cancelled_run_stops_between_chunks_and_the_next_run_converges() {
     let (mut netbox, name, sim) = scenario("cnc", 41, 1, 12).await;
-    // Chunks of 2, so that the run has many chunks to stop between.
+    // Chunks of at most 8, so that the run has many chunks to stop between; the first of a
+    // plan is a quarter of that (2), to take NetBox's pace.
     let mut options = netbox.options().clone();
-    options.chunk_size = 2;
+    options.chunk_size = 8;
     netbox = NetboxClient::new(options).unwrap();
     let (_test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
     let stop = StopSignal::default();
