@@ -133,11 +133,13 @@ pub async fn write<M: Model, W: Serialize + Sync, K: Clone, T: Target>(
 /// How long one chunk of writes should take: short enough that a run is never long
 /// without an event (NetBox takes from ~10 ms to over 100 ms per object, by model and
 /// database size), long enough that requests stay few.
-const CHUNK_TARGET: Duration = Duration::from_secs(4);
+const CHUNK_TARGET: Duration = Duration::from_millis(2500);
 
 /// Sizes the plan's chunks by NetBox's pace: each chunk as many objects as the last one's
-/// time per object says fit in [`CHUNK_TARGET`], never more than the client's chunk size.
-/// The first chunk is a quarter of that, to take the pace.
+/// time per object says fit in [`CHUNK_TARGET`], at most twice the last one (NetBox's pace
+/// swings threefold from one request to the next on a busy database; measured 2026-12-02)
+/// and never more than the client's chunk size. The first chunk is a quarter of that, to
+/// take the pace.
 struct Chunks {
     max: usize,
     next: usize,
@@ -192,7 +194,7 @@ impl Chunks {
         );
         let per_object = took.as_secs_f64() / len.max(1) as f64;
         let fits = (CHUNK_TARGET.as_secs_f64() / per_object.max(1e-6)) as usize;
-        self.next = fits.clamp(1, self.max);
+        self.next = fits.clamp(1, self.max).min(len.max(1) * 2);
     }
 }
 
