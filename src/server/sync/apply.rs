@@ -342,6 +342,29 @@ mod tests {
     use crate::server::sync::sink::CollectSink;
     use crate::server::sync::stop::StopSignal;
 
+    /// Writes a plan of virtual disks into the memory NetBox: the outcome, the counts and
+    /// the events reported.
+    async fn written<K: Clone>(
+        netbox: &MemoryNetbox,
+        plan: &Plan<VirtualDiskWrite, K>,
+        stop: &StopSignal,
+    ) -> (
+        Result<Applied<K>, StageError>,
+        crate::events::Counts,
+        Vec<SyncEvent>,
+    ) {
+        let (sink, ids) = (CollectSink::default(), AtomicU64::new(PLANNED_ID_BASE));
+        let writer = Writer {
+            target: netbox,
+            dry_run: false,
+            stop,
+            planned_ids: &ids,
+        };
+        let mut report = StageReport::new(&sink, "virtual-disks");
+        let applied = write::<VirtualDisk, _, _, _>(&writer, &mut report, plan).await;
+        (applied, report.counts, sink.events())
+    }
+
     fn disk(size: u64) -> VirtualDiskWrite {
         VirtualDiskWrite {
             virtual_machine: Some(1),
@@ -375,29 +398,15 @@ mod tests {
         for n in 0..3 {
             plan.create("new", label("new"), disk(n));
         }
-        let (sink, stop, ids) = (
-            CollectSink::default(),
-            StopSignal::default(),
-            AtomicU64::new(PLANNED_ID_BASE),
-        );
-        let writer = Writer {
-            target: &netbox,
-            dry_run: false,
-            stop: &stop,
-            planned_ids: &ids,
-        };
-        let mut report = StageReport::new(&sink, "virtual-disks");
-        let applied = write::<VirtualDisk, _, _, _>(&writer, &mut report, &plan)
-            .await
-            .unwrap();
+        let (applied, counts, events) = written(&netbox, &plan, &StopSignal::default()).await;
+        let applied = applied.unwrap();
         let settled: Vec<&str> = applied.settled().map(|(k, _)| *k).collect();
         assert_eq!(settled, ["kept", "new", "new", "new", "grown"]);
         let existing: Vec<(&str, u64)> = applied.existing().map(|(k, id)| (*k, id)).collect();
         assert!(existing.contains(&("refused", refused)), "{existing:?}");
-        assert_eq!(report.counts.failed, 1);
-        assert_eq!(report.counts.total, 6);
-        let chunks: Vec<String> = sink
-            .events()
+        assert_eq!(counts.failed, 1);
+        assert_eq!(counts.total, 6);
+        let chunks: Vec<String> = events
             .iter()
             .filter_map(|e| match e {
                 SyncEvent::Substep(s) if s.status == StepStatus::Started => Some(s.message.clone()),
@@ -420,22 +429,9 @@ mod tests {
         let netbox = MemoryNetbox::new(1);
         let mut plan: Plan<VirtualDiskWrite> = Plan::new("virtual disks");
         plan.create((), Label::new("a", "disk", "virtual disk"), disk(1));
-        let (sink, stop, ids) = (
-            CollectSink::default(),
-            StopSignal::default(),
-            AtomicU64::new(PLANNED_ID_BASE),
-        );
+        let stop = StopSignal::default();
         stop.cancel();
-        let writer = Writer {
-            target: &netbox,
-            dry_run: false,
-            stop: &stop,
-            planned_ids: &ids,
-        };
-        let mut report = StageReport::new(&sink, "virtual-disks");
-        let error = write::<VirtualDisk, _, _, _>(&writer, &mut report, &plan)
-            .await
-            .unwrap_err();
+        let error = written(&netbox, &plan, &stop).await.0.unwrap_err();
         assert_eq!(error.category, crate::events::ErrorCategory::Cancelled);
         assert!(netbox.all::<VirtualDisk>().is_empty(), "nothing written");
     }
