@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use super::sync::context::RunOptions;
+use super::sync::context::{RunOptions, Templates};
 use super::sync::overwrite::OverwritePolicy;
 
 #[derive(Debug, Parser)]
@@ -193,7 +193,8 @@ pub struct SyncRules {
     pub orphan_grace_hours: u64,
     /// Per-field overwrite rules on top of the defaults, e.g.
     /// `description=always,status=on_create` (fields: name, status, vcpus, memory, disk,
-    /// interfaces, addresses, role, site, tenant, description, platform, device).
+    /// interfaces, addresses, role, site, tenant, description, platform, device, vm_type,
+    /// start_on_boot, serial, comments, tags).
     #[arg(long, env = "PROXBOX_OVERWRITE", value_parser = OverwritePolicy::parse, default_value = "")]
     pub overwrite: OverwritePolicy,
     /// Hours Proxbox's copy of NetBox's VMs, disks, interfaces and addresses is followed
@@ -201,6 +202,10 @@ pub struct SyncRules {
     /// full every sync (needed when something changes NetBox without a change log entry).
     #[arg(long, env = "PROXBOX_NETBOX_MIRROR_HOURS", default_value_t = 24)]
     pub netbox_mirror_hours: u64,
+    /// Proxmox templates (`template: 1`): `mark` syncs them as offline VMs tagged
+    /// `proxmox-template`; `skip` leaves them out (each listed with the reason).
+    #[arg(long, env = "PROXBOX_TEMPLATES", value_enum, default_value_t = Templates::Mark)]
+    pub templates: Templates,
 }
 
 impl Default for SyncRules {
@@ -210,6 +215,7 @@ impl Default for SyncRules {
             orphan_grace_hours: 24,
             overwrite: OverwritePolicy::default(),
             netbox_mirror_hours: 24,
+            templates: Templates::Mark,
         }
     }
 }
@@ -223,6 +229,7 @@ impl SyncRules {
             orphan_grace: std::time::Duration::from_secs(self.orphan_grace_hours * 3600),
             mirror_max_age: (self.netbox_mirror_hours > 0)
                 .then(|| std::time::Duration::from_secs(self.netbox_mirror_hours * 3600)),
+            templates: self.templates,
         }
     }
 }

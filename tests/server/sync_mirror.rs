@@ -124,6 +124,20 @@ async fn a_resync_reads_only_what_changed_and_follows_edits_made_in_netbox() {
     );
     // The copy now agrees with NetBox again.
     assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, &[]).await;
+
+    // A copy kept by a Proxbox that read other fields (an upgrade) is rebuilt, not trusted.
+    sqlx::query("UPDATE netbox_mirror_state SET shape = 'virtualization.virtualmachine:id,name'")
+        .execute(db.pool())
+        .await
+        .unwrap();
+    let upgraded = assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, &[]).await;
+    assert!(
+        netbox_reads(&upgraded).contains("rebuilt"),
+        "{}",
+        netbox_reads(&upgraded)
+    );
+    let followed = assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, &[]).await;
+    assert!(netbox_reads(&followed).starts_with("changes since the last sync"));
     cleanup(&netbox, &name).await;
 }
 
@@ -142,6 +156,7 @@ async fn the_copy_is_saved_only_over_the_state_its_run_started_from() {
             recent_changes: "[[11,12,5]]".into(),
             full_read_at: 1,
             version: 0,
+            shape: "virtualization.virtualmachine:id,name".into(),
         };
         let rebuilt = MirrorChanges {
             rebuilt: true,
@@ -158,6 +173,7 @@ async fn the_copy_is_saved_only_over_the_state_its_run_started_from() {
         let stored = db.load_mirror(url).await.unwrap().unwrap();
         assert_eq!((stored.state.version, stored.state.settled_change), (1, 10));
         assert_eq!(stored.state.recent_changes, "[[11,12,5]]");
+        assert_eq!(stored.state.shape, "virtualization.virtualmachine:id,name");
         assert_eq!(
             stored.objects,
             vec![(VM.to_string(), 5, r#"{"id":5}"#.to_string())]

@@ -370,14 +370,21 @@ impl NetboxClient {
         if let Some(found) = self.find_slug::<M>(slug).await? {
             return Ok(found);
         }
-        match self.create::<M, W>(&[new()]).await?.into_result() {
-            Ok(mut created) => Ok(created.remove(0)),
-            // Another client (a sync of another cluster, another Proxbox) created it
-            // between our look and our create: NetBox refuses the duplicate slug.
-            Err(refused) if refused.kind == ErrorKind::Validation => {
+        let refused = match self.create::<M, W>(&[new()]).await {
+            Ok(outcome) => match outcome.into_result() {
+                Ok(mut created) => return Ok(created.remove(0)),
+                Err(refused) => refused,
+            },
+            Err(failed) => failed,
+        };
+        // Another client (a sync of another cluster, another Proxbox) created it between
+        // our look and our create: NetBox refuses the duplicate slug — as a validation
+        // error, or, when both inserts race inside the database, as a 500 IntegrityError.
+        match refused.kind {
+            ErrorKind::Validation | ErrorKind::Internal => {
                 self.find_slug::<M>(slug).await?.ok_or(refused)
             }
-            Err(refused) => Err(refused),
+            _ => Err(refused),
         }
     }
 

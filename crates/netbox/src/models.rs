@@ -176,6 +176,16 @@ pub struct ClusterType {
 }
 model!(ClusterType, "virtualization/cluster-types");
 
+/// NetBox ≥ 4.7: what kind of VM this is (Proxbox: QEMU VM or LXC container), beside the
+/// role, which stays the operator's.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct VirtualMachineType {
+    pub id: u64,
+    pub name: String,
+    pub slug: String,
+}
+model!(VirtualMachineType, "virtualization/virtual-machine-types");
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Cluster {
     pub id: u64,
@@ -386,6 +396,14 @@ pub struct VirtualMachine {
     pub tenant: Option<Ref>,
     #[serde(default)]
     pub platform: Option<Ref>,
+    /// NetBox ≥ 4.7; absent (None) on older versions.
+    #[serde(default)]
+    pub virtual_machine_type: Option<Ref>,
+    /// `on`, `off` or `laststate` (NetBox ≥ 4.7).
+    #[serde(default)]
+    pub start_on_boot: Option<Choice>,
+    #[serde(default)]
+    pub serial: String,
     #[serde(default)]
     pub vcpus: Option<f64>,
     /// MB.
@@ -431,6 +449,12 @@ pub struct VirtualMachineWrite {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<Option<u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub virtual_machine_type: Option<Option<u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start_on_boot: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub serial: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub vcpus: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub memory: Option<u64>,
@@ -438,6 +462,8 @@ pub struct VirtualMachineWrite {
     pub disk: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comments: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub primary_ip4: Option<Option<u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -635,5 +661,6 @@ slugged!(
     DeviceType,
     DeviceRole,
     Platform,
-    ClusterType
+    ClusterType,
+    VirtualMachineType
 );

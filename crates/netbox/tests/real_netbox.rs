@@ -651,3 +651,39 @@ async fn a_bulk_update_pairs_each_answer_with_its_input_whatever_order_netbox_an
         .await
         .unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn clients_racing_to_create_one_shared_object_all_get_it() {
+    // Two syncs on a fresh NetBox both make sure of the same manufacturer: NetBox refuses
+    // the loser with a validation error, or with a 500 IntegrityError when both inserts
+    // meet in the database. Either way each client ends up with the one object.
+    let ns = namespace();
+    for round in 0..12 {
+        let slug = format!("{ns}-maker-{round}");
+        let ensure = |nb: NetboxClient, slug: String| async move {
+            nb.ensure::<Manufacturer, _>(&slug, || NewNamed {
+                name: slug.clone(),
+                slug: slug.clone(),
+                description: String::new(),
+                tags: Vec::new(),
+            })
+            .await
+        };
+        let racers: Vec<_> = (0..8)
+            .map(|_| tokio::spawn(ensure(client(), slug.clone())))
+            .collect();
+        let mut ids = Vec::new();
+        for racer in racers {
+            ids.push(
+                racer
+                    .await
+                    .unwrap()
+                    .expect("every racer gets the object")
+                    .id,
+            );
+        }
+        ids.dedup();
+        assert_eq!(ids.len(), 1, "one object for all: {ids:?}");
+        client().delete::<Manufacturer>(&ids).await.unwrap();
+    }
+}

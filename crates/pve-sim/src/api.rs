@@ -104,7 +104,7 @@ fn resource_of(g: &Guest) -> Value {
     let mut v = json!({
         "id": format!("{}/{}", g.kind.as_str(), g.vmid), "type": g.kind.as_str(), "vmid": g.vmid,
         "name": g.name, "node": g.node, "status": if g.running { "running" } else { "stopped" },
-        "template": 0, "maxcpu": g.cores * g.sockets, "maxmem": g.memory_mib << 20, "maxdisk": g.disk_bytes(),
+        "template": u8::from(g.template), "maxcpu": g.cores * g.sockets, "maxmem": g.memory_mib << 20, "maxdisk": g.disk_bytes(),
         "cpu": if g.running { 0.01 } else { 0.0 }, "mem": if g.running { (g.memory_mib << 20) / 3 } else { 0 },
         "disk": 0, "diskread": 0, "diskwrite": 0, "netin": 0, "netout": 0,
         "uptime": if g.running { 3600 } else { 0 }
@@ -438,8 +438,13 @@ pub fn config_of(g: &Guest) -> Value {
     m.insert("cores".into(), json!(g.cores));
     m.insert("ostype".into(), json!(g.ostype));
     m.insert("onboot".into(), flag(g.running));
+    if g.template {
+        m.insert("template".into(), json!(1));
+    }
     if !g.tags.is_empty() {
-        m.insert("tags".into(), json!(g.tags.join(";")));
+        // Proxmox writes `;`, but configs edited by hand or by older tools use `,` or spaces.
+        let separator = [";", ",", " "][(g.vmid % 3) as usize];
+        m.insert("tags".into(), json!(g.tags.join(separator)));
     }
     if !g.description.is_empty() {
         m.insert("description".into(), json!(g.description));

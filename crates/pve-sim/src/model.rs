@@ -109,6 +109,9 @@ pub struct Guest {
     pub tags: Vec<String>,
     #[serde(default)]
     pub description: String,
+    /// A template (`template: 1`): never running.
+    #[serde(default)]
+    pub template: bool,
     /// Config keys no Proxmox version documents (the client must ignore them).
     #[serde(default)]
     pub extra_config: BTreeMap<String, String>,
@@ -315,7 +318,8 @@ impl Cluster {
     }
 
     /// A guest with 1–4 NICs, 1–3 disks, some with the agent reporting IPv4/IPv6 (and
-    /// link-local), some LXC with static `ip=`.
+    /// link-local), some LXC with static `ip=`. Tags, notes and templates follow from the
+    /// vmid, so that they draw nothing from `rng` and leave every other value as it was.
     pub fn generate_guest(&mut self, rng: &mut Rng, kind: Kind, vmid: u64, name: String) -> Guest {
         let node = self.nodes[rng.range(0, self.nodes.len() as u64 - 1) as usize]
             .name
@@ -374,12 +378,36 @@ impl Cluster {
                 snaptime: EPOCH - 86_400 * (i as i64 + 1),
             })
             .collect();
+        let template = vmid % 50 == 7;
+        let mut tags: Vec<String> = if rng.chance(30) {
+            vec!["prod".into()]
+        } else {
+            Vec::new()
+        };
+        if vmid.is_multiple_of(3) {
+            tags.push("web".into());
+        }
+        if vmid.is_multiple_of(7) {
+            tags.push("Team.EU+1".into());
+        }
+        let description = if vmid % 4 == 1 {
+            format!(
+                "# {name}\n\nRuns **{}** for the shop.\n\n- owner: ops\n- ticket: OPS-{vmid}\n",
+                if kind == Kind::Qemu {
+                    "nginx"
+                } else {
+                    "postgres"
+                }
+            )
+        } else {
+            String::new()
+        };
         Guest {
             vmid,
             kind,
             name,
             node,
-            running: rng.chance(70),
+            running: rng.chance(70) && !template,
             cores: *rng.pick(&[1, 2, 4, 8]),
             sockets: 1,
             memory_mib: *rng.pick(&[512, 1024, 2048, 4096, 8192]),
@@ -391,12 +419,9 @@ impl Cluster {
             disks,
             agent,
             agent_ips,
-            tags: if rng.chance(30) {
-                vec!["prod".into()]
-            } else {
-                Vec::new()
-            },
-            description: String::new(),
+            tags,
+            description,
+            template,
             extra_config: BTreeMap::new(),
             snapshots,
         }

@@ -86,6 +86,15 @@ impl GuestConfig {
         self.disks.iter().filter_map(|d| d.size_bytes).sum()
     }
 
+    /// The SMBIOS UUID of a QEMU VM (`smbios1: uuid=…,manufacturer=…`), when it has one.
+    pub fn smbios_uuid(&self) -> Option<&str> {
+        self.raw
+            .get("smbios1")?
+            .split(',')
+            .find_map(|part| part.trim().strip_prefix("uuid="))
+            .filter(|uuid| !uuid.is_empty())
+    }
+
     pub fn agent_enabled(&self) -> bool {
         self.agent.as_ref().is_some_and(|a| a.enabled)
     }
@@ -502,6 +511,25 @@ mod tests {
         assert_eq!(warnings.len(), 1, "{warnings:?}");
         assert_eq!(warnings[0].field, "net1");
         assert!(c.raw.contains_key("x-future-key"));
+    }
+
+    #[test]
+    fn the_smbios_uuid_is_read_from_its_property_string() {
+        let parse = |smbios1: &str| {
+            let config = json!({ "smbios1": smbios1 });
+            GuestConfig::parse(
+                GuestKind::Qemu,
+                config.as_object().unwrap(),
+                "qemu/100",
+                &mut Vec::new(),
+            )
+        };
+        let c = parse("manufacturer=UHJveG1veA==,uuid=6d1b7a2e-0f0c-4a57-9a0e-1f2b3c4d5e6f");
+        assert_eq!(
+            c.smbios_uuid(),
+            Some("6d1b7a2e-0f0c-4a57-9a0e-1f2b3c4d5e6f")
+        );
+        assert_eq!(parse("manufacturer=UHJveG1veA==").smbios_uuid(), None);
     }
 
     #[test]

@@ -5,10 +5,12 @@ use std::collections::HashMap;
 use super::{now_ms, Db, DbError};
 
 /// One managed object as the map knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Mapped {
     pub netbox_id: i64,
     pub missing_since: Option<i64>,
+    /// Slugs of the tags Proxbox added to the object (and may therefore take off again).
+    pub added_tags: Vec<String>,
 }
 
 /// Rows per statement: 4 parameters each stays far below SQLite's and PostgreSQL's limits.
@@ -21,8 +23,8 @@ impl Db {
         endpoint_id: i64,
         model: &str,
     ) -> Result<HashMap<String, Mapped>, DbError> {
-        let rows: Vec<(String, i64, Option<i64>)> = sqlx::query_as(
-            "SELECT identity, netbox_id, missing_since FROM sync_objects WHERE endpoint_id = $1 AND model = $2",
+        let rows: Vec<(String, i64, Option<i64>, Option<String>)> = sqlx::query_as(
+            "SELECT identity, netbox_id, missing_since, added_tags FROM sync_objects WHERE endpoint_id = $1 AND model = $2",
         )
         .bind(endpoint_id)
         .bind(model)
@@ -30,12 +32,15 @@ impl Db {
         .await?;
         Ok(rows
             .into_iter()
-            .map(|(identity, netbox_id, missing_since)| {
+            .map(|(identity, netbox_id, missing_since, added_tags)| {
                 (
                     identity,
                     Mapped {
                         netbox_id,
                         missing_since,
+                        added_tags: added_tags
+                            .and_then(|json| serde_json::from_str(&json).ok())
+                            .unwrap_or_default(),
                     },
                 )
             })
@@ -75,6 +80,36 @@ impl Db {
                 query = query.bind(identity.as_str()).bind(*netbox_id);
             }
             query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Records which tags Proxbox added to each object (replacing what was recorded); only
+    /// rows that changed are written, so that a resync with nothing new writes nothing.
+    pub async fn record_added_tags(
+        &self,
+        endpoint_id: i64,
+        model: &str,
+        tags: &[(String, Vec<String>)],
+    ) -> Result<(), DbError> {
+        if tags.is_empty() {
+            return Ok(());
+        }
+        let mut tx = self.begin_write().await?;
+        for (identity, slugs) in tags {
+            let json = (!slugs.is_empty())
+                .then(|| serde_json::to_string(slugs).unwrap_or_else(|_| "[]".into()));
+            sqlx::query(
+                "UPDATE sync_objects SET added_tags = $1 \
+                 WHERE endpoint_id = $2 AND model = $3 AND identity = $4",
+            )
+            .bind(json)
+            .bind(endpoint_id)
+            .bind(model)
+            .bind(identity.as_str())
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())

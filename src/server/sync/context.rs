@@ -102,6 +102,17 @@ pub struct RunOptions {
     /// How long the copy of NetBox (see `sync::mirror`) may go without being rebuilt from
     /// full reads; `None` reads NetBox in full every run.
     pub mirror_max_age: Option<Duration>,
+    pub templates: Templates,
+}
+
+/// What a sync does with Proxmox templates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Templates {
+    /// Synced as VMs, offline and tagged `proxmox-template`.
+    #[default]
+    Mark,
+    /// Left out of NetBox; each is reported as skipped with the reason.
+    Skip,
 }
 
 impl Default for RunOptions {
@@ -111,6 +122,7 @@ impl Default for RunOptions {
             delete_orphans: false,
             orphan_grace: Duration::from_secs(24 * 3600),
             mirror_max_age: Some(Duration::from_secs(24 * 3600)),
+            templates: Templates::Mark,
         }
     }
 }

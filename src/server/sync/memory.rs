@@ -22,6 +22,7 @@ const RELATED: &[&str] = &[
     "device",
     "role",
     "platform",
+    "virtual_machine_type",
     "device_type",
     "virtual_machine",
     "tenant",
@@ -33,7 +34,7 @@ const RELATED: &[&str] = &[
     "type",
 ];
 /// Fields written as a value and read as a choice.
-const CHOICES: &[&str] = &["status", "mode"];
+const CHOICES: &[&str] = &["status", "mode", "start_on_boot"];
 
 #[derive(Default)]
 pub struct MemoryNetbox {

@@ -3,6 +3,9 @@
 //!
 //! Defaults (SPEC.md section 2): Proxbox owns status, vCPUs, memory, disk, interfaces and
 //! addresses; it sets role, site, tenant and description only when it creates the object.
+//! Of the fields NetBox 4.7 added, Proxmox owns the VM type, start on boot, the serial and
+//! the comments (a guest's Proxmox notes). Tags are merged, never replaced: `tags` decides
+//! whether Proxmox's tags are kept in step after creation.
 
 use std::collections::BTreeMap;
 
@@ -24,6 +27,42 @@ pub enum Field {
     Description,
     Platform,
     Device,
+    VmType,
+    StartOnBoot,
+    Serial,
+    Comments,
+    Tags,
+}
+
+impl Field {
+    pub const ALL: [Field; 18] = [
+        Field::Name,
+        Field::Status,
+        Field::Vcpus,
+        Field::Memory,
+        Field::Disk,
+        Field::Interfaces,
+        Field::Addresses,
+        Field::Role,
+        Field::Site,
+        Field::Tenant,
+        Field::Description,
+        Field::Platform,
+        Field::Device,
+        Field::VmType,
+        Field::StartOnBoot,
+        Field::Serial,
+        Field::Comments,
+        Field::Tags,
+    ];
+
+    /// The name operators write in the rules (`vm_type`, `start_on_boot`…).
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +91,11 @@ impl Default for OverwritePolicy {
             Field::Addresses,
             Field::Platform,
             Field::Device,
+            Field::VmType,
+            Field::StartOnBoot,
+            Field::Serial,
+            Field::Comments,
+            Field::Tags,
         ] {
             rules.insert(field, Overwrite::Always);
         }
@@ -71,11 +115,13 @@ impl OverwritePolicy {
             let (field, rule) = part.split_once('=').ok_or_else(|| {
                 format!("overwrite rule {part:?} is not field=rule (e.g. description=always)")
             })?;
-            let field: Field = serde_json::from_value(serde_json::json!(field.trim()))
-                .map_err(|_| {
+            let field: Field =
+                serde_json::from_value(serde_json::json!(field.trim())).map_err(|_| {
+                    let names: Vec<String> = Field::ALL.iter().map(|f| f.name()).collect();
                     format!(
-                        "unknown field {:?} in the overwrite rules; the fields are name, status, vcpus, memory, disk, interfaces, addresses, role, site, tenant, description, platform, device",
-                        field.trim()
+                        "unknown field {:?} in the overwrite rules; the fields are {}",
+                        field.trim(),
+                        names.join(", ")
                     )
                 })?;
             let rule: Overwrite = serde_json::from_value(serde_json::json!(rule
@@ -164,7 +210,9 @@ mod tests {
         );
         let error = OverwritePolicy::parse("colour=always").unwrap_err();
         assert!(
-            error.contains("\"colour\"") && error.contains("description"),
+            error.contains("\"colour\"")
+                && error.contains("description")
+                && error.contains("start_on_boot, serial, comments, tags"),
             "{error}"
         );
         let error = OverwritePolicy::parse("memory=never").unwrap_err();

@@ -26,8 +26,13 @@ use super::state::{SyncedCluster, SyncedGuest};
 use crate::events::{ItemStatus, SyncEvent};
 use crate::server::db::sync_objects::Mapped;
 use crate::server::sync::managed::{guest_identity, node_identity, recorded_identity};
+use crate::server::sync::stages::virtual_machines::tags::TEMPLATE_TAG;
 
 const NAMES: [&str; 3] = ["web", "db", "app"];
+/// Proxmox tags a guest may carry.
+const TAGS: [&str; 3] = ["prod", "eu", "web"];
+/// A tag only an operator puts on VMs, in NetBox.
+const OPERATOR_TAG: &str = "owner-ops";
 const PREREQUISITES: devices::Prerequisites = devices::Prerequisites {
     cluster_type: 9001,
     role: 9002,
@@ -46,6 +51,8 @@ struct GenGuest {
     disks: Vec<u64>,
     /// Per NIC: the last byte of its MAC, its VLAN, the last byte of its address.
     nets: Vec<(u8, Option<u16>, Option<u8>)>,
+    tags: Vec<&'static str>,
+    template: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -72,17 +79,21 @@ fn guest_strategy(nodes: usize) -> impl Strategy<Value = GenGuest> {
             ),
             0..3,
         ),
+        prop::sample::subsequence(TAGS.to_vec(), 0..=TAGS.len()),
+        prop::bool::weighted(0.2),
     )
         .prop_map(
-            |(kind, vmid, name, node, running, memory, disks, nets)| GenGuest {
+            |(kind, vmid, name, node, running, memory, disks, nets, tags, template)| GenGuest {
                 kind,
                 vmid,
                 name: NAMES[name],
                 node,
-                running,
+                running: running && !template,
                 memory,
                 disks,
                 nets,
+                tags,
+                template,
             },
         )
 }
@@ -114,6 +125,8 @@ struct Edits {
     hand_made: Vec<&'static str>,
     /// Memory an operator typed into every VM named so.
     edited_memory: Option<&'static str>,
+    /// VMs named so get the operator's own tag and one of Proxmox's, by hand.
+    tagged_by_hand: Option<&'static str>,
     delete_orphans: bool,
 }
 
@@ -122,13 +135,15 @@ fn edits_strategy() -> impl Strategy<Value = Edits> {
         any::<bool>(),
         prop::collection::vec(prop::sample::select(NAMES.to_vec()), 0..3),
         prop::option::of(prop::sample::select(NAMES.to_vec())),
+        prop::option::of(prop::sample::select(NAMES.to_vec())),
         any::<bool>(),
     )
         .prop_map(
-            |(lose_identity_map, hand_made, edited_memory, delete_orphans)| Edits {
+            |(lose_identity_map, hand_made, edited_memory, tagged_by_hand, delete_orphans)| Edits {
                 lose_identity_map,
                 hand_made,
                 edited_memory,
+                tagged_by_hand,
                 delete_orphans,
             },
         )
@@ -245,6 +260,7 @@ async fn pass(
                     Mapped {
                         netbox_id: *id as i64,
                         missing_since: None,
+                        ..Default::default()
                     },
                 );
             }
@@ -293,6 +309,11 @@ async fn pass(
                 vmid: g.vmid,
                 running: g.running,
                 agent: true,
+                start_on_boot: g.running,
+                serial: Some(format!("00000000-0000-4000-8000-{:012x}", g.vmid)),
+                notes: format!("# {}\n\nowned by *ops*", g.name),
+                tags: g.tags.iter().map(|t| t.to_uppercase()).collect(),
+                template: g.template,
                 warning: None,
             });
         }
@@ -321,8 +342,26 @@ async fn pass(
                 )
             })
             .collect(),
-        qemu_role: 9004,
-        lxc_role: 9005,
+        vm_types: Some(virtual_machines::VmTypes {
+            qemu: 9004,
+            lxc: 9005,
+        }),
+        // Proxmox's tags by their lowercase name, and an operator's tag of the same name as
+        // one of them, with a slug of its own.
+        tag_slugs: TAGS
+            .iter()
+            .map(|t| {
+                (
+                    t.to_string(),
+                    if *t == "eu" {
+                        "europe".into()
+                    } else {
+                        t.to_string()
+                    },
+                )
+            })
+            .chain([(TEMPLATE_TAG.to_string(), TEMPLATE_TAG.to_string())])
+            .collect(),
         identity_field: true,
         now_ms: 0,
         ..Default::default()
@@ -351,13 +390,20 @@ async fn pass(
                 .map
                 .entry((g.endpoint_id, virtual_machines::VM_MODEL))
                 .or_default()
-                .insert(
-                    g.identity.clone(),
-                    Mapped {
-                        netbox_id: id as i64,
-                        missing_since: None,
-                    },
-                );
+                .entry(g.identity.clone())
+                .or_default()
+                .netbox_id = id as i64;
+        }
+        for (endpoint_id, identity, added) in
+            virtual_machines::landed_tags(&vm_inputs, &applied, vm_plan.added_tags.clone())
+        {
+            if let Some(mapped) = world
+                .map
+                .get_mut(&(endpoint_id, virtual_machines::VM_MODEL))
+                .and_then(|m| m.get_mut(&identity))
+            {
+                mapped.added_tags = added;
+            }
         }
         for (orphan, (_, gone)) in vm_plan.orphans.iter().zip(&applied.deleted) {
             if *gone {
@@ -524,6 +570,39 @@ fn edit(world: &mut World, edits: &Edits) {
             world.netbox.write::<VirtualMachine, _>(&[&patch], false);
         }
     }
+    if let Some(name) = edits.tagged_by_hand {
+        for vm in world
+            .netbox
+            .all::<VirtualMachine>()
+            .into_iter()
+            .filter(|v| v.name == name)
+        {
+            let mut tags: BTreeSet<String> =
+                vm.tags.iter().filter_map(|t| t.slug.clone()).collect();
+            tags.extend([OPERATOR_TAG.to_string(), "prod".to_string()]);
+            let patch = VirtualMachineWrite {
+                id: Some(vm.id),
+                tags: Some(tags.into_iter().map(|slug| TagRef { slug }).collect()),
+                ..Default::default()
+            };
+            world.netbox.write::<VirtualMachine, _>(&[&patch], false);
+        }
+    }
+}
+
+/// The VMs that carry the operator's own tag.
+fn hand_tagged(world: &World) -> BTreeSet<u64> {
+    world
+        .netbox
+        .all::<VirtualMachine>()
+        .into_iter()
+        .filter(|v| {
+            v.tags
+                .iter()
+                .any(|t| t.slug.as_deref() == Some(OPERATOR_TAG))
+        })
+        .map(|v| v.id)
+        .collect()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -547,6 +626,7 @@ proptest! {
         let mut world = World { netbox: MemoryNetbox::new(3), map: IdentityMap::new() };
         rt.block_on(pass(&mut world, &before, false, false));
         edit(&mut world, &edits);
+        let tagged_by_hand = hand_tagged(&world);
         // The first cluster changed; a second one, if any, stays as it was.
         let mut after = before.clone();
         after[0] = GenCluster { nodes: after_first.nodes.clone(), ..after_first };
@@ -572,6 +652,28 @@ proptest! {
             for g in &c.guests {
                 let identity = guest_identity(&c.name, g.kind, g.vmid);
                 prop_assert!(unique.contains(identity.as_str()), "{} has no VM", identity);
+            }
+        }
+        // The operator's tag survives every sync on every VM still there.
+        let still_there: BTreeSet<u64> = vms.iter().map(|v| v.id).collect();
+        let expected: BTreeSet<u64> = tagged_by_hand.intersection(&still_there).copied().collect();
+        prop_assert_eq!(hand_tagged(&world), expected, "an operator's tag was taken off");
+        // Each guest's VM carries its Proxmox tags (as NetBox's slugs), templates the marker.
+        for c in &after {
+            for g in &c.guests {
+                let identity = guest_identity(&c.name, g.kind, g.vmid);
+                let Some(vm) = vms.iter().find(|v| recorded_identity(&v.custom_fields) == Some(identity.as_str())) else { continue };
+                let tags: BTreeSet<&str> = vm.tags.iter().filter_map(|t| t.slug.as_deref()).collect();
+                for tag in &g.tags {
+                    let slug = if *tag == "eu" { "europe" } else { tag };
+                    prop_assert!(tags.contains(slug), "{} lacks {}: {:?}", identity, slug, tags);
+                }
+                if g.template {
+                    prop_assert!(tags.contains(TEMPLATE_TAG), "{}: {:?}", identity, tags);
+                } else if !edits.lose_identity_map {
+                    // Without the record of what Proxbox added, it takes nothing off.
+                    prop_assert!(!tags.contains(TEMPLATE_TAG), "{}: {:?}", identity, tags);
+                }
             }
         }
         // Every mapped id is a distinct object.

@@ -98,6 +98,16 @@ fn kind<M: Mirrored>(
     }
 }
 
+/// What the copy keeps, as one text (model and fields per kind): a copy built by a Proxbox
+/// that read other fields is rebuilt, not trusted.
+pub(super) fn shape() -> String {
+    kinds()
+        .iter()
+        .map(|k| format!("{}:{}", k.object_type, k.fields.as_deref().unwrap_or("*")))
+        .collect::<Vec<_>>()
+        .join(";")
+}
+
 pub(super) fn kinds() -> &'static [Kind] {
     static KINDS: OnceLock<Vec<Kind>> = OnceLock::new();
     KINDS.get_or_init(|| {

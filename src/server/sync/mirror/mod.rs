@@ -117,6 +117,7 @@ impl Inner {
             recent_changes: serde_json::to_string(&self.recent).unwrap_or_else(|_| "[]".into()),
             full_read_at: self.full_read_at,
             version: self.base_version.unwrap_or(0),
+            shape: kinds::shape(),
         }
     }
 
@@ -193,6 +194,7 @@ impl Mirror {
         let reuse = stored.filter(|s| {
             now - s.state.full_read_at < max_age.as_millis() as i64
                 && latest >= s.state.settled_change as u64
+                && s.state.shape == kinds::shape()
         });
         let Some(stored) = reuse else {
             inner.start_over(latest, now);

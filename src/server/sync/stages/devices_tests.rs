@@ -167,6 +167,7 @@ fn the_identity_map_wins_over_a_renamed_device() {
             Mapped {
                 netbox_id: 7,
                 missing_since: None,
+                ..Default::default()
             },
         )]
         .into(),

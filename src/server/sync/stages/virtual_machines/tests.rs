@@ -25,6 +25,11 @@ fn wanted(name: &str, kind: GuestKind, vmid: u64) -> Guest {
         vmid,
         running: true,
         agent: false,
+        start_on_boot: true,
+        serial: Some(format!("00000000-0000-4000-8000-{vmid:012x}")),
+        notes: String::new(),
+        tags: Vec::new(),
+        template: false,
         warning: None,
     }
 }
@@ -35,10 +40,18 @@ fn vm(id: u64, guest: &Guest, changes: serde_json::Value) -> VirtualMachine {
         "id": id, "name": guest.name, "status": {"value": "active"}, "cluster": {"id": 10},
         "device": {"id": 5}, "site": {"id": 20}, "role": {"id": 30}, "platform": null,
         "vcpus": 2.0, "memory": 2048, "disk": 10240, "description": guest.description,
+        "virtual_machine_type": {"id": if guest.kind == GuestKind::Qemu { 30 } else { 31 }},
+        "start_on_boot": {"value": "on", "label": "On"}, "serial": guest.serial,
+        "comments": guest.notes,
         "tags": managed(), "custom_fields": recorded(&guest.identity),
     });
     for (key, change) in changes.as_object().cloned().unwrap_or_default() {
-        value[key] = change;
+        // `null` drops the field, as a NetBox that lacks it answers.
+        if change.is_null() {
+            value.as_object_mut().map(|fields| fields.remove(&key));
+        } else {
+            value[key] = change;
+        }
     }
     model(value)
 }
@@ -48,8 +61,7 @@ fn inputs(guests: Vec<Guest>, existing: Vec<VirtualMachine>) -> Inputs {
         present: guests.iter().map(|g| g.identity.clone()).collect(),
         guests,
         existing,
-        qemu_role: 30,
-        lxc_role: 31,
+        vm_types: Some(VmTypes { qemu: 30, lxc: 31 }),
         identity_field: true,
         now_ms: 1_000_000,
         ..Default::default()
@@ -68,6 +80,7 @@ fn mapped(
             Mapped {
                 netbox_id: netbox_id as i64,
                 missing_since,
+                ..Default::default()
             },
         )]
         .into(),
@@ -79,15 +92,147 @@ fn planned(inputs: &Inputs) -> VmPlan {
     plan(inputs, &OverwritePolicy::default(), &RunOptions::default())
 }
 
+fn slugs(tags: &Option<Vec<TagRef>>) -> Vec<&str> {
+    tags.iter().flatten().map(|t| t.slug.as_str()).collect()
+}
+
 #[test]
-fn a_new_guest_is_created_with_its_role_and_identity() {
-    let web = wanted("web", GuestKind::Lxc, 100);
-    let plan = planned(&inputs(vec![web], Vec::new())).plan;
-    assert_eq!(plan.creates.len(), 1);
-    let body = &plan.creates[0].body;
-    assert_eq!(body.role, Some(Some(31)), "LXC role");
+fn a_new_guest_gets_its_vm_type_start_on_boot_serial_notes_tags_and_identity() {
+    let mut web = wanted("web", GuestKind::Lxc, 100);
+    web.start_on_boot = false;
+    web.notes = "# Web\n\n*owned by* ops".into();
+    web.tags = vec!["Prod".into(), "unknown-to-netbox".into()];
+    let mut inputs = inputs(vec![web], Vec::new());
+    inputs.tag_slugs = [("prod".to_string(), "production".to_string())].into();
+    let plan = planned(&inputs);
+    let body = &plan.plan.creates[0].body;
+    assert_eq!(body.virtual_machine_type, Some(Some(31)), "LXC type");
+    assert_eq!(body.role, None, "the role is the operator's");
+    assert_eq!(body.start_on_boot.as_deref(), Some("off"));
+    assert_eq!(
+        body.serial.as_deref(),
+        Some("00000000-0000-4000-8000-000000000064")
+    );
+    assert_eq!(body.comments.as_deref(), Some("# Web\n\n*owned by* ops"));
     assert_eq!(body.custom_fields[IDENTITY_FIELD], json!("lab/lxc/100"));
-    assert_eq!(body.tags.as_ref().map(Vec::len), Some(1));
+    assert_eq!(slugs(&body.tags), ["production", "proxbox"]);
+    assert_eq!(
+        plan.added_tags,
+        [(0, ["production".to_string()].into())],
+        "proxbox's own tag is not a Proxmox tag"
+    );
+}
+
+#[test]
+fn the_new_fields_are_corrected_only_where_the_policy_owns_them() {
+    let web = wanted("web", GuestKind::Qemu, 100);
+    let netbox = vm(7, &web, json!({}));
+    let mut changed = web.clone();
+    changed.start_on_boot = false;
+    changed.notes = "moved to the new rack".into();
+    changed.serial = Some("6d1b7a2e-0f0c-4a57-9a0e-1f2b3c4d5e6f".into());
+    let plan = planned(&inputs(vec![changed.clone()], vec![netbox.clone()])).plan;
+    assert_eq!(
+        plan.updates[0].changed,
+        ["comments", "serial", "start_on_boot"]
+    );
+    let mut policy = OverwritePolicy::default();
+    for field in [Field::Comments, Field::Serial, Field::StartOnBoot] {
+        policy.0.insert(field, Overwrite::OnCreate);
+    }
+    assert!(plan_with(&inputs(vec![changed], vec![netbox]), &policy).writes_nothing());
+}
+
+#[test]
+fn proxmox_tags_join_the_operators_and_leave_only_when_proxbox_added_them() {
+    let mut web = wanted("web", GuestKind::Qemu, 100);
+    web.tags = vec!["web".into()];
+    let netbox = vm(
+        7,
+        &web,
+        json!({"tags": [{"id": 1, "slug": "proxbox"}, {"id": 2, "slug": "owner-ops"}, {"id": 3, "slug": "db"}]}),
+    );
+    let mut inputs = inputs(vec![web.clone()], vec![netbox]);
+    inputs.tag_slugs = [("web", "web"), ("db", "db")]
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .into();
+    inputs.mapped = mapped(&web.identity, 7, None);
+    inputs
+        .mapped
+        .get_mut(&1)
+        .unwrap()
+        .get_mut(&web.identity)
+        .unwrap()
+        .added_tags = vec!["db".into()];
+    let plan = planned(&inputs);
+    let update = &plan.plan.updates[0];
+    assert_eq!(update.changed, ["tags"]);
+    assert_eq!(
+        slugs(&update.body.tags),
+        ["owner-ops", "proxbox", "web"],
+        "db was Proxbox's and is gone from Proxmox; owner-ops is the operator's"
+    );
+    assert_eq!(plan.added_tags, [(0, ["web".to_string()].into())]);
+
+    let mut policy = OverwritePolicy::default();
+    policy.0.insert(Field::Tags, Overwrite::OnCreate);
+    assert!(plan_with(&inputs, &policy).writes_nothing());
+}
+
+#[test]
+fn templates_are_marked_offline_or_left_out_by_the_setting() {
+    let mut base = wanted("base-image", GuestKind::Qemu, 9000);
+    base.template = true;
+    base.status = "offline";
+    let mut inputs = inputs(vec![base], Vec::new());
+    inputs.tag_slugs = [(
+        tags::TEMPLATE_TAG.to_string(),
+        tags::TEMPLATE_TAG.to_string(),
+    )]
+    .into();
+    let marked = planned(&inputs).plan;
+    let body = &marked.creates[0].body;
+    assert_eq!(body.status.as_deref(), Some("offline"));
+    assert_eq!(slugs(&body.tags), ["proxbox", "proxmox-template"]);
+
+    let skip = RunOptions {
+        templates: Templates::Skip,
+        ..RunOptions::default()
+    };
+    let skipped = plan(&inputs, &OverwritePolicy::default(), &skip).plan;
+    assert!(skipped.writes_nothing());
+    assert_eq!(skipped.skips.len(), 1);
+    let reason = skipped.skips[0]
+        .label
+        .warning
+        .as_deref()
+        .unwrap_or_default();
+    assert!(reason.contains("PROXBOX_TEMPLATES=skip"), "{reason}");
+}
+
+#[test]
+fn a_netbox_before_4_7_gets_no_vm_type_start_on_boot_or_serial() {
+    let web = wanted("web", GuestKind::Qemu, 100);
+    let mut old = inputs(vec![web.clone()], Vec::new());
+    old.vm_types = None;
+    let body = &planned(&old).plan.creates[0].body;
+    assert_eq!(
+        (
+            &body.virtual_machine_type,
+            &body.start_on_boot,
+            &body.serial
+        ),
+        (&None, &None, &None)
+    );
+    // NetBox 4.6 answers without those fields (null here drops them): a resync must not
+    // try to write them.
+    let answered = vm(
+        7,
+        &web,
+        json!({"virtual_machine_type": null, "start_on_boot": null, "serial": null}),
+    );
+    old.existing = vec![answered];
+    assert!(planned(&old).plan.writes_nothing());
 }
 
 #[test]

@@ -1,17 +1,22 @@
 //! `virtual-machines`: every QEMU VM and LXC container becomes a NetBox virtual machine in
-//! its cluster, on its node's device. Reads `/cluster/resources?type=vm` and each guest's
-//! config (bounded concurrency in the Proxmox client), NetBox once.
+//! its cluster, on its node's device, with its VM type (QEMU or LXC; the role stays the
+//! operator's), start on boot, SMBIOS serial, Proxmox notes as comments and Proxmox tags.
+//! Reads `/cluster/resources?type=vm` and each guest's config (bounded concurrency in the
+//! Proxmox client), NetBox once.
 
-use std::collections::{HashMap, HashSet};
+mod read;
+pub mod tags;
+
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use proxbox_netbox::models::*;
 use proxbox_pve::{ClusterResource, GuestConfig, GuestKind, NetDevice};
 
-use crate::events::{Item, StepStatus};
+use crate::events::StepStatus;
 use crate::server::db::sync_objects::Mapped;
 use crate::server::sync::adopt::{mapped_ids, Adopter, Claim};
 use crate::server::sync::apply::{self, Applied};
-use crate::server::sync::context::{RunOptions, SyncContext};
+use crate::server::sync::context::{RunOptions, SyncContext, Templates};
 use crate::server::sync::failure::StageError;
 use crate::server::sync::managed::*;
 use crate::server::sync::overwrite::{Field, OverwritePolicy};
@@ -37,6 +42,15 @@ pub struct Guest {
     pub disk: Option<u64>,
     pub ostype: Option<String>,
     pub description: String,
+    /// `onboot`.
+    pub start_on_boot: bool,
+    /// The SMBIOS UUID (QEMU `smbios1`).
+    pub serial: Option<String>,
+    /// The guest's Proxmox notes (`description` in its config), NetBox's comments.
+    pub notes: String,
+    /// Proxmox tags, as Proxmox spells them.
+    pub tags: Vec<String>,
+    pub template: bool,
     /// Disk key (`scsi0`, `rootfs`…) and size in MB, for the virtual-disks stage.
     pub disks: Vec<(String, u64)>,
     pub nets: Vec<NetDevice>,
@@ -59,13 +73,31 @@ pub struct Inputs {
     /// The VMs of the run's clusters, managed or not.
     pub existing: Vec<VirtualMachine>,
     pub mapped: HashMap<i64, HashMap<String, Mapped>>,
-    pub qemu_role: u64,
-    pub lxc_role: u64,
+    /// The VM types of QEMU VMs and LXC containers; `None` on a NetBox before 4.7, which
+    /// has neither VM types nor start on boot and serial.
+    pub vm_types: Option<VmTypes>,
+    /// Proxmox tag (lowercase) → the NetBox tag's slug.
+    pub tag_slugs: HashMap<String, String>,
     /// `ostype` → platform id.
     pub platforms: HashMap<String, u64>,
     pub identity_field: bool,
     /// When the stage read the identity map (ms since the epoch), for the orphans' grace.
     pub now_ms: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmTypes {
+    pub qemu: u64,
+    pub lxc: u64,
+}
+
+impl VmTypes {
+    fn of(self, kind: GuestKind) -> u64 {
+        match kind {
+            GuestKind::Qemu => self.qemu,
+            GuestKind::Lxc => self.lxc,
+        }
+    }
 }
 
 /// A VM whose guest is gone from Proxmox and is due for deletion.
@@ -82,6 +114,9 @@ pub struct Orphan {
 pub struct VmPlan {
     pub plan: Plan<VirtualMachineWrite, usize>,
     pub orphans: Vec<Orphan>,
+    /// Per guest (by index) whose record changes: the tags Proxbox will have added once
+    /// its write lands.
+    pub added_tags: Vec<(usize, BTreeSet<String>)>,
 }
 
 fn status_of(resource: &ClusterResource) -> &'static str {
@@ -130,6 +165,17 @@ pub fn desired(
             .filter(|d| *d > 0)
             .or(resource.maxdisk.map(|d| d / MIB)),
         ostype: config.and_then(|c| c.ostype.clone()),
+        start_on_boot: config.and_then(|c| c.onboot).unwrap_or(false),
+        serial: config
+            .and_then(GuestConfig::smbios_uuid)
+            .map(str::to_string),
+        // NetBox trims what it stores: compared untrimmed, every resync would write.
+        notes: config
+            .and_then(|c| c.description.as_deref())
+            .map(|notes| notes.trim().to_string())
+            .unwrap_or_default(),
+        tags: config.map(|c| c.tags.clone()).unwrap_or_default(),
+        template: config.is_some_and(|c| c.template) || resource.template,
         nets: config.map(|c| c.nets.clone()).unwrap_or_default(),
         node: resource.node.clone().unwrap_or_default(),
         vmid,
@@ -190,18 +236,34 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
     for (label, error) in &inputs.unreadable {
         plan.fail(label.clone(), None, error.clone());
     }
-    let in_map = |d: &Guest| {
+    let skip_templates = options.templates == Templates::Skip;
+    let synced: Vec<(usize, &Guest)> = inputs
+        .guests
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| {
+            if skip_templates && d.template {
+                plan.leave(
+                    label(d).warned(Some(
+                        "a Proxmox template, left out (PROXBOX_TEMPLATES=skip)".into(),
+                    )),
+                    None,
+                );
+                return false;
+            }
+            true
+        })
+        .collect();
+    let mapped_of = |d: &Guest| {
         inputs
             .mapped
             .get(&d.endpoint_id)
             .and_then(|m| m.get(&d.identity))
-            .map(|m| m.netbox_id as u64)
     };
-    let claims: Vec<Claim<'_>> = inputs
-        .guests
+    let claims: Vec<Claim<'_>> = synced
         .iter()
-        .map(|d| Claim {
-            mapped: in_map(d),
+        .map(|(_, d)| Claim {
+            mapped: mapped_of(d).map(|m| m.netbox_id as u64),
             identity: &d.identity,
             name: &d.name,
             cluster: d.cluster,
@@ -209,45 +271,67 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
         .collect();
     let mut adopter = Adopter::new(&inputs.existing, mapped_ids(&inputs.mapped));
     let adopted = adopter.adopt_all(&claims);
-    let role_of = |kind: GuestKind| match kind {
-        GuestKind::Qemu => inputs.qemu_role,
-        GuestKind::Lxc => inputs.lxc_role,
-    };
     let identity_field = inputs.identity_field;
-    for ((index, d), adopted) in inputs.guests.iter().enumerate().zip(adopted) {
+    let mut added_tags = Vec::new();
+    for ((index, d), adopted) in synced.into_iter().zip(adopted) {
         let platform = d
             .ostype
             .as_ref()
             .and_then(|o| inputs.platforms.get(o))
             .copied();
+        let wanted = wanted_tags(inputs, d);
+        let status = if d.template { "offline" } else { d.status };
+        let vm_type = inputs.vm_types.map(|t| t.of(d.kind));
+        let start_on_boot = inputs
+            .vm_types
+            .map(|_| if d.start_on_boot { "on" } else { "off" });
+        let serial = inputs.vm_types.and(d.serial.clone());
+        let added_before: BTreeSet<String> = mapped_of(d)
+            .map(|m| m.added_tags.iter().cloned().collect())
+            .unwrap_or_default();
         let Some((vm, _)) = adopted else {
+            let merged = tags::merge(&[PROXBOX_TAG.to_string()].into(), &wanted, &added_before);
+            if merged.added != added_before {
+                added_tags.push((index, merged.added));
+            }
             plan.create(
                 index,
                 label(d),
                 VirtualMachineWrite {
                     name: Some(d.name.clone()),
-                    status: Some(d.status.into()),
+                    status: Some(status.into()),
                     cluster: Some(d.cluster),
                     device: Some(d.device),
                     site: Some(Some(d.site)),
-                    role: Some(Some(role_of(d.kind))),
                     platform: Some(platform),
+                    virtual_machine_type: vm_type.map(Some),
+                    start_on_boot: start_on_boot.map(str::to_string),
+                    serial,
                     vcpus: d.vcpus,
                     memory: d.memory,
                     disk: d.disk,
                     description: Some(d.description.clone()),
-                    tags: tags(),
+                    comments: (!d.notes.is_empty()).then(|| d.notes.clone()),
+                    tags: Some(tag_refs(&merged.tags)),
                     custom_fields: identity_fields(identity_field, &d.identity),
                     ..Default::default()
                 },
             );
             continue;
         };
+        let current: BTreeSet<String> = vm.tags.iter().filter_map(|t| t.slug.clone()).collect();
+        let merged = tags::merge(&current, &wanted, &added_before);
+        let tags = policy
+            .update(Field::Tags, &current, merged.tags)
+            .map(|t| tag_refs(&t));
+        if tags.is_some() && merged.added != added_before {
+            added_tags.push((index, merged.added));
+        }
         let patch = VirtualMachineWrite {
             id: Some(vm.id),
             name: policy.update(Field::Name, &vm.name, d.name.clone()),
             status: policy
-                .update(Field::Status, &vm.status.value.as_str(), d.status)
+                .update(Field::Status, &vm.status.value.as_str(), status)
                 .map(str::to_string),
             cluster: (vm.cluster.as_ref().map(|c| c.id) != Some(d.cluster)).then_some(d.cluster),
             device: policy.update(Field::Device, &vm.device.as_ref().map(|r| r.id), d.device),
@@ -257,12 +341,26 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
                 platform,
             ),
             site: policy.update(Field::Site, &vm.site.as_ref().map(|r| r.id), Some(d.site)),
-            role: policy.update(
-                Field::Role,
-                &vm.role.as_ref().map(|r| r.id),
-                Some(role_of(d.kind)),
-            ),
+            virtual_machine_type: vm_type.and_then(|t| {
+                policy.update(
+                    Field::VmType,
+                    &vm.virtual_machine_type.as_ref().map(|r| r.id),
+                    Some(t),
+                )
+            }),
+            start_on_boot: start_on_boot.and_then(|on| {
+                policy
+                    .update(
+                        Field::StartOnBoot,
+                        &vm.start_on_boot.as_ref().map(|c| c.value.as_str()),
+                        Some(on),
+                    )
+                    .flatten()
+                    .map(str::to_string)
+            }),
+            serial: serial.and_then(|s| policy.update(Field::Serial, &vm.serial, s)),
             description: policy.update(Field::Description, &vm.description, d.description.clone()),
+            comments: policy.update(Field::Comments, &vm.comments, d.notes.clone()),
             vcpus: policy.update(Field::Vcpus, &vm.vcpus, d.vcpus).flatten(),
             memory: policy.update(Field::Memory, &vm.memory, d.memory).flatten(),
             // Once the VM has virtual disks, NetBox sums them into `disk` itself.
@@ -271,6 +369,7 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
             } else {
                 policy.update(Field::Disk, &vm.disk, d.disk).flatten()
             },
+            tags,
             custom_fields: identity_patch(identity_field, &vm.custom_fields, &d.identity),
             ..Default::default()
         };
@@ -295,7 +394,31 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
             .map_or_else(|| orphan.identity.clone(), |vm| vm.name.clone());
         plan.delete(Label::new(name, kind, "virtual machine"), orphan.netbox_id);
     }
-    VmPlan { plan, orphans }
+    VmPlan {
+        plan,
+        orphans,
+        added_tags,
+    }
+}
+
+/// The NetBox slugs of a guest's Proxmox tags, with the template marker on a template.
+fn wanted_tags(inputs: &Inputs, guest: &Guest) -> BTreeSet<String> {
+    let mut wanted: BTreeSet<String> = guest
+        .tags
+        .iter()
+        .filter_map(|t| inputs.tag_slugs.get(&t.to_lowercase()).cloned())
+        .collect();
+    if guest.template {
+        wanted.insert(tags::TEMPLATE_TAG.to_string());
+    }
+    wanted
+}
+
+fn tag_refs(slugs: &BTreeSet<String>) -> Vec<TagRef> {
+    slugs
+        .iter()
+        .map(|slug| TagRef { slug: slug.clone() })
+        .collect()
 }
 
 /// Mapped VMs whose guest has been gone for the grace period, that still exist and that no
@@ -369,13 +492,17 @@ pub async fn run(
     report: &mut StageReport<'_>,
     state: &mut RunState,
 ) -> Result<(), StageError> {
-    let inputs = read(ctx, report, state).await?;
+    let inputs = read::read(ctx, report, state).await?;
     if !ctx.options.dry_run {
         for (endpoint_id, gone) in absent(&inputs) {
             ctx.db.mark_missing(endpoint_id, VM_MODEL, &gone).await?;
         }
     }
-    let VmPlan { plan, orphans } = plan(&inputs, &ctx.policy, &ctx.options);
+    let VmPlan {
+        plan,
+        orphans,
+        added_tags,
+    } = plan(&inputs, &ctx.policy, &ctx.options);
     report.substep("apply", StepStatus::Started, plan.summary());
     let applied = apply::apply::<VirtualMachine, _, _>(ctx, report, &plan).await?;
     let guests = settle(&inputs, &applied);
@@ -391,6 +518,7 @@ pub async fn run(
         for (endpoint_id, objects) in by_endpoint {
             ctx.db.map_objects(endpoint_id, VM_MODEL, &objects).await?;
         }
+        record_added_tags(ctx, &inputs, &applied, added_tags).await?;
         for (orphan, (_, gone)) in orphans.iter().zip(&applied.deleted) {
             if *gone {
                 ctx.db
@@ -408,185 +536,48 @@ pub async fn run(
     Ok(())
 }
 
-/// Proxmox's guests with their configs, beside NetBox's VMs of the run's clusters, the
-/// roles and platforms they point at, and the identity map.
-pub async fn read(
-    ctx: &SyncContext<'_>,
-    report: &mut StageReport<'_>,
-    state: &RunState,
-) -> Result<Inputs, StageError> {
-    report.substep(
-        "read-proxmox",
-        StepStatus::Started,
-        "Reading guests and their configuration from Proxmox",
-    );
-    report.substep(
-        "read-netbox",
-        StepStatus::Started,
-        "Reading the virtual machines of the synced clusters",
-    );
-    let role_for = |slug: &str, name: &str| NewDeviceRole {
-        name: name.into(),
-        slug: slug.into(),
-        color: "4caf50".into(),
-        vm_role: true,
-        tags: vec![proxbox_tag()],
-    };
-    // The VMs of this run's clusters, managed or not: a VM is adopted only within its
-    // cluster, and reads scoped so stay undisturbed by other clusters' syncs.
-    let cluster_ids = state.cluster_ids();
-    // Proxmox's guests, the roles and NetBox's VMs do not depend on each other: all at once.
-    let (guests, qemu_role, lxc_role, existing) = tokio::join!(
-        read_guests(ctx, state),
-        apply::ensure::<DeviceRole, _>(ctx, "proxmox-qemu", || {
-            role_for("proxmox-qemu", "Proxmox QEMU VM")
-        }),
-        apply::ensure::<DeviceRole, _>(ctx, "proxmox-lxc", || {
-            role_for("proxmox-lxc", "Proxmox LXC container")
-        }),
-        ctx.read_in::<VirtualMachine>("cluster_id", &cluster_ids),
-    );
-    let (guests, unreadable, present) = guests?;
-    let (qemu_role, lxc_role, existing) = (qemu_role?, lxc_role?, existing?);
-    report.substep(
-        "read-proxmox",
-        StepStatus::Completed,
-        format!("{} guests", present.len()),
-    );
-    report.discover(
-        "virtual machines",
-        guests
-            .iter()
-            .map(|g| Item::new(g.name.clone(), g.kind.as_str()))
-            .chain(
-                unreadable
-                    .iter()
-                    .map(|(l, _)| Item::new(l.name.clone(), l.kind.clone())),
+/// (endpoint, identity, tags) to record as added by Proxbox: the guests whose write landed
+/// (a refused write leaves the VM's tags, and so the record, as they were).
+pub fn landed_tags(
+    inputs: &Inputs,
+    applied: &Applied<usize>,
+    added_tags: Vec<(usize, BTreeSet<String>)>,
+) -> Vec<(i64, String, Vec<String>)> {
+    let landed: HashSet<usize> = applied.settled().map(|(index, _)| *index).collect();
+    added_tags
+        .into_iter()
+        .filter(|(index, _)| landed.contains(index))
+        .map(|(index, added)| {
+            let d = &inputs.guests[index];
+            (
+                d.endpoint_id,
+                d.identity.clone(),
+                added.into_iter().collect(),
             )
-            .collect(),
-    );
-    let mut ostypes: Vec<String> = guests.iter().filter_map(|d| d.ostype.clone()).collect();
-    ostypes.sort();
-    ostypes.dedup();
-    let platform_ids = futures::future::try_join_all(ostypes.iter().map(|ostype| async move {
-        let slug = format!("proxmox-{}", slugify(ostype));
-        apply::ensure::<Platform, _>(ctx, &slug, || NewNamed {
-            name: format!("Proxmox ostype {ostype}"),
-            slug: slug.clone(),
-            description: String::new(),
-            tags: vec![proxbox_tag()],
         })
-        .await
-    }))
-    .await?;
-    report.substep(
-        "read-netbox",
-        StepStatus::Completed,
-        format!("{} virtual machines in the synced clusters", existing.len()),
-    );
-    let mut mapped = HashMap::new();
-    for source in &ctx.sources {
-        mapped.insert(
-            source.endpoint_id,
-            ctx.db.mapped_objects(source.endpoint_id, VM_MODEL).await?,
-        );
-    }
-    Ok(Inputs {
-        guests,
-        unreadable,
-        present,
-        existing,
-        mapped,
-        qemu_role,
-        lxc_role,
-        platforms: ostypes.into_iter().zip(platform_ids).collect(),
-        identity_field: state.identity_field,
-        now_ms: crate::server::db::now_ms(),
-    })
+        .collect()
 }
 
-type GuestsRead = (Vec<Guest>, Vec<(Label, StageError)>, HashSet<String>);
-
-/// Reads every guest's config (bounded concurrency in the Proxmox client). An unreadable
-/// config fails that guest only: it is reported and left alone, never treated as gone.
-async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRead, StageError> {
-    let mut wanted: Vec<Guest> = Vec::new();
-    let mut present: HashSet<String> = HashSet::new();
-    let mut failed_reads: Vec<(Label, StageError)> = Vec::new();
-    for source in &ctx.sources {
-        let Some(synced) = state
-            .clusters
-            .iter()
-            .find(|c| c.endpoint_id == source.endpoint_id)
-        else {
-            continue;
-        };
-        let guests: Vec<(ClusterResource, GuestKind, u64)> = source
-            .pve
-            .guests()
-            .await?
-            .value
-            .into_iter()
-            .filter_map(|r| {
-                let (kind, vmid) = (r.guest_kind()?, r.vmid?);
-                Some((r, kind, vmid))
-            })
-            .collect();
-        let mut reads = tokio::task::JoinSet::new();
-        for (index, (guest, kind, vmid)) in guests.iter().enumerate() {
-            let (pve, node, kind, vmid) = (
-                source.pve.clone(),
-                guest.node.clone().unwrap_or_default(),
-                *kind,
-                *vmid,
-            );
-            reads.spawn(async move { (index, pve.guest_config(&node, kind, vmid).await) });
-        }
-        let mut configs: HashMap<usize, proxbox_pve::Parsed<GuestConfig>> = HashMap::new();
-        let mut unreadable: HashSet<usize> = HashSet::new();
-        while let Some(joined) = reads.join_next().await {
-            let Ok((index, result)) = joined else {
-                continue;
-            };
-            match result {
-                Ok(parsed) => {
-                    configs.insert(index, parsed);
-                }
-                Err(e) => {
-                    unreadable.insert(index);
-                    let guest = &guests[index].0;
-                    failed_reads.push((
-                        Label::new(
-                            guest.name.clone().unwrap_or_default(),
-                            guest.kind.clone(),
-                            "virtual machine",
-                        ),
-                        e.into(),
-                    ));
-                }
-            }
-        }
-        for (index, (guest, kind, vmid)) in guests.iter().enumerate() {
-            present.insert(guest_identity(&synced.name, *kind, *vmid));
-            if unreadable.contains(&index) {
-                continue;
-            }
-            let parsed = configs.get(&index);
-            let mut d = desired(synced, guest, *kind, *vmid, parsed.map(|p| &p.value));
-            d.warning = parsed.filter(|p| !p.warnings.is_empty()).map(|p| {
-                p.warnings
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            });
-            wanted.push(d);
-        }
+async fn record_added_tags(
+    ctx: &SyncContext<'_>,
+    inputs: &Inputs,
+    applied: &Applied<usize>,
+    added_tags: Vec<(usize, BTreeSet<String>)>,
+) -> Result<(), StageError> {
+    let mut by_endpoint: HashMap<i64, Vec<(String, Vec<String>)>> = HashMap::new();
+    for (endpoint_id, identity, added) in landed_tags(inputs, applied, added_tags) {
+        by_endpoint
+            .entry(endpoint_id)
+            .or_default()
+            .push((identity, added));
     }
-    failed_reads.sort_by(|a, b| a.0.name.cmp(&b.0.name));
-    Ok((wanted, failed_reads, present))
+    for (endpoint_id, tags) in by_endpoint {
+        ctx.db
+            .record_added_tags(endpoint_id, VM_MODEL, &tags)
+            .await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
-#[path = "virtual_machines_tests.rs"]
 mod tests;

@@ -1,0 +1,274 @@
+//! What the virtual-machines stage reads: Proxmox's guests with their configs, beside
+//! NetBox's VMs of the run's clusters, the VM types, platforms and tags they point at, and
+//! the identity map.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use proxbox_netbox::models::*;
+use proxbox_pve::{ClusterResource, GuestConfig, GuestKind};
+
+use super::{desired, tags, Guest, Inputs, VmTypes, VM_MODEL};
+use crate::events::{ErrorCategory, Item, StepStatus};
+use crate::server::sync::apply;
+use crate::server::sync::context::SyncContext;
+use crate::server::sync::failure::StageError;
+use crate::server::sync::managed::{guest_identity, proxbox_tag, slugify};
+use crate::server::sync::plan::Label;
+use crate::server::sync::report::StageReport;
+use crate::server::sync::state::RunState;
+
+pub(super) async fn read(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    state: &RunState,
+) -> Result<Inputs, StageError> {
+    report.substep(
+        "read-proxmox",
+        StepStatus::Started,
+        "Reading guests and their configuration from Proxmox",
+    );
+    report.substep(
+        "read-netbox",
+        StepStatus::Started,
+        "Reading the virtual machines of the synced clusters",
+    );
+    // The VMs of this run's clusters, managed or not: a VM is adopted only within its
+    // cluster, and reads scoped so stay undisturbed by other clusters' syncs.
+    let cluster_ids = state.cluster_ids();
+    // Proxmox's guests, the VM types and NetBox's VMs do not depend on each other: all at once.
+    let (guests, vm_types, existing) = tokio::join!(
+        read_guests(ctx, state),
+        vm_types(ctx),
+        ctx.read_in::<VirtualMachine>("cluster_id", &cluster_ids),
+    );
+    let (guests, unreadable, present) = guests?;
+    let (vm_types, existing) = (vm_types?, existing?);
+    report.substep(
+        "read-proxmox",
+        StepStatus::Completed,
+        format!("{} guests", present.len()),
+    );
+    report.discover(
+        "virtual machines",
+        guests
+            .iter()
+            .map(|g| Item::new(g.name.clone(), g.kind.as_str()))
+            .chain(
+                unreadable
+                    .iter()
+                    .map(|(l, _)| Item::new(l.name.clone(), l.kind.clone())),
+            )
+            .collect(),
+    );
+    let mut ostypes: Vec<String> = guests.iter().filter_map(|d| d.ostype.clone()).collect();
+    ostypes.sort();
+    ostypes.dedup();
+    let platforms = futures::future::try_join_all(ostypes.iter().map(|ostype| async move {
+        let slug = format!("proxmox-{}", slugify(ostype));
+        apply::ensure::<Platform, _>(ctx, &slug, || NewNamed {
+            name: format!("Proxmox ostype {ostype}"),
+            slug: slug.clone(),
+            description: String::new(),
+            tags: vec![proxbox_tag()],
+        })
+        .await
+    }));
+    let (platform_ids, tag_slugs) = tokio::join!(platforms, ensure_tags(ctx, &guests));
+    let (platform_ids, tag_slugs) = (platform_ids?, tag_slugs?);
+    report.substep(
+        "read-netbox",
+        StepStatus::Completed,
+        format!("{} virtual machines in the synced clusters", existing.len()),
+    );
+    let mut mapped = HashMap::new();
+    for source in &ctx.sources {
+        mapped.insert(
+            source.endpoint_id,
+            ctx.db.mapped_objects(source.endpoint_id, VM_MODEL).await?,
+        );
+    }
+    Ok(Inputs {
+        guests,
+        unreadable,
+        present,
+        existing,
+        mapped,
+        vm_types,
+        tag_slugs,
+        platforms: ostypes.into_iter().zip(platform_ids).collect(),
+        identity_field: state.identity_field,
+        now_ms: crate::server::db::now_ms(),
+    })
+}
+
+type GuestsRead = (Vec<Guest>, Vec<(Label, StageError)>, HashSet<String>);
+
+/// Reads every guest's config (bounded concurrency in the Proxmox client). An unreadable
+/// config fails that guest only: it is reported and left alone, never treated as gone.
+async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRead, StageError> {
+    let mut wanted: Vec<Guest> = Vec::new();
+    let mut present: HashSet<String> = HashSet::new();
+    let mut failed_reads: Vec<(Label, StageError)> = Vec::new();
+    for source in &ctx.sources {
+        let Some(synced) = state
+            .clusters
+            .iter()
+            .find(|c| c.endpoint_id == source.endpoint_id)
+        else {
+            continue;
+        };
+        let guests: Vec<(ClusterResource, GuestKind, u64)> = source
+            .pve
+            .guests()
+            .await?
+            .value
+            .into_iter()
+            .filter_map(|r| {
+                let (kind, vmid) = (r.guest_kind()?, r.vmid?);
+                Some((r, kind, vmid))
+            })
+            .collect();
+        let mut reads = tokio::task::JoinSet::new();
+        for (index, (guest, kind, vmid)) in guests.iter().enumerate() {
+            let (pve, node, kind, vmid) = (
+                source.pve.clone(),
+                guest.node.clone().unwrap_or_default(),
+                *kind,
+                *vmid,
+            );
+            reads.spawn(async move { (index, pve.guest_config(&node, kind, vmid).await) });
+        }
+        let mut configs: HashMap<usize, proxbox_pve::Parsed<GuestConfig>> = HashMap::new();
+        let mut unreadable: HashSet<usize> = HashSet::new();
+        while let Some(joined) = reads.join_next().await {
+            let Ok((index, result)) = joined else {
+                continue;
+            };
+            match result {
+                Ok(parsed) => {
+                    configs.insert(index, parsed);
+                }
+                Err(e) => {
+                    unreadable.insert(index);
+                    let guest = &guests[index].0;
+                    failed_reads.push((
+                        Label::new(
+                            guest.name.clone().unwrap_or_default(),
+                            guest.kind.clone(),
+                            "virtual machine",
+                        ),
+                        e.into(),
+                    ));
+                }
+            }
+        }
+        for (index, (guest, kind, vmid)) in guests.iter().enumerate() {
+            present.insert(guest_identity(&synced.name, *kind, *vmid));
+            if unreadable.contains(&index) {
+                continue;
+            }
+            let parsed = configs.get(&index);
+            let mut d = desired(synced, guest, *kind, *vmid, parsed.map(|p| &p.value));
+            d.warning = parsed.filter(|p| !p.warnings.is_empty()).map(|p| {
+                p.warnings
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            });
+            wanted.push(d);
+        }
+    }
+    failed_reads.sort_by(|a, b| a.0.name.cmp(&b.0.name));
+    Ok((wanted, failed_reads, present))
+}
+
+/// The VM types of QEMU VMs and LXC containers, created once; `None` on a NetBox before 4.7,
+/// which has no VM types.
+async fn vm_types(ctx: &SyncContext<'_>) -> Result<Option<VmTypes>, StageError> {
+    let type_for = |slug: &str, name: &str| NewNamed {
+        name: name.into(),
+        slug: slug.into(),
+        description: "Made by Proxbox".into(),
+        tags: vec![proxbox_tag()],
+    };
+    let (qemu, lxc) = tokio::join!(
+        apply::ensure::<VirtualMachineType, _>(ctx, "proxmox-qemu", || {
+            type_for("proxmox-qemu", "Proxmox QEMU VM")
+        }),
+        apply::ensure::<VirtualMachineType, _>(ctx, "proxmox-lxc", || {
+            type_for("proxmox-lxc", "Proxmox LXC container")
+        }),
+    );
+    match (qemu, lxc) {
+        (Ok(qemu), Ok(lxc)) => Ok(Some(VmTypes { qemu, lxc })),
+        (Err(e), _) | (_, Err(e)) if e.category == ErrorCategory::NotFound => Ok(None),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    }
+}
+
+/// The NetBox tag of each Proxmox tag the guests carry (and of the template marker), by the
+/// Proxmox tag in lowercase: an existing tag of that slug or name, else a new one, all new
+/// ones in one request.
+async fn ensure_tags(
+    ctx: &SyncContext<'_>,
+    guests: &[Guest],
+) -> Result<HashMap<String, String>, StageError> {
+    let mut wanted: BTreeMap<String, String> = guests
+        .iter()
+        .flat_map(|g| &g.tags)
+        .map(|name| (name.to_lowercase(), name.clone()))
+        .collect();
+    if guests.iter().any(|g| g.template) {
+        wanted.insert(tags::TEMPLATE_TAG.into(), tags::TEMPLATE_TAG.into());
+    }
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let existing = ctx.netbox.list::<Tag>(&[]).await?;
+    let mut slugs = HashMap::new();
+    let mut missing = Vec::new();
+    for (key, name) in wanted {
+        let Some(slug) = tags::new_slug(&name) else {
+            continue;
+        };
+        let found = existing
+            .iter()
+            .find(|t| t.slug == slug || t.name.eq_ignore_ascii_case(&name));
+        match found {
+            Some(tag) => {
+                slugs.insert(key, tag.slug.clone());
+            }
+            None => {
+                slugs.insert(key, slug.clone());
+                missing.push(NewTag {
+                    name,
+                    slug,
+                    color: "9e9e9e".into(),
+                    description: "A Proxmox tag (made by Proxbox)".into(),
+                });
+            }
+        }
+    }
+    missing.dedup_by(|a, b| a.slug == b.slug);
+    if !missing.is_empty() && !ctx.options.dry_run {
+        let created = match ctx.netbox.create::<Tag, _>(&missing).await {
+            Ok(outcome) => outcome.into_result().map(drop),
+            Err(failed) => Err(failed),
+        };
+        if let Err(refused) = created {
+            // A sync of another cluster made some of them meanwhile: fine if all exist now.
+            let now: HashSet<String> = ctx
+                .netbox
+                .list::<Tag>(&[])
+                .await?
+                .into_iter()
+                .map(|t| t.slug)
+                .collect();
+            if !missing.iter().all(|t| now.contains(&t.slug)) {
+                return Err(refused.into());
+            }
+        }
+    }
+    Ok(slugs)
+}
