@@ -7,12 +7,14 @@
 //! them: which stages a run includes ([`stage`]), what marks Proxbox's objects
 //! ([`managed`]), which object is a Proxmox object's ([`adopt`]), what stages hand on
 //! ([`state`]), how a stage fails ([`failure`]), where events go ([`sink`], [`report`]) and
-//! which NetBox fields a sync may overwrite ([`overwrite`]). The identity map of managed
+//! which NetBox fields a sync may overwrite ([`overwrite`]), the VLANs and IP addresses guests
+//! and nodes share ([`vlans`], [`addresses`]). The identity map of managed
 //! objects is in the database (`db::sync_objects`); the copy of the NetBox objects read at
 //! scale, kept current through NetBox's change log, is [`mirror`].
 //!
 //! [`SyncEvent`]: crate::events::SyncEvent
 
+pub mod addresses;
 pub mod adopt;
 pub mod apply;
 pub mod context;
@@ -34,3 +36,4 @@ pub mod state;
 pub mod stop;
 pub mod target;
 pub mod terminal;
+pub mod vlans;

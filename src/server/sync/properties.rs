@@ -497,9 +497,10 @@ async fn pass(
         })
         .cloned()
         .collect();
-    let hosts: HashSet<String> = vm_ip_addresses::new_hosts(&synced_interfaces, &found, &assigned)
-        .into_iter()
-        .collect();
+    let hosts: HashSet<String> =
+        vm_ip_addresses::new_hosts(&synced_guests, &synced_interfaces, &found, &assigned)
+            .into_iter()
+            .collect();
     let inputs = vm_ip_addresses::Inputs {
         holders: all_ips
             .into_iter()

@@ -10,4 +10,4 @@ pub mod vm_interfaces;
 pub mod vm_ip_addresses;
 
 #[cfg(test)]
-mod fixtures;
+pub(crate) mod fixtures;

@@ -15,11 +15,12 @@ use crate::events::{Item, StepStatus};
 use crate::server::sync::apply::{self, Target, Writer};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
-use crate::server::sync::managed::{is_managed, proxbox_tag, tags};
+use crate::server::sync::managed::{is_managed, tags};
 use crate::server::sync::overwrite::{Field, Overwrite, OverwritePolicy};
 use crate::server::sync::plan::{is_planned, Label, Plan};
 use crate::server::sync::report::StageReport;
 use crate::server::sync::state::{RunState, SyncedGuest, SyncedInterface};
+use crate::server::sync::vlans::{plan_vlans, read_vlans};
 
 /// What the stage read from NetBox.
 #[derive(Debug, Clone, Default)]
@@ -49,35 +50,6 @@ pub fn vids(guests: &[SyncedGuest]) -> BTreeSet<u16> {
         .iter()
         .flat_map(|g| g.nets.iter().filter_map(|n| n.vlan))
         .collect()
-}
-
-/// The global VLANs Proxbox uses for `tag=` that NetBox lacks, keyed by VID; VLANs an
-/// operator made are not Proxbox's to use.
-pub fn plan_vlans(
-    guests: &[SyncedGuest],
-    vlans: &[Vlan],
-) -> (HashMap<u16, u64>, Plan<NewVlan, u16>) {
-    let mut found: HashMap<u16, u64> = HashMap::new();
-    for vlan in vlans.iter().filter(|v| is_managed(&v.tags)) {
-        found.entry(vlan.vid).or_insert(vlan.id);
-    }
-    let mut plan = Plan::new("VLANs");
-    for vid in vids(guests)
-        .into_iter()
-        .filter(|vid| !found.contains_key(vid))
-    {
-        plan.create(
-            vid,
-            Label::new(format!("VLAN {vid}"), "vlan", "VLAN"),
-            NewVlan {
-                vid,
-                name: format!("Proxmox VLAN {vid}"),
-                status: "active".into(),
-                tags: vec![proxbox_tag()],
-            },
-        );
-    }
-    (found, plan)
 }
 
 /// A VM interface per `netN`, keyed by (guest index, net index); stale managed ones removed.
@@ -253,7 +225,7 @@ pub async fn write<T: Target>(
     inputs: &Inputs,
     policy: &OverwritePolicy,
 ) -> Result<Vec<SyncedInterface>, StageError> {
-    let (mut vlan_ids, plan) = plan_vlans(guests, &inputs.vlans);
+    let (mut vlan_ids, plan) = plan_vlans(&vids(guests), &inputs.vlans);
     let applied = apply::write::<Vlan, _, _, _>(writer, report, &plan).await?;
     vlan_ids.extend(applied.settled().map(|(vid, id)| (*vid, id)));
 
@@ -329,17 +301,15 @@ pub async fn read(
         StepStatus::Started,
         "Reading the interfaces and MAC addresses of the synced guests",
     );
-    let wanted: Vec<u16> = vids(&state.guests).into_iter().collect();
+    let wanted = vids(&state.guests);
     let vm_ids = state.vm_ids();
     let (interfaces, vlans) = tokio::try_join!(
-        ctx.read_in::<VmInterface>("virtual_machine_id", &vm_ids),
         async {
-            if wanted.is_empty() {
-                Ok(Vec::new())
-            } else {
-                ctx.netbox.list_in::<Vlan, _>("vid", &wanted).await
-            }
+            Ok(ctx
+                .read_in::<VmInterface>("virtual_machine_id", &vm_ids)
+                .await?)
         },
+        read_vlans(ctx, &wanted),
     )?;
     let interface_ids: Vec<u64> = interfaces.iter().map(|i| i.id).collect();
     let macs: Vec<MacAddress> = ctx.read_in("vminterface_id", &interface_ids).await?;

@@ -34,27 +34,6 @@ fn synced(netbox_id: u64, key: &str, mac: &str) -> SyncedInterface {
 }
 
 #[test]
-fn vlans_are_planned_once_per_vid_and_only_proxboxs_own_are_used() {
-    let guests = [with_nics(&[
-        "virtio=BC:24:11:00:00:01,bridge=vmbr0,tag=10",
-        "virtio=BC:24:11:00:00:02,bridge=vmbr0,tag=20",
-        "virtio=BC:24:11:00:00:03,bridge=vmbr0,tag=20",
-    ])];
-    let vlans = [
-        model::<Vlan>(
-            json!({"id": 1, "vid": 10, "name": "ours", "status": {"value": "active"}, "tags": managed()}),
-        ),
-        model::<Vlan>(
-            json!({"id": 2, "vid": 20, "name": "an operator's", "status": {"value": "active"}, "tags": []}),
-        ),
-    ];
-    let (found, plan) = plan_vlans(&guests, &vlans);
-    assert_eq!(found, [(10, 1)].into());
-    let vids: Vec<u16> = plan.creates.iter().map(|w| w.key).collect();
-    assert_eq!(vids, [20]);
-}
-
-#[test]
 fn interfaces_new_changed_unchanged_and_stale() {
     let guests = [with_nics(&[
         "virtio=BC:24:11:00:00:01,bridge=vmbr0",

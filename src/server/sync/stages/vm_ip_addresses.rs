@@ -5,47 +5,22 @@
 //! does not manage is never taken over. A guest whose agent does not answer keeps what
 //! NetBox has: an unknown list of addresses is not an empty one.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 use proxbox_netbox::models::*;
 use proxbox_pve::{AgentInterface, GuestKind, PveError};
 
 use crate::events::{Item, StepStatus};
-use crate::server::sync::apply::{self, Applied};
+pub use crate::server::sync::addresses::settle;
+use crate::server::sync::addresses::{self, host, is_recordable, with_prefix, Reporting};
+use crate::server::sync::apply;
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
-use crate::server::sync::managed::{is_managed, tags};
 use crate::server::sync::overwrite::{Field, Overwrite, OverwritePolicy};
 use crate::server::sync::plan::{Label, Plan};
 use crate::server::sync::report::StageReport;
 use crate::server::sync::state::{RunState, SyncedGuest, SyncedInterface};
-
-/// The host part of a CIDR address (`10.0.0.5/24` → `10.0.0.5`), parsed.
-fn host(cidr: &str) -> Option<IpAddr> {
-    cidr.split('/').next()?.parse().ok()
-}
-
-/// Addresses worth recording: not loopback, not link-local, not unspecified.
-fn is_recordable(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => !(v4.is_loopback() || v4.is_link_local() || v4.is_unspecified()),
-        IpAddr::V6(v6) => {
-            !(v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xffc0) == 0xfe80)
-        }
-    }
-}
-
-/// With a prefix length: NetBox stores addresses in CIDR form.
-fn with_prefix(address: &str) -> String {
-    if address.contains('/') {
-        address.to_string()
-    } else if address.contains(':') {
-        format!("{address}/128")
-    } else {
-        format!("{address}/32")
-    }
-}
 
 /// What a guest's addresses are, per interface index in `RunState::interfaces`.
 #[derive(Debug)]
@@ -157,50 +132,56 @@ pub struct Inputs {
     pub holders: Vec<IpAddress>,
 }
 
-impl Inputs {
-    fn known(&self) -> impl Iterator<Item = (&usize, &Vec<(usize, String)>)> {
-        self.found.iter().filter_map(|(guest, f)| match f {
-            Found::Known(list) => Some((guest, list)),
-            Found::Unknown(_) => None,
-        })
-    }
+/// The guests whose addresses are known, with them.
+fn known(found: &HashMap<usize, Found>) -> impl Iterator<Item = (&usize, &Vec<(usize, String)>)> {
+    found.iter().filter_map(|(guest, f)| match f {
+        Found::Known(list) => Some((guest, list)),
+        Found::Unknown(_) => None,
+    })
 }
 
-fn by_interface(ips: &[IpAddress]) -> HashMap<u64, Vec<&IpAddress>> {
-    let mut on_interface: HashMap<u64, Vec<&IpAddress>> = HashMap::new();
-    for ip in ips {
-        if let Some(id) = ip.assigned_object_id {
-            on_interface.entry(id).or_default().push(ip);
+/// One [`Reporting`] per interface of each guest whose addresses are known, sorted by guest,
+/// and the index in `interfaces` of each.
+fn reportings(
+    guests: &[SyncedGuest],
+    interfaces: &[SyncedInterface],
+    found: &HashMap<usize, Found>,
+) -> (Vec<Reporting>, Vec<usize>) {
+    let mut known: Vec<(&usize, &Vec<(usize, String)>)> = known(found).collect();
+    known.sort_by_key(|(guest, _)| **guest);
+    let mut reportings = Vec::new();
+    let mut iface_of = Vec::new();
+    for (guest_index, list) in known {
+        for (iface_index, interface) in interfaces
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.guest == *guest_index)
+        {
+            reportings.push(Reporting {
+                interface_id: interface.netbox_id,
+                assigned_type: VM_INTERFACE,
+                label: format!("{}/{}", guests[*guest_index].name, interface.key),
+                addresses: list
+                    .iter()
+                    .filter(|(i, _)| *i == iface_index)
+                    .map(|(_, a)| a.clone())
+                    .collect(),
+            });
+            iface_of.push(iface_index);
         }
     }
-    on_interface
+    (reportings, iface_of)
 }
 
 /// The hosts of reported addresses that are not yet on their interface: the only ones whose
 /// holder elsewhere matters (none on a resync with nothing changed).
 pub fn new_hosts(
+    guests: &[SyncedGuest],
     interfaces: &[SyncedInterface],
     found: &HashMap<usize, Found>,
     assigned: &[IpAddress],
 ) -> Vec<String> {
-    let on_interface = by_interface(assigned);
-    let mut hosts: Vec<String> = found
-        .values()
-        .filter_map(|f| match f {
-            Found::Known(list) => Some(list),
-            Found::Unknown(_) => None,
-        })
-        .flatten()
-        .filter(|(iface_index, address)| {
-            let on = on_interface.get(&interfaces[*iface_index].netbox_id);
-            !on.is_some_and(|ips| ips.iter().any(|ip| host(&ip.address) == host(address)))
-        })
-        .filter_map(|(_, a)| host(a).map(|h| h.to_string()))
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    hosts.sort();
-    hosts
+    addresses::new_hosts(&reportings(guests, interfaces, found).0, assigned)
 }
 
 /// A reported address and the interface (index in `RunState::interfaces`) it belongs on,
@@ -215,109 +196,26 @@ pub struct AddressPlan {
     pub guests_known: Vec<usize>,
 }
 
-/// Each reported address on its interface: kept, corrected, taken over from an address
-/// Proxbox made that is no longer reported, or created; never taken from a holder Proxbox
-/// does not manage. Addresses Proxbox made that are no longer reported are removed.
+/// Each reported address on its interface (see [`addresses::plan_addresses`]); the
+/// addresses of a guest whose agent did not answer are left as they are.
 pub fn plan_addresses(
     guests: &[SyncedGuest],
     interfaces: &[SyncedInterface],
     inputs: &Inputs,
     policy: &OverwritePolicy,
 ) -> AddressPlan {
-    let on_interface = by_interface(&inputs.assigned);
-    // Addresses held elsewhere: by an object Proxbox does not manage, or unassigned by hand.
-    let foreign: HashMap<IpAddr, &IpAddress> = inputs
-        .holders
-        .iter()
-        .filter(|ip| !is_managed(&ip.tags))
-        .filter_map(|ip| Some((host(&ip.address)?, ip)))
-        .collect();
-    let owns = policy.rule(Field::Addresses) == Overwrite::Always;
-    let mut plan = Plan::new("IP addresses");
-    let mut reported: Vec<Reported> = Vec::new();
-    let mut known: Vec<(&usize, &Vec<(usize, String)>)> = inputs.known().collect();
-    known.sort_by_key(|(guest, _)| **guest);
-    for (guest_index, list) in &known {
-        let guest = &guests[**guest_index];
-        for (iface_index, interface) in interfaces
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| i.guest == **guest_index)
-        {
-            let label = |address: &str| {
-                Label::new(
-                    format!("{}/{} {address}", guest.name, interface.key),
-                    "ip",
-                    "IP address",
-                )
-            };
-            let mut current: Vec<&IpAddress> = on_interface
-                .get(&interface.netbox_id)
-                .cloned()
-                .unwrap_or_default();
-            let mut pending: Vec<&String> = Vec::new();
-            for (_, address) in list.iter().filter(|(i, _)| *i == iface_index) {
-                let Some(h) = host(address) else { continue };
-                if let Some(position) = current.iter().position(|ip| host(&ip.address) == Some(h)) {
-                    let ip = current.remove(position);
-                    reported.push((iface_index, address.clone()));
-                    let correct = ip.address != *address && owns && is_managed(&ip.tags);
-                    let patch = IpAddressWrite {
-                        id: Some(ip.id),
-                        address: correct.then(|| address.clone()),
-                        ..Default::default()
-                    };
-                    plan.update(reported.len() - 1, label(address), ip.id, patch);
-                } else if let Some(holder) = foreign.get(&h) {
-                    let label = label(address).warned(Some(format!(
-                        "{address} is held by an object Proxbox does not manage (IP address {}); left alone",
-                        holder.id
-                    )));
-                    plan.leave(label, Some(holder.id));
-                } else {
-                    pending.push(address);
-                }
-            }
-            // A changed address takes over an address Proxbox made that is no longer
-            // reported (one update instead of a delete and a create).
-            let mut reusable = current.into_iter().filter(|ip| is_managed(&ip.tags));
-            for address in pending {
-                reported.push((iface_index, address.clone()));
-                let position = reported.len() - 1;
-                match reusable.next().filter(|_| owns) {
-                    Some(old) => {
-                        let patch = IpAddressWrite {
-                            id: Some(old.id),
-                            address: Some(address.clone()),
-                            ..Default::default()
-                        };
-                        plan.update(position, label(address), old.id, patch);
-                    }
-                    None => plan.create(
-                        position,
-                        label(address),
-                        IpAddressWrite {
-                            address: Some(address.clone()),
-                            status: Some("active".into()),
-                            assigned_object_type: Some(VM_INTERFACE.into()),
-                            assigned_object_id: Some(interface.netbox_id),
-                            tags: tags(),
-                            ..Default::default()
-                        },
-                    ),
-                }
-            }
-            if owns {
-                for stale in reusable {
-                    plan.delete(label(&stale.address), stale.id);
-                }
-            }
-        }
-    }
+    let (reportings, iface_of) = reportings(guests, interfaces, &inputs.found);
+    let (plan, reported) =
+        addresses::plan_addresses(&reportings, &inputs.assigned, &inputs.holders, policy);
+    let mut guests_known: Vec<usize> = known(&inputs.found).map(|(g, _)| *g).collect();
+    guests_known.sort_unstable();
     AddressPlan {
         plan,
-        reported,
-        guests_known: known.iter().map(|(g, _)| **g).collect(),
+        reported: reported
+            .into_iter()
+            .map(|(r, address)| (iface_of[r], address))
+            .collect(),
+        guests_known,
     }
 }
 
@@ -365,20 +263,6 @@ pub fn plan_primary(
         }
     }
     plan
-}
-
-/// Each reported address that NetBox holds on its interface after the plan, with its id,
-/// in the order the guests report them.
-pub fn settle(reported: &[Reported], applied: &Applied<usize>) -> Vec<(Reported, u64)> {
-    let mut ids: Vec<Option<u64>> = vec![None; reported.len()];
-    for (position, id) in applied.settled() {
-        ids[*position] = Some(id);
-    }
-    reported
-        .iter()
-        .zip(ids)
-        .filter_map(|(r, id)| Some((r.clone(), id?)))
-        .collect()
 }
 
 pub async fn run(
@@ -470,7 +354,7 @@ pub async fn read(
         }
     }
     report.discover("IP addresses", items);
-    let wanted_hosts = new_hosts(&state.interfaces, &found, &assigned);
+    let wanted_hosts = new_hosts(&state.guests, &state.interfaces, &found, &assigned);
     let holders: Vec<IpAddress> = ctx.netbox.list_in("address", &wanted_hosts).await?;
     report.substep(
         "read-netbox",

@@ -1,4 +1,5 @@
 use super::*;
+use crate::server::sync::apply::Applied;
 use crate::server::sync::stages::fixtures::{guest, managed, model, nic};
 use proxbox_pve::{AgentAddress, ErrorKind};
 use serde_json::json;
@@ -167,7 +168,7 @@ fn an_address_held_by_an_unmanaged_object_is_left_alone_with_a_warning() {
     assert_eq!(plan.updates[0].body.address.as_deref(), Some("10.0.0.8/24"));
     assert!(plan.creates.is_empty());
     assert_eq!(
-        new_hosts(&interfaces, &inputs.found, &inputs.assigned),
+        new_hosts(&guests, &interfaces, &inputs.found, &inputs.assigned),
         ["10.0.0.7", "10.0.0.8"]
     );
 }
