@@ -13,7 +13,14 @@ import {
 } from "./helpers";
 
 const SIM = process.env.PVE_SIM_URL!;
-const STAGES = ["devices", "virtual-machines", "virtual-disks", "vm-interfaces", "vm-ip-addresses"];
+const STAGES = [
+  "devices",
+  "virtual-machines",
+  "virtual-disks",
+  "node-interfaces",
+  "vm-interfaces",
+  "vm-ip-addresses",
+];
 
 test.skip(!process.env.NETBOX_URL, "needs the real NetBox (scripts/netbox-up)");
 test.afterEach(async ({ request }) => clearSimulatorFaults(request));

@@ -19,6 +19,7 @@ mod streams;
 mod sync_faults;
 mod sync_guest_fields;
 mod sync_mirror;
+mod sync_node_interfaces;
 mod sync_run;
 mod sync_stages;
 mod sync_support;

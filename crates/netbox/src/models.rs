@@ -243,6 +243,10 @@ pub struct Device {
     #[serde(default)]
     pub description: String,
     #[serde(default)]
+    pub primary_ip4: Option<Ref>,
+    #[serde(default)]
+    pub primary_ip6: Option<Ref>,
+    #[serde(default)]
     pub tags: Vec<Ref>,
     #[serde(default)]
     pub custom_fields: CustomFields,
@@ -270,6 +274,10 @@ pub struct DeviceWrite {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_ip4: Option<Option<u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub primary_ip6: Option<Option<u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<TagRef>>,
     #[serde(skip_serializing_if = "is_empty_map")]
     pub custom_fields: CustomFields,
@@ -294,6 +302,11 @@ pub struct Interface {
     pub bridge: Option<Ref>,
     #[serde(default)]
     pub lag: Option<Ref>,
+    /// 802.1Q mode (`access`…).
+    #[serde(default)]
+    pub mode: Option<Choice>,
+    #[serde(default)]
+    pub untagged_vlan: Option<Ref>,
     #[serde(default)]
     pub primary_mac_address: Option<Ref>,
     #[serde(default)]
@@ -319,9 +332,15 @@ pub struct InterfaceWrite {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent: Option<Option<u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub bridge: Option<Option<u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lag: Option<Option<u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mode: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untagged_vlan: Option<Option<u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub primary_mac_address: Option<Option<u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -195,9 +195,17 @@ async fn node_network(State(sim): State<Arc<SimState>>, Path(node): Path<String>
         .iter()
         .map(|i| {
             let mut v = json!({
-                "iface": i.iface, "type": i.kind, "active": 1, "autostart": 1, "families": ["inet"],
-                "method": if i.address.is_some() { "static" } else { "manual" }, "method6": "manual", "priority": 3
+                "iface": i.iface, "type": i.kind, "active": flag(i.active), "autostart": flag(i.active),
+                "families": if i.address6.is_some() { json!(["inet", "inet6"]) } else { json!(["inet"]) },
+                "method": if i.address.is_some() { "static" } else { "manual" },
+                "method6": if i.address6.is_some() { "static" } else { "manual" }, "priority": 3
             });
+            if let Some(mtu) = i.mtu {
+                v["mtu"] = json!(mtu);
+            }
+            if let Some(comments) = &i.comments {
+                v["comments"] = json!(comments);
+            }
             if let (Some(addr), Some(mask)) = (&i.address, &i.netmask) {
                 let prefix: u32 = mask.split('.').map(|o| o.parse::<u8>().unwrap_or(0).count_ones()).sum();
                 v["address"] = json!(addr);
@@ -223,7 +231,11 @@ async fn node_network(State(sim): State<Arc<SimState>>, Path(node): Path<String>
                 }
                 "vlan" => {
                     v["vlan-id"] = json!(i.vlan_id.unwrap_or(0));
-                    v["vlan-raw-device"] = json!(i.iface.split('.').next().unwrap_or_default());
+                    let raw = i
+                        .raw_device
+                        .clone()
+                        .unwrap_or_else(|| i.iface.split('.').next().unwrap_or_default().into());
+                    v["vlan-raw-device"] = json!(raw);
                 }
                 _ => {
                     v["exists"] = json!(1);

@@ -165,6 +165,8 @@ pub struct NodeInterface {
     pub cidr: Option<String>,
     pub gateway: Option<String>,
     pub address6: Option<String>,
+    /// IPv6 prefix length.
+    pub netmask6: Option<u64>,
     pub cidr6: Option<String>,
     pub gateway6: Option<String>,
     pub bridge_ports: Option<String>,
@@ -189,6 +191,7 @@ impl FromFields for NodeInterface {
             cidr: f.string("cidr"),
             gateway: f.string("gateway"),
             address6: f.string("address6"),
+            netmask6: f.u64("netmask6"),
             cidr6: f.string("cidr6"),
             gateway6: f.string("gateway6"),
             bridge_ports: f.string("bridge_ports"),

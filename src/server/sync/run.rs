@@ -10,7 +10,9 @@ use super::context::SyncContext;
 use super::failure::{failure_ending, StageError, RUN_PHASE};
 use super::report::StageReport;
 use super::stage::{plan_stages, Stage};
-use super::stages::{devices, virtual_disks, virtual_machines, vm_interfaces, vm_ip_addresses};
+use super::stages::{
+    devices, node_interfaces, virtual_disks, virtual_machines, vm_interfaces, vm_ip_addresses,
+};
 use super::state::RunState;
 use crate::events::*;
 
@@ -177,6 +179,7 @@ async fn run_stage(
         Stage::Devices => devices::run(ctx, report, state).await,
         Stage::VirtualMachines => virtual_machines::run(ctx, report, state).await,
         Stage::VirtualDisks => virtual_disks::run(ctx, report, state).await,
+        Stage::NodeInterfaces => node_interfaces::run(ctx, report, state).await,
         Stage::VmInterfaces => vm_interfaces::run(ctx, report, state).await,
         Stage::VmIpAddresses => vm_ip_addresses::run(ctx, report, state).await,
     }

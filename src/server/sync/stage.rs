@@ -28,15 +28,17 @@ pub enum Stage {
     Devices,
     VirtualMachines,
     VirtualDisks,
+    NodeInterfaces,
     VmInterfaces,
     VmIpAddresses,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 5] = [
+    pub const ALL: [Stage; 6] = [
         Stage::Devices,
         Stage::VirtualMachines,
         Stage::VirtualDisks,
+        Stage::NodeInterfaces,
         Stage::VmInterfaces,
         Stage::VmIpAddresses,
     ];
@@ -47,6 +49,7 @@ impl Stage {
             Stage::Devices => "devices",
             Stage::VirtualMachines => "virtual-machines",
             Stage::VirtualDisks => "virtual-disks",
+            Stage::NodeInterfaces => "node-interfaces",
             Stage::VmInterfaces => "vm-interfaces",
             Stage::VmIpAddresses => "vm-ip-addresses",
         }
@@ -75,6 +78,7 @@ impl Stage {
             Stage::Devices => "Devices",
             Stage::VirtualMachines => "Virtual machines",
             Stage::VirtualDisks => "Virtual disks",
+            Stage::NodeInterfaces => "Node interfaces",
             Stage::VmInterfaces => "VM interfaces",
             Stage::VmIpAddresses => "VM IP addresses",
         }
@@ -85,7 +89,7 @@ impl Stage {
     pub fn depends_on(self) -> &'static [Stage] {
         match self {
             Stage::Devices => &[],
-            Stage::VirtualMachines => &[Stage::Devices],
+            Stage::VirtualMachines | Stage::NodeInterfaces => &[Stage::Devices],
             Stage::VirtualDisks | Stage::VmInterfaces => &[Stage::VirtualMachines],
             Stage::VmIpAddresses => &[Stage::VmInterfaces],
         }

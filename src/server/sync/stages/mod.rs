@@ -4,6 +4,7 @@
 //! stages need in the run's `RunState`.
 
 pub mod devices;
+pub mod node_interfaces;
 pub mod virtual_disks;
 pub mod virtual_machines;
 pub mod vm_interfaces;
