@@ -40,10 +40,17 @@ fn bad(message: impl Into<String>) -> Response {
 
 async fn summary(State(sim): State<Arc<SimState>>) -> Response {
     let c = sim.cluster.read().await;
-    let count = |k: Kind| c.guests.values().filter(|g| g.kind == k).count();
+    // VMs and containers as Proxmox's summaries count them: templates apart.
+    let count = |k: Kind| {
+        c.guests
+            .values()
+            .filter(|g| g.kind == k && !g.template)
+            .count()
+    };
     Json(json!({
         "name": c.name, "version": c.version, "nodes": c.nodes.iter().map(|n| n.name.clone()).collect::<Vec<_>>(),
         "guests": c.guests.len(), "qemu": count(Kind::Qemu), "lxc": count(Kind::Lxc),
+        "templates": c.guests.values().filter(|g| g.template).count(),
         "token_id": sim.credentials.token_id, "username": sim.credentials.username
     }))
     .into_response()
