@@ -263,10 +263,11 @@ impl NetboxClient {
         body: Option<&Value>,
     ) -> Result<Reply, NbError> {
         // A POST that reached NetBox may have created objects even if the answer was lost:
-        // repeat it only when it provably did not arrive (connection refused, 503).
+        // repeat it only when it provably changed nothing (connection refused, 503, a
+        // deadlock NetBox's database rolled back).
         let retryable = |e: &NbError| match method {
             Method::POST => e.never_arrived,
-            _ => e.is_transient(),
+            _ => e.never_arrived || e.is_transient(),
         };
         let o = &self.options;
         proxbox_peer::with_retries(o.attempts, o.backoff, retryable, || {

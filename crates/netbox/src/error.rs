@@ -15,8 +15,9 @@ pub struct NbError {
     pub status: Option<u16>,
     /// NetBox's field errors for a rejected object (`{"name": ["This field is required."]}`).
     pub fields: Option<Value>,
-    /// The request provably never reached NetBox (refused connection, unknown host, 503),
-    /// so even a create may be sent again without risking a duplicate.
+    /// The request provably changed nothing in NetBox — it never arrived (refused
+    /// connection, unknown host, 503), or NetBox's database rolled it back whole (a deadlock
+    /// with another writer) — so even a create may be sent again without risking a duplicate.
     pub never_arrived: bool,
 }
 
@@ -131,7 +132,9 @@ impl NbError {
             suggestion,
             status: Some(status),
             fields: if status == 400 { json } else { None },
-            never_arrived: status == 503,
+            // PostgreSQL aborts a deadlocked transaction whole, and NetBox writes each request
+            // (a bulk one too) in one transaction: nothing of it was applied.
+            never_arrived: status == 503 || (status == 500 && body.contains("deadlock detected")),
         }
     }
 

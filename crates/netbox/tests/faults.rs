@@ -20,6 +20,8 @@ struct Mock {
     /// Answer this status to the first N calls.
     fail_first: AtomicU32,
     fail_status: AtomicU32,
+    /// The body of the failing answers (NetBox's 500 JSON), empty for none.
+    fail_body: std::sync::Mutex<String>,
 }
 
 fn site(id: u64) -> serde_json::Value {
@@ -66,8 +68,11 @@ async fn sites(State(mock): State<Arc<Mock>>, Query(page): Query<Page>) -> Respo
 async fn create(State(mock): State<Arc<Mock>>) -> Response {
     let call = mock.calls.fetch_add(1, Ordering::SeqCst);
     if call < mock.fail_first.load(Ordering::SeqCst) {
-        return StatusCode::from_u16(mock.fail_status.load(Ordering::SeqCst) as u16)
-            .unwrap()
+        let body = mock.fail_body.lock().unwrap().clone();
+        return (
+            StatusCode::from_u16(mock.fail_status.load(Ordering::SeqCst) as u16).unwrap(),
+            body,
+        )
             .into_response();
     }
     (StatusCode::CREATED, Json(json!([site(1)]))).into_response()
@@ -160,4 +165,37 @@ async fn a_create_is_repeated_after_503_but_not_after_an_ambiguous_504() {
     let err = nb.create::<Site, _>(&new).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Connection);
     assert_eq!(mock.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_write_its_database_rolled_back_in_a_deadlock_is_sent_again_and_other_500s_are_not() {
+    let new = [NewSite {
+        name: "s1".into(),
+        slug: "s1".into(),
+        status: "active".into(),
+        tags: vec![],
+    }];
+    // What NetBox answers when PostgreSQL aborts its transaction (two syncs deleting VMs of
+    // the same VM types at once did this here).
+    let deadlock = r#"{"error": "deadlock detected\nDETAIL:  Process 26327 waits for ShareLock on transaction 177937; blocked by process 23442.", "exception": "DeadlockDetected", "netbox_version": "4.7.3"}"#;
+    let mock = Arc::new(Mock::default());
+    mock.fail_first.store(1, Ordering::SeqCst);
+    mock.fail_status.store(500, Ordering::SeqCst);
+    *mock.fail_body.lock().unwrap() = deadlock.into();
+    let nb = serve(mock.clone()).await;
+    assert_eq!(nb.create::<Site, _>(&new).await.unwrap().done.len(), 1);
+    assert_eq!(mock.calls.load(Ordering::SeqCst), 2, "sent again once");
+
+    let mock = Arc::new(Mock::default());
+    mock.fail_first.store(1, Ordering::SeqCst);
+    mock.fail_status.store(500, Ordering::SeqCst);
+    *mock.fail_body.lock().unwrap() = r#"{"error": "division by zero"}"#.into();
+    let nb = serve(mock.clone()).await;
+    let err = nb.create::<Site, _>(&new).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Internal);
+    assert_eq!(
+        mock.calls.load(Ordering::SeqCst),
+        1,
+        "an unknown failure may have written"
+    );
 }
