@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use super::sync::context::{RunOptions, Templates};
+use super::sync::mapping::MappingRules;
 use super::sync::overwrite::OverwritePolicy;
 
 #[derive(Debug, Parser)]
@@ -206,6 +207,13 @@ pub struct SyncRules {
     /// `proxmox-template`; `skip` leaves them out (each listed with the reason).
     #[arg(long, env = "PROXBOX_TEMPLATES", value_enum, default_value_t = Templates::Mark)]
     pub templates: Templates,
+    /// Mapping rules as JSON: the tenant, role and platform of matching guests and the site of
+    /// matching clusters, e.g. `[{"match": {"tag": "prod"}, "role": "web"}]` (see README).
+    #[arg(long, env = "PROXBOX_MAPPING", value_parser = MappingRules::parse, default_value = "")]
+    pub mapping: MappingRules,
+    /// A file of mapping rules (the same JSON), applied after those of `--mapping`.
+    #[arg(long, env = "PROXBOX_MAPPING_FILE", value_parser = MappingRules::from_path)]
+    pub mapping_file: Option<MappingRules>,
 }
 
 impl Default for SyncRules {
@@ -216,6 +224,8 @@ impl Default for SyncRules {
             overwrite: OverwritePolicy::default(),
             netbox_mirror_hours: 24,
             templates: Templates::Mark,
+            mapping: MappingRules::default(),
+            mapping_file: None,
         }
     }
 }
@@ -230,6 +240,10 @@ impl SyncRules {
             mirror_max_age: (self.netbox_mirror_hours > 0)
                 .then(|| std::time::Duration::from_secs(self.netbox_mirror_hours * 3600)),
             templates: self.templates,
+            mapping: self
+                .mapping
+                .clone()
+                .then(self.mapping_file.clone().unwrap_or_default()),
         }
     }
 }

@@ -5,9 +5,13 @@ use std::collections::BTreeSet;
 
 use proxbox::events::ItemStatus;
 use proxbox::server::sync::context::{RunOptions, Templates};
+use proxbox::server::sync::mapping::MappingRules;
 use proxbox::server::sync::overwrite::OverwritePolicy;
 use proxbox::server::sync::stage::Stage;
-use proxbox_netbox::models::{NewTag, Tag, TagRef, VirtualMachine, VirtualMachineWrite};
+use proxbox_netbox::models::{
+    DeviceRole, NewDeviceRole, NewNamed, NewSite, NewTag, Site, Tag, TagRef, Tenant,
+    VirtualMachine, VirtualMachineWrite,
+};
 use pve_sim::Kind;
 
 use crate::support::*;
@@ -205,4 +209,110 @@ async fn templates_are_left_out_when_the_setting_says_skip() {
 
     cleanup(&netbox, &name).await;
     sim.stop().await;
+}
+
+#[tokio::test]
+async fn mapping_rules_choose_the_clusters_site_and_guests_tenant_and_role() {
+    let (netbox, name, sim) = scenario("map", 15, 1, 6).await;
+    let (_test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
+    let named = |slug: String| NewNamed {
+        name: slug.clone(),
+        slug,
+        description: String::new(),
+        tags: Vec::new(),
+    };
+    let site_slug = format!("{name}-east");
+    let site = netbox
+        .ensure::<Site, _>(&site_slug, || NewSite {
+            name: site_slug.clone(),
+            slug: site_slug.clone(),
+            status: "active".into(),
+            tags: Vec::new(),
+        })
+        .await
+        .unwrap();
+    let tenant = netbox
+        .ensure::<Tenant, _>(&format!("{name}-shop"), || named(format!("{name}-shop")))
+        .await
+        .unwrap();
+    let role_slug = format!("{name}-web");
+    let role = netbox
+        .ensure::<DeviceRole, _>(&role_slug, || NewDeviceRole {
+            name: role_slug.clone(),
+            slug: role_slug.clone(),
+            color: "2196f3".into(),
+            vm_role: true,
+            tags: Vec::new(),
+        })
+        .await
+        .unwrap();
+    sim.state
+        .cluster
+        .write()
+        .await
+        .guests
+        .get_mut(&(Kind::Qemu, 101))
+        .unwrap()
+        .tags = vec!["web".into()];
+    let rules = format!(
+        r#"[{{"name": "east", "match": {{"cluster": "{name}"}}, "site": "{site_slug}"}},
+            {{"name": "web by tag", "match": {{"tag": "web"}}, "role": "{role_slug}"}},
+            {{"name": "specials by name", "match": {{"name": "^special-"}}, "tenant": "{}"}}]"#,
+        tenant.slug
+    );
+    let options = RunOptions {
+        mapping: MappingRules::parse(&rules).unwrap(),
+        ..RunOptions::default()
+    };
+    let ran = run_on(&db, &netbox, &sim, endpoint_id, VMS, options).await;
+    assert!(ran.outcome.ok, "{:?}", ran.outcome.error);
+    ran.assert_no_failed_items();
+
+    let (cluster, vms) = cluster_and_vms(&netbox, &name).await;
+    assert_eq!(
+        cluster.scope_id,
+        Some(site.id),
+        "the rule's site scopes the cluster"
+    );
+    let by_name = |n: &str| vms.iter().find(|v| v.name == n).unwrap();
+    let id = |r: &Option<proxbox_netbox::models::Ref>| r.as_ref().map(|r| r.id);
+    assert_eq!(id(&by_name("app-shared").role), Some(role.id), "by tag");
+    assert_eq!(id(&by_name("app-shared").site), Some(site.id));
+    for special in ["special-qemu-100", "special-lxc-100"] {
+        assert_eq!(
+            id(&by_name(special).tenant),
+            Some(tenant.id),
+            "{special} by name"
+        );
+    }
+    assert_eq!(
+        id(&by_name("odd-config").tenant),
+        None,
+        "no rule: no tenant"
+    );
+
+    // A rule that names a site NetBox lacks stops a run before it writes anything.
+    let other_sim = simulator(&unique("mapx"), 16, 1, 5).await;
+    let (_other_db, other_db, other_endpoint) = proxbox_db(Backend::Sqlite).await;
+    let missing = RunOptions {
+        mapping: MappingRules::parse(r#"[{"name": "typo", "site": "no-such-site-anywhere"}]"#)
+            .unwrap(),
+        ..RunOptions::default()
+    };
+    let (_, writes_before) = netbox.request_counts();
+    let refused = run_on(&other_db, &netbox, &other_sim, other_endpoint, &[], missing).await;
+    assert!(!refused.outcome.ok);
+    let error = refused.outcome.error.unwrap();
+    assert!(
+        error.message.contains("\"typo\"") && error.message.contains("no-such-site-anywhere"),
+        "{error:?}"
+    );
+    assert_eq!(netbox.request_counts().1, writes_before, "nothing written");
+
+    cleanup(&netbox, &name).await;
+    netbox.delete::<DeviceRole>(&[role.id]).await.unwrap();
+    netbox.delete::<Tenant>(&[tenant.id]).await.unwrap();
+    netbox.delete::<Site>(&[site.id]).await.unwrap();
+    sim.stop().await;
+    other_sim.stop().await;
 }

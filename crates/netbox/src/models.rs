@@ -91,6 +91,22 @@ pub struct Site {
 }
 model!(Site, "dcim/sites");
 
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Tenant {
+    pub id: u64,
+    pub name: String,
+    pub slug: String,
+}
+model!(Tenant, "tenancy/tenants");
+
+/// A VRF: addresses in one are apart from those of the global table and of other VRFs.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct Vrf {
+    pub id: u64,
+    pub name: String,
+}
+model!(Vrf, "ipam/vrfs");
+
 /// Manufacturers, cluster types and platforms: a name and a slug.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NewNamed {
@@ -466,6 +482,8 @@ pub struct VirtualMachineWrite {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role: Option<Option<u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<Option<u64>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub platform: Option<Option<u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub virtual_machine_type: Option<Option<u64>>,
@@ -681,5 +699,6 @@ slugged!(
     DeviceRole,
     Platform,
     ClusterType,
-    VirtualMachineType
+    VirtualMachineType,
+    Tenant
 );

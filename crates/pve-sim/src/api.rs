@@ -112,6 +112,9 @@ fn resource_of(g: &Guest) -> Value {
     if !g.tags.is_empty() {
         v["tags"] = json!(g.tags.join(";"));
     }
+    if let Some(pool) = &g.pool {
+        v["pool"] = json!(pool);
+    }
     v
 }
 

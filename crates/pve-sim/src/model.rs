@@ -112,6 +112,9 @@ pub struct Guest {
     /// A template (`template: 1`): never running.
     #[serde(default)]
     pub template: bool,
+    /// The resource pool it belongs to.
+    #[serde(default)]
+    pub pool: Option<String>,
     /// Config keys no Proxmox version documents (the client must ignore them).
     #[serde(default)]
     pub extra_config: BTreeMap<String, String>,
@@ -438,6 +441,7 @@ impl Cluster {
             tags,
             description,
             template,
+            pool: vmid.is_multiple_of(5).then(|| "customers".to_string()),
             extra_config: BTreeMap::new(),
             snapshots,
         }

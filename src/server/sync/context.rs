@@ -8,6 +8,7 @@ use proxbox_netbox::{NbError, NetboxClient};
 use proxbox_pve::PveClient;
 
 use super::failure::StageError;
+use super::mapping::MappingRules;
 use super::mirror::Mirror;
 use super::overwrite::OverwritePolicy;
 use super::plan::PLANNED_ID_BASE;
@@ -103,6 +104,8 @@ pub struct RunOptions {
     /// full reads; `None` reads NetBox in full every run.
     pub mirror_max_age: Option<Duration>,
     pub templates: Templates,
+    /// The tenant, role and platform of matching guests, the site of matching clusters.
+    pub mapping: MappingRules,
 }
 
 /// What a sync does with Proxmox templates.
@@ -123,6 +126,7 @@ impl Default for RunOptions {
             orphan_grace: Duration::from_secs(24 * 3600),
             mirror_max_age: Some(Duration::from_secs(24 * 3600)),
             templates: Templates::Mark,
+            mapping: MappingRules::default(),
         }
     }
 }

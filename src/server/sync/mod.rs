@@ -7,7 +7,8 @@
 //! them: which stages a run includes ([`stage`]), what marks Proxbox's objects
 //! ([`managed`]), which object is a Proxmox object's ([`adopt`]), what stages hand on
 //! ([`state`]), how a stage fails ([`failure`]), where events go ([`sink`], [`report`]) and
-//! which NetBox fields a sync may overwrite ([`overwrite`]), the VLANs and IP addresses guests
+//! which NetBox fields a sync may overwrite ([`overwrite`]), what operators' mapping
+//! rules choose ([`mapping`]), the VLANs and IP addresses guests
 //! and nodes share ([`vlans`], [`addresses`]). The identity map of managed
 //! objects is in the database (`db::sync_objects`); the copy of the NetBox objects read at
 //! scale, kept current through NetBox's change log, is [`mirror`].
@@ -20,6 +21,7 @@ pub mod apply;
 pub mod context;
 pub mod failure;
 pub mod managed;
+pub mod mapping;
 #[cfg(test)]
 mod memory;
 pub mod mirror;

@@ -207,6 +207,7 @@ async fn pass(
             nodes: (0..c.nodes.len())
                 .map(|n| (node_name(c, n), c.nodes[n]))
                 .collect(),
+            site: devices::site_slug(&c.name),
         })
         .collect();
     let netbox_clusters: HashMap<String, u64> = nb
@@ -228,6 +229,11 @@ async fn pass(
                     .as_ref()
                     .is_some_and(|c| netbox_clusters.values().any(|id| *id == c.id))
             })
+            .collect(),
+        cluster_sites: nb
+            .all::<Cluster>()
+            .into_iter()
+            .filter_map(|c| Some((c.name, c.scope_id?)))
             .collect(),
         netbox_clusters,
         mapped: (0..clusters.len())
@@ -314,6 +320,8 @@ async fn pass(
                 notes: format!("# {}\n\nowned by *ops*", g.name),
                 tags: g.tags.iter().map(|t| t.to_uppercase()).collect(),
                 template: g.template,
+                pool: None,
+                mapped: Default::default(),
                 warning: None,
             });
         }

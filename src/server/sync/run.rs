@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::context::SyncContext;
 use super::failure::{failure_ending, StageError, RUN_PHASE};
+use super::mapping;
 use super::report::StageReport;
 use super::stage::{plan_stages, Stage};
 use super::stages::{
@@ -76,6 +77,17 @@ pub async fn run_sync(
         .await;
     sink.emit(run_setting(ctx, netbox_reads));
     let mut state = RunState::default();
+    // A rule naming an object NetBox lacks stops the run before it writes anything.
+    match mapping::resolve(ctx, &ctx.options.mapping).await {
+        Ok(resolved) => state.mapping = resolved,
+        Err(error) => {
+            for event in failure_ending(RUN_PHASE, &error) {
+                sink.emit(event);
+            }
+            outcome.error = Some(error);
+            return outcome;
+        }
+    }
     for stage in stages.iter().copied() {
         let name = stage.name();
         sink.emit(SyncEvent::Step(Step {

@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use proxbox_pve::{ClusterResource, GuestKind, NetDevice};
 
+use super::mapping::Resolved;
 use super::plan::is_planned;
 
 /// What the stages of one run hand each other.
@@ -18,6 +19,8 @@ pub struct RunState {
     pub interfaces: Vec<SyncedInterface>,
     /// `/cluster/resources` of each endpoint as discovery read it (nodes and guests).
     pub resources: BTreeMap<i64, Vec<ClusterResource>>,
+    /// The mapping rules' NetBox objects, in rule order (looked up before any write).
+    pub mapping: Vec<Resolved>,
 }
 
 /// The ids that exist in NetBox, without those a dry run only planned (NetBox cannot be

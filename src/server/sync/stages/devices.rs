@@ -28,6 +28,9 @@ pub struct ProxmoxCluster {
     pub name: String,
     /// Node name and whether it is online.
     pub nodes: Vec<(String, bool)>,
+    /// The slug of the site a new cluster is scoped to: a mapping rule's, else its own
+    /// [`site_slug`], which Proxbox creates.
+    pub site: String,
 }
 
 /// The shared objects every node device points at.
@@ -49,6 +52,9 @@ pub struct Inputs {
     pub sites: HashMap<String, u64>,
     /// Cluster name → id.
     pub netbox_clusters: HashMap<String, u64>,
+    /// Cluster name → the site an existing cluster is scoped to: its devices and VMs must
+    /// be in it, whatever a rule names now.
+    pub cluster_sites: HashMap<String, u64>,
     pub devices: Vec<Device>,
     pub mapped: HashMap<i64, HashMap<String, Mapped>>,
     pub prerequisites: Prerequisites,
@@ -67,7 +73,11 @@ pub fn plan_sites(inputs: &Inputs) -> Plan<NewSite, String> {
     let mut plan = Plan::new("sites");
     for cluster in &inputs.clusters {
         let slug = site_slug(&cluster.name);
-        if inputs.sites.contains_key(&slug) || plan.creates.iter().any(|w| w.key == slug) {
+        // A rule's site is the operator's (checked to exist before the run wrote anything).
+        if cluster.site != slug
+            || inputs.sites.contains_key(&slug)
+            || plan.creates.iter().any(|w| w.key == slug)
+        {
             continue;
         }
         let name = format!("Proxmox {}", cluster.name);
@@ -83,6 +93,16 @@ pub fn plan_sites(inputs: &Inputs) -> Plan<NewSite, String> {
         );
     }
     plan
+}
+
+/// The site of a cluster's devices and VMs: the one an existing cluster is scoped to, else
+/// the one a new cluster gets.
+fn site_of(inputs: &Inputs, sites: &HashMap<String, u64>, cluster: &ProxmoxCluster) -> Option<u64> {
+    inputs
+        .cluster_sites
+        .get(&cluster.name)
+        .or_else(|| sites.get(&cluster.site))
+        .copied()
 }
 
 /// Clusters NetBox lacks, by name, each scoped to its site.
@@ -102,7 +122,7 @@ pub fn plan_clusters(inputs: &Inputs, sites: &HashMap<String, u64>) -> Plan<Clus
                 cluster_type: Some(inputs.prerequisites.cluster_type),
                 status: Some("active".into()),
                 scope_type: Some("dcim.site".into()),
-                scope_id: sites.get(&site_slug(&cluster.name)).copied(),
+                scope_id: sites.get(&cluster.site).copied(),
                 tags: tags(),
                 ..Default::default()
             },
@@ -125,7 +145,7 @@ pub fn plan_devices(
     // The nodes of the clusters NetBox has, with their identity.
     let mut nodes = Vec::new();
     for (cluster_index, c) in inputs.clusters.iter().enumerate() {
-        let (Some(&cluster), Some(&site)) = (clusters.get(&c.name), sites.get(&site_slug(&c.name)))
+        let (Some(&cluster), Some(site)) = (clusters.get(&c.name), site_of(inputs, sites, c))
         else {
             let why = StageError {
                 category: ErrorCategory::Validation,
@@ -248,7 +268,7 @@ pub async fn write<T: Target>(
                 endpoint_id: c.endpoint_id,
                 name: c.name.clone(),
                 netbox_cluster: *clusters.get(&c.name)?,
-                site: *sites.get(&site_slug(&c.name))?,
+                site: site_of(inputs, &sites, c)?,
                 devices: HashMap::new(),
             })
         })
@@ -324,6 +344,11 @@ pub async fn read(
             .unwrap_or_else(|| source.endpoint_name.clone());
         found.push(ProxmoxCluster {
             endpoint_id: source.endpoint_id,
+            site: ctx
+                .options
+                .mapping
+                .cluster_site(&name)
+                .map_or_else(|| site_slug(&name), str::to_string),
             name,
             nodes,
         });
@@ -354,13 +379,18 @@ pub async fn read(
     );
     // Only what this run's clusters need: reads that other clusters' syncs cannot disturb.
     let nb = &ctx.netbox;
-    let slugs: Vec<String> = found.iter().map(|c| site_slug(&c.name)).collect();
+    let slugs: Vec<String> = found.iter().map(|c| c.site.clone()).collect();
     let names: Vec<String> = found.iter().map(|c| c.name.clone()).collect();
     let (sites, clusters) = tokio::try_join!(
         nb.list_in::<Site, _>("slug", &slugs),
         nb.list_in::<Cluster, _>("name", &names),
     )?;
     let sites: HashMap<String, u64> = sites.into_iter().map(|s| (s.slug, s.id)).collect();
+    let cluster_sites: HashMap<String, u64> = clusters
+        .iter()
+        .filter(|c| c.scope_type.as_deref() == Some("dcim.site"))
+        .filter_map(|c| Some((c.name.clone(), c.scope_id?)))
+        .collect();
     let netbox_clusters: HashMap<String, u64> =
         clusters.into_iter().map(|c| (c.name, c.id)).collect();
     let cluster_ids: Vec<u64> = netbox_clusters.values().copied().collect();
@@ -386,6 +416,7 @@ pub async fn read(
         clusters: found,
         sites,
         netbox_clusters,
+        cluster_sites,
         devices,
         mapped,
         prerequisites,

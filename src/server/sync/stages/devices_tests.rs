@@ -16,9 +16,11 @@ fn inputs(nodes: &[(&str, bool)]) -> Inputs {
             endpoint_id: 1,
             name: "lab".into(),
             nodes: nodes.iter().map(|(n, on)| (n.to_string(), *on)).collect(),
+            site: site_slug("lab"),
         }],
         sites: HashMap::new(),
         netbox_clusters: HashMap::new(),
+        cluster_sites: HashMap::new(),
         devices: Vec::new(),
         mapped: HashMap::new(),
         prerequisites: PREREQUISITES,
@@ -194,4 +196,34 @@ fn nodes_of_a_cluster_netbox_refused_fail_with_a_reason() {
     assert_eq!(plan.failures.len(), 2);
     assert!(plan.failures[0].error.message.contains("cluster lab"));
     assert!(plan.writes_nothing());
+}
+
+#[test]
+fn a_rules_site_scopes_a_new_cluster_and_an_existing_cluster_keeps_its_own() {
+    let mut ruled = inputs(&[("pve1", true)]);
+    ruled.clusters[0].site = "dc-east".into();
+    ruled.sites.insert("dc-east".into(), 30);
+    assert!(
+        plan_sites(&ruled).creates.is_empty(),
+        "the rule's site is the operator's: never created"
+    );
+    let clusters = plan_clusters(&ruled, &ruled.sites);
+    assert_eq!(clusters.creates[0].body.scope_id, Some(30));
+    let devices = plan_devices(
+        &ruled,
+        &ruled.sites,
+        &[("lab".to_string(), 10)].into(),
+        &OverwritePolicy::default(),
+    );
+    assert_eq!(devices.creates[0].body.site, Some(30));
+
+    // The cluster already exists, scoped to site 20: its devices stay where it is.
+    ruled.cluster_sites.insert("lab".into(), 20);
+    let devices = plan_devices(
+        &ruled,
+        &ruled.sites,
+        &[("lab".to_string(), 10)].into(),
+        &OverwritePolicy::default(),
+    );
+    assert_eq!(devices.creates[0].body.site, Some(20));
 }

@@ -19,6 +19,7 @@ use crate::server::sync::apply::{self, Applied};
 use crate::server::sync::context::{RunOptions, SyncContext, Templates};
 use crate::server::sync::failure::StageError;
 use crate::server::sync::managed::*;
+use crate::server::sync::mapping::Resolved;
 use crate::server::sync::overwrite::{Field, OverwritePolicy};
 use crate::server::sync::plan::{Label, Plan};
 use crate::server::sync::report::StageReport;
@@ -51,6 +52,10 @@ pub struct Guest {
     /// Proxmox tags, as Proxmox spells them.
     pub tags: Vec<String>,
     pub template: bool,
+    /// The guest's Proxmox pool.
+    pub pool: Option<String>,
+    /// What the mapping rules give it (NetBox ids).
+    pub mapped: Resolved,
     /// Disk key (`scsi0`, `rootfs`…) and size in MB, for the virtual-disks stage.
     pub disks: Vec<(String, u64)>,
     pub nets: Vec<NetDevice>,
@@ -176,6 +181,8 @@ pub fn desired(
             .unwrap_or_default(),
         tags: config.map(|c| c.tags.clone()).unwrap_or_default(),
         template: config.is_some_and(|c| c.template) || resource.template,
+        pool: resource.pool.clone(),
+        mapped: Resolved::default(),
         nets: config.map(|c| c.nets.clone()).unwrap_or_default(),
         node: resource.node.clone().unwrap_or_default(),
         vmid,
@@ -274,11 +281,12 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
     let identity_field = inputs.identity_field;
     let mut added_tags = Vec::new();
     for ((index, d), adopted) in synced.into_iter().zip(adopted) {
-        let platform = d
-            .ostype
-            .as_ref()
-            .and_then(|o| inputs.platforms.get(o))
-            .copied();
+        let platform = d.mapped.platform.or_else(|| {
+            d.ostype
+                .as_ref()
+                .and_then(|o| inputs.platforms.get(o))
+                .copied()
+        });
         let wanted = wanted_tags(inputs, d);
         let status = if d.template { "offline" } else { d.status };
         let vm_type = inputs.vm_types.map(|t| t.of(d.kind));
@@ -303,6 +311,8 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
                     cluster: Some(d.cluster),
                     device: Some(d.device),
                     site: Some(Some(d.site)),
+                    tenant: d.mapped.tenant.map(Some),
+                    role: d.mapped.role.map(Some),
                     platform: Some(platform),
                     virtual_machine_type: vm_type.map(Some),
                     start_on_boot: start_on_boot.map(str::to_string),
@@ -341,6 +351,14 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
                 platform,
             ),
             site: policy.update(Field::Site, &vm.site.as_ref().map(|r| r.id), Some(d.site)),
+            // Without a rule for it, a field is the operator's: nothing to correct.
+            tenant: d.mapped.tenant.and_then(|t| {
+                policy.update(Field::Tenant, &vm.tenant.as_ref().map(|r| r.id), Some(t))
+            }),
+            role: d
+                .mapped
+                .role
+                .and_then(|r| policy.update(Field::Role, &vm.role.as_ref().map(|r| r.id), Some(r))),
             virtual_machine_type: vm_type.and_then(|t| {
                 policy.update(
                     Field::VmType,

@@ -13,6 +13,7 @@ use crate::server::sync::apply;
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
 use crate::server::sync::managed::{guest_identity, proxbox_tag, slugify};
+use crate::server::sync::mapping::Facts;
 use crate::server::sync::plan::Label;
 use crate::server::sync::report::StageReport;
 use crate::server::sync::state::RunState;
@@ -169,6 +170,16 @@ async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRe
             }
             let parsed = configs.get(&index);
             let mut d = desired(synced, guest, *kind, *vmid, parsed.map(|p| &p.value));
+            d.mapped = ctx.options.mapping.pick(
+                &state.mapping,
+                &Facts {
+                    cluster: &synced.name,
+                    node: &d.node,
+                    name: &d.name,
+                    tags: &d.tags,
+                    pool: d.pool.as_deref(),
+                },
+            );
             d.warning = parsed.filter(|p| !p.warnings.is_empty()).map(|p| {
                 p.warnings
                     .iter()

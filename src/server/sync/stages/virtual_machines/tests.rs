@@ -30,6 +30,8 @@ fn wanted(name: &str, kind: GuestKind, vmid: u64) -> Guest {
         notes: String::new(),
         tags: Vec::new(),
         template: false,
+        pool: None,
+        mapped: Resolved::default(),
         warning: None,
     }
 }
@@ -399,4 +401,33 @@ fn settled_guests_carry_their_vm_and_its_primary_addresses() {
         (7, (Some(70), None))
     );
     assert_eq!((guests[1].name.as_str(), guests[1].vm_id), ("db", 8));
+}
+
+#[test]
+fn mapping_rules_set_tenant_role_and_platform_on_create_and_then_only_where_owned() {
+    let mut web = wanted("web", GuestKind::Qemu, 100);
+    web.mapped = Resolved {
+        site: None,
+        tenant: Some(40),
+        role: Some(41),
+        platform: Some(42),
+    };
+    let created = planned(&inputs(vec![web.clone()], Vec::new())).plan;
+    let body = &created.creates[0].body;
+    assert_eq!(
+        (body.tenant, body.role, body.platform),
+        (Some(Some(40)), Some(Some(41)), Some(Some(42)))
+    );
+    // An existing VM: the platform is Proxmox's (always), tenant and role set on create only.
+    let existing = vm(7, &web, json!({"role": {"id": 99}}));
+    let plan = planned(&inputs(vec![web.clone()], vec![existing.clone()])).plan;
+    assert_eq!(plan.updates[0].changed, ["platform"]);
+    let mut policy = OverwritePolicy::default();
+    policy.0.insert(Field::Role, Overwrite::Always);
+    policy.0.insert(Field::Tenant, Overwrite::Always);
+    let owned = plan_with(&inputs(vec![web.clone()], vec![existing.clone()]), &policy);
+    assert_eq!(owned.updates[0].changed, ["platform", "role", "tenant"]);
+    // Without a rule, role=always leaves the operator's role alone.
+    let plain = wanted("web", GuestKind::Qemu, 100);
+    assert!(plan_with(&inputs(vec![plain], vec![existing]), &policy).writes_nothing());
 }
