@@ -23,3 +23,4 @@ mod sync_node_interfaces;
 mod sync_run;
 mod sync_stages;
 mod sync_support;
+mod sync_vrf;

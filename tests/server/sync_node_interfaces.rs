@@ -149,7 +149,7 @@ async fn node_networks_become_interfaces_with_bonds_bridges_vlans_and_addresses(
     assert!(on.contains_key("ipmi") && !on.contains_key("vlan30"));
     assert!(on["eno4"].enabled);
     let v6_of_vlan30 = netbox
-        .list::<IpAddress>(&[("address", "fd00:72:0:30::b".into())])
+        .list::<IpAddress>(&[("address", "fd00:10e:0:30::b".into())])
         .await
         .unwrap();
     assert!(v6_of_vlan30.is_empty(), "{v6_of_vlan30:?}");

@@ -594,6 +594,9 @@ pub struct IpAddress {
     /// CIDR form, `10.0.0.5/24`.
     pub address: String,
     pub status: Choice,
+    /// `None`: the global table.
+    #[serde(default)]
+    pub vrf: Option<Ref>,
     #[serde(default)]
     pub assigned_object_type: Option<String>,
     #[serde(default)]
@@ -609,6 +612,34 @@ pub struct IpAddress {
 }
 model!(IpAddress, "ipam/ip-addresses");
 
+/// An address with the object it is assigned to, as NetBox nests it: what a sync reads of an
+/// address another object holds, to name that object.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct HeldAddress {
+    pub id: u64,
+    pub address: String,
+    #[serde(default)]
+    pub vrf: Option<Ref>,
+    #[serde(default)]
+    pub assigned_object_type: Option<String>,
+    #[serde(default)]
+    pub assigned_object: Option<AssignedObject>,
+    #[serde(default)]
+    pub tags: Vec<Ref>,
+}
+model!(HeldAddress, "ipam/ip-addresses");
+
+/// An interface as an address's `assigned_object`: its name and its VM or device.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AssignedObject {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub virtual_machine: Option<Ref>,
+    #[serde(default)]
+    pub device: Option<Ref>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct IpAddressWrite {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -617,6 +648,8 @@ pub struct IpAddressWrite {
     pub address: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vrf: Option<Option<u64>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub assigned_object_type: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -548,10 +548,13 @@ impl Cluster {
 /// A node with ten interfaces, as Proxmox installs are commonly cabled: a NIC under the
 /// management bridge, two bonded NICs under the guest bridge, a spare NIC that is down,
 /// VLAN interfaces in both spellings (`vmbr0.50`, `bond0.20`, `vlan30` with its raw
-/// device), IPv4 and IPv6. Addresses stay inside the cluster's range `10.{100+index}.0.0/16`
-/// (third octets 250+ are never a guest's) and `fd00:{100+index}::/32`.
+/// device), IPv4 and IPv6. Addresses stay inside the cluster's ranges, those of its guests:
+/// `10.{100+index}.0.0/16` (third octets 250+ are never a guest's) and
+/// `fd00:{0x100+index}::/32` (other /64s than the guests').
 fn generate_node(cluster: &str, index: u8, n: usize) -> Node {
     let net = 100 + index as u32;
+    // As the guests' IPv6 (`fd00:{0x100 + index}::/32`), in /64s of their own.
+    let net6 = 0x100 + index as u32;
     let ip = format!("10.{net}.250.{}", 11 + n);
     let port = |iface: &str, kind: &str, ports: Option<&str>| NodeIface {
         iface: iface.into(),
@@ -590,7 +593,7 @@ fn generate_node(cluster: &str, index: u8, n: usize) -> Node {
             address: Some(ip.clone()),
             netmask: Some("255.255.255.0".into()),
             gateway: Some(format!("10.{net}.250.1")),
-            address6: Some(format!("fd00:{net:x}:0:250::{:x}", 11 + n)),
+            address6: Some(format!("fd00:{net6:x}:0:250::{:x}", 11 + n)),
             comments: Some("management".into()),
             ..port("vmbr0", "bridge", Some("eno1"))
         },
@@ -618,7 +621,7 @@ fn generate_node(cluster: &str, index: u8, n: usize) -> Node {
             }
         },
         NodeIface {
-            address6: Some(format!("fd00:{net:x}:0:30::{:x}", 11 + n)),
+            address6: Some(format!("fd00:{net6:x}:0:30::{:x}", 11 + n)),
             vlan_id: Some(30),
             raw_device: Some("vmbr1".into()),
             ..port("vlan30", "vlan", None)

@@ -6,12 +6,14 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use proxbox_netbox::models::{IpAddress, IpAddressWrite};
+use proxbox_netbox::models::{HeldAddress, IpAddress, IpAddressWrite};
 
 use super::apply::Applied;
+use super::failure::StageError;
 use super::managed::{is_managed, tags};
 use super::overwrite::{Field, Overwrite, OverwritePolicy};
 use super::plan::{Label, Plan};
+use crate::events::ErrorCategory;
 
 /// The host part of a CIDR address (`10.0.0.5/24` → `10.0.0.5`), parsed.
 pub fn host(cidr: &str) -> Option<IpAddr> {
@@ -48,6 +50,39 @@ pub struct Reporting {
     /// How items name the interface: `web/net0`, `pve1/vmbr0`.
     pub label: String,
     pub addresses: Vec<String>,
+    /// The VRF its addresses are in (a mapping rule's); `None`: the global table.
+    pub vrf: Option<u64>,
+}
+
+/// Where an address is: its host and VRF (`None`: the global table).
+type Place = (IpAddr, Option<u64>);
+
+fn place_of(address: &str, vrf: Option<u64>) -> Option<Place> {
+    Some((host(address)?, vrf))
+}
+
+/// The holder of an address in words: `VM interface net0 of web-1 (made by Proxbox)`.
+fn holder_words(holder: &HeldAddress) -> String {
+    let by = if is_managed(&holder.tags) {
+        "made by Proxbox"
+    } else {
+        "Proxbox does not manage it"
+    };
+    let Some(on) = &holder.assigned_object else {
+        return format!("IP address {} unassigned ({by})", holder.id);
+    };
+    let interface = on.name.as_deref().unwrap_or("an interface");
+    let owner = on
+        .virtual_machine
+        .as_ref()
+        .map(|vm| format!("VM {}", vm.name.as_deref().unwrap_or("?")))
+        .or_else(|| {
+            on.device
+                .as_ref()
+                .map(|d| format!("device {}", d.name.as_deref().unwrap_or("?")))
+        })
+        .unwrap_or_else(|| "an object".into());
+    format!("{interface} of {owner} (IP address {}, {by})", holder.id)
 }
 
 /// A reported address: the index of its [`Reporting`] and the address.
@@ -88,15 +123,30 @@ pub fn new_hosts(reportings: &[Reporting], assigned: &[IpAddress]) -> Vec<String
 pub fn plan_addresses(
     reportings: &[Reporting],
     assigned: &[IpAddress],
-    holders: &[IpAddress],
+    holders: &[HeldAddress],
     policy: &OverwritePolicy,
 ) -> (Plan<IpAddressWrite, usize>, Vec<Reported>) {
     let on_interface = by_interface(assigned);
-    // Addresses held elsewhere: by an object Proxbox does not manage, or unassigned by hand.
-    let foreign: HashMap<IpAddr, &IpAddress> = holders
+    // What this plan frees: addresses Proxbox made on a reporting interface that it no
+    // longer reports there (removed or reused before any create).
+    let freed: HashSet<u64> = reportings
         .iter()
-        .filter(|ip| !is_managed(&ip.tags))
-        .filter_map(|ip| Some((host(&ip.address)?, ip)))
+        .flat_map(|r| {
+            let reported: HashSet<IpAddr> = r.addresses.iter().filter_map(|a| host(a)).collect();
+            on_interface
+                .get(&r.interface_id)
+                .into_iter()
+                .flatten()
+                .filter(move |ip| host(&ip.address).is_none_or(|h| !reported.contains(&h)))
+                .map(|ip| ip.id)
+        })
+        .collect();
+    // Addresses held elsewhere in the same VRF that this plan does not free: an object
+    // Proxbox does not manage keeps its address; one Proxbox made elsewhere is a conflict.
+    let held: HashMap<Place, &HeldAddress> = holders
+        .iter()
+        .filter(|ip| !freed.contains(&ip.id))
+        .filter_map(|ip| Some((place_of(&ip.address, ip.vrf.as_ref().map(|v| v.id))?, ip)))
         .collect();
     let owns = policy.rule(Field::Addresses) == Overwrite::Always;
     let mut plan = Plan::new("IP addresses");
@@ -115,17 +165,22 @@ pub fn plan_addresses(
             if let Some(position) = current.iter().position(|ip| host(&ip.address) == Some(h)) {
                 let ip = current.remove(position);
                 reported.push((index, address.clone()));
-                let correct = ip.address != *address && owns && is_managed(&ip.tags);
+                let correct = owns && is_managed(&ip.tags);
+                let vrf = ip.vrf.as_ref().map(|v| v.id);
                 let patch = IpAddressWrite {
                     id: Some(ip.id),
-                    address: correct.then(|| address.clone()),
+                    address: (correct && ip.address != *address).then(|| address.clone()),
+                    vrf: (correct && vrf != reporting.vrf).then_some(reporting.vrf),
                     ..Default::default()
                 };
                 plan.update(reported.len() - 1, label(address), ip.id, patch);
-            } else if let Some(holder) = foreign.get(&h) {
+            } else if let Some(holder) = held
+                .get(&(h, reporting.vrf))
+                .filter(|holder| !is_managed(&holder.tags))
+            {
                 let label = label(address).warned(Some(format!(
-                    "{address} is held by an object Proxbox does not manage (IP address {}); left alone",
-                    holder.id
+                    "{address} is held by {}; left alone",
+                    holder_words(holder)
                 )));
                 plan.leave(label, Some(holder.id));
             } else {
@@ -138,21 +193,31 @@ pub fn plan_addresses(
         for address in pending {
             reported.push((index, address.clone()));
             let position = reported.len() - 1;
+            // Another guest or node of Proxbox's holds it in the same VRF: NetBox refuses the
+            // duplicate where it enforces unique addresses (its default), and then the item
+            // says whose it is and what to do.
+            let mut label = label(address);
+            label.if_refused = host(address)
+                .and_then(|h| held.get(&(h, reporting.vrf)))
+                .map(|holder| duplicate(address, holder, reporting));
             match reusable.next().filter(|_| owns) {
                 Some(old) => {
                     let patch = IpAddressWrite {
                         id: Some(old.id),
                         address: Some(address.clone()),
+                        vrf: (old.vrf.as_ref().map(|v| v.id) != reporting.vrf)
+                            .then_some(reporting.vrf),
                         ..Default::default()
                     };
-                    plan.update(position, label(address), old.id, patch);
+                    plan.update(position, label, old.id, patch);
                 }
                 None => plan.create(
                     position,
-                    label(address),
+                    label,
                     IpAddressWrite {
                         address: Some(address.clone()),
                         status: Some("active".into()),
+                        vrf: reporting.vrf.map(Some),
                         assigned_object_type: Some(reporting.assigned_type.into()),
                         assigned_object_id: Some(reporting.interface_id),
                         tags: tags(),
@@ -170,6 +235,27 @@ pub fn plan_addresses(
     (plan, reported)
 }
 
+/// An address another object of Proxbox's holds in the same VRF: NetBox would refuse it
+/// as a duplicate; say whose it is and how two address plans live side by side.
+fn duplicate(address: &str, holder: &HeldAddress, reporting: &Reporting) -> StageError {
+    let table = match reporting.vrf {
+        Some(_) => "this VRF",
+        None => "NetBox's global table",
+    };
+    StageError {
+        category: ErrorCategory::Validation,
+        message: format!(
+            "{address} is already in {table}: on {}",
+            holder_words(holder)
+        ),
+        detail: format!(
+            "{} reports {address}, which NetBox holds for another object in {table}; NetBox allows an address once per VRF.",
+            reporting.label
+        ),
+        suggestion: "If two clusters use the same address plan, give each its own VRF with a mapping rule ({\"match\": {\"cluster\": \"…\"}, \"vrf\": \"…\"}, PROXBOX_MAPPING); if the address really moved, remove it from the other guest.".into(),
+    }
+}
+
 /// Each reported address that NetBox holds on its interface after the plan, with its id,
 /// in the order they were reported.
 pub fn settle(reported: &[Reported], applied: &Applied<usize>) -> Vec<(Reported, u64)> {
@@ -182,4 +268,93 @@ pub fn settle(reported: &[Reported], applied: &Applied<usize>) -> Vec<(Reported,
         .zip(ids)
         .filter_map(|(r, id)| Some((r.clone(), id?)))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::server::sync::stages::fixtures::{managed, model};
+    use proxbox_netbox::models::VM_INTERFACE;
+    use serde_json::json;
+
+    fn reporting(vrf: Option<u64>) -> Reporting {
+        Reporting {
+            interface_id: 2,
+            assigned_type: VM_INTERFACE,
+            label: "web/net0".into(),
+            addresses: vec!["10.0.0.7/24".into()],
+            vrf,
+        }
+    }
+
+    fn held_by_another_guest(vrf: Option<u64>) -> HeldAddress {
+        model(
+            json!({"id": 9, "address": "10.0.0.7/24", "vrf": vrf.map(|id| json!({"id": id})),
+            "assigned_object_type": VM_INTERFACE,
+            "assigned_object": {"id": 77, "name": "net0", "virtual_machine": {"id": 3, "name": "web-b"}},
+            "tags": managed()}),
+        )
+    }
+
+    #[test]
+    fn an_address_another_guest_holds_in_the_same_vrf_explains_a_refusal() {
+        let policy = OverwritePolicy::default();
+        let (plan, _) = plan_addresses(
+            &[reporting(None)],
+            &[],
+            &[held_by_another_guest(None)],
+            &policy,
+        );
+        let create = &plan.creates[0];
+        assert_eq!(create.body.vrf, None, "the global table");
+        let netbox_says = StageError {
+            category: ErrorCategory::Validation,
+            message: "Duplicate IP address found in global table: 10.0.0.7/24".into(),
+            detail: String::new(),
+            suggestion: String::new(),
+        };
+        let reported = create.label.refusal(netbox_says.clone());
+        assert!(
+            reported
+                .message
+                .contains("already in NetBox's global table: on net0 of VM web-b")
+                && reported.message.contains("made by Proxbox"),
+            "{reported:?}"
+        );
+        assert!(reported.suggestion.contains("\"vrf\""), "{reported:?}");
+        assert!(
+            reported.detail.contains("Duplicate IP address"),
+            "NetBox's words stay"
+        );
+        let other = StageError {
+            category: ErrorCategory::Connection,
+            ..netbox_says
+        };
+        assert_eq!(create.label.refusal(other.clone()), other, "only refusals");
+
+        // In a VRF of its own, the other guest's address is no conflict.
+        let (plan, _) = plan_addresses(
+            &[reporting(Some(5))],
+            &[],
+            &[held_by_another_guest(None)],
+            &policy,
+        );
+        assert_eq!(plan.creates[0].body.vrf, Some(Some(5)));
+        assert_eq!(plan.creates[0].label.if_refused, None);
+    }
+
+    #[test]
+    fn an_address_proxbox_made_moves_into_its_rules_vrf() {
+        let on_interface: IpAddress = model(json!({"id": 4, "address": "10.0.0.7/24",
+            "status": {"value": "active"}, "assigned_object_type": VM_INTERFACE,
+            "assigned_object_id": 2, "tags": managed()}));
+        let (plan, _) = plan_addresses(
+            &[reporting(Some(5))],
+            &[on_interface],
+            &[],
+            &OverwritePolicy::default(),
+        );
+        assert_eq!(plan.updates[0].changed, ["vrf"]);
+        assert_eq!(plan.updates[0].body.vrf, Some(Some(5)));
+    }
 }

@@ -262,11 +262,12 @@ async fn bulk<M: Model, W: Serialize + Sync, K: Clone, T: Target>(
             }
         }
         for failure in outcome.failed {
+            let label = &chunk[failure.index].label;
             report.labeled(
-                &chunk[failure.index].label,
+                label,
                 ItemStatus::Failed,
                 chunk[failure.index].id,
-                Some(failure.error.into()),
+                Some(label.refusal(failure.error.into())),
             );
         }
         first += chunk.len();

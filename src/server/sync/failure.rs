@@ -11,7 +11,7 @@ pub use crate::events::RUN_PHASE;
 use crate::events::{Complete, ErrorCategory, ErrorDetail, ErrorEvent, Item, SyncEvent};
 
 /// Why a stage stopped, in the terms of an `error_detail` event.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StageError {
     pub category: ErrorCategory,
     pub message: String,

@@ -18,7 +18,7 @@
 //! Before a run writes anything, every slug a rule names is looked up in NetBox; a rule that
 //! names an object NetBox lacks stops the run with an error that names the rule.
 
-use proxbox_netbox::models::{DeviceRole, Platform, Site, Slugged, Tenant};
+use proxbox_netbox::models::{DeviceRole, Platform, Site, Slugged, Tenant, Vrf};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -61,6 +61,10 @@ pub struct Rule {
     pub role: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub platform: Option<String>,
+    /// The VRF (by name) the addresses of matching guests — and of matching nodes, for a
+    /// rule on the cluster or node alone — are created and matched in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vrf: Option<String>,
 }
 
 /// The facts of a guest that rules match on.
@@ -122,12 +126,18 @@ impl MappingRules {
                     "mapping rule {name:?} sets a site for some guests or nodes only; NetBox keeps a cluster's devices and VMs in the cluster's site, so a site rule may match on the cluster alone (put the site in a rule of its own: {{\"match\": {{\"cluster\": …}}, \"site\": …}})"
                 ));
             }
-            if [&rule.site, &rule.tenant, &rule.role, &rule.platform]
-                .iter()
-                .all(|v| v.is_none())
+            if [
+                &rule.site,
+                &rule.tenant,
+                &rule.role,
+                &rule.platform,
+                &rule.vrf,
+            ]
+            .iter()
+            .all(|v| v.is_none())
             {
                 return Err(format!(
-                    "mapping rule {name:?} sets nothing; give it a site, tenant, role or platform"
+                    "mapping rule {name:?} sets nothing; give it a site, tenant, role, platform or vrf"
                 ));
             }
             compiled.push((rule, regex));
@@ -190,8 +200,23 @@ impl MappingRules {
             picked.tenant = picked.tenant.or(rule.tenant);
             picked.role = picked.role.or(rule.role);
             picked.platform = picked.platform.or(rule.platform);
+            picked.vrf = picked.vrf.or(rule.vrf);
         }
         picked
+    }
+
+    /// The VRF of a node's addresses: from the first rule with a VRF that matches on the
+    /// cluster or node alone (the guest conditions never match a node).
+    pub fn node_vrf(&self, resolved: &[Resolved], cluster: &str, node: &str) -> Option<u64> {
+        self.rules().enumerate().find_map(|(index, rule)| {
+            let when = &rule.when;
+            let for_nodes = when.name.is_none() && when.tag.is_none() && when.pool.is_none();
+            (for_nodes
+                && when.cluster.as_deref().is_none_or(|c| c == cluster)
+                && when.node.as_deref().is_none_or(|n| n == node))
+            .then(|| resolved.get(index).and_then(|r| r.vrf))
+            .flatten()
+        })
     }
 
     fn matching<'s>(&'s self, facts: &'s Facts<'_>) -> impl Iterator<Item = usize> + 's {
@@ -220,6 +245,7 @@ pub struct Resolved {
     pub tenant: Option<u64>,
     pub role: Option<u64>,
     pub platform: Option<u64>,
+    pub vrf: Option<u64>,
 }
 
 async fn lookup<M: Slugged>(
@@ -242,6 +268,31 @@ async fn lookup<M: Slugged>(
     }
 }
 
+/// VRFs have no slug: by their name, which must name exactly one.
+async fn lookup_vrf(
+    ctx: &SyncContext<'_>,
+    rule: &str,
+    name: Option<&String>,
+) -> Result<Option<u64>, StageError> {
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let found: Vec<Vrf> = ctx.netbox.list(&[("name", name.clone())]).await?;
+    let found: Vec<&Vrf> = found.iter().filter(|v| v.name == *name).collect();
+    match found.as_slice() {
+        [vrf] => Ok(Some(vrf.id)),
+        none_or_many => Err(StageError {
+            category: ErrorCategory::Validation,
+            message: format!(
+                "mapping rule {rule:?} names the VRF {name:?}, of which NetBox has {}",
+                if none_or_many.is_empty() { "none".to_string() } else { format!("{}", none_or_many.len()) }
+            ),
+            detail: format!("VRFs named {name:?} in NetBox at {}: {}; nothing was written.", ctx.netbox.base_url(), none_or_many.len()),
+            suggestion: format!("Create one VRF named {name:?} in NetBox (IPAM → VRFs), or correct the rule's name."),
+        }),
+    }
+}
+
 /// Every rule's objects looked up in NetBox, in rule order; the first rule that names an
 /// object NetBox lacks is the error.
 pub async fn resolve(
@@ -256,6 +307,7 @@ pub async fn resolve(
             tenant: lookup::<Tenant>(ctx, &name, "tenant", rule.tenant.as_ref()).await?,
             role: lookup::<DeviceRole>(ctx, &name, "role", rule.role.as_ref()).await?,
             platform: lookup::<Platform>(ctx, &name, "platform", rule.platform.as_ref()).await?,
+            vrf: lookup_vrf(ctx, &name, rule.vrf.as_ref()).await?,
         });
     }
     Ok(resolved)
@@ -332,10 +384,9 @@ mod tests {
         assert_eq!(
             rules.pick(&resolved, &facts("web-1", &prod, None)),
             Resolved {
-                site: None,
                 tenant: Some(4),
                 role: Some(2),
-                platform: None
+                ..Resolved::default()
             },
             "the site is the cluster's, not the guest's"
         );
@@ -343,6 +394,35 @@ mod tests {
             rules.pick(&resolved, &facts("db", &[], None)),
             Resolved::default()
         );
+    }
+
+    #[test]
+    fn a_vrf_rule_on_the_cluster_covers_its_nodes_and_a_guest_rule_only_guests() {
+        let rules = MappingRules::parse(
+            r#"[
+                {"match": {"tag": "dmz"}, "vrf": "dmz"},
+                {"match": {"cluster": "lab"}, "vrf": "lab"}
+            ]"#,
+        )
+        .unwrap();
+        let resolved = [
+            Resolved {
+                vrf: Some(7),
+                ..Resolved::default()
+            },
+            Resolved {
+                vrf: Some(8),
+                ..Resolved::default()
+            },
+        ];
+        assert_eq!(rules.node_vrf(&resolved, "lab", "pve1"), Some(8));
+        assert_eq!(rules.node_vrf(&resolved, "other", "pve1"), None);
+        let dmz = ["dmz".to_string()];
+        assert_eq!(
+            rules.pick(&resolved, &facts("web", &dmz, None)).vrf,
+            Some(7)
+        );
+        assert_eq!(rules.pick(&resolved, &facts("web", &[], None)).vrf, Some(8));
     }
 
     #[test]

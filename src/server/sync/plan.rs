@@ -5,6 +5,7 @@
 use serde::Serialize;
 
 use super::failure::StageError;
+use crate::events::ErrorCategory;
 
 /// How an object appears in its `item_progress` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +18,9 @@ pub struct Label {
     /// Fields that could not be read from Proxmox and were left out, or why an object was
     /// left alone.
     pub warning: Option<String>,
+    /// What the plan knows of why NetBox could refuse this write (an address another
+    /// object holds): reported instead of NetBox's bare validation error if it does.
+    pub if_refused: Option<StageError>,
 }
 
 impl Label {
@@ -26,6 +30,19 @@ impl Label {
             kind: kind.into(),
             what,
             warning: None,
+            if_refused: None,
+        }
+    }
+
+    /// The error to report when NetBox refuses this write: the plan's explanation of a
+    /// validation refusal (with NetBox's words as its detail), else NetBox's error.
+    pub fn refusal(&self, error: StageError) -> StageError {
+        match &self.if_refused {
+            Some(explained) if error.category == ErrorCategory::Validation => StageError {
+                detail: format!("{} NetBox: {}", explained.detail, error.message),
+                ..explained.clone()
+            },
+            _ => error,
         }
     }
 

@@ -510,7 +510,8 @@ async fn pass(
             .into_iter()
             .collect();
     let inputs = vm_ip_addresses::Inputs {
-        holders: all_ips
+        holders: nb
+            .all::<HeldAddress>()
             .into_iter()
             .filter(|ip| hosts.contains(ip.address.split('/').next().unwrap_or("")))
             .collect(),

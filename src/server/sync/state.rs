@@ -78,6 +78,8 @@ pub struct SyncedGuest {
     /// The VM's primary IPv4 and IPv6 in NetBox as the stage read them (the
     /// vm-ip-addresses stage compares against them instead of reading every VM again).
     pub primary_ips: (Option<u64>, Option<u64>),
+    /// The VRF of its addresses (a mapping rule's); `None`: the global table.
+    pub vrf: Option<u64>,
 }
 
 /// A guest interface as NetBox has it after the vm-interfaces stage.

@@ -43,5 +43,6 @@ pub fn guest(name: &str, vm_id: u64) -> SyncedGuest {
         running: true,
         agent: true,
         primary_ips: (None, None),
+        vrf: None,
     }
 }

@@ -129,7 +129,7 @@ pub struct Inputs {
     /// NetBox's addresses on the synced interfaces.
     pub assigned: Vec<IpAddress>,
     /// Whoever holds an address that is not yet on its interface.
-    pub holders: Vec<IpAddress>,
+    pub holders: Vec<HeldAddress>,
 }
 
 /// The guests whose addresses are known, with them.
@@ -161,6 +161,7 @@ fn reportings(
                 interface_id: interface.netbox_id,
                 assigned_type: VM_INTERFACE,
                 label: format!("{}/{}", guests[*guest_index].name, interface.key),
+                vrf: guests[*guest_index].vrf,
                 addresses: list
                     .iter()
                     .filter(|(i, _)| *i == iface_index)
@@ -355,7 +356,7 @@ pub async fn read(
     }
     report.discover("IP addresses", items);
     let wanted_hosts = new_hosts(&state.guests, &state.interfaces, &found, &assigned);
-    let holders: Vec<IpAddress> = ctx.netbox.list_in("address", &wanted_hosts).await?;
+    let holders: Vec<HeldAddress> = ctx.netbox.list_in("address", &wanted_hosts).await?;
     report.substep(
         "read-netbox",
         StepStatus::Completed,

@@ -41,6 +41,15 @@ fn ip(id: u64, address: &str, on: Option<u64>, tags: serde_json::Value) -> IpAdd
     )
 }
 
+/// An address another object holds: interface `eth0` of VM `legacy`.
+fn held(id: u64, address: &str, tags: serde_json::Value) -> HeldAddress {
+    model(
+        json!({"id": id, "address": address, "assigned_object_type": VM_INTERFACE,
+        "assigned_object": {"id": 77, "name": "eth0", "virtual_machine": {"id": 3, "name": "legacy"}},
+        "tags": tags}),
+    )
+}
+
 fn known(addresses: &[&str]) -> HashMap<usize, Found> {
     [(
         0,
@@ -153,18 +162,17 @@ fn an_address_held_by_an_unmanaged_object_is_left_alone_with_a_warning() {
     let inputs = Inputs {
         found: known(&["10.0.0.7/24", "10.0.0.8/24"]),
         assigned: vec![ip(5, "10.9.9.9/24", Some(2), managed())],
-        holders: vec![ip(9, "10.0.0.7/24", Some(77), json!([]))],
+        holders: vec![held(9, "10.0.0.7/24", json!([]))],
     };
     let AddressPlan { plan, .. } =
         plan_addresses(&guests, &interfaces, &inputs, &OverwritePolicy::default());
     let left = &plan.skips[0];
     assert_eq!((left.key, left.id), (None, Some(9)));
-    assert!(left
-        .label
-        .warning
-        .as_deref()
-        .unwrap()
-        .contains("does not manage"));
+    let warning = left.label.warning.as_deref().unwrap();
+    assert!(
+        warning.contains("eth0 of VM legacy") && warning.contains("does not manage"),
+        "{warning}"
+    );
     assert_eq!(plan.updates[0].body.address.as_deref(), Some("10.0.0.8/24"));
     assert!(plan.creates.is_empty());
     assert_eq!(

@@ -37,6 +37,8 @@ pub struct NodeNetwork {
     pub interfaces: Vec<WantedInterface>,
     /// The node's address in `/cluster/status`: the device's primary IP.
     pub address: Option<IpAddr>,
+    /// The VRF of its addresses (a mapping rule's); `None`: the global table.
+    pub vrf: Option<u64>,
 }
 
 /// What the stage read.
@@ -52,7 +54,7 @@ pub struct Inputs {
     /// NetBox's addresses on `existing`.
     pub assigned: Vec<IpAddress>,
     /// Whoever holds an address that is not yet on its interface.
-    pub holders: Vec<IpAddress>,
+    pub holders: Vec<HeldAddress>,
     /// Each device's primary IPv4 and IPv6 as NetBox has them.
     pub primary_ips: HashMap<u64, (Option<u64>, Option<u64>)>,
 }
@@ -254,6 +256,7 @@ pub fn reportings(inputs: &Inputs, settled: &HashMap<Key, u64>) -> (Vec<Reportin
                     assigned_type: DCIM_INTERFACE,
                     label: format!("{}/{}", node.node, wanted.name),
                     addresses: wanted.addresses.clone(),
+                    vrf: node.vrf,
                 });
                 node_of.push(node_index);
             }
@@ -272,6 +275,7 @@ pub fn reportings(inputs: &Inputs, settled: &HashMap<Key, u64>) -> (Vec<Reportin
                 assigned_type: DCIM_INTERFACE,
                 label: format!("{}/{}", node.node, interface.name),
                 addresses: Vec::new(),
+                vrf: node.vrf,
             });
             node_of.push(node_index);
         }

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use proxbox_netbox::models::{Device, Interface, IpAddress};
+use proxbox_netbox::models::{Device, HeldAddress, Interface, IpAddress};
 use proxbox_pve::ClusterStatusEntry;
 
 use super::network::wanted_interfaces;
@@ -58,14 +58,18 @@ pub(super) async fn read(
             let address = entry
                 .and_then(|e| e.ip.as_deref())
                 .and_then(|ip| ip.parse().ok());
+            let vrf = ctx
+                .options
+                .mapping
+                .node_vrf(&state.mapping, &synced.name, node);
             let (pve, node, device) = (source.pve.clone(), node.clone(), *device);
             reads.spawn(async move {
                 let network = pve.node_network(&node).await;
-                (node, device, address, network)
+                (node, device, address, vrf, network)
             });
         }
         while let Some(joined) = reads.join_next().await {
-            let Ok((node, device, address, network)) = joined else {
+            let Ok((node, device, address, vrf, network)) = joined else {
                 continue;
             };
             match network {
@@ -74,6 +78,7 @@ pub(super) async fn read(
                     node,
                     device,
                     address,
+                    vrf,
                 }),
                 Err(e) => unread.push((node_label(&node), Some(e.into()))),
             }
@@ -127,7 +132,7 @@ pub(super) async fn read(
     )?;
     let interface_ids: Vec<u64> = existing.iter().map(|i| i.id).collect();
     let assigned: Vec<IpAddress> = ctx.netbox.list_in("interface_id", &interface_ids).await?;
-    let holders: Vec<IpAddress> = ctx
+    let holders: Vec<HeldAddress> = ctx
         .netbox
         .list_in("address", &new_hosts(&nodes, &existing, &assigned))
         .await?;
@@ -178,6 +183,7 @@ fn new_hosts(nodes: &[NodeNetwork], existing: &[Interface], assigned: &[IpAddres
                 assigned_type: proxbox_netbox::models::DCIM_INTERFACE,
                 label: String::new(),
                 addresses: i.addresses.clone(),
+                vrf: n.vrf,
             })
         })
         .collect();

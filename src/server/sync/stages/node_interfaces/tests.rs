@@ -69,6 +69,7 @@ fn node(interfaces: Vec<NodeInterface>) -> NodeNetwork {
         device: 5,
         interfaces: wanted_interfaces(&interfaces),
         address: Some("192.168.10.11".parse().unwrap()),
+        vrf: None,
     }
 }
 

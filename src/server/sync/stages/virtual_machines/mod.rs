@@ -491,6 +491,7 @@ pub fn settle(inputs: &Inputs, applied: &Applied<usize>) -> Vec<SyncedGuest> {
                 vmid: d.vmid,
                 running: d.running,
                 agent: d.agent,
+                vrf: d.mapped.vrf,
                 primary_ips: by_id
                     .get(&vm_id)
                     .map(|vm| {

@@ -411,6 +411,7 @@ fn mapping_rules_set_tenant_role_and_platform_on_create_and_then_only_where_owne
         tenant: Some(40),
         role: Some(41),
         platform: Some(42),
+        vrf: None,
     };
     let created = planned(&inputs(vec![web.clone()], Vec::new())).plan;
     let body = &created.creates[0].body;
