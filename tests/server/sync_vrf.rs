@@ -48,6 +48,7 @@ async fn two_clusters_with_one_address_plan_live_side_by_side_in_their_own_vrfs(
             detail
                 .message
                 .contains("is already in NetBox's global table: on ")
+                && detail.message.contains(&format!("in cluster {a} ("))
                 && detail.message.contains("made by Proxbox"),
             "{detail:?}"
         );

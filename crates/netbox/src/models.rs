@@ -626,6 +626,10 @@ pub struct HeldAddress {
     pub assigned_object: Option<AssignedObject>,
     #[serde(default)]
     pub tags: Vec<Ref>,
+    /// The cluster of the VM or device it is on, when a sync looked it up (NetBox does not
+    /// nest it).
+    #[serde(skip)]
+    pub cluster: Option<String>,
 }
 model!(HeldAddress, "ipam/ip-addresses");
 

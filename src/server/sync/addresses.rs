@@ -82,7 +82,62 @@ fn holder_words(holder: &HeldAddress) -> String {
                 .map(|d| format!("device {}", d.name.as_deref().unwrap_or("?")))
         })
         .unwrap_or_else(|| "an object".into());
-    format!("{interface} of {owner} (IP address {}, {by})", holder.id)
+    let cluster = holder
+        .cluster
+        .as_ref()
+        .map(|c| format!(" in cluster {c}"))
+        .unwrap_or_default();
+    format!(
+        "{interface} of {owner}{cluster} (IP address {}, {by})",
+        holder.id
+    )
+}
+
+/// Looks up the cluster of each VM and device that holds one of `holders` (NetBox does not
+/// nest it), for the words that name a holder; no request when nothing is held.
+pub async fn name_clusters(
+    ctx: &super::context::SyncContext<'_>,
+    holders: &mut [HeldAddress],
+) -> Result<(), super::failure::StageError> {
+    use proxbox_netbox::models::{Device, VirtualMachine};
+    let on = |h: &HeldAddress| h.assigned_object.clone();
+    let vm_ids: Vec<u64> = holders
+        .iter()
+        .filter_map(|h| on(h)?.virtual_machine.map(|r| r.id))
+        .collect();
+    let device_ids: Vec<u64> = holders
+        .iter()
+        .filter_map(|h| on(h)?.device.map(|r| r.id))
+        .collect();
+    let name = |c: &Option<proxbox_netbox::models::Ref>| c.as_ref().and_then(|c| c.name.clone());
+    let mut vm_clusters: HashMap<u64, String> = HashMap::new();
+    if !vm_ids.is_empty() {
+        for vm in ctx.netbox.list_by_ids::<VirtualMachine>(&vm_ids).await? {
+            if let Some(cluster) = name(&vm.cluster) {
+                vm_clusters.insert(vm.id, cluster);
+            }
+        }
+    }
+    let mut device_clusters: HashMap<u64, String> = HashMap::new();
+    if !device_ids.is_empty() {
+        for device in ctx.netbox.list_by_ids::<Device>(&device_ids).await? {
+            if let Some(cluster) = name(&device.cluster) {
+                device_clusters.insert(device.id, cluster);
+            }
+        }
+    }
+    for holder in holders {
+        let Some(on) = &holder.assigned_object else {
+            continue;
+        };
+        holder.cluster = on
+            .virtual_machine
+            .as_ref()
+            .and_then(|vm| vm_clusters.get(&vm.id))
+            .or_else(|| on.device.as_ref().and_then(|d| device_clusters.get(&d.id)))
+            .cloned();
+    }
+    Ok(())
 }
 
 /// A reported address: the index of its [`Reporting`] and the address.

@@ -356,7 +356,8 @@ pub async fn read(
     }
     report.discover("IP addresses", items);
     let wanted_hosts = new_hosts(&state.guests, &state.interfaces, &found, &assigned);
-    let holders: Vec<HeldAddress> = ctx.netbox.list_in("address", &wanted_hosts).await?;
+    let mut holders: Vec<HeldAddress> = ctx.netbox.list_in("address", &wanted_hosts).await?;
+    addresses::name_clusters(ctx, &mut holders).await?;
     report.substep(
         "read-netbox",
         StepStatus::Completed,

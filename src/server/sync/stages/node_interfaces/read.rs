@@ -132,10 +132,11 @@ pub(super) async fn read(
     )?;
     let interface_ids: Vec<u64> = existing.iter().map(|i| i.id).collect();
     let assigned: Vec<IpAddress> = ctx.netbox.list_in("interface_id", &interface_ids).await?;
-    let holders: Vec<HeldAddress> = ctx
+    let mut holders: Vec<HeldAddress> = ctx
         .netbox
         .list_in("address", &new_hosts(&nodes, &existing, &assigned))
         .await?;
+    addresses::name_clusters(ctx, &mut holders).await?;
     report.substep(
         "read-netbox",
         StepStatus::Completed,
