@@ -4,8 +4,12 @@
 //! Reads `/cluster/resources?type=vm` and each guest's config (bounded concurrency in the
 //! Proxmox client), NetBox once.
 
+mod orphans;
 mod read;
 pub mod tags;
+
+use orphans::due_orphans;
+pub use orphans::{absent, Orphan};
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -103,14 +107,6 @@ impl VmTypes {
             GuestKind::Lxc => self.lxc,
         }
     }
-}
-
-/// A VM whose guest is gone from Proxmox and is due for deletion.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Orphan {
-    pub endpoint_id: i64,
-    pub identity: String,
-    pub netbox_id: u64,
 }
 
 /// The plan (keyed by the guest's index in `Inputs::guests`) and the orphans its deletes
@@ -214,26 +210,6 @@ pub fn desired(
 fn label(guest: &Guest) -> Label {
     Label::new(guest.name.clone(), guest.kind.as_str(), "virtual machine")
         .warned(guest.warning.clone())
-}
-
-/// Mapped identities Proxmox no longer lists, per endpoint, sorted.
-pub fn absent(inputs: &Inputs) -> Vec<(i64, Vec<String>)> {
-    let mut absent: Vec<(i64, Vec<String>)> = inputs
-        .mapped
-        .iter()
-        .map(|(endpoint_id, map)| {
-            let mut gone: Vec<String> = map
-                .keys()
-                .filter(|identity| !inputs.present.contains(*identity))
-                .cloned()
-                .collect();
-            gone.sort();
-            (*endpoint_id, gone)
-        })
-        .filter(|(_, gone)| !gone.is_empty())
-        .collect();
-    absent.sort();
-    absent
 }
 
 /// Each guest's VM: adopted and corrected where the policy owns the field, or created;
@@ -437,38 +413,6 @@ fn tag_refs(slugs: &BTreeSet<String>) -> Vec<TagRef> {
         .iter()
         .map(|slug| TagRef { slug: slug.clone() })
         .collect()
-}
-
-/// Mapped VMs whose guest has been gone for the grace period, that still exist and that no
-/// present guest adopted.
-fn due_orphans(
-    inputs: &Inputs,
-    adopter: &Adopter<'_, VirtualMachine>,
-    options: &RunOptions,
-) -> Vec<Orphan> {
-    let grace_ms = options.orphan_grace.as_millis() as i64;
-    let exists: HashSet<u64> = inputs.existing.iter().map(|v| v.id).collect();
-    let mut due = Vec::new();
-    for (endpoint_id, gone) in absent(inputs) {
-        let map = &inputs.mapped[&endpoint_id];
-        for identity in gone {
-            let mapped = &map[&identity];
-            let netbox_id = mapped.netbox_id as u64;
-            // A dry run has not recorded the absence: it counts from now.
-            let since = mapped.missing_since.unwrap_or(inputs.now_ms);
-            if exists.contains(&netbox_id)
-                && !adopter.is_claimed(netbox_id)
-                && inputs.now_ms - since >= grace_ms
-            {
-                due.push(Orphan {
-                    endpoint_id,
-                    identity,
-                    netbox_id,
-                });
-            }
-        }
-    }
-    due
 }
 
 /// The guests as NetBox has them after the plan was applied.
