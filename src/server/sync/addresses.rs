@@ -100,14 +100,16 @@ pub async fn name_clusters(
     holders: &mut [HeldAddress],
 ) -> Result<(), super::failure::StageError> {
     use proxbox_netbox::models::{Device, VirtualMachine};
-    let on = |h: &HeldAddress| h.assigned_object.clone();
+    fn on(h: &HeldAddress) -> Option<&proxbox_netbox::models::AssignedObject> {
+        h.assigned_object.as_ref()
+    }
     let vm_ids: Vec<u64> = holders
         .iter()
-        .filter_map(|h| on(h)?.virtual_machine.map(|r| r.id))
+        .filter_map(|h| Some(on(h)?.virtual_machine.as_ref()?.id))
         .collect();
     let device_ids: Vec<u64> = holders
         .iter()
-        .filter_map(|h| on(h)?.device.map(|r| r.id))
+        .filter_map(|h| Some(on(h)?.device.as_ref()?.id))
         .collect();
     let name = |c: &Option<proxbox_netbox::models::Ref>| c.as_ref().and_then(|c| c.name.clone());
     let mut vm_clusters: HashMap<u64, String> = HashMap::new();

@@ -80,29 +80,20 @@ pub struct OverwritePolicy(pub BTreeMap<Field, Overwrite>);
 
 impl Default for OverwritePolicy {
     fn default() -> Self {
-        let mut rules = BTreeMap::new();
-        for field in [
-            Field::Name,
-            Field::Status,
-            Field::Vcpus,
-            Field::Memory,
-            Field::Disk,
-            Field::Interfaces,
-            Field::Addresses,
-            Field::Platform,
-            Field::Device,
-            Field::VmType,
-            Field::StartOnBoot,
-            Field::Serial,
-            Field::Comments,
-            Field::Tags,
-        ] {
-            rules.insert(field, Overwrite::Always);
-        }
-        for field in [Field::Role, Field::Site, Field::Tenant, Field::Description] {
-            rules.insert(field, Overwrite::OnCreate);
-        }
-        OverwritePolicy(rules)
+        const ON_CREATE: [Field; 4] = [Field::Role, Field::Site, Field::Tenant, Field::Description];
+        OverwritePolicy(
+            Field::ALL
+                .into_iter()
+                .map(|field| {
+                    let rule = if ON_CREATE.contains(&field) {
+                        Overwrite::OnCreate
+                    } else {
+                        Overwrite::Always
+                    };
+                    (field, rule)
+                })
+                .collect(),
+        )
     }
 }
 

@@ -90,6 +90,21 @@ fn by_device(existing: &[Interface]) -> HashMap<u64, HashMap<&str, &Interface>> 
     on_device
 }
 
+/// The interfaces Proxbox made on a node's device that Proxmox no longer lists, by id.
+fn stale<'a>(
+    node: &NodeNetwork,
+    on_device: Option<&HashMap<&str, &'a Interface>>,
+) -> Vec<&'a Interface> {
+    let listed: HashSet<&str> = node.interfaces.iter().map(|i| i.name.as_str()).collect();
+    let mut stale: Vec<&Interface> = on_device
+        .into_iter()
+        .flat_map(|c| c.values().copied())
+        .filter(|i| is_managed(&i.tags) && !listed.contains(i.name.as_str()))
+        .collect();
+    stale.sort_by_key(|i| i.id);
+    stale
+}
+
 /// The relations of `wanted` as ids: `Some(id)` for an interface NetBox has (`ids`), `None`
 /// for no relation; an unresolved name (an interface this run creates) is left out.
 struct Relations {
@@ -182,14 +197,7 @@ pub fn plan_interfaces(
             };
             plan.update(key, label, interface.id, patch);
         }
-        let listed: HashSet<&str> = node.interfaces.iter().map(|i| i.name.as_str()).collect();
-        let mut stale: Vec<&Interface> = current
-            .into_iter()
-            .flat_map(|c| c.values().copied())
-            .filter(|i| is_managed(&i.tags) && !listed.contains(i.name.as_str()))
-            .collect();
-        stale.sort_by_key(|i| i.id);
-        for interface in stale {
+        for interface in stale(node, current) {
             plan.delete(label(node, &interface.name), interface.id);
         }
     }
@@ -261,15 +269,7 @@ pub fn reportings(inputs: &Inputs, settled: &HashMap<Key, u64>) -> (Vec<Reportin
                 node_of.push(node_index);
             }
         }
-        let listed: HashSet<&str> = node.interfaces.iter().map(|i| i.name.as_str()).collect();
-        let mut stale: Vec<&&Interface> = on_device
-            .get(&node.device)
-            .into_iter()
-            .flat_map(|c| c.values())
-            .filter(|i| is_managed(&i.tags) && !listed.contains(i.name.as_str()))
-            .collect();
-        stale.sort_by_key(|i| i.id);
-        for interface in stale {
+        for interface in stale(node, on_device.get(&node.device)) {
             reportings.push(Reporting {
                 interface_id: interface.id,
                 assigned_type: DCIM_INTERFACE,
