@@ -186,14 +186,17 @@ pub fn plan_addresses(
     let on_interface = by_interface(assigned);
     // What this plan frees: addresses Proxbox made on a reporting interface that it no
     // longer reports there (removed or reused before any create).
+    let owns = policy.rule(Field::Addresses) == Overwrite::Always;
     let freed: HashSet<u64> = reportings
         .iter()
+        .filter(|_| owns)
         .flat_map(|r| {
             let reported: HashSet<IpAddr> = r.addresses.iter().filter_map(|a| host(a)).collect();
             on_interface
                 .get(&r.interface_id)
                 .into_iter()
                 .flatten()
+                .filter(|ip| is_managed(&ip.tags))
                 .filter(move |ip| host(&ip.address).is_none_or(|h| !reported.contains(&h)))
                 .map(|ip| ip.id)
         })
@@ -205,7 +208,6 @@ pub fn plan_addresses(
         .filter(|ip| !freed.contains(&ip.id))
         .filter_map(|ip| Some((place_of(&ip.address, ip.vrf.as_ref().map(|v| v.id))?, ip)))
         .collect();
-    let owns = policy.rule(Field::Addresses) == Overwrite::Always;
     let mut plan = Plan::new("IP addresses");
     let mut reported: Vec<Reported> = Vec::new();
     for (index, reporting) in reportings.iter().enumerate() {
@@ -398,6 +400,32 @@ mod tests {
         );
         assert_eq!(plan.creates[0].body.vrf, Some(Some(5)));
         assert_eq!(plan.creates[0].label.if_refused, None);
+    }
+
+    #[test]
+    fn an_operators_address_on_a_reporting_interface_is_never_taken_as_freed() {
+        // An address an operator put on net0 by hand, which net0 does not report: Proxbox
+        // leaves it there, so it is not free for the interface that reports it.
+        let by_hand: IpAddress = model(json!({"id": 4, "address": "10.0.0.7/24",
+            "status": {"value": "active"}, "assigned_object_type": VM_INTERFACE,
+            "assigned_object_id": 1, "tags": []}));
+        let holder: HeldAddress = model(json!({"id": 4, "address": "10.0.0.7/24",
+            "assigned_object_type": VM_INTERFACE,
+            "assigned_object": {"id": 1, "name": "net0", "virtual_machine": {"id": 3, "name": "web"}},
+            "tags": []}));
+        let quiet = Reporting {
+            interface_id: 1,
+            addresses: Vec::new(),
+            ..reporting(None)
+        };
+        let (plan, _) = plan_addresses(
+            &[quiet, reporting(None)],
+            &[by_hand],
+            &[holder],
+            &OverwritePolicy::default(),
+        );
+        assert!(plan.writes_nothing(), "{plan:?}");
+        assert_eq!(plan.skips[0].id, Some(4), "left alone with the reason");
     }
 
     #[test]
