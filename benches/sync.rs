@@ -155,6 +155,7 @@ async fn main() {
         index: 1,
         nodes: 3,
         guests,
+        history: Default::default(),
     }))
     .await
     .unwrap();

@@ -50,6 +50,7 @@ async fn proxmox_connection_tests_report_success_or_what_to_fix() {
         index: 0,
         nodes: 3,
         guests: 10,
+        history: Default::default(),
     }))
     .await
     .unwrap();

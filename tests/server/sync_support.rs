@@ -286,6 +286,7 @@ pub async fn simulator(name: &str, seed: u64, nodes: usize, guests: usize) -> pv
         index: seed as u8,
         nodes,
         guests,
+        history: Default::default(),
     };
     let netbox = netbox();
     for range in [

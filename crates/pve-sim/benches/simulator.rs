@@ -25,6 +25,7 @@ async fn main() {
         index: 0,
         nodes: 3,
         guests: 1000,
+        history: Default::default(),
     }))
     .await
     .unwrap();

@@ -16,6 +16,9 @@ use serde_json::{json, Map, Value};
 use crate::model::{Cluster, Guest, Kind};
 use crate::SimState;
 
+mod inventory;
+use inventory::*;
+
 /// Proxmox's envelope: every answer is `{"data": …}`.
 fn data(value: Value) -> Response {
     Json(json!({ "data": value })).into_response()
@@ -147,32 +150,15 @@ async fn cluster_resources(
     }
     if want("storage") {
         for n in &c.nodes {
-            for (storage, plugin, content, shared) in storages() {
+            for s in c.storages.iter().filter(|s| s.enabled) {
                 out.push(json!({
-                    "id": format!("storage/{}/{storage}", n.name), "type": "storage", "node": n.name,
-                    "storage": storage, "plugintype": plugin, "content": content, "shared": shared,
-                    "status": "available", "maxdisk": 500u64 << 30, "disk": 120u64 << 30
+                    "id": format!("storage/{}/{}", n.name, s.name), "type": "storage", "node": n.name,
+                    "storage": s.name, "plugintype": s.kind, "content": s.content, "shared": flag(s.shared),
+                    "status": "available", "maxdisk": s.total, "disk": c.storage_used(s, &n.name)
                 }));
             }
         }
     }
-    data(Value::Array(out))
-}
-
-/// The storages every simulated node has: (name, type, content, shared).
-fn storages() -> [(&'static str, &'static str, &'static str, u8); 2] {
-    [
-        ("local", "dir", "iso,vztmpl,backup", 0),
-        ("local-lvm", "lvmthin", "images,rootdir", 0),
-    ]
-}
-
-/// `GET /storage` → `[{storage, type, content, …}]`.
-async fn storage_list() -> Response {
-    let out: Vec<Value> = storages()
-        .iter()
-        .map(|(storage, ..)| json!({"storage": storage}))
-        .collect();
     data(Value::Array(out))
 }
 
@@ -248,142 +234,6 @@ async fn node_network(State(sim): State<Arc<SimState>>, Path(node): Path<String>
         })
         .collect();
     data(Value::Array(out))
-}
-
-/// `GET /nodes/{node}/storage` → `[{storage, type, content, active, enabled, shared, total, used, avail}]`.
-async fn node_storage(State(sim): State<Arc<SimState>>, Path(node): Path<String>) -> Response {
-    let c = sim.cluster.read().await;
-    if let Err(e) = node_or_404(&c, &node) {
-        return e;
-    }
-    let out: Vec<Value> = storages()
-        .iter()
-        .map(|(storage, plugin, content, shared)| {
-            json!({
-                "storage": storage, "type": plugin, "content": content, "shared": shared, "active": 1, "enabled": 1,
-                "total": 500u64 << 30, "used": 120u64 << 30, "avail": 380u64 << 30, "used_fraction": 0.24
-            })
-        })
-        .collect();
-    data(Value::Array(out))
-}
-
-#[derive(Deserialize)]
-struct ContentQuery {
-    content: Option<String>,
-    vmid: Option<u64>,
-}
-
-/// `GET /nodes/{node}/storage/{storage}/content` → `[{volid, content, format, size, ctime, vmid, …}]`.
-async fn storage_content(
-    State(sim): State<Arc<SimState>>,
-    Path((node, storage)): Path<(String, String)>,
-    Query(q): Query<ContentQuery>,
-) -> Response {
-    let c = sim.cluster.read().await;
-    if let Err(e) = node_or_404(&c, &node) {
-        return e;
-    }
-    if !storages().iter().any(|(s, ..)| *s == storage) {
-        return pve_error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            &format!("storage '{storage}' does not exist"),
-        );
-    }
-    let mut out = Vec::new();
-    if storage == "local" && q.content.as_deref().is_none_or(|t| t == "backup") {
-        for b in c
-            .backups
-            .iter()
-            .filter(|b| b.node == node && q.vmid.is_none_or(|v| v == b.vmid))
-        {
-            out.push(json!({
-                "volid": b.volid, "format": b.format, "size": b.size, "ctime": b.ctime,
-                "vmid": b.vmid, "notes": format!("vmid {}", b.vmid), "protected": 0
-            }));
-        }
-    }
-    if storage == "local-lvm"
-        && q.content
-            .as_deref()
-            .is_none_or(|t| t == "images" || t == "rootdir")
-    {
-        for g in c.guests.values().filter(|g| g.node == node) {
-            for (i, d) in g.disks.iter().enumerate() {
-                out.push(json!({
-                    "volid": format!("local-lvm:vm-{}-disk-{i}", g.vmid), 
-                    "format": "raw", "size": d.size_gib << 30, "vmid": g.vmid, "ctime": 1_790_000_000
-                }));
-            }
-        }
-    }
-    data(Value::Array(out))
-}
-
-#[derive(Deserialize)]
-struct TaskQuery {
-    start: Option<usize>,
-    limit: Option<usize>,
-    vmid: Option<u64>,
-}
-
-/// `GET /nodes/{node}/tasks?start=&limit=&vmid=` → `[{upid, node, pid, pstart, starttime, endtime, type, id, user, status}]`.
-async fn node_tasks(
-    State(sim): State<Arc<SimState>>,
-    Path(node): Path<String>,
-    Query(q): Query<TaskQuery>,
-) -> Response {
-    let c = sim.cluster.read().await;
-    if let Err(e) = node_or_404(&c, &node) {
-        return e;
-    }
-    let out: Vec<Value> = c
-        .tasks
-        .iter()
-        .filter(|t| t.node == node && q.vmid.is_none_or(|v| t.id == v.to_string()))
-        .skip(q.start.unwrap_or(0))
-        .take(q.limit.unwrap_or(50))
-        .map(|t| {
-            json!({
-                "upid": t.upid, "node": t.node, "pid": 1000, "pstart": 5000, "starttime": t.starttime, "endtime": t.endtime,
-                "type": t.kind, "id": t.id, "user": t.user, "status": t.status
-            })
-        })
-        .collect();
-    data(Value::Array(out))
-}
-
-/// `GET /cluster/replication` → `[{id, type, guest, jobnum, target, source, schedule}]`.
-async fn replication(State(sim): State<Arc<SimState>>) -> Response {
-    let c = sim.cluster.read().await;
-    let out: Vec<Value> = c
-        .replications
-        .iter()
-        .map(|r| {
-            json!({
-                "id": format!("{}-{}", r.guest, r.jobnum), "type": "local", "guest": r.guest, "jobnum": r.jobnum,
-                "target": r.target, "source": r.source, "schedule": r.schedule
-            })
-        })
-        .collect();
-    data(Value::Array(out))
-}
-
-/// `GET /cluster/backup` → `[{id, schedule, storage, all, enabled, mode, …}]`.
-async fn backup_jobs(State(sim): State<Arc<SimState>>) -> Response {
-    let c = sim.cluster.read().await;
-    let some: Vec<String> = c
-        .guests
-        .values()
-        .filter(|g| g.tags.iter().any(|t| t == "prod"))
-        .map(|g| g.vmid.to_string())
-        .collect();
-    data(json!([
-        { "id": "backup-daily-all", "schedule": "02:00", "storage": "local", "all": 1, "enabled": 1,
-          "mode": "snapshot", "compress": "zstd", "comment": "nightly", "next-run": 1_793_509_200 },
-        { "id": "backup-prod-hourly", "schedule": "hourly", "storage": "local", "vmid": some.join(","),
-          "enabled": 0, "mode": "snapshot", "next-run": 1_793_494_800 }
-    ]))
 }
 
 async fn guest_or_error(
@@ -553,33 +403,6 @@ async fn guest_config(State(sim): State<Arc<SimState>>, Path(p): Path<GuestPath>
         Ok(g) => data(config_of(&g)),
         Err(e) => e,
     }
-}
-
-/// `GET /nodes/{node}/{qemu|lxc}/{vmid}/snapshot` → snapshots plus the `current` pseudo-entry.
-async fn guest_snapshots(State(sim): State<Arc<SimState>>, Path(p): Path<GuestPath>) -> Response {
-    let g = match guest_or_error(&sim, &p.node, &p.kind, p.vmid).await {
-        Ok(g) => g,
-        Err(e) => return e,
-    };
-    let mut out: Vec<Value> = Vec::new();
-    let mut parent: Option<String> = None;
-    for s in &g.snapshots {
-        let mut v = json!({"name": s.name, "description": s.description, "snaptime": s.snaptime});
-        if g.kind == Kind::Qemu {
-            v["vmstate"] = flag(false);
-        }
-        if let Some(p) = &parent {
-            v["parent"] = json!(p);
-        }
-        parent = Some(s.name.clone());
-        out.push(v);
-    }
-    let mut current = json!({"name": "current", "description": "You are here!"});
-    if let Some(p) = parent {
-        current["parent"] = json!(p);
-    }
-    out.push(current);
-    data(Value::Array(out))
 }
 
 /// `GET /nodes/{node}/qemu/{vmid}/agent/{network-get-interfaces|get-host-name}`: answers

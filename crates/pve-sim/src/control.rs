@@ -6,10 +6,11 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
+use serde_json::Value;
 
 use crate::faults::Fault;
 use crate::model::{Kind, Nic};
@@ -24,6 +25,14 @@ pub fn routes() -> Router<Arc<SimState>> {
             "/_sim/guests/{kind}/{vmid}",
             patch(change_guest).delete(remove_guest).get(one_guest),
         )
+        .route("/_sim/history", get(history))
+        .route("/_sim/backups", post(add_backup).delete(remove_backup))
+        .route("/_sim/tasks", post(add_task))
+        .route(
+            "/_sim/guests/{kind}/{vmid}/snapshots/{name}",
+            delete(remove_snapshot),
+        )
+        .route("/_sim/backup-jobs/{id}", delete(remove_backup_job))
         .route(
             "/_sim/faults",
             get(list_faults).post(add_fault).delete(clear_faults),
@@ -182,5 +191,116 @@ async fn add_fault(State(sim): State<Arc<SimState>>, Json(fault): Json<Fault>) -
 
 async fn clear_faults(State(sim): State<Arc<SimState>>) -> Response {
     sim.faults.lock().await.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// What the cluster keeps besides its guests, as the simulator holds it: what a sync of the
+/// inventory must end up with.
+async fn history(State(sim): State<Arc<SimState>>) -> Response {
+    let c = sim.cluster.read().await;
+    let snapshots: Vec<Value> = c
+        .guests
+        .values()
+        .flat_map(|g| {
+            g.snapshots.iter().map(move |s| {
+                json!({"kind": g.kind, "vmid": g.vmid, "node": g.node, "name": s.name, "vmstate": s.vmstate})
+            })
+        })
+        .collect();
+    Json(json!({
+        "now": c.now, "storages": c.storages, "backups": c.backups, "tasks": c.tasks,
+        "replications": c.replications, "backup_jobs": c.backup_jobs, "snapshots": snapshots,
+    }))
+    .into_response()
+}
+
+#[derive(Deserialize)]
+struct NewBackup {
+    kind: Kind,
+    vmid: u64,
+    storage: String,
+}
+
+async fn add_backup(State(sim): State<Arc<SimState>>, Json(new): Json<NewBackup>) -> Response {
+    match sim
+        .cluster
+        .write()
+        .await
+        .add_backup(new.kind, new.vmid, &new.storage)
+    {
+        Ok(b) => (StatusCode::CREATED, Json(b)).into_response(),
+        Err(e) => bad(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct VolumeQuery {
+    volid: String,
+}
+
+async fn remove_backup(
+    State(sim): State<Arc<SimState>>,
+    axum::extract::Query(q): axum::extract::Query<VolumeQuery>,
+) -> Response {
+    let mut c = sim.cluster.write().await;
+    let before = c.backups.len();
+    c.backups.retain(|b| b.volid != q.volid);
+    if c.backups.len() == before {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+struct NewTask {
+    node: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    id: String,
+    #[serde(default = "ok")]
+    status: String,
+}
+
+fn ok() -> String {
+    "OK".into()
+}
+
+async fn add_task(State(sim): State<Arc<SimState>>, Json(new): Json<NewTask>) -> Response {
+    let mut c = sim.cluster.write().await;
+    if c.node(&new.node).is_none() {
+        return bad(format!("no node {:?}", new.node));
+    }
+    let task = c.add_task(&new.node, &new.kind, &new.id, &new.status);
+    (StatusCode::CREATED, Json(task)).into_response()
+}
+
+async fn remove_snapshot(
+    State(sim): State<Arc<SimState>>,
+    Path((kind, vmid, name)): Path<(String, u64, String)>,
+) -> Response {
+    let kind = match kind_of(&kind) {
+        Ok(k) => k,
+        Err(e) => return e,
+    };
+    let mut c = sim.cluster.write().await;
+    let Some(g) = c.guests.get_mut(&(kind, vmid)) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let before = g.snapshots.len();
+    g.snapshots.retain(|s| s.name != name);
+    if g.snapshots.len() == before {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn remove_backup_job(State(sim): State<Arc<SimState>>, Path(id): Path<String>) -> Response {
+    let mut c = sim.cluster.write().await;
+    let before = c.backup_jobs.len();
+    c.backup_jobs.retain(|j| j.id != id);
+    if c.backup_jobs.len() == before {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     StatusCode::NO_CONTENT.into_response()
 }

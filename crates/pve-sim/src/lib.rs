@@ -19,6 +19,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use axum::extract::{Request, State};
+use axum::middleware::Next;
 use axum::routing::post;
 use axum::{middleware, Router};
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -39,6 +41,9 @@ pub struct SimState {
     pub tickets: Mutex<HashMap<String, auth::IssuedTicket>>,
     pub faults: Mutex<Vec<Fault>>,
     pub ca_pem: String,
+    /// Every API request served, as `GET /nodes/pve1/tasks?since=…` (for tests that count
+    /// what a sync asked).
+    pub requests: std::sync::Mutex<Vec<String>>,
     /// Makes tickets of different runs differ.
     nonce: u64,
 }
@@ -96,6 +101,20 @@ impl RunningSim {
         self.state.faults.lock().await.push(fault);
     }
 
+    /// The API requests served since the last [`take_requests`](Self::take_requests)
+    /// (paths as Proxmox sees them, `/nodes/…`, with their query).
+    pub fn take_requests(&self) -> Vec<String> {
+        let mut requests = self
+            .state
+            .requests
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        std::mem::take(&mut *requests)
+            .into_iter()
+            .map(|line| line.replacen("/api2/json", "", 1))
+            .collect()
+    }
+
     pub async fn clear_faults(&self) {
         self.state.faults.lock().await.clear();
     }
@@ -117,11 +136,34 @@ pub fn router(state: Arc<SimState>) -> Router {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             faults::inject,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_request,
         ));
     Router::new()
         .nest("/api2/json", api)
         .merge(control::routes())
         .with_state(state)
+}
+
+async fn record_request(
+    State(state): State<Arc<SimState>>,
+    request: Request,
+    next: Next,
+) -> axum::response::Response {
+    let uri = request.uri();
+    let line = format!(
+        "{} {}",
+        request.method(),
+        uri.path_and_query().map_or(uri.path(), |p| p.as_str())
+    );
+    state
+        .requests
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(line);
+    next.run(request).await
 }
 
 pub async fn start(options: SimOptions) -> std::io::Result<RunningSim> {
@@ -133,6 +175,7 @@ pub async fn start(options: SimOptions) -> std::io::Result<RunningSim> {
         tickets: Mutex::new(HashMap::new()),
         faults: Mutex::new(Vec::new()),
         ca_pem: tls.ca_pem.clone(),
+        requests: std::sync::Mutex::new(Vec::new()),
         nonce: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)

@@ -68,6 +68,7 @@ async fn main() {
                 index,
                 nodes: args.nodes,
                 guests: args.guests,
+                history: Default::default(),
             },
             credentials: SimCredentials {
                 token_id: args.token_id.clone(),

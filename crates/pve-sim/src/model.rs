@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+mod history;
 mod nodes;
+pub use history::*;
 use nodes::generate_node;
 
 /// A small deterministic generator (SplitMix64): no dependency, stable across versions.
@@ -88,6 +90,9 @@ pub struct SnapshotSpec {
     pub name: String,
     pub description: String,
     pub snaptime: i64,
+    /// Taken with the VM's RAM (QEMU only).
+    #[serde(default)]
+    pub vmstate: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,37 +179,6 @@ pub struct Node {
     pub interfaces: Vec<NodeIface>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Backup {
-    pub volid: String,
-    pub vmid: u64,
-    pub ctime: i64,
-    pub size: u64,
-    pub format: String,
-    pub node: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct TaskSpec {
-    pub upid: String,
-    pub node: String,
-    pub kind: String,
-    pub id: String,
-    pub user: String,
-    pub starttime: i64,
-    pub endtime: i64,
-    pub status: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Replication {
-    pub guest: u64,
-    pub jobnum: u64,
-    pub source: String,
-    pub target: String,
-    pub schedule: String,
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cluster {
     pub name: String,
@@ -216,6 +190,13 @@ pub struct Cluster {
     pub backups: Vec<Backup>,
     pub tasks: Vec<TaskSpec>,
     pub replications: Vec<Replication>,
+    #[serde(default)]
+    pub storages: Vec<StorageSpec>,
+    #[serde(default)]
+    pub backup_jobs: Vec<BackupJobSpec>,
+    /// The "now" the history was generated for (Unix seconds).
+    #[serde(default)]
+    pub now: i64,
     next_mac: u32,
 }
 
@@ -228,6 +209,22 @@ pub struct ClusterSpec {
     pub nodes: usize,
     /// Guests in all, the special cases included.
     pub guests: usize,
+    #[serde(default)]
+    pub history: HistorySpec,
+}
+
+impl ClusterSpec {
+    /// A cluster of three nodes with varied history, seed 1.
+    pub fn small(name: &str, guests: usize) -> ClusterSpec {
+        ClusterSpec {
+            seed: 1,
+            name: name.into(),
+            index: 0,
+            nodes: 3,
+            guests,
+            history: HistorySpec::default(),
+        }
+    }
 }
 
 /// 2026-11-01 00:00 UTC, the simulated "now" of generated timestamps.
@@ -256,6 +253,9 @@ impl Cluster {
             backups: Vec::new(),
             tasks: Vec::new(),
             replications: Vec::new(),
+            storages: Vec::new(),
+            backup_jobs: Vec::new(),
+            now: 0,
             next_mac: 1,
         };
         for n in 0..spec.nodes.max(1) {
@@ -298,7 +298,7 @@ impl Cluster {
             let guest = cluster.generate_guest(&mut rng, kind, vmid, name);
             cluster.guests.insert(guest.key(), guest);
         }
-        cluster.generate_history(&mut rng);
+        cluster.generate_history(&mut rng, &spec.history);
         cluster
     }
 
@@ -398,6 +398,7 @@ impl Cluster {
                 name: format!("before-upgrade-{i}"),
                 description: "taken by the simulator".into(),
                 snaptime: EPOCH - 86_400 * (i as i64 + 1),
+                vmstate: false,
             })
             .collect();
         let template = vmid % 50 == 7;
@@ -450,74 +451,6 @@ impl Cluster {
         }
     }
 
-    fn generate_history(&mut self, rng: &mut Rng) {
-        let guests: Vec<(Kind, u64, String)> = self
-            .guests
-            .values()
-            .map(|g| (g.kind, g.vmid, g.node.clone()))
-            .collect();
-        for (n, (kind, vmid, node)) in guests.iter().enumerate() {
-            if n % 3 == 0 {
-                let ctime = EPOCH - 3600 * rng.range(1, 72) as i64;
-                let (prefix, ext) = match kind {
-                    Kind::Qemu => ("qemu", "vma.zst"),
-                    Kind::Lxc => ("lxc", "tar.zst"),
-                };
-                self.backups.push(Backup {
-                    volid: format!("local:backup/vzdump-{prefix}-{vmid}-{}.{ext}", stamp(ctime)),
-                    vmid: *vmid,
-                    ctime,
-                    size: rng.range(1 << 28, 1 << 33),
-                    format: ext.to_string(),
-                    node: node.clone(),
-                });
-                self.tasks.push(task(
-                    node,
-                    "vzdump",
-                    &vmid.to_string(),
-                    ctime - 120,
-                    ctime,
-                    "OK",
-                    n as u64,
-                ));
-            }
-            if *kind == Kind::Qemu && n % 5 == 1 {
-                let start = EPOCH - 600 * n as i64;
-                self.tasks.push(task(
-                    node,
-                    "qmstart",
-                    &vmid.to_string(),
-                    start,
-                    start + 2,
-                    "OK",
-                    n as u64 + 7,
-                ));
-            }
-        }
-        if self.nodes.len() > 1 {
-            for (n, (_, vmid, node)) in guests.iter().enumerate().filter(|(n, _)| n % 10 == 4) {
-                let target = self
-                    .nodes
-                    .iter()
-                    .find(|x| &x.name != node)
-                    .map(|x| x.name.clone())
-                    .unwrap_or_default();
-                self.replications.push(Replication {
-                    guest: *vmid,
-                    jobnum: 0,
-                    source: node.clone(),
-                    target,
-                    schedule: if n % 20 == 4 {
-                        "*/15".into()
-                    } else {
-                        "*/30".into()
-                    },
-                });
-            }
-        }
-        self.tasks.sort_by_key(|t| std::cmp::Reverse(t.starttime));
-    }
-
     pub fn node(&self, name: &str) -> Option<&Node> {
         self.nodes.iter().find(|n| n.name == name)
     }
@@ -548,54 +481,6 @@ impl Cluster {
     }
 }
 
-fn task(
-    node: &str,
-    kind: &str,
-    id: &str,
-    start: i64,
-    end: i64,
-    status: &str,
-    pid: u64,
-) -> TaskSpec {
-    TaskSpec {
-        upid: format!(
-            "UPID:{node}:{:08X}:{:08X}:{:08X}:{kind}:{id}:root@pam:",
-            1000 + pid,
-            5000 + pid,
-            start
-        ),
-        node: node.into(),
-        kind: kind.into(),
-        id: id.into(),
-        user: "root@pam".into(),
-        starttime: start,
-        endtime: end,
-        status: status.into(),
-    }
-}
-
-/// `2026_11_01-00_00_00` as in vzdump file names.
-fn stamp(unix: i64) -> String {
-    let days = unix.div_euclid(86_400);
-    let secs = unix.rem_euclid(86_400);
-    // Civil-from-days (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}_{m:02}_{d:02}-{:02}_{:02}_{:02}",
-        secs / 3600,
-        secs % 3600 / 60,
-        secs % 60
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -607,6 +492,10 @@ mod tests {
             index,
             nodes: 3,
             guests,
+            history: HistorySpec {
+                now: Some(EPOCH),
+                ..Default::default()
+            },
         }
     }
 
@@ -651,11 +540,5 @@ mod tests {
                 }
             }
         }
-    }
-
-    #[test]
-    fn vzdump_stamps() {
-        assert_eq!(stamp(EPOCH), "2026_11_01-00_00_00");
-        assert_eq!(stamp(EPOCH + 3661), "2026_11_01-01_01_01");
     }
 }

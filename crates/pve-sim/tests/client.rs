@@ -13,6 +13,7 @@ async fn sim(guests: usize) -> RunningSim {
         index: 0,
         nodes: 3,
         guests,
+        history: Default::default(),
     }))
     .await
     .unwrap()
@@ -119,7 +120,7 @@ async fn token_auth_reads_everything_the_stages_use_without_warnings() {
         assert!(tasks.warnings.is_empty());
     }
     assert!(!pve.replication_jobs().await.unwrap().value.is_empty());
-    assert_eq!(pve.backup_jobs().await.unwrap().value.len(), 2);
+    assert_eq!(pve.backup_jobs().await.unwrap().value.len(), 3);
     sim.stop().await;
 }
 
@@ -132,6 +133,7 @@ async fn task_history_is_read_page_by_page() {
         index: 0,
         nodes: 1,
         guests: 1400,
+        history: Default::default(),
     }))
     .await
     .unwrap();

@@ -91,6 +91,7 @@ async fn every_served_payload_follows_the_official_schema() {
         index: 0,
         nodes: 2,
         guests: 30,
+        history: Default::default(),
     }))
     .await
     .unwrap();
@@ -138,6 +139,21 @@ async fn every_served_payload_follows_the_official_schema() {
             "/nodes/{node}/storage/{storage}/content".into(),
             format!("/nodes/{node}/storage/local/content"),
             vec![],
+        ),
+        (
+            "/nodes/{node}/storage/{storage}/content".into(),
+            format!("/nodes/{node}/storage/pbs-backup/content"),
+            vec![("content", "backup".into())],
+        ),
+        (
+            "/nodes/{node}/storage/{storage}/content".into(),
+            format!("/nodes/{node}/storage/backup-nfs/content"),
+            vec![("content", "backup".into())],
+        ),
+        (
+            "/nodes/{node}/tasks".into(),
+            format!("/nodes/{node}/tasks"),
+            vec![("since", "0".into()), ("limit", "5000".into())],
         ),
         (
             "/nodes/{node}/storage/{storage}/content".into(),
