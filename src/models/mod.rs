@@ -3,12 +3,14 @@
 
 pub mod dashboard;
 pub mod endpoint;
+pub mod inventory;
 pub mod job;
 pub mod progress;
 pub mod session;
 
 pub use dashboard::*;
 pub use endpoint::*;
+pub use inventory::*;
 pub use job::*;
 pub use progress::*;
 pub use session::*;

@@ -211,6 +211,10 @@ pub struct SyncRules {
     /// matching clusters, e.g. `[{"match": {"tag": "prod"}, "role": "web"}]` (see README).
     #[arg(long, env = "PROXBOX_MAPPING", value_parser = MappingRules::parse, default_value = "")]
     pub mapping: MappingRules,
+    /// Days of Proxmox task history kept in Proxbox's database (older tasks are neither
+    /// read nor kept).
+    #[arg(long, env = "PROXBOX_TASK_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub task_retention_days: u64,
     /// A file of mapping rules (the same JSON), applied after those of `--mapping`.
     #[arg(long, env = "PROXBOX_MAPPING_FILE", value_parser = MappingRules::from_path)]
     pub mapping_file: Option<MappingRules>,
@@ -225,6 +229,7 @@ impl Default for SyncRules {
             netbox_mirror_hours: 24,
             templates: Templates::Mark,
             mapping: MappingRules::default(),
+            task_retention_days: 30,
             mapping_file: None,
         }
     }
@@ -240,6 +245,7 @@ impl SyncRules {
             mirror_max_age: (self.netbox_mirror_hours > 0)
                 .then(|| std::time::Duration::from_secs(self.netbox_mirror_hours * 3600)),
             templates: self.templates,
+            task_retention: std::time::Duration::from_secs(self.task_retention_days * 86_400),
             mapping: self
                 .mapping
                 .clone()

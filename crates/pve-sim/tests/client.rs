@@ -116,7 +116,10 @@ async fn token_auth_reads_everything_the_stages_use_without_warnings() {
         pve.storage_content(&node.node, "local", Some("backup"))
             .await
             .unwrap();
-        let tasks = pve.node_tasks(&node.node, None, 10_000).await.unwrap();
+        let tasks = pve
+            .node_tasks(&node.node, proxbox_pve::TaskFilter::default(), 10_000)
+            .await
+            .unwrap();
         assert!(tasks.warnings.is_empty());
     }
     assert!(!pve.replication_jobs().await.unwrap().value.is_empty());
@@ -152,10 +155,28 @@ async fn task_history_is_read_page_by_page() {
         expected > 500,
         "the test needs more than one page, has {expected}"
     );
-    let tasks = pve.node_tasks(&node, None, 100_000).await.unwrap().value;
+    let tasks = pve
+        .node_tasks(&node, proxbox_pve::TaskFilter::default(), 100_000)
+        .await
+        .unwrap()
+        .value;
     assert_eq!(tasks.len(), expected);
-    let capped = pve.node_tasks(&node, None, 120).await.unwrap().value;
+    let capped = pve
+        .node_tasks(&node, proxbox_pve::TaskFilter::default(), 120)
+        .await
+        .unwrap()
+        .value;
     assert_eq!(capped.len(), 120);
+    // `since` asks only for what started at or after a time: the newest 700 and their ties.
+    let since = tasks[699].starttime.unwrap();
+    let newer = tasks.iter().filter(|t| t.starttime >= Some(since)).count();
+    let filter = proxbox_pve::TaskFilter {
+        since: Some(since),
+        ..Default::default()
+    };
+    let recent = pve.node_tasks(&node, filter, 100_000).await.unwrap().value;
+    assert_eq!(recent.len(), newer);
+    assert!(newer >= 700 && newer < tasks.len());
     sim.stop().await;
 }
 

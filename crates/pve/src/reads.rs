@@ -90,6 +90,14 @@ impl PveClient {
         self.list(&path, &data)
     }
 
+    /// `GET /storage`: the names of the cluster's configured storages (the schema documents
+    /// only the name; type, content and usage come per node).
+    pub async fn storage_names(&self) -> Result<Parsed<Vec<String>>, PveError> {
+        let data = self.get_data("/storage", &[]).await?;
+        let parsed: Parsed<Vec<StorageName>> = self.list("/storage", &data)?;
+        Ok(parsed.map(|all| all.into_iter().map(|s| s.storage).collect()))
+    }
+
     /// `GET /nodes/{node}/storage`: the storages a node can use.
     pub async fn node_storages(&self, node: &str) -> Result<Parsed<Vec<NodeStorage>>, PveError> {
         let path = format!("/nodes/{node}/storage");
@@ -125,12 +133,13 @@ impl PveClient {
         Ok(parsed.map(|all| all.into_iter().filter(|s| s.name != "current").collect()))
     }
 
-    /// `GET /nodes/{node}/tasks`, newest first, read page by page up to `max` tasks;
-    /// `vmid` limits it to one guest's tasks.
+    /// `GET /nodes/{node}/tasks`, newest first, read page by page (`start` / `limit`) up to
+    /// `max` tasks; the filter limits it to one guest's tasks or to tasks started at or
+    /// after a time (`since`, for reading only what is new).
     pub async fn node_tasks(
         &self,
         node: &str,
-        vmid: Option<u64>,
+        filter: TaskFilter,
         max: usize,
     ) -> Result<Parsed<Vec<Task>>, PveError> {
         let path = format!("/nodes/{node}/tasks");
@@ -138,20 +147,22 @@ impl PveClient {
             value: Vec::new(),
             warnings: Vec::new(),
         };
+        let mut start = 0;
         while all.value.len() < max {
             let limit = TASK_PAGE.min(max - all.value.len());
-            let mut query = vec![
-                ("start", all.value.len().to_string()),
-                ("limit", limit.to_string()),
-            ];
-            if let Some(vmid) = vmid {
+            let mut query = vec![("start", start.to_string()), ("limit", limit.to_string())];
+            if let Some(vmid) = filter.vmid {
                 query.push(("vmid", vmid.to_string()));
+            }
+            if let Some(since) = filter.since {
+                query.push(("since", since.to_string()));
             }
             let data = self.get_data(&path, &query).await?;
             let page_len = data.as_array().map_or(0, Vec::len);
             let page: Parsed<Vec<Task>> = self.list(&path, &data)?;
             all.value.extend(page.value);
             all.warnings.extend(page.warnings);
+            start += page_len;
             if page_len < limit {
                 break;
             }

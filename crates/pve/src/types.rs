@@ -205,6 +205,20 @@ impl FromFields for NodeInterface {
     }
 }
 
+/// One entry of `GET /storage`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StorageName {
+    pub storage: String,
+}
+
+impl FromFields for StorageName {
+    fn from_fields(f: &mut Fields<'_>) -> Option<Self> {
+        Some(StorageName {
+            storage: f.required_string("storage")?,
+        })
+    }
+}
+
 /// One entry of `GET /nodes/{node}/storage` (storages available on that node).
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeStorage {
@@ -249,6 +263,8 @@ pub struct StorageContent {
     pub vmid: Option<u64>,
     pub notes: Option<String>,
     pub protected: Option<bool>,
+    /// The key fingerprint of an encrypted Proxmox Backup Server backup.
+    pub encrypted: Option<String>,
     /// `verification.state` for Proxmox Backup Server backups (`ok` / `failed`).
     pub verification: Option<String>,
 }
@@ -268,6 +284,7 @@ impl FromFields for StorageContent {
             vmid: f.u64("vmid"),
             notes: f.string("notes"),
             protected: f.bool("protected"),
+            encrypted: f.string("encrypted"),
             verification,
         })
     }
@@ -294,6 +311,15 @@ impl FromFields for Snapshot {
             vmstate: f.bool("vmstate"),
         })
     }
+}
+
+/// Which tasks [`crate::PveClient::node_tasks`] asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TaskFilter {
+    /// Only this guest's tasks.
+    pub vmid: Option<u64>,
+    /// Only tasks started at or after this time (Unix seconds).
+    pub since: Option<i64>,
 }
 
 /// One entry of `GET /nodes/{node}/tasks`.
@@ -356,33 +382,68 @@ impl FromFields for ReplicationJob {
     }
 }
 
-/// One entry of `GET /cluster/backup` (a scheduled backup job).
+/// One entry of `GET /cluster/backup` (a scheduled backup job). Which guests it backs up:
+/// every guest (`all`, less `exclude`), those of a `pool`, or the `vmid` list.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackupJob {
     pub id: String,
     pub schedule: Option<String>,
     pub storage: Option<String>,
+    /// Limits the job to the guests of one node.
     pub node: Option<String>,
-    /// Comma-separated VMIDs, when the job names guests.
-    pub vmid: Option<String>,
+    pub vmid: Vec<u64>,
     pub all: Option<bool>,
+    pub pool: Option<String>,
+    pub exclude: Vec<u64>,
     pub enabled: Option<bool>,
     pub mode: Option<String>,
+    pub compress: Option<String>,
+    /// `prune-backups` as Proxmox writes it: `keep-daily=7,keep-weekly=4`.
+    pub prune_backups: Option<String>,
+    pub notes_template: Option<String>,
     pub comment: Option<String>,
     pub next_run: Option<i64>,
 }
 
+/// `100,101, 102` (how `vmid` and `exclude` list guests); what is not a vmid is dropped.
+fn vmid_list(raw: Option<String>) -> Vec<u64> {
+    raw.map(|list| {
+        split_list(&list)
+            .iter()
+            .filter_map(|v| v.parse().ok())
+            .collect()
+    })
+    .unwrap_or_default()
+}
+
 impl FromFields for BackupJob {
     fn from_fields(f: &mut Fields<'_>) -> Option<Self> {
+        // An object in the API's JSON, a property string in its configuration files.
+        let prune_backups = match f.raw("prune-backups") {
+            Some(serde_json::Value::Object(keep)) => {
+                let mut parts: Vec<String> = keep
+                    .iter()
+                    .filter_map(|(k, v)| crate::lenient::as_string(v).map(|v| format!("{k}={v}")))
+                    .collect();
+                parts.sort();
+                Some(parts.join(","))
+            }
+            _ => f.string("prune-backups"),
+        };
         Some(BackupJob {
             id: f.required_string("id")?,
             schedule: f.string("schedule"),
             storage: f.string("storage"),
             node: f.string("node"),
-            vmid: f.string("vmid"),
+            vmid: vmid_list(f.string("vmid")),
             all: f.bool("all"),
+            pool: f.string("pool"),
+            exclude: vmid_list(f.string("exclude")),
             enabled: f.bool("enabled"),
             mode: f.string("mode"),
+            compress: f.string("compress"),
+            prune_backups,
+            notes_template: f.string("notes-template"),
             comment: f.string("comment"),
             next_run: f.i64("next-run"),
         })

@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod endpoints;
+pub mod inventory;
 pub mod jobs;
 pub mod mirror;
 pub mod sessions;

@@ -104,6 +104,8 @@ pub struct RunOptions {
     /// full reads; `None` reads NetBox in full every run.
     pub mirror_max_age: Option<Duration>,
     pub templates: Templates,
+    /// How long Proxmox tasks are kept in Proxbox's database (and how far back they are read).
+    pub task_retention: Duration,
     /// The tenant, role and platform of matching guests, the site of matching clusters.
     pub mapping: MappingRules,
 }
@@ -126,6 +128,7 @@ impl Default for RunOptions {
             orphan_grace: Duration::from_secs(24 * 3600),
             mirror_max_age: Some(Duration::from_secs(24 * 3600)),
             templates: Templates::Mark,
+            task_retention: Duration::from_secs(30 * 86_400),
             mapping: MappingRules::default(),
         }
     }

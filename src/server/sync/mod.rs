@@ -9,7 +9,9 @@
 //! ([`state`]), how a stage fails ([`failure`]), where events go ([`sink`], [`report`]) and
 //! which NetBox fields a sync may overwrite ([`overwrite`]), what operators' mapping
 //! rules choose ([`mapping`]), the VLANs and IP addresses guests
-//! and nodes share ([`vlans`], [`addresses`]). The identity map of managed
+//! and nodes share ([`vlans`], [`addresses`]); the stages that keep Proxmox's inventory in
+//! Proxbox's own database plan and write it through [`inventory`], knowing each cluster's
+//! nodes and guests from [`cluster_view`]. The identity map of managed
 //! objects is in the database (`db::sync_objects`); the copy of the NetBox objects read at
 //! scale, kept current through NetBox's change log, is [`mirror`].
 //!
@@ -18,8 +20,10 @@
 pub mod addresses;
 pub mod adopt;
 pub mod apply;
+pub mod cluster_view;
 pub mod context;
 pub mod failure;
+pub mod inventory;
 pub mod managed;
 pub mod mapping;
 #[cfg(test)]

@@ -12,7 +12,8 @@ use super::mapping;
 use super::report::StageReport;
 use super::stage::{plan_stages, Stage};
 use super::stages::{
-    devices, node_interfaces, virtual_disks, virtual_machines, vm_interfaces, vm_ip_addresses,
+    backup_routines, backups, devices, node_interfaces, replications, snapshots, storage,
+    task_history, virtual_disks, virtual_machines, vm_interfaces, vm_ip_addresses,
 };
 use super::state::RunState;
 use crate::events::*;
@@ -191,6 +192,12 @@ async fn run_stage(
         Stage::Devices => devices::run(ctx, report, state).await,
         Stage::VirtualMachines => virtual_machines::run(ctx, report, state).await,
         Stage::VirtualDisks => virtual_disks::run(ctx, report, state).await,
+        Stage::Storage => storage::run(ctx, report, state).await,
+        Stage::TaskHistory => task_history::run(ctx, report, state).await,
+        Stage::Backups => backups::run(ctx, report, state).await,
+        Stage::Snapshots => snapshots::run(ctx, report, state).await,
+        Stage::Replications => replications::run(ctx, report, state).await,
+        Stage::BackupRoutines => backup_routines::run(ctx, report, state).await,
         Stage::NodeInterfaces => node_interfaces::run(ctx, report, state).await,
         Stage::VmInterfaces => vm_interfaces::run(ctx, report, state).await,
         Stage::VmIpAddresses => vm_ip_addresses::run(ctx, report, state).await,

@@ -26,18 +26,30 @@ pub const FULL_UPDATE_ORDER: [&str; 12] = [
 #[serde(rename_all = "kebab-case")]
 pub enum Stage {
     Devices,
+    Storage,
     VirtualMachines,
     VirtualDisks,
+    TaskHistory,
+    Backups,
+    Snapshots,
+    Replications,
+    BackupRoutines,
     NodeInterfaces,
     VmInterfaces,
     VmIpAddresses,
 }
 
 impl Stage {
-    pub const ALL: [Stage; 6] = [
+    pub const ALL: [Stage; 12] = [
         Stage::Devices,
+        Stage::Storage,
         Stage::VirtualMachines,
         Stage::VirtualDisks,
+        Stage::TaskHistory,
+        Stage::Backups,
+        Stage::Snapshots,
+        Stage::Replications,
+        Stage::BackupRoutines,
         Stage::NodeInterfaces,
         Stage::VmInterfaces,
         Stage::VmIpAddresses,
@@ -49,6 +61,12 @@ impl Stage {
             Stage::Devices => "devices",
             Stage::VirtualMachines => "virtual-machines",
             Stage::VirtualDisks => "virtual-disks",
+            Stage::Storage => "storage",
+            Stage::TaskHistory => "task-history",
+            Stage::Backups => "backups",
+            Stage::Snapshots => "snapshots",
+            Stage::Replications => "replications",
+            Stage::BackupRoutines => "backup-routines",
             Stage::NodeInterfaces => "node-interfaces",
             Stage::VmInterfaces => "vm-interfaces",
             Stage::VmIpAddresses => "vm-ip-addresses",
@@ -78,6 +96,12 @@ impl Stage {
             Stage::Devices => "Devices",
             Stage::VirtualMachines => "Virtual machines",
             Stage::VirtualDisks => "Virtual disks",
+            Stage::Storage => "Storage",
+            Stage::TaskHistory => "Task history",
+            Stage::Backups => "Backups",
+            Stage::Snapshots => "Snapshots",
+            Stage::Replications => "Replications",
+            Stage::BackupRoutines => "Backup routines",
             Stage::NodeInterfaces => "Node interfaces",
             Stage::VmInterfaces => "VM interfaces",
             Stage::VmIpAddresses => "VM IP addresses",
@@ -85,10 +109,17 @@ impl Stage {
     }
 
     /// What must exist in NetBox before this stage can write: a VM needs its cluster and
-    /// node device, a disk or interface its VM, an address its interface.
+    /// node device, a disk or interface its VM, an address its interface, a backup's journal
+    /// entry its VM. The other inventory stages write only Proxbox's database.
     pub fn depends_on(self) -> &'static [Stage] {
         match self {
-            Stage::Devices => &[],
+            Stage::Devices
+            | Stage::Storage
+            | Stage::TaskHistory
+            | Stage::Snapshots
+            | Stage::Replications
+            | Stage::BackupRoutines => &[],
+            Stage::Backups => &[Stage::VirtualMachines],
             Stage::VirtualMachines | Stage::NodeInterfaces => &[Stage::Devices],
             Stage::VirtualDisks | Stage::VmInterfaces => &[Stage::VirtualMachines],
             Stage::VmIpAddresses => &[Stage::VmInterfaces],
@@ -157,6 +188,16 @@ mod tests {
             [Stage::Devices, Stage::VirtualMachines, Stage::VirtualDisks]
         );
         assert_eq!(plan_stages(&[Stage::Devices]), [Stage::Devices]);
+        assert_eq!(
+            plan_stages(&[Stage::Backups, Stage::Storage]),
+            [
+                Stage::Devices,
+                Stage::Storage,
+                Stage::VirtualMachines,
+                Stage::Backups
+            ]
+        );
+        assert_eq!(plan_stages(&[Stage::TaskHistory]), [Stage::TaskHistory]);
         assert_eq!(plan_stages(&[]), Stage::ALL);
     }
 
@@ -184,6 +225,8 @@ mod tests {
 
     #[test]
     fn stages_run_in_the_order_of_the_system_we_replace() {
+        let names: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
+        assert_eq!(names, FULL_UPDATE_ORDER, "every stage of its full update exists");
         let positions: Vec<usize> = Stage::ALL
             .iter()
             .map(|stage| {

@@ -1,0 +1,271 @@
+//! Storage of the Proxmox inventory (see `sync::inventory`): one row per record of a kind
+//! and endpoint, and when each kind was last read.
+
+use super::{now_ms, Db, DbError};
+use crate::models::RecordKind;
+
+/// A record as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StoredRecord {
+    pub key: String,
+    pub node: Option<String>,
+    pub vmid: Option<i64>,
+    pub at: Option<i64>,
+    /// The record as JSON (one of the `models::inventory` types).
+    pub body: String,
+    pub changed_at: i64,
+    pub stale_since: Option<i64>,
+    pub last_seen: Option<i64>,
+}
+
+impl StoredRecord {
+    pub fn parse<T: serde::de::DeserializeOwned>(&self) -> Option<T> {
+        serde_json::from_str(&self.body).ok()
+    }
+}
+
+/// A record to store (created or changed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordRow {
+    pub key: String,
+    pub node: Option<String>,
+    pub vmid: Option<i64>,
+    pub at: Option<i64>,
+    pub body: String,
+}
+
+/// What one stage changes in one endpoint's records of one kind.
+#[derive(Debug, Default)]
+pub struct InventoryChanges<'a> {
+    pub upserts: Vec<&'a RecordRow>,
+    pub removes: Vec<&'a str>,
+    /// Records gone from Proxmox that are kept, marked stale.
+    pub stale: Vec<&'a str>,
+    /// Records older than this (their `at`, Unix seconds) are removed: task retention.
+    pub expire_before: Option<i64>,
+}
+
+/// 7 parameters per row: far below SQLite's and PostgreSQL's limits.
+const ROWS_PER_STATEMENT: usize = 100;
+
+const COLUMNS: &str =
+    "record_key, node, vmid, at, body, changed_at, stale_since, last_seen";
+
+type Row = (
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+fn stored((key, node, vmid, at, body, changed_at, stale_since, last_seen): Row) -> StoredRecord {
+    StoredRecord {
+        key,
+        node,
+        vmid,
+        at,
+        body,
+        changed_at,
+        stale_since,
+        last_seen,
+    }
+}
+
+impl Db {
+    /// One endpoint's records of a kind; with `since`, only those whose `at` is at or after
+    /// it (the task history inside its retention).
+    pub async fn inventory(
+        &self,
+        endpoint_id: i64,
+        kind: RecordKind,
+        since: Option<i64>,
+    ) -> Result<Vec<StoredRecord>, DbError> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM proxmox_inventory WHERE endpoint_id = $1 AND kind = $2 \
+             AND ($3 IS NULL OR at >= $3) ORDER BY record_key"
+        ))
+        .bind(endpoint_id)
+        .bind(kind.as_str())
+        .bind(since)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(stored).collect())
+    }
+
+    /// One guest's records of a kind, newest first.
+    pub async fn guest_inventory(
+        &self,
+        endpoint_id: i64,
+        kind: RecordKind,
+        vmid: i64,
+    ) -> Result<Vec<StoredRecord>, DbError> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM proxmox_inventory WHERE endpoint_id = $1 AND kind = $2 \
+             AND vmid = $3 ORDER BY at DESC, record_key"
+        ))
+        .bind(endpoint_id)
+        .bind(kind.as_str())
+        .bind(vmid)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(stored).collect())
+    }
+
+    /// Every endpoint's records of a kind, with their endpoint.
+    pub async fn all_inventory(
+        &self,
+        kind: RecordKind,
+    ) -> Result<Vec<(i64, StoredRecord)>, DbError> {
+        let rows: Vec<(i64, String, Option<String>, Option<i64>, Option<i64>, String, i64, Option<i64>, Option<i64>)> =
+            sqlx::query_as(&format!(
+                "SELECT endpoint_id, {COLUMNS} FROM proxmox_inventory WHERE kind = $1 \
+                 ORDER BY endpoint_id, record_key"
+            ))
+            .bind(kind.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(endpoint, k, n, v, a, b, c, s, l)| (endpoint, stored((k, n, v, a, b, c, s, l))))
+            .collect())
+    }
+
+    /// How many records of each kind one guest has (the VM panel's tab counts).
+    pub async fn guest_inventory_counts(
+        &self,
+        endpoint_id: i64,
+        vmid: i64,
+    ) -> Result<Vec<(RecordKind, i64)>, DbError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT kind, COUNT(*) FROM proxmox_inventory WHERE endpoint_id = $1 AND vmid = $2 GROUP BY kind",
+        )
+        .bind(endpoint_id)
+        .bind(vmid)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(kind, n)| Some((RecordKind::parse(&kind)?, n)))
+            .collect())
+    }
+
+    /// When a kind was last read from an endpoint (milliseconds).
+    pub async fn inventory_read_at(
+        &self,
+        endpoint_id: i64,
+        kind: RecordKind,
+    ) -> Result<Option<i64>, DbError> {
+        let at: Option<(i64,)> = sqlx::query_as(
+            "SELECT read_at FROM proxmox_inventory_reads WHERE endpoint_id = $1 AND kind = $2",
+        )
+        .bind(endpoint_id)
+        .bind(kind.as_str())
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(at.map(|(at,)| at))
+    }
+
+    /// Writes one stage's changes in one transaction and records the read. Returns how many
+    /// rows changed (the read itself not counted).
+    pub async fn write_inventory(
+        &self,
+        endpoint_id: i64,
+        kind: RecordKind,
+        changes: &InventoryChanges<'_>,
+    ) -> Result<u64, DbError> {
+        let now = now_ms();
+        let kind = kind.as_str();
+        let mut changed = 0;
+        let mut tx = self.begin_write().await?;
+        let previous_read: Option<(i64,)> = sqlx::query_as(
+            "SELECT read_at FROM proxmox_inventory_reads WHERE endpoint_id = $1 AND kind = $2",
+        )
+        .bind(endpoint_id)
+        .bind(kind)
+        .fetch_optional(&mut *tx)
+        .await?;
+        for chunk in changes.upserts.chunks(ROWS_PER_STATEMENT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| {
+                    let p = 4 + 5 * i;
+                    format!(
+                        "($1, $2, ${p}, ${}, ${}, ${}, ${}, $3, NULL, NULL)",
+                        p + 1,
+                        p + 2,
+                        p + 3,
+                        p + 4
+                    )
+                })
+                .collect();
+            let sql = format!(
+                "INSERT INTO proxmox_inventory (endpoint_id, kind, {COLUMNS}) VALUES {} \
+                 ON CONFLICT (endpoint_id, kind, record_key) DO UPDATE SET node = excluded.node, \
+                 vmid = excluded.vmid, at = excluded.at, body = excluded.body, \
+                 changed_at = excluded.changed_at, stale_since = NULL, last_seen = NULL",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(endpoint_id).bind(kind).bind(now);
+            for row in chunk {
+                query = query
+                    .bind(row.key.as_str())
+                    .bind(row.node.as_deref())
+                    .bind(row.vmid)
+                    .bind(row.at)
+                    .bind(row.body.as_str());
+            }
+            changed += query.execute(&mut *tx).await?.rows_affected();
+        }
+        for (keys, sql) in [
+            (
+                &changes.removes,
+                "DELETE FROM proxmox_inventory WHERE endpoint_id = $1 AND kind = $2 AND record_key IN",
+            ),
+            (
+                &changes.stale,
+                "UPDATE proxmox_inventory SET stale_since = $3, last_seen = $4 \
+                 WHERE endpoint_id = $1 AND kind = $2 AND record_key IN",
+            ),
+        ] {
+            let stale = sql.starts_with("UPDATE");
+            let first = if stale { 5 } else { 3 };
+            for chunk in keys.chunks(ROWS_PER_STATEMENT) {
+                let list: Vec<String> = (0..chunk.len()).map(|i| format!("${}", first + i)).collect();
+                let sql = format!("{sql} ({})", list.join(", "));
+                let mut query = sqlx::query(&sql).bind(endpoint_id).bind(kind);
+                if stale {
+                    query = query.bind(now).bind(previous_read.map(|(at,)| at));
+                }
+                for key in chunk {
+                    query = query.bind(*key);
+                }
+                changed += query.execute(&mut *tx).await?.rows_affected();
+            }
+        }
+        if let Some(before) = changes.expire_before {
+            changed += sqlx::query(
+                "DELETE FROM proxmox_inventory WHERE endpoint_id = $1 AND kind = $2 AND at < $3",
+            )
+            .bind(endpoint_id)
+            .bind(kind)
+            .bind(before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        }
+        sqlx::query(
+            "INSERT INTO proxmox_inventory_reads (endpoint_id, kind, read_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (endpoint_id, kind) DO UPDATE SET read_at = excluded.read_at",
+        )
+        .bind(endpoint_id)
+        .bind(kind)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(changed)
+    }
+}

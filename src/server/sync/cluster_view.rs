@@ -1,0 +1,82 @@
+//! What the inventory stages know of a cluster before reading their own paths: its nodes
+//! (online or not) and its guests, from `/cluster/resources`, read once per run and
+//! endpoint and kept in the run's state for the next stage.
+
+use proxbox_pve::{ClusterResource, GuestKind};
+
+use super::context::ClusterSource;
+use super::failure::StageError;
+use super::state::RunState;
+
+/// A guest as `/cluster/resources` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedGuest {
+    pub kind: GuestKind,
+    pub vmid: u64,
+    pub node: String,
+    pub name: String,
+    pub pool: Option<String>,
+    pub template: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ClusterView {
+    /// Node name and whether it is online.
+    pub nodes: Vec<(String, bool)>,
+    pub guests: Vec<ListedGuest>,
+}
+
+impl ClusterView {
+    pub fn online_nodes(&self) -> impl Iterator<Item = &str> {
+        self.nodes
+            .iter()
+            .filter(|(_, online)| *online)
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// A guest's name by its vmid (and kind, when known): how tasks and backups, which name
+    /// only a vmid, are shown.
+    pub fn guest(&self, vmid: u64, kind: Option<&str>) -> Option<&ListedGuest> {
+        self.guests
+            .iter()
+            .find(|g| g.vmid == vmid && kind.is_none_or(|k| k == g.kind.as_str()))
+    }
+
+    fn of(resources: &[ClusterResource]) -> ClusterView {
+        let mut view = ClusterView::default();
+        for r in resources {
+            if r.kind == "node" {
+                if let Some(node) = &r.node {
+                    view.nodes
+                        .push((node.clone(), r.status.as_deref() != Some("offline")));
+                }
+            } else if let (Some(kind), Some(vmid), Some(node)) = (r.guest_kind(), r.vmid, &r.node) {
+                view.guests.push(ListedGuest {
+                    kind,
+                    vmid,
+                    node: node.clone(),
+                    name: r.name.clone().unwrap_or_else(|| format!("{} {vmid}", kind.as_str())),
+                    pool: r.pool.clone(),
+                    template: r.template,
+                });
+            }
+        }
+        view.nodes.sort();
+        view.guests.sort_by_key(|g| (g.vmid, g.kind));
+        view
+    }
+}
+
+/// The cluster of one endpoint, read once per run.
+pub async fn cluster_view(
+    state: &mut RunState,
+    source: &ClusterSource,
+) -> Result<ClusterView, StageError> {
+    if let Some(resources) = state.resources.get(&source.endpoint_id) {
+        return Ok(ClusterView::of(resources));
+    }
+    let resources = source.pve.cluster_resources().await?.value;
+    let view = ClusterView::of(&resources);
+    state.resources.insert(source.endpoint_id, resources);
+    Ok(view)
+}

@@ -1,0 +1,84 @@
+//! `backup-routines`: the cluster's scheduled backup jobs (`/cluster/backup`: schedule,
+//! next run, storage, mode, compression, retention, which guests), kept in Proxbox's
+//! database for the backups page and its coverage report. A job gone from Proxmox is kept,
+//! marked stale with when it was last seen, not deleted.
+
+use proxbox_pve::BackupJob;
+
+use crate::events::StepStatus;
+use crate::models::{BackupRoutineRecord, RecordKind, Selection};
+use crate::server::sync::context::SyncContext;
+use crate::server::sync::failure::StageError;
+use crate::server::sync::inventory::{self, plan_records, Record, RecordPlan, WhenGone};
+use crate::server::sync::report::StageReport;
+use crate::server::sync::state::RunState;
+
+pub fn record(job: &BackupJob) -> Record {
+    let mut vmids = job.vmid.clone();
+    vmids.sort_unstable();
+    let mut exclude = job.exclude.clone();
+    exclude.sort_unstable();
+    let body = BackupRoutineRecord {
+        id: job.id.clone(),
+        schedule: job.schedule.clone(),
+        storage: job.storage.clone(),
+        selection: Selection {
+            all: job.all.unwrap_or(false),
+            vmids,
+            pool: job.pool.clone(),
+            exclude,
+            node: job.node.clone(),
+        },
+        enabled: job.enabled.unwrap_or(true),
+        mode: job.mode.clone(),
+        compress: job.compress.clone(),
+        prune_backups: job.prune_backups.clone(),
+        notes_template: job.notes_template.clone(),
+        comment: job.comment.clone(),
+        next_run: job.next_run,
+    };
+    Record::new(RecordKind::BackupRoutine, job.id.clone(), job.id.clone(), &body).on(
+        job.node.as_deref(),
+        None,
+        None,
+    )
+}
+
+pub async fn run(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    _state: &mut RunState,
+) -> Result<(), StageError> {
+    report.substep(
+        "read-proxmox",
+        StepStatus::Started,
+        "Reading the backup jobs from Proxmox",
+    );
+    let mut plans: Vec<RecordPlan> = Vec::new();
+    for source in &ctx.sources {
+        let jobs = source.pve.backup_jobs().await?.value;
+        let stored = ctx
+            .db
+            .inventory(source.endpoint_id, RecordKind::BackupRoutine, None)
+            .await?;
+        plans.push(plan_records(
+            RecordKind::BackupRoutine,
+            source.endpoint_id,
+            WhenGone::MarkStale,
+            &stored,
+            jobs.iter().map(record).collect(),
+            |_| true,
+        ));
+    }
+    let found = inventory::discovered(&plans);
+    report.substep(
+        "read-proxmox",
+        StepStatus::Completed,
+        format!("{} backup jobs", found.len()),
+    );
+    report.discover("backup routines", found);
+    for plan in &plans {
+        inventory::apply(ctx, report, plan).await?;
+    }
+    Ok(())
+}

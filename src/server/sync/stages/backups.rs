@@ -1,0 +1,284 @@
+//! `backups`: the backup volumes of every backup storage (`…/storage/{s}/content?content=backup`;
+//! a shared storage read once, through one node), kept in Proxbox's database; a backup gone
+//! from Proxmox is removed. NetBox gets one journal entry on the VM per **new** backup —
+//! written before the backup is stored, so that a failed entry is tried again by the next
+//! sync and a stored backup never gets a second one.
+
+use std::collections::{HashMap, HashSet};
+
+use proxbox_netbox::models::{JournalEntry, NewJournalEntry};
+use proxbox_pve::{NodeStorage, StorageContent};
+
+use crate::events::{ItemStatus, StepStatus};
+use crate::models::{BackupRecord, RecordKind};
+use crate::server::sync::apply;
+use crate::server::sync::cluster_view::{cluster_view, ClusterView};
+use crate::server::sync::context::{ClusterSource, SyncContext};
+use crate::server::sync::failure::StageError;
+use crate::server::sync::inventory::{self, plan_records, Record, RecordPlan, WhenGone};
+use crate::server::sync::managed::proxbox_tag;
+use crate::server::sync::plan::{Label, Plan};
+use crate::server::sync::report::StageReport;
+use crate::server::sync::state::RunState;
+
+/// `qemu` or `lxc`, as the volume's name says (`vzdump-qemu-100-…`, `backup/ct/100/…`).
+pub fn guest_kind_of(volid: &str) -> Option<&'static str> {
+    if volid.contains("vzdump-qemu-") || volid.contains(":backup/vm/") {
+        Some("qemu")
+    } else if volid.contains("vzdump-lxc-") || volid.contains(":backup/ct/") {
+        Some("lxc")
+    } else {
+        None
+    }
+}
+
+/// The record of one backup volume, named after its guest where the cluster lists it.
+pub fn record(node: &str, storage: &str, volume: &StorageContent, view: &ClusterView) -> Record {
+    let guest_kind = guest_kind_of(&volume.volid);
+    let body = BackupRecord {
+        volid: volume.volid.clone(),
+        storage: storage.to_string(),
+        node: node.to_string(),
+        vmid: volume.vmid,
+        guest_kind: guest_kind.map(str::to_string),
+        format: volume.format.clone(),
+        size: volume.size,
+        created: volume.ctime,
+        notes: volume.notes.clone(),
+        protected: volume.protected.unwrap_or(false),
+        encrypted: volume.encrypted.as_deref().is_some_and(|e| !e.is_empty()),
+        verification: volume.verification.clone(),
+    };
+    let name = match volume.vmid.and_then(|vmid| view.guest(vmid, guest_kind)) {
+        Some(guest) => format!("{}: {}", guest.name, volume.volid),
+        None => volume.volid.clone(),
+    };
+    Record::new(RecordKind::Backup, volume.volid.clone(), name, &body).on(
+        Some(node),
+        volume.vmid,
+        volume.ctime,
+    )
+}
+
+/// The storages that hold backups, with the node to read each through: a shared storage
+/// once (its content is the same from every node), a local one per node.
+fn backup_storages(per_node: &[(String, Vec<NodeStorage>)]) -> Vec<(String, String, bool)> {
+    let mut shared_seen: HashSet<&str> = HashSet::new();
+    let mut out = Vec::new();
+    for (node, storages) in per_node {
+        for s in storages {
+            let usable = s.enabled.unwrap_or(true) && s.active.unwrap_or(true);
+            if !usable || !s.content.iter().any(|c| c == "backup") {
+                continue;
+            }
+            let shared = s.shared.unwrap_or(false);
+            if shared && !shared_seen.insert(s.storage.as_str()) {
+                continue;
+            }
+            out.push((node.clone(), s.storage.clone(), shared));
+        }
+    }
+    out
+}
+
+/// The journal entry of a new backup (kind info, with its size and storage).
+pub fn journal_entry(vm: u64, backup: &BackupRecord) -> NewJournalEntry {
+    let size = backup
+        .size
+        .map(|bytes| format!("{:.1} GiB", bytes as f64 / f64::from(1u32 << 30)))
+        .unwrap_or_else(|| "size unknown".into());
+    let created = backup
+        .created
+        .map(|t| crate::models::format_utc(t * 1000))
+        .unwrap_or_else(|| "at an unknown time".into());
+    NewJournalEntry {
+        assigned_object_type: "virtualization.virtualmachine".into(),
+        assigned_object_id: vm,
+        kind: "info".into(),
+        comments: format!(
+            "Proxmox backup `{}` ({size}) on storage {}, taken {created}{}.",
+            backup.volid,
+            backup.storage,
+            if backup.protected { ", protected" } else { "" }
+        ),
+        tags: vec![proxbox_tag()],
+    }
+}
+
+/// Which storages of one endpoint were read, and the records found.
+struct EndpointRead {
+    wanted: Vec<Record>,
+    /// (storage, node) pairs read; for a shared storage the node is `None`.
+    read: HashSet<(String, Option<String>)>,
+}
+
+async fn read_endpoint(
+    report: &mut StageReport<'_>,
+    source: &ClusterSource,
+    view: &ClusterView,
+) -> Result<EndpointRead, StageError> {
+    let mut per_node = Vec::new();
+    for node in view.online_nodes() {
+        match source.pve.node_storages(node).await {
+            Ok(parsed) => per_node.push((node.to_string(), parsed.value)),
+            Err(e) => report.labeled(
+                &Label::new(format!("{node} storages"), "node", "node").warned(Some(
+                    "the node's storages could not be read; its backups stored are kept".into(),
+                )),
+                ItemStatus::Failed,
+                None,
+                Some(e.into()),
+            ),
+        }
+    }
+    let mut reads = tokio::task::JoinSet::new();
+    for (node, storage, shared) in backup_storages(&per_node) {
+        let pve = source.pve.clone();
+        reads.spawn(async move {
+            let content = pve.storage_content(&node, &storage, Some("backup")).await;
+            (node, storage, shared, content)
+        });
+    }
+    let mut out = EndpointRead {
+        wanted: Vec::new(),
+        read: HashSet::new(),
+    };
+    while let Some(joined) = reads.join_next().await {
+        let Ok((node, storage, shared, content)) = joined else {
+            continue;
+        };
+        match content {
+            Ok(parsed) => {
+                out.wanted.extend(
+                    parsed
+                        .value
+                        .iter()
+                        .map(|volume| record(&node, &storage, volume, view)),
+                );
+                out.read.insert((storage, (!shared).then_some(node)));
+            }
+            Err(e) => report.labeled(
+                &Label::new(format!("{storage} on {node}"), "storage", "storage").warned(Some(
+                    "the storage's backups could not be read; those stored are kept".into(),
+                )),
+                ItemStatus::Failed,
+                None,
+                Some(e.into()),
+            ),
+        }
+    }
+    out.wanted.sort_by(|a, b| a.row.key.cmp(&b.row.key));
+    Ok(out)
+}
+
+pub async fn run(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    state: &mut RunState,
+) -> Result<(), StageError> {
+    report.substep(
+        "read-proxmox",
+        StepStatus::Started,
+        "Reading the backups of every backup storage from Proxmox",
+    );
+    let mut plans: Vec<RecordPlan> = Vec::new();
+    for source in &ctx.sources {
+        let view = cluster_view(state, source).await?;
+        let EndpointRead { wanted, read } = read_endpoint(report, source, &view).await?;
+        let stored = ctx.db.inventory(source.endpoint_id, RecordKind::Backup, None).await?;
+        let covered = |r: &crate::server::db::inventory::StoredRecord| {
+            let Some(body) = r.parse::<BackupRecord>() else {
+                return true;
+            };
+            read.contains(&(body.storage.clone(), None))
+                || read.contains(&(body.storage, Some(body.node)))
+        };
+        plans.push(plan_records(
+            RecordKind::Backup,
+            source.endpoint_id,
+            WhenGone::Remove,
+            &stored,
+            wanted,
+            covered,
+        ));
+    }
+    let found: usize = plans
+        .iter()
+        .map(|p| p.creates.len() + p.updates.len() + p.unchanged.len())
+        .sum();
+    report.substep(
+        "read-proxmox",
+        StepStatus::Completed,
+        format!("{found} backups"),
+    );
+    report.discover("backups", inventory::discovered(&plans));
+    for plan in &mut plans {
+        journal_new_backups(ctx, report, state, plan).await?;
+        inventory::apply(ctx, report, plan).await?;
+    }
+    Ok(())
+}
+
+/// Writes a journal entry on the VM of each new backup whose guest is in NetBox. A backup
+/// whose entry NetBox refused is not stored this time, so that the next sync tries again.
+async fn journal_new_backups(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    state: &RunState,
+    plan: &mut RecordPlan,
+) -> Result<(), StageError> {
+    let vms: HashMap<(u64, &str), u64> = state
+        .guests
+        .iter()
+        .filter(|g| g.endpoint_id == plan.endpoint_id)
+        .map(|g| ((g.vmid, g.kind.as_str()), g.vm_id))
+        .collect();
+    let mut journal: Plan<NewJournalEntry, usize> = Plan::new("journal entries");
+    for (index, record) in plan.creates.iter().enumerate() {
+        let Ok(backup) = serde_json::from_str::<BackupRecord>(&record.row.body) else {
+            continue;
+        };
+        let Some(vmid) = backup.vmid else { continue };
+        let vm = match backup.guest_kind.as_deref() {
+            Some(kind) => vms.get(&(vmid, kind)),
+            None => vms
+                .get(&(vmid, "qemu"))
+                .or_else(|| vms.get(&(vmid, "lxc"))),
+        };
+        let Some(vm) = vm else { continue };
+        let label = Label::new(
+            format!("journal: {}", record.label.name),
+            "journal-entry",
+            "journal entry",
+        );
+        journal.create(index, label, journal_entry(*vm, &backup));
+    }
+    if journal.creates.is_empty() {
+        return Ok(());
+    }
+    report.substep("journal", StepStatus::Started, journal.summary());
+    let applied = apply::apply::<JournalEntry, _, _>(ctx, report, &journal).await?;
+    let refused: HashSet<usize> = applied
+        .created
+        .iter()
+        .filter(|(_, id)| id.is_none())
+        .map(|(index, _)| *index)
+        .collect();
+    if !refused.is_empty() {
+        let mut index = 0;
+        plan.creates.retain(|_| {
+            let keep = !refused.contains(&index);
+            index += 1;
+            keep
+        });
+    }
+    report.substep(
+        "journal",
+        StepStatus::Completed,
+        format!(
+            "{} journal entries written",
+            applied.created.len() - refused.len()
+        ),
+    );
+    Ok(())
+}

@@ -1,0 +1,78 @@
+//! `replications`: the cluster's storage replication jobs (`/cluster/replication`), kept
+//! in Proxbox's database. A job gone from Proxmox is kept, marked stale with when it was
+//! last seen: an operator wants to know that a replication stopped existing. (The
+//! documented `/nodes/{node}/replication` status returns only job ids, so no status is kept.)
+
+use proxbox_pve::ReplicationJob;
+
+use crate::events::StepStatus;
+use crate::models::{RecordKind, ReplicationRecord};
+use crate::server::sync::cluster_view::{cluster_view, ClusterView};
+use crate::server::sync::context::SyncContext;
+use crate::server::sync::failure::StageError;
+use crate::server::sync::inventory::{self, plan_records, Record, RecordPlan, WhenGone};
+use crate::server::sync::report::StageReport;
+use crate::server::sync::state::RunState;
+
+pub fn record(job: &ReplicationJob, view: &ClusterView) -> Record {
+    let body = ReplicationRecord {
+        id: job.id.clone(),
+        guest: job.guest,
+        kind: job.kind.clone(),
+        source: job.source.clone(),
+        target: job.target.clone(),
+        schedule: job.schedule.clone(),
+        rate: job.rate,
+        disabled: job.disable.unwrap_or(false),
+        comment: job.comment.clone(),
+    };
+    let name = match job.guest.and_then(|vmid| view.guest(vmid, None)) {
+        Some(guest) => format!("{} ({} → {})", job.id, guest.name, job.target),
+        None => format!("{} (→ {})", job.id, job.target),
+    };
+    Record::new(RecordKind::Replication, job.id.clone(), name, &body).on(
+        job.source.as_deref(),
+        job.guest,
+        None,
+    )
+}
+
+pub async fn run(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    state: &mut RunState,
+) -> Result<(), StageError> {
+    report.substep(
+        "read-proxmox",
+        StepStatus::Started,
+        "Reading the replication jobs from Proxmox",
+    );
+    let mut plans: Vec<RecordPlan> = Vec::new();
+    for source in &ctx.sources {
+        let view = cluster_view(state, source).await?;
+        let jobs = source.pve.replication_jobs().await?.value;
+        let wanted = jobs.iter().map(|job| record(job, &view)).collect();
+        let stored = ctx
+            .db
+            .inventory(source.endpoint_id, RecordKind::Replication, None)
+            .await?;
+        plans.push(plan_records(
+            RecordKind::Replication,
+            source.endpoint_id,
+            WhenGone::MarkStale,
+            &stored,
+            wanted,
+            |_| true,
+        ));
+    }
+    report.substep(
+        "read-proxmox",
+        StepStatus::Completed,
+        format!("{} replication jobs", inventory::discovered(&plans).len()),
+    );
+    report.discover("replication jobs", inventory::discovered(&plans));
+    for plan in &plans {
+        inventory::apply(ctx, report, plan).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! `snapshots`: each guest's snapshot chain (`…/{qemu|lxc}/{vmid}/snapshot`, without the
+//! `current` pseudo-entry), kept in Proxbox's database; a snapshot gone from Proxmox is
+//! removed, also every snapshot of a guest gone from the cluster. The snapshots of a guest
+//! that could not be read are left as they were.
+
+use std::collections::HashSet;
+
+use proxbox_pve::Snapshot;
+
+use crate::events::{ItemStatus, StepStatus};
+use crate::models::{RecordKind, SnapshotRecord};
+use crate::server::db::inventory::StoredRecord;
+use crate::server::sync::cluster_view::{cluster_view, ListedGuest};
+use crate::server::sync::context::SyncContext;
+use crate::server::sync::failure::StageError;
+use crate::server::sync::inventory::{self, plan_records, Record, RecordPlan, WhenGone};
+use crate::server::sync::plan::Label;
+use crate::server::sync::report::StageReport;
+use crate::server::sync::state::RunState;
+
+/// `qemu/100/before-upgrade`: snapshots are named per guest.
+fn key(kind: &str, vmid: u64, name: &str) -> String {
+    format!("{kind}/{vmid}/{name}")
+}
+
+/// The guest part of a snapshot's key (`qemu/100`).
+fn guest_of(key: &str) -> &str {
+    key.rsplit_once('/').map_or(key, |(guest, _)| guest)
+}
+
+pub fn records(guest: &ListedGuest, snapshots: &[Snapshot]) -> Vec<Record> {
+    let kind = guest.kind.as_str();
+    snapshots
+        .iter()
+        .map(|s| {
+            let body = SnapshotRecord {
+                name: s.name.clone(),
+                node: guest.node.clone(),
+                vmid: guest.vmid,
+                guest_kind: kind.to_string(),
+                parent: s.parent.clone(),
+                description: s.description.trim_end().to_string(),
+                taken: s.snaptime,
+                vmstate: s.vmstate.unwrap_or(false),
+            };
+            Record::new(
+                RecordKind::Snapshot,
+                key(kind, guest.vmid, &s.name),
+                format!("{}@{}", guest.name, s.name),
+                &body,
+            )
+            .on(Some(&guest.node), Some(guest.vmid), s.snaptime)
+        })
+        .collect()
+}
+
+pub async fn run(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    state: &mut RunState,
+) -> Result<(), StageError> {
+    report.substep(
+        "read-proxmox",
+        StepStatus::Started,
+        "Reading each guest's snapshots from Proxmox",
+    );
+    let mut plans: Vec<RecordPlan> = Vec::new();
+    let mut guests_read = 0;
+    for source in &ctx.sources {
+        let view = cluster_view(state, source).await?;
+        let online: HashSet<&str> = view.online_nodes().collect();
+        let mut reads = tokio::task::JoinSet::new();
+        let mut unread: HashSet<String> = HashSet::new();
+        for guest in &view.guests {
+            if !online.contains(guest.node.as_str()) {
+                unread.insert(format!("{}/{}", guest.kind.as_str(), guest.vmid));
+                continue;
+            }
+            let (pve, guest) = (source.pve.clone(), guest.clone());
+            reads.spawn(async move {
+                let snapshots = pve.snapshots(&guest.node, guest.kind, guest.vmid).await;
+                (guest, snapshots)
+            });
+        }
+        let mut wanted = Vec::new();
+        while let Some(joined) = reads.join_next().await {
+            let Ok((guest, result)) = joined else { continue };
+            match result {
+                Ok(parsed) => {
+                    guests_read += 1;
+                    wanted.extend(records(&guest, &parsed.value));
+                }
+                Err(e) => {
+                    unread.insert(format!("{}/{}", guest.kind.as_str(), guest.vmid));
+                    report.labeled(
+                        &Label::new(format!("{} snapshots", guest.name), guest.kind.as_str(), "guest")
+                            .warned(Some(
+                                "the guest's snapshots could not be read; those stored are kept".into(),
+                            )),
+                        ItemStatus::Failed,
+                        None,
+                        Some(e.into()),
+                    );
+                }
+            }
+        }
+        wanted.sort_by(|a, b| a.row.key.cmp(&b.row.key));
+        let stored = ctx
+            .db
+            .inventory(source.endpoint_id, RecordKind::Snapshot, None)
+            .await?;
+        plans.push(plan_records(
+            RecordKind::Snapshot,
+            source.endpoint_id,
+            WhenGone::Remove,
+            &stored,
+            wanted,
+            |r: &StoredRecord| !unread.contains(guest_of(&r.key)),
+        ));
+    }
+    report.substep(
+        "read-proxmox",
+        StepStatus::Completed,
+        format!("snapshots of {guests_read} guests"),
+    );
+    report.discover("snapshots", inventory::discovered(&plans));
+    for plan in &plans {
+        inventory::apply(ctx, report, plan).await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_snapshot_key_names_its_guest() {
+        let k = key("lxc", 100, "before-upgrade");
+        assert_eq!(k, "lxc/100/before-upgrade");
+        assert_eq!(guest_of(&k), "lxc/100");
+    }
+}

@@ -1,0 +1,108 @@
+//! `storage`: every storage as each node sees it (`/storage` for the cluster's list,
+//! `/nodes/{node}/storage` for type, content, shared, enabled and usage), kept in Proxbox's
+//! database for the storage page. A storage gone from a node is removed; the storages of a
+//! node that could not be read are left as they were.
+
+use std::collections::HashSet;
+
+use proxbox_pve::NodeStorage;
+
+use crate::events::StepStatus;
+use crate::models::{RecordKind, StorageRecord};
+use crate::server::sync::cluster_view::cluster_view;
+use crate::server::sync::context::SyncContext;
+use crate::server::sync::failure::StageError;
+use crate::server::sync::inventory::{self, plan_records, Record, RecordPlan, WhenGone};
+use crate::server::sync::plan::Label;
+use crate::server::sync::report::StageReport;
+use crate::server::sync::state::RunState;
+
+/// The records of one node's storages.
+pub fn records(node: &str, storages: &[NodeStorage]) -> Vec<Record> {
+    storages
+        .iter()
+        .map(|s| {
+            let body = StorageRecord {
+                storage: s.storage.clone(),
+                node: node.to_string(),
+                kind: s.kind.clone(),
+                content: s.content.clone(),
+                shared: s.shared.unwrap_or(false),
+                enabled: s.enabled.unwrap_or(true),
+                active: s.active.unwrap_or(false),
+                total: s.total,
+                used: s.used,
+                avail: s.avail,
+            };
+            let key = format!("{node}/{}", s.storage);
+            Record::new(RecordKind::Storage, key.clone(), key, &body).on(Some(node), None, None)
+        })
+        .collect()
+}
+
+pub async fn run(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    state: &mut RunState,
+) -> Result<(), StageError> {
+    report.substep(
+        "read-proxmox",
+        StepStatus::Started,
+        "Reading each node's storages from Proxmox",
+    );
+    let mut plans: Vec<RecordPlan> = Vec::new();
+    for source in &ctx.sources {
+        let view = cluster_view(state, source).await?;
+        // The cluster's configuration names every storage, also those no node can use now.
+        let configured = source.pve.storage_names().await?.value.len();
+        let mut reads = tokio::task::JoinSet::new();
+        for node in view.online_nodes() {
+            let (pve, node) = (source.pve.clone(), node.to_string());
+            reads.spawn(async move { (pve.node_storages(&node).await, node) });
+        }
+        let mut wanted = Vec::new();
+        let mut read: HashSet<String> = HashSet::new();
+        while let Some(joined) = reads.join_next().await {
+            let Ok((result, node)) = joined else { continue };
+            match result {
+                Ok(parsed) => {
+                    wanted.extend(records(&node, &parsed.value));
+                    read.insert(node);
+                }
+                Err(e) => report.labeled(
+                    &Label::new(format!("{node} storages"), "node", "node").warned(Some(
+                        "the node's storages could not be read; those stored are kept".into(),
+                    )),
+                    crate::events::ItemStatus::Failed,
+                    None,
+                    Some(e.into()),
+                ),
+            }
+        }
+        wanted.sort_by(|a, b| a.row.key.cmp(&b.row.key));
+        report.substep(
+            "read-proxmox",
+            StepStatus::Completed,
+            format!(
+                "{}: {configured} storages configured, {} node storages on {} nodes",
+                source.endpoint_name,
+                wanted.len(),
+                read.len()
+            ),
+        );
+        let stored = ctx.db.inventory(source.endpoint_id, RecordKind::Storage, None).await?;
+        plans.push(plan_records(
+            RecordKind::Storage,
+            source.endpoint_id,
+            WhenGone::Remove,
+            &stored,
+            wanted,
+            |r| r.node.as_ref().is_some_and(|n| read.contains(n)),
+        ));
+    }
+    report.discover("storages", inventory::discovered(&plans));
+    for plan in &plans {
+        inventory::apply(ctx, report, plan).await?;
+    }
+    Ok(())
+}
