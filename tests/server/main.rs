@@ -18,6 +18,7 @@ mod jobs_support;
 mod streams;
 mod sync_faults;
 mod sync_guest_fields;
+mod sync_inventory;
 mod sync_mirror;
 mod sync_node_interfaces;
 mod sync_run;

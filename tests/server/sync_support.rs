@@ -123,7 +123,24 @@ impl Ran {
     }
 
     /// Items of every stage that are not `skipped`, as `(phase, type, name, status)`.
+    /// What the run changed in NetBox: `(phase, type, name, status)` of every item that was
+    /// not left as it was, outside the inventory stages (which `inventory_changes` lists).
     pub fn changes(&self) -> Vec<(String, String, String, ItemStatus)> {
+        self.all_changes()
+            .into_iter()
+            .filter(|(phase, ..)| !INVENTORY_PHASES.contains(&phase.as_str()))
+            .collect()
+    }
+
+    /// What the inventory stages changed (Proxbox's records and the backups' journal entries).
+    pub fn inventory_changes(&self) -> Vec<(String, String, String, ItemStatus)> {
+        self.all_changes()
+            .into_iter()
+            .filter(|(phase, ..)| INVENTORY_PHASES.contains(&phase.as_str()))
+            .collect()
+    }
+
+    fn all_changes(&self) -> Vec<(String, String, String, ItemStatus)> {
         self.events
             .iter()
             .filter_map(|e| match e {
@@ -260,6 +277,16 @@ pub async fn assert_resync_writes_nothing(
     assert_eq!(again.changes(), vec![], "every item is skipped");
     again
 }
+
+/// The stages that keep Proxmox's inventory in Proxbox's database.
+pub const INVENTORY_PHASES: [&str; 6] = [
+    "storage",
+    "task-history",
+    "backups",
+    "snapshots",
+    "replications",
+    "backup-routines",
+];
 
 pub fn netbox() -> NetboxClient {
     let (url, token) = netbox_env();

@@ -10,7 +10,6 @@ use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
-use serde_json::Value;
 
 use crate::faults::Fault;
 use crate::model::{Kind, Nic};
@@ -197,21 +196,7 @@ async fn clear_faults(State(sim): State<Arc<SimState>>) -> Response {
 /// What the cluster keeps besides its guests, as the simulator holds it: what a sync of the
 /// inventory must end up with.
 async fn history(State(sim): State<Arc<SimState>>) -> Response {
-    let c = sim.cluster.read().await;
-    let snapshots: Vec<Value> = c
-        .guests
-        .values()
-        .flat_map(|g| {
-            g.snapshots.iter().map(move |s| {
-                json!({"kind": g.kind, "vmid": g.vmid, "node": g.node, "name": s.name, "vmstate": s.vmstate})
-            })
-        })
-        .collect();
-    Json(json!({
-        "now": c.now, "storages": c.storages, "backups": c.backups, "tasks": c.tasks,
-        "replications": c.replications, "backup_jobs": c.backup_jobs, "snapshots": snapshots,
-    }))
-    .into_response()
+    Json(sim.cluster.read().await.history()).into_response()
 }
 
 #[derive(Deserialize)]

@@ -48,10 +48,22 @@ pub struct InventoryChanges<'a> {
 /// 7 parameters per row: far below SQLite's and PostgreSQL's limits.
 const ROWS_PER_STATEMENT: usize = 100;
 
-const COLUMNS: &str =
-    "record_key, node, vmid, at, body, changed_at, stale_since, last_seen";
+const COLUMNS: &str = "record_key, node, vmid, at, body, changed_at, stale_since, last_seen";
 
 type Row = (
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
+/// A [`Row`] with its endpoint in front.
+type EndpointRow = (
+    i64,
     String,
     Option<String>,
     Option<i64>,
@@ -120,17 +132,19 @@ impl Db {
         &self,
         kind: RecordKind,
     ) -> Result<Vec<(i64, StoredRecord)>, DbError> {
-        let rows: Vec<(i64, String, Option<String>, Option<i64>, Option<i64>, String, i64, Option<i64>, Option<i64>)> =
-            sqlx::query_as(&format!(
-                "SELECT endpoint_id, {COLUMNS} FROM proxmox_inventory WHERE kind = $1 \
+        let rows: Vec<(i64, Row)> = sqlx::query_as::<_, EndpointRow>(&format!(
+            "SELECT endpoint_id, {COLUMNS} FROM proxmox_inventory WHERE kind = $1 \
                  ORDER BY endpoint_id, record_key"
-            ))
-            .bind(kind.as_str())
-            .fetch_all(self.pool())
-            .await?;
+        ))
+        .bind(kind.as_str())
+        .fetch_all(self.pool())
+        .await?
+        .into_iter()
+        .map(|(endpoint, k, n, v, a, b, c, s, l)| (endpoint, (k, n, v, a, b, c, s, l)))
+        .collect();
         Ok(rows
             .into_iter()
-            .map(|(endpoint, k, n, v, a, b, c, s, l)| (endpoint, stored((k, n, v, a, b, c, s, l))))
+            .map(|(endpoint, row)| (endpoint, stored(row)))
             .collect())
     }
 

@@ -55,7 +55,10 @@ impl ClusterView {
                     kind,
                     vmid,
                     node: node.clone(),
-                    name: r.name.clone().unwrap_or_else(|| format!("{} {vmid}", kind.as_str())),
+                    name: r
+                        .name
+                        .clone()
+                        .unwrap_or_else(|| format!("{} {vmid}", kind.as_str())),
                     pool: r.pool.clone(),
                     template: r.template,
                 });

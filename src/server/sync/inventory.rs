@@ -103,7 +103,10 @@ impl RecordPlan {
             self.removes.len()
         );
         if !self.stale.is_empty() {
-            words.push_str(&format!(", {} gone from Proxmox to mark stale", self.stale.len()));
+            words.push_str(&format!(
+                ", {} gone from Proxmox to mark stale",
+                self.stale.len()
+            ));
         }
         words
     }
@@ -194,8 +197,7 @@ pub async fn apply(
         // Still record the read: pages show how current the inventory is.
         ctx.db
             .write_inventory(plan.endpoint_id, plan.kind, &InventoryChanges::default())
-            .await
-            ?
+            .await?
     } else {
         report.substep(
             "write-records",
@@ -216,8 +218,7 @@ pub async fn apply(
         let changed = ctx
             .db
             .write_inventory(plan.endpoint_id, plan.kind, &changes)
-            .await
-            ?;
+            .await?;
         report.substep(
             "write-records",
             StepStatus::Completed,
@@ -323,7 +324,10 @@ pub fn discovered(plans: &[RecordPlan]) -> Vec<Item> {
                     items.push(Item::new(group.clone(), record.label.kind.clone()))
                 }
                 Some(_) => {}
-                None => items.push(Item::new(record.label.name.clone(), record.label.kind.clone())),
+                None => items.push(Item::new(
+                    record.label.name.clone(),
+                    record.label.kind.clone(),
+                )),
             }
         }
         items.extend(
@@ -356,9 +360,25 @@ mod tests {
     #[test]
     fn new_changed_unchanged_and_gone_records() {
         let current = [stored("a", "1"), stored("b", "2"), stored("c", "3")];
-        let wanted = vec![record("a", "1"), record("b", "20"), record("d", "4"), record("d", "4")];
-        let plan = plan_records(RecordKind::Backup, 1, WhenGone::Remove, &current, wanted, |_| true);
-        assert_eq!(plan.creates.len(), 1, "a record listed twice is stored once");
+        let wanted = vec![
+            record("a", "1"),
+            record("b", "20"),
+            record("d", "4"),
+            record("d", "4"),
+        ];
+        let plan = plan_records(
+            RecordKind::Backup,
+            1,
+            WhenGone::Remove,
+            &current,
+            wanted,
+            |_| true,
+        );
+        assert_eq!(
+            plan.creates.len(),
+            1,
+            "a record listed twice is stored once"
+        );
         assert_eq!(plan.creates[0].row.key, "d");
         assert_eq!(plan.updates[0].row.key, "b");
         assert_eq!(plan.unchanged.len(), 1);
@@ -377,11 +397,25 @@ mod tests {
     #[test]
     fn a_gone_job_is_marked_stale_once_and_comes_back_fresh() {
         let mut job = stored("backup-nightly", "{}");
-        let plan = plan_records(RecordKind::BackupRoutine, 1, WhenGone::MarkStale, &[job.clone()], vec![], |_| true);
+        let plan = plan_records(
+            RecordKind::BackupRoutine,
+            1,
+            WhenGone::MarkStale,
+            &[job.clone()],
+            vec![],
+            |_| true,
+        );
         assert_eq!(plan.stale.len(), 1);
         assert!(plan.removes.is_empty());
         job.stale_since = Some(5);
-        let again = plan_records(RecordKind::BackupRoutine, 1, WhenGone::MarkStale, &[job.clone()], vec![], |_| true);
+        let again = plan_records(
+            RecordKind::BackupRoutine,
+            1,
+            WhenGone::MarkStale,
+            &[job.clone()],
+            vec![],
+            |_| true,
+        );
         assert!(again.writes_nothing(), "already stale: nothing to write");
         let back = plan_records(
             RecordKind::BackupRoutine,
@@ -391,7 +425,11 @@ mod tests {
             vec![record("backup-nightly", "{}")],
             |_| true,
         );
-        assert_eq!(back.updates.len(), 1, "a job back in Proxmox is no longer stale");
+        assert_eq!(
+            back.updates.len(),
+            1,
+            "a job back in Proxmox is no longer stale"
+        );
     }
 
     #[test]

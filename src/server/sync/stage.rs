@@ -226,7 +226,10 @@ mod tests {
     #[test]
     fn stages_run_in_the_order_of_the_system_we_replace() {
         let names: Vec<&str> = Stage::ALL.iter().map(|s| s.name()).collect();
-        assert_eq!(names, FULL_UPDATE_ORDER, "every stage of its full update exists");
+        assert_eq!(
+            names, FULL_UPDATE_ORDER,
+            "every stage of its full update exists"
+        );
         let positions: Vec<usize> = Stage::ALL
             .iter()
             .map(|stage| {

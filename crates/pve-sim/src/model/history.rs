@@ -215,8 +215,8 @@ impl Cluster {
             let mut filler = 0usize;
             while tasks.len() < wanted {
                 let kind = kinds[filler % kinds.len()];
-                // One task in a hundred is older than the default 30-day retention.
-                let start = if (n + filler) % 100 == 99 {
+                // One guest in four has a task older than the default 30-day retention.
+                let start = if filler == 0 && n % 4 == 1 {
                     now - 40 * DAY
                 } else {
                     now - 60 * rng.range(10, 60 * 24 * 25) as i64
@@ -278,6 +278,24 @@ impl Cluster {
         self.sort_tasks();
     }
 
+    /// Everything besides the guests, as JSON (`/_sim/history`): what a sync of the
+    /// inventory must end up with.
+    pub fn history(&self) -> serde_json::Value {
+        let snapshots: Vec<serde_json::Value> = self
+            .guests
+            .values()
+            .flat_map(|g| {
+                g.snapshots.iter().map(move |s| {
+                    serde_json::json!({"kind": g.kind, "vmid": g.vmid, "node": g.node, "name": s.name, "vmstate": s.vmstate})
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "now": self.now, "storages": self.storages, "backups": self.backups, "tasks": self.tasks,
+            "replications": self.replications, "backup_jobs": self.backup_jobs, "snapshots": snapshots,
+        })
+    }
+
     /// Newest first, as Proxmox lists them.
     pub fn sort_tasks(&mut self) {
         self.tasks
@@ -329,10 +347,17 @@ impl Cluster {
             node: node.into(),
             storage: storage.into(),
             notes: Some(format!("{name} nightly")),
-            protected: (n + b) % 5 == 0,
-            encrypted: (pbs && n % 4 == 0)
+            protected: (n + b).is_multiple_of(5),
+            encrypted: (pbs && n.is_multiple_of(4))
                 .then(|| format!("3f:a1:{:02x}:{:02x}:9c:d2:77:e0", self.index, vmid % 256)),
-            verification: pbs.then(|| if (n + b) % 9 == 0 { "failed" } else { "ok" }.into()),
+            verification: pbs.then(|| {
+                if (n + b).is_multiple_of(9) {
+                    "failed"
+                } else {
+                    "ok"
+                }
+                .into()
+            }),
         }
     }
 

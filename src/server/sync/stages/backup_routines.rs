@@ -37,11 +37,13 @@ pub fn record(job: &BackupJob) -> Record {
         comment: job.comment.clone(),
         next_run: job.next_run,
     };
-    Record::new(RecordKind::BackupRoutine, job.id.clone(), job.id.clone(), &body).on(
-        job.node.as_deref(),
-        None,
-        None,
+    Record::new(
+        RecordKind::BackupRoutine,
+        job.id.clone(),
+        job.id.clone(),
+        &body,
     )
+    .on(job.node.as_deref(), None, None)
 }
 
 pub async fn run(

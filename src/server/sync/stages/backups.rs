@@ -185,7 +185,10 @@ pub async fn run(
     for source in &ctx.sources {
         let view = cluster_view(state, source).await?;
         let EndpointRead { wanted, read } = read_endpoint(report, source, &view).await?;
-        let stored = ctx.db.inventory(source.endpoint_id, RecordKind::Backup, None).await?;
+        let stored = ctx
+            .db
+            .inventory(source.endpoint_id, RecordKind::Backup, None)
+            .await?;
         let covered = |r: &crate::server::db::inventory::StoredRecord| {
             let Some(body) = r.parse::<BackupRecord>() else {
                 return true;
@@ -241,9 +244,7 @@ async fn journal_new_backups(
         let Some(vmid) = backup.vmid else { continue };
         let vm = match backup.guest_kind.as_deref() {
             Some(kind) => vms.get(&(vmid, kind)),
-            None => vms
-                .get(&(vmid, "qemu"))
-                .or_else(|| vms.get(&(vmid, "lxc"))),
+            None => vms.get(&(vmid, "qemu")).or_else(|| vms.get(&(vmid, "lxc"))),
         };
         let Some(vm) = vm else { continue };
         let label = Label::new(

@@ -84,7 +84,9 @@ pub async fn run(
         }
         let mut wanted = Vec::new();
         while let Some(joined) = reads.join_next().await {
-            let Ok((guest, result)) = joined else { continue };
+            let Ok((guest, result)) = joined else {
+                continue;
+            };
             match result {
                 Ok(parsed) => {
                     guests_read += 1;
@@ -93,10 +95,14 @@ pub async fn run(
                 Err(e) => {
                     unread.insert(format!("{}/{}", guest.kind.as_str(), guest.vmid));
                     report.labeled(
-                        &Label::new(format!("{} snapshots", guest.name), guest.kind.as_str(), "guest")
-                            .warned(Some(
-                                "the guest's snapshots could not be read; those stored are kept".into(),
-                            )),
+                        &Label::new(
+                            format!("{} snapshots", guest.name),
+                            guest.kind.as_str(),
+                            "guest",
+                        )
+                        .warned(Some(
+                            "the guest's snapshots could not be read; those stored are kept".into(),
+                        )),
                         ItemStatus::Failed,
                         None,
                         Some(e.into()),

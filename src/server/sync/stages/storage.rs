@@ -90,7 +90,10 @@ pub async fn run(
                 read.len()
             ),
         );
-        let stored = ctx.db.inventory(source.endpoint_id, RecordKind::Storage, None).await?;
+        let stored = ctx
+            .db
+            .inventory(source.endpoint_id, RecordKind::Storage, None)
+            .await?;
         plans.push(plan_records(
             RecordKind::Storage,
             source.endpoint_id,

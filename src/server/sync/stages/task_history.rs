@@ -140,7 +140,11 @@ pub async fn run(
         // Compare only against the stored tasks the read could have returned again.
         let comparable: Vec<StoredRecord> = parsed
             .iter()
-            .filter(|(_, t)| since_of.get(&t.node).is_some_and(|since| t.started >= *since))
+            .filter(|(_, t)| {
+                since_of
+                    .get(&t.node)
+                    .is_some_and(|since| t.started >= *since)
+            })
             .map(|(r, _)| (*r).clone())
             .collect();
         let mut plan = plan_records(
@@ -188,7 +192,11 @@ mod tests {
     #[test]
     fn reads_from_the_newest_task_or_the_oldest_still_running() {
         let (done, newer) = (task(100, Some("OK")), task(200, Some("OK")));
-        assert_eq!(read_since(&[], 50), 50, "nothing stored: the retention cutoff");
+        assert_eq!(
+            read_since(&[], 50),
+            50,
+            "nothing stored: the retention cutoff"
+        );
         assert_eq!(read_since(&[&done, &newer], 50), 200);
         let running = task(150, None);
         assert_eq!(read_since(&[&done, &running, &newer], 50), 150);
