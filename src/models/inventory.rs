@@ -74,16 +74,6 @@ pub struct StorageRecord {
     pub avail: Option<u64>,
 }
 
-impl StorageRecord {
-    /// Used / total in whole percent, when both are known.
-    pub fn used_percent(&self) -> Option<u64> {
-        match (self.used, self.total) {
-            (Some(used), Some(total)) if total > 0 => Some((used.min(total) * 100) / total),
-            _ => None,
-        }
-    }
-}
-
 /// A backup volume of a guest (`…/storage/{s}/content?content=backup`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupRecord {
@@ -135,14 +125,6 @@ pub struct TaskRecord {
     pub ended: Option<i64>,
     /// `OK`, `WARNINGS: n`, an error message, or none while it runs.
     pub status: Option<String>,
-}
-
-impl TaskRecord {
-    pub fn failed(&self) -> bool {
-        self.status
-            .as_deref()
-            .is_some_and(|s| s != "OK" && !s.starts_with("WARNINGS"))
-    }
 }
 
 /// A storage replication job (`/cluster/replication`).

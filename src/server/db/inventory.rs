@@ -61,19 +61,6 @@ type Row = (
     Option<i64>,
 );
 
-/// A [`Row`] with its endpoint in front.
-type EndpointRow = (
-    i64,
-    String,
-    Option<String>,
-    Option<i64>,
-    Option<i64>,
-    String,
-    i64,
-    Option<i64>,
-    Option<i64>,
-);
-
 fn stored((key, node, vmid, at, body, changed_at, stale_since, last_seen): Row) -> StoredRecord {
     StoredRecord {
         key,
@@ -106,81 +93,6 @@ impl Db {
         .fetch_all(self.pool())
         .await?;
         Ok(rows.into_iter().map(stored).collect())
-    }
-
-    /// One guest's records of a kind, newest first.
-    pub async fn guest_inventory(
-        &self,
-        endpoint_id: i64,
-        kind: RecordKind,
-        vmid: i64,
-    ) -> Result<Vec<StoredRecord>, DbError> {
-        let rows: Vec<Row> = sqlx::query_as(&format!(
-            "SELECT {COLUMNS} FROM proxmox_inventory WHERE endpoint_id = $1 AND kind = $2 \
-             AND vmid = $3 ORDER BY at DESC, record_key"
-        ))
-        .bind(endpoint_id)
-        .bind(kind.as_str())
-        .bind(vmid)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows.into_iter().map(stored).collect())
-    }
-
-    /// Every endpoint's records of a kind, with their endpoint.
-    pub async fn all_inventory(
-        &self,
-        kind: RecordKind,
-    ) -> Result<Vec<(i64, StoredRecord)>, DbError> {
-        let rows: Vec<(i64, Row)> = sqlx::query_as::<_, EndpointRow>(&format!(
-            "SELECT endpoint_id, {COLUMNS} FROM proxmox_inventory WHERE kind = $1 \
-                 ORDER BY endpoint_id, record_key"
-        ))
-        .bind(kind.as_str())
-        .fetch_all(self.pool())
-        .await?
-        .into_iter()
-        .map(|(endpoint, k, n, v, a, b, c, s, l)| (endpoint, (k, n, v, a, b, c, s, l)))
-        .collect();
-        Ok(rows
-            .into_iter()
-            .map(|(endpoint, row)| (endpoint, stored(row)))
-            .collect())
-    }
-
-    /// How many records of each kind one guest has (the VM panel's tab counts).
-    pub async fn guest_inventory_counts(
-        &self,
-        endpoint_id: i64,
-        vmid: i64,
-    ) -> Result<Vec<(RecordKind, i64)>, DbError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT kind, COUNT(*) FROM proxmox_inventory WHERE endpoint_id = $1 AND vmid = $2 GROUP BY kind",
-        )
-        .bind(endpoint_id)
-        .bind(vmid)
-        .fetch_all(self.pool())
-        .await?;
-        Ok(rows
-            .into_iter()
-            .filter_map(|(kind, n)| Some((RecordKind::parse(&kind)?, n)))
-            .collect())
-    }
-
-    /// When a kind was last read from an endpoint (milliseconds).
-    pub async fn inventory_read_at(
-        &self,
-        endpoint_id: i64,
-        kind: RecordKind,
-    ) -> Result<Option<i64>, DbError> {
-        let at: Option<(i64,)> = sqlx::query_as(
-            "SELECT read_at FROM proxmox_inventory_reads WHERE endpoint_id = $1 AND kind = $2",
-        )
-        .bind(endpoint_id)
-        .bind(kind.as_str())
-        .fetch_optional(self.pool())
-        .await?;
-        Ok(at.map(|(at,)| at))
     }
 
     /// Writes one stage's changes in one transaction and records the read. Returns how many

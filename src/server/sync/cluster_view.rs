@@ -1,8 +1,9 @@
 //! What the inventory stages know of a cluster before reading their own paths: its nodes
 //! (online or not) and its guests, from `/cluster/resources`, read once per run and
-//! endpoint and kept in the run's state for the next stage.
+//! endpoint and kept in the run's state for the next stage; likewise each node's storages,
+//! which the storage and backups stages both need.
 
-use proxbox_pve::{ClusterResource, GuestKind};
+use proxbox_pve::{ClusterResource, GuestKind, NodeStorage, PveError};
 
 use super::context::ClusterSource;
 use super::failure::StageError;
@@ -82,4 +83,36 @@ pub async fn cluster_view(
     let view = ClusterView::of(&resources);
     state.resources.insert(source.endpoint_id, resources);
     Ok(view)
+}
+
+/// Each online node's storages (`/nodes/{node}/storage`), read concurrently, once per run
+/// and endpoint. A node whose storages could not be read comes with its error (and is
+/// read again by the next stage that asks).
+pub async fn node_storages(
+    state: &mut RunState,
+    source: &ClusterSource,
+    view: &ClusterView,
+) -> Vec<(String, Result<Vec<NodeStorage>, PveError>)> {
+    let mut reads = tokio::task::JoinSet::new();
+    let mut out = Vec::new();
+    for node in view.online_nodes() {
+        let key = (source.endpoint_id, node.to_string());
+        if let Some(storages) = state.node_storages.get(&key) {
+            out.push((node.to_string(), Ok(storages.clone())));
+            continue;
+        }
+        let (pve, node) = (source.pve.clone(), node.to_string());
+        reads.spawn(async move { (pve.node_storages(&node).await.map(|p| p.value), node) });
+    }
+    while let Some(joined) = reads.join_next().await {
+        let Ok((result, node)) = joined else { continue };
+        if let Ok(storages) = &result {
+            state
+                .node_storages
+                .insert((source.endpoint_id, node.clone()), storages.clone());
+        }
+        out.push((node, result));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
 }

@@ -94,6 +94,11 @@ impl RecordPlan {
             && self.stale.is_empty()
     }
 
+    /// How many records Proxmox listed (stored, changed or unchanged).
+    pub fn listed(&self) -> usize {
+        self.creates.len() + self.updates.len() + self.unchanged.len()
+    }
+
     pub fn summary(&self) -> String {
         let what = self.kind.what();
         let mut words = format!(
@@ -109,11 +114,6 @@ impl RecordPlan {
             ));
         }
         words
-    }
-
-    /// The keys of the records this plan creates.
-    pub fn created_keys(&self) -> impl Iterator<Item = &str> {
-        self.creates.iter().map(|r| r.row.key.as_str())
     }
 }
 
@@ -293,6 +293,37 @@ pub async fn apply(
         report.labeled(label, ItemStatus::Skipped, None, None);
     }
     Ok(changed)
+}
+
+/// A stage's discovery from its plans, then each plan applied: how every inventory stage
+/// ends.
+pub async fn discover_and_apply(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    what: &str,
+    plans: &[RecordPlan],
+) -> Result<(), StageError> {
+    report.discover(what, discovered(plans));
+    for plan in plans {
+        apply(ctx, report, plan).await?;
+    }
+    Ok(())
+}
+
+/// Reports what a stage could not read (a node, a storage, a guest): failed, with why the
+/// records stored for it are kept.
+pub fn report_unread(
+    report: &mut StageReport<'_>,
+    label: Label,
+    kept: &str,
+    error: impl Into<StageError>,
+) {
+    report.labeled(
+        &label.warned(Some(kept.to_string())),
+        ItemStatus::Failed,
+        None,
+        Some(error.into()),
+    );
 }
 
 /// The items [`apply`] reports for a plan.

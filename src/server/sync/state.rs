@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use proxbox_pve::{ClusterResource, GuestKind, NetDevice};
+use proxbox_pve::{ClusterResource, GuestKind, NetDevice, NodeStorage};
 
 use super::mapping::Resolved;
 use super::plan::is_planned;
@@ -19,6 +19,8 @@ pub struct RunState {
     pub interfaces: Vec<SyncedInterface>,
     /// `/cluster/resources` of each endpoint as discovery read it (nodes and guests).
     pub resources: BTreeMap<i64, Vec<ClusterResource>>,
+    /// `/nodes/{node}/storage` of each (endpoint, node) read so far.
+    pub node_storages: BTreeMap<(i64, String), Vec<NodeStorage>>,
     /// The mapping rules' NetBox objects, in rule order (looked up before any write).
     pub mapping: Vec<Resolved>,
 }

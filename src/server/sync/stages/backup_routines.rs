@@ -72,15 +72,13 @@ pub async fn run(
             |_| true,
         ));
     }
-    let found = inventory::discovered(&plans);
     report.substep(
         "read-proxmox",
         StepStatus::Completed,
-        format!("{} backup jobs", found.len()),
+        format!(
+            "{} backup jobs",
+            plans.iter().map(RecordPlan::listed).sum::<usize>()
+        ),
     );
-    report.discover("backup routines", found);
-    for plan in &plans {
-        inventory::apply(ctx, report, plan).await?;
-    }
-    Ok(())
+    inventory::discover_and_apply(ctx, report, "backup routines", &plans).await
 }

@@ -9,13 +9,15 @@ use std::collections::{HashMap, HashSet};
 use proxbox_netbox::models::{JournalEntry, NewJournalEntry};
 use proxbox_pve::{NodeStorage, StorageContent};
 
-use crate::events::{ItemStatus, StepStatus};
+use crate::events::StepStatus;
 use crate::models::{BackupRecord, RecordKind};
 use crate::server::sync::apply;
-use crate::server::sync::cluster_view::{cluster_view, ClusterView};
+use crate::server::sync::cluster_view::{cluster_view, node_storages, ClusterView};
 use crate::server::sync::context::{ClusterSource, SyncContext};
 use crate::server::sync::failure::StageError;
-use crate::server::sync::inventory::{self, plan_records, Record, RecordPlan, WhenGone};
+use crate::server::sync::inventory::{
+    self, plan_records, report_unread, Record, RecordPlan, WhenGone,
+};
 use crate::server::sync::managed::proxbox_tag;
 use crate::server::sync::plan::{Label, Plan};
 use crate::server::sync::report::StageReport;
@@ -114,20 +116,19 @@ struct EndpointRead {
 
 async fn read_endpoint(
     report: &mut StageReport<'_>,
+    state: &mut RunState,
     source: &ClusterSource,
     view: &ClusterView,
 ) -> Result<EndpointRead, StageError> {
     let mut per_node = Vec::new();
-    for node in view.online_nodes() {
-        match source.pve.node_storages(node).await {
-            Ok(parsed) => per_node.push((node.to_string(), parsed.value)),
-            Err(e) => report.labeled(
-                &Label::new(format!("{node} storages"), "node", "node").warned(Some(
-                    "the node's storages could not be read; its backups stored are kept".into(),
-                )),
-                ItemStatus::Failed,
-                None,
-                Some(e.into()),
+    for (node, result) in node_storages(state, source, view).await {
+        match result {
+            Ok(storages) => per_node.push((node, storages)),
+            Err(e) => report_unread(
+                report,
+                Label::new(format!("{node} storages"), "node", "node"),
+                "the node's storages could not be read; its backups stored are kept",
+                e,
             ),
         }
     }
@@ -157,13 +158,11 @@ async fn read_endpoint(
                 );
                 out.read.insert((storage, (!shared).then_some(node)));
             }
-            Err(e) => report.labeled(
-                &Label::new(format!("{storage} on {node}"), "storage", "storage").warned(Some(
-                    "the storage's backups could not be read; those stored are kept".into(),
-                )),
-                ItemStatus::Failed,
-                None,
-                Some(e.into()),
+            Err(e) => report_unread(
+                report,
+                Label::new(format!("{storage} on {node}"), "storage", "storage"),
+                "the storage's backups could not be read; those stored are kept",
+                e,
             ),
         }
     }
@@ -184,7 +183,7 @@ pub async fn run(
     let mut plans: Vec<RecordPlan> = Vec::new();
     for source in &ctx.sources {
         let view = cluster_view(state, source).await?;
-        let EndpointRead { wanted, read } = read_endpoint(report, source, &view).await?;
+        let EndpointRead { wanted, read } = read_endpoint(report, state, source, &view).await?;
         let stored = ctx
             .db
             .inventory(source.endpoint_id, RecordKind::Backup, None)
@@ -205,10 +204,7 @@ pub async fn run(
             covered,
         ));
     }
-    let found: usize = plans
-        .iter()
-        .map(|p| p.creates.len() + p.updates.len() + p.unchanged.len())
-        .sum();
+    let found: usize = plans.iter().map(RecordPlan::listed).sum();
     report.substep(
         "read-proxmox",
         StepStatus::Completed,

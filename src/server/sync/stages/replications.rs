@@ -68,11 +68,10 @@ pub async fn run(
     report.substep(
         "read-proxmox",
         StepStatus::Completed,
-        format!("{} replication jobs", inventory::discovered(&plans).len()),
+        format!(
+            "{} replication jobs",
+            plans.iter().map(RecordPlan::listed).sum::<usize>()
+        ),
     );
-    report.discover("replication jobs", inventory::discovered(&plans));
-    for plan in &plans {
-        inventory::apply(ctx, report, plan).await?;
-    }
-    Ok(())
+    inventory::discover_and_apply(ctx, report, "replication jobs", &plans).await
 }

@@ -7,13 +7,15 @@ use std::collections::HashSet;
 
 use proxbox_pve::Snapshot;
 
-use crate::events::{ItemStatus, StepStatus};
+use crate::events::StepStatus;
 use crate::models::{RecordKind, SnapshotRecord};
 use crate::server::db::inventory::StoredRecord;
 use crate::server::sync::cluster_view::{cluster_view, ListedGuest};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
-use crate::server::sync::inventory::{self, plan_records, Record, RecordPlan, WhenGone};
+use crate::server::sync::inventory::{
+    self, plan_records, report_unread, Record, RecordPlan, WhenGone,
+};
 use crate::server::sync::plan::Label;
 use crate::server::sync::report::StageReport;
 use crate::server::sync::state::RunState;
@@ -94,18 +96,15 @@ pub async fn run(
                 }
                 Err(e) => {
                     unread.insert(format!("{}/{}", guest.kind.as_str(), guest.vmid));
-                    report.labeled(
-                        &Label::new(
+                    report_unread(
+                        report,
+                        Label::new(
                             format!("{} snapshots", guest.name),
                             guest.kind.as_str(),
                             "guest",
-                        )
-                        .warned(Some(
-                            "the guest's snapshots could not be read; those stored are kept".into(),
-                        )),
-                        ItemStatus::Failed,
-                        None,
-                        Some(e.into()),
+                        ),
+                        "the guest's snapshots could not be read; those stored are kept",
+                        e,
                     );
                 }
             }
@@ -129,11 +128,7 @@ pub async fn run(
         StepStatus::Completed,
         format!("snapshots of {guests_read} guests"),
     );
-    report.discover("snapshots", inventory::discovered(&plans));
-    for plan in &plans {
-        inventory::apply(ctx, report, plan).await?;
-    }
-    Ok(())
+    inventory::discover_and_apply(ctx, report, "snapshots", &plans).await
 }
 
 #[cfg(test)]

@@ -9,10 +9,12 @@ use proxbox_pve::NodeStorage;
 
 use crate::events::StepStatus;
 use crate::models::{RecordKind, StorageRecord};
-use crate::server::sync::cluster_view::cluster_view;
+use crate::server::sync::cluster_view::{cluster_view, node_storages};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
-use crate::server::sync::inventory::{self, plan_records, Record, RecordPlan, WhenGone};
+use crate::server::sync::inventory::{
+    self, plan_records, report_unread, Record, RecordPlan, WhenGone,
+};
 use crate::server::sync::plan::Label;
 use crate::server::sync::report::StageReport;
 use crate::server::sync::state::RunState;
@@ -55,27 +57,19 @@ pub async fn run(
         let view = cluster_view(state, source).await?;
         // The cluster's configuration names every storage, also those no node can use now.
         let configured = source.pve.storage_names().await?.value.len();
-        let mut reads = tokio::task::JoinSet::new();
-        for node in view.online_nodes() {
-            let (pve, node) = (source.pve.clone(), node.to_string());
-            reads.spawn(async move { (pve.node_storages(&node).await, node) });
-        }
         let mut wanted = Vec::new();
         let mut read: HashSet<String> = HashSet::new();
-        while let Some(joined) = reads.join_next().await {
-            let Ok((result, node)) = joined else { continue };
+        for (node, result) in node_storages(state, source, &view).await {
             match result {
-                Ok(parsed) => {
-                    wanted.extend(records(&node, &parsed.value));
+                Ok(storages) => {
+                    wanted.extend(records(&node, &storages));
                     read.insert(node);
                 }
-                Err(e) => report.labeled(
-                    &Label::new(format!("{node} storages"), "node", "node").warned(Some(
-                        "the node's storages could not be read; those stored are kept".into(),
-                    )),
-                    crate::events::ItemStatus::Failed,
-                    None,
-                    Some(e.into()),
+                Err(e) => report_unread(
+                    report,
+                    Label::new(format!("{node} storages"), "node", "node"),
+                    "the node's storages could not be read; those stored are kept",
+                    e,
                 ),
             }
         }
@@ -103,9 +97,5 @@ pub async fn run(
             |r| r.node.as_ref().is_some_and(|n| read.contains(n)),
         ));
     }
-    report.discover("storages", inventory::discovered(&plans));
-    for plan in &plans {
-        inventory::apply(ctx, report, plan).await?;
-    }
-    Ok(())
+    inventory::discover_and_apply(ctx, report, "storages", &plans).await
 }

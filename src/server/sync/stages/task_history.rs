@@ -10,13 +10,15 @@ use std::collections::HashMap;
 
 use proxbox_pve::{Task, TaskFilter};
 
-use crate::events::{ItemStatus, StepStatus};
+use crate::events::StepStatus;
 use crate::models::{RecordKind, TaskRecord};
 use crate::server::db::inventory::StoredRecord;
 use crate::server::sync::cluster_view::{cluster_view, ClusterView};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
-use crate::server::sync::inventory::{self, plan_records, Record, RecordPlan, WhenGone};
+use crate::server::sync::inventory::{
+    self, plan_records, report_unread, Record, RecordPlan, WhenGone,
+};
 use crate::server::sync::plan::Label;
 use crate::server::sync::report::StageReport;
 use crate::server::sync::state::RunState;
@@ -125,13 +127,11 @@ pub async fn run(
                 }
                 Err(e) => {
                     since_of.remove(&node);
-                    report.labeled(
-                        &Label::new(format!("{node} tasks"), "node", "node").warned(Some(
-                            "the node's tasks could not be read; the next sync reads them".into(),
-                        )),
-                        ItemStatus::Failed,
-                        None,
-                        Some(e.into()),
+                    report_unread(
+                        report,
+                        Label::new(format!("{node} tasks"), "node", "node"),
+                        "the node's tasks could not be read; the next sync reads them",
+                        e,
                     );
                 }
             }
@@ -165,11 +165,7 @@ pub async fn run(
         StepStatus::Completed,
         format!("{fetched} tasks read"),
     );
-    report.discover("task histories", inventory::discovered(&plans));
-    for plan in &plans {
-        inventory::apply(ctx, report, plan).await?;
-    }
-    Ok(())
+    inventory::discover_and_apply(ctx, report, "task histories", &plans).await
 }
 
 #[cfg(test)]
