@@ -82,3 +82,44 @@ pub async fn run(
     );
     inventory::discover_and_apply(ctx, report, "backup routines", &plans).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backup_job_keeps_its_selection_in_a_stable_order() {
+        let job = BackupJob {
+            id: "backup-nightly".into(),
+            schedule: Some("02:00".into()),
+            storage: Some("pbs".into()),
+            node: None,
+            vmid: Vec::new(),
+            all: Some(true),
+            pool: None,
+            exclude: vec![113, 103],
+            enabled: None,
+            mode: Some("snapshot".into()),
+            compress: Some("zstd".into()),
+            prune_backups: Some("keep-daily=7".into()),
+            notes_template: None,
+            comment: None,
+            next_run: Some(1),
+        };
+        let record = record(&job);
+        assert_eq!(record.row.key, "backup-nightly");
+        let body: BackupRoutineRecord = serde_json::from_str(&record.row.body).unwrap();
+        assert!(body.enabled, "a job without `enabled` runs");
+        assert_eq!(body.selection.exclude, [103, 113]);
+        assert_eq!(body.selection.describe(), "all guests except 103, 113");
+        let reordered = BackupJob {
+            exclude: vec![103, 113],
+            ..job
+        };
+        assert_eq!(
+            super::record(&reordered).row.body,
+            record.row.body,
+            "the same job, the same record: no update"
+        );
+    }
+}

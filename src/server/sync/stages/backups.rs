@@ -279,3 +279,115 @@ async fn journal_new_backups(
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use proxbox_pve::GuestKind;
+
+    use super::*;
+    use crate::server::sync::cluster_view::ListedGuest;
+
+    fn storage(name: &str, content: &str, shared: bool, enabled: bool) -> NodeStorage {
+        NodeStorage {
+            storage: name.into(),
+            kind: "dir".into(),
+            content: content.split(',').map(str::to_string).collect(),
+            shared: Some(shared),
+            active: Some(enabled),
+            enabled: Some(enabled),
+            total: None,
+            used: None,
+            avail: None,
+        }
+    }
+
+    #[test]
+    fn the_guest_kind_comes_from_the_volume_name() {
+        assert_eq!(
+            guest_kind_of("local:backup/vzdump-qemu-100-2026_11_01-00_00_00.vma.zst"),
+            Some("qemu")
+        );
+        assert_eq!(
+            guest_kind_of("nfs:backup/vzdump-lxc-100-2026_11_01-00_00_00.tar.zst"),
+            Some("lxc")
+        );
+        assert_eq!(
+            guest_kind_of("pbs:backup/ct/100/2026-11-01T00:00:00Z"),
+            Some("lxc")
+        );
+        assert_eq!(
+            guest_kind_of("pbs:backup/vm/100/2026-11-01T00:00:00Z"),
+            Some("qemu")
+        );
+        assert_eq!(guest_kind_of("local:backup/something-else.tar"), None);
+    }
+
+    #[test]
+    fn a_shared_storage_is_read_once_and_disabled_or_non_backup_ones_not_at_all() {
+        let node = |name: &str| {
+            (
+                name.to_string(),
+                vec![
+                    storage("local", "iso,backup", false, true),
+                    storage("local-lvm", "images,rootdir", false, true),
+                    storage("nfs", "backup", true, true),
+                    storage("old", "backup", true, false),
+                ],
+            )
+        };
+        let reads = backup_storages(&[node("pve1"), node("pve2")]);
+        assert_eq!(
+            reads,
+            [
+                ("pve1".to_string(), "local".to_string(), false),
+                ("pve1".to_string(), "nfs".to_string(), true),
+                ("pve2".to_string(), "local".to_string(), false),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_backup_is_named_after_its_guest_and_its_journal_entry_says_size_and_storage() {
+        let view = ClusterView {
+            nodes: vec![("pve1".into(), true)],
+            guests: vec![ListedGuest {
+                kind: GuestKind::Lxc,
+                vmid: 100,
+                node: "pve1".into(),
+                name: "db".into(),
+                pool: None,
+                template: false,
+            }],
+        };
+        let volume = StorageContent {
+            volid: "nfs:backup/vzdump-lxc-100-2026_11_01-00_00_00.tar.zst".into(),
+            content: None,
+            format: Some("tar.zst".into()),
+            size: Some(3 << 30),
+            ctime: Some(1_793_491_200),
+            vmid: Some(100),
+            notes: Some("db nightly".into()),
+            protected: Some(true),
+            encrypted: Some(String::new()),
+            verification: None,
+        };
+        let record = record("pve1", "nfs", &volume, &view);
+        assert_eq!(record.label.name, format!("db: {}", volume.volid));
+        assert_eq!(
+            (record.row.vmid, record.row.at),
+            (Some(100), Some(1_793_491_200))
+        );
+        let backup: BackupRecord = serde_json::from_str(&record.row.body).unwrap();
+        assert_eq!(backup.guest_kind.as_deref(), Some("lxc"));
+        assert!(
+            backup.protected && !backup.encrypted,
+            "an empty fingerprint is no encryption"
+        );
+        let entry = journal_entry(7, &backup);
+        assert_eq!((entry.assigned_object_id, entry.kind.as_str()), (7, "info"));
+        assert_eq!(
+            entry.comments,
+            format!("Proxmox backup `{}` (3.0 GiB) on storage nfs, taken 2026-11-01 00:00:00 UTC, protected.", volume.volid)
+        );
+    }
+}

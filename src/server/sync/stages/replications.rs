@@ -75,3 +75,29 @@ pub async fn run(
     );
     inventory::discover_and_apply(ctx, report, "replication jobs", &plans).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replication_job_is_named_with_its_guest_and_target() {
+        let job = ReplicationJob {
+            id: "101-0".into(),
+            kind: "local".into(),
+            guest: Some(101),
+            target: "pve2".into(),
+            source: Some("pve1".into()),
+            schedule: Some("*/15".into()),
+            rate: None,
+            disable: None,
+            comment: None,
+        };
+        let unknown = record(&job, &ClusterView::default());
+        assert_eq!(unknown.label.name, "101-0 (→ pve2)");
+        assert_eq!(unknown.row.node.as_deref(), Some("pve1"));
+        let body: ReplicationRecord = serde_json::from_str(&unknown.row.body).unwrap();
+        assert!(!body.disabled, "a job without `disable` runs");
+        assert_eq!(body.schedule.as_deref(), Some("*/15"));
+    }
+}

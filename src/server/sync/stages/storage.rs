@@ -99,3 +99,42 @@ pub async fn run(
     }
     inventory::discover_and_apply(ctx, report, "storages", &plans).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn storage(name: &str, shared: Option<bool>, enabled: Option<bool>) -> NodeStorage {
+        NodeStorage {
+            storage: name.into(),
+            kind: "nfs".into(),
+            content: vec!["backup".into()],
+            shared,
+            active: enabled,
+            enabled,
+            total: enabled.filter(|on| *on).map(|_| 100),
+            used: enabled.filter(|on| *on).map(|_| 40),
+            avail: enabled.filter(|on| *on).map(|_| 60),
+        }
+    }
+
+    #[test]
+    fn a_storage_is_a_record_per_node_with_what_proxmox_leaves_out_defaulted() {
+        let records = records(
+            "pve1",
+            &[
+                storage("nfs", Some(true), Some(true)),
+                storage("old", None, Some(false)),
+            ],
+        );
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].row.key, "pve1/nfs");
+        assert_eq!(records[0].row.node.as_deref(), Some("pve1"));
+        let nfs: StorageRecord = serde_json::from_str(&records[0].row.body).unwrap();
+        assert!(nfs.shared && nfs.enabled && nfs.active);
+        assert_eq!((nfs.used, nfs.total), (Some(40), Some(100)));
+        let old: StorageRecord = serde_json::from_str(&records[1].row.body).unwrap();
+        assert!(!old.shared && !old.enabled && !old.active, "{old:?}");
+        assert_eq!(old.total, None, "a disabled storage has no usage");
+    }
+}
