@@ -6,6 +6,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::components::layout::Layout;
+use crate::pages::backups::BackupsPage;
 use crate::pages::dashboard::DashboardPage;
 use crate::pages::endpoints::netbox_form::NetboxEndpointPage;
 use crate::pages::endpoints::proxmox_form::ProxmoxEndpointPage;
@@ -14,6 +15,9 @@ use crate::pages::jobs::detail::JobPage;
 use crate::pages::jobs::JobsPage;
 use crate::pages::login::LoginPage;
 use crate::pages::not_found::NotFound;
+use crate::pages::storage::StoragePage;
+use crate::pages::virtual_machines::panel::GuestPanelPage;
+use crate::pages::virtual_machines::GuestsPage;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
@@ -59,6 +63,10 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/endpoints/netbox") view=NetboxEndpointPage ssr=SsrMode::Async/>
                     <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async/>
                     <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async/>
+                    <Route path=path!("/virtual-machines") view=GuestsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/virtual-machines/:id") view=GuestPanelPage ssr=SsrMode::Async/>
+                    <Route path=path!("/storage") view=StoragePage ssr=SsrMode::Async/>
+                    <Route path=path!("/backups") view=BackupsPage ssr=SsrMode::Async/>
                 </Routes>
             </Layout>
         </Router>

@@ -11,6 +11,9 @@ pub fn Layout(children: Children) -> impl IntoView {
             <a class="brand" href="/">"Proxbox"</a>
             <nav class="nav">
                 <A href="/" exact=true>"Dashboard"</A>
+                <A href="/virtual-machines">"Virtual machines"</A>
+                <A href="/backups">"Backups"</A>
+                <A href="/storage">"Storage"</A>
                 <A href="/jobs">"Jobs"</A>
                 <A href="/endpoints">"Endpoints"</A>
             </nav>

@@ -6,3 +6,4 @@ pub mod job_stream;
 pub mod layout;
 pub mod session;
 pub mod sync_news;
+pub mod units;

@@ -9,6 +9,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RecordKind {
+    /// A guest's card (its config as the virtual-machines stage read it).
+    Guest,
     Storage,
     Backup,
     Snapshot,
@@ -18,7 +20,8 @@ pub enum RecordKind {
 }
 
 impl RecordKind {
-    pub const ALL: [RecordKind; 6] = [
+    pub const ALL: [RecordKind; 7] = [
+        RecordKind::Guest,
         RecordKind::Storage,
         RecordKind::Backup,
         RecordKind::Snapshot,
@@ -30,6 +33,7 @@ impl RecordKind {
     /// The name in the database and in `item_progress` events (`backup`).
     pub fn as_str(self) -> &'static str {
         match self {
+            RecordKind::Guest => "guest",
             RecordKind::Storage => "storage",
             RecordKind::Backup => "backup",
             RecordKind::Snapshot => "snapshot",
@@ -46,6 +50,7 @@ impl RecordKind {
     /// In words, for messages (`backup routine`).
     pub fn what(self) -> &'static str {
         match self {
+            RecordKind::Guest => "guest card",
             RecordKind::Storage => "storage",
             RecordKind::Backup => "backup",
             RecordKind::Snapshot => "snapshot",

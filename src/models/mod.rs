@@ -1,15 +1,19 @@
 //! Types that cross the data boundary between server and browser.
 //! Nothing in here may hold a secret: these structs are serialised into pages.
 
+pub mod coverage;
 pub mod dashboard;
 pub mod endpoint;
+pub mod guests;
 pub mod inventory;
 pub mod job;
 pub mod progress;
 pub mod session;
 
+pub use coverage::*;
 pub use dashboard::*;
 pub use endpoint::*;
+pub use guests::*;
 pub use inventory::*;
 pub use job::*;
 pub use progress::*;

@@ -1,7 +1,10 @@
 //! One file per page, with the server functions it calls beside it.
 
+pub mod backups;
 pub mod dashboard;
 pub mod endpoints;
 pub mod jobs;
 pub mod login;
 pub mod not_found;
+pub mod storage;
+pub mod virtual_machines;

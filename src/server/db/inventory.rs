@@ -1,6 +1,8 @@
 //! Storage of the Proxmox inventory (see `sync::inventory`): one row per record of a kind
 //! and endpoint, and when each kind was last read.
 
+use std::collections::HashMap;
+
 use super::{now_ms, Db, DbError};
 use crate::models::RecordKind;
 
@@ -61,6 +63,19 @@ type Row = (
     Option<i64>,
 );
 
+/// A [`Row`] with its endpoint in front.
+type EndpointRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<i64>,
+    Option<i64>,
+    String,
+    i64,
+    Option<i64>,
+    Option<i64>,
+);
+
 fn stored((key, node, vmid, at, body, changed_at, stale_since, last_seen): Row) -> StoredRecord {
     StoredRecord {
         key,
@@ -93,6 +108,105 @@ impl Db {
         .fetch_all(self.pool())
         .await?;
         Ok(rows.into_iter().map(stored).collect())
+    }
+
+    /// Every endpoint's records of a kind, by endpoint and key (the pages' lists).
+    pub async fn inventory_everywhere(
+        &self,
+        kind: RecordKind,
+    ) -> Result<Vec<(i64, StoredRecord)>, DbError> {
+        let rows: Vec<EndpointRow> = sqlx::query_as(&format!(
+            "SELECT endpoint_id, {COLUMNS} FROM proxmox_inventory WHERE kind = $1 \
+                 ORDER BY endpoint_id, record_key"
+        ))
+        .bind(kind.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(endpoint_id, key, node, vmid, at, body, changed_at, stale_since, last_seen)| {
+                    (
+                        endpoint_id,
+                        stored((
+                            key,
+                            node,
+                            vmid,
+                            at,
+                            body,
+                            changed_at,
+                            stale_since,
+                            last_seen,
+                        )),
+                    )
+                },
+            )
+            .collect())
+    }
+
+    /// One record by its key.
+    pub async fn inventory_record(
+        &self,
+        endpoint_id: i64,
+        kind: RecordKind,
+        key: &str,
+    ) -> Result<Option<StoredRecord>, DbError> {
+        let row: Option<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM proxmox_inventory WHERE endpoint_id = $1 AND kind = $2 \
+             AND record_key = $3"
+        ))
+        .bind(endpoint_id)
+        .bind(kind.as_str())
+        .bind(key)
+        .fetch_optional(self.pool())
+        .await?;
+        Ok(row.map(stored))
+    }
+
+    /// One guest's records of a kind, newest first (the VM panel's tabs).
+    pub async fn guest_inventory(
+        &self,
+        endpoint_id: i64,
+        kind: RecordKind,
+        vmid: u64,
+    ) -> Result<Vec<StoredRecord>, DbError> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM proxmox_inventory WHERE endpoint_id = $1 AND kind = $2 \
+             AND vmid = $3 ORDER BY at DESC, record_key"
+        ))
+        .bind(endpoint_id)
+        .bind(kind.as_str())
+        .bind(vmid as i64)
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(stored).collect())
+    }
+
+    /// (endpoint, vmid) → Unix seconds of the guest's newest backup.
+    pub async fn newest_backups(&self) -> Result<HashMap<(i64, u64), i64>, DbError> {
+        let rows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT endpoint_id, vmid, MAX(at) FROM proxmox_inventory \
+             WHERE kind = $1 AND vmid IS NOT NULL GROUP BY endpoint_id, vmid",
+        )
+        .bind(RecordKind::Backup.as_str())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(endpoint, vmid, at)| Some(((endpoint, vmid? as u64), at?)))
+            .collect())
+    }
+
+    /// When each (endpoint, kind) was last read, in milliseconds.
+    pub async fn inventory_reads(&self) -> Result<HashMap<(i64, String), i64>, DbError> {
+        let rows: Vec<(i64, String, i64)> =
+            sqlx::query_as("SELECT endpoint_id, kind, read_at FROM proxmox_inventory_reads")
+                .fetch_all(self.pool())
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(endpoint, kind, at)| ((endpoint, kind), at))
+            .collect())
     }
 
     /// Writes one stage's changes in one transaction and records the read. Returns how many

@@ -47,6 +47,22 @@ impl Db {
             .collect())
     }
 
+    /// The endpoint and identity of the object Proxbox wrote to NetBox id `netbox_id`.
+    pub async fn mapped_object(
+        &self,
+        model: &str,
+        netbox_id: i64,
+    ) -> Result<Option<(i64, String)>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT endpoint_id, identity FROM sync_objects WHERE model = $1 AND netbox_id = $2 \
+             ORDER BY endpoint_id LIMIT 1",
+        )
+        .bind(model)
+        .bind(netbox_id)
+        .fetch_optional(self.pool())
+        .await?)
+    }
+
     /// Records objects as seen now (clearing any `missing_since`), in few statements.
     pub async fn map_objects(
         &self,

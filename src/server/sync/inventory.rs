@@ -189,9 +189,21 @@ pub async fn apply(
     report: &mut StageReport<'_>,
     plan: &RecordPlan,
 ) -> Result<u64, StageError> {
+    let changed = store(ctx, report, plan).await?;
+    report_items(ctx, report, plan);
+    Ok(changed)
+}
+
+/// Writes the plan in one transaction (nothing in a dry run) without an item per record:
+/// for records kept beside what a stage reports itself (the guests' cards of the
+/// virtual-machines stage). Returns how many rows changed.
+pub async fn store(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    plan: &RecordPlan,
+) -> Result<u64, StageError> {
     ctx.check_stop()?;
-    let dry_run = ctx.options.dry_run;
-    let changed = if dry_run {
+    let changed = if ctx.options.dry_run {
         0
     } else if plan.writes_nothing() && plan.expire_before.is_none() {
         // Still record the read: pages show how current the inventory is.
@@ -226,6 +238,11 @@ pub async fn apply(
         );
         changed
     };
+    Ok(changed)
+}
+
+fn report_items(ctx: &SyncContext<'_>, report: &mut StageReport<'_>, plan: &RecordPlan) {
+    let dry_run = ctx.options.dry_run;
     let status = |real: ItemStatus, planned: ItemStatus| if dry_run { planned } else { real };
     report.expect_more(items(plan));
     let mut groups: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
@@ -292,7 +309,6 @@ pub async fn apply(
     for label in &plan.unchanged {
         report.labeled(label, ItemStatus::Skipped, None, None);
     }
-    Ok(changed)
 }
 
 /// A stage's discovery from its plans, then each plan applied: how every inventory stage

@@ -4,6 +4,7 @@
 //! Reads `/cluster/resources?type=vm` and each guest's config (bounded concurrency in the
 //! Proxmox client), NetBox once.
 
+pub mod cards;
 mod orphans;
 mod read;
 pub mod tags;
@@ -17,6 +18,7 @@ use proxbox_netbox::models::*;
 use proxbox_pve::{ClusterResource, GuestConfig, GuestKind, NetDevice};
 
 use crate::events::StepStatus;
+use crate::models::RecordKind;
 use crate::server::db::sync_objects::Mapped;
 use crate::server::sync::adopt::{mapped_ids, Adopter, Claim};
 use crate::server::sync::apply::{self, Applied};
@@ -495,7 +497,33 @@ pub async fn run(
         }
     }
     report.substep("apply", StepStatus::Completed, "Virtual machines written");
+    store_cards(ctx, report, &inputs, &applied, &state.clusters).await?;
     state.guests = guests;
+    Ok(())
+}
+
+/// Keeps each guest's card for the pages (nothing in a dry run).
+async fn store_cards(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    inputs: &Inputs,
+    applied: &Applied<usize>,
+    clusters: &[SyncedCluster],
+) -> Result<(), StageError> {
+    if ctx.options.dry_run {
+        return Ok(());
+    }
+    let mut stored = HashMap::new();
+    for cluster in clusters {
+        let records = ctx
+            .db
+            .inventory(cluster.endpoint_id, RecordKind::Guest, None)
+            .await?;
+        stored.insert(cluster.endpoint_id, records);
+    }
+    for plan in cards::plan_cards(inputs, applied, clusters, &stored) {
+        crate::server::sync::inventory::store(ctx, report, &plan).await?;
+    }
     Ok(())
 }
 

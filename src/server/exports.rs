@@ -1,0 +1,42 @@
+//! Downloads: the backup coverage report as CSV.
+
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+
+use super::respond::Wants;
+use super::state::AppState;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/backups/coverage.csv", get(coverage_csv))
+}
+
+#[derive(Debug, Deserialize)]
+struct CoverageQuery {
+    days: Option<String>,
+}
+
+async fn coverage_csv(
+    State(state): State<AppState>,
+    Query(query): Query<CoverageQuery>,
+    wants: Wants,
+) -> Response {
+    let days = crate::pages::backups::days_of(query.days);
+    match super::views::backups(&state.db, days).await {
+        Ok(view) => (
+            [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+                (
+                    header::CONTENT_DISPOSITION,
+                    "attachment; filename=\"proxbox-backup-coverage.csv\"",
+                ),
+            ],
+            view.coverage.to_csv(),
+        )
+            .into_response(),
+        Err(e) => e.render(wants),
+    }
+}

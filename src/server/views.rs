@@ -1,0 +1,190 @@
+//! What the inventory pages show (`/virtual-machines`, the VM panel, `/storage`,
+//! `/backups`), read from Proxbox's database only: the pages answer as fast with a
+//! cluster down as with it up, and show when each part was last read.
+
+use std::collections::HashMap;
+
+use crate::error::AppError;
+use crate::models::*;
+use crate::server::auth::internal;
+use crate::server::db::inventory::StoredRecord;
+use crate::server::db::Db;
+use crate::server::sync::stages::virtual_machines::VM_MODEL;
+
+async fn endpoint_names(db: &Db) -> Result<HashMap<i64, (String, String)>, AppError> {
+    Ok(db
+        .proxmox_endpoints()
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|e| (e.id, (e.name, e.url)))
+        .collect())
+}
+
+fn parsed<T: serde::de::DeserializeOwned>(records: Vec<StoredRecord>) -> Vec<T> {
+    records.iter().filter_map(StoredRecord::parse).collect()
+}
+
+/// Every guest Proxbox keeps a card of, with its newest backup.
+pub async fn guest_rows(db: &Db) -> Result<Vec<GuestRow>, AppError> {
+    let names = endpoint_names(db).await?;
+    let newest = db.newest_backups().await.map_err(internal)?;
+    let cards = db
+        .inventory_everywhere(RecordKind::Guest)
+        .await
+        .map_err(internal)?;
+    Ok(cards
+        .into_iter()
+        .filter_map(|(endpoint_id, record)| {
+            let guest: GuestRecord = record.parse()?;
+            Some(GuestRow {
+                endpoint_id,
+                endpoint: names.get(&endpoint_id)?.0.clone(),
+                newest_backup: newest.get(&(endpoint_id, guest.vmid)).copied(),
+                guest,
+            })
+        })
+        .collect())
+}
+
+pub fn now_secs() -> i64 {
+    crate::server::db::now_ms() / 1000
+}
+
+/// One page of `/virtual-machines`.
+pub async fn guest_page(db: &Db, filter: &GuestFilter) -> Result<GuestPage, AppError> {
+    Ok(GuestPage::of(guest_rows(db).await?, filter, now_secs()))
+}
+
+/// Where the guest Proxbox wrote to NetBox VM `netbox_id` is: its endpoint and vmid.
+pub async fn guest_of_vm(db: &Db, netbox_id: u64) -> Result<(i64, u64), AppError> {
+    let not_found = || {
+        AppError::NotFound(format!(
+            "Proxbox has not synced a guest to NetBox virtual machine {netbox_id}; run a sync \
+             of virtual machines, or open the guest from /virtual-machines"
+        ))
+    };
+    let (endpoint_id, identity) = db
+        .mapped_object(VM_MODEL, netbox_id as i64)
+        .await
+        .map_err(internal)?
+        .ok_or_else(not_found)?;
+    let vmid = identity
+        .rsplit('/')
+        .next()
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(not_found)?;
+    Ok((endpoint_id, vmid))
+}
+
+/// The VM panel of the guest written to NetBox VM `netbox_id`.
+pub async fn guest_panel(db: &Db, netbox_id: u64) -> Result<GuestPanel, AppError> {
+    let (endpoint_id, vmid) = guest_of_vm(db, netbox_id).await?;
+    let names = endpoint_names(db).await?;
+    let (endpoint, url) = names.get(&endpoint_id).cloned().unwrap_or_default();
+    let guest: GuestRecord = db
+        .inventory_record(endpoint_id, RecordKind::Guest, &vmid.to_string())
+        .await
+        .map_err(internal)?
+        .and_then(|r| r.parse())
+        .ok_or_else(|| {
+            AppError::NotFound(format!(
+                "Proxbox keeps no card of guest {vmid} yet; run a sync of virtual machines"
+            ))
+        })?;
+    let of = |kind| db.guest_inventory(endpoint_id, kind, vmid);
+    let (backups, snapshots, tasks) = tokio::try_join!(
+        of(RecordKind::Backup),
+        of(RecordKind::Snapshot),
+        of(RecordKind::Task)
+    )
+    .map_err(internal)?;
+    let reads = db.inventory_reads().await.map_err(internal)?;
+    let netbox_url = db.netbox_endpoint().await.map_err(internal)?.map(|nb| {
+        format!(
+            "{}/virtualization/virtual-machines/{}/",
+            nb.url.trim_end_matches('/'),
+            guest.netbox_id
+        )
+    });
+    Ok(GuestPanel {
+        endpoint_id,
+        synced_at: reads
+            .get(&(endpoint_id, RecordKind::Guest.as_str().to_string()))
+            .copied(),
+        proxmox_url: proxmox_guest_url(&url, &guest.kind, guest.vmid),
+        netbox_url,
+        endpoint,
+        guest,
+        backups: parsed(backups),
+        snapshots: parsed(snapshots),
+        tasks: parsed(tasks),
+    })
+}
+
+/// `/storage`: every endpoint's storages by node.
+pub async fn storage(db: &Db) -> Result<Vec<EndpointStorage>, AppError> {
+    let names = endpoint_names(db).await?;
+    let reads = db.inventory_reads().await.map_err(internal)?;
+    let mut by_endpoint: Vec<EndpointStorage> = Vec::new();
+    for (endpoint_id, record) in db
+        .inventory_everywhere(RecordKind::Storage)
+        .await
+        .map_err(internal)?
+    {
+        let Some(storage) = record.parse::<StorageRecord>() else {
+            continue;
+        };
+        let Some((name, _)) = names.get(&endpoint_id) else {
+            continue;
+        };
+        match by_endpoint.last_mut() {
+            Some(last) if last.endpoint_id == endpoint_id => last.storages.push(storage),
+            _ => by_endpoint.push(EndpointStorage {
+                endpoint_id,
+                endpoint: name.clone(),
+                read_at: reads
+                    .get(&(endpoint_id, RecordKind::Storage.as_str().to_string()))
+                    .copied(),
+                storages: vec![storage],
+            }),
+        }
+    }
+    Ok(by_endpoint)
+}
+
+fn kept<T: serde::de::DeserializeOwned>(
+    names: &HashMap<i64, (String, String)>,
+    records: Vec<(i64, StoredRecord)>,
+) -> Vec<Kept<T>> {
+    records
+        .into_iter()
+        .filter_map(|(endpoint_id, r)| {
+            Some(Kept {
+                endpoint_id,
+                endpoint: names.get(&endpoint_id)?.0.clone(),
+                record: r.parse()?,
+                stale_since: r.stale_since,
+                last_seen: r.last_seen,
+            })
+        })
+        .collect()
+}
+
+/// `/backups`: routines, replication jobs and the coverage report (`days`: "older than").
+pub async fn backups(db: &Db, days: u32) -> Result<BackupsView, AppError> {
+    let names = endpoint_names(db).await?;
+    let everywhere = |kind| db.inventory_everywhere(kind);
+    let (routines, replications) = tokio::try_join!(
+        everywhere(RecordKind::BackupRoutine),
+        everywhere(RecordKind::Replication)
+    )
+    .map_err(internal)?;
+    let routines: Vec<Kept<BackupRoutineRecord>> = kept(&names, routines);
+    let guests = guest_rows(db).await?;
+    Ok(BackupsView {
+        coverage: coverage(&guests, &routines, days, now_secs()),
+        routines,
+        replications: kept(&names, replications),
+    })
+}
