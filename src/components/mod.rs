@@ -6,4 +6,5 @@ pub mod job_stream;
 pub mod layout;
 pub mod session;
 pub mod sync_news;
+pub mod sync_overlay;
 pub mod units;

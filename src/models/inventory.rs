@@ -130,6 +130,10 @@ pub struct TaskRecord {
     pub ended: Option<i64>,
     /// `OK`, `WARNINGS: n`, an error message, or none while it runs.
     pub status: Option<String>,
+    /// Read by a guest's own sync, not yet by a read of its node: the node's next read
+    /// starts from its own newest task, not from this one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub read_for_guest: bool,
 }
 
 /// A storage replication job (`/cluster/replication`).

@@ -51,12 +51,57 @@ pub struct JobScope {
     /// Proxmox endpoint ids, sorted.
     pub endpoint_ids: Vec<i64>,
     pub dry_run: bool,
+    /// One node or guest of the (then only) endpoint; `None`: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<SyncTarget>,
 }
 
 impl JobScope {
     /// The stages as one label: `full-update`, `devices,vm-disks`.
     pub fn stage_label(&self) -> String {
         self.stages.join(",")
+    }
+
+    /// The stages and target, for people: `full-update · guest 105`.
+    pub fn title(&self) -> String {
+        match &self.target {
+            Some(target) => format!("{} · {}", self.stage_label(), target.describe()),
+            None => self.stage_label(),
+        }
+    }
+}
+
+/// One node (its device and interfaces: a node page's "Sync this node") or one guest
+/// (every stage that keeps something of it: the VM panel's "Sync this guest").
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum SyncTarget {
+    Node { name: String },
+    Guest { vmid: u64 },
+}
+
+impl SyncTarget {
+    /// As the jobs table keeps it: `node:pve1`, `guest:105`.
+    pub fn as_stored(&self) -> String {
+        match self {
+            SyncTarget::Node { name } => format!("node:{name}"),
+            SyncTarget::Guest { vmid } => format!("guest:{vmid}"),
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<SyncTarget> {
+        match raw.split_once(':')? {
+            ("node", name) if !name.is_empty() => Some(SyncTarget::Node { name: name.into() }),
+            ("guest", vmid) => Some(SyncTarget::Guest { vmid: vmid.parse().ok()? }),
+            _ => None,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            SyncTarget::Node { name } => format!("node {name}"),
+            SyncTarget::Guest { vmid } => format!("guest {vmid}"),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use super::sync::context::{RunOptions, Templates};
 use super::sync::mapping::MappingRules;
 use super::sync::overwrite::OverwritePolicy;
+use crate::models::SyncTarget;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -103,11 +104,41 @@ pub struct SyncOptions {
     /// Show the plan (would_create / would_update / would_delete) without writing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Sync one guest only, every stage that keeps something of it: ENDPOINT/VMID.
+    #[arg(long, value_name = "ENDPOINT/VMID", conflicts_with_all = ["endpoints", "node"])]
+    pub guest: Option<String>,
+    /// Sync one node only, its device and interfaces: ENDPOINT/NODE.
+    #[arg(long, value_name = "ENDPOINT/NODE", conflicts_with = "endpoints")]
+    pub node: Option<String>,
     #[command(flatten)]
     pub rules: SyncRules,
     /// Print every object's outcome, not only the progress and failures.
     #[arg(long, short)]
     pub verbose: bool,
+}
+
+impl SyncOptions {
+    /// The endpoint and target `--guest` or `--node` name, if one does.
+    pub fn target(&self) -> Result<Option<(String, SyncTarget)>, String> {
+        let split = |raw: &str, what: &str| {
+            raw.rsplit_once('/')
+                .filter(|(endpoint, rest)| !endpoint.is_empty() && !rest.is_empty())
+                .map(|(endpoint, rest)| (endpoint.to_string(), rest.to_string()))
+                .ok_or_else(|| format!("{raw:?} is not ENDPOINT/{what}: name the endpoint, a slash, then the {}", what.to_lowercase()))
+        };
+        if let Some(raw) = &self.guest {
+            let (endpoint, vmid) = split(raw, "VMID")?;
+            let vmid = vmid
+                .parse()
+                .map_err(|_| format!("{vmid:?} in --guest is not a vmid (a number such as 105)"))?;
+            return Ok(Some((endpoint, SyncTarget::Guest { vmid })));
+        }
+        if let Some(raw) = &self.node {
+            let (endpoint, name) = split(raw, "NODE")?;
+            return Ok(Some((endpoint, SyncTarget::Node { name })));
+        }
+        Ok(None)
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -250,6 +281,7 @@ impl SyncRules {
                 .mapping
                 .clone()
                 .then(self.mapping_file.clone().unwrap_or_default()),
+            target: None,
         }
     }
 }
@@ -277,5 +309,39 @@ impl Default for ServeOptions {
             health_refresh_secs: 30,
             jobs: JobOptions::default(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sync_args(args: &[&str]) -> Result<SyncOptions, clap::Error> {
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            sync: SyncOptions,
+        }
+        Wrap::try_parse_from(std::iter::once("proxbox").chain(args.iter().copied())).map(|w| w.sync)
+    }
+
+    #[test]
+    fn guest_and_node_name_their_endpoint() {
+        let guest = sync_args(&["--guest", "lab/105"]).unwrap();
+        assert_eq!(
+            guest.target().unwrap(),
+            Some(("lab".into(), SyncTarget::Guest { vmid: 105 }))
+        );
+        let node = sync_args(&["--node", "dc/one/pve2"]).unwrap();
+        assert_eq!(
+            node.target().unwrap(),
+            Some(("dc/one".into(), SyncTarget::Node { name: "pve2".into() }))
+        );
+        let bad = sync_args(&["--guest", "lab/web"]).unwrap().target().unwrap_err();
+        assert!(bad.contains("not a vmid"), "{bad}");
+        let bare = sync_args(&["--guest", "105"]).unwrap().target().unwrap_err();
+        assert!(bare.contains("ENDPOINT/VMID"), "{bare}");
+        assert!(sync_args(&["--guest", "lab/1", "--endpoint", "lab"]).is_err());
+        assert_eq!(sync_args(&[]).unwrap().target().unwrap(), None);
     }
 }

@@ -16,8 +16,12 @@ use super::sync::terminal::ProgressBar;
 pub async fn sync(
     global: &GlobalOptions,
     db: &Db,
-    options: SyncOptions,
+    mut options: SyncOptions,
 ) -> Result<ExitCode, String> {
+    let target = options.target()?;
+    if let Some((endpoint, _)) = &target {
+        options.endpoints = vec![endpoint.clone()];
+    }
     let names: Vec<&str> = options.stages.iter().map(String::as_str).collect();
     let stages = parse_stages(&names)?;
     let secrets = SecretBox::load_or_create(global.secret_key.as_deref(), &global.data_dir)
@@ -47,6 +51,7 @@ pub async fn sync(
     let bar = ProgressBar::new(stderr, live, options.verbose);
     let mut ctx = SyncContext::new(db, &netbox, sources, &bar);
     ctx.options = options.rules.run_options(options.dry_run);
+    ctx.options.target = target.map(|(_, target)| target);
     ctx.policy = options.rules.overwrite.clone();
     let stop = StopSignal::default();
     ctx.stop = stop.clone();

@@ -254,6 +254,7 @@ async fn claims_are_exclusive_per_job_and_per_endpoint() {
                     stages: vec![stage.into()],
                     endpoint_ids: vec![*endpoint_id],
                     dry_run: false,
+                    target: None,
                 };
                 app.db
                     .enqueue_job(&NewJob {

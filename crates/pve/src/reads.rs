@@ -111,11 +111,16 @@ impl PveClient {
         node: &str,
         storage: &str,
         content: Option<&str>,
+        vmid: Option<u64>,
     ) -> Result<Parsed<Vec<StorageContent>>, PveError> {
         let path = format!("/nodes/{node}/storage/{storage}/content");
-        let query: Vec<(&str, String)> = content
-            .map(|c| vec![("content", c.to_string())])
-            .unwrap_or_default();
+        let mut query: Vec<(&str, String)> = Vec::new();
+        if let Some(content) = content {
+            query.push(("content", content.to_string()));
+        }
+        if let Some(vmid) = vmid {
+            query.push(("vmid", vmid.to_string()));
+        }
         let data = self.get_data(&path, &query).await?;
         self.list(&path, &data)
     }

@@ -24,7 +24,8 @@ use crate::pages::jobs::JobTable;
 use crate::wire::JsonText;
 use clusters::{ClusterCards, ClusterCardsState, NetboxCard};
 use health::{HealthBadges, HealthState};
-use live_job::{JobPanel, SyncButtons, SyncOverlay};
+use crate::components::sync_overlay::{OverlayState, SyncOverlay};
+use live_job::{JobPanel, SyncButtons};
 
 #[server(endpoint = "dashboard", input = GetUrl, output = JsonText)]
 pub async fn dashboard() -> Result<DashboardData, AppError> {
@@ -100,7 +101,7 @@ fn DashboardLive(data: DashboardData, csrf: String) -> impl IntoView {
     });
     let health = HealthState::start();
     let cards = ClusterCardsState::follow(news);
-    let overlay = live_job::OverlayState::default();
+    let overlay = OverlayState::default();
     view! {
         <div class="page-head">
             <h1>"Dashboard"</h1>
@@ -129,7 +130,7 @@ fn DashboardLive(data: DashboardData, csrf: String) -> impl IntoView {
                 </div>
             }
         }}
-        <SyncOverlay overlay news/>
+        <SyncOverlay overlay on_end=move || news.notify()/>
     }
 }
 

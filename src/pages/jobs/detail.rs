@@ -130,7 +130,7 @@ fn JobView(detail: JobDetail) -> impl IntoView {
         {active.then(|| view! { <noscript inner_html=r#"<meta http-equiv="refresh" content="3">"#></noscript> })}
         <h1>{format!("Job #{id} ")}<JobStatusBadge status=job.status/></h1>
         <dl class="facts">
-            <dt>"Stages"</dt><dd class="mono">{job.scope.stage_label()}{job.scope.dry_run.then_some(" (dry run)")}</dd>
+            <dt>"Stages"</dt><dd class="mono">{job.scope.title()}{job.scope.dry_run.then_some(" (dry run)")}</dd>
             <dt>"Proxmox endpoints"</dt><dd>{endpoint_names.join(", ")}</dd>
             <dt>"Requested by"</dt><dd>{job.requested_by.clone()}</dd>
             <dt>"Created"</dt><dd>{format_utc(job.created_at)}</dd>

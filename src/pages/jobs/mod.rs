@@ -75,7 +75,7 @@ pub fn JobTable(jobs: Vec<JobSummary>) -> impl IntoView {
                     {jobs.into_iter().map(|job| view! {
                         <tr>
                             <td><a href=format!("/jobs/{}", job.id)>{format!("#{}", job.id)}</a></td>
-                            <td class="mono">{job.scope.stage_label()}{job.scope.dry_run.then_some(" (dry run)")}</td>
+                            <td class="mono">{job.scope.title()}{job.scope.dry_run.then_some(" (dry run)")}</td>
                             <td><JobStatusBadge status=job.status/></td>
                             <td>{job.requested_by.clone()}</td>
                             <td class="muted">{format_utc(job.created_at)}</td>

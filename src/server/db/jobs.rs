@@ -8,10 +8,10 @@ use sqlx::FromRow;
 
 use super::{is_unique_violation, now_ms, Backend, Db, DbError};
 use crate::events::Complete;
-use crate::models::{JobScope, JobStatus, JobSummary};
+use crate::models::{JobScope, JobStatus, JobSummary, SyncTarget};
 
 const JOB_COLUMNS: &str = "id, kind, stages, endpoint_ids, dry_run, status, requested_by, \
-     created_at, started_at, finished_at, result, cancel_requested, rerun_of, schedule_id";
+     created_at, started_at, finished_at, result, cancel_requested, rerun_of, schedule_id, target";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct JobRow {
@@ -29,6 +29,7 @@ pub struct JobRow {
     pub cancel_requested: i64,
     pub rerun_of: Option<i64>,
     pub schedule_id: Option<i64>,
+    pub target: Option<String>,
 }
 
 impl JobRow {
@@ -44,6 +45,7 @@ impl JobRow {
                 .filter_map(|id| id.parse().ok())
                 .collect(),
             dry_run: self.dry_run != 0,
+            target: self.target.as_deref().and_then(SyncTarget::parse),
         }
     }
 
@@ -88,8 +90,14 @@ impl NewJob<'_> {
     /// Two requests with the same key while a job is active are one job.
     pub fn scope_key(&self) -> String {
         let ids: Vec<String> = self.scope.endpoint_ids.iter().map(i64::to_string).collect();
+        let target = self
+            .scope
+            .target
+            .as_ref()
+            .map(SyncTarget::as_stored)
+            .unwrap_or_default();
         format!(
-            "{}|{}|{}|{}",
+            "{}|{}|{}|{}|{target}",
             self.kind,
             self.scope.stage_label(),
             ids.join(","),
@@ -193,8 +201,8 @@ impl Db {
         let ids: Vec<String> = job.scope.endpoint_ids.iter().map(i64::to_string).collect();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO jobs (kind, stages, endpoint_ids, dry_run, scope_key, status, requested_by, \
-             created_at, rerun_of, schedule_id) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9) RETURNING id",
+             created_at, rerun_of, schedule_id, target) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10) RETURNING id",
         )
         .bind(job.kind)
         .bind(job.scope.stage_label())
@@ -205,6 +213,7 @@ impl Db {
         .bind(now_ms())
         .bind(job.rerun_of)
         .bind(job.schedule_id)
+        .bind(job.scope.target.as_ref().map(SyncTarget::as_stored))
         .fetch_one(&mut *tx)
         .await?;
         for endpoint_id in &job.scope.endpoint_ids {

@@ -91,6 +91,7 @@ async fn run_schedule(inner: &Arc<Inner>, schedule: &ScheduleRow) -> Result<(), 
             .collect(),
         endpoint_ids: vec![schedule.endpoint_id],
         dry_run: false,
+        target: None,
     };
     let jobs = Jobs(inner.clone());
     match jobs

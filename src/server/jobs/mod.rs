@@ -26,7 +26,7 @@ use super::sync::failure::StageError;
 use super::sync::stage::{parse_stages, FULL_UPDATE};
 use crate::error::AppError;
 use crate::events::{Complete, ErrorCategory, SyncEvent};
-use crate::models::{Broadcast, JobScope, JobStatus};
+use crate::models::{Broadcast, JobScope, JobStatus, SyncTarget};
 
 /// The kind of every sync job (the only kind so far).
 pub const SYNC_KIND: &str = "sync";
@@ -75,6 +75,8 @@ pub struct SyncRequest {
     /// Proxmox endpoint ids; empty means every enabled endpoint.
     pub endpoint_ids: Vec<i64>,
     pub dry_run: bool,
+    /// One node or guest of the one endpoint named.
+    pub target: Option<SyncTarget>,
 }
 
 /// The job service, cheap to clone; one per process.
@@ -260,10 +262,16 @@ impl Jobs {
         }
         endpoint_ids.sort_unstable();
         endpoint_ids.dedup();
+        if request.target.is_some() && endpoint_ids.len() != 1 {
+            return Err(AppError::BadRequest(
+                "a sync of one node or guest names exactly one Proxmox endpoint".into(),
+            ));
+        }
         Ok(JobScope {
             stages,
             endpoint_ids,
             dry_run: request.dry_run,
+            target: request.target.clone(),
         })
     }
 

@@ -121,6 +121,7 @@ async fn run(inner: &Arc<Inner>, job: &JobRow, sink: &JobSink, stop: StopSignal)
     };
     let mut ctx = SyncContext::new(&inner.db, &netbox, sources, sink);
     ctx.options = inner.settings.rules.run_options(scope.dry_run);
+    ctx.options.target = scope.target.clone();
     ctx.policy = inner.settings.rules.overwrite.clone();
     ctx.stop = stop.clone();
     let operation = format!("job-{}", job.id);

@@ -18,11 +18,14 @@ use super::db::jobs::Enqueued;
 use super::jobs::SyncRequest;
 use super::respond::Wants;
 use super::state::AppState;
+use super::sync::stage::FULL_UPDATE;
 use crate::error::AppError;
+use crate::models::SyncTarget;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/sync/{stage}", post(start_sync))
+        .route("/virtual-machines/{id}/sync", post(sync_guest))
         .route("/sync/{stage}/stream", get(start_sync_stream))
         .route("/jobs/{id}/stream", get(stream_job))
         .route("/jobs/{id}/cancel", post(cancel_job))
@@ -84,6 +87,7 @@ impl SyncParams {
             stages: vec![stage.to_string()],
             endpoint_ids,
             dry_run,
+            target: None,
         })
     }
 }
@@ -112,6 +116,29 @@ async fn start_sync(
     request: Request,
 ) -> Response {
     let sync = read_sync_request(request, &stage).await;
+    match enqueue(&state, sync, auth.as_ref()).await {
+        Ok(enqueued) => job_accepted(wants, enqueued),
+        Err(e) => e.render(wants),
+    }
+}
+
+/// "Sync this guest": every stage that keeps something of the guest Proxbox wrote to NetBox
+/// VM `id`, for that guest only (form: 303 to the job page; JSON: 202 with the job).
+async fn sync_guest(
+    State(state): State<AppState>,
+    Path(id): Path<u64>,
+    wants: Wants,
+    Caller(auth): Caller,
+    request: Request,
+) -> Response {
+    let sync = async {
+        let (endpoint_id, vmid) = crate::server::views::guest_of_vm(&state.db, id).await?;
+        let mut sync = read_sync_request(request, FULL_UPDATE).await?;
+        sync.endpoint_ids = vec![endpoint_id];
+        sync.target = Some(SyncTarget::Guest { vmid });
+        Ok(sync)
+    }
+    .await;
     match enqueue(&state, sync, auth.as_ref()).await {
         Ok(enqueued) => job_accepted(wants, enqueued),
         Err(e) => e.render(wants),
@@ -148,6 +175,7 @@ async fn read_sync_request(request: Request, stage: &str) -> Result<SyncRequest,
             stages: vec![stage.to_string()],
             endpoint_ids: body.endpoint_ids,
             dry_run: body.dry_run,
+            target: None,
         });
     }
     let text = if bytes.is_empty() {

@@ -7,7 +7,7 @@ use proxbox_pve::{ClusterResource, GuestKind, NodeStorage, PveError};
 
 use super::context::ClusterSource;
 use super::failure::StageError;
-use super::state::RunState;
+use super::state::{RunState, Scope};
 
 /// A guest as `/cluster/resources` lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -43,6 +43,14 @@ impl ClusterView {
             .find(|g| g.vmid == vmid && kind.is_none_or(|k| k == g.kind.as_str()))
     }
 
+    /// Only the nodes and guests inside `scope`.
+    pub fn within(mut self, scope: &Scope) -> ClusterView {
+        self.nodes.retain(|(node, _)| scope.has_node(node));
+        self.guests
+            .retain(|g| scope.has_node(&g.node) && scope.has_guest(Some(g.vmid)));
+        self
+    }
+
     fn of(resources: &[ClusterResource]) -> ClusterView {
         let mut view = ClusterView::default();
         for r in resources {
@@ -71,8 +79,16 @@ impl ClusterView {
     }
 }
 
-/// The cluster of one endpoint, read once per run.
+/// The cluster of one endpoint as far as the run's scope reaches, read once per run.
 pub async fn cluster_view(
+    state: &mut RunState,
+    source: &ClusterSource,
+) -> Result<ClusterView, StageError> {
+    Ok(whole_cluster(state, source).await?.within(&state.scope))
+}
+
+/// The cluster of one endpoint, whatever the run's scope.
+pub async fn whole_cluster(
     state: &mut RunState,
     source: &ClusterSource,
 ) -> Result<ClusterView, StageError> {

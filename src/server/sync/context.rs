@@ -15,6 +15,7 @@ use super::plan::PLANNED_ID_BASE;
 use super::sink::EventSink;
 pub use super::stop::{StopReason, StopSignal};
 use super::target::Writer;
+use crate::models::SyncTarget;
 use crate::server::db::Db;
 
 /// One Proxmox endpoint of a run.
@@ -108,6 +109,8 @@ pub struct RunOptions {
     pub task_retention: Duration,
     /// The tenant, role and platform of matching guests, the site of matching clusters.
     pub mapping: MappingRules,
+    /// One node or guest of the run's one endpoint; `None`: everything.
+    pub target: Option<SyncTarget>,
 }
 
 /// What a sync does with Proxmox templates.
@@ -130,6 +133,7 @@ impl Default for RunOptions {
             templates: Templates::Mark,
             task_retention: Duration::from_secs(30 * 86_400),
             mapping: MappingRules::default(),
+            target: None,
         }
     }
 }

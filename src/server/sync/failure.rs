@@ -20,6 +20,20 @@ pub struct StageError {
 }
 
 impl StageError {
+    pub fn new(
+        category: ErrorCategory,
+        message: impl Into<String>,
+        detail: impl Into<String>,
+        suggestion: impl Into<String>,
+    ) -> StageError {
+        StageError {
+            category,
+            message: message.into(),
+            detail: detail.into(),
+            suggestion: suggestion.into(),
+        }
+    }
+
     /// This error as the payload of an `error_detail` event of `phase`.
     pub fn detail_event(&self, phase: &str, item: Option<Item>) -> ErrorDetail {
         ErrorDetail {

@@ -15,8 +15,10 @@ use super::stages::{
     backup_routines, backups, devices, node_interfaces, replications, snapshots, storage,
     task_history, virtual_disks, virtual_machines, vm_interfaces, vm_ip_addresses,
 };
-use super::state::RunState;
+use super::cluster_view::whole_cluster;
+use super::state::{RunState, Scope};
 use crate::events::*;
+use crate::models::SyncTarget;
 
 /// How a run ended.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,7 +66,10 @@ pub async fn run_sync(
     requested: &[Stage],
     operation_id: &str,
 ) -> RunOutcome {
-    let stages = plan_stages(requested);
+    let mut stages = plan_stages(requested);
+    if let Some(target) = &ctx.options.target {
+        stages.retain(|stage| stage.serves(target));
+    }
     let sink = ctx.sink;
     let mut outcome = RunOutcome {
         ok: false,
@@ -78,9 +83,15 @@ pub async fn run_sync(
         .await;
     sink.emit(run_setting(ctx, netbox_reads));
     let mut state = RunState::default();
-    // A rule naming an object NetBox lacks stops the run before it writes anything.
-    match mapping::resolve(ctx, &ctx.options.mapping).await {
-        Ok(resolved) => state.mapping = resolved,
+    // A rule naming an object NetBox lacks, or a node or guest Proxmox does not list,
+    // stops the run before it writes anything.
+    let prepared = async {
+        state.mapping = mapping::resolve(ctx, &ctx.options.mapping).await?;
+        state.scope = resolve_scope(ctx, &mut state).await?;
+        Ok::<_, StageError>(())
+    };
+    match prepared.await {
+        Ok(()) => {}
         Err(error) => {
             for event in failure_ending(RUN_PHASE, &error) {
                 sink.emit(event);
@@ -136,6 +147,50 @@ pub async fn run_sync(
         errors: None,
     }));
     outcome
+}
+
+/// The node or guest the run is limited to, as Proxmox lists it (a guest with its node).
+async fn resolve_scope(ctx: &SyncContext<'_>, state: &mut RunState) -> Result<Scope, StageError> {
+    let Some(target) = &ctx.options.target else {
+        return Ok(Scope::default());
+    };
+    let [source] = ctx.sources.as_slice() else {
+        return Err(StageError::new(
+            ErrorCategory::Validation,
+            format!("A sync of {} needs exactly one Proxmox endpoint", target.describe()),
+            format!("This run has {} endpoints.", ctx.sources.len()),
+            "Start it from the guest's or node's page, or name one endpoint.",
+        ));
+    };
+    let view = whole_cluster(state, source).await?;
+    let missing = |what: String| {
+        StageError::new(
+            ErrorCategory::NotFound,
+            format!("{what} is not in Proxmox endpoint {}", source.endpoint_name),
+            "Proxmox's /cluster/resources does not list it: it was removed, migrated to another cluster, or renumbered.",
+            "Run a full update to bring NetBox in step with what the cluster has now.",
+        )
+    };
+    match target {
+        SyncTarget::Node { name } => {
+            if !view.nodes.iter().any(|(node, _)| node == name) {
+                return Err(missing(format!("Node {name}")));
+            }
+            Ok(Scope {
+                node: Some(name.clone()),
+                vmid: None,
+            })
+        }
+        SyncTarget::Guest { vmid } => {
+            let guest = view
+                .guest(*vmid, None)
+                .ok_or_else(|| missing(format!("Guest {vmid}")))?;
+            Ok(Scope {
+                node: Some(guest.node.clone()),
+                vmid: Some(*vmid),
+            })
+        }
+    }
 }
 
 /// What the run works with, after its discovery: the endpoints, whether it only plans, and

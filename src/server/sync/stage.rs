@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::models::SyncTarget;
+
 /// The stages of a full update of the system Proxbox replaces, by name and in its order
 /// (SPEC.md section 2; the recorded stream `full-update-first-sync.sse`). Its stream
 /// consumers draw a stage indicator per name; Proxbox's [`Stage`]s are these names, in
@@ -129,6 +131,21 @@ impl Stage {
 
 /// The stages a run executes for a request: the requested ones, everything they depend on,
 /// in full-update order. An empty request means a full update.
+impl Stage {
+    /// Whether the stage has something of one node or guest to sync: a guest's run leaves
+    /// out what belongs to no guest (storages, backup routines, node interfaces), a node's
+    /// run syncs its device and interfaces.
+    pub fn serves(self, target: &SyncTarget) -> bool {
+        match target {
+            SyncTarget::Guest { .. } => !matches!(
+                self,
+                Stage::Storage | Stage::BackupRoutines | Stage::NodeInterfaces
+            ),
+            SyncTarget::Node { .. } => matches!(self, Stage::Devices | Stage::NodeInterfaces),
+        }
+    }
+}
+
 pub fn plan_stages(requested: &[Stage]) -> Vec<Stage> {
     if requested.is_empty() {
         return Stage::ALL.to_vec();

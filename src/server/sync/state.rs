@@ -23,6 +23,32 @@ pub struct RunState {
     pub node_storages: BTreeMap<(i64, String), Vec<NodeStorage>>,
     /// The mapping rules' NetBox objects, in rule order (looked up before any write).
     pub mapping: Vec<Resolved>,
+    /// The one node or guest the run is limited to, resolved against Proxmox.
+    pub scope: Scope,
+}
+
+/// What a run syncs of its endpoints: everything (the default), one node, or one guest
+/// (with the node it is on). Each stage reads and writes only what lies inside; what lies
+/// outside is neither read nor treated as gone.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scope {
+    pub node: Option<String>,
+    pub vmid: Option<u64>,
+}
+
+impl Scope {
+    pub fn is_whole(&self) -> bool {
+        self.node.is_none() && self.vmid.is_none()
+    }
+
+    pub fn has_node(&self, node: &str) -> bool {
+        self.node.as_deref().is_none_or(|n| n == node)
+    }
+
+    /// Whether a guest (or a record of it; `None`: a record of no guest) lies inside.
+    pub fn has_guest(&self, vmid: Option<u64>) -> bool {
+        self.vmid.is_none_or(|wanted| vmid == Some(wanted))
+    }
 }
 
 /// The ids that exist in NetBox, without those a dry run only planned (NetBox cannot be

@@ -133,10 +133,14 @@ async fn read_endpoint(
         }
     }
     let mut reads = tokio::task::JoinSet::new();
+    // A guest's run asks for that guest's backups only.
+    let vmid = state.scope.vmid;
     for (node, storage, shared) in backup_storages(&per_node) {
         let pve = source.pve.clone();
         reads.spawn(async move {
-            let content = pve.storage_content(&node, &storage, Some("backup")).await;
+            let content = pve
+                .storage_content(&node, &storage, Some("backup"), vmid)
+                .await;
             (node, storage, shared, content)
         });
     }
@@ -188,12 +192,14 @@ pub async fn run(
             .db
             .inventory(source.endpoint_id, RecordKind::Backup, None)
             .await?;
+        let scope = &state.scope;
         let covered = |r: &crate::server::db::inventory::StoredRecord| {
             let Some(body) = r.parse::<BackupRecord>() else {
-                return true;
+                return scope.is_whole();
             };
-            read.contains(&(body.storage.clone(), None))
-                || read.contains(&(body.storage, Some(body.node)))
+            scope.has_guest(body.vmid)
+                && (read.contains(&(body.storage.clone(), None))
+                    || read.contains(&(body.storage, Some(body.node))))
         };
         plans.push(plan_records(
             RecordKind::Backup,

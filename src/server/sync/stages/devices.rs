@@ -17,7 +17,7 @@ use crate::server::sync::managed::*;
 use crate::server::sync::overwrite::{Field, OverwritePolicy};
 use crate::server::sync::plan::{Label, Plan};
 use crate::server::sync::report::StageReport;
-use crate::server::sync::state::{RunState, SyncedCluster};
+use crate::server::sync::state::{RunState, Scope, SyncedCluster};
 
 pub const DEVICE_MODEL: &str = "dcim.device";
 
@@ -290,7 +290,7 @@ pub async fn run(
     report: &mut StageReport<'_>,
     state: &mut RunState,
 ) -> Result<(), StageError> {
-    let inputs = read(ctx, report).await?;
+    let inputs = read(ctx, report, &state.scope).await?;
     report.substep(
         "apply",
         StepStatus::Started,
@@ -321,6 +321,7 @@ pub async fn run(
 pub async fn read(
     ctx: &SyncContext<'_>,
     report: &mut StageReport<'_>,
+    scope: &Scope,
 ) -> Result<Inputs, StageError> {
     report.substep(
         "read-proxmox",
@@ -342,6 +343,8 @@ pub async fn read(
             .map(|e| e.name.clone())
             .or_else(|| nodes.first().map(|(n, _)| n.clone()))
             .unwrap_or_else(|| source.endpoint_name.clone());
+        // A node's or guest's run writes that node's device only.
+        let nodes = nodes.into_iter().filter(|(n, _)| scope.has_node(n)).collect();
         found.push(ProxmoxCluster {
             endpoint_id: source.endpoint_id,
             site: ctx

@@ -51,7 +51,12 @@ pub async fn run(
     for source in &ctx.sources {
         let view = cluster_view(state, source).await?;
         let jobs = source.pve.replication_jobs().await?.value;
-        let wanted = jobs.iter().map(|job| record(job, &view)).collect();
+        let scope = &state.scope;
+        let wanted = jobs
+            .iter()
+            .filter(|job| scope.has_guest(job.guest))
+            .map(|job| record(job, &view))
+            .collect();
         let stored = ctx
             .db
             .inventory(source.endpoint_id, RecordKind::Replication, None)
@@ -62,7 +67,7 @@ pub async fn run(
             WhenGone::MarkStale,
             &stored,
             wanted,
-            |_| true,
+            |r| scope.has_guest(r.vmid.map(|v| v as u64)),
         ));
     }
     report.substep(

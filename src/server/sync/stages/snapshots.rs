@@ -120,7 +120,9 @@ pub async fn run(
             WhenGone::Remove,
             &stored,
             wanted,
-            |r: &StoredRecord| !unread.contains(guest_of(&r.key)),
+            |r: &StoredRecord| {
+                state.scope.has_guest(r.vmid.map(|v| v as u64)) && !unread.contains(guest_of(&r.key))
+            },
         ));
     }
     report.substep(

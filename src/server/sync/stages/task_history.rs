@@ -43,7 +43,7 @@ pub fn read_since(stored: &[&TaskRecord], cutoff: i64) -> i64 {
     }
 }
 
-pub fn record(task: &Task, view: &ClusterView) -> Option<Record> {
+pub fn record(task: &Task, view: &ClusterView, read_for_guest: bool) -> Option<Record> {
     let started = task.starttime?;
     let vmid = task.id.parse::<u64>().ok();
     let body = TaskRecord {
@@ -55,6 +55,7 @@ pub fn record(task: &Task, view: &ClusterView) -> Option<Record> {
         started,
         ended: task.endtime,
         status: task.status.clone(),
+        read_for_guest,
     };
     let group = match vmid.and_then(|v| view.guest(v, None)) {
         Some(guest) => guest.name.clone(),
@@ -98,9 +99,20 @@ pub async fn run(
             .iter()
             .filter_map(|r| Some((r, r.parse::<TaskRecord>()?)))
             .collect();
+        // A node's read continues from the node's own reads; a guest's from that guest's
+        // tasks, asking Proxmox for its tasks only.
+        let scope = &state.scope;
+        let for_guest = scope.vmid.is_some();
         let mut per_node: HashMap<&str, Vec<&TaskRecord>> = HashMap::new();
         for (_, task) in &parsed {
-            per_node.entry(task.node.as_str()).or_default().push(task);
+            let counts = if for_guest {
+                scope.has_guest(task.vmid)
+            } else {
+                !task.read_for_guest
+            };
+            if counts {
+                per_node.entry(task.node.as_str()).or_default().push(task);
+            }
         }
         let mut reads = tokio::task::JoinSet::new();
         let mut since_of: HashMap<String, i64> = HashMap::new();
@@ -110,7 +122,7 @@ pub async fn run(
             let (pve, node) = (source.pve.clone(), node.to_string());
             let filter = TaskFilter {
                 since: Some(since),
-                vmid: None,
+                vmid: scope.vmid,
             };
             reads.spawn(async move {
                 let tasks = pve.node_tasks(&node, filter, MAX_TASKS_PER_NODE).await;
@@ -123,7 +135,12 @@ pub async fn run(
             match result {
                 Ok(tasks) => {
                     fetched += tasks.value.len();
-                    wanted.extend(tasks.value.iter().filter_map(|t| record(t, &view)));
+                    wanted.extend(
+                        tasks
+                            .value
+                            .iter()
+                            .filter_map(|t| record(t, &view, for_guest)),
+                    );
                 }
                 Err(e) => {
                     since_of.remove(&node);
@@ -141,9 +158,10 @@ pub async fn run(
         let comparable: Vec<StoredRecord> = parsed
             .iter()
             .filter(|(_, t)| {
-                since_of
-                    .get(&t.node)
-                    .is_some_and(|since| t.started >= *since)
+                scope.has_guest(t.vmid)
+                    && since_of
+                        .get(&t.node)
+                        .is_some_and(|since| t.started >= *since)
             })
             .map(|(r, _)| (*r).clone())
             .collect();
@@ -157,7 +175,8 @@ pub async fn run(
         );
         // Unchanged tasks are the boundary of the incremental read, not items of their own.
         plan.unchanged.clear();
-        plan.expire_before = Some(cutoff);
+        // Expiry is the whole history's housekeeping, not one guest's.
+        plan.expire_before = scope.is_whole().then_some(cutoff);
         plans.push(plan);
     }
     report.substep(
@@ -182,6 +201,7 @@ mod tests {
             started,
             ended: status.map(|_| started + 1),
             status: status.map(str::to_string),
+            read_for_guest: false,
         }
     }
 

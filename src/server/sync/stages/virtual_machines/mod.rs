@@ -458,7 +458,9 @@ pub async fn run(
     state: &mut RunState,
 ) -> Result<(), StageError> {
     let inputs = read::read(ctx, report, state).await?;
-    if !ctx.options.dry_run {
+    // A node's or guest's run leaves the other guests' VMs alone, also those gone.
+    let whole = state.scope.is_whole();
+    if !ctx.options.dry_run && whole {
         for (endpoint_id, gone) in absent(&inputs) {
             ctx.db.mark_missing(endpoint_id, VM_MODEL, &gone).await?;
         }
@@ -467,7 +469,15 @@ pub async fn run(
         plan,
         orphans,
         added_tags,
-    } = plan(&inputs, &ctx.policy, &ctx.options);
+    } = if whole {
+        plan(&inputs, &ctx.policy, &ctx.options)
+    } else {
+        let options = RunOptions {
+            delete_orphans: false,
+            ..ctx.options.clone()
+        };
+        plan(&inputs, &ctx.policy, &options)
+    };
     report.substep("apply", StepStatus::Started, plan.summary());
     let applied = apply::apply::<VirtualMachine, _, _>(ctx, report, &plan).await?;
     let guests = settle(&inputs, &applied);

@@ -129,6 +129,18 @@ async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRe
                 Some((r, kind, vmid))
             })
             .collect();
+        // Every listed guest is present (none is treated as gone), but a node's or guest's
+        // run reads and writes only its own.
+        for (_, kind, vmid) in &guests {
+            present.insert(guest_identity(&synced.name, *kind, *vmid));
+        }
+        let scope = &state.scope;
+        let guests: Vec<(ClusterResource, GuestKind, u64)> = guests
+            .into_iter()
+            .filter(|(r, _, vmid)| {
+                scope.has_node(r.node.as_deref().unwrap_or_default()) && scope.has_guest(Some(*vmid))
+            })
+            .collect();
         let mut reads = tokio::task::JoinSet::new();
         for (index, (guest, kind, vmid)) in guests.iter().enumerate() {
             let (pve, node, kind, vmid) = (
@@ -164,7 +176,6 @@ async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRe
             }
         }
         for (index, (guest, kind, vmid)) in guests.iter().enumerate() {
-            present.insert(guest_identity(&synced.name, *kind, *vmid));
             if unreadable.contains(&index) {
                 continue;
             }
