@@ -27,9 +27,9 @@ pub async fn start_sync(
         target: None,
     };
     if let Some(netbox_id) = guest {
-        let (endpoint_id, vmid) = crate::server::views::guest_of_vm(&state.db, netbox_id).await?;
-        request.endpoint_ids = vec![endpoint_id];
-        request.target = Some(crate::models::SyncTarget::Guest { vmid });
+        let guest = crate::server::views::guest_of_vm(&state.db, netbox_id).await?;
+        request.endpoint_ids = vec![guest.endpoint_id];
+        request.target = Some(crate::models::SyncTarget::Guest { vmid: guest.vmid });
     }
     let enqueued = state.jobs.request_sync(&request, &who.name).await?;
     crate::pages::jobs::detail::load_snapshot(&state, enqueued.job_id).await

@@ -84,8 +84,8 @@ pub struct StorageRecord {
 pub struct BackupRecord {
     pub volid: String,
     pub storage: String,
-    /// The node it was listed on (for a shared storage: the node it was read through).
-    pub node: String,
+    /// The node whose storage holds it; `None` on a shared storage (every node's).
+    pub node: Option<String>,
     pub vmid: Option<u64>,
     /// `qemu` or `lxc` when the volume says (`vzdump-qemu-…`, `backup/ct/…`).
     pub guest_kind: Option<String>,

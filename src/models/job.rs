@@ -92,7 +92,9 @@ impl SyncTarget {
     pub fn parse(raw: &str) -> Option<SyncTarget> {
         match raw.split_once(':')? {
             ("node", name) if !name.is_empty() => Some(SyncTarget::Node { name: name.into() }),
-            ("guest", vmid) => Some(SyncTarget::Guest { vmid: vmid.parse().ok()? }),
+            ("guest", vmid) => Some(SyncTarget::Guest {
+                vmid: vmid.parse().ok()?,
+            }),
             _ => None,
         }
     }

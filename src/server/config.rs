@@ -124,7 +124,12 @@ impl SyncOptions {
             raw.rsplit_once('/')
                 .filter(|(endpoint, rest)| !endpoint.is_empty() && !rest.is_empty())
                 .map(|(endpoint, rest)| (endpoint.to_string(), rest.to_string()))
-                .ok_or_else(|| format!("{raw:?} is not ENDPOINT/{what}: name the endpoint, a slash, then the {}", what.to_lowercase()))
+                .ok_or_else(|| {
+                    format!(
+                        "{raw:?} is not ENDPOINT/{what}: name the endpoint, a slash, then the {}",
+                        what.to_lowercase()
+                    )
+                })
         };
         if let Some(raw) = &self.guest {
             let (endpoint, vmid) = split(raw, "VMID")?;
@@ -335,11 +340,22 @@ mod tests {
         let node = sync_args(&["--node", "dc/one/pve2"]).unwrap();
         assert_eq!(
             node.target().unwrap(),
-            Some(("dc/one".into(), SyncTarget::Node { name: "pve2".into() }))
+            Some((
+                "dc/one".into(),
+                SyncTarget::Node {
+                    name: "pve2".into()
+                }
+            ))
         );
-        let bad = sync_args(&["--guest", "lab/web"]).unwrap().target().unwrap_err();
+        let bad = sync_args(&["--guest", "lab/web"])
+            .unwrap()
+            .target()
+            .unwrap_err();
         assert!(bad.contains("not a vmid"), "{bad}");
-        let bare = sync_args(&["--guest", "105"]).unwrap().target().unwrap_err();
+        let bare = sync_args(&["--guest", "105"])
+            .unwrap()
+            .target()
+            .unwrap_err();
         assert!(bare.contains("ENDPOINT/VMID"), "{bare}");
         assert!(sync_args(&["--guest", "lab/1", "--endpoint", "lab"]).is_err());
         assert_eq!(sync_args(&[]).unwrap().target().unwrap(), None);

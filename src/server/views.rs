@@ -9,6 +9,7 @@ use crate::models::*;
 use crate::server::auth::internal;
 use crate::server::db::inventory::StoredRecord;
 use crate::server::db::Db;
+use crate::server::sync::stages::virtual_machines::cards::card_key;
 use crate::server::sync::stages::virtual_machines::VM_MODEL;
 
 async fn endpoint_names(db: &Db) -> Result<HashMap<i64, (String, String)>, AppError> {
@@ -56,8 +57,17 @@ pub async fn guest_page(db: &Db, filter: &GuestFilter) -> Result<GuestPage, AppE
     Ok(GuestPage::of(guest_rows(db).await?, filter, now_secs()))
 }
 
-/// Where the guest Proxbox wrote to NetBox VM `netbox_id` is: its endpoint and vmid.
-pub async fn guest_of_vm(db: &Db, netbox_id: u64) -> Result<(i64, u64), AppError> {
+/// A guest Proxbox wrote to NetBox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedGuestRef {
+    pub endpoint_id: i64,
+    /// `qemu` or `lxc`.
+    pub kind: String,
+    pub vmid: u64,
+}
+
+/// Where the guest Proxbox wrote to NetBox VM `netbox_id` is.
+pub async fn guest_of_vm(db: &Db, netbox_id: u64) -> Result<SyncedGuestRef, AppError> {
     let not_found = || {
         AppError::NotFound(format!(
             "Proxbox has not synced a guest to NetBox virtual machine {netbox_id}; run a sync \
@@ -69,21 +79,29 @@ pub async fn guest_of_vm(db: &Db, netbox_id: u64) -> Result<(i64, u64), AppError
         .await
         .map_err(internal)?
         .ok_or_else(not_found)?;
-    let vmid = identity
-        .rsplit('/')
-        .next()
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(not_found)?;
-    Ok((endpoint_id, vmid))
+    // `<cluster>/<kind>/<vmid>`; the cluster's name may hold a slash.
+    let mut parts = identity.rsplitn(3, '/');
+    let (vmid, kind) = (parts.next(), parts.next());
+    let vmid = vmid.and_then(|v| v.parse().ok()).ok_or_else(not_found)?;
+    let kind = kind.ok_or_else(not_found)?.to_string();
+    Ok(SyncedGuestRef {
+        endpoint_id,
+        kind,
+        vmid,
+    })
 }
 
 /// The VM panel of the guest written to NetBox VM `netbox_id`.
 pub async fn guest_panel(db: &Db, netbox_id: u64) -> Result<GuestPanel, AppError> {
-    let (endpoint_id, vmid) = guest_of_vm(db, netbox_id).await?;
+    let SyncedGuestRef {
+        endpoint_id,
+        kind,
+        vmid,
+    } = guest_of_vm(db, netbox_id).await?;
     let names = endpoint_names(db).await?;
     let (endpoint, url) = names.get(&endpoint_id).cloned().unwrap_or_default();
     let guest: GuestRecord = db
-        .inventory_record(endpoint_id, RecordKind::Guest, &vmid.to_string())
+        .inventory_record(endpoint_id, RecordKind::Guest, &card_key(&kind, vmid))
         .await
         .map_err(internal)?
         .and_then(|r| r.parse())
@@ -92,7 +110,7 @@ pub async fn guest_panel(db: &Db, netbox_id: u64) -> Result<GuestPanel, AppError
                 "Proxbox keeps no card of guest {vmid} yet; run a sync of virtual machines"
             ))
         })?;
-    let of = |kind| db.guest_inventory(endpoint_id, kind, vmid);
+    let of = |record_kind| db.guest_inventory(endpoint_id, record_kind, vmid);
     let (backups, snapshots, tasks) = tokio::try_join!(
         of(RecordKind::Backup),
         of(RecordKind::Snapshot),
@@ -107,6 +125,9 @@ pub async fn guest_panel(db: &Db, netbox_id: u64) -> Result<GuestPanel, AppError
             guest.netbox_id
         )
     });
+    // A vmid may name a VM and a container: keep what says it is of this kind.
+    let backups: Vec<BackupRecord> = parsed(backups);
+    let snapshots: Vec<SnapshotRecord> = parsed(snapshots);
     Ok(GuestPanel {
         endpoint_id,
         synced_at: reads
@@ -115,10 +136,16 @@ pub async fn guest_panel(db: &Db, netbox_id: u64) -> Result<GuestPanel, AppError
         proxmox_url: proxmox_guest_url(&url, &guest.kind, guest.vmid),
         netbox_url,
         endpoint,
-        guest,
-        backups: parsed(backups),
-        snapshots: parsed(snapshots),
+        backups: backups
+            .into_iter()
+            .filter(|b| b.guest_kind.as_deref().is_none_or(|k| k == kind))
+            .collect(),
+        snapshots: snapshots
+            .into_iter()
+            .filter(|s| s.guest_kind == kind)
+            .collect(),
         tasks: parsed(tasks),
+        guest,
     })
 }
 

@@ -17,6 +17,7 @@ mod jobs;
 mod jobs_support;
 mod streams;
 mod sync_faults;
+mod sync_guest;
 mod sync_guest_fields;
 mod sync_inventory;
 mod sync_mirror;

@@ -140,7 +140,8 @@ impl Ran {
             .collect()
     }
 
-    fn all_changes(&self) -> Vec<(String, String, String, ItemStatus)> {
+    /// What the run changed anywhere: NetBox and Proxbox's records.
+    pub fn all_changes(&self) -> Vec<(String, String, String, ItemStatus)> {
         self.events
             .iter()
             .filter_map(|e| match e {

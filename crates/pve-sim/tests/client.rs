@@ -113,9 +113,21 @@ async fn token_auth_reads_everything_the_stages_use_without_warnings() {
         assert!(storages
             .iter()
             .any(|s| s.content.contains(&"backup".to_string())));
-        pve.storage_content(&node.node, "local", Some("backup"))
+        let all = pve
+            .storage_content(&node.node, "local", Some("backup"), None)
             .await
-            .unwrap();
+            .unwrap()
+            .value;
+        // `vmid=` asks for one guest's volumes only.
+        if let Some(vmid) = all.first().and_then(|v| v.vmid) {
+            let one = pve
+                .storage_content(&node.node, "local", Some("backup"), Some(vmid))
+                .await
+                .unwrap()
+                .value;
+            assert!(!one.is_empty() && one.iter().all(|v| v.vmid == Some(vmid)));
+            assert!(one.len() <= all.len());
+        }
         let tasks = pve
             .node_tasks(&node.node, proxbox_pve::TaskFilter::default(), 10_000)
             .await

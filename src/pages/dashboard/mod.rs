@@ -18,13 +18,13 @@ use leptos_meta::Title;
 use crate::components::layout::PageErrors;
 use crate::components::session::csrf_token;
 use crate::components::sync_news::{open_sync_news, NewsIndicator};
+use crate::components::sync_overlay::{OverlayState, SyncOverlay};
 use crate::error::AppError;
 use crate::models::{DashboardData, EndpointsOverview};
 use crate::pages::jobs::JobTable;
 use crate::wire::JsonText;
 use clusters::{ClusterCards, ClusterCardsState, NetboxCard};
 use health::{HealthBadges, HealthState};
-use crate::components::sync_overlay::{OverlayState, SyncOverlay};
 use live_job::{JobPanel, SyncButtons};
 
 #[server(endpoint = "dashboard", input = GetUrl, output = JsonText)]

@@ -132,10 +132,10 @@ async fn sync_guest(
     request: Request,
 ) -> Response {
     let sync = async {
-        let (endpoint_id, vmid) = crate::server::views::guest_of_vm(&state.db, id).await?;
+        let guest = crate::server::views::guest_of_vm(&state.db, id).await?;
         let mut sync = read_sync_request(request, FULL_UPDATE).await?;
-        sync.endpoint_ids = vec![endpoint_id];
-        sync.target = Some(SyncTarget::Guest { vmid });
+        sync.endpoint_ids = vec![guest.endpoint_id];
+        sync.target = Some(SyncTarget::Guest { vmid: guest.vmid });
         Ok(sync)
     }
     .await;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::cluster_view::whole_cluster;
 use super::context::SyncContext;
 use super::failure::{failure_ending, StageError, RUN_PHASE};
 use super::mapping;
@@ -15,7 +16,6 @@ use super::stages::{
     backup_routines, backups, devices, node_interfaces, replications, snapshots, storage,
     task_history, virtual_disks, virtual_machines, vm_interfaces, vm_ip_addresses,
 };
-use super::cluster_view::whole_cluster;
 use super::state::{RunState, Scope};
 use crate::events::*;
 use crate::models::SyncTarget;
@@ -157,7 +157,10 @@ async fn resolve_scope(ctx: &SyncContext<'_>, state: &mut RunState) -> Result<Sc
     let [source] = ctx.sources.as_slice() else {
         return Err(StageError::new(
             ErrorCategory::Validation,
-            format!("A sync of {} needs exactly one Proxmox endpoint", target.describe()),
+            format!(
+                "A sync of {} needs exactly one Proxmox endpoint",
+                target.describe()
+            ),
             format!("This run has {} endpoints.", ctx.sources.len()),
             "Start it from the guest's or node's page, or name one endpoint.",
         ));

@@ -49,6 +49,11 @@ impl Scope {
     pub fn has_guest(&self, vmid: Option<u64>) -> bool {
         self.vmid.is_none_or(|wanted| vmid == Some(wanted))
     }
+
+    /// Whether a record of a guest on a node (`None`: of no one node) lies inside.
+    pub fn covers(&self, node: Option<&str>, vmid: Option<u64>) -> bool {
+        self.has_guest(vmid) && node.is_none_or(|n| self.has_node(n))
+    }
 }
 
 /// The ids that exist in NetBox, without those a dry run only planned (NetBox cannot be

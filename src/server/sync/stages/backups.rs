@@ -35,12 +35,19 @@ pub fn guest_kind_of(volid: &str) -> Option<&'static str> {
 }
 
 /// The record of one backup volume, named after its guest where the cluster lists it.
-pub fn record(node: &str, storage: &str, volume: &StorageContent, view: &ClusterView) -> Record {
+/// `node` is the node whose local storage holds it, `None` for a shared storage (read
+/// through whichever node: the record does not change with it).
+pub fn record(
+    node: Option<&str>,
+    storage: &str,
+    volume: &StorageContent,
+    view: &ClusterView,
+) -> Record {
     let guest_kind = guest_kind_of(&volume.volid);
     let body = BackupRecord {
         volid: volume.volid.clone(),
         storage: storage.to_string(),
-        node: node.to_string(),
+        node: node.map(str::to_string),
         vmid: volume.vmid,
         guest_kind: guest_kind.map(str::to_string),
         format: volume.format.clone(),
@@ -56,7 +63,7 @@ pub fn record(node: &str, storage: &str, volume: &StorageContent, view: &Cluster
         None => volume.volid.clone(),
     };
     Record::new(RecordKind::Backup, volume.volid.clone(), name, &body).on(
-        Some(node),
+        node,
         volume.vmid,
         volume.ctime,
     )
@@ -154,12 +161,9 @@ async fn read_endpoint(
         };
         match content {
             Ok(parsed) => {
-                out.wanted.extend(
-                    parsed
-                        .value
-                        .iter()
-                        .map(|volume| record(&node, &storage, volume, view)),
-                );
+                out.wanted.extend(parsed.value.iter().map(|volume| {
+                    record((!shared).then_some(node.as_str()), &storage, volume, view)
+                }));
                 out.read.insert((storage, (!shared).then_some(node)));
             }
             Err(e) => report_unread(
@@ -197,9 +201,7 @@ pub async fn run(
             let Some(body) = r.parse::<BackupRecord>() else {
                 return scope.is_whole();
             };
-            scope.has_guest(body.vmid)
-                && (read.contains(&(body.storage.clone(), None))
-                    || read.contains(&(body.storage, Some(body.node))))
+            scope.has_guest(body.vmid) && read.contains(&(body.storage, body.node))
         };
         plans.push(plan_records(
             RecordKind::Backup,
@@ -377,7 +379,7 @@ mod tests {
             encrypted: Some(String::new()),
             verification: None,
         };
-        let record = record("pve1", "nfs", &volume, &view);
+        let record = record(None, "nfs", &volume, &view);
         assert_eq!(record.label.name, format!("db: {}", volume.volid));
         assert_eq!(
             (record.row.vmid, record.row.at),
@@ -385,6 +387,13 @@ mod tests {
         );
         let backup: BackupRecord = serde_json::from_str(&record.row.body).unwrap();
         assert_eq!(backup.guest_kind.as_deref(), Some("lxc"));
+        assert_eq!(
+            (backup.node.clone(), record.row.node.clone()),
+            (None, None),
+            "a shared storage's backup is every node's"
+        );
+        let local = super::record(Some("pve2"), "local", &volume, &view);
+        assert_eq!(local.row.node.as_deref(), Some("pve2"));
         assert!(
             backup.protected && !backup.encrypted,
             "an empty fingerprint is no encryption"

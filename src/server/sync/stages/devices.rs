@@ -344,7 +344,10 @@ pub async fn read(
             .or_else(|| nodes.first().map(|(n, _)| n.clone()))
             .unwrap_or_else(|| source.endpoint_name.clone());
         // A node's or guest's run writes that node's device only.
-        let nodes = nodes.into_iter().filter(|(n, _)| scope.has_node(n)).collect();
+        let nodes = nodes
+            .into_iter()
+            .filter(|(n, _)| scope.has_node(n))
+            .collect();
         found.push(ProxmoxCluster {
             endpoint_id: source.endpoint_id,
             site: ctx

@@ -121,7 +121,10 @@ pub async fn run(
             &stored,
             wanted,
             |r: &StoredRecord| {
-                state.scope.has_guest(r.vmid.map(|v| v as u64)) && !unread.contains(guest_of(&r.key))
+                state
+                    .scope
+                    .covers(r.node.as_deref(), r.vmid.map(|v| v as u64))
+                    && !unread.contains(guest_of(&r.key))
             },
         ));
     }

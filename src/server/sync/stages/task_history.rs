@@ -103,6 +103,12 @@ pub async fn run(
         // tasks, asking Proxmox for its tasks only.
         let scope = &state.scope;
         let for_guest = scope.vmid.is_some();
+        // A guest's read leaves a task a node's read stored as the node's.
+        let node_read: std::collections::HashSet<&str> = parsed
+            .iter()
+            .filter(|(_, t)| !t.read_for_guest)
+            .map(|(r, _)| r.key.as_str())
+            .collect();
         let mut per_node: HashMap<&str, Vec<&TaskRecord>> = HashMap::new();
         for (_, task) in &parsed {
             let counts = if for_guest {
@@ -135,12 +141,9 @@ pub async fn run(
             match result {
                 Ok(tasks) => {
                     fetched += tasks.value.len();
-                    wanted.extend(
-                        tasks
-                            .value
-                            .iter()
-                            .filter_map(|t| record(t, &view, for_guest)),
-                    );
+                    wanted.extend(tasks.value.iter().filter_map(|t| {
+                        record(t, &view, for_guest && !node_read.contains(t.upid.as_str()))
+                    }));
                 }
                 Err(e) => {
                     since_of.remove(&node);

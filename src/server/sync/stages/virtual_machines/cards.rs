@@ -74,7 +74,7 @@ pub fn plan_cards(
         let body = card(guest, &cluster.name, netbox_id);
         let record = Record::new(
             RecordKind::Guest,
-            guest.vmid.to_string(),
+            card_key(&body.kind, guest.vmid),
             &guest.name,
             &body,
         )
@@ -101,6 +101,12 @@ pub fn plan_cards(
             )
         })
         .collect()
+}
+
+/// A card's key: `qemu/100`, `lxc/100` (a vmid alone may name a VM and a container of
+/// clusters that were merged).
+pub fn card_key(kind: &str, vmid: u64) -> String {
+    format!("{kind}/{vmid}")
 }
 
 /// The identity of the guest a card stands for.

@@ -138,7 +138,8 @@ async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRe
         let guests: Vec<(ClusterResource, GuestKind, u64)> = guests
             .into_iter()
             .filter(|(r, _, vmid)| {
-                scope.has_node(r.node.as_deref().unwrap_or_default()) && scope.has_guest(Some(*vmid))
+                scope.has_node(r.node.as_deref().unwrap_or_default())
+                    && scope.has_guest(Some(*vmid))
             })
             .collect();
         let mut reads = tokio::task::JoinSet::new();
