@@ -44,6 +44,7 @@ async fn new_job(db: &Db, label: &str) -> i64 {
         stages: vec![label.into()],
         endpoint_ids: vec![],
         dry_run: false,
+        target: None,
     };
     let job = NewJob {
         kind: "bench",

@@ -115,6 +115,11 @@ pub fn netbox_url(raw: &str) -> Result<String, String> {
     base_url(raw, "/api", "https://netbox.example.com")
 }
 
+/// Where operators reach Proxbox (`PROXBOX_PUBLIC_URL`), for links from NetBox.
+pub fn public_url(raw: &str) -> Result<String, String> {
+    base_url(raw, "", "https://proxbox.example.com")
+}
+
 /// A Proxmox user id, `user@realm`.
 pub fn proxmox_user(raw: &str) -> Result<String, String> {
     let user = raw.trim();

@@ -1,5 +1,5 @@
-//! A job's live event stream in the browser: one `EventSource` per watched job, folded
-//! into the same [`JobProgress`] the server renders from the stored log.
+//! A job's live event stream in the browser: one `EventSource` (gloo-net's) per watched
+//! job, folded into the same [`JobProgress`] the server renders from the stored log.
 //!
 //! The browser's EventSource reconnects by itself and sends `Last-Event-ID`, and the server
 //! resumes after it, so a dropped connection loses nothing; meanwhile the state says
@@ -49,20 +49,18 @@ pub fn follow_job(
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use std::rc::Rc;
-
+    use futures::future::{AbortHandle, Abortable};
+    use futures::StreamExt;
+    use gloo_net::eventsource::futures::EventSource;
+    use gloo_net::eventsource::State;
     use leptos::prelude::*;
-    use send_wrapper::SendWrapper;
-    use wasm_bindgen::closure::Closure;
-    use wasm_bindgen::JsCast;
-    use web_sys::{Event, EventSource, MessageEvent};
 
     use super::StreamState;
     use crate::events::SyncEvent;
     use crate::models::JobProgress;
 
-    /// The event names the server frames (`event:` lines); EventSource delivers named
-    /// events only to listeners of that name.
+    /// The event names the server frames (`event:` lines); an EventSource delivers named
+    /// events only to subscribers of that name.
     const EVENTS: [&str; 8] = [
         "discovery",
         "step",
@@ -74,12 +72,6 @@ mod browser {
         "complete",
     ];
 
-    /// The source and the callbacks it calls, kept alive together until cleanup.
-    struct Open {
-        source: EventSource,
-        _listeners: Vec<Closure<dyn FnMut(Event)>>,
-    }
-
     pub fn open(
         job_id: i64,
         after: i64,
@@ -88,54 +80,60 @@ mod browser {
         on_end: impl Fn() + Send + Sync + 'static,
     ) {
         let url = format!("/jobs/{job_id}/stream?last_event_id={after}");
-        let Ok(source) = EventSource::new(&url) else {
+        let Ok(mut source) = EventSource::new(&url) else {
             set_state.set(StreamState::Ended);
             return;
         };
-        let on_end = Rc::new(on_end);
-        let mut listeners: Vec<Closure<dyn FnMut(Event)>> = Vec::new();
-        for name in EVENTS {
-            let (source_ref, on_end) = (source.clone(), on_end.clone());
-            let listener = Closure::<dyn FnMut(Event)>::new(move |event: Event| {
-                let Some(data) = event
-                    .dyn_ref::<MessageEvent>()
-                    .and_then(|m| m.data().as_string())
-                else {
+        // The server's `error` frames and the connection's own error events share a name:
+        // a frame carries data, a connection error none.
+        let subscriptions: Result<Vec<_>, _> = EVENTS
+            .into_iter()
+            .chain(["open"])
+            .map(|name| source.subscribe(name))
+            .collect();
+        let Ok(subscriptions) = subscriptions else {
+            set_state.set(StreamState::Ended);
+            return;
+        };
+        let mut events = futures::stream::select_all(subscriptions);
+        let (abort, registration) = AbortHandle::new_pair();
+        let follow = async move {
+            while let Some(next) = events.next().await {
+                let Ok((name, message)) = next else {
+                    // Closed for good (not reconnecting): the browser gave up.
+                    set_state.set(StreamState::Ended);
                     return;
                 };
-                let Ok(parsed) = SyncEvent::from_frame(name, &data) else {
-                    return;
+                if name == "open" {
+                    set_state.set(StreamState::Live);
+                    continue;
+                }
+                let Some(data) = message.data().as_string() else {
+                    // A connection error: the browser is already trying again, sending
+                    // Last-Event-ID, and the server resumes after it.
+                    set_state.set(match source.state() {
+                        State::Closed => StreamState::Ended,
+                        _ => StreamState::Reconnecting,
+                    });
+                    continue;
+                };
+                let Ok(parsed) = SyncEvent::from_frame(&name, &data) else {
+                    continue;
                 };
                 set_state.set(StreamState::Live);
                 progress.update(|p| p.apply(&parsed));
                 if matches!(parsed, SyncEvent::Complete(_)) {
-                    source_ref.close();
                     set_state.set(StreamState::Ended);
                     on_end();
+                    // Dropping the source closes it.
+                    return;
                 }
-            });
-            let _ =
-                source.add_event_listener_with_callback(name, listener.as_ref().unchecked_ref());
-            listeners.push(listener);
-        }
-        let opened = Closure::<dyn FnMut(Event)>::new(move |_| set_state.set(StreamState::Live));
-        source.set_onopen(Some(opened.as_ref().unchecked_ref()));
-        listeners.push(opened);
-        let source_ref = source.clone();
-        let failed = Closure::<dyn FnMut(Event)>::new(move |_| {
-            // CONNECTING: the browser is already trying again, with Last-Event-ID.
-            set_state.set(if source_ref.ready_state() == EventSource::CLOSED {
-                StreamState::Ended
-            } else {
-                StreamState::Reconnecting
-            });
+            }
+        };
+        leptos::task::spawn_local(async move {
+            let _ = Abortable::new(follow, registration).await;
         });
-        source.set_onerror(Some(failed.as_ref().unchecked_ref()));
-        listeners.push(failed);
-        let open = SendWrapper::new(Open {
-            source,
-            _listeners: listeners,
-        });
-        on_cleanup(move || open.source.close());
+        // Leaving the page drops the source with the task, which closes it.
+        on_cleanup(move || abort.abort());
     }
 }

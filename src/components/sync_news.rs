@@ -84,15 +84,14 @@ pub fn NewsIndicator(news: SyncNews) -> impl IntoView {
 
 #[cfg(feature = "hydrate")]
 mod browser {
-    use std::cell::{Cell, RefCell};
-    use std::rc::Rc;
+    use std::pin::Pin;
     use std::time::Duration;
 
+    use futures::future::{poll_fn, AbortHandle, Abortable};
+    use futures::{Sink, StreamExt};
+    use gloo_net::websocket::futures::WebSocket;
+    use gloo_net::websocket::{Message, State};
     use leptos::prelude::*;
-    use send_wrapper::SendWrapper;
-    use wasm_bindgen::closure::Closure;
-    use wasm_bindgen::JsCast;
-    use web_sys::{Event, MessageEvent, WebSocket};
 
     use super::{NewsState, POLL_SECS};
     use crate::models::Broadcast;
@@ -108,47 +107,13 @@ mod browser {
     /// The longest pause between two reconnection attempts.
     const MAX_BACKOFF_SECS: u64 = 30;
 
-    type Callback = Closure<dyn FnMut(Event)>;
-
-    /// The socket of the moment, its callbacks and the timers, shared by the callbacks.
-    struct Link {
-        revision: RwSignal<u64>,
-        set_state: WriteSignal<NewsState>,
-        socket: RefCell<Option<WebSocket>>,
-        callbacks: RefCell<Vec<Callback>>,
-        poll: RefCell<Option<IntervalHandle>>,
-        retry: RefCell<Option<TimeoutHandle>>,
-        backoff_secs: Cell<u64>,
-    }
-
     pub fn connect(revision: RwSignal<u64>, set_state: WriteSignal<NewsState>) {
-        let link = Rc::new(Link {
-            revision,
-            set_state,
-            socket: RefCell::new(None),
-            callbacks: RefCell::new(Vec::new()),
-            poll: RefCell::new(None),
-            retry: RefCell::new(None),
-            backoff_secs: Cell::new(1),
+        let (abort, registration) = AbortHandle::new_pair();
+        leptos::task::spawn_local(async move {
+            let _ = Abortable::new(follow(revision, set_state), registration).await;
         });
-        open(&link);
-        let link = SendWrapper::new(link);
-        // Once this has run, `link` is dropped: the retry timer's weak pointer finds
-        // nothing and the socket's callbacks are detached, so nothing reopens it.
-        on_cleanup(move || {
-            if let Some(socket) = link.socket.borrow_mut().take() {
-                // Its close event comes after the callbacks are dropped with `link`:
-                // detach them first.
-                socket.set_onopen(None);
-                socket.set_onmessage(None);
-                socket.set_onclose(None);
-                let _ = socket.close();
-            }
-            stop_polling(&link);
-            if let Some(retry) = link.retry.borrow_mut().take() {
-                retry.clear();
-            }
-        });
+        // Aborting drops the socket (which closes it) and the polling timer with the task.
+        on_cleanup(move || abort.abort());
     }
 
     fn url() -> Option<String> {
@@ -161,85 +126,77 @@ mod browser {
         Some(format!("{scheme}://{}/ws", location.host().ok()?))
     }
 
-    fn open(link: &Rc<Link>) {
-        let Some(socket) = url().and_then(|url| WebSocket::new(&url).ok()) else {
-            lost(link);
-            return;
-        };
-        let on_open = {
-            let link = Rc::downgrade(link);
-            Callback::new(move |_| {
-                let Some(link) = link.upgrade() else { return };
-                link.backoff_secs.set(1);
-                let was_polling = link.poll.borrow().is_some();
-                stop_polling(&link);
-                link.set_state.set(NewsState::Live);
-                if was_polling {
-                    // Whatever happened while the socket was down.
-                    link.revision.try_update(|r| *r += 1);
-                }
-            })
-        };
-        let on_message = {
-            let link = Rc::downgrade(link);
-            Callback::new(move |event: Event| {
-                let Some(link) = link.upgrade() else { return };
-                let text = event
-                    .dyn_ref::<MessageEvent>()
-                    .and_then(|m| m.data().as_string());
-                let news = text.and_then(|t| serde_json::from_str::<BroadcastKind>(&t).ok());
-                if news.is_some_and(|n| Broadcast::SYNC_NEWS.contains(&n.kind.as_str())) {
-                    link.revision.try_update(|r| *r += 1);
-                }
-            })
-        };
-        let on_close = {
-            let link = Rc::downgrade(link);
-            Callback::new(move |_| {
-                if let Some(link) = link.upgrade() {
-                    lost(&link);
-                }
-            })
-        };
-        socket.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        socket.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
-        // An error is always followed by a close, which does the work.
-        socket.set_onclose(Some(on_close.as_ref().unchecked_ref()));
-        *link.callbacks.borrow_mut() = vec![on_open, on_message, on_close];
-        *link.socket.borrow_mut() = Some(socket);
-    }
+    /// Refreshes every [`POLL_SECS`] while the socket is down; stops when dropped.
+    #[derive(Default)]
+    struct Polling(Option<IntervalHandle>);
 
-    /// The socket went (or never came): poll, and try again after a pause.
-    fn lost(link: &Rc<Link>) {
-        link.socket.borrow_mut().take();
-        link.set_state.set(NewsState::Polling);
-        if link.poll.borrow().is_none() {
-            let revision = link.revision;
-            *link.poll.borrow_mut() = set_interval_with_handle(
-                move || {
-                    revision.try_update(|r| *r += 1);
-                },
-                Duration::from_secs(POLL_SECS),
-            )
-            .ok();
+    impl Polling {
+        fn start(&mut self, revision: RwSignal<u64>) {
+            if self.0.is_none() {
+                self.0 = set_interval_with_handle(
+                    move || {
+                        revision.try_update(|r| *r += 1);
+                    },
+                    Duration::from_secs(POLL_SECS),
+                )
+                .ok();
+            }
         }
-        let pause = link.backoff_secs.get();
-        link.backoff_secs.set((pause * 2).min(MAX_BACKOFF_SECS));
-        let retry = Rc::downgrade(link);
-        *link.retry.borrow_mut() = set_timeout_with_handle(
-            move || {
-                if let Some(link) = retry.upgrade() {
-                    open(&link);
-                }
-            },
-            Duration::from_secs(pause),
-        )
-        .ok();
+
+        /// Whether it was polling.
+        fn stop(&mut self) -> bool {
+            self.0.take().map(|handle| handle.clear()).is_some()
+        }
     }
 
-    fn stop_polling(link: &Link) {
-        if let Some(poll) = link.poll.borrow_mut().take() {
-            poll.clear();
+    impl Drop for Polling {
+        fn drop(&mut self) {
+            self.stop();
+        }
+    }
+
+    async fn pause(duration: Duration) {
+        let (done, wait) = futures::channel::oneshot::channel::<()>();
+        set_timeout(
+            move || {
+                let _ = done.send(());
+            },
+            duration,
+        );
+        let _ = wait.await;
+    }
+
+    /// One socket after another for as long as the tab shows the page: news while one is
+    /// open, polling and a growing pause while none is.
+    async fn follow(revision: RwSignal<u64>, set_state: WriteSignal<NewsState>) {
+        let mut polling = Polling::default();
+        let mut backoff_secs = 1;
+        loop {
+            if let Some(mut socket) = url().and_then(|url| WebSocket::open(&url).ok()) {
+                // Ready once the socket is open, or failed to open.
+                let _ = poll_fn(|cx| Pin::new(&mut socket).poll_ready(cx)).await;
+                if matches!(socket.state(), State::Open) {
+                    backoff_secs = 1;
+                    set_state.try_set(NewsState::Live);
+                    if polling.stop() {
+                        // Whatever happened while the socket was down.
+                        revision.try_update(|r| *r += 1);
+                    }
+                    while let Some(Ok(message)) = socket.next().await {
+                        let Message::Text(text) = message else {
+                            continue;
+                        };
+                        let news = serde_json::from_str::<BroadcastKind>(&text).ok();
+                        if news.is_some_and(|n| Broadcast::SYNC_NEWS.contains(&n.kind.as_str())) {
+                            revision.try_update(|r| *r += 1);
+                        }
+                    }
+                }
+            }
+            set_state.try_set(NewsState::Polling);
+            polling.start(revision);
+            pause(Duration::from_secs(backoff_secs)).await;
+            backoff_secs = (backoff_secs * 2).min(MAX_BACKOFF_SECS);
         }
     }
 }

@@ -254,6 +254,10 @@ pub struct SyncRules {
     /// A file of mapping rules (the same JSON), applied after those of `--mapping`.
     #[arg(long, env = "PROXBOX_MAPPING_FILE", value_parser = MappingRules::from_path)]
     pub mapping_file: Option<MappingRules>,
+    /// Where operators reach Proxbox, e.g. `https://proxbox.example.com`: a sync keeps a
+    /// "Proxbox" custom link on NetBox's virtual machines that opens the guest's VM panel.
+    #[arg(long, env = "PROXBOX_PUBLIC_URL", value_parser = crate::validation::public_url)]
+    pub public_url: Option<String>,
 }
 
 impl Default for SyncRules {
@@ -267,6 +271,7 @@ impl Default for SyncRules {
             mapping: MappingRules::default(),
             task_retention_days: 30,
             mapping_file: None,
+            public_url: None,
         }
     }
 }
@@ -287,6 +292,7 @@ impl SyncRules {
                 .clone()
                 .then(self.mapping_file.clone().unwrap_or_default()),
             target: None,
+            public_url: self.public_url.clone(),
         }
     }
 }

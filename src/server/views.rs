@@ -70,8 +70,7 @@ pub struct SyncedGuestRef {
 pub async fn guest_of_vm(db: &Db, netbox_id: u64) -> Result<SyncedGuestRef, AppError> {
     let not_found = || {
         AppError::NotFound(format!(
-            "Proxbox has not synced a guest to NetBox virtual machine {netbox_id}; run a sync \
-             of virtual machines, or open the guest from /virtual-machines"
+            "A guest synced to NetBox virtual machine {netbox_id}"
         ))
     };
     let (endpoint_id, identity) = db
@@ -106,8 +105,9 @@ pub async fn guest_panel(db: &Db, netbox_id: u64) -> Result<GuestPanel, AppError
         .map_err(internal)?
         .and_then(|r| r.parse())
         .ok_or_else(|| {
-            AppError::NotFound(format!(
-                "Proxbox keeps no card of guest {vmid} yet; run a sync of virtual machines"
+            AppError::Precondition(format!(
+                "Proxbox keeps no card of guest {vmid} yet: run a sync of virtual machines, \
+                 then open it again."
             ))
         })?;
     let of = |record_kind| db.guest_inventory(endpoint_id, record_kind, vmid);

@@ -62,7 +62,9 @@ macro_rules! model {
 }
 
 mod addressing;
+mod extras;
 pub use addressing::*;
+pub use extras::*;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Tag {
@@ -555,29 +557,6 @@ pub struct NewJournalEntry {
 
 /// Custom fields: Proxbox records each object's Proxmox identity in one, so that a lost
 /// Proxbox database re-adopts objects instead of duplicating them.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-pub struct CustomField {
-    pub id: u64,
-    pub name: String,
-    #[serde(default)]
-    pub object_types: Vec<String>,
-    #[serde(rename = "type")]
-    pub kind: Choice,
-}
-model!(CustomField, "extras/custom-fields");
-
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct NewCustomField {
-    pub name: String,
-    pub label: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub object_types: Vec<String>,
-    pub description: String,
-    /// `read-only` in the UI: operators should not edit identities by hand.
-    pub ui_editable: String,
-}
-
 /// Models found by their unique slug (the shared objects a sync makes sure exist).
 pub trait Slugged: Model {
     fn slug(&self) -> &str;

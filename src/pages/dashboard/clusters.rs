@@ -82,7 +82,12 @@ pub fn ClusterCards(
                         }
                         Some(Err(e)) => view! { <CardProblem message=e.to_string() suggestion=String::new()/> }.into_any(),
                     }}
-                    <p><a href=format!("/endpoints/proxmox/{id}")>"Settings"</a></p>
+                    <p class="card-links" data-testid="card-links">
+                        <a href=format!("/virtual-machines?endpoint={id}")>"Guests"</a>
+                        <a href="/backups">"Backups"</a>
+                        <a href="/storage">"Storage"</a>
+                        <a href=format!("/endpoints/proxmox/{id}")>"Settings"</a>
+                    </p>
                 </article>
             }
         })

@@ -111,6 +111,8 @@ pub struct RunOptions {
     pub mapping: MappingRules,
     /// One node or guest of the run's one endpoint; `None`: everything.
     pub target: Option<SyncTarget>,
+    /// Proxbox's address for operators: NetBox's VMs get a custom link to their panel.
+    pub public_url: Option<String>,
 }
 
 /// What a sync does with Proxmox templates.
@@ -134,6 +136,7 @@ impl Default for RunOptions {
             task_retention: Duration::from_secs(30 * 86_400),
             mapping: MappingRules::default(),
             target: None,
+            public_url: None,
         }
     }
 }

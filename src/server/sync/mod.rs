@@ -11,7 +11,8 @@
 //! rules choose ([`mapping`]), the VLANs and IP addresses guests
 //! and nodes share ([`vlans`], [`addresses`]); the stages that keep Proxmox's inventory in
 //! Proxbox's own database plan and write it through [`inventory`], knowing each cluster's
-//! nodes and guests from [`cluster_view`]. The identity map of managed
+//! nodes and guests from [`cluster_view`]. NetBox's VMs link to their panel through
+//! [`custom_link`]. The identity map of managed
 //! objects is in the database (`db::sync_objects`); the copy of the NetBox objects read at
 //! scale, kept current through NetBox's change log, is [`mirror`].
 //!
@@ -22,6 +23,7 @@ pub mod adopt;
 pub mod apply;
 pub mod cluster_view;
 pub mod context;
+pub mod custom_link;
 pub mod failure;
 pub mod inventory;
 pub mod managed;

@@ -455,8 +455,9 @@ async fn prerequisites(
     };
     // Independent of each other (the tag exists now): asked side by side, since each is a
     // NetBox round trip on every run.
-    let (identity_field, cluster_type, maker, role) = tokio::try_join!(
+    let (identity_field, (), cluster_type, maker, role) = tokio::try_join!(
         ensure_identity_field(ctx, report),
+        crate::server::sync::custom_link::ensure(ctx, report),
         apply::ensure::<ClusterType, _>(ctx, "proxmox", || named("Proxmox VE", "proxmox")),
         apply::ensure::<Manufacturer, _>(ctx, "proxmox", || named("Proxmox", "proxmox")),
         apply::ensure::<DeviceRole, _>(ctx, "proxmox-node", || NewDeviceRole {
