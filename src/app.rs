@@ -8,7 +8,9 @@ use leptos_router::{path, SsrMode, StaticSegment};
 use crate::components::layout::Layout;
 use crate::pages::backups::BackupsPage;
 use crate::pages::dashboard::DashboardPage;
+use crate::pages::endpoints::detail::EndpointDetailPage;
 use crate::pages::endpoints::netbox_form::NetboxEndpointPage;
+use crate::pages::endpoints::node::NodePage;
 use crate::pages::endpoints::proxmox_form::ProxmoxEndpointPage;
 use crate::pages::endpoints::EndpointsPage;
 use crate::pages::jobs::detail::JobPage;
@@ -59,7 +61,9 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints") view=EndpointsPage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints/proxmox/new") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
-                    <Route path=path!("/endpoints/proxmox/:id") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
+                    <Route path=path!("/endpoints/proxmox/:id") view=EndpointDetailPage ssr=SsrMode::Async/>
+                    <Route path=path!("/endpoints/proxmox/:id/edit") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
+                    <Route path=path!("/endpoints/proxmox/:id/nodes/:node") view=NodePage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints/netbox") view=NetboxEndpointPage ssr=SsrMode::Async/>
                     <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async/>
                     <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async/>

@@ -94,7 +94,7 @@ test("the VM panel shows the guest's backups, snapshots and tasks, and syncs the
   await expect(overlay.locator('[data-stage="storage"]')).toHaveCount(0);
   await page.screenshot({ path: testInfo.outputPath("vm-panel-sync.png") });
   await overlay.getByTestId("overlay-close").click();
-  await page.getByTestId("reload-panel").click();
+  await page.getByTestId("reload-page").click();
   await expect(page.getByTestId("tab-backups").getByTestId("tab-count")).toHaveText(String(want.backups));
   expect(errors).toEqual([]);
 });

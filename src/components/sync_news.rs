@@ -85,10 +85,11 @@ pub fn NewsIndicator(news: SyncNews) -> impl IntoView {
 #[cfg(feature = "hydrate")]
 mod browser {
     use std::pin::Pin;
+    use std::task::Poll;
     use std::time::Duration;
 
     use futures::future::{poll_fn, AbortHandle, Abortable};
-    use futures::{Sink, StreamExt};
+    use futures::{Sink, Stream, StreamExt};
     use gloo_net::websocket::futures::WebSocket;
     use gloo_net::websocket::{Message, State};
     use leptos::prelude::*;
@@ -173,9 +174,17 @@ mod browser {
         let mut backoff_secs = 1;
         loop {
             if let Some(mut socket) = url().and_then(|url| WebSocket::open(&url).ok()) {
-                // Ready once the socket is open, or failed to open.
-                let _ = poll_fn(|cx| Pin::new(&mut socket).poll_ready(cx)).await;
-                if matches!(socket.state(), State::Open) {
+                // Open, or gone before it opened: a refused socket may close without an
+                // error, which would leave the sink waiting for an open that never comes,
+                // so the stream is watched too.
+                let opened = poll_fn(|cx| {
+                    if Pin::new(&mut socket).poll_ready(cx).is_ready() {
+                        return Poll::Ready(true);
+                    }
+                    Pin::new(&mut socket).poll_next(cx).map(|_| false)
+                })
+                .await;
+                if opened && matches!(socket.state(), State::Open) {
                     backoff_secs = 1;
                     set_state.try_set(NewsState::Live);
                     if polling.stop() {

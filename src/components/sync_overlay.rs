@@ -1,4 +1,4 @@
-//! The sync progress overlay: a sync button (the dashboard's, the VM panel's) opens it
+//! The sync progress overlay: a sync button (the dashboard's, a VM panel's, a node page's) opens it
 //! instead of navigating when hydrated; it follows the job's event stream and, once the
 //! job ends, tells the page (the `onSyncEnd` hook of the system we replace).
 
@@ -9,15 +9,27 @@ use crate::error::AppError;
 use crate::models::JobSnapshot;
 use crate::wire::JsonText;
 
-/// Enqueues a sync — of every enabled endpoint, or with `guest` (a NetBox VM id) of that
-/// guest only — or attaches to the same one already running, and answers with the job
-/// as it stands, for the overlay to follow.
+/// What a sync button starts: everything, one guest (by its NetBox VM id) or one node.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum SyncStart {
+    #[default]
+    Everything,
+    Guest(u64),
+    Node(i64, String),
+}
+
+/// Enqueues a sync — of every enabled endpoint, of the guest written to NetBox VM `guest`,
+/// or of `node` of `endpoint` — or attaches to the same one already running, and answers
+/// with the job as it stands, for the overlay to follow.
 #[server(endpoint = "start_sync", output = JsonText)]
 pub async fn start_sync(
     #[server(default)] csrf: String,
     stage: String,
     #[server(default)] guest: Option<u64>,
+    #[server(default)] endpoint: Option<i64>,
+    #[server(default)] node: Option<String>,
 ) -> Result<JobSnapshot, AppError> {
+    use crate::models::SyncTarget;
     let _ = csrf; // checked by the middleware before any server function runs
     let (state, who) = crate::server::context::require_user()?;
     let mut request = crate::server::jobs::SyncRequest {
@@ -29,7 +41,10 @@ pub async fn start_sync(
     if let Some(netbox_id) = guest {
         let guest = crate::server::views::guest_of_vm(&state.db, netbox_id).await?;
         request.endpoint_ids = vec![guest.endpoint_id];
-        request.target = Some(crate::models::SyncTarget::Guest { vmid: guest.vmid });
+        request.target = Some(SyncTarget::Guest { vmid: guest.vmid });
+    } else if let (Some(endpoint), Some(name)) = (endpoint, node) {
+        request.endpoint_ids = vec![endpoint];
+        request.target = Some(SyncTarget::Node { name });
     }
     let enqueued = state.jobs.request_sync(&request, &who.name).await?;
     crate::pages::jobs::detail::load_snapshot(&state, enqueued.job_id).await
@@ -43,14 +58,19 @@ pub struct OverlayState {
 }
 
 impl OverlayState {
-    /// Starts `stage` (of one guest, with `guest`) and opens the overlay on its job.
-    pub fn start(self, csrf: String, stage: &'static str, guest: Option<u64>) {
+    /// Starts `stage` of what `what` names and opens the overlay on its job.
+    pub fn start(self, csrf: String, stage: &'static str, what: SyncStart) {
         if self.starting.get_untracked() {
             return;
         }
         self.starting.set(true);
+        let (guest, endpoint, node) = match what {
+            SyncStart::Everything => (None, None, None),
+            SyncStart::Guest(netbox_id) => (Some(netbox_id), None, None),
+            SyncStart::Node(endpoint, node) => (None, Some(endpoint), Some(node)),
+        };
         leptos::task::spawn_local(async move {
-            let answer = start_sync(csrf, stage.to_string(), guest).await;
+            let answer = start_sync(csrf, stage.to_string(), guest, endpoint, node).await;
             let _ = self.shown.try_set(Some(answer));
             let _ = self.starting.try_set(false);
         });
@@ -108,5 +128,39 @@ pub fn SyncOverlay(
                 </div>
             }
         })
+    }
+}
+
+/// The sync button of one guest or node: a form that posts to `action` and lands on the
+/// job page without JavaScript; hydrated, it opens the overlay on the job and, once it
+/// ends, offers the page again (`back`) with what the sync found.
+#[island]
+pub fn SyncOneButton(
+    action: String,
+    label: String,
+    testid: String,
+    start: SyncStart,
+    back: String,
+    csrf: String,
+) -> impl IntoView {
+    let overlay = OverlayState::default();
+    let ended = RwSignal::new(false);
+    let token = csrf.clone();
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        ended.set(false);
+        overlay.start(token.clone(), "full-update", start.clone());
+    };
+    view! {
+        <form method="post" action=action on:submit=on_submit>
+            <input type="hidden" name="csrf" value=csrf/>
+            <button type="submit" class="btn btn-primary" data-testid=testid disabled=move || overlay.starting()>
+                {label}
+            </button>
+        </form>
+        {move || ended.get().then(|| view! {
+            <a class="btn" href=back.clone() data-testid="reload-page">"Show what the sync found"</a>
+        })}
+        <SyncOverlay overlay on_end=move || ended.set(true)/>
     }
 }

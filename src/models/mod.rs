@@ -1,6 +1,7 @@
 //! Types that cross the data boundary between server and browser.
 //! Nothing in here may hold a secret: these structs are serialised into pages.
 
+pub mod cluster;
 pub mod coverage;
 pub mod dashboard;
 pub mod endpoint;
@@ -10,6 +11,7 @@ pub mod job;
 pub mod progress;
 pub mod session;
 
+pub use cluster::*;
 pub use coverage::*;
 pub use dashboard::*;
 pub use endpoint::*;

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod cli;
+pub mod cluster_pages;
 pub mod config;
 pub mod context;
 pub mod crypto;

@@ -78,6 +78,7 @@ async fn secrets_are_encrypted_at_rest_and_never_sent_back() {
             "/endpoints",
             "/api/endpoints",
             &format!("/endpoints/proxmox/{id}"),
+            &format!("/endpoints/proxmox/{id}/edit"),
             &format!("/api/proxmox_endpoint?id={id}"),
             "/endpoints/netbox",
             "/",

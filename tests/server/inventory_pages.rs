@@ -226,3 +226,71 @@ async fn the_inventory_pages_show_what_the_full_update_stored() {
     );
     lab.stop().await;
 }
+
+#[tokio::test]
+async fn the_endpoint_page_shows_the_cluster_and_a_node_page_syncs_that_node() {
+    let lab = JobsLab::start(Backend::Postgres, "nodepage", 96, 4).await;
+    let (job, _) = lab.start_sync("full-update").await;
+    assert_status(&lab.wait_until_ended(job).await, JobStatus::Completed);
+    lab.app.login().await;
+    let nodes: Vec<String> = {
+        let c = lab.sim.state.cluster.read().await;
+        c.nodes.iter().map(|n| n.name.clone()).collect()
+    };
+    let detail = lab
+        .app
+        .get_text(&format!("/endpoints/proxmox/{}", lab.endpoint_id))
+        .await;
+    assert_eq!(texts(&detail, "cluster-name"), vec![lab.cluster.clone()]);
+    assert!(detail.contains("quorate"), "{detail}");
+    assert_eq!(count(&detail, "data-testid=\"node-row\""), nodes.len());
+    assert!(detail.contains(&format!("/endpoints/proxmox/{}/edit", lab.endpoint_id)));
+
+    // A node's page: its guests as Proxbox keeps them, its interfaces as Proxmox has them.
+    let node = &nodes[0];
+    let cards: Vec<GuestRecord> = lab
+        .app
+        .db
+        .inventory(lab.endpoint_id, RecordKind::Guest, None)
+        .await
+        .unwrap()
+        .iter()
+        .filter_map(StoredRecord::parse)
+        .filter(|c: &GuestRecord| &c.node == node)
+        .collect();
+    let path = format!("/endpoints/proxmox/{}/nodes/{node}", lab.endpoint_id);
+    let page = lab.app.get_text(&path).await;
+    assert_eq!(count(&page, "data-testid=\"node-guest\""), cards.len(), "{page}");
+    assert!(count(&page, "data-testid=\"interface-row\"") > 0);
+    assert!(page.contains("data-testid=\"sync-node\""));
+    let missing = lab
+        .app
+        .get_text(&format!("/endpoints/proxmox/{}/nodes/nosuchnode", lab.endpoint_id))
+        .await;
+    assert!(missing.contains("has no node nosuchnode"), "{missing}");
+
+    // "Sync this node" as a form: a job of that node's device and interfaces.
+    let csrf = lab.app.csrf().await;
+    let form = lab.app.post_form(&format!("{path}/sync"), &[("csrf", &csrf)]).await;
+    assert_eq!(form.status(), 303);
+    let job_id: i64 = form.headers()["location"]
+        .to_str()
+        .unwrap()
+        .strip_prefix("/jobs/")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let job = lab.wait_until_ended(job_id).await;
+    assert_status(&job, JobStatus::Completed);
+    assert_eq!(job.scope.target, Some(SyncTarget::Node { name: node.clone() }));
+    let stages: Vec<String> = job_log(&lab.app, job_id)
+        .await
+        .into_iter()
+        .filter_map(|(_, e)| match e {
+            proxbox::events::SyncEvent::Step(s) if s.status == proxbox::events::StepStatus::Started => Some(s.step),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(stages, vec!["devices", "node-interfaces"]);
+    lab.stop().await;
+}

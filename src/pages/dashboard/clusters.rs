@@ -86,7 +86,8 @@ pub fn ClusterCards(
                         <a href=format!("/virtual-machines?endpoint={id}")>"Guests"</a>
                         <a href="/backups">"Backups"</a>
                         <a href="/storage">"Storage"</a>
-                        <a href=format!("/endpoints/proxmox/{id}")>"Settings"</a>
+                        <a href=format!("/endpoints/proxmox/{id}")>"Nodes"</a>
+                        <a href=format!("/endpoints/proxmox/{id}/edit")>"Settings"</a>
                     </p>
                 </article>
             }

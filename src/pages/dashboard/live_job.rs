@@ -7,7 +7,7 @@ use leptos::prelude::*;
 
 use crate::components::job_live::JobLive;
 use crate::components::sync_news::SyncNews;
-use crate::components::sync_overlay::OverlayState;
+use crate::components::sync_overlay::{OverlayState, SyncStart};
 use crate::models::JobSnapshot;
 use crate::pages::jobs::JobStatusBadge;
 
@@ -27,7 +27,7 @@ pub fn SyncButtons(csrf: String, overlay: OverlayState) -> impl IntoView {
                 let token = csrf.clone();
                 let on_submit = move |ev: SubmitEvent| {
                     ev.prevent_default();
-                    overlay.start(token.clone(), stage, None);
+                    overlay.start(token.clone(), stage, SyncStart::Everything);
                 };
                 view! {
                     <form method="post" action=format!("/sync/{stage}") on:submit=on_submit>

@@ -1,7 +1,9 @@
 //! `/endpoints`: the Proxmox endpoints and the NetBox endpoint.
 
 pub mod connection;
+pub mod detail;
 pub mod netbox_form;
+pub mod node;
 pub mod proxmox_form;
 
 use leptos::prelude::*;
@@ -157,7 +159,7 @@ fn ProxmoxTable(
                                     </td>
                                     <td class="actions">
                                         <TestProxmoxButton id=e.id name=e.name.clone() csrf=csrf_token()/>
-                                        <a class="btn btn-small" href=format!("/endpoints/proxmox/{}", e.id)>"Edit"</a>
+                                        <a class="btn btn-small" href=format!("/endpoints/proxmox/{}/edit", e.id)>"Edit"</a>
                                         <ActionForm action=delete>
                                             <CsrfField/>
                                             <input type="hidden" name="id" value=e.id/>

@@ -1,4 +1,4 @@
-//! `/endpoints/proxmox/new` and `/endpoints/proxmox/{id}`: add or edit a Proxmox endpoint.
+//! `/endpoints/proxmox/new` and `/endpoints/proxmox/{id}/edit`: add or edit a Proxmox endpoint.
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;

@@ -9,7 +9,7 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::components::layout::PageErrors;
 use crate::components::session::csrf_token;
-use crate::components::sync_overlay::{OverlayState, SyncOverlay};
+use crate::components::sync_overlay::{SyncOneButton, SyncStart};
 use crate::components::units::{format_bytes, format_mb};
 use crate::error::AppError;
 use crate::models::{format_utc, snapshot_chain, GuestPanel};
@@ -99,7 +99,9 @@ fn Panel(panel: GuestPanel, tab: Tab) -> impl IntoView {
         <div class="page-head">
             <h1>{g.name.clone()}" "<span class=format!("badge guest-{}", g.status)>{g.status.clone()}</span></h1>
             <div class="actions">
-                <GuestSync netbox_id=g.netbox_id csrf=csrf_token()/>
+                <SyncOneButton action=format!("/virtual-machines/{}/sync", g.netbox_id) label="Sync this guest".to_string()
+                    testid="sync-guest".to_string() start=SyncStart::Guest(g.netbox_id)
+                    back=format!("/virtual-machines/{}", g.netbox_id) csrf=csrf_token()/>
                 {panel.netbox_url.clone().map(|url| view! { <a class="btn" href=url data-testid="netbox-link">"Open in NetBox"</a> })}
                 <a class="btn" href=panel.proxmox_url.clone() data-testid="proxmox-link">"Open in Proxmox"</a>
             </div>
@@ -120,33 +122,6 @@ fn Panel(panel: GuestPanel, tab: Tab) -> impl IntoView {
                 Tab::Tasks => view! { <Tasks panel/> }.into_any(),
             }}
         </section>
-    }
-}
-
-/// "Sync this guest": a form that posts to `/virtual-machines/{id}/sync` and lands on the
-/// job page without JavaScript; hydrated, it opens the progress overlay on the job and,
-/// once it ends, offers the panel again with what the sync found.
-#[island]
-fn GuestSync(netbox_id: u64, csrf: String) -> impl IntoView {
-    let overlay = OverlayState::default();
-    let ended = RwSignal::new(false);
-    let token = csrf.clone();
-    let on_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        ended.set(false);
-        overlay.start(token.clone(), "full-update", Some(netbox_id));
-    };
-    view! {
-        <form method="post" action=format!("/virtual-machines/{netbox_id}/sync") on:submit=on_submit>
-            <input type="hidden" name="csrf" value=csrf/>
-            <button type="submit" class="btn btn-primary" data-testid="sync-guest" disabled=move || overlay.starting()>
-                "Sync this guest"
-            </button>
-        </form>
-        {move || ended.get().then(|| view! {
-            <a class="btn" href=format!("/virtual-machines/{netbox_id}") data-testid="reload-panel">"Show the synced guest"</a>
-        })}
-        <SyncOverlay overlay on_end=move || ended.set(true)/>
     }
 }
 

@@ -26,6 +26,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/sync/{stage}", post(start_sync))
         .route("/virtual-machines/{id}/sync", post(sync_guest))
+        .route("/endpoints/proxmox/{id}/nodes/{node}/sync", post(sync_node))
         .route("/sync/{stage}/stream", get(start_sync_stream))
         .route("/jobs/{id}/stream", get(stream_job))
         .route("/jobs/{id}/cancel", post(cancel_job))
@@ -131,15 +132,41 @@ async fn sync_guest(
     Caller(auth): Caller,
     request: Request,
 ) -> Response {
+    let guest = crate::server::views::guest_of_vm(&state.db, id)
+        .await
+        .map(|g| (g.endpoint_id, SyncTarget::Guest { vmid: g.vmid }));
+    sync_one(&state, wants, auth, request, guest).await
+}
+
+/// "Sync this node": the node's device and interfaces only.
+async fn sync_node(
+    State(state): State<AppState>,
+    Path((endpoint_id, name)): Path<(i64, String)>,
+    wants: Wants,
+    Caller(auth): Caller,
+    request: Request,
+) -> Response {
+    let node = Ok((endpoint_id, SyncTarget::Node { name }));
+    sync_one(&state, wants, auth, request, node).await
+}
+
+/// Enqueues the full update of one node or guest of one endpoint, answered as a sync POST.
+async fn sync_one(
+    state: &AppState,
+    wants: Wants,
+    auth: Option<RequestAuth>,
+    request: Request,
+    target: Result<(i64, SyncTarget), AppError>,
+) -> Response {
     let sync = async {
-        let guest = crate::server::views::guest_of_vm(&state.db, id).await?;
+        let (endpoint_id, target) = target?;
         let mut sync = read_sync_request(request, FULL_UPDATE).await?;
-        sync.endpoint_ids = vec![guest.endpoint_id];
-        sync.target = Some(SyncTarget::Guest { vmid: guest.vmid });
+        sync.endpoint_ids = vec![endpoint_id];
+        sync.target = Some(target);
         Ok(sync)
     }
     .await;
-    match enqueue(&state, sync, auth.as_ref()).await {
+    match enqueue(state, sync, auth.as_ref()).await {
         Ok(enqueued) => job_accepted(wants, enqueued),
         Err(e) => e.render(wants),
     }
