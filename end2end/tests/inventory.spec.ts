@@ -120,6 +120,30 @@ test("the coverage report lists the guest no routine backs up; storage shows usa
   await page.screenshot({ path: testInfo.outputPath("storage.png"), fullPage: true });
 });
 
+test("the endpoint page lists the nodes; a node page syncs that node live", async ({ page }, testInfo) => {
+  test.setTimeout(120_000);
+  await login(page);
+  await page.goto("/endpoints");
+  await page.getByTestId("proxmox-endpoints").getByRole("link").first().click();
+  await expect(page).toHaveURL(/\/endpoints\/proxmox\/\d+$/);
+  await expect(page.getByTestId("quorum")).toContainText("quorate");
+  const rows = page.getByTestId("node-row");
+  await expect(rows).toHaveCount(3);
+  await page.screenshot({ path: testInfo.outputPath("endpoint.png"), fullPage: true });
+  await rows.first().getByRole("link").click();
+  await expect(page).toHaveURL(/\/nodes\/[^/]+$/);
+  await hydrated(page);
+  await expect(page.getByTestId("interface-row").first()).toBeVisible();
+  await expect(page.getByTestId("node-guest").first()).toBeVisible();
+  await page.getByTestId("sync-node").click();
+  const overlay = page.getByTestId("sync-overlay");
+  await expect(overlay.getByRole("heading", { level: 2 })).toContainText("node ");
+  await expect(overlay.getByTestId("live-state")).toHaveAttribute("data-state", "ended", { timeout: 60_000 });
+  await expect(overlay.getByTestId("job-message")).toContainText("completed");
+  await expect(overlay.locator('[data-stage="virtual-machines"]')).toHaveCount(0);
+  await page.screenshot({ path: testInfo.outputPath("node-sync.png") });
+});
+
 test.describe("on a phone", () => {
   test.use({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
 
@@ -131,6 +155,7 @@ test.describe("on a phone", () => {
       [panelPath, "phone-vm-panel.png"],
       ["/backups", "phone-backups.png"],
       ["/storage", "phone-storage.png"],
+      ["/endpoints", "phone-endpoints.png"],
     ]) {
       await page.goto(path);
       await hydrated(page);
