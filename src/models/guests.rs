@@ -43,6 +43,9 @@ pub struct NicRecord {
     pub vlan: Option<u16>,
     /// LXC's static `ip=` / `ip6=`, CIDR.
     pub addresses: Vec<String>,
+    /// What the QEMU guest agent reported on this NIC at the last sync that asked it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agent_addresses: Vec<String>,
 }
 
 /// What `/virtual-machines` filters on (all from its query string; empty: any).

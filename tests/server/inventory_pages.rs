@@ -260,18 +260,28 @@ async fn the_endpoint_page_shows_the_cluster_and_a_node_page_syncs_that_node() {
         .collect();
     let path = format!("/endpoints/proxmox/{}/nodes/{node}", lab.endpoint_id);
     let page = lab.app.get_text(&path).await;
-    assert_eq!(count(&page, "data-testid=\"node-guest\""), cards.len(), "{page}");
+    assert_eq!(
+        count(&page, "data-testid=\"node-guest\""),
+        cards.len(),
+        "{page}"
+    );
     assert!(count(&page, "data-testid=\"interface-row\"") > 0);
     assert!(page.contains("data-testid=\"sync-node\""));
     let missing = lab
         .app
-        .get_text(&format!("/endpoints/proxmox/{}/nodes/nosuchnode", lab.endpoint_id))
+        .get_text(&format!(
+            "/endpoints/proxmox/{}/nodes/nosuchnode",
+            lab.endpoint_id
+        ))
         .await;
     assert!(missing.contains("has no node nosuchnode"), "{missing}");
 
     // "Sync this node" as a form: a job of that node's device and interfaces.
     let csrf = lab.app.csrf().await;
-    let form = lab.app.post_form(&format!("{path}/sync"), &[("csrf", &csrf)]).await;
+    let form = lab
+        .app
+        .post_form(&format!("{path}/sync"), &[("csrf", &csrf)])
+        .await;
     assert_eq!(form.status(), 303);
     let job_id: i64 = form.headers()["location"]
         .to_str()
@@ -282,12 +292,19 @@ async fn the_endpoint_page_shows_the_cluster_and_a_node_page_syncs_that_node() {
         .unwrap();
     let job = lab.wait_until_ended(job_id).await;
     assert_status(&job, JobStatus::Completed);
-    assert_eq!(job.scope.target, Some(SyncTarget::Node { name: node.clone() }));
+    assert_eq!(
+        job.scope.target,
+        Some(SyncTarget::Node { name: node.clone() })
+    );
     let stages: Vec<String> = job_log(&lab.app, job_id)
         .await
         .into_iter()
         .filter_map(|(_, e)| match e {
-            proxbox::events::SyncEvent::Step(s) if s.status == proxbox::events::StepStatus::Started => Some(s.step),
+            proxbox::events::SyncEvent::Step(s)
+                if s.status == proxbox::events::StepStatus::Started =>
+            {
+                Some(s.step)
+            }
             _ => None,
         })
         .collect();

@@ -68,6 +68,21 @@ async fn a_guest_sync_touches_only_that_guest() {
         cards.iter().map(|c| c.netbox_id).collect::<BTreeSet<_>>(),
         vm_ids
     );
+    // The guest agents' addresses are on the cards of the QEMU guests that run one.
+    assert!(
+        cards
+            .iter()
+            .any(|c| c.kind == "qemu" && c.nics.iter().any(|n| !n.agent_addresses.is_empty())),
+        "{cards:?}"
+    );
+    // A full update with nothing changed rewrites none of Proxbox's records.
+    let stored = all_records(&db, endpoint).await;
+    sync(&db, &netbox, &sim, endpoint, &[]).await;
+    assert_eq!(
+        all_records(&db, endpoint).await,
+        stored,
+        "a resync rewrites no record"
+    );
 
     // Proxmox changes two guests on one node; only the target is synced.
     let (target, other, node) = {

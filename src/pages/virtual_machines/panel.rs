@@ -163,7 +163,7 @@ fn ProxmoxCard(panel: GuestPanel) -> impl IntoView {
                                     <td class="mono">{n.mac.clone().unwrap_or_default()}</td>
                                     <td>{n.bridge.clone().unwrap_or_default()}</td>
                                     <td>{n.vlan.map(|v| v.to_string()).unwrap_or_default()}</td>
-                                    <td class="mono">{n.addresses.join(", ")}</td>
+                                    <td class="mono" data-testid="nic-addresses">{n.addresses.iter().chain(&n.agent_addresses).cloned().collect::<Vec<_>>().join(", ")}</td>
                                 </tr>
                             }).collect_view()}
                         </tbody>

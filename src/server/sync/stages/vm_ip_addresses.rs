@@ -12,14 +12,17 @@ use proxbox_netbox::models::*;
 use proxbox_pve::{AgentInterface, GuestKind, PveError};
 
 use crate::events::{Item, StepStatus};
+use crate::models::RecordKind;
 pub use crate::server::sync::addresses::settle;
 use crate::server::sync::addresses::{self, host, is_recordable, with_prefix, Reporting};
 use crate::server::sync::apply;
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
+use crate::server::sync::inventory;
 use crate::server::sync::overwrite::{Field, Overwrite, OverwritePolicy};
 use crate::server::sync::plan::{Label, Plan};
 use crate::server::sync::report::StageReport;
+use crate::server::sync::stages::virtual_machines::cards::{plan_agent_addresses, AgentAddresses};
 use crate::server::sync::state::{RunState, SyncedGuest, SyncedInterface};
 
 /// What a guest's addresses are, per interface index in `RunState::interfaces`.
@@ -289,6 +292,58 @@ pub async fn run(
     );
     apply::apply::<VirtualMachine, _, _>(ctx, report, &plan).await?;
     report.substep("apply", StepStatus::Completed, "Addresses written");
+    store_agent_addresses(ctx, report, state, &inputs.found).await
+}
+
+/// What each QEMU guest's agent reported, per endpoint, by NIC key (for the guests' cards).
+pub fn agent_addresses_by_endpoint(
+    guests: &[SyncedGuest],
+    interfaces: &[SyncedInterface],
+    found: &HashMap<usize, Found>,
+) -> HashMap<i64, AgentAddresses> {
+    let mut out: HashMap<i64, AgentAddresses> = HashMap::new();
+    for (guest_index, list) in known(found) {
+        let guest = &guests[*guest_index];
+        if guest.kind != GuestKind::Qemu {
+            continue;
+        }
+        let per_nic = out
+            .entry(guest.endpoint_id)
+            .or_default()
+            .entry((guest.kind.as_str().to_string(), guest.vmid))
+            .or_default();
+        for (iface_index, address) in list {
+            per_nic
+                .entry(interfaces[*iface_index].key.clone())
+                .or_default()
+                .push(address.clone());
+        }
+    }
+    out
+}
+
+/// Keeps the agents' addresses on the guests' cards (nothing in a dry run).
+async fn store_agent_addresses(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    state: &RunState,
+    found: &HashMap<usize, Found>,
+) -> Result<(), StageError> {
+    if ctx.options.dry_run {
+        return Ok(());
+    }
+    for (endpoint_id, reported) in
+        agent_addresses_by_endpoint(&state.guests, &state.interfaces, found)
+    {
+        let stored = ctx
+            .db
+            .inventory(endpoint_id, RecordKind::Guest, None)
+            .await?;
+        let plan = plan_agent_addresses(endpoint_id, &stored, &reported);
+        if !plan.writes_nothing() {
+            inventory::store(ctx, report, &plan).await?;
+        }
+    }
     Ok(())
 }
 
