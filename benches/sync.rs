@@ -35,8 +35,9 @@ fn env_value(key: &str) -> String {
 
 /// Every guest gets exactly 2 NICs, 2 disks and 2 IPv4 addresses (LXC: static `ip=`;
 /// QEMU: running with the agent reporting them), so that the object counts are those of
-/// the floor.
-async fn shape(sim: &pve_sim::RunningSim) {
+/// the floor. Each lab's addresses are its own (`lab` picks their range), so that two
+/// clusters in one NetBox never claim the same address.
+async fn shape(sim: &pve_sim::RunningSim, lab: usize) {
     let mut c = sim.state.cluster.write().await;
     for (i, g) in c.guests.values_mut().enumerate() {
         g.nics.truncate(2);
@@ -51,7 +52,7 @@ async fn shape(sim: &pve_sim::RunningSim) {
             g.nics.push(nic);
         }
         let addresses: Vec<String> = (0..2)
-            .map(|n| format!("10.{}.{}.{}/16", 230 + n, i / 250, i % 250 + 1))
+            .map(|n| format!("10.{}.{}.{}/16", 230 + 2 * lab + n, i / 250, i % 250 + 1))
             .collect();
         for (nic, address) in g.nics.iter_mut().zip(&addresses) {
             nic.ip = None;
@@ -148,7 +149,7 @@ struct Lab {
 }
 
 impl Lab {
-    async fn start(name: String, guests: usize) -> Lab {
+    async fn start(name: String, lab: usize, guests: usize) -> Lab {
         let sim = pve_sim::start(pve_sim::SimOptions::local(pve_sim::ClusterSpec {
             seed: 1,
             name: name.clone(),
@@ -164,7 +165,7 @@ impl Lab {
         }))
         .await
         .unwrap();
-        shape(&sim).await;
+        shape(&sim, lab).await;
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!(
             "sqlite://{}",
@@ -336,8 +337,8 @@ async fn main() {
     let mut options = NetboxOptions::new(env_value("NETBOX_URL"), env_value("NETBOX_TOKEN"));
     options.timeout = std::time::Duration::from_secs(900);
     let netbox = NetboxClient::new(options).unwrap();
-    let netbox_only = Lab::start(format!("bsync{stamp:x}"), guests).await;
-    let full = Lab::start(format!("bfull{stamp:x}"), guests).await;
+    let netbox_only = Lab::start(format!("bsync{stamp:x}"), 0, guests).await;
+    let full = Lab::start(format!("bfull{stamp:x}"), 1, guests).await;
 
     println!("| Sync engine: 3 nodes, {guests} guests × (2 NICs, 2 disks, 2 IPs; 3 backups, 2 snapshots, 20 tasks) | seconds | read requests | write requests | NetBox objects written | Proxbox records written | ms per NetBox object | longest stretch without an event | peak RSS |");
     println!("|---|---|---|---|---|---|---|---|---|");
