@@ -301,7 +301,10 @@ async fn measure(
             _ => None,
         })
         .collect();
-    assert!(failed.is_empty(), "no object may fail in the benchmark: {failed:?}");
+    assert!(
+        failed.is_empty(),
+        "no object may fail in the benchmark: {failed:?}"
+    );
     Measured {
         secs,
         writes: writes_after - writes,

@@ -28,7 +28,14 @@ fn parsed<T: serde::de::DeserializeOwned>(records: Vec<StoredRecord>) -> Vec<T> 
 
 /// Every guest Proxbox keeps a card of, with its newest backup.
 pub async fn guest_rows(db: &Db) -> Result<Vec<GuestRow>, AppError> {
-    let names = endpoint_names(db).await?;
+    guest_rows_of(db, &endpoint_names(db).await?).await
+}
+
+/// [`guest_rows`] with the endpoints' names already read.
+async fn guest_rows_of(
+    db: &Db,
+    names: &HashMap<i64, (String, String)>,
+) -> Result<Vec<GuestRow>, AppError> {
     let newest = db.newest_backups().await.map_err(internal)?;
     let cards = db
         .inventory_everywhere(RecordKind::Guest)
@@ -208,7 +215,7 @@ pub async fn backups(db: &Db, days: u32) -> Result<BackupsView, AppError> {
     )
     .map_err(internal)?;
     let routines: Vec<Kept<BackupRoutineRecord>> = kept(&names, routines);
-    let guests = guest_rows(db).await?;
+    let guests = guest_rows_of(db, &names).await?;
     Ok(BackupsView {
         coverage: coverage(&guests, &routines, days, now_secs()),
         routines,
