@@ -113,7 +113,7 @@ async fn main() {
     assert_eq!(db.job_last_seq(job_id).await.unwrap(), burst as i64);
 
     // 2. Latency to 1,000 subscribers over HTTP at a steady rate.
-    let key = proxbox::server::auth::create_api_key(&db, "bench")
+    let key = proxbox::server::auth::create_api_key(&db, "bench", &[proxbox::models::Scope::Admin])
         .await
         .unwrap();
     let state = AppState {

@@ -6,6 +6,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::components::layout::Layout;
+use crate::pages::account::PasswordPage;
 use crate::pages::backups::BackupsPage;
 use crate::pages::dashboard::DashboardPage;
 use crate::pages::endpoints::detail::EndpointDetailPage;
@@ -59,6 +60,7 @@ pub fn App() -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=StaticSegment("") view=DashboardPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                    <Route path=path!("/account/password") view=PasswordPage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints") view=EndpointsPage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints/proxmox/new") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints/proxmox/:id") view=EndpointDetailPage ssr=SsrMode::Async/>

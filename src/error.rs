@@ -13,6 +13,9 @@ pub enum AppError {
     Validation(FieldErrors),
     #[error("You are not logged in, or your session has expired. Log in again.")]
     Unauthorized,
+    /// Logged in, but the role or the API key's scopes do not allow this; says what would.
+    #[error("{0}")]
+    Forbidden(String),
     #[error("The form has expired (missing or wrong CSRF token). Reload the page and try again.")]
     Csrf,
     #[error("Wrong username or password.")]
@@ -41,7 +44,7 @@ impl AppError {
             AppError::Validation(_) => 422,
             AppError::BadRequest(_) => 400,
             AppError::Unauthorized | AppError::BadCredentials => 401,
-            AppError::Csrf => 403,
+            AppError::Csrf | AppError::Forbidden(_) => 403,
             AppError::Throttled(_) => 429,
             AppError::NotFound(_) => 404,
             AppError::Precondition(_) => 409,

@@ -11,6 +11,13 @@ use url::Url;
 pub struct FieldErrors(pub BTreeMap<String, String>);
 
 impl FieldErrors {
+    /// The message of one field.
+    pub fn one(field: &str, message: impl Into<String>) -> FieldErrors {
+        let mut errors = FieldErrors::default();
+        errors.add(field, message);
+        errors
+    }
+
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
         self.0
             .entry(field.to_string())

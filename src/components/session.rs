@@ -22,6 +22,7 @@ pub async fn get_session() -> Result<SessionInfo, AppError> {
 pub fn request_session() -> Result<SessionInfo, AppError> {
     let auth = crate::server::context::request_auth()?;
     Ok(SessionInfo {
+        role: auth.user.as_ref().map(|u| u.role),
         username: auth.user.map(|u| u.username),
         csrf: auth.csrf,
     })
@@ -34,6 +35,12 @@ fn page_session() -> Option<SessionInfo> {
     return request_session().ok();
     #[cfg(not(feature = "ssr"))]
     None
+}
+
+/// Whether the person whose page is being rendered may do what `permission` covers: pages
+/// leave out the buttons and links of what they cannot.
+pub fn page_allows(permission: crate::models::Permission) -> bool {
+    page_session().is_some_and(|s| s.can(permission))
 }
 
 /// The CSRF token of the request being rendered, for a form or an island's prop. Empty
@@ -73,13 +80,17 @@ pub fn CsrfField(
     view! { <input type="hidden" name="csrf" value=csrf/> }
 }
 
-/// The user's name and a logout button (a plain form), or nothing when logged out.
+/// The user's name (a link to change the password), role and a logout button (a plain
+/// form), or nothing when logged out.
 #[component]
 pub fn UserMenu() -> impl IntoView {
-    page_session().and_then(|s| s.username).map(|username| {
+    let session = page_session().unwrap_or_default();
+    let role = session.role.map(|r| r.as_str()).unwrap_or_default();
+    session.username.map(|username| {
         view! {
             <div class="user-menu">
-                <span class="user-name" data-testid="user-name">{username}</span>
+                <a class="user-name" href="/account/password" title="Change your password" data-testid="user-name">{username}</a>
+                <span class="badge" data-testid="user-role">{role}</span>
                 <form method="post" action=Logout::url()>
                     <CsrfField/>
                     <button type="submit" class="btn btn-link">"Log out"</button>

@@ -9,13 +9,14 @@ use crate::error::AppError;
 use crate::models::JobSnapshot;
 use crate::wire::JsonText;
 
-/// What a sync button starts: everything, one guest (by its NetBox VM id) or one node.
-#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub enum SyncStart {
-    #[default]
-    Everything,
-    Guest(u64),
-    Node(i64, String),
+/// What a sync button starts: everything (the default), one guest (by its NetBox VM id)
+/// or one node of an endpoint. Plain fields rather than an enum, as an island's props
+/// carry them: an enum's reader costs the browser bundle more than three options.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SyncStart {
+    pub guest: Option<u64>,
+    pub endpoint: Option<i64>,
+    pub node: Option<String>,
 }
 
 /// Enqueues a sync — of every enabled endpoint, of the guest written to NetBox VM `guest`,
@@ -64,11 +65,11 @@ impl OverlayState {
             return;
         }
         self.starting.set(true);
-        let (guest, endpoint, node) = match what {
-            SyncStart::Everything => (None, None, None),
-            SyncStart::Guest(netbox_id) => (Some(netbox_id), None, None),
-            SyncStart::Node(endpoint, node) => (None, Some(endpoint), Some(node)),
-        };
+        let SyncStart {
+            guest,
+            endpoint,
+            node,
+        } = what;
         leptos::task::spawn_local(async move {
             let answer = start_sync(csrf, stage.to_string(), guest, endpoint, node).await;
             let _ = self.shown.try_set(Some(answer));
@@ -139,10 +140,17 @@ pub fn SyncOneButton(
     action: String,
     label: String,
     testid: String,
-    start: SyncStart,
+    #[prop(optional)] guest: Option<u64>,
+    #[prop(optional)] endpoint: Option<i64>,
+    #[prop(optional)] node: Option<String>,
     back: String,
     csrf: String,
 ) -> impl IntoView {
+    let start = SyncStart {
+        guest,
+        endpoint,
+        node,
+    };
     let overlay = OverlayState::default();
     let ended = RwSignal::new(false);
     let token = csrf.clone();

@@ -1,6 +1,7 @@
 //! Types that cross the data boundary between server and browser.
 //! Nothing in here may hold a secret: these structs are serialised into pages.
 
+pub mod access;
 pub mod cluster;
 pub mod coverage;
 pub mod dashboard;
@@ -11,6 +12,7 @@ pub mod job;
 pub mod progress;
 pub mod session;
 
+pub use access::*;
 pub use cluster::*;
 pub use coverage::*;
 pub use dashboard::*;

@@ -6,16 +6,18 @@ use std::sync::Arc;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use super::auth;
 use super::config::{
     ApiKeyCommand, Cli, Command, GlobalOptions, JobOptions, LogFormat, ScheduleCommand,
-    ServeOptions,
+    ServeOptions, UserCommand,
 };
 use super::crypto::SecretBox;
 use super::db::{redact_url, Db};
 use super::http;
 use super::jobs::{JobSettings, Jobs};
 use super::state::{AppState, WebSettings};
+use super::{accounts, auth};
+use crate::error::AppError;
+use crate::models::{Role, Scope};
 
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -56,36 +58,108 @@ async fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Worker(options) => done(worker(global, db, options).await),
         Command::ResetPassword { username } => done(reset_password(&db, &username).await),
+        Command::User(command) => done(user(&db, command).await),
         Command::ApiKey(command) => done(api_key(&db, command).await),
         Command::Schedule(command) => done(schedule(&db, command).await),
     }
 }
 
 async fn reset_password(db: &Db, username: &str) -> Result<(), String> {
-    let password = auth::generate_password();
-    let hash = auth::hash_password(password.clone())
-        .await
-        .map_err(|e| e.to_string())?;
-    if !db
-        .set_password(username, &hash)
-        .await
-        .map_err(|e| e.to_string())?
-    {
-        db.create_user(username, &hash, true)
-            .await
-            .map_err(|e| e.to_string())?;
-    }
+    let password = match accounts::reset_password(db, username).await {
+        Err(AppError::NotFound(_)) => {
+            let password = auth::generate_password();
+            let hash = auth::hash_password(password.clone())
+                .await
+                .map_err(|e| e.to_string())?;
+            db.create_user(username, &hash, Role::Admin, true)
+                .await
+                .map_err(|e| e.to_string())?;
+            password
+        }
+        other => other.map_err(|e| e.to_string())?,
+    };
     println!("New one-time password for {username}: {password}");
+    Ok(())
+}
+
+/// A refusal as the terminal shows it: the message, and each field's.
+fn cli_error(error: AppError) -> String {
+    match error.field_errors() {
+        Some(fields) => fields
+            .0
+            .iter()
+            .map(|(field, message)| format!("{field}: {message}"))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        None => error.to_string(),
+    }
+}
+
+async fn user(db: &Db, command: UserCommand) -> Result<(), String> {
+    match command {
+        UserCommand::Add { username, role } => {
+            let password = accounts::add_user(db, &username, role)
+                .await
+                .map_err(cli_error)?;
+            println!(
+                "Added {} as {}. One-time password (changed at first login): {password}",
+                username.trim(),
+                role.as_str()
+            );
+        }
+        UserCommand::List => {
+            for user in accounts::users(db).await.map_err(cli_error)? {
+                let one_time = if user.must_change_password != 0 {
+                    "  (one-time password not yet changed)"
+                } else {
+                    ""
+                };
+                println!("{:<24} {}{one_time}", user.username, user.role().as_str());
+            }
+        }
+        UserCommand::SetRole { username, role } => {
+            accounts::set_role(db, &username, role)
+                .await
+                .map_err(cli_error)?;
+            println!("{}: now {}", username.trim(), role.as_str());
+        }
+        UserCommand::Remove { username } => {
+            accounts::remove_user(db, &username)
+                .await
+                .map_err(cli_error)?;
+            println!("removed {}", username.trim());
+        }
+        UserCommand::ResetPassword { username } => {
+            let password = accounts::reset_password(db, &username)
+                .await
+                .map_err(cli_error)?;
+            println!("New one-time password for {}: {password}", username.trim());
+        }
+    }
     Ok(())
 }
 
 async fn api_key(db: &Db, command: ApiKeyCommand) -> Result<(), String> {
     match command {
-        ApiKeyCommand::Create { name } => {
-            let key = auth::create_api_key(db, &name)
+        ApiKeyCommand::Create { name, scopes } => {
+            let key = accounts::create_api_key(db, &name, &scopes)
                 .await
-                .map_err(|e| e.to_string())?;
-            println!("API key {name:?} (shown once; send it as X-Proxbox-API-Key):\n{key}");
+                .map_err(cli_error)?;
+            println!(
+                "API key {name:?} with scopes {} (shown once; send it as X-Proxbox-API-Key):\n{key}",
+                Scope::join(&scopes)
+            );
+            Ok(())
+        }
+        ApiKeyCommand::List => {
+            for key in db.api_keys().await.map_err(|e| e.to_string())? {
+                println!(
+                    "{:<24} {}…  {}",
+                    key.info.name,
+                    key.info.prefix,
+                    Scope::join(&key.info.scopes)
+                );
+            }
             Ok(())
         }
         ApiKeyCommand::Delete { name } => {
@@ -187,6 +261,9 @@ async fn open_database(global: &GlobalOptions) -> Result<Db, String> {
         .await
         .map_err(|e| format!("{e} (database {})", redact_url(&url)))?;
     tracing::info!(database = %redact_url(&url), "database ready");
+    accounts::migrate_unscoped_api_keys(&db)
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(db)
 }
 
@@ -303,7 +380,7 @@ async fn ensure_first_admin(
     let hash = auth::hash_password(password.clone())
         .await
         .map_err(|e| e.to_string())?;
-    db.create_user(&options.admin_user, &hash, true)
+    db.create_user(&options.admin_user, &hash, Role::Admin, false)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(user = %options.admin_user, "created the first admin");

@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use super::sync::context::{RunOptions, Templates};
 use super::sync::mapping::MappingRules;
 use super::sync::overwrite::OverwritePolicy;
-use crate::models::SyncTarget;
+use crate::models::{Role, Scope, SyncTarget};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -70,12 +70,16 @@ pub enum LogFormat {
 pub enum Command {
     /// Serve the web app, the API and the job workers (the default).
     Serve(ServeOptions),
-    /// Set a new one-time password for a user and print it (creates the user when missing).
+    /// Set a new one-time password for a user and print it (creates the user, as an
+    /// admin, when missing: the way back in when every admin password is lost).
     ResetPassword {
         /// The user whose password to reset.
         #[arg(default_value = "admin")]
         username: String,
     },
+    /// Manage the people who log in, and their roles (admin, operator, viewer).
+    #[command(subcommand)]
+    User(UserCommand),
     /// Manage API keys for machine clients (the NetBox plugin's X-Proxbox-API-Key).
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
@@ -149,9 +153,50 @@ impl SyncOptions {
 #[derive(Debug, Subcommand)]
 pub enum ApiKeyCommand {
     /// Create a key and print it once.
-    Create { name: String },
-    /// Delete a key.
+    Create {
+        name: String,
+        /// What the key may do (repeatable): read (what a viewer sees), sync (start and
+        /// stream syncs, the NetBox plugin's routes, read jobs) or admin (everything).
+        #[arg(long = "scope", required = true, value_parser = parse_scope)]
+        scopes: Vec<Scope>,
+    },
+    /// List the keys (their names, prefixes and scopes; never the keys).
+    List,
+    /// Delete (revoke) a key.
     Delete { name: String },
+}
+
+fn parse_scope(text: &str) -> Result<Scope, String> {
+    Scope::parse(text)
+        .ok_or_else(|| format!("unknown scope {text:?}; the scopes are read, sync and admin"))
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    Role::parse(text)
+        .ok_or_else(|| format!("unknown role {text:?}; the roles are admin, operator and viewer"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user and print their one-time password (changed at first login).
+    Add {
+        username: String,
+        /// admin (everything), operator (run syncs, read everything) or viewer (read only).
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// List the users and their roles.
+    List,
+    /// Change a user's role (the last admin keeps theirs).
+    SetRole {
+        username: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+    },
+    /// Remove a user and end their sessions (never the last admin).
+    Remove { username: String },
+    /// Print a new one-time password for a user and end their sessions.
+    ResetPassword { username: String },
 }
 
 #[derive(Debug, Subcommand)]

@@ -3,15 +3,14 @@
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 
 use super::respond::Wants;
+use super::route_book::RouteBook;
 use super::state::AppState;
 
-pub fn routes() -> Router<AppState> {
-    Router::new().route("/backups/coverage.csv", get(coverage_csv))
+pub fn routes() -> RouteBook {
+    RouteBook::default().get("/backups/coverage.csv", coverage_csv)
 }
 
 #[derive(Debug, Deserialize)]

@@ -2,11 +2,12 @@
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use axum::{middleware, Json, Router};
+
+use super::route_book::RouteBook;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::trace::TraceLayer;
@@ -27,10 +28,8 @@ pub fn router(state: AppState) -> Router {
         let options = state.leptos_options.clone();
         move || shell(options.clone())
     };
-    Router::new()
-        .route("/health", get(health))
-        .merge(super::streams::routes())
-        .merge(super::exports::routes())
+    axum_routes()
+        .into_router()
         .leptos_routes_with_context(&state, routes, context.clone(), render_shell)
         .fallback(leptos_axum::file_and_error_handler_with_context::<
             AppState,
@@ -40,6 +39,36 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The routes Proxbox answers itself (beside the pages and server functions).
+fn axum_routes() -> RouteBook {
+    RouteBook::default()
+        .get("/health", health)
+        .merge(super::streams::routes())
+        .merge(super::exports::routes())
+}
+
+/// Every route the router serves, by method and path as axum matches it: the pages, the
+/// server functions and the rest. The access policy must have a rule for each.
+pub fn route_inventory() -> Vec<(Method, String)> {
+    let mut routes: Vec<(Method, String)> = axum_routes().routes().to_vec();
+    for listing in generate_route_list(App) {
+        for method in listing.methods() {
+            let method = match method {
+                leptos_router::Method::Get => Method::GET,
+                leptos_router::Method::Post => Method::POST,
+                leptos_router::Method::Put => Method::PUT,
+                leptos_router::Method::Delete => Method::DELETE,
+                leptos_router::Method::Patch => Method::PATCH,
+            };
+            routes.push((method, listing.path().to_string()));
+        }
+    }
+    for (path, method) in leptos::server_fn::axum::server_fn_paths() {
+        routes.push((method, path.to_string()));
+    }
+    routes
 }
 
 /// Liveness and database reachability, for load balancers and the NetBox plugin.

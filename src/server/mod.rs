@@ -1,5 +1,6 @@
 //! The server: configuration, database, authentication and the HTTP surface.
 
+pub mod accounts;
 pub mod auth;
 pub mod cli;
 pub mod cluster_pages;
@@ -14,6 +15,7 @@ pub mod http;
 pub mod jobs;
 pub mod peers;
 pub mod respond;
+pub mod route_book;
 pub mod sse_wire;
 pub mod state;
 pub mod streams;

@@ -103,6 +103,10 @@ impl AppError {
                 ErrorCategory::Permission,
                 "Start the sync from the Proxbox page itself, or call it with an API key.",
             ),
+            AppError::Forbidden(_) => (
+                ErrorCategory::Permission,
+                "Ask an administrator for a role or API key scope that allows it.",
+            ),
             AppError::NotFound(_) => (
                 ErrorCategory::NotFound,
                 "Check the id in the address; the jobs page lists the existing jobs.",

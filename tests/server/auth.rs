@@ -254,9 +254,13 @@ async fn anonymous_visitors_are_sent_to_login() {
 #[tokio::test]
 async fn api_keys_authenticate_machines_without_csrf_and_are_stored_hashed() {
     let app = TestApp::start(Backend::Sqlite).await;
-    let key = proxbox::server::auth::create_api_key(&app.db, "netbox-plugin")
-        .await
-        .unwrap();
+    let key = proxbox::server::auth::create_api_key(
+        &app.db,
+        "netbox-plugin",
+        &[proxbox::models::Scope::Admin],
+    )
+    .await
+    .unwrap();
     let client = new_client();
     let res = client
         .get(app.url("/api/endpoints"))

@@ -307,9 +307,10 @@ async fn a_job_run_by_one_instance_streams_live_from_another() {
     let cluster = unique("two");
     let sim = simulator(&cluster, 83, 2, 4).await;
     let endpoint_id = store_endpoints(&a.db, &sim, &cluster).await;
-    let key = proxbox::server::auth::create_api_key(&a.db, "plugin")
-        .await
-        .unwrap();
+    let key =
+        proxbox::server::auth::create_api_key(&a.db, "plugin", &[proxbox::models::Scope::Admin])
+            .await
+            .unwrap();
     let mut news = a.jobs.hub().news();
 
     let response = a

@@ -36,9 +36,13 @@ impl JobsLab {
         let cluster = unique(prefix);
         let sim = simulator(&cluster, seed, 2, guests).await;
         let endpoint_id = store_endpoints(&app.db, &sim, &cluster).await;
-        let key = proxbox::server::auth::create_api_key(&app.db, &unique("key"))
-            .await
-            .unwrap();
+        let key = proxbox::server::auth::create_api_key(
+            &app.db,
+            &unique("key"),
+            &[proxbox::models::Scope::Admin],
+        )
+        .await
+        .unwrap();
         JobsLab {
             app,
             sim,

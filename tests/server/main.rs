@@ -5,6 +5,7 @@
 mod netbox_cleanup;
 mod support;
 
+mod access;
 mod auth;
 mod cli_sync;
 mod config;

@@ -139,7 +139,9 @@ impl TestApp {
             let hash = proxbox::server::auth::hash_password(ADMIN_PASSWORD.into())
                 .await
                 .unwrap();
-            db.create_user(ADMIN, &hash, true).await.unwrap();
+            db.create_user(ADMIN, &hash, proxbox::models::Role::Admin, false)
+                .await
+                .unwrap();
         }
         let secrets = SecretBox::from_key_text(TEST_KEY).unwrap();
         let jobs = Jobs::new(db.clone(), std::sync::Arc::new(secrets.clone()), settings);

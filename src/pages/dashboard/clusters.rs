@@ -55,6 +55,8 @@ impl ClusterCardsState {
 pub fn ClusterCards(
     endpoints: Vec<ProxmoxEndpointView>,
     cards: ClusterCardsState,
+    /// Whether the viewer may open the endpoints' settings (admins only).
+    can_configure: bool,
 ) -> impl IntoView {
     endpoints
         .into_iter()
@@ -87,7 +89,7 @@ pub fn ClusterCards(
                         <a href="/backups">"Backups"</a>
                         <a href="/storage">"Storage"</a>
                         <a href=format!("/endpoints/proxmox/{id}")>"Nodes"</a>
-                        <a href=format!("/endpoints/proxmox/{id}/edit")>"Settings"</a>
+                        {can_configure.then(|| view! { <a href=format!("/endpoints/proxmox/{id}/edit")>"Settings"</a> })}
                     </p>
                 </article>
             }
@@ -141,7 +143,11 @@ fn CardProblem(message: String, suggestion: String) -> impl IntoView {
 
 /// NetBox: its address, and its version and latency from the keepalive check.
 #[component]
-pub fn NetboxCard(netbox: Option<NetboxEndpointView>, health: HealthState) -> impl IntoView {
+pub fn NetboxCard(
+    netbox: Option<NetboxEndpointView>,
+    health: HealthState,
+    can_configure: bool,
+) -> impl IntoView {
     view! {
         <article class="card endpoint-card" data-testid="netbox-card">
             <h2>"NetBox"</h2>
@@ -158,9 +164,10 @@ pub fn NetboxCard(netbox: Option<NetboxEndpointView>, health: HealthState) -> im
                             }.into_any(),
                         }}
                     </p>
-                    <p><a href="/endpoints/netbox">"Settings"</a></p>
+                    {can_configure.then(|| view! { <p><a href="/endpoints/netbox">"Settings"</a></p> })}
                 }.into_any(),
-                None => view! { <p><a href="/endpoints/netbox">"Connect NetBox"</a>" to start syncing."</p> }.into_any(),
+                None if can_configure => view! { <p><a href="/endpoints/netbox">"Connect NetBox"</a>" to start syncing."</p> }.into_any(),
+                None => view! { <p class="muted">"Not connected yet; an administrator connects NetBox."</p> }.into_any(),
             }}
         </article>
     }

@@ -27,7 +27,7 @@ pub fn SyncButtons(csrf: String, overlay: OverlayState) -> impl IntoView {
                 let token = csrf.clone();
                 let on_submit = move |ev: SubmitEvent| {
                     ev.prevent_default();
-                    overlay.start(token.clone(), stage, SyncStart::Everything);
+                    overlay.start(token.clone(), stage, SyncStart::default());
                 };
                 view! {
                     <form method="post" action=format!("/sync/{stage}") on:submit=on_submit>

@@ -16,11 +16,11 @@ use leptos::server_fn::codec::GetUrl;
 use leptos_meta::Title;
 
 use crate::components::layout::PageErrors;
-use crate::components::session::csrf_token;
+use crate::components::session::{csrf_token, page_allows};
 use crate::components::sync_news::{open_sync_news, NewsIndicator};
 use crate::components::sync_overlay::{OverlayState, SyncOverlay};
 use crate::error::AppError;
-use crate::models::{DashboardData, EndpointsOverview};
+use crate::models::{DashboardData, EndpointsOverview, Permission};
 use crate::pages::jobs::JobTable;
 use crate::wire::JsonText;
 use clusters::{ClusterCards, ClusterCardsState, NetboxCard};
@@ -62,7 +62,8 @@ pub fn DashboardPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let data = data.await?;
-                    Ok::<_, AppError>(view! { <DashboardLive data csrf=csrf_token()/> })
+                    Ok::<_, AppError>(view! { <DashboardLive data csrf=csrf_token()
+                        can_sync=page_allows(Permission::RunSyncs) can_configure=page_allows(Permission::Administer)/> })
                 })}
             </Suspense>
         </PageErrors>
@@ -73,7 +74,14 @@ pub fn DashboardPage() -> impl IntoView {
 /// refreshes the cards and the job panel, a sync button opens the overlay that the panel
 /// then leaves to it), and islands share no signals.
 #[island]
-fn DashboardLive(data: DashboardData, csrf: String) -> impl IntoView {
+fn DashboardLive(
+    data: DashboardData,
+    csrf: String,
+    /// The caller's role may start syncs (the buttons are left out otherwise).
+    can_sync: bool,
+    /// The caller's role may change the configuration (the settings links).
+    can_configure: bool,
+) -> impl IntoView {
     let news = open_sync_news();
     let data = RwSignal::new(data);
     let refresh_failed = RwSignal::new(None::<AppError>);
@@ -115,11 +123,13 @@ fn DashboardLive(data: DashboardData, csrf: String) -> impl IntoView {
         })}
         {move || {
             let DashboardData { overview, current, recent } = data.get();
-            let ready = overview.netbox.is_some() && overview.proxmox.iter().any(|e| e.enabled);
+            let ready = can_sync
+                && overview.netbox.is_some()
+                && overview.proxmox.iter().any(|e| e.enabled);
             let csrf = csrf.clone();
             view! {
                 <div class="overview">
-                    <Overview overview cards health/>
+                    <Overview overview cards health can_configure/>
                     {ready.then(|| view! { <SyncButtons csrf overlay/> })}
                     {current.map(|current| view! { <JobPanel current overlay news/> })}
                     <section class="recent-jobs">
@@ -139,9 +149,10 @@ fn Overview(
     overview: EndpointsOverview,
     cards: ClusterCardsState,
     health: HealthState,
+    can_configure: bool,
 ) -> impl IntoView {
     let EndpointsOverview { proxmox, netbox } = overview;
-    if proxmox.is_empty() && netbox.is_none() {
+    if proxmox.is_empty() && netbox.is_none() && can_configure {
         return view! {
             <section class="card welcome" data-testid="welcome">
                 <h2>"Welcome to Proxbox"</h2>
@@ -156,8 +167,8 @@ fn Overview(
     }
     view! {
         <div class="cards">
-            <ClusterCards endpoints=proxmox cards/>
-            <NetboxCard netbox health/>
+            <ClusterCards endpoints=proxmox cards can_configure/>
+            <NetboxCard netbox health can_configure/>
         </div>
     }
     .into_any()

@@ -8,9 +8,10 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use crate::components::layout::PageErrors;
+use crate::components::session::page_allows;
 use crate::components::units::format_bytes;
 use crate::error::AppError;
-use crate::models::{format_uptime, EndpointDetail, NodeSummary};
+use crate::models::{format_uptime, EndpointDetail, NodeSummary, Permission};
 use crate::wire::JsonText;
 
 #[server(endpoint = "endpoint_detail", input = GetUrl, output = JsonText)]
@@ -66,7 +67,9 @@ fn Detail(detail: EndpointDetail) -> impl IntoView {
             <h1>{endpoint.name.clone()}</h1>
             <div class="actions">
                 <a class="btn" href=format!("/virtual-machines?endpoint={id}")>"Guests"</a>
-                <a class="btn" href=format!("/endpoints/proxmox/{id}/edit") data-testid="edit-endpoint">"Edit"</a>
+                {page_allows(Permission::Administer).then(|| view! {
+                    <a class="btn" href=format!("/endpoints/proxmox/{id}/edit") data-testid="edit-endpoint">"Edit"</a>
+                })}
             </div>
         </div>
         <dl class="facts" data-testid="cluster-facts">

@@ -12,9 +12,9 @@ use leptos_meta::Title;
 
 use crate::components::form::ActionError;
 use crate::components::layout::PageErrors;
-use crate::components::session::{csrf_token, CsrfField};
+use crate::components::session::{csrf_token, page_allows, CsrfField};
 use crate::error::AppError;
-use crate::models::{EndpointsOverview, ProxmoxAuthKind};
+use crate::models::{EndpointsOverview, Permission, ProxmoxAuthKind};
 use crate::wire::JsonText;
 use connection::{TestNetboxButton, TestProxmoxButton};
 
@@ -92,7 +92,9 @@ pub fn EndpointsPage() -> impl IntoView {
         <Title text="Endpoints"/>
         <div class="page-header">
             <h1>"Endpoints"</h1>
-            <a class="btn btn-primary" href="/endpoints/proxmox/new">"Add Proxmox endpoint"</a>
+            {page_allows(Permission::Administer).then(|| view! {
+                <a class="btn btn-primary" href="/endpoints/proxmox/new">"Add Proxmox endpoint"</a>
+            })}
         </div>
         <ActionError value=delete_proxmox.value()/>
         <ActionError value=delete_netbox.value()/>
@@ -115,6 +117,7 @@ fn ProxmoxTable(
     endpoints: Vec<crate::models::ProxmoxEndpointView>,
     delete: ServerAction<DeleteProxmoxEndpoint>,
 ) -> impl IntoView {
+    let may_configure = page_allows(Permission::Administer);
     if endpoints.is_empty() {
         return view! {
             <section class="card empty" data-testid="no-proxmox-endpoints">
@@ -157,7 +160,8 @@ fn ProxmoxTable(
                                             view! { <span class="badge">"disabled"</span> }
                                         }}
                                     </td>
-                                    <td class="actions">
+                                    <td class="actions" hidden=!may_configure>
+                                        {may_configure.then(|| view! {
                                         <TestProxmoxButton id=e.id name=e.name.clone() csrf=csrf_token()/>
                                         <a class="btn btn-small" href=format!("/endpoints/proxmox/{}/edit", e.id)>"Edit"</a>
                                         <ActionForm action=delete>
@@ -167,6 +171,7 @@ fn ProxmoxTable(
                                                 "Delete"
                                             </button>
                                         </ActionForm>
+                                        })}
                                     </td>
                                 </tr>
                             }
@@ -190,7 +195,9 @@ fn NetboxSection(
             {match netbox {
                 None => view! {
                     <p>"NetBox is not configured yet: Proxbox needs its URL and an API token with write access."</p>
-                    <a class="btn btn-primary" href="/endpoints/netbox">"Configure NetBox"</a>
+                    {page_allows(Permission::Administer).then(|| view! {
+                        <a class="btn btn-primary" href="/endpoints/netbox">"Configure NetBox"</a>
+                    })}
                 }.into_any(),
                 Some(nb) => view! {
                     <dl class="facts">
@@ -199,13 +206,15 @@ fn NetboxSection(
                         <dt>"TLS"</dt><dd>{if nb.verify_tls { "verified" } else { "not verified" }}</dd>
                         <dt>"Timeout"</dt><dd>{format!("{} s", nb.timeout_secs)}</dd>
                     </dl>
-                    <div class="actions">
+                    <div class="actions" hidden=!page_allows(Permission::Administer)>
+                        {page_allows(Permission::Administer).then(|| view! {
                         <TestNetboxButton csrf=csrf_token()/>
                         <a class="btn" href="/endpoints/netbox">"Edit"</a>
                         <ActionForm action=delete>
                             <CsrfField/>
                             <button type="submit" class="btn btn-danger">"Remove"</button>
                         </ActionForm>
+                        })}
                     </div>
                 }.into_any(),
             }}

@@ -9,11 +9,11 @@ use leptos_router::hooks::use_params_map;
 
 use super::detail::{cpu_text, endpoint_id, memory_text, PeerProblem};
 use crate::components::layout::PageErrors;
-use crate::components::session::csrf_token;
-use crate::components::sync_overlay::{SyncOneButton, SyncStart};
+use crate::components::session::{csrf_token, page_allows};
+use crate::components::sync_overlay::SyncOneButton;
 use crate::components::units::format_bytes;
 use crate::error::AppError;
-use crate::models::{format_uptime, used_percent, NodeDetail};
+use crate::models::{format_uptime, used_percent, NodeDetail, Permission};
 use crate::wire::JsonText;
 
 #[server(endpoint = "node_detail", input = GetUrl, output = JsonText)]
@@ -56,9 +56,11 @@ fn Node(detail: NodeDetail) -> impl IntoView {
                 view! { <span class="badge badge-error">"offline"</span> }.into_any()
             }}</h1>
             <div class="actions">
-                <SyncOneButton action=format!("{page}/sync") label="Sync this node".to_string()
-                    testid="sync-node".to_string() start=SyncStart::Node(id, name.clone())
-                    back=page.clone() csrf=csrf_token()/>
+                {page_allows(Permission::RunSyncs).then(|| view! {
+                    <SyncOneButton action=format!("{page}/sync") label="Sync this node".to_string()
+                        testid="sync-node".to_string() endpoint=id node=name.clone()
+                        back=page.clone() csrf=csrf_token()/>
+                })}
             </div>
         </div>
         <dl class="facts">

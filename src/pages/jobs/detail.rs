@@ -12,9 +12,10 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 use super::JobStatusBadge;
 use crate::components::job_live::JobLive;
 use crate::components::layout::PageErrors;
-use crate::components::session::CsrfField;
+use crate::components::session::{page_allows, CsrfField};
 use crate::error::AppError;
 use crate::events::{ItemStatus, SyncEvent};
+use crate::models::Permission;
 use crate::models::{format_utc, JobDetail, JobSnapshot};
 use crate::wire::JsonText;
 
@@ -122,6 +123,7 @@ fn JobView(detail: JobDetail) -> impl IntoView {
         ..
     } = detail;
     let active = job.status.is_active();
+    let may_run = page_allows(Permission::RunSyncs);
     let id = job.id;
     view! {
         <Title text=format!("Job #{id}")/>
@@ -138,17 +140,19 @@ fn JobView(detail: JobDetail) -> impl IntoView {
             <dt>"Finished"</dt><dd>{job.finished_at.map(format_utc).unwrap_or_default()}</dd>
             {job.rerun_of.map(|of| view! { <dt>"Re-run of"</dt><dd><a href=format!("/jobs/{of}")>{format!("#{of}")}</a></dd> })}
         </dl>
-        <div class="actions">
-            {active.then(|| view! {
+        <div class="actions" hidden=!may_run>
+            {(active && may_run).then(|| view! {
                 <form method="post" action=format!("/jobs/{id}/cancel")>
                     <CsrfField/>
                     <button type="submit" class="btn btn-danger" data-testid="cancel-job">"Cancel"</button>
                 </form>
             })}
-            <form method="post" action=format!("/jobs/{id}/rerun")>
-                <CsrfField/>
-                <button type="submit" class="btn" data-testid="rerun-job">"Run now"</button>
-            </form>
+            {may_run.then(|| view! {
+                <form method="post" action=format!("/jobs/{id}/rerun")>
+                    <CsrfField/>
+                    <button type="submit" class="btn" data-testid="rerun-job">"Run now"</button>
+                </form>
+            })}
         </div>
         <LiveJob start/>
         <EventLog events/>

@@ -8,11 +8,11 @@ use leptos_meta::Title;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::components::layout::PageErrors;
-use crate::components::session::csrf_token;
-use crate::components::sync_overlay::{SyncOneButton, SyncStart};
+use crate::components::session::{csrf_token, page_allows};
+use crate::components::sync_overlay::SyncOneButton;
 use crate::components::units::{format_bytes, format_mb};
 use crate::error::AppError;
-use crate::models::{format_utc, snapshot_chain, GuestPanel};
+use crate::models::{format_utc, snapshot_chain, GuestPanel, Permission};
 use crate::wire::JsonText;
 
 #[server(endpoint = "guest_panel", input = GetUrl, output = JsonText)]
@@ -99,9 +99,11 @@ fn Panel(panel: GuestPanel, tab: Tab) -> impl IntoView {
         <div class="page-head">
             <h1>{g.name.clone()}" "<span class=format!("badge guest-{}", g.status)>{g.status.clone()}</span></h1>
             <div class="actions">
-                <SyncOneButton action=format!("/virtual-machines/{}/sync", g.netbox_id) label="Sync this guest".to_string()
-                    testid="sync-guest".to_string() start=SyncStart::Guest(g.netbox_id)
-                    back=format!("/virtual-machines/{}", g.netbox_id) csrf=csrf_token()/>
+                {page_allows(Permission::RunSyncs).then(|| view! {
+                    <SyncOneButton action=format!("/virtual-machines/{}/sync", g.netbox_id) label="Sync this guest".to_string()
+                        testid="sync-guest".to_string() guest=g.netbox_id
+                        back=format!("/virtual-machines/{}", g.netbox_id) csrf=csrf_token()/>
+                })}
                 {panel.netbox_url.clone().map(|url| view! { <a class="btn" href=url data-testid="netbox-link">"Open in NetBox"</a> })}
                 <a class="btn" href=panel.proxmox_url.clone() data-testid="proxmox-link">"Open in Proxmox"</a>
             </div>

@@ -5,13 +5,15 @@
 use std::net::SocketAddr;
 
 use axum::body::{to_bytes, Body};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
-use super::{RequestAuth, API_KEY_HEADER, CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE};
+use super::{
+    policy, RequestAuth, API_KEY_HEADER, CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE,
+};
 use crate::error::AppError;
 use crate::server::crypto::{random_token, same_secret, token_hash};
 use crate::server::respond::Wants;
@@ -19,14 +21,6 @@ use crate::server::state::AppState;
 
 /// Largest form body the CSRF check reads (forms here are small; WASM uploads don't exist).
 const MAX_FORM_BYTES: usize = 1 << 20;
-
-/// Paths that answer without a login.
-fn is_public(path: &str) -> bool {
-    matches!(
-        path,
-        "/login" | "/health" | "/api/login" | "/api/session" | "/favicon.ico" | "/robots.txt"
-    ) || path.starts_with("/pkg/")
-}
 
 pub async fn authenticate(
     State(state): State<AppState>,
@@ -106,8 +100,28 @@ pub async fn authenticate(
         };
     }
 
-    if !auth.is_authenticated() && !is_public(&path) {
-        return refuse(wants, &path, AppError::Unauthorized);
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str().to_string());
+    let need = policy::need(request.method(), route.as_deref(), &path);
+    if let Err(error) = policy::check(&auth, need) {
+        return refuse(wants, &path, error);
+    }
+    if auth.user.as_ref().is_some_and(|u| u.must_change_password)
+        && !policy::serves_one_time_password(route.as_deref(), need)
+    {
+        if wants == Wants::Page {
+            return Redirect::to(policy::PASSWORD_PAGE).into_response();
+        }
+        return refuse(
+            wants,
+            &path,
+            AppError::Forbidden(format!(
+                "Your password is a one-time password: change it at {} first.",
+                policy::PASSWORD_PAGE
+            )),
+        );
     }
 
     request.extensions_mut().insert(auth);

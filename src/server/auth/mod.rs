@@ -1,6 +1,7 @@
 //! Who is asking: sessions for people, API keys for machines, CSRF tokens for forms.
 
 pub mod middleware;
+pub mod policy;
 
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
@@ -13,6 +14,7 @@ use super::db::sessions::SessionUser;
 use super::db::Db;
 use super::state::{AppState, WebSettings};
 use crate::error::AppError;
+use crate::models::Scope;
 
 pub const SESSION_COOKIE: &str = "proxbox_session";
 pub const CSRF_COOKIE: &str = "proxbox_csrf";
@@ -152,11 +154,11 @@ pub fn session_cookie(token: Option<&str>, web: &WebSettings) -> http::HeaderVal
     http::HeaderValue::from_str(&cookie).expect("session tokens are URL-safe base64")
 }
 
-/// Creates an API key and returns it (shown once; only its hash is kept).
-pub async fn create_api_key(db: &Db, name: &str) -> Result<String, AppError> {
+/// Creates an API key with `scopes` and returns it (shown once; only its hash is kept).
+pub async fn create_api_key(db: &Db, name: &str, scopes: &[Scope]) -> Result<String, AppError> {
     let key = format!("{API_KEY_PREFIX}{}", random_token());
     let prefix: String = key.chars().take(API_KEY_PREFIX.len() + 6).collect();
-    db.create_api_key(name, &prefix, &token_hash(&key))
+    db.create_api_key(name, &prefix, &token_hash(&key), scopes)
         .await
         .map_err(internal)?;
     Ok(key)

@@ -1,10 +1,39 @@
 use super::{now_ms, Db, DbError};
+use crate::models::Scope;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyInfo {
     pub id: i64,
     pub name: String,
     pub prefix: String,
+    pub scopes: Vec<Scope>,
+}
+
+/// A key as the API keys page lists it (never the key itself: only its hash is kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRow {
+    pub info: ApiKeyInfo,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
+type KeyRow = (i64, String, String, Option<String>, i64, Option<i64>);
+
+fn key_row((id, name, prefix, scopes, created_at, last_used_at): KeyRow) -> ApiKeyRow {
+    ApiKeyRow {
+        info: ApiKeyInfo {
+            id,
+            name,
+            prefix,
+            // Unreadable scopes (edited by hand) grant nothing.
+            scopes: scopes
+                .as_deref()
+                .and_then(|s| Scope::split(s).ok())
+                .unwrap_or_default(),
+        },
+        created_at,
+        last_used_at,
+    }
 }
 
 impl Db {
@@ -13,13 +42,15 @@ impl Db {
         name: &str,
         prefix: &str,
         key_hash: &str,
+        scopes: &[Scope],
     ) -> Result<i64, DbError> {
         Ok(sqlx::query_scalar(
-            "INSERT INTO api_keys (name, prefix, key_hash, created_at) VALUES ($1, $2, $3, $4) RETURNING id",
+            "INSERT INTO api_keys (name, prefix, key_hash, scopes, created_at) VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(name)
         .bind(prefix)
         .bind(key_hash)
+        .bind(Scope::join(scopes))
         .bind(now_ms())
         .fetch_one(self.pool())
         .await?)
@@ -27,14 +58,40 @@ impl Db {
 
     /// The key with this hash, marking it used.
     pub async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyInfo>, DbError> {
-        let row: Option<(i64, String, String)> = sqlx::query_as(
-            "UPDATE api_keys SET last_used_at = $1 WHERE key_hash = $2 RETURNING id, name, prefix",
+        let row: Option<KeyRow> = sqlx::query_as(
+            "UPDATE api_keys SET last_used_at = $1 WHERE key_hash = $2 \
+             RETURNING id, name, prefix, scopes, created_at, last_used_at",
         )
         .bind(now_ms())
         .bind(key_hash)
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|(id, name, prefix)| ApiKeyInfo { id, name, prefix }))
+        Ok(row.map(|row| key_row(row).info))
+    }
+
+    pub async fn api_keys(&self) -> Result<Vec<ApiKeyRow>, DbError> {
+        let rows: Vec<KeyRow> = sqlx::query_as(
+            "SELECT id, name, prefix, scopes, created_at, last_used_at FROM api_keys ORDER BY name",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        Ok(rows.into_iter().map(key_row).collect())
+    }
+
+    /// Gives the keys made before scopes existed the `admin` scope (what they could do
+    /// then); returns their names, for the log's warning.
+    pub async fn migrate_unscoped_api_keys(&self) -> Result<Vec<String>, DbError> {
+        let mut tx = self.begin_write().await?;
+        let names: Vec<String> =
+            sqlx::query_scalar("SELECT name FROM api_keys WHERE scopes IS NULL ORDER BY name")
+                .fetch_all(&mut *tx)
+                .await?;
+        sqlx::query("UPDATE api_keys SET scopes = $1 WHERE scopes IS NULL")
+            .bind(Scope::Admin.as_str())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(names)
     }
 
     pub async fn delete_api_key(&self, name: &str) -> Result<bool, DbError> {

@@ -1,10 +1,14 @@
 use super::{now_ms, Db, DbError};
+use crate::models::Role;
 
 /// A logged-in session, found by the hash of its cookie token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionUser {
     pub user_id: i64,
     pub username: String,
+    pub role: Role,
+    /// The password is a one-time one: nothing but changing it is allowed.
+    pub must_change_password: bool,
     /// This request moved the expiry on; the cookie's lifetime should follow.
     pub extended: bool,
 }
@@ -39,15 +43,16 @@ impl Db {
         ttl_ms: i64,
     ) -> Result<Option<SessionUser>, DbError> {
         let now = now_ms();
-        let row: Option<(i64, String, i64)> = sqlx::query_as(
-            "SELECT s.user_id, u.username, s.last_seen_at FROM sessions s JOIN users u ON u.id = s.user_id \
+        let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(
+            "SELECT s.user_id, u.username, u.role, u.must_change_password, s.last_seen_at \
+             FROM sessions s JOIN users u ON u.id = s.user_id \
              WHERE s.token_hash = $1 AND s.expires_at > $2",
         )
         .bind(token_hash)
         .bind(now)
         .fetch_optional(self.pool())
         .await?;
-        let Some((user_id, username, last_seen_at)) = row else {
+        let Some((user_id, username, role, must_change_password, last_seen_at)) = row else {
             return Ok(None);
         };
         let extended = now - last_seen_at > TOUCH_EVERY_MS;
@@ -64,6 +69,8 @@ impl Db {
         Ok(Some(SessionUser {
             user_id,
             username,
+            role: Role::parse(&role).unwrap_or(Role::Viewer),
+            must_change_password: must_change_password != 0,
             extended,
         }))
     }

@@ -6,8 +6,7 @@
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
@@ -16,10 +15,11 @@ use crate::error::AppError;
 use crate::models::Broadcast;
 use crate::server::auth::Caller;
 use crate::server::respond::Wants;
+use crate::server::route_book::RouteBook;
 use crate::server::state::AppState;
 use crate::server::sync::stage::FULL_UPDATE;
 
-pub fn routes() -> axum::Router<AppState> {
+pub fn routes() -> RouteBook {
     let stages = [
         ("/full-update", FULL_UPDATE),
         ("/dcim/devices/create", "devices"),
@@ -28,23 +28,20 @@ pub fn routes() -> axum::Router<AppState> {
             "virtual-machines",
         ),
     ];
-    let mut router = Router::new().route("/version", get(version));
+    let mut book = RouteBook::default().get("/version", version);
     for (path, stage) in stages {
-        router = router
-            .route(
-                path,
-                get(move |state, query, caller, headers| {
-                    run_and_wait(state, query, caller, headers, stage)
-                }),
-            )
-            .route(
+        book = book
+            .get(path, move |state, query, caller, headers| {
+                run_and_wait(state, query, caller, headers, stage)
+            })
+            .get(
                 &format!("{path}/stream"),
-                get(move |state, query, caller, headers| {
+                move |state, query, caller, headers| {
                     run_and_stream(state, query, caller, headers, stage)
-                }),
+                },
             );
     }
-    router
+    book
 }
 
 async fn version() -> Json<serde_json::Value> {

@@ -8,8 +8,7 @@ pub mod ws;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -17,21 +16,22 @@ use super::auth::{Caller, RequestAuth};
 use super::db::jobs::Enqueued;
 use super::jobs::SyncRequest;
 use super::respond::Wants;
+use super::route_book::RouteBook;
 use super::state::AppState;
 use super::sync::stage::FULL_UPDATE;
 use crate::error::AppError;
 use crate::models::SyncTarget;
 
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/sync/{stage}", post(start_sync))
-        .route("/virtual-machines/{id}/sync", post(sync_guest))
-        .route("/endpoints/proxmox/{id}/nodes/{node}/sync", post(sync_node))
-        .route("/sync/{stage}/stream", get(start_sync_stream))
-        .route("/jobs/{id}/stream", get(stream_job))
-        .route("/jobs/{id}/cancel", post(cancel_job))
-        .route("/jobs/{id}/rerun", post(rerun_job))
-        .route("/ws", get(ws::websocket))
+pub fn routes() -> RouteBook {
+    RouteBook::default()
+        .post("/sync/{stage}", start_sync)
+        .post("/virtual-machines/{id}/sync", sync_guest)
+        .post("/endpoints/proxmox/{id}/nodes/{node}/sync", sync_node)
+        .get("/sync/{stage}/stream", start_sync_stream)
+        .get("/jobs/{id}/stream", stream_job)
+        .post("/jobs/{id}/cancel", cancel_job)
+        .post("/jobs/{id}/rerun", rerun_job)
+        .get("/ws", ws::websocket)
         .merge(compat::routes())
 }
 

@@ -1,0 +1,350 @@
+//! Roles and API key scopes against every route the server has: each registered route
+//! (pages, server functions, the rest) must have an access rule, and each person's role
+//! and each key's scope is let through exactly where its rule says, on SQLite and on
+//! PostgreSQL.
+
+use proxbox::models::{Role, Scope};
+use proxbox::server::auth::policy::{self, Need};
+use proxbox::server::http::route_inventory;
+use reqwest::{Method, StatusCode};
+
+use crate::support::*;
+
+/// Who calls: a person with a role (logged in through the login form) or a key.
+enum Caller {
+    Person {
+        role: Role,
+        client: reqwest::Client,
+        csrf: String,
+    },
+    Key {
+        scope: Scope,
+        key: String,
+    },
+}
+
+impl Caller {
+    fn allows(&self, need: Need) -> bool {
+        let permission = match need {
+            Need::Public | Need::SignedIn => return true,
+            Need::Permission(permission) => permission,
+        };
+        match self {
+            Caller::Person { role, .. } => role.allows(permission),
+            Caller::Key { scope, .. } => scope.allows(permission),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match self {
+            Caller::Person { role, .. } => format!("a {}", role.as_str()),
+            Caller::Key { scope, .. } => format!("a key with scope {}", scope.as_str()),
+        }
+    }
+
+    async fn send(&self, app: &TestApp, method: &Method, path: &str) -> reqwest::Response {
+        let request = match self {
+            Caller::Person { client, csrf, .. } => client
+                .request(method.clone(), app.url(path))
+                .header("x-csrf-token", csrf),
+            Caller::Key { key, .. } => new_client()
+                .request(method.clone(), app.url(path))
+                .header("x-proxbox-api-key", key),
+        };
+        // An empty form: the routes that take arguments refuse it after the access check.
+        let request = if method == Method::POST {
+            request
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body("")
+        } else {
+            request
+        };
+        request.send().await.unwrap()
+    }
+}
+
+async fn person(app: &TestApp, role: Role) -> Caller {
+    let name = format!("{}-user", role.as_str());
+    let password = "a long test password";
+    let hash = proxbox::server::auth::hash_password(password.into())
+        .await
+        .unwrap();
+    app.db.create_user(&name, &hash, role, false).await.unwrap();
+    let client = new_client();
+    let csrf_of = |client: reqwest::Client| async move {
+        let session: serde_json::Value = client
+            .get(app.url("/api/session"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        session["csrf"].as_str().unwrap().to_string()
+    };
+    let csrf = csrf_of(client.clone()).await;
+    let login = client
+        .post(app.url("/api/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", &name),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_redirection() || login.status().is_success());
+    // The token is bound to the session: read it again after logging in.
+    let csrf = csrf_of(client.clone()).await;
+    Caller::Person { role, client, csrf }
+}
+
+async fn key(app: &TestApp, scope: Scope) -> Caller {
+    let key = proxbox::server::auth::create_api_key(&app.db, scope.as_str(), &[scope])
+        .await
+        .unwrap();
+    Caller::Key { scope, key }
+}
+
+/// A route's path with its parameters filled by values that name nothing, so that what
+/// passes the access check fails harmlessly after it (404, 400, 422).
+fn concrete(route: &str) -> String {
+    route
+        .replace("{id}", "999999")
+        .replace("{stage}", "no-such-stage")
+        .replace("{node}", "nowhere")
+}
+
+#[test]
+fn every_registered_route_has_an_access_rule_and_every_rule_a_route() {
+    let routes = route_inventory();
+    let missing: Vec<String> = routes
+        .iter()
+        .filter(|(method, path)| policy::need(method, Some(path), path).is_none())
+        .map(|(method, path)| format!("{method} {path}"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "routes without an access rule (add them to policy::RULES): {missing:?}"
+    );
+    let stale: Vec<String> = policy::RULES
+        .iter()
+        .filter(|(method, route, _)| {
+            !routes
+                .iter()
+                .any(|(m, r)| m.as_str() == *method && r == route)
+        })
+        .map(|(method, route, _)| format!("{method} {route}"))
+        .collect();
+    assert!(
+        stale.is_empty(),
+        "rules of routes that do not exist: {stale:?}"
+    );
+}
+
+async fn each_role_and_scope_is_let_through_exactly_where_its_rule_says(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let mut callers = Vec::new();
+    for role in Role::ALL {
+        callers.push(person(&app, role).await);
+    }
+    for scope in Scope::ALL {
+        callers.push(key(&app, scope).await);
+    }
+    let mut routes = route_inventory();
+    // Logging out ends the caller's session: last.
+    routes.sort_by_key(|(_, path)| path == "/api/logout");
+    let mut checked = 0;
+    for (method, route) in &routes {
+        let need = policy::need(method, Some(route), route).expect("a rule (see the test above)");
+        let path = concrete(route);
+        for caller in &callers {
+            let response = caller.send(&app, method, &path).await;
+            let status = response.status();
+            let body = response.text().await.unwrap();
+            if caller.allows(need) {
+                assert!(
+                    status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,
+                    "{} was refused {method} {path} ({status}): {body}",
+                    caller.describe()
+                );
+            } else {
+                assert_eq!(
+                    status,
+                    StatusCode::FORBIDDEN,
+                    "{} was let through {method} {path}: {body}",
+                    caller.describe()
+                );
+                assert!(
+                    body.contains("cannot"),
+                    "{method} {path}: the refusal says what is missing: {body}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    // The inventory holds pages, server functions and Proxbox's own routes alike.
+    for (method, known) in [
+        ("GET", "/jobs/{id}"),
+        ("POST", "/api/start_sync"),
+        ("POST", "/sync/{stage}"),
+    ] {
+        assert!(
+            routes
+                .iter()
+                .any(|(m, r)| m.as_str() == method && r == known),
+            "{method} {known} is missing from the inventory"
+        );
+    }
+    assert_eq!(checked, routes.len() * 6);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn roles_and_scopes_on_sqlite() {
+    each_role_and_scope_is_let_through_exactly_where_its_rule_says(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn roles_and_scopes_on_postgres() {
+    each_role_and_scope_is_let_through_exactly_where_its_rule_says(Backend::Postgres).await;
+}
+
+async fn a_viewer_cannot_start_a_sync_and_is_told_why(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let Caller::Person { client, csrf, .. } = person(&app, Role::Viewer).await else {
+        unreachable!()
+    };
+    let response = client
+        .post(app.url("/sync/full-update"))
+        .header("accept", "application/json")
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body = response.text().await.unwrap();
+    assert!(
+        body.contains("Your role (viewer) cannot start, cancel or re-run syncs")
+            && body.contains("operator role"),
+        "{body}"
+    );
+    // Nothing was enqueued.
+    assert!(app.db.jobs(None, None, 10).await.unwrap().is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_start_a_sync_on_sqlite() {
+    a_viewer_cannot_start_a_sync_and_is_told_why(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_start_a_sync_on_postgres() {
+    a_viewer_cannot_start_a_sync_and_is_told_why(Backend::Postgres).await;
+}
+
+async fn the_last_admin_stays(backend: Backend) {
+    let app = TestApp::start(backend).await;
+    let db = &app.db;
+    use proxbox::server::accounts;
+    // The test app's own admin is the only one.
+    let refused = accounts::remove_user(db, ADMIN).await.unwrap_err();
+    assert!(refused.to_string().contains("last admin"), "{refused}");
+    let refused = accounts::set_role(db, ADMIN, Role::Operator)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("last admin"), "{refused}");
+    assert_eq!(
+        db.user_by_name(ADMIN).await.unwrap().unwrap().role(),
+        Role::Admin
+    );
+    // With a second admin, the first may go.
+    accounts::add_user(db, "second", Role::Admin).await.unwrap();
+    accounts::remove_user(db, ADMIN).await.unwrap();
+    assert!(db.user_by_name(ADMIN).await.unwrap().is_none());
+    let refused = accounts::remove_user(db, "second").await.unwrap_err();
+    assert!(refused.to_string().contains("last admin"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_last_admin_stays_on_sqlite() {
+    the_last_admin_stays(Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn the_last_admin_stays_on_postgres() {
+    the_last_admin_stays(Backend::Postgres).await;
+}
+
+#[tokio::test]
+async fn a_one_time_password_must_be_changed_before_anything_else() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let password = proxbox::server::accounts::add_user(&app.db, "newcomer", Role::Operator)
+        .await
+        .unwrap();
+    let client = new_client();
+    let session = |client: &reqwest::Client| {
+        let request = client.get(app.url("/api/session"));
+        async move {
+            let body: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            body["csrf"].as_str().unwrap().to_string()
+        }
+    };
+    let csrf = session(&client).await;
+    client
+        .post(app.url("/api/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "newcomer"),
+            ("password", &password),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let page = client.get(app.url("/jobs")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::SEE_OTHER);
+    assert_eq!(page.headers()["location"], "/account/password");
+    let data = client.get(app.url("/api/jobs")).send().await.unwrap();
+    assert_eq!(data.status(), StatusCode::FORBIDDEN);
+    assert!(data.text().await.unwrap().contains("one-time password"));
+
+    let csrf = session(&client).await;
+    let form = |current: &str, new: &str, confirm: &str| {
+        vec![
+            ("csrf".to_string(), csrf.clone()),
+            ("current".to_string(), current.to_string()),
+            ("new_password".to_string(), new.to_string()),
+            ("confirm".to_string(), confirm.to_string()),
+        ]
+    };
+    let wrong = client
+        .post(app.url("/api/change_password"))
+        .form(&form(
+            "not it",
+            "my own long password",
+            "my own long password",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let changed = client
+        .post(app.url("/api/change_password"))
+        .form(&form(
+            &password,
+            "my own long password",
+            "my own long password",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(changed.status().is_success() || changed.status().is_redirection());
+    let page = client.get(app.url("/jobs")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let user = app.db.user_by_name("newcomer").await.unwrap().unwrap();
+    assert_eq!(user.must_change_password, 0);
+    assert_eq!(user.role(), Role::Operator);
+    app.stop().await;
+}
