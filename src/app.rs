@@ -6,6 +6,7 @@ use leptos_router::components::{Route, Router, Routes};
 use leptos_router::{path, SsrMode, StaticSegment};
 
 use crate::components::layout::Layout;
+use crate::pages::access::{ApiKeysPage, UsersPage};
 use crate::pages::account::PasswordPage;
 use crate::pages::backups::BackupsPage;
 use crate::pages::dashboard::DashboardPage;
@@ -61,6 +62,8 @@ pub fn App() -> impl IntoView {
                     <Route path=StaticSegment("") view=DashboardPage ssr=SsrMode::Async/>
                     <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
                     <Route path=path!("/account/password") view=PasswordPage ssr=SsrMode::Async/>
+                    <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
+                    <Route path=path!("/api-keys") view=ApiKeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints") view=EndpointsPage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints/proxmox/new") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints/proxmox/:id") view=EndpointDetailPage ssr=SsrMode::Async/>

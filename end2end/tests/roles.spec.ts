@@ -114,3 +114,34 @@ test("an operator runs a sync but cannot open settings", async ({ page: admin, b
   await expect(page.locator("body")).toContainText("Your role (operator) cannot change the configuration");
   await context.close();
 });
+
+test("an API key is shown once, and a user added in the page logs in with the one-time password", async ({ page, browser }, testInfo) => {
+  await login(page);
+  await page.goto("/api-keys");
+  const name = uniqueName("plugin");
+  await page.getByLabel("Name").fill(name);
+  await page.getByTestId("create-key-submit").click();
+  const key = (await page.getByTestId("shown-once").textContent())!.trim();
+  expect(key).toMatch(/^pbx_/);
+  await page.screenshot({ path: testInfo.outputPath("api-key-shown-once.png"), fullPage: true });
+  await page.getByTestId("secret-back").click();
+  await expect(page).toHaveURL(/\/api-keys$/);
+  const row = page.locator(`tr[data-key="${name}"]`);
+  await expect(row).toContainText("sync");
+  expect(await page.content()).not.toContain(key);
+  // The key works as the NetBox plugin sends it, with its scope only.
+  const version = await page.request.get("/version", { headers: { "x-proxbox-api-key": key } });
+  expect(version.status()).toBe(200);
+
+  await page.goto("/users");
+  const user = uniqueName("added");
+  await page.getByLabel("User name").fill(user);
+  await page.getByTestId("add-user").getByRole("combobox").selectOption("operator");
+  await page.getByTestId("add-user-submit").click();
+  const oneTime = (await page.getByTestId("shown-once").textContent())!.trim();
+  await page.getByTestId("secret-back").click();
+  await expect(page.locator(`tr[data-user="${user}"]`)).toContainText("one-time password");
+  const context = await browser.newContext();
+  await firstLogin(await context.newPage(), user, oneTime);
+  await context.close();
+});

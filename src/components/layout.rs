@@ -1,7 +1,8 @@
 use leptos::prelude::*;
 use leptos_router::components::A;
 
-use super::session::UserMenu;
+use super::session::{page_allows, UserMenu};
+use crate::models::Permission;
 
 /// Page frame: top bar with navigation and the user menu, then the page.
 #[component]
@@ -16,6 +17,10 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <A href="/storage">"Storage"</A>
                 <A href="/jobs">"Jobs"</A>
                 <A href="/endpoints">"Endpoints"</A>
+                {page_allows(Permission::Administer).then(|| view! {
+                    <A href="/users">"Users"</A>
+                    <A href="/api-keys">"API keys"</A>
+                })}
             </nav>
             <UserMenu/>
         </header>

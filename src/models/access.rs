@@ -162,6 +162,27 @@ impl Scope {
     }
 }
 
+/// A user as the users page lists them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub username: String,
+    pub role: Role,
+    /// The one-time password has not been changed yet.
+    pub one_time: bool,
+    pub created_at: i64,
+}
+
+/// An API key as the keys page lists it: never the key, which only its holder has.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyView {
+    pub name: String,
+    /// The key's first characters, to tell keys apart.
+    pub prefix: String,
+    pub scopes: Vec<Scope>,
+    pub created_at: i64,
+    pub last_used_at: Option<i64>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

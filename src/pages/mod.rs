@@ -1,5 +1,6 @@
 //! One file per page, with the server functions it calls beside it.
 
+pub mod access;
 pub mod account;
 pub mod backups;
 pub mod dashboard;

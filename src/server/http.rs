@@ -47,6 +47,7 @@ fn axum_routes() -> RouteBook {
         .get("/health", health)
         .merge(super::streams::routes())
         .merge(super::exports::routes())
+        .merge(super::access_forms::routes())
 }
 
 /// Every route the router serves, by method and path as axum matches it: the pages, the

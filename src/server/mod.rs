@@ -1,5 +1,6 @@
 //! The server: configuration, database, authentication and the HTTP surface.
 
+pub mod access_forms;
 pub mod accounts;
 pub mod auth;
 pub mod cli;

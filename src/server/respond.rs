@@ -81,7 +81,7 @@ impl AppError {
             Wants::Page => (
                 status,
                 [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-                error_page(status, &self.to_string()),
+                error_page(status, &self.with_field_messages()),
             )
                 .into_response(),
             // A stream client reading the body still gets the frames it understands.
@@ -130,6 +130,20 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// The message, followed by each field's for a validation failure (a page has no form
+    /// beside it to show them in).
+    fn with_field_messages(&self) -> String {
+        match self.field_errors() {
+            Some(fields) => std::iter::once(self.to_string())
+                .chain(fields.0.values().cloned())
+                .collect::<Vec<_>>()
+                .join(" "),
+            None => self.to_string(),
+        }
+    }
+}
+
 /// A failed handler's answer: the error in the form its request asked for.
 pub struct Failure(pub AppError, pub Wants);
 
@@ -139,7 +153,7 @@ impl IntoResponse for Failure {
     }
 }
 
-fn escape(text: &str) -> String {
+pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -155,7 +169,7 @@ fn escape(text: &str) -> String {
 }
 
 /// A whole page that says what went wrong and where to go on, styled as the app is.
-fn error_page(status: StatusCode, message: &str) -> String {
+pub(crate) fn error_page(status: StatusCode, message: &str) -> String {
     let title = status.canonical_reason().unwrap_or("Error");
     format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\

@@ -113,6 +113,7 @@ fn concrete(route: &str) -> String {
         .replace("{id}", "999999")
         .replace("{stage}", "no-such-stage")
         .replace("{node}", "nowhere")
+        .replace("{name}", "nobody")
 }
 
 #[test]
@@ -347,4 +348,132 @@ async fn a_one_time_password_must_be_changed_before_anything_else() {
     assert_eq!(user.must_change_password, 0);
     assert_eq!(user.role(), Role::Operator);
     app.stop().await;
+}
+
+/// The users and keys pages' forms: a new password or key is shown once, in the answer to
+/// the post that made it, and works; refusals say why.
+#[tokio::test]
+async fn the_users_and_keys_pages_add_reset_remove_and_revoke() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    app.login().await;
+    let csrf = app.csrf().await;
+    let added = app
+        .post_form(
+            "/users",
+            &[("csrf", &csrf), ("username", "ops"), ("role", "operator")],
+        )
+        .await;
+    assert_eq!(added.status(), StatusCode::OK);
+    assert_eq!(added.headers()["cache-control"], "no-store");
+    let page = added.text().await.unwrap();
+    let password = shown_once(&page);
+    let ops = app.db.user_by_name("ops").await.unwrap().unwrap();
+    assert_eq!(ops.role(), Role::Operator);
+    assert_eq!(ops.must_change_password, 1);
+    assert!(
+        proxbox::server::auth::verify_password(ops.password_hash, password).await,
+        "the password shown is the user's"
+    );
+    let listed = app.get_text("/users").await;
+    assert!(
+        listed.contains("ops") && listed.contains("one-time password"),
+        "{listed}"
+    );
+
+    // A bad role and a taken name: a page that says what to do, and nothing changes.
+    let bad = app
+        .post_form(
+            "/users",
+            &[("csrf", &csrf), ("username", "ops"), ("role", "root")],
+        )
+        .await;
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.text().await.unwrap().contains("Choose a role"));
+    let taken = app
+        .post_form(
+            "/users",
+            &[("csrf", &csrf), ("username", "ops"), ("role", "viewer")],
+        )
+        .await;
+    assert!(taken.text().await.unwrap().contains("exists already"));
+    assert_eq!(
+        app.db.user_by_name("ops").await.unwrap().unwrap().role(),
+        Role::Operator
+    );
+
+    let demoted = app
+        .post_form("/users/ops/role", &[("csrf", &csrf), ("role", "viewer")])
+        .await;
+    assert_eq!(demoted.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.db.user_by_name("ops").await.unwrap().unwrap().role(),
+        Role::Viewer
+    );
+    let last = app
+        .post_form(&format!("/users/{ADMIN}/remove"), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(last.status(), StatusCode::CONFLICT);
+    assert!(last.text().await.unwrap().contains("last admin"));
+    let reset = app
+        .post_form("/users/ops/reset-password", &[("csrf", &csrf)])
+        .await;
+    let new_password = shown_once(&reset.text().await.unwrap());
+    assert_ne!(new_password, shown_once(&page));
+    let removed = app.post_form("/users/ops/remove", &[("csrf", &csrf)]).await;
+    assert_eq!(removed.status(), StatusCode::SEE_OTHER);
+    assert!(app.db.user_by_name("ops").await.unwrap().is_none());
+
+    // A key with the sync scope: shown once, it starts syncs' routes but reads no page.
+    let created = app
+        .post_form(
+            "/api-keys",
+            &[("csrf", &csrf), ("name", "plugin"), ("scope_sync", "on")],
+        )
+        .await;
+    assert_eq!(created.status(), StatusCode::OK);
+    let key = shown_once(&created.text().await.unwrap());
+    let keys_page = app.get_text("/api-keys").await;
+    assert!(
+        keys_page.contains("plugin") && !keys_page.contains(&key),
+        "the key is not shown again"
+    );
+    let with_key = |path: &str| {
+        new_client()
+            .get(app.url(path))
+            .header("x-proxbox-api-key", key.clone())
+            .send()
+    };
+    assert_eq!(with_key("/version").await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        with_key("/api/guests").await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    let no_scope = app
+        .post_form("/api-keys", &[("csrf", &csrf), ("name", "empty")])
+        .await;
+    assert_eq!(no_scope.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(no_scope
+        .text()
+        .await
+        .unwrap()
+        .contains("at least one scope"));
+    let revoked = app
+        .post_form("/api-keys/plugin/revoke", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(revoked.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        with_key("/version").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    app.stop().await;
+}
+
+/// The secret on a page that shows one once.
+fn shown_once(page: &str) -> String {
+    let start = page
+        .find("data-testid=\"shown-once\">")
+        .expect("a secret is shown")
+        + 25;
+    let end = start + page[start..].find('<').unwrap();
+    page[start..end].to_string()
 }

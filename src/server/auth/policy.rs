@@ -98,6 +98,17 @@ pub const RULES: &[(&str, &str, Need)] = &[
     ("POST", "/api/save_netbox_endpoint", P(Administer)),
     ("POST", "/api/delete_netbox_endpoint", P(Administer)),
     ("POST", "/api/test_netbox_endpoint", P(Administer)),
+    // People and keys.
+    ("GET", "/users", P(Administer)),
+    ("GET", "/api/users_overview", P(Administer)),
+    ("POST", "/users", P(Administer)),
+    ("POST", "/users/{name}/role", P(Administer)),
+    ("POST", "/users/{name}/reset-password", P(Administer)),
+    ("POST", "/users/{name}/remove", P(Administer)),
+    ("GET", "/api-keys", P(Administer)),
+    ("GET", "/api/api_keys_overview", P(Administer)),
+    ("POST", "/api-keys", P(Administer)),
+    ("POST", "/api-keys/{name}/revoke", P(Administer)),
 ];
 
 /// Where a user with a one-time password is sent, and all they may do until they changed it.
