@@ -71,18 +71,7 @@ async fn person(app: &TestApp, role: Role) -> Caller {
         .unwrap();
     app.db.create_user(&name, &hash, role, false).await.unwrap();
     let client = new_client();
-    let csrf_of = |client: reqwest::Client| async move {
-        let session: serde_json::Value = client
-            .get(app.url("/api/session"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        session["csrf"].as_str().unwrap().to_string()
-    };
-    let csrf = csrf_of(client.clone()).await;
+    let csrf = app.csrf_of(&client).await;
     let login = client
         .post(app.url("/api/login"))
         .form(&[
@@ -95,7 +84,7 @@ async fn person(app: &TestApp, role: Role) -> Caller {
         .unwrap();
     assert!(login.status().is_redirection() || login.status().is_success());
     // The token is bound to the session: read it again after logging in.
-    let csrf = csrf_of(client.clone()).await;
+    let csrf = app.csrf_of(&client).await;
     Caller::Person { role, client, csrf }
 }
 
@@ -286,14 +275,7 @@ async fn a_one_time_password_must_be_changed_before_anything_else() {
         .await
         .unwrap();
     let client = new_client();
-    let session = |client: &reqwest::Client| {
-        let request = client.get(app.url("/api/session"));
-        async move {
-            let body: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
-            body["csrf"].as_str().unwrap().to_string()
-        }
-    };
-    let csrf = session(&client).await;
+    let csrf = app.csrf_of(&client).await;
     client
         .post(app.url("/api/login"))
         .form(&[
@@ -311,7 +293,7 @@ async fn a_one_time_password_must_be_changed_before_anything_else() {
     assert_eq!(data.status(), StatusCode::FORBIDDEN);
     assert!(data.text().await.unwrap().contains("one-time password"));
 
-    let csrf = session(&client).await;
+    let csrf = app.csrf_of(&client).await;
     let form = |current: &str, new: &str, confirm: &str| {
         vec![
             ("csrf".to_string(), csrf.clone()),

@@ -196,8 +196,12 @@ impl TestApp {
 
     /// This client's CSRF token (the server sets the cookie it is bound to on first contact).
     pub async fn csrf(&self) -> String {
-        let session: Value = self
-            .client
+        self.csrf_of(&self.client).await
+    }
+
+    /// The CSRF token of another client of this server (another browser, another user).
+    pub async fn csrf_of(&self, client: &reqwest::Client) -> String {
+        let session: Value = client
             .get(self.url("/api/session"))
             .send()
             .await
