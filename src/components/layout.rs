@@ -20,6 +20,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 {page_allows(Permission::Administer).then(|| view! {
                     <A href="/users">"Users"</A>
                     <A href="/api-keys">"API keys"</A>
+                    <A href="/settings">"Settings"</A>
                 })}
             </nav>
             <UserMenu/>

@@ -38,6 +38,7 @@ pub async fn start_sync(
         endpoint_ids: Vec::new(),
         dry_run: false,
         target: None,
+        delete_orphans: None,
     };
     if let Some(netbox_id) = guest {
         let guest = crate::server::views::guest_of_vm(&state.db, netbox_id).await?;

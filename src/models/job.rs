@@ -54,6 +54,10 @@ pub struct JobScope {
     /// One node or guest of the (then only) endpoint; `None`: all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<SyncTarget>,
+    /// The run deletes orphans (`true`) or keeps them (`false`) whatever the setting says;
+    /// `None`: the setting decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delete_orphans: Option<bool>,
 }
 
 impl JobScope {

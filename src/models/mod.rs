@@ -11,6 +11,7 @@ pub mod inventory;
 pub mod job;
 pub mod progress;
 pub mod session;
+pub mod settings;
 
 pub use access::*;
 pub use cluster::*;
@@ -22,3 +23,4 @@ pub use inventory::*;
 pub use job::*;
 pub use progress::*;
 pub use session::*;
+pub use settings::*;

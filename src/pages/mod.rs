@@ -8,5 +8,6 @@ pub mod endpoints;
 pub mod jobs;
 pub mod login;
 pub mod not_found;
+pub mod settings;
 pub mod storage;
 pub mod virtual_machines;

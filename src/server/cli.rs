@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use super::config::{
@@ -14,15 +13,18 @@ use super::crypto::SecretBox;
 use super::db::{redact_url, Db};
 use super::http;
 use super::jobs::{JobSettings, Jobs};
+use super::schedules::{self, ScheduleInput};
+use super::settings::Fixed;
 use super::state::{AppState, WebSettings};
 use super::{accounts, auth};
 use crate::error::AppError;
 use crate::models::{Role, Scope};
 
 pub async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let (cli, matches) = super::config::parse_command_line();
+    let fixed = super::settings::fixed_by(&matches);
     init_tracing(&cli.global);
-    match run(cli).await {
+    match run(cli, fixed).await {
         Ok(code) => code,
         Err(message) => {
             eprintln!("proxbox: {message}");
@@ -42,21 +44,25 @@ fn init_tracing(options: &GlobalOptions) {
     }
 }
 
-async fn run(cli: Cli) -> Result<ExitCode, String> {
+async fn run(cli: Cli, fixed: Fixed) -> Result<ExitCode, String> {
     let global = cli.global;
     let db = open_database(&global).await?;
     let command = cli
         .command
         .unwrap_or(Command::Serve(ServeOptions::default()));
     let done = |result: Result<(), String>| result.map(|()| ExitCode::SUCCESS);
+    if !fixed.is_empty() {
+        let names: Vec<&str> = fixed.keys().map(|s| s.name()).collect();
+        tracing::info!(settings = %names.join(","), "set by flags or the environment; the settings page shows them locked");
+    }
     match command {
-        Command::Serve(options) => done(serve(global, db, options).await),
+        Command::Serve(options) => done(serve(global, db, options, fixed).await),
         Command::Sync(options) => {
-            let code = super::headless::sync(&global, &db, options).await;
+            let code = super::headless::sync(&global, &db, options, fixed).await;
             db.close().await;
             code
         }
-        Command::Worker(options) => done(worker(global, db, options).await),
+        Command::Worker(options) => done(worker(global, db, options, fixed).await),
         Command::ResetPassword { username } => done(reset_password(&db, &username).await),
         Command::User(command) => done(user(&db, command).await),
         Command::ApiKey(command) => done(api_key(&db, command).await),
@@ -188,28 +194,24 @@ async fn schedule(db: &Db, command: ScheduleCommand) -> Result<(), String> {
         ScheduleCommand::Set {
             endpoint,
             every_minutes,
+            cron,
             stages,
             disabled,
         } => {
             let row = by_name(&endpoint)?;
-            if every_minutes == 0 {
-                return Err("--every-minutes must be at least 1".into());
-            }
-            let names: Vec<&str> = stages.iter().map(String::as_str).collect();
-            let requested = super::sync::stage::parse_stages(&names)?;
-            let label = if requested.is_empty() {
-                super::sync::stage::FULL_UPDATE.to_string()
-            } else {
-                let names: Vec<&str> = requested.iter().map(|s| s.name()).collect();
-                names.join(",")
+            let when = match (every_minutes, cron) {
+                (Some(minutes), _) => minutes.to_string(),
+                (None, Some(cron)) => cron,
+                (None, None) => return Err("give --every-minutes or --cron".into()),
             };
-            db.save_schedule(row.id, &label, i64::from(every_minutes) * 60, !disabled)
-                .await
-                .map_err(|e| e.to_string())?;
-            println!(
-                "{endpoint}: {label} every {every_minutes} min{}",
-                if disabled { " (disabled)" } else { "" }
-            );
+            let input = ScheduleInput {
+                endpoint_id: row.id,
+                stages: stages.iter().map(String::as_str).collect(),
+                when: &when,
+                enabled: !disabled,
+            };
+            let saved = schedules::put(db, &input, "cli").await.map_err(cli_error)?;
+            println!("{endpoint}: {} {}", saved.stages, saved.summary());
         }
         ScheduleCommand::List => {
             for schedule in db.schedules().await.map_err(|e| e.to_string())? {
@@ -218,30 +220,39 @@ async fn schedule(db: &Db, command: ScheduleCommand) -> Result<(), String> {
                     .find(|e| e.id == schedule.endpoint_id)
                     .map_or("?", |e| e.name.as_str());
                 println!(
-                    "{name}: {} every {} min{}, last job {}",
+                    "{name}: {} {}, last job {}",
                     schedule.stages,
-                    schedule.interval_secs / 60,
-                    if schedule.enabled == 0 {
-                        " (disabled)"
-                    } else {
-                        ""
-                    },
+                    schedule.summary(),
                     schedule
                         .last_job_id
                         .map_or("none".into(), |id| id.to_string())
                 );
             }
         }
-        ScheduleCommand::Delete { endpoint } => {
+        ScheduleCommand::Delete { endpoint, stages } => {
             let row = by_name(&endpoint)?;
-            if !db
-                .delete_schedule(row.id)
+            let names: Vec<&str> = stages.iter().map(String::as_str).collect();
+            let only = match names.is_empty() {
+                true => None,
+                false => Some(schedules::stage_set(&names)?),
+            };
+            let doomed: Vec<_> = db
+                .schedules()
                 .await
                 .map_err(|e| e.to_string())?
-            {
-                return Err(format!("{endpoint:?} has no schedule"));
+                .into_iter()
+                .filter(|s| s.endpoint_id == row.id)
+                .filter(|s| only.as_ref().is_none_or(|stages| &s.stages == stages))
+                .collect();
+            if doomed.is_empty() {
+                return Err(format!("{endpoint:?} has no such schedule"));
             }
-            println!("{endpoint}: schedule removed");
+            for schedule in doomed {
+                schedules::delete(db, schedule.id, "cli")
+                    .await
+                    .map_err(cli_error)?;
+                println!("{endpoint}: schedule of {} removed", schedule.stages);
+            }
         }
     }
     Ok(())
@@ -267,7 +278,12 @@ async fn open_database(global: &GlobalOptions) -> Result<Db, String> {
     Ok(db)
 }
 
-async fn serve(global: GlobalOptions, db: Db, options: ServeOptions) -> Result<(), String> {
+async fn serve(
+    global: GlobalOptions,
+    db: Db,
+    options: ServeOptions,
+    fixed: Fixed,
+) -> Result<(), String> {
     let secrets = SecretBox::load_or_create(global.secret_key.as_deref(), &global.data_dir)
         .map_err(|e| e.to_string())?;
     let config_path = options.leptos_config.display().to_string();
@@ -282,11 +298,11 @@ async fn serve(global: GlobalOptions, db: Db, options: ServeOptions) -> Result<(
     let addr = leptos_options.site_addr;
     let first_login = ensure_first_admin(&db, &options).await?;
     let secrets = Arc::new(secrets);
-    let jobs = Jobs::new(
-        db.clone(),
-        secrets.clone(),
-        JobSettings::from(&options.jobs),
-    );
+    let settings = JobSettings {
+        fixed,
+        ..JobSettings::from(&options.jobs)
+    };
+    let jobs = Jobs::new(db.clone(), secrets.clone(), settings);
     let mut workers = jobs.start().await.map_err(|e| e.to_string())?;
 
     let state = AppState {
@@ -331,16 +347,25 @@ async fn serve(global: GlobalOptions, db: Db, options: ServeOptions) -> Result<(
 }
 
 /// `proxbox worker`: job workers only, until Ctrl-C or SIGTERM.
-async fn worker(global: GlobalOptions, db: Db, options: JobOptions) -> Result<(), String> {
+async fn worker(
+    global: GlobalOptions,
+    db: Db,
+    options: JobOptions,
+    fixed: Fixed,
+) -> Result<(), String> {
     let secrets = SecretBox::load_or_create(global.secret_key.as_deref(), &global.data_dir)
         .map_err(|e| e.to_string())?;
     if options.workers == 0 {
         return Err("PROXBOX_WORKERS is 0: a worker instance needs at least one worker".into());
     }
-    let jobs = Jobs::new(db.clone(), Arc::new(secrets), JobSettings::from(&options));
+    let settings = JobSettings {
+        fixed,
+        ..JobSettings::from(&options)
+    };
+    let jobs = Jobs::new(db.clone(), Arc::new(secrets), settings);
     let mut workers = jobs.start().await.map_err(|e| e.to_string())?;
     tracing::info!(
-        workers = options.workers,
+        workers = jobs.settings().workers,
         "worker running; stop with Ctrl-C"
     );
     shutdown_signal().await;

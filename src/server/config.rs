@@ -52,6 +52,20 @@ pub struct GlobalOptions {
     pub log_format: LogFormat,
 }
 
+/// Parses the command line; `proxbox` alone is `proxbox serve`, so that its options are
+/// read from the environment as they are for `proxbox serve`.
+pub fn parse_command_line() -> (Cli, clap::ArgMatches) {
+    use clap::{CommandFactory, FromArgMatches};
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let mut matches = Cli::command().get_matches_from(&args);
+    if matches.subcommand().is_none() {
+        args.push("serve".into());
+        matches = Cli::command().get_matches_from(&args);
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    (cli, matches)
+}
+
 impl GlobalOptions {
     pub fn database_url(&self) -> String {
         self.database_url
@@ -201,13 +215,16 @@ pub enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ScheduleCommand {
-    /// Create or change the schedule of a Proxmox endpoint.
+    /// Create or change the schedule of a Proxmox endpoint and stage set.
     Set {
         /// The Proxmox endpoint, by name.
         endpoint: String,
         /// Minutes between two runs.
+        #[arg(long, required_unless_present = "cron", conflicts_with = "cron")]
+        every_minutes: Option<u32>,
+        /// A five-field cron expression, evaluated in UTC (e.g. "30 2 * * *").
         #[arg(long)]
-        every_minutes: u32,
+        cron: Option<String>,
         /// Stages to run (repeatable; default: full update).
         #[arg(long = "stage")]
         stages: Vec<String>,
@@ -217,8 +234,12 @@ pub enum ScheduleCommand {
     },
     /// Show the schedules.
     List,
-    /// Remove the schedule of a Proxmox endpoint.
-    Delete { endpoint: String },
+    /// Remove the schedules of a Proxmox endpoint (only that of the stages given, if any).
+    Delete {
+        endpoint: String,
+        #[arg(long = "stage")]
+        stages: Vec<String>,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

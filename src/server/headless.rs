@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use super::config::{GlobalOptions, SyncOptions};
 use super::crypto::SecretBox;
 use super::db::Db;
+use super::jobs::JobSettings;
 use super::peers::sync_peers;
+use super::settings::{effective, Fixed};
 use super::sync::context::{StopSignal, SyncContext};
 use super::sync::run::run_sync;
 use super::sync::stage::parse_stages;
@@ -17,6 +19,7 @@ pub async fn sync(
     global: &GlobalOptions,
     db: &Db,
     mut options: SyncOptions,
+    fixed: Fixed,
 ) -> Result<ExitCode, String> {
     let target = options.target()?;
     if let Some((endpoint, _)) = &target {
@@ -49,10 +52,18 @@ pub async fn sync(
     let stderr = std::io::stderr();
     let live = stderr.is_terminal();
     let bar = ProgressBar::new(stderr, live, options.verbose);
+    // The settings page's values apply here too, except where a flag or variable says.
+    let base = JobSettings {
+        rules: options.rules.clone(),
+        fixed,
+        ..JobSettings::default()
+    };
+    let stored = db.stored_settings().await.map_err(|e| e.to_string())?;
+    let rules = effective(&base, &stored).rules;
     let mut ctx = SyncContext::new(db, &netbox, sources, &bar);
-    ctx.options = options.rules.run_options(options.dry_run);
+    ctx.options = rules.run_options(options.dry_run);
     ctx.options.target = target.map(|(_, target)| target);
-    ctx.policy = options.rules.overwrite.clone();
+    ctx.policy = rules.overwrite.clone();
     let stop = StopSignal::default();
     ctx.stop = stop.clone();
     // Ctrl-C stops at the next chunk, so that nothing is left half-written.

@@ -48,6 +48,7 @@ fn axum_routes() -> RouteBook {
         .merge(super::streams::routes())
         .merge(super::exports::routes())
         .merge(super::access_forms::routes())
+        .merge(super::settings_forms::routes())
 }
 
 /// Every route the router serves, by method and path as axum matches it: the pages, the

@@ -64,7 +64,7 @@ async fn proxbox_schedule_sets_lists_and_removes_an_endpoint_schedule() {
     assert!(out.contains("virtual-disks every 30 min"), "{out}");
     let (_, out, _) = proxbox(&dir, &["schedule", "list"]).await;
     assert!(
-        out.contains("lab: virtual-disks every 30 min, last job none"),
+        out.contains("lab: virtual-disks every 30 minutes, enabled, last job none"),
         "{out}"
     );
 

@@ -8,6 +8,7 @@ use proxbox::events::{ErrorCategory, SyncEvent};
 use proxbox::models::{JobScope, JobStatus, JobSummary};
 use proxbox::server::crypto::SecretBox;
 use proxbox::server::db::jobs::NewJob;
+use proxbox::server::db::schedules::ScheduleRule;
 use proxbox::server::jobs::Jobs;
 use pve_sim::{Fault, FaultKind};
 
@@ -185,7 +186,12 @@ async fn scheduled_syncs_run_on_time_and_never_overlap() {
     let schedule = lab
         .app
         .db
-        .save_schedule(lab.endpoint_id, "devices", 1, true)
+        .save_schedule(
+            lab.endpoint_id,
+            "devices",
+            &ScheduleRule::Every { secs: 1 },
+            true,
+        )
         .await
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
@@ -211,7 +217,12 @@ async fn scheduled_syncs_run_on_time_and_never_overlap() {
     };
     lab.app
         .db
-        .save_schedule(lab.endpoint_id, "devices", 3600, false)
+        .save_schedule(
+            lab.endpoint_id,
+            "devices",
+            &ScheduleRule::Every { secs: 3600 },
+            false,
+        )
         .await
         .unwrap();
     // A run the schedule started meanwhile must end before the cluster is cleaned up.
@@ -255,6 +266,7 @@ async fn claims_are_exclusive_per_job_and_per_endpoint() {
                     endpoint_ids: vec![*endpoint_id],
                     dry_run: false,
                     target: None,
+                    delete_orphans: None,
                 };
                 app.db
                     .enqueue_job(&NewJob {

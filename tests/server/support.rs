@@ -106,6 +106,7 @@ pub fn test_job_settings() -> JobSettings {
         stale_after: std::time::Duration::from_secs(2),
         poll: std::time::Duration::from_millis(100),
         rules: Default::default(),
+        fixed: Default::default(),
     }
 }
 

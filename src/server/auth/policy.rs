@@ -109,6 +109,14 @@ pub const RULES: &[(&str, &str, Need)] = &[
     ("GET", "/api/api_keys_overview", P(Administer)),
     ("POST", "/api-keys", P(Administer)),
     ("POST", "/api-keys/{name}/revoke", P(Administer)),
+    // Settings and schedules.
+    ("GET", "/settings", P(Administer)),
+    ("GET", "/api/settings_overview", P(Administer)),
+    ("POST", "/settings", P(Administer)),
+    ("POST", "/settings/schedules", P(Administer)),
+    ("POST", "/settings/schedules/{id}", P(Administer)),
+    ("POST", "/settings/schedules/{id}/run", P(Administer)),
+    ("POST", "/settings/schedules/{id}/delete", P(Administer)),
 ];
 
 /// Where a user with a one-time password is sent, and all they may do until they changed it.

@@ -11,7 +11,8 @@ use crate::events::Complete;
 use crate::models::{JobScope, JobStatus, JobSummary, SyncTarget};
 
 const JOB_COLUMNS: &str = "id, kind, stages, endpoint_ids, dry_run, status, requested_by, \
-     created_at, started_at, finished_at, result, cancel_requested, rerun_of, schedule_id, target";
+     created_at, started_at, finished_at, result, cancel_requested, rerun_of, schedule_id, target, \
+     delete_orphans";
 
 #[derive(Debug, Clone, FromRow)]
 pub struct JobRow {
@@ -30,6 +31,7 @@ pub struct JobRow {
     pub rerun_of: Option<i64>,
     pub schedule_id: Option<i64>,
     pub target: Option<String>,
+    pub delete_orphans: Option<i64>,
 }
 
 impl JobRow {
@@ -46,6 +48,7 @@ impl JobRow {
                 .collect(),
             dry_run: self.dry_run != 0,
             target: self.target.as_deref().and_then(SyncTarget::parse),
+            delete_orphans: self.delete_orphans.map(|v| v != 0),
         }
     }
 
@@ -96,8 +99,14 @@ impl NewJob<'_> {
             .as_ref()
             .map(SyncTarget::as_stored)
             .unwrap_or_default();
+        // Old keys had no orphan part; keeping that form for `None` keeps them matching.
+        let orphans = match self.scope.delete_orphans {
+            None => "",
+            Some(true) => "|orphans:delete",
+            Some(false) => "|orphans:keep",
+        };
         format!(
-            "{}|{}|{}|{}|{target}",
+            "{}|{}|{}|{}|{target}{orphans}",
             self.kind,
             self.scope.stage_label(),
             ids.join(","),
@@ -112,18 +121,6 @@ pub struct StoredEvent {
     pub seq: i64,
     pub name: String,
     pub data: String,
-}
-
-/// A schedule: sync an endpoint every `interval_secs`.
-#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
-pub struct ScheduleRow {
-    pub id: i64,
-    pub endpoint_id: i64,
-    pub stages: String,
-    pub interval_secs: i64,
-    pub enabled: i64,
-    pub next_run_at: i64,
-    pub last_job_id: Option<i64>,
 }
 
 /// How a job ended, recorded with its last events (see [`Db::append_job_events`]).
@@ -201,8 +198,8 @@ impl Db {
         let ids: Vec<String> = job.scope.endpoint_ids.iter().map(i64::to_string).collect();
         let id: i64 = sqlx::query_scalar(
             "INSERT INTO jobs (kind, stages, endpoint_ids, dry_run, scope_key, status, requested_by, \
-             created_at, rerun_of, schedule_id, target) \
-             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10) RETURNING id",
+             created_at, rerun_of, schedule_id, target, delete_orphans) \
+             VALUES ($1, $2, $3, $4, $5, 'pending', $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(job.kind)
         .bind(job.scope.stage_label())
@@ -214,6 +211,7 @@ impl Db {
         .bind(job.rerun_of)
         .bind(job.schedule_id)
         .bind(job.scope.target.as_ref().map(SyncTarget::as_stored))
+        .bind(job.scope.delete_orphans.map(i64::from))
         .fetch_one(&mut *tx)
         .await?;
         for endpoint_id in &job.scope.endpoint_ids {
@@ -482,96 +480,6 @@ impl Db {
                 .execute(self.pool())
                 .await?;
         }
-        Ok(())
-    }
-
-    /// Creates or replaces the schedule of an endpoint; the first run is one interval away.
-    pub async fn save_schedule(
-        &self,
-        endpoint_id: i64,
-        stages: &str,
-        interval_secs: i64,
-        enabled: bool,
-    ) -> Result<i64, DbError> {
-        let next = now_ms() + interval_secs * 1000;
-        let updated: Option<i64> = sqlx::query_scalar(
-            "UPDATE schedules SET stages = $1, interval_secs = $2, enabled = $3, next_run_at = $4 \
-             WHERE endpoint_id = $5 RETURNING id",
-        )
-        .bind(stages)
-        .bind(interval_secs)
-        .bind(i64::from(enabled))
-        .bind(next)
-        .bind(endpoint_id)
-        .fetch_optional(self.pool())
-        .await?;
-        if let Some(id) = updated {
-            return Ok(id);
-        }
-        Ok(sqlx::query_scalar(
-            "INSERT INTO schedules (endpoint_id, stages, interval_secs, enabled, next_run_at) \
-             VALUES ($1, $2, $3, $4, $5) RETURNING id",
-        )
-        .bind(endpoint_id)
-        .bind(stages)
-        .bind(interval_secs)
-        .bind(i64::from(enabled))
-        .bind(next)
-        .fetch_one(self.pool())
-        .await?)
-    }
-
-    pub async fn schedules(&self) -> Result<Vec<ScheduleRow>, DbError> {
-        Ok(sqlx::query_as(
-            "SELECT id, endpoint_id, stages, interval_secs, enabled, next_run_at, last_job_id \
-             FROM schedules ORDER BY endpoint_id",
-        )
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    pub async fn delete_schedule(&self, endpoint_id: i64) -> Result<bool, DbError> {
-        let done = sqlx::query("DELETE FROM schedules WHERE endpoint_id = $1")
-            .bind(endpoint_id)
-            .execute(self.pool())
-            .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    /// Enabled schedules whose time has come.
-    pub async fn due_schedules(&self, now: i64) -> Result<Vec<ScheduleRow>, DbError> {
-        Ok(sqlx::query_as(
-            "SELECT id, endpoint_id, stages, interval_secs, enabled, next_run_at, last_job_id \
-             FROM schedules WHERE enabled = 1 AND next_run_at <= $1 ORDER BY next_run_at",
-        )
-        .bind(now)
-        .fetch_all(self.pool())
-        .await?)
-    }
-
-    /// Moves a due schedule to its next time, only if nobody (another instance) did so
-    /// since it was read: the winner of this update is the one that acts on the tick.
-    pub async fn advance_schedule(
-        &self,
-        schedule: &ScheduleRow,
-        next_run_at: i64,
-    ) -> Result<bool, DbError> {
-        let done =
-            sqlx::query("UPDATE schedules SET next_run_at = $1 WHERE id = $2 AND next_run_at = $3")
-                .bind(next_run_at)
-                .bind(schedule.id)
-                .bind(schedule.next_run_at)
-                .execute(self.pool())
-                .await?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    pub async fn set_schedule_job(&self, schedule_id: i64, job_id: i64) -> Result<(), DbError> {
-        sqlx::query("UPDATE schedules SET last_job_id = $1 WHERE id = $2")
-            .bind(job_id)
-            .bind(schedule_id)
-            .execute(self.pool())
-            .await?;
         Ok(())
     }
 

@@ -4,22 +4,34 @@
 use std::sync::Arc;
 
 use super::{end_job, Inner, Jobs};
+use crate::error::AppError;
 use crate::events::ErrorCategory;
 use crate::models::{JobScope, JobStatus};
-use crate::server::db::jobs::{FinishGuard, ScheduleRow};
+use crate::server::db::jobs::Enqueued;
+use crate::server::db::jobs::FinishGuard;
+use crate::server::db::schedules::ScheduleRow;
 use crate::server::db::{now_ms, DbError};
 use crate::server::sync::failure::StageError;
 
+/// Ticks between two reads of the stored settings (each job also reads them at its start).
+const SETTINGS_EVERY_TICKS: u64 = 10;
+
 pub(crate) async fn maintain(inner: Arc<Inner>) {
     let mut shutdown = inner.shutdown.subscribe();
-    let mut tick = tokio::time::interval(inner.settings.poll);
+    let mut tick = tokio::time::interval(inner.base.poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
+    for round in 1u64.. {
         tokio::select! {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        let stale_before = now_ms() - inner.settings.stale_after.as_millis() as i64;
+        // Changes another instance saved (workers, keepalive) reach this one within this.
+        if round % SETTINGS_EVERY_TICKS == 0 {
+            if let Err(e) = inner.reload_settings().await {
+                tracing::warn!(error = %e, "could not read the settings");
+            }
+        }
+        let stale_before = now_ms() - inner.base.stale_after.as_millis() as i64;
         if let Err(e) = recover_interrupted(&inner, stale_before).await {
             tracing::warn!(error = %e, "could not check for interrupted jobs");
         }
@@ -63,9 +75,17 @@ pub(crate) async fn recover_interrupted(inner: &Inner, stale_before: i64) -> Res
 async fn run_due_schedules(inner: &Arc<Inner>) -> Result<(), DbError> {
     let now = now_ms();
     for schedule in inner.db.due_schedules(now).await? {
+        let rule = schedule.rule();
         // Whoever moves the schedule on acts on this tick; other instances skip it.
-        let next = now + schedule.interval_secs * 1000;
+        let next = match &rule {
+            Some(rule) => rule.next_after(now),
+            None => now + 3_600_000,
+        };
         if !inner.db.advance_schedule(&schedule, next).await? {
+            continue;
+        }
+        if rule.is_none() {
+            tracing::warn!(schedule = schedule.id, cron = ?schedule.cron, "schedule skipped: its rule cannot be read; change it on the settings page");
             continue;
         }
         run_schedule(inner, &schedule).await?;
@@ -82,29 +102,42 @@ async fn run_schedule(inner: &Arc<Inner>, schedule: &ScheduleRow) -> Result<(), 
         );
         return Ok(());
     }
-    let scope = JobScope {
-        stages: schedule
-            .stages
-            .split(',')
-            .filter(|s| !s.is_empty())
-            .map(str::to_string)
-            .collect(),
-        endpoint_ids: vec![schedule.endpoint_id],
-        dry_run: false,
-        target: None,
-    };
-    let jobs = Jobs(inner.clone());
-    match jobs
-        .enqueue(&scope, "schedule", None, Some(schedule.id))
+    if let Err(e) = Jobs(inner.clone())
+        .start_schedule(schedule, "schedule")
         .await
     {
-        Ok(enqueued) => {
-            inner
-                .db
-                .set_schedule_job(schedule.id, enqueued.job_id)
-                .await?
-        }
-        Err(e) => tracing::warn!(schedule = schedule.id, error = %e, "scheduled sync not started"),
+        tracing::warn!(schedule = schedule.id, error = %e, "scheduled sync not started");
     }
     Ok(())
+}
+
+impl Jobs {
+    /// Enqueues the job of a schedule (its tick, or "run now" on the settings page) and
+    /// records it as the schedule's last job.
+    pub async fn start_schedule(
+        &self,
+        schedule: &ScheduleRow,
+        requested_by: &str,
+    ) -> Result<Enqueued, AppError> {
+        let scope = JobScope {
+            stages: schedule
+                .stages
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
+            endpoint_ids: vec![schedule.endpoint_id],
+            dry_run: false,
+            target: None,
+            delete_orphans: None,
+        };
+        let enqueued = self
+            .enqueue(&scope, requested_by, None, Some(schedule.id))
+            .await?;
+        self.db()
+            .set_schedule_job(schedule.id, enqueued.job_id)
+            .await
+            .map_err(super::internal)?;
+        Ok(enqueued)
+    }
 }

@@ -9,17 +9,17 @@ pub mod maintenance;
 pub mod worker;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 use self::hub::JobHub;
-use super::config::{JobOptions, SyncRules};
 use super::crypto::SecretBox;
 use super::db::jobs::{Enqueued, FinishGuard, JobEnd, NewJob};
 use super::db::{Backend, Db, DbError};
+use super::settings::effective;
+pub use super::settings::JobSettings;
 use super::sync::context::StopSignal;
 use super::sync::failure::failure_ending;
 use super::sync::failure::StageError;
@@ -31,42 +31,6 @@ use crate::models::{Broadcast, JobScope, JobStatus, SyncTarget};
 /// The kind of every sync job (the only kind so far).
 pub const SYNC_KIND: &str = "sync";
 
-/// How jobs run; see [`JobOptions`] for the operator's side.
-#[derive(Debug, Clone)]
-pub struct JobSettings {
-    pub workers: usize,
-    pub job_timeout: Duration,
-    pub keepalive: Duration,
-    /// How often a running job tells the database it is alive and looks for a cancel.
-    pub heartbeat: Duration,
-    /// A running job without a heartbeat for this long belongs to a dead instance.
-    pub stale_after: Duration,
-    /// How often idle workers look for jobs enqueued elsewhere, and schedules are checked.
-    pub poll: Duration,
-    /// Orphan deletion and overwrite rules of every job.
-    pub rules: SyncRules,
-}
-
-impl From<&JobOptions> for JobSettings {
-    fn from(options: &JobOptions) -> Self {
-        JobSettings {
-            workers: options.workers,
-            job_timeout: Duration::from_secs(options.job_timeout_secs.max(1)),
-            keepalive: Duration::from_secs(options.keepalive_secs.max(1)),
-            heartbeat: Duration::from_secs(5),
-            stale_after: Duration::from_secs(30),
-            poll: Duration::from_secs(1),
-            rules: options.rules.clone(),
-        }
-    }
-}
-
-impl Default for JobSettings {
-    fn default() -> Self {
-        JobSettings::from(&JobOptions::default())
-    }
-}
-
 /// What a caller asks to sync.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SyncRequest {
@@ -77,6 +41,8 @@ pub struct SyncRequest {
     pub dry_run: bool,
     /// One node or guest of the one endpoint named.
     pub target: Option<SyncTarget>,
+    /// Delete (or keep) orphans in this run whatever the setting says; `None`: the setting.
+    pub delete_orphans: Option<bool>,
 }
 
 /// The job service, cheap to clone; one per process.
@@ -87,7 +53,12 @@ pub(crate) struct Inner {
     pub db: Db,
     pub secrets: Arc<SecretBox>,
     pub hub: JobHub,
-    pub settings: JobSettings,
+    /// The settings from defaults, flags and environment; see [`Jobs::settings`].
+    pub base: JobSettings,
+    /// `base` with the stored settings: what the next job runs with.
+    live: RwLock<Arc<JobSettings>>,
+    /// How many workers this instance should run (the `workers` setting).
+    pub workers_wanted: watch::Sender<usize>,
     /// Names this process in `jobs.claimed_by` and in notifications.
     pub instance: Arc<str>,
     /// Wakes idle workers when a job is enqueued.
@@ -116,7 +87,9 @@ impl Jobs {
             db,
             secrets,
             hub: JobHub::default(),
-            settings,
+            workers_wanted: watch::channel(settings.workers).0,
+            live: RwLock::new(Arc::new(settings.clone())),
+            base: settings,
             instance: instance.into(),
             wake: Notify::new(),
             running: Mutex::default(),
@@ -132,8 +105,15 @@ impl Jobs {
         &self.0.db
     }
 
-    pub fn settings(&self) -> &JobSettings {
-        &self.0.settings
+    /// The settings the next job runs with, as last read from the database.
+    pub fn settings(&self) -> Arc<JobSettings> {
+        self.0.settings()
+    }
+
+    /// Reads the stored settings again (after a change here, before each job, and now and
+    /// then for changes another instance made) and applies them to what follows.
+    pub async fn reload_settings(&self) -> Result<Arc<JobSettings>, DbError> {
+        self.0.reload_settings().await
     }
 
     /// Starts this process's workers, the maintenance loop (recovery of interrupted jobs,
@@ -145,15 +125,12 @@ impl Jobs {
         // that died. On PostgreSQL, only jobs whose instance went quiet are.
         let stale_before = match inner.db.backend() {
             Backend::Sqlite => i64::MAX,
-            Backend::Postgres => {
-                super::db::now_ms() - inner.settings.stale_after.as_millis() as i64
-            }
+            Backend::Postgres => super::db::now_ms() - inner.base.stale_after.as_millis() as i64,
         };
         maintenance::recover_interrupted(inner, stale_before).await?;
+        inner.reload_settings().await?;
         let mut tasks = JoinSet::new();
-        for _ in 0..inner.settings.workers {
-            tasks.spawn(worker::work(self.0.clone()));
-        }
+        tasks.spawn(worker::supervise(self.0.clone()));
         tasks.spawn(maintenance::maintain(self.0.clone()));
         if inner.db.backend() == Backend::Postgres {
             tasks.spawn(listen::bridge(self.0.clone()));
@@ -272,6 +249,7 @@ impl Jobs {
             endpoint_ids,
             dry_run: request.dry_run,
             target: request.target.clone(),
+            delete_orphans: request.delete_orphans,
         })
     }
 
@@ -366,6 +344,24 @@ pub(crate) async fn announce_end(
     let notice = format!("x:{}:{job_id}", inner.instance);
     if let Err(e) = inner.db.notify_instances(&notice).await {
         tracing::warn!(error = %e, "could not tell the other instances that a job ended");
+    }
+}
+
+impl Inner {
+    pub(crate) fn settings(&self) -> Arc<JobSettings> {
+        self.live.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    pub(crate) async fn reload_settings(&self) -> Result<Arc<JobSettings>, DbError> {
+        let stored = self.db.stored_settings().await?;
+        let settings = Arc::new(effective(&self.base, &stored));
+        *self.live.write().unwrap_or_else(|p| p.into_inner()) = settings.clone();
+        self.workers_wanted.send_if_modified(|wanted| {
+            let changed = *wanted != settings.workers;
+            *wanted = settings.workers;
+            changed
+        });
+        Ok(settings)
     }
 }
 

@@ -2,10 +2,12 @@
 //! writer, a heartbeat keeps the claim alive and carries cancel requests from any
 //! instance, and the wall clock turns into a `timeout` stop at the next chunk.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde_json::json;
 use tokio::sync::mpsc;
+use tokio::task::JoinSet;
 
 use super::log::{write_log, JobSink};
 use super::{announce_end, lock, Inner};
@@ -18,9 +20,50 @@ use crate::server::sync::failure::failure_ending;
 use crate::server::sync::run::{run_sync, RunOutcome};
 use crate::server::sync::stage::parse_stages;
 
-pub(crate) async fn work(inner: Arc<Inner>) {
+/// Runs as many workers as the `workers` setting asks for: more start at once when it
+/// grows; when it shrinks, the workers above it stop after their current job.
+pub(crate) async fn supervise(inner: Arc<Inner>) {
+    let mut wanted = inner.workers_wanted.subscribe();
     let mut shutdown = inner.shutdown.subscribe();
-    while !*shutdown.borrow() {
+    let mut workers = JoinSet::new();
+    let mut running: HashMap<tokio::task::Id, usize> = HashMap::new();
+    loop {
+        if *shutdown.borrow() {
+            while workers.join_next().await.is_some() {}
+            return;
+        }
+        let want = *wanted.borrow_and_update();
+        for index in 0..want {
+            if !running.values().any(|i| *i == index) {
+                let handle = workers.spawn(work(inner.clone(), index));
+                running.insert(handle.id(), index);
+            }
+        }
+        tokio::select! {
+            Some(done) = workers.join_next_with_id() => {
+                let id = match done {
+                    Ok((id, ())) => id,
+                    Err(e) => {
+                        tracing::error!(error = %e, "a job worker stopped unexpectedly; starting another");
+                        e.id()
+                    }
+                };
+                running.remove(&id);
+            }
+            changed = wanted.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+            _ = shutdown.changed() => {}
+        }
+    }
+}
+
+/// Worker number `index` (from 0): takes jobs while the setting wants that many workers.
+async fn work(inner: Arc<Inner>, index: usize) {
+    let mut shutdown = inner.shutdown.subscribe();
+    while !*shutdown.borrow() && index < *inner.workers_wanted.borrow() {
         match inner.db.claim_job(&inner.instance).await {
             Ok(Some(job)) => {
                 run_job(&inner, job).await;
@@ -31,7 +74,7 @@ pub(crate) async fn work(inner: Arc<Inner>) {
         }
         tokio::select! {
             _ = inner.wake.notified() => {}
-            _ = tokio::time::sleep(inner.settings.poll) => {}
+            _ = tokio::time::sleep(inner.base.poll) => {}
             _ = shutdown.changed() => {}
         }
     }
@@ -119,15 +162,23 @@ async fn run(inner: &Arc<Inner>, job: &JobRow, sink: &JobSink, stop: StopSignal)
             };
         }
     };
+    // Each job reads the settings afresh: a change saved on any instance applies to it.
+    let settings = inner.reload_settings().await.unwrap_or_else(|e| {
+        tracing::warn!(job = job.id, error = %e, "could not read the settings; the job runs with the last ones read");
+        inner.settings()
+    });
     let mut ctx = SyncContext::new(&inner.db, &netbox, sources, sink);
-    ctx.options = inner.settings.rules.run_options(scope.dry_run);
+    ctx.options = settings.rules.run_options(scope.dry_run);
     ctx.options.target = scope.target.clone();
-    ctx.policy = inner.settings.rules.overwrite.clone();
+    if let Some(delete) = scope.delete_orphans {
+        ctx.options.delete_orphans = delete;
+    }
+    ctx.policy = settings.rules.overwrite.clone();
     ctx.stop = stop.clone();
     let operation = format!("job-{}", job.id);
     let run = run_sync(&ctx, &stages, &operation);
     tokio::pin!(run);
-    let limit = inner.settings.job_timeout;
+    let limit = settings.job_timeout;
     tokio::select! {
         outcome = &mut run => outcome,
         _ = tokio::time::sleep(limit) => {
@@ -146,6 +197,6 @@ async fn heartbeat(inner: Arc<Inner>, job_id: i64, stop: StopSignal) {
             Ok(false) => {}
             Err(e) => tracing::warn!(job = job_id, error = %e, "job heartbeat failed"),
         }
-        tokio::time::sleep(inner.settings.heartbeat).await;
+        tokio::time::sleep(inner.base.heartbeat).await;
     }
 }

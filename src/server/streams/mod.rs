@@ -56,8 +56,26 @@ pub(crate) struct SyncParams {
     endpoints: Option<String>,
     #[serde(default)]
     dry_run: Option<String>,
+    /// Stage names, comma-separated; without: the route's stage.
+    #[serde(default)]
+    stages: Option<String>,
+    /// `on`, `off`, or empty for the setting.
+    #[serde(default)]
+    delete_orphans: Option<String>,
     #[serde(default)]
     last_event_id: Option<i64>,
+}
+
+/// `on`/`true`/`1`/`yes` and their opposites; empty (or `setting`) leaves it to the setting.
+fn switch_param(name: &str, value: Option<&str>) -> Result<Option<bool>, AppError> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("" | "setting" | "default") => Ok(None),
+        Some("1" | "true" | "on" | "yes") => Ok(Some(true)),
+        Some("0" | "false" | "off" | "no") => Ok(Some(false)),
+        Some(other) => Err(AppError::BadRequest(format!(
+            "{name} is on or off (or empty for the setting), not {other:?}"
+        ))),
+    }
 }
 
 impl SyncParams {
@@ -77,18 +95,25 @@ impl SyncParams {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        let dry_run = matches!(
-            self.dry_run
-                .as_deref()
-                .map(str::to_ascii_lowercase)
-                .as_deref(),
-            Some("1" | "true" | "on" | "yes")
-        );
+        let dry_run = switch_param("dry_run", self.dry_run.as_deref())?.unwrap_or(false);
+        let mut stages: Vec<String> = self
+            .stages
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect();
+        if stages.is_empty() {
+            stages.push(stage.to_string());
+        }
         Ok(SyncRequest {
-            stages: vec![stage.to_string()],
+            stages,
             endpoint_ids,
             dry_run,
             target: None,
+            delete_orphans: switch_param("delete_orphans", self.delete_orphans.as_deref())?,
         })
     }
 }
@@ -186,11 +211,18 @@ async fn read_sync_request(request: Request, stage: &str) -> Result<SyncRequest,
         .map_err(|_| AppError::BadRequest("the request body is too large".into()))?;
     if is_json {
         #[derive(Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
         struct JsonSync {
             #[serde(default)]
             endpoint_ids: Vec<i64>,
             #[serde(default)]
             dry_run: bool,
+            /// Without: the route's stage.
+            #[serde(default)]
+            stages: Vec<String>,
+            /// Without (or null): the setting decides.
+            #[serde(default)]
+            delete_orphans: Option<bool>,
         }
         let body: JsonSync = if bytes.is_empty() {
             JsonSync::default()
@@ -198,11 +230,17 @@ async fn read_sync_request(request: Request, stage: &str) -> Result<SyncRequest,
             serde_json::from_slice(&bytes)
                 .map_err(|e| AppError::BadRequest(format!("the JSON body is not readable: {e}")))?
         };
+        let stages = if body.stages.is_empty() {
+            vec![stage.to_string()]
+        } else {
+            body.stages
+        };
         return Ok(SyncRequest {
-            stages: vec![stage.to_string()],
+            stages,
             endpoint_ids: body.endpoint_ids,
             dry_run: body.dry_run,
             target: None,
+            delete_orphans: body.delete_orphans,
         });
     }
     let text = if bytes.is_empty() {
@@ -213,19 +251,23 @@ async fn read_sync_request(request: Request, stage: &str) -> Result<SyncRequest,
     form_params(&text).request(stage)
 }
 
-/// Form fields; `endpoint` may repeat (one checkbox per endpoint).
+/// A repeated form field's values, comma-separated as in a query string.
+fn append(list: &mut Option<String>, value: &str) {
+    *list = Some(match list.take() {
+        Some(before) if !before.is_empty() => format!("{before},{value}"),
+        _ => value.to_string(),
+    });
+}
+
+/// Form fields; `endpoint` and `stage` may repeat (one checkbox each).
 fn form_params(text: &str) -> SyncParams {
     let mut params = SyncParams::default();
     for (key, value) in url::form_urlencoded::parse(text.as_bytes()) {
         match &*key {
-            "endpoints" | "endpoint" => {
-                let joined = match params.endpoints.take() {
-                    Some(before) if !before.is_empty() => format!("{before},{value}"),
-                    _ => value.into_owned(),
-                };
-                params.endpoints = Some(joined);
-            }
+            "endpoints" | "endpoint" => append(&mut params.endpoints, &value),
+            "stage" | "stages" => append(&mut params.stages, &value),
             "dry_run" => params.dry_run = Some(value.into_owned()),
+            "delete_orphans" => params.delete_orphans = Some(value.into_owned()),
             _ => {}
         }
     }

@@ -19,10 +19,10 @@
 //! names an object NetBox lacks stops the run with an error that names the rule.
 
 use proxbox_netbox::models::{DeviceRole, Platform, Site, Slugged, Tenant, Vrf};
+use proxbox_netbox::NetboxClient;
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
-use super::context::SyncContext;
 use super::failure::StageError;
 use crate::events::ErrorCategory;
 
@@ -110,6 +110,48 @@ impl MappingRules {
                  [{{\"match\": {{\"tag\": \"prod\"}}, \"site\": \"dc-east\"}}] (match on cluster, node, name, tag, pool; set site, tenant, role, platform)"
             )
         })?;
+        MappingRules::from_rules(rules)
+    }
+
+    /// Rules as the settings page edits them: one JSON object per line (blank lines
+    /// skipped), or a whole JSON array. Errors name the line.
+    pub fn parse_lines(text: &str) -> Result<MappingRules, String> {
+        if text.trim_start().starts_with('[') {
+            return MappingRules::parse(text);
+        }
+        let mut rules = Vec::new();
+        for (number, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            let rule: Rule = serde_json::from_str(line).map_err(|e| {
+                format!(
+                    "line {}: {e}; write one rule per line, such as {{\"match\": {{\"tag\": \"prod\"}}, \"role\": \"web\"}} (match on cluster, node, name, tag, pool; set site, tenant, role, platform, vrf)",
+                    number + 1
+                )
+            })?;
+            rules.push(rule);
+        }
+        MappingRules::from_rules(rules)
+    }
+
+    /// One compact JSON object per rule and line: the settings page's text.
+    pub fn to_lines(&self) -> String {
+        self.rules()
+            .filter_map(|rule| serde_json::to_string(rule).ok())
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+
+    /// The rules as one JSON array, as stored.
+    pub fn to_json(&self) -> String {
+        if self.is_empty() {
+            return String::new();
+        }
+        serde_json::to_string(&self.rules().collect::<Vec<_>>()).unwrap_or_default()
+    }
+
+    fn from_rules(rules: Vec<Rule>) -> Result<MappingRules, String> {
         let mut compiled = Vec::with_capacity(rules.len());
         for (index, rule) in rules.into_iter().enumerate() {
             let name = rule_name(&rule, index);
@@ -249,7 +291,7 @@ pub struct Resolved {
 }
 
 async fn lookup<M: Slugged>(
-    ctx: &SyncContext<'_>,
+    netbox: &NetboxClient,
     rule: &str,
     what: &str,
     slug: Option<&String>,
@@ -257,27 +299,27 @@ async fn lookup<M: Slugged>(
     let Some(slug) = slug else {
         return Ok(None);
     };
-    match ctx.netbox.find_slug::<M>(slug).await? {
+    match netbox.find_slug::<M>(slug).await? {
         Some(found) => Ok(Some(found.id())),
         None => Err(StageError {
             category: ErrorCategory::Validation,
             message: format!("mapping rule {rule:?} names the {what} {slug:?}, which NetBox does not have"),
-            detail: format!("No {what} with the slug {slug:?} in NetBox at {}; nothing was written.", ctx.netbox.base_url()),
-            suggestion: format!("Create the {what} {slug:?} in NetBox, or correct the rule's slug (PROXBOX_MAPPING / --mapping-file)."),
+            detail: format!("No {what} with the slug {slug:?} in NetBox at {}; nothing was written.", netbox.base_url()),
+            suggestion: format!("Create the {what} {slug:?} in NetBox, or correct the rule's slug (Settings → Mapping rules, PROXBOX_MAPPING or --mapping-file)."),
         }),
     }
 }
 
 /// VRFs have no slug: by their name, which must name exactly one.
 async fn lookup_vrf(
-    ctx: &SyncContext<'_>,
+    netbox: &NetboxClient,
     rule: &str,
     name: Option<&String>,
 ) -> Result<Option<u64>, StageError> {
     let Some(name) = name else {
         return Ok(None);
     };
-    let found: Vec<Vrf> = ctx.netbox.list(&[("name", name.clone())]).await?;
+    let found: Vec<Vrf> = netbox.list(&[("name", name.clone())]).await?;
     let found: Vec<&Vrf> = found.iter().filter(|v| v.name == *name).collect();
     match found.as_slice() {
         [vrf] => Ok(Some(vrf.id)),
@@ -287,7 +329,7 @@ async fn lookup_vrf(
                 "mapping rule {rule:?} names the VRF {name:?}, of which NetBox has {}",
                 if none_or_many.is_empty() { "none".to_string() } else { format!("{}", none_or_many.len()) }
             ),
-            detail: format!("VRFs named {name:?} in NetBox at {}: {}; nothing was written.", ctx.netbox.base_url(), none_or_many.len()),
+            detail: format!("VRFs named {name:?} in NetBox at {}: {}; nothing was written.", netbox.base_url(), none_or_many.len()),
             suggestion: format!("Create one VRF named {name:?} in NetBox (IPAM → VRFs), or correct the rule's name."),
         }),
     }
@@ -296,18 +338,18 @@ async fn lookup_vrf(
 /// Every rule's objects looked up in NetBox, in rule order; the first rule that names an
 /// object NetBox lacks is the error.
 pub async fn resolve(
-    ctx: &SyncContext<'_>,
+    netbox: &NetboxClient,
     rules: &MappingRules,
 ) -> Result<Vec<Resolved>, StageError> {
     let mut resolved = Vec::new();
     for (index, rule) in rules.rules().enumerate() {
         let name = rule_name(rule, index);
         resolved.push(Resolved {
-            site: lookup::<Site>(ctx, &name, "site", rule.site.as_ref()).await?,
-            tenant: lookup::<Tenant>(ctx, &name, "tenant", rule.tenant.as_ref()).await?,
-            role: lookup::<DeviceRole>(ctx, &name, "role", rule.role.as_ref()).await?,
-            platform: lookup::<Platform>(ctx, &name, "platform", rule.platform.as_ref()).await?,
-            vrf: lookup_vrf(ctx, &name, rule.vrf.as_ref()).await?,
+            site: lookup::<Site>(netbox, &name, "site", rule.site.as_ref()).await?,
+            tenant: lookup::<Tenant>(netbox, &name, "tenant", rule.tenant.as_ref()).await?,
+            role: lookup::<DeviceRole>(netbox, &name, "role", rule.role.as_ref()).await?,
+            platform: lookup::<Platform>(netbox, &name, "platform", rule.platform.as_ref()).await?,
+            vrf: lookup_vrf(netbox, &name, rule.vrf.as_ref()).await?,
         });
     }
     Ok(resolved)

@@ -74,6 +74,17 @@ pub enum Overwrite {
     OnCreate,
 }
 
+impl Overwrite {
+    pub const ALL: [Overwrite; 2] = [Overwrite::Always, Overwrite::OnCreate];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Overwrite::Always => "always",
+            Overwrite::OnCreate => "on_create",
+        }
+    }
+}
+
 /// The overwrite rule per field; fields not listed follow [`Overwrite::Always`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OverwritePolicy(pub BTreeMap<Field, Overwrite>);
@@ -127,6 +138,18 @@ impl OverwritePolicy {
             policy.0.insert(field, rule);
         }
         Ok(policy)
+    }
+
+    /// The rules that differ from the defaults, as [`OverwritePolicy::parse`] reads them;
+    /// empty for the defaults.
+    pub fn to_text(&self) -> String {
+        let defaults = OverwritePolicy::default();
+        Field::ALL
+            .into_iter()
+            .filter(|field| self.rule(*field) != defaults.rule(*field))
+            .map(|field| format!("{}={}", field.name(), self.rule(field).name()))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     pub fn rule(&self, field: Field) -> Overwrite {
@@ -206,6 +229,9 @@ mod tests {
                 && error.contains("start_on_boot, serial, comments, tags"),
             "{error}"
         );
+        assert_eq!(OverwritePolicy::default().to_text(), "");
+        assert_eq!(policy.to_text(), "status=on_create,description=always");
+        assert_eq!(OverwritePolicy::parse(&policy.to_text()).unwrap(), policy);
         let error = OverwritePolicy::parse("memory=never").unwrap_err();
         assert!(error.contains("use always or on_create"), "{error}");
         assert!(OverwritePolicy::parse("memory")

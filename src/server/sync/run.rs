@@ -86,7 +86,7 @@ pub async fn run_sync(
     // A rule naming an object NetBox lacks, or a node or guest Proxmox does not list,
     // stops the run before it writes anything.
     let prepared = async {
-        state.mapping = mapping::resolve(ctx, &ctx.options.mapping).await?;
+        state.mapping = mapping::resolve(&ctx.netbox, &ctx.options.mapping).await?;
         state.scope = resolve_scope(ctx, &mut state).await?;
         Ok::<_, StageError>(())
     };
