@@ -18,6 +18,7 @@ mod job_pages;
 mod jobs;
 mod jobs_support;
 mod netbox_link;
+mod settings;
 mod streams;
 mod sync_faults;
 mod sync_guest;

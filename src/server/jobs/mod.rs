@@ -9,6 +9,7 @@ pub mod maintenance;
 pub mod worker;
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::{watch, Notify};
@@ -59,6 +60,8 @@ pub(crate) struct Inner {
     live: RwLock<Arc<JobSettings>>,
     /// How many workers this instance should run (the `workers` setting).
     pub workers_wanted: watch::Sender<usize>,
+    /// How many run now (fewer than wanted for a moment after the setting shrinks).
+    pub workers_running: AtomicUsize,
     /// Names this process in `jobs.claimed_by` and in notifications.
     pub instance: Arc<str>,
     /// Wakes idle workers when a job is enqueued.
@@ -88,6 +91,7 @@ impl Jobs {
             secrets,
             hub: JobHub::default(),
             workers_wanted: watch::channel(settings.workers).0,
+            workers_running: AtomicUsize::new(0),
             live: RwLock::new(Arc::new(settings.clone())),
             base: settings,
             instance: instance.into(),
@@ -108,6 +112,11 @@ impl Jobs {
     /// The settings the next job runs with, as last read from the database.
     pub fn settings(&self) -> Arc<JobSettings> {
         self.0.settings()
+    }
+
+    /// The job workers this instance runs at the moment.
+    pub fn workers_running(&self) -> usize {
+        self.0.workers_running.load(Ordering::SeqCst)
     }
 
     /// Reads the stored settings again (after a change here, before each job, and now and

@@ -3,6 +3,7 @@
 //! instance, and the wall clock turns into a `timeout` stop at the next chunk.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde_json::json;
@@ -62,6 +63,14 @@ pub(crate) async fn supervise(inner: Arc<Inner>) {
 
 /// Worker number `index` (from 0): takes jobs while the setting wants that many workers.
 async fn work(inner: Arc<Inner>, index: usize) {
+    struct Running<'a>(&'a AtomicUsize);
+    impl Drop for Running<'_> {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+    inner.workers_running.fetch_add(1, Ordering::SeqCst);
+    let _running = Running(&inner.workers_running);
     let mut shutdown = inner.shutdown.subscribe();
     while !*shutdown.borrow() && index < *inner.workers_wanted.borrow() {
         match inner.db.claim_job(&inner.instance).await {
