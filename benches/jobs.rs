@@ -45,6 +45,7 @@ async fn new_job(db: &Db, label: &str) -> i64 {
         endpoint_ids: vec![],
         dry_run: false,
         target: None,
+        delete_orphans: None,
     };
     let job = NewJob {
         kind: "bench",

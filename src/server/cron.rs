@@ -129,18 +129,19 @@ impl Cron {
     /// UTC) that the expression names, in milliseconds.
     pub fn next_after(&self, after_ms: i64) -> Option<i64> {
         let first = after_ms.div_euclid(MINUTE_MS) + 1;
-        let mut day = first.div_euclid(DAY_MINUTES);
-        let mut from = first.rem_euclid(DAY_MINUTES);
-        for _ in 0..SEARCH_DAYS {
-            if self.day_matches(day) {
-                if let Some(minute) = self.first_minute_from(from) {
-                    return Some((day * DAY_MINUTES + minute) * MINUTE_MS);
-                }
-            }
-            day += 1;
-            from = 0;
-        }
-        None
+        let start = first.div_euclid(DAY_MINUTES);
+        (start..start + SEARCH_DAYS).find_map(|day| {
+            // The first day from the minute after `after_ms`, the others from midnight.
+            let from = if day == start {
+                first.rem_euclid(DAY_MINUTES)
+            } else {
+                0
+            };
+            self.day_matches(day)
+                .then(|| self.first_minute_from(from))
+                .flatten()
+                .map(|minute| (day * DAY_MINUTES + minute) * MINUTE_MS)
+        })
     }
 
     fn day_matches(&self, day: i64) -> bool {

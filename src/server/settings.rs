@@ -522,8 +522,10 @@ mod tests {
 
     #[test]
     fn flags_and_variables_win_over_stored_values_and_lock_the_page() {
-        let mut base = JobSettings::default();
-        base.keepalive = Duration::from_secs(5);
+        let mut base = JobSettings {
+            keepalive: Duration::from_secs(5),
+            ..JobSettings::default()
+        };
         base.fixed
             .insert(Setting::KeepaliveSecs, "PROXBOX_SSE_KEEPALIVE_SECS".into());
         let stored = vec![
