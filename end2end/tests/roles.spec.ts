@@ -75,7 +75,9 @@ test("a viewer sees no sync buttons and no settings, and is refused them", async
   await page.goto("/endpoints");
   await expect(page.getByRole("link", { name: "Add Proxmox endpoint" })).toHaveCount(0);
   await expect(page.getByRole("button", { name: /^Delete / })).toHaveCount(0);
+  await expect(page.locator("nav").getByRole("link", { name: "Settings" })).toHaveCount(0);
   // Settings refused with a page that says why.
+  expect((await page.goto("/settings"))?.status()).toBe(403);
   const refused = await page.goto("/endpoints/netbox");
   expect(refused?.status()).toBe(403);
   await expect(page.locator("body")).toContainText("Your role (viewer) cannot change the configuration");
@@ -112,6 +114,8 @@ test("an operator runs a sync but cannot open settings", async ({ page: admin, b
   const refused = await page.goto("/endpoints/proxmox/new");
   expect(refused?.status()).toBe(403);
   await expect(page.locator("body")).toContainText("Your role (operator) cannot change the configuration");
+  await expect(page.locator("nav").getByRole("link", { name: "Settings" })).toHaveCount(0);
+  expect((await page.goto("/settings"))?.status()).toBe(403);
   await context.close();
 });
 

@@ -10,6 +10,7 @@
 pub mod clusters;
 pub mod health;
 pub mod live_job;
+pub mod sync_options;
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
@@ -67,6 +68,7 @@ pub fn DashboardPage() -> impl IntoView {
                 })}
             </Suspense>
         </PageErrors>
+        {page_allows(Permission::RunSyncs).then(|| view! { <sync_options::SyncOptionsForm/> })}
     }
 }
 

@@ -64,6 +64,7 @@ pub const RULES: &[(&str, &str, Need)] = &[
     ("POST", "/sync/{stage}", P(RunSyncs)),
     ("GET", "/sync/{stage}/stream", P(RunSyncs)),
     ("POST", "/api/start_sync", P(RunSyncs)),
+    ("GET", "/api/sync_form_choices", P(RunSyncs)),
     ("POST", "/virtual-machines/{id}/sync", P(RunSyncs)),
     (
         "POST",
