@@ -6,10 +6,10 @@ test.skip(!process.env.NETBOX_URL, "needs the real NetBox (scripts/netbox-up)");
 const NETBOX = process.env.NETBOX_URL!;
 const NETBOX_AUTH = { authorization: `Token ${process.env.NETBOX_TOKEN_V1}`, accept: "application/json" };
 
-/** The first NetBox VM of the simulator's cluster (`e2e`). */
+/** The first NetBox VM of the simulator's cluster (`e2e1`, pve-sim --name e2e). */
 async function firstVm(request: APIRequestContext): Promise<{ id: number; name: string; description: string }> {
-  const clusters = await (await request.get(`${NETBOX}/api/virtualization/clusters/?name=e2e`, { headers: NETBOX_AUTH })).json();
-  expect(clusters.count, "the e2e cluster is in NetBox").toBe(1);
+  const clusters = await (await request.get(`${NETBOX}/api/virtualization/clusters/?name=e2e1`, { headers: NETBOX_AUTH })).json();
+  expect(clusters.count, "the simulator's cluster e2e1 is in NetBox").toBe(1);
   const vms = await (
     await request.get(`${NETBOX}/api/virtualization/virtual-machines/?cluster_id=${clusters.results[0].id}&ordering=name&limit=1`, { headers: NETBOX_AUTH })
   ).json();
@@ -89,7 +89,7 @@ test("an overwrite rule changed on the settings page changes what the next sync 
   await connectPeers(page);
   await syncVirtualMachines(page);
   const vm = await firstVm(request);
-  expect(vm.description).toMatch(/^Proxmox (VM|container) \d+ of cluster e2e$/);
+  expect(vm.description).toMatch(/^Proxmox (VM|container) \d+ of cluster e2e1$/);
 
   // An operator edits the description in NetBox; by default Proxbox leaves it alone.
   const edited = "edited by hand in NetBox";
