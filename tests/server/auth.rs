@@ -331,3 +331,63 @@ async fn unknown_pages_answer_404_with_a_page() {
     assert!(res.text().await.unwrap().contains("Page not found"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_made_up_api_key_is_refused_at_once_while_a_writer_holds_the_database() {
+    use sqlx::Connection;
+    let app = TestApp::start(Backend::Sqlite).await;
+    let key =
+        proxbox::server::auth::create_api_key(&app.db, "script", &[proxbox::models::Scope::Read])
+            .await
+            .unwrap();
+    let client = new_client();
+    let version = |key: String| {
+        client
+            .get(app.url("/version"))
+            .header("x-proxbox-api-key", key)
+            .timeout(std::time::Duration::from_secs(5))
+            .send()
+    };
+    // A first use is recorded; a use within the minute is not written again.
+    assert_eq!(version(key.clone()).await.unwrap().status(), StatusCode::OK);
+    // Another writer (a job's log batch, say) holds SQLite's one write lock.
+    let mut writer = sqlx::SqliteConnection::connect(&app.db_url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE")
+        .execute(&mut writer)
+        .await
+        .unwrap();
+    for _ in 0..20 {
+        let answer = version("pbx_made_up_key".into())
+            .await
+            .expect("answered without waiting for the writer");
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    }
+    let answer = version(key)
+        .await
+        .expect("a known key is read, not written");
+    assert_eq!(answer.status(), StatusCode::OK);
+    sqlx::query("ROLLBACK").execute(&mut writer).await.unwrap();
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn every_answer_forbids_framing_sniffing_and_leaking_its_address() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    for path in ["/login", "/health", "/pkg/proxbox.css", "/jobs"] {
+        let res = new_client().get(app.url(path)).send().await.unwrap();
+        let header = |name: &str| {
+            res.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_string())
+                .unwrap_or_default()
+        };
+        assert_eq!(header("x-content-type-options"), "nosniff", "{path}");
+        assert_eq!(header("referrer-policy"), "same-origin", "{path}");
+        assert_eq!(header("x-frame-options"), "DENY", "{path}");
+        assert!(
+            header("content-security-policy").contains("frame-ancestors 'none'"),
+            "{path}"
+        );
+    }
+    app.stop().await;
+}

@@ -321,3 +321,77 @@ async fn a_stored_secret_is_kept_only_while_url_and_login_stay_the_same() {
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_stored_secret_must_be_entered_again_when_tls_trust_is_loosened() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    app.login().await;
+    let csrf = app.csrf().await;
+    app.post_form(
+        "/api/save_proxmox_endpoint",
+        &proxmox_form(&csrf, "lab", SECRET),
+    )
+    .await;
+    let id = app.db.proxmox_endpoints().await.unwrap()[0].id.to_string();
+    let blank = |change: &dyn Fn(&mut Vec<(&str, &str)>)| {
+        let mut form = proxmox_form(&csrf, "lab", "");
+        form.push(("id", &id));
+        change(&mut form);
+        form
+    };
+    let no_verify = blank(&|form| form.retain(|(key, _)| *key != "form[verify_tls]"));
+    let other_ca = blank(&|form| {
+        form.push((
+            "form[ca_pem]",
+            "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+        ))
+    });
+    for (what, form) in [("verification off", no_verify), ("another CA", other_ca)] {
+        let res = app.post_form("/api/save_proxmox_endpoint", &form).await;
+        assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY, "{what}");
+        let body: Value = res.json().await.unwrap();
+        assert!(
+            body["Validation"]["token_secret"].is_string(),
+            "{what}: {body}"
+        );
+    }
+    let row = app.db.proxmox_endpoints().await.unwrap().remove(0);
+    assert_eq!(
+        (row.verify_tls, row.ca_pem.as_str()),
+        (1, ""),
+        "nothing saved"
+    );
+    // Unchanged trust keeps it, as before.
+    let same = blank(&|_| {});
+    let res = app.post_form("/api/save_proxmox_endpoint", &same).await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+
+    // NetBox: verified before, a blank token with verification off is refused.
+    let netbox = |verify: bool, token: &'static str| {
+        let mut form = vec![
+            ("csrf", csrf.as_str()),
+            ("form[url]", "https://netbox.example.com"),
+            ("form[token]", token),
+        ];
+        if verify {
+            form.push(("form[verify_tls]", "on"));
+        }
+        form
+    };
+    let res = app
+        .post_form(
+            "/api/save_netbox_endpoint",
+            &netbox(true, NETBOX_TOKEN_VALUE),
+        )
+        .await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+    let res = app
+        .post_form("/api/save_netbox_endpoint", &netbox(false, ""))
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let res = app
+        .post_form("/api/save_netbox_endpoint", &netbox(true, ""))
+        .await;
+    assert!(res.status().is_success() || res.status().is_redirection());
+    app.stop().await;
+}

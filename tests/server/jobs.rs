@@ -371,3 +371,66 @@ async fn a_job_run_by_one_instance_streams_live_from_another() {
     b.stop().await;
     a.stop().await;
 }
+
+/// Ends a running job the way another instance's recovery does: failed, endpoints freed.
+async fn end_elsewhere(lab: &JobsLab, job_id: i64) {
+    use sqlx::Connection;
+    let url = &lab.app.db_url;
+    let statements = [
+        format!("UPDATE jobs SET status = 'failed', finished_at = 1 WHERE id = {job_id}"),
+        format!("DELETE FROM endpoint_locks WHERE job_id = {job_id}"),
+    ];
+    if url.starts_with("sqlite:") {
+        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
+        for sql in &statements {
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+    } else {
+        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
+        for sql in &statements {
+            sqlx::query(sql).execute(&mut conn).await.unwrap();
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_run_whose_job_was_ended_elsewhere_stops_and_writes_nothing_more() {
+    for (backend, seed) in [(Backend::Sqlite, 105), (Backend::Postgres, 106)] {
+        let lab = JobsLab::start(backend, "lost", seed, 10).await;
+        lab.sim.add_fault(slow_configs(300)).await;
+        let (job_id, _) = lab.start_sync("full-update").await;
+        let mut stream = lab
+            .get(&format!("/jobs/{job_id}/stream"))
+            .send()
+            .await
+            .unwrap();
+        let mut body = String::new();
+        read_until(&mut stream, &mut body, |b| {
+            b.contains("\"step\":\"virtual-machines\"")
+        })
+        .await;
+        assert_eq!(lab.app.jobs.running_here(), [job_id]);
+
+        end_elsewhere(&lab, job_id).await;
+        let logged = job_log(&lab.app, job_id).await.len();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while lab.app.jobs.running_here().contains(&job_id) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the run went on after its job was ended"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            job_log(&lab.app, job_id).await.len(),
+            logged,
+            "nothing was logged after the job ended"
+        );
+        let row = lab.app.db.job(job_id).await.unwrap().unwrap();
+        assert_eq!(row.status(), JobStatus::Failed, "the end stands");
+        // The endpoint is free: the next sync runs.
+        let (next, _) = lab.start_sync("devices").await;
+        assert_status(&lab.wait_until_ended(next).await, JobStatus::Completed);
+        lab.stop().await;
+    }
+}

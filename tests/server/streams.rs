@@ -524,3 +524,72 @@ async fn old_stage_names_start_the_same_jobs() {
     );
     lab.stop().await;
 }
+
+#[tokio::test]
+async fn another_site_cannot_make_a_logged_in_browser_start_a_sync_or_open_the_socket() {
+    let lab = JobsLab::start(Backend::Sqlite, "xsite", 107, 1).await;
+    let app = &lab.app;
+    app.login().await;
+    let host = app.base.trim_start_matches("http://").to_string();
+    let send = |path: &str, headers: Vec<(&'static str, String)>, upgrade: bool| {
+        let mut request = app.client.get(app.url(path));
+        if upgrade {
+            request = request
+                .header("connection", "Upgrade")
+                .header("upgrade", "websocket")
+                .header("sec-websocket-version", "13")
+                .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+        }
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let elsewhere = || {
+        vec![
+            vec![("sec-fetch-site", "cross-site".to_string())],
+            vec![("origin", "https://evil.example".to_string())],
+            vec![("referer", "https://evil.example/page".to_string())],
+            vec![("origin", format!("http://{host}.evil.example"))],
+            vec![],
+        ]
+    };
+    for headers in elsewhere() {
+        let stream = send("/sync/devices/stream", headers.clone(), false)
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), 403, "stream {headers:?}");
+        let socket = send("/ws", headers.clone(), true).await.unwrap();
+        assert_eq!(socket.status(), 403, "socket {headers:?}");
+    }
+    assert!(
+        app.db.jobs(None, None, 10).await.unwrap().is_empty(),
+        "no sync started"
+    );
+
+    // From Proxbox's own pages (or a typed address): accepted.
+    let socket = send("/ws", vec![("origin", format!("http://{host}"))], true)
+        .await
+        .unwrap();
+    assert_eq!(socket.status(), 101);
+    let stream = send(
+        "/sync/devices/stream",
+        vec![("referer", format!("http://{host}/"))],
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(stream.status(), 200);
+    drop(stream);
+    let typed = send(
+        "/sync/virtual-machines/stream",
+        vec![("sec-fetch-site", "none".to_string())],
+        false,
+    )
+    .await
+    .unwrap();
+    assert_eq!(typed.status(), 200);
+    drop(typed);
+    assert_eq!(app.db.jobs(None, None, 10).await.unwrap().len(), 2);
+    lab.stop().await;
+}

@@ -132,7 +132,7 @@ pub async fn login(
             for subject in &subjects {
                 db.record_login_failure(subject).await.map_err(internal)?;
             }
-            tracing::warn!(user = %username, ip = client_ip.unwrap_or("-"), "failed login");
+            tracing::warn!(user = ?username, ip = client_ip.unwrap_or("-"), "failed login");
             Err(AppError::BadCredentials)
         }
     }
@@ -172,6 +172,45 @@ pub fn generate_password() -> String {
     (0..20)
         .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
         .collect()
+}
+
+/// A GET that starts a job, and the WebSocket, must not be something another site can
+/// make a logged-in browser do: with a session cookie, only this site's own pages (or an
+/// address typed in the browser) may call them. `Sec-Fetch-Site` says where a request
+/// comes from; a browser that does not send it still sends `Origin` (always on a
+/// WebSocket) or `Referer`, which must name this host; a cookie request with none of the
+/// three is refused. API-key clients send no cookies and are not at risk.
+pub fn cross_site_refusal(
+    headers: &http::HeaderMap,
+    auth: Option<&RequestAuth>,
+) -> Option<AppError> {
+    let with_key_only = auth.is_some_and(|a| a.api_key.is_some() && a.user.is_none());
+    if with_key_only {
+        return None;
+    }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let same_site = match header("sec-fetch-site") {
+        Some(site) => matches!(site, "same-origin" | "none"),
+        None => {
+            let host = header("host").unwrap_or_default();
+            let names_host = |url: &str| {
+                url::Url::parse(url).ok().is_some_and(|url| {
+                    let authority = match (url.host_str(), url.port()) {
+                        (Some(h), Some(p)) => format!("{h}:{p}"),
+                        (Some(h), None) => h.to_string(),
+                        _ => return false,
+                    };
+                    !host.is_empty() && authority.eq_ignore_ascii_case(host)
+                })
+            };
+            match (header("origin"), header("referer")) {
+                (Some(origin), _) => names_host(origin),
+                (None, Some(referer)) => names_host(referer),
+                (None, None) => false,
+            }
+        }
+    };
+    (!same_site).then_some(AppError::Csrf)
 }
 
 pub fn internal(error: impl std::fmt::Display) -> AppError {

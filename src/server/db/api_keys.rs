@@ -19,6 +19,9 @@ pub struct ApiKeyRow {
 
 type KeyRow = (i64, String, String, Option<String>, i64, Option<i64>);
 
+/// How exactly "last used" is kept: once a minute is enough to see a key is in use.
+const LAST_USED_RESOLUTION_MS: i64 = 60_000;
+
 fn key_row((id, name, prefix, scopes, created_at, last_used_at): KeyRow) -> ApiKeyRow {
     ApiKeyRow {
         info: ApiKeyInfo {
@@ -56,17 +59,32 @@ impl Db {
         .await?)
     }
 
-    /// The key with this hash, marking it used.
+    /// The key with this hash. Only a key that exists is marked used, and at most once a
+    /// minute: a request with a made-up key reads and never writes (on SQLite a write
+    /// would wait for, and hold up, the job log writer).
     pub async fn api_key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKeyInfo>, DbError> {
         let row: Option<KeyRow> = sqlx::query_as(
-            "UPDATE api_keys SET last_used_at = $1 WHERE key_hash = $2 \
-             RETURNING id, name, prefix, scopes, created_at, last_used_at",
+            "SELECT id, name, prefix, scopes, created_at, last_used_at FROM api_keys \
+             WHERE key_hash = $1",
         )
-        .bind(now_ms())
         .bind(key_hash)
         .fetch_optional(self.pool())
         .await?;
-        Ok(row.map(|row| key_row(row).info))
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let now = now_ms();
+        let stale = row
+            .5
+            .is_none_or(|used| used < now - LAST_USED_RESOLUTION_MS);
+        if stale {
+            sqlx::query("UPDATE api_keys SET last_used_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(row.0)
+                .execute(self.pool())
+                .await?;
+        }
+        Ok(Some(key_row(row).info))
     }
 
     pub async fn api_keys(&self) -> Result<Vec<ApiKeyRow>, DbError> {

@@ -77,6 +77,12 @@ impl ProxmoxEndpointRow {
         self.has_secret_for(kind)
             && same_login
             && crate::validation::proxmox_url(&form.url).is_ok_and(|url| url == self.url)
+            && keeps_trust(
+                self.verify_tls,
+                &self.ca_pem,
+                &form.verify_tls,
+                &form.ca_pem,
+            )
     }
 
     pub fn view(&self) -> ProxmoxEndpointView {
@@ -303,9 +309,28 @@ impl NetboxEndpointRow {
     /// Whether a form may keep the stored token by leaving it blank (same NetBox URL only).
     pub fn keeps_token_for(&self, form: &crate::models::NetboxEndpointForm) -> bool {
         crate::validation::netbox_url(&form.url).is_ok_and(|url| url == self.url)
+            && keeps_trust(
+                self.verify_tls,
+                &self.ca_pem,
+                &form.verify_tls,
+                &form.ca_pem,
+            )
     }
 
     pub fn token(&self, secrets: &SecretBox) -> Result<String, crate::server::crypto::KeyError> {
         secrets.open(NETBOX_TOKEN, &Sealed::from_stored(self.token_enc.clone()))
     }
+}
+
+/// Whether a form leaves the stored TLS trust as it was (or makes it stricter): a stored
+/// secret is sent again without being re-entered only then. Switching verification off,
+/// or another CA, could hand it to a host that merely claims the name.
+fn keeps_trust(
+    stored_verify: i64,
+    stored_ca: &str,
+    form_verify: &Option<String>,
+    form_ca: &str,
+) -> bool {
+    let weakened = stored_verify != 0 && form_verify.is_none();
+    !weakened && form_ca.trim() == stored_ca.trim()
 }

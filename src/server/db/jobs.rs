@@ -138,8 +138,22 @@ pub enum FinishGuard {
     Running,
     /// Cancelled before any worker took it.
     Pending,
-    /// Its instance died: no heartbeat since this time.
-    StaleSince(i64),
+    /// Its instance went quiet: no heartbeat for this many milliseconds of the database's
+    /// clock (never the clocks of the instances, which may disagree).
+    QuietFor(i64),
+    /// Any running job: its process is gone (SQLite's one instance starting again).
+    Orphaned,
+}
+
+/// What a heartbeat found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heartbeat {
+    Alive {
+        cancel_requested: bool,
+    },
+    /// The job is no longer running under this instance's claim (ended elsewhere as
+    /// interrupted): the run must stop, as its endpoints may be another job's now.
+    Lost,
 }
 
 enum Claim {
@@ -247,17 +261,16 @@ impl Db {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
         };
-        let now = now_ms();
+        let now = self.clock_sql();
         let mut tx = self.begin_write().await?;
         let claimed: Option<JobRow> = sqlx::query_as(&format!(
-            "UPDATE jobs SET status = 'running', claimed_by = $1, started_at = $2, heartbeat_at = $2 \
+            "UPDATE jobs SET status = 'running', claimed_by = $1, started_at = {now}, heartbeat_at = {now} \
              WHERE id = (SELECT id FROM jobs j WHERE status = 'pending' AND NOT EXISTS ( \
                  SELECT 1 FROM job_endpoints je JOIN endpoint_locks l ON l.endpoint_id = je.endpoint_id \
                  WHERE je.job_id = j.id) ORDER BY id LIMIT 1{skip_locked}) \
              AND status = 'pending' RETURNING {JOB_COLUMNS}"
         ))
         .bind(instance)
-        .bind(now)
         .fetch_optional(&mut *tx)
         .await?;
         let Some(job) = claimed else {
@@ -329,17 +342,22 @@ impl Db {
 
     /// Tells the database that `instance` still runs the job; answers whether a cancel
     /// was requested (possibly through another instance).
-    pub async fn job_heartbeat(&self, id: i64, instance: &str) -> Result<bool, DbError> {
-        let cancel: Option<i64> = sqlx::query_scalar(
-            "UPDATE jobs SET heartbeat_at = $1 WHERE id = $2 AND claimed_by = $3 \
-             RETURNING cancel_requested",
-        )
-        .bind(now_ms())
+    pub async fn job_heartbeat(&self, id: i64, instance: &str) -> Result<Heartbeat, DbError> {
+        let cancel: Option<i64> = sqlx::query_scalar(&format!(
+            "UPDATE jobs SET heartbeat_at = {} WHERE id = $1 AND claimed_by = $2 \
+             AND status = 'running' RETURNING cancel_requested",
+            self.clock_sql()
+        ))
         .bind(id)
         .bind(instance)
         .fetch_optional(self.pool())
         .await?;
-        Ok(cancel.unwrap_or(0) != 0)
+        Ok(match cancel {
+            Some(cancel) => Heartbeat::Alive {
+                cancel_requested: cancel != 0,
+            },
+            None => Heartbeat::Lost,
+        })
     }
 
     /// Asks a job to stop. Returns its status before the request: a pending job is for the
@@ -354,12 +372,14 @@ impl Db {
         Ok(status.as_deref().and_then(JobStatus::parse))
     }
 
-    /// Jobs marked running whose instance has not said it is alive since `stale_before`.
-    pub async fn stale_running_jobs(&self, stale_before: i64) -> Result<Vec<i64>, DbError> {
-        Ok(sqlx::query_scalar(
-            "SELECT id FROM jobs WHERE status = 'running' AND heartbeat_at < $1 ORDER BY id",
-        )
-        .bind(stale_before)
+    /// Jobs marked running whose instance has not said it is alive for `quiet_for` ms of
+    /// the database's clock (`None`: every running job).
+    pub async fn stale_running_jobs(&self, quiet_for: Option<i64>) -> Result<Vec<i64>, DbError> {
+        Ok(sqlx::query_scalar(&format!(
+            "SELECT id FROM jobs WHERE status = 'running' AND ($1 < 0 OR heartbeat_at < {} - $1) ORDER BY id",
+            self.clock_sql()
+        ))
+        .bind(quiet_for.unwrap_or(-1))
         .fetch_all(self.pool())
         .await?)
     }
@@ -379,13 +399,17 @@ impl Db {
         let at = now_ms();
         let mut tx = self.begin_write().await?;
         if let Some(end) = end {
+            let now = self.clock_sql();
             let guard = match end.guard {
-                FinishGuard::Running => "status = 'running' AND $5 = 0",
-                FinishGuard::Pending => "status = 'pending' AND $5 = 0",
-                FinishGuard::StaleSince(_) => "status = 'running' AND heartbeat_at < $5",
+                FinishGuard::Running => "status = 'running' AND $5 = 0".to_string(),
+                FinishGuard::Pending => "status = 'pending' AND $5 = 0".to_string(),
+                FinishGuard::QuietFor(_) => {
+                    format!("status = 'running' AND heartbeat_at < {now} - $5")
+                }
+                FinishGuard::Orphaned => "status = 'running' AND $5 = 0".to_string(),
             };
-            let stale_before = match end.guard {
-                FinishGuard::StaleSince(at) => at,
+            let quiet_for = match end.guard {
+                FinishGuard::QuietFor(ms) => ms,
                 _ => 0,
             };
             let done = sqlx::query(&format!(
@@ -395,7 +419,7 @@ impl Db {
             .bind(at)
             .bind(serde_json::to_string(end.complete).unwrap_or_default())
             .bind(job_id)
-            .bind(stale_before)
+            .bind(quiet_for)
             .execute(&mut *tx)
             .await?;
             if done.rows_affected() == 0 {
@@ -405,6 +429,17 @@ impl Db {
                 .bind(job_id)
                 .execute(&mut *tx)
                 .await?;
+        } else {
+            // Only a running job's log grows: once ended (elsewhere, as interrupted) it ends
+            // with its `complete`, whatever its old run still emits.
+            let running: Option<i64> =
+                sqlx::query_scalar("SELECT id FROM jobs WHERE id = $1 AND status = 'running'")
+                    .bind(job_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            if running.is_none() {
+                return Ok(false);
+            }
         }
         // 200 rows × 5 values stay far below either database's limit on bound values.
         for chunk in events.chunks(200) {

@@ -147,6 +147,17 @@ impl Db {
 }
 
 /// Is this error a violated UNIQUE constraint (on either database)?
+impl Db {
+    /// The database's clock in milliseconds since the epoch, as SQL: heartbeats and their
+    /// staleness are measured with the one clock every instance shares.
+    pub fn clock_sql(&self) -> &'static str {
+        match self.backend {
+            Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+            Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS BIGINT)",
+        }
+    }
+}
+
 pub fn is_unique_violation(error: &sqlx::Error) -> bool {
     matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
 }

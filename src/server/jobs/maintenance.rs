@@ -31,8 +31,8 @@ pub(crate) async fn maintain(inner: Arc<Inner>) {
                 tracing::warn!(error = %e, "could not read the settings");
             }
         }
-        let stale_before = now_ms() - inner.base.stale_after.as_millis() as i64;
-        if let Err(e) = recover_interrupted(&inner, stale_before).await {
+        let quiet_for = Some(inner.base.stale_after.as_millis() as i64);
+        if let Err(e) = recover_interrupted(&inner, quiet_for).await {
             tracing::warn!(error = %e, "could not check for interrupted jobs");
         }
         if let Err(e) = run_due_schedules(&inner).await {
@@ -41,10 +41,17 @@ pub(crate) async fn maintain(inner: Arc<Inner>) {
     }
 }
 
-/// Ends, as failed, every running job without a heartbeat since `stale_before`, with an
-/// error in its log; it can be run again with "run now".
-pub(crate) async fn recover_interrupted(inner: &Inner, stale_before: i64) -> Result<(), DbError> {
-    for job_id in inner.db.stale_running_jobs(stale_before).await? {
+/// Ends, as failed, every running job without a heartbeat for `quiet_for` ms (`None`:
+/// every running job), with an error in its log; it can be run again with "run now".
+pub(crate) async fn recover_interrupted(
+    inner: &Inner,
+    quiet_for: Option<i64>,
+) -> Result<(), DbError> {
+    let guard = match quiet_for {
+        Some(ms) => FinishGuard::QuietFor(ms),
+        None => FinishGuard::Orphaned,
+    };
+    for job_id in inner.db.stale_running_jobs(quiet_for).await? {
         let error = StageError {
             category: ErrorCategory::Internal,
             message: "The job was interrupted: the Proxbox process running it stopped".into(),
@@ -54,15 +61,7 @@ pub(crate) async fn recover_interrupted(inner: &Inner, stale_before: i64) -> Res
             suggestion:
                 "Run the job again (Run now); a sync continues from what NetBox already has.".into(),
         };
-        if end_job(
-            inner,
-            job_id,
-            FinishGuard::StaleSince(stale_before),
-            JobStatus::Failed,
-            &error,
-        )
-        .await?
-        {
+        if end_job(inner, job_id, guard, JobStatus::Failed, &error).await? {
             tracing::warn!(
                 job = job_id,
                 "job marked failed: its process stopped while it ran"

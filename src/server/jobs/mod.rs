@@ -114,6 +114,13 @@ impl Jobs {
         self.0.settings()
     }
 
+    /// The jobs this instance runs at the moment, by id.
+    pub fn running_here(&self) -> Vec<i64> {
+        let mut ids: Vec<i64> = lock(&self.0.running).keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// The job workers this instance runs at the moment.
     pub fn workers_running(&self) -> usize {
         self.0.workers_running.load(Ordering::SeqCst)
@@ -132,11 +139,11 @@ impl Jobs {
         let inner = &self.0;
         // One SQLite file serves one instance: whatever runs in it now is from a process
         // that died. On PostgreSQL, only jobs whose instance went quiet are.
-        let stale_before = match inner.db.backend() {
-            Backend::Sqlite => i64::MAX,
-            Backend::Postgres => super::db::now_ms() - inner.base.stale_after.as_millis() as i64,
+        let quiet_for = match inner.db.backend() {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(inner.base.stale_after.as_millis() as i64),
         };
-        maintenance::recover_interrupted(inner, stale_before).await?;
+        maintenance::recover_interrupted(inner, quiet_for).await?;
         inner.reload_settings().await?;
         let mut tasks = JoinSet::new();
         tasks.spawn(worker::supervise(self.0.clone()));

@@ -14,7 +14,7 @@ use super::log::{write_log, JobSink};
 use super::{announce_end, lock, Inner};
 use crate::events::{Complete, ErrorCategory};
 use crate::models::{Broadcast, JobStatus};
-use crate::server::db::jobs::JobRow;
+use crate::server::db::jobs::{Heartbeat, JobRow};
 use crate::server::peers::sync_peers;
 use crate::server::sync::context::{StopSignal, SyncContext};
 use crate::server::sync::failure::failure_ending;
@@ -104,7 +104,8 @@ async fn run_job(inner: &Arc<Inner>, job: JobRow) {
 
     let stop = StopSignal::default();
     lock(&inner.running).insert(job_id, stop.clone());
-    let heartbeat = tokio::spawn(heartbeat(inner.clone(), job_id, stop.clone()));
+    // Ends with this function even if the run panics: no heartbeat for a run that is gone.
+    let heartbeat_task = AbortOnDrop(tokio::spawn(heartbeat(inner.clone(), job_id, stop.clone())));
     let (sender, receiver) = mpsc::unbounded_channel();
     let first_seq = inner.db.job_last_seq(job_id).await.unwrap_or(0);
     let writer = tokio::spawn(write_log(
@@ -118,7 +119,7 @@ async fn run_job(inner: &Arc<Inner>, job: JobRow) {
     let sink = JobSink::new(sender);
 
     let outcome = run(inner, &job, &sink, stop).await;
-    heartbeat.abort();
+    drop(heartbeat_task);
     lock(&inner.running).remove(&job_id);
 
     let status = match &outcome.error {
@@ -198,12 +199,28 @@ async fn run(inner: &Arc<Inner>, job: &JobRow, sink: &JobSink, stop: StopSignal)
     }
 }
 
-/// Keeps the claim alive and turns a cancel request stored by any instance into a stop.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Keeps the claim alive, turns a cancel request stored by any instance into a stop, and
+/// stops the run at once when the job is no longer its own.
 async fn heartbeat(inner: Arc<Inner>, job_id: i64, stop: StopSignal) {
     loop {
         match inner.db.job_heartbeat(job_id, &inner.instance).await {
-            Ok(true) => stop.cancel(),
-            Ok(false) => {}
+            Ok(Heartbeat::Alive {
+                cancel_requested: true,
+            }) => stop.cancel(),
+            Ok(Heartbeat::Alive { .. }) => {}
+            Ok(Heartbeat::Lost) => {
+                tracing::error!(job = job_id, "job claim lost: it was ended elsewhere while it ran; stopping before writing more");
+                stop.lose_claim();
+                return;
+            }
             Err(e) => tracing::warn!(job = job_id, error = %e, "job heartbeat failed"),
         }
         tokio::time::sleep(inner.base.heartbeat).await;

@@ -10,9 +10,10 @@ use axum::Json;
 use serde_json::json;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::{cross_site_refusal, enqueue, start_and_stream, SyncParams};
+use super::{enqueue, start_and_stream, SyncParams};
 use crate::error::AppError;
 use crate::models::Broadcast;
+use crate::server::auth::cross_site_refusal;
 use crate::server::auth::Caller;
 use crate::server::respond::Wants;
 use crate::server::route_book::RouteBook;

@@ -12,7 +12,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::auth::{Caller, RequestAuth};
+use super::auth::{cross_site_refusal, Caller, RequestAuth};
 use super::db::jobs::Enqueued;
 use super::jobs::SyncRequest;
 use super::respond::Wants;
@@ -272,24 +272,6 @@ fn form_params(text: &str) -> SyncParams {
         }
     }
     params
-}
-
-/// A GET that starts a job must not be something another site can make a logged-in
-/// browser do: with a session cookie, only this site's own pages (or a typed address)
-/// may call it. API-key clients send no cookies and are not at risk.
-pub(crate) fn cross_site_refusal(
-    headers: &HeaderMap,
-    auth: Option<&RequestAuth>,
-) -> Option<AppError> {
-    let with_key_only = auth.is_some_and(|a| a.api_key.is_some() && a.user.is_none());
-    if with_key_only {
-        return None;
-    }
-    let site = headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("none");
-    (!matches!(site, "same-origin" | "none")).then_some(AppError::Csrf)
 }
 
 async fn start_sync_stream(

@@ -6,15 +6,28 @@ use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::models::Broadcast;
+use crate::server::auth::{cross_site_refusal, Caller};
+use crate::server::respond::Wants;
 use crate::server::state::AppState;
 
 const IDLE_PING: Duration = Duration::from_secs(30);
 
-pub async fn websocket(State(state): State<AppState>, upgrade: WebSocketUpgrade) -> Response {
+pub async fn websocket(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    // Another site's page must not open a logged-in browser's socket (cookies ride along
+    // on WebSocket handshakes, which no CORS rule stops).
+    if let Some(refusal) = cross_site_refusal(&headers, auth.as_ref()) {
+        return refusal.render(Wants::Json);
+    }
     let news = state.jobs.hub().news();
     upgrade.on_upgrade(move |socket| serve(socket, news))
 }

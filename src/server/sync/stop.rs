@@ -16,6 +16,9 @@ pub enum StopReason {
     },
     /// The process is stopping (SIGTERM, Ctrl-C).
     ShuttingDown,
+    /// The job was ended elsewhere while this run went on (its heartbeat found it no longer
+    /// running under this instance's claim): its endpoints may be another job's now.
+    ClaimLost,
 }
 
 /// Asks a running sync to stop at its next check; cheap to clone and share with a job.
@@ -37,6 +40,12 @@ impl StopSignal {
             .0
              .0
             .compare_exchange(0, 3, Ordering::SeqCst, Ordering::SeqCst);
+    }
+
+    /// Stops the run because its job is no longer its own. Wins over every other reason:
+    /// nothing more may be written, whatever else was asked.
+    pub fn lose_claim(&self) {
+        self.0 .0.store(4, Ordering::SeqCst);
     }
 
     pub fn time_out(&self, limit_secs: u64) {
@@ -64,11 +73,17 @@ impl StopSignal {
                 detail: "Stopped between two chunks of writes; everything written so far is recorded.".into(),
                 suggestion: "Run the job again (Run now) once Proxbox is back; it continues from what NetBox already has.".into(),
             }),
+            Some(StopReason::ClaimLost) => Err(StageError {
+                category: ErrorCategory::Internal,
+                message: "The sync stopped: its job was ended as interrupted while it ran".into(),
+                detail: "This instance's heartbeat found the job no longer running under its claim (the database was unreachable for longer than the stale limit, or another instance ended it); it stopped before writing more, so that it never runs beside the next sync of its endpoints.".into(),
+                suggestion: "Run the job again (Run now); a sync continues from what NetBox already has. If this repeats, check the database connection of this instance.".into(),
+            }),
             Some(StopReason::TimedOut { limit_secs }) => Err(StageError {
                 category: ErrorCategory::Timeout,
                 message: format!("The sync ran longer than its limit of {limit_secs} s"),
                 detail: "Stopped between two chunks of writes; everything written so far is recorded.".into(),
-                suggestion: "Raise PROXBOX_JOB_TIMEOUT_SECS (the job wall clock) or sync fewer stages at once.".into(),
+                suggestion: "Raise the job wall clock (Settings, or PROXBOX_JOB_TIMEOUT_SECS) or sync fewer stages at once.".into(),
             }),
         }
     }
@@ -77,6 +92,7 @@ impl StopSignal {
         match self.0 .0.load(Ordering::SeqCst) {
             1 => Some(StopReason::Cancelled),
             3 => Some(StopReason::ShuttingDown),
+            4 => Some(StopReason::ClaimLost),
             2 => Some(StopReason::TimedOut {
                 limit_secs: self.0 .1.load(Ordering::SeqCst),
             }),
@@ -101,5 +117,12 @@ mod tests {
         timed.time_out(7);
         timed.shut_down();
         assert_eq!(timed.reason(), Some(StopReason::TimedOut { limit_secs: 7 }));
+        timed.lose_claim();
+        timed.cancel();
+        assert_eq!(
+            timed.reason(),
+            Some(StopReason::ClaimLost),
+            "a lost claim wins"
+        );
     }
 }
