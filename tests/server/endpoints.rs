@@ -333,7 +333,8 @@ async fn a_stored_secret_must_be_entered_again_when_tls_trust_is_loosened() {
     )
     .await;
     let id = app.db.proxmox_endpoints().await.unwrap()[0].id.to_string();
-    let blank = |change: &dyn Fn(&mut Vec<(&str, &str)>)| {
+    type Fields<'a> = Vec<(&'a str, &'a str)>;
+    let blank = |change: &dyn Fn(&mut Fields)| {
         let mut form = proxmox_form(&csrf, "lab", "");
         form.push(("id", &id));
         change(&mut form);
