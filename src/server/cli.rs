@@ -332,13 +332,21 @@ async fn serve(
             "Log in with your Proxbox user; `proxbox reset-password admin` prints a new password if it is lost."
         ),
     }
-    axum::serve(
+    let signalled = Arc::new(tokio::sync::Notify::new());
+    let server = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .map_err(|e| format!("server error: {e}"))?;
+    .with_graceful_shutdown(stop_on_signal(jobs.clone(), signalled.clone()));
+    // Jobs, streams and sockets are told at once; a request still open this long after the
+    // signal is cut off, so that a restart takes seconds, not a job's wall clock.
+    tokio::select! {
+        served = server => served.map_err(|e| format!("server error: {e}"))?,
+        () = async {
+            signalled.notified().await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!(grace_secs = SHUTDOWN_GRACE.as_secs(), "requests still open after the shutdown grace; closing them"),
+    }
     housekeeping.abort();
     stop_workers(&jobs, &mut workers).await;
     db.close().await;
@@ -422,6 +430,17 @@ async fn housekeeping(db: Db) {
             Err(e) => tracing::warn!(error = %e, "session cleanup failed"),
         }
     }
+}
+
+/// How long open requests may take to finish after SIGTERM or Ctrl-C.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Waits for the signal, then stops the jobs (at their next chunk) and ends the streams and
+/// sockets before the server waits for its connections to close.
+async fn stop_on_signal(jobs: Jobs, signalled: Arc<tokio::sync::Notify>) {
+    shutdown_signal().await;
+    jobs.shut_down();
+    signalled.notify_one();
 }
 
 async fn shutdown_signal() {

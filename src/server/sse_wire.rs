@@ -29,6 +29,10 @@ pub fn frame(id: Option<i64>, name: &str, data: &str) -> String {
 
 pub const KEEPALIVE: &str = ": keepalive\n\n";
 
+/// The last frame of a stream the server ends because it is going down: a comment (no
+/// event), so an `EventSource` reconnects and resumes after its `Last-Event-ID`.
+pub const SHUTTING_DOWN: &str = ": proxbox is shutting down; reconnect to resume\n\n";
+
 /// Whether a path answers with an event stream (also its errors).
 pub fn is_stream_path(path: &str) -> bool {
     path.ends_with("/stream")

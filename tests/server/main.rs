@@ -19,6 +19,7 @@ mod jobs;
 mod jobs_support;
 mod netbox_link;
 mod settings;
+mod shutdown;
 mod streams;
 mod sync_faults;
 mod sync_guest;

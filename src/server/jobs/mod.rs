@@ -154,6 +154,11 @@ impl Jobs {
         Ok(tasks)
     }
 
+    /// Turns true when this process starts shutting down: streams end, sockets close.
+    pub fn shutting_down(&self) -> watch::Receiver<bool> {
+        self.0.shutdown.subscribe()
+    }
+
     /// Asks the running jobs of this process to stop at their next chunk and the workers
     /// to take no new job.
     pub fn shut_down(&self) {

@@ -322,6 +322,7 @@ pub(crate) fn stream_of(state: &AppState, job_id: i64, after_seq: i64) -> Respon
         job_id,
         after_seq,
         jobs.settings().keepalive,
+        jobs.shutting_down(),
     )
 }
 

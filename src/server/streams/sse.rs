@@ -10,11 +10,12 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::watch;
 
 use crate::error::AppError;
 use crate::server::db::Db;
 use crate::server::jobs::hub::{JobHub, LoggedEvent};
-use crate::server::sse_wire::{event_stream, failure_frames, frame, KEEPALIVE};
+use crate::server::sse_wire::{event_stream, failure_frames, frame, KEEPALIVE, SHUTTING_DOWN};
 
 /// Events read from the log per query while replaying.
 const REPLAY_PAGE: i64 = 500;
@@ -39,6 +40,7 @@ pub fn job_stream(
     job_id: i64,
     after_seq: i64,
     keepalive: Duration,
+    shutdown: watch::Receiver<bool>,
 ) -> Response {
     let receiver = hub.subscribe(job_id);
     let state = JobStream {
@@ -53,6 +55,7 @@ pub fn job_stream(
         ended_checks: 0,
         done: false,
         keepalive,
+        shutdown,
     };
     let frames = futures::stream::unfold(state, |mut state| async move {
         let frame = state.next_frame().await?;
@@ -75,6 +78,9 @@ struct JobStream {
     ended_checks: u8,
     done: bool,
     keepalive: Duration,
+    /// The process is going down: the stream ends at once, for the client to resume
+    /// after its last event id on the next start.
+    shutdown: watch::Receiver<bool>,
 }
 
 impl JobStream {
@@ -129,6 +135,10 @@ impl JobStream {
                     }
                 },
                 _ = tokio::time::sleep(self.keepalive) => return Some(KEEPALIVE.to_string()),
+                () = crate::server::streams::ws::going_down(&mut self.shutdown) => {
+                    self.done = true;
+                    return Some(SHUTTING_DOWN.to_string());
+                }
             }
         }
     }

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::Response;
@@ -29,12 +29,25 @@ pub async fn websocket(
         return refusal.render(Wants::Json);
     }
     let news = state.jobs.hub().news();
-    upgrade.on_upgrade(move |socket| serve(socket, news))
+    let shutdown = state.jobs.shutting_down();
+    upgrade.on_upgrade(move |socket| serve(socket, news, shutdown))
 }
 
-async fn serve(mut socket: WebSocket, mut news: tokio::sync::broadcast::Receiver<Broadcast>) {
+async fn serve(
+    mut socket: WebSocket,
+    mut news: tokio::sync::broadcast::Receiver<Broadcast>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         let outgoing = tokio::select! {
+            // Going away (1001): the dashboard reconnects to the next start by itself.
+            () = going_down(&mut shutdown) => {
+                let _ = socket.send(Message::Close(Some(CloseFrame {
+                    code: close_code::AWAY,
+                    reason: "Proxbox is shutting down".into(),
+                }))).await;
+                break;
+            }
             item = news.recv() => match item {
                 Ok(message) => Message::Text(to_json(&message).into()),
                 // A dashboard that fell behind only missed refresh hints; it refreshes
@@ -62,4 +75,10 @@ async fn serve(mut socket: WebSocket, mut news: tokio::sync::broadcast::Receiver
 
 fn to_json(message: &Broadcast) -> String {
     serde_json::to_string(message).unwrap_or_else(|_| r#"{"type":"pong"}"#.into())
+}
+
+/// Resolves once the process starts shutting down (at once if it already has). The
+/// watch's guard is dropped inside, so the waiting future stays `Send`.
+pub(crate) async fn going_down(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|down| *down).await;
 }
