@@ -59,8 +59,8 @@ test("without JavaScript, bad input comes back with its messages and saves nothi
   await page.getByLabel("Token secret").fill(SECRET);
   await page.getByRole("button", { name: "Save" }).click();
 
-  // The server sends the browser back to the form with the error in the address.
-  await expect(page).toHaveURL(/\/endpoints\/proxmox\/new\?/);
+  // The form posts to its own page, which comes back with the messages.
+  await expect(page).toHaveURL(/\/endpoints\/proxmox\/new$/);
   await expect(page.locator('[data-field="url"]')).toContainText("1 to 65535");
   await expect(page.getByTestId("form-error")).toContainText("nothing was saved");
   await page.goto("/endpoints");
@@ -90,7 +90,7 @@ test("a good endpoint is saved and listed, and its secret never reaches the brow
   await row.getByRole("link", { name: "Edit" }).click();
   await hydrated(page);
   await expect(page.getByLabel("Token secret")).toHaveValue("");
-  await expect(page.getByText("Stored (encrypted). Leave blank to keep it — unless the URL or login changes.").first()).toBeVisible();
+  await expect(page.getByText("Stored (encrypted). Leave blank to keep it — unless the URL, the login or the TLS settings change.").first()).toBeVisible();
   const editUrl = page.url();
   const cookies = await page.context().cookies();
   const cookieHeader = cookies.map((c) => `${c.name}=${c.value}`).join("; ");

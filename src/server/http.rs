@@ -63,6 +63,7 @@ fn axum_routes() -> RouteBook {
         .merge(super::exports::routes())
         .merge(super::access_forms::routes())
         .merge(super::settings_forms::routes())
+        .merge(super::endpoint_forms::routes())
 }
 
 /// Every route the router serves, by method and path as axum matches it: the pages, the

@@ -10,6 +10,7 @@ pub mod context;
 pub mod cron;
 pub mod crypto;
 pub mod db;
+pub mod endpoint_forms;
 pub mod exports;
 pub mod headless;
 pub mod health;

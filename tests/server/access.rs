@@ -44,9 +44,12 @@ impl Caller {
 
     async fn send(&self, app: &TestApp, method: &Method, path: &str) -> reqwest::Response {
         let request = match self {
+            // As a browser on Proxbox's own pages sends it (the sync GETs and the socket
+            // refuse other sites).
             Caller::Person { client, csrf, .. } => client
                 .request(method.clone(), app.url(path))
-                .header("x-csrf-token", csrf),
+                .header("x-csrf-token", csrf)
+                .header("sec-fetch-site", "same-origin"),
             Caller::Key { key, .. } => new_client()
                 .request(method.clone(), app.url(path))
                 .header("x-proxbox-api-key", key),

@@ -396,3 +396,61 @@ async fn a_stored_secret_must_be_entered_again_when_tls_trust_is_loosened() {
     assert!(res.status().is_success() || res.status().is_redirection());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_form_posts_to_its_page_and_a_refusal_shows_it_again_with_what_was_typed() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    app.login().await;
+    let csrf = app.csrf().await;
+    let mut bad = proxmox_form(&csrf, "typed-name", SECRET);
+    for (key, value) in bad.iter_mut() {
+        if *key == "form[url]" {
+            *value = "https://pve1.example.com:99999";
+        }
+    }
+    let res = app.post_form("/endpoints/proxmox/new", &bad).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("1 to 65535"), "the field's message");
+    assert!(
+        page.contains(r#"value="typed-name""#),
+        "what was typed is kept"
+    );
+    assert!(page.contains("nothing was saved"));
+    assert!(!page.contains(SECRET), "a secret is never sent back");
+    assert!(app.db.proxmox_endpoints().await.unwrap().is_empty());
+
+    let res = app
+        .post_form(
+            "/endpoints/proxmox/new",
+            &proxmox_form(&csrf, "lab", SECRET),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/endpoints");
+    let row = app.db.proxmox_endpoints().await.unwrap().remove(0);
+    // Editing with a blank secret keeps it; the edit page posts to itself too.
+    let res = app
+        .post_form(
+            &format!("/endpoints/proxmox/{}/edit", row.id),
+            &proxmox_form(&csrf, "lab-renamed", ""),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let row = app.db.proxmox_endpoints().await.unwrap().remove(0);
+    assert_eq!(row.name, "lab-renamed");
+    assert!(row.token_secret_enc.is_some());
+    // A JSON client gets the refusal as JSON.
+    let res = app
+        .client
+        .post(app.url("/endpoints/proxmox/new"))
+        .header("accept", "application/json")
+        .form(&bad)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let body: Value = res.json().await.unwrap();
+    assert!(body["Validation"]["url"].is_string(), "{body}");
+    app.stop().await;
+}

@@ -68,7 +68,7 @@ pub fn NetboxEndpointPage() -> impl IntoView {
 }
 
 /// An island, so that bad input comes back beside the fields it was typed in.
-#[island]
+#[component]
 fn NetboxEndpointEditor(
     existing: Option<NetboxEndpointView>,
     csrf: String,
@@ -89,7 +89,7 @@ fn NetboxEndpointEditor(
             ..Default::default()
         });
     let token_hint = if existing.is_some() {
-        "Stored (encrypted). Leave blank to keep it — unless the URL changes."
+        "Stored (encrypted). Leave blank to keep it — unless the URL or the TLS settings change."
     } else {
         "A token with write permission: nbt_<key>.<secret> (NetBox 4.5+) or a 40-character v1 token."
     };

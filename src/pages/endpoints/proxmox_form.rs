@@ -2,18 +2,15 @@
 
 use leptos::prelude::*;
 use leptos::server_fn::codec::GetUrl;
-use leptos::server_fn::ServerFn;
 use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
-use crate::components::form::{
-    field_errors_of, in_form, once_hydrated, posted_error, save_then_go, submit_to, ActionError,
-    CheckboxField, TextAreaField, TextField,
-};
+use crate::components::form::{CheckboxField, TextAreaField, TextField};
 use crate::components::layout::PageErrors;
-use crate::components::session::{csrf_token, CsrfField};
+use crate::components::session::CsrfField;
 use crate::error::AppError;
 use crate::models::{ProxmoxEndpointForm, ProxmoxEndpointView, PROXMOX_DEFAULT_TIMEOUT_SECS};
+use crate::validation::FieldErrors;
 use crate::wire::JsonText;
 
 #[server(endpoint = "proxmox_endpoint", input = GetUrl, output = JsonText)]
@@ -29,17 +26,31 @@ pub async fn get_proxmox_endpoint(id: i64) -> Result<ProxmoxEndpointView, AppErr
 }
 
 /// Creates (`id` absent) or updates an endpoint. Bad input saves nothing and returns a
-/// message per field; a blank secret keeps the stored one.
+/// message per field; a blank secret keeps the stored one. (The page's form posts to the
+/// page itself, see `server::endpoint_forms`; this is the same for API clients.)
 #[server(endpoint = "save_proxmox_endpoint", output = JsonText)]
 pub async fn save_proxmox_endpoint(
     #[server(default)] csrf: String,
     id: Option<i64>,
     form: ProxmoxEndpointForm,
 ) -> Result<i64, AppError> {
-    use crate::server::auth::internal;
-    use crate::server::db::endpoints::SaveError;
     let _ = csrf; // checked by the middleware before any server function runs
     let (state, user) = crate::server::context::require_user()?;
+    let saved_id = save_endpoint(&state, &user.name, id, form).await?;
+    leptos_axum::redirect("/endpoints");
+    Ok(saved_id)
+}
+
+/// The one way an endpoint is saved, from the page's form or the server function.
+#[cfg(feature = "ssr")]
+pub async fn save_endpoint(
+    state: &crate::server::state::AppState,
+    by: &str,
+    id: Option<i64>,
+    form: ProxmoxEndpointForm,
+) -> Result<i64, AppError> {
+    use crate::server::auth::internal;
+    use crate::server::db::endpoints::SaveError;
     let existing = match id {
         Some(id) => Some(
             state
@@ -84,9 +95,16 @@ pub async fn save_proxmox_endpoint(
         Err(SaveError::NotFound) => return Err(AppError::NotFound("the Proxmox endpoint".into())),
         Err(SaveError::Db(e)) => return Err(internal(e)),
     };
-    tracing::info!(by = %user.name, endpoint = saved_id, name = %input.name, "saved Proxmox endpoint");
-    leptos_axum::redirect("/endpoints");
+    tracing::info!(%by, endpoint = saved_id, name = %input.name, "saved Proxmox endpoint");
     Ok(saved_id)
+}
+
+/// A refused post of the form, for the page to show again: what was typed (never a
+/// secret) and why it was refused.
+#[derive(Debug, Clone)]
+pub struct ProxmoxDraft {
+    pub form: ProxmoxEndpointForm,
+    pub error: AppError,
 }
 
 #[component]
@@ -115,7 +133,7 @@ pub fn ProxmoxEndpointPage() -> impl IntoView {
                             <h1>{title}</h1>
                             <a class="btn" href="/endpoints">"Back to endpoints"</a>
                         </div>
-                        <ProxmoxEndpointEditor existing csrf=csrf_token() posted={posted_error::<SaveProxmoxEndpoint>()}/>
+                        <ProxmoxEndpointEditor existing/>
                     })
                 })}
             </Transition>
@@ -123,70 +141,72 @@ pub fn ProxmoxEndpointPage() -> impl IntoView {
     }
 }
 
-/// An island: bad input comes back beside the fields it was typed in, and the login kind
-/// shows its own credential fields.
-#[island]
-fn ProxmoxEndpointEditor(
-    existing: Option<ProxmoxEndpointView>,
-    csrf: String,
-    /// The error of a plain post of this form, if the page comes from one.
-    posted: Option<AppError>,
-) -> impl IntoView {
-    let csrf_field = csrf.clone();
+/// A plain form posting to the page itself (`server::endpoint_forms`): a refused post
+/// comes back as this page with what was typed and a message beside each field, with or
+/// without JavaScript. The chosen login kind's fields alone show (CSS `:has`), so the form
+/// needs no island: it was most of the browser bundle's weight.
+#[component]
+fn ProxmoxEndpointEditor(existing: Option<ProxmoxEndpointView>) -> impl IntoView {
     let id = existing.as_ref().map(|e| e.id);
-    let save = save_then_go("/endpoints".into(), posted, move |form| {
-        save_proxmox_endpoint(csrf.clone(), id, form)
+    let draft = use_context::<ProxmoxDraft>();
+    let errors = Signal::stored(match &draft {
+        Some(ProxmoxDraft {
+            error: AppError::Validation(errors),
+            ..
+        }) => errors.clone(),
+        _ => FieldErrors::default(),
     });
-    let errors = field_errors_of(save.value());
-    let form = existing
-        .as_ref()
-        .map(ProxmoxEndpointView::to_form)
-        .unwrap_or_else(|| ProxmoxEndpointForm {
-            auth_kind: "token".into(),
-            verify_tls: Some("on".into()),
-            enabled: Some("on".into()),
-            timeout_secs: PROXMOX_DEFAULT_TIMEOUT_SECS.to_string(),
-            ..Default::default()
-        });
+    let refusal = draft.as_ref().map(|d| d.error.to_string());
+    let form = match draft {
+        Some(draft) => draft.form,
+        None => existing
+            .as_ref()
+            .map(ProxmoxEndpointView::to_form)
+            .unwrap_or_else(|| ProxmoxEndpointForm {
+                auth_kind: "token".into(),
+                verify_tls: Some("on".into()),
+                enabled: Some("on".into()),
+                timeout_secs: PROXMOX_DEFAULT_TIMEOUT_SECS.to_string(),
+                ..Default::default()
+            }),
+    };
     let has_secret = existing.as_ref().is_some_and(|e| e.has_secret);
-
-    // Without JavaScript both credential groups show and the server uses the chosen one;
-    // once hydrated, only the chosen group shows.
-    let auth_kind = RwSignal::new(form.auth_kind.clone());
-    let hydrated = once_hydrated();
-    let hide_group = move |kind: &'static str| move || hydrated.get() && auth_kind.get() != kind;
+    let action = match id {
+        Some(id) => format!("/endpoints/proxmox/{id}/edit"),
+        None => "/endpoints/proxmox/new".to_string(),
+    };
     let secret_hint = if has_secret {
-        "Stored (encrypted). Leave blank to keep it — unless the URL or login changes."
+        "Stored (encrypted). Leave blank to keep it — unless the URL, the login or the TLS settings change."
     } else {
         ""
     };
 
     view! {
         <section class="card form-card">
-            <ActionError value=save.value()/>
-            <form method="post" action=SaveProxmoxEndpoint::url()
-                on:submit=submit_to(save, |field| ProxmoxEndpointForm::from_fields(|name| in_form(field, name)))>
-                <CsrfField token=csrf_field/>
-                {id.map(|id| view! { <input type="hidden" name="id" value=id/> })}
+            {refusal.map(|message| view! {
+                <div class="alert alert-error" role="alert" data-testid="form-error">{message}</div>
+            })}
+            <form method="post" action=action class="endpoint-form">
+                <CsrfField/>
                 <TextField label="Name" name="form[name]" field="name" value=form.name.clone() errors
                     placeholder="pve-cluster-1" help="How this cluster is called in Proxbox."/>
                 <TextField label="URL" name="form[url]" field="url" value=form.url.clone() errors
                     placeholder="https://pve1.example.com:8006" help="Any node of the cluster, with the API port (8006)."/>
                 <div class="field">
                     <label for="field-auth_kind">"Log in with"</label>
-                    <select id="field-auth_kind" name="form[auth_kind]" on:change=move |ev| auth_kind.set(event_target_value(&ev))>
+                    <select id="field-auth_kind" name="form[auth_kind]">
                         <option value="token" selected=form.auth_kind == "token">"API token (recommended)"</option>
                         <option value="password" selected=form.auth_kind == "password">"User and password"</option>
                     </select>
                 </div>
-                <fieldset class="auth-group" data-testid="token-fields" hidden=hide_group("token")>
+                <fieldset class="auth-group" data-testid="token-fields">
                     <legend>"API token"</legend>
                     <TextField label="Token ID" name="form[token_id]" field="token_id" value=form.token_id.clone() errors
                         placeholder="root@pam!proxbox" help="user@realm!tokenname; pasting the whole token (…=secret) also works."/>
                     <TextField label="Token secret" name="form[token_secret]" field="token_secret" value="" errors
                         input_type="password" autocomplete="new-password" help=secret_hint/>
                 </fieldset>
-                <fieldset class="auth-group" data-testid="password-fields" hidden=hide_group("password")>
+                <fieldset class="auth-group" data-testid="password-fields">
                     <legend>"User and password"</legend>
                     <TextField label="User" name="form[username]" field="username" value=form.username.clone() errors
                         placeholder="root@pam"/>
@@ -201,9 +221,7 @@ fn ProxmoxEndpointEditor(
                     value=form.timeout_secs.clone() errors input_type="number"/>
                 <CheckboxField label="Enabled (included in syncs)" name="form[enabled]" checked=form.enabled.is_some()/>
                 <div class="form-actions">
-                    <button type="submit" class="btn btn-primary" disabled=move || save.pending().get()>
-                        {move || if save.pending().get() { "Saving…" } else { "Save" }}
-                    </button>
+                    <button type="submit" class="btn btn-primary">"Save"</button>
                 </div>
             </form>
         </section>

@@ -89,7 +89,9 @@ pub const RULES: &[(&str, &str, Need)] = &[
     ),
     // The configuration, and connection tests (which reach any address they are given).
     ("GET", "/endpoints/proxmox/new", P(Administer)),
+    ("POST", "/endpoints/proxmox/new", P(Administer)),
     ("GET", "/endpoints/proxmox/{id}/edit", P(Administer)),
+    ("POST", "/endpoints/proxmox/{id}/edit", P(Administer)),
     ("GET", "/api/proxmox_endpoint", P(Administer)),
     ("POST", "/api/save_proxmox_endpoint", P(Administer)),
     ("POST", "/api/delete_proxmox_endpoint", P(Administer)),
