@@ -128,6 +128,7 @@ async fn main() {
             cookie_secure: false,
             session_ttl_ms: 3_600_000,
             health_refresh_secs: 30,
+            trusted_proxies: Default::default(),
         }),
         jobs: jobs.clone(),
     };

@@ -313,6 +313,7 @@ async fn serve(
             cookie_secure: options.cookie_secure,
             session_ttl_ms: i64::from(options.session_hours.max(1)) * 3_600_000,
             health_refresh_secs: options.health_refresh_secs.max(1),
+            trusted_proxies: options.trusted_proxies.clone(),
         }),
         jobs: jobs.clone(),
     };

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use super::auth::client::TrustedProxies;
 use super::sync::context::{RunOptions, Templates};
 use super::sync::mapping::MappingRules;
 use super::sync::overwrite::OverwritePolicy;
@@ -265,6 +266,10 @@ pub struct ServeOptions {
     /// Seconds between the dashboard's keepalive checks of Proxmox, NetBox and the database.
     #[arg(long, env = "PROXBOX_HEALTH_REFRESH_SECS", default_value_t = 30)]
     pub health_refresh_secs: u64,
+    /// Reverse proxies (addresses or networks, comma-separated: `10.0.0.5,10.1.0.0/16`)
+    /// whose `X-Forwarded-For` names the client, for login throttling; other peers' is ignored.
+    #[arg(long, env = "PROXBOX_TRUSTED_PROXIES", value_parser = TrustedProxies::parse, default_value = "")]
+    pub trusted_proxies: TrustedProxies,
     #[command(flatten)]
     pub jobs: JobOptions,
 }
@@ -384,6 +389,7 @@ impl Default for ServeOptions {
             cookie_secure: false,
             session_hours: 12,
             health_refresh_secs: 30,
+            trusted_proxies: TrustedProxies::default(),
             jobs: JobOptions::default(),
         }
     }

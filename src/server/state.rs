@@ -3,6 +3,7 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use leptos::prelude::LeptosOptions;
 
+use super::auth::client::TrustedProxies;
 use super::crypto::SecretBox;
 use super::db::Db;
 use super::jobs::Jobs;
@@ -14,6 +15,8 @@ pub struct WebSettings {
     pub session_ttl_ms: i64,
     /// How often the dashboard repeats its keepalive checks.
     pub health_refresh_secs: u64,
+    /// Proxies whose `X-Forwarded-For` names the client (login throttling, the log).
+    pub trusted_proxies: TrustedProxies,
 }
 
 /// Everything a request handler or server function may need, cheap to clone.

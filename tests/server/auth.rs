@@ -391,3 +391,48 @@ async fn every_answer_forbids_framing_sniffing_and_leaking_its_address() {
     }
     app.stop().await;
 }
+
+#[tokio::test]
+async fn guesses_from_one_client_do_not_lock_the_owner_out_from_another() {
+    use proxbox::server::auth::client::TrustedProxies;
+    for (trust, owner_gets_in) in [("127.0.0.1", true), ("", false)] {
+        let proxies = TrustedProxies::parse(trust).unwrap();
+        let app = TestApp::start_behind(Backend::Sqlite, test_job_settings(), None, proxies).await;
+        let csrf = app.csrf().await;
+        let login = |client: &'static str, password: &'static str| {
+            app.client
+                .post(app.url("/api/login"))
+                .header("x-forwarded-for", client)
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("username", ADMIN),
+                    ("password", password),
+                ])
+                .send()
+        };
+        for _ in 0..6 {
+            let res = login("203.0.113.66", "guess").await.unwrap();
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+        }
+        let res = login("203.0.113.66", ADMIN_PASSWORD).await.unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::TOO_MANY_REQUESTS,
+            "the guessing client is locked out"
+        );
+        let res = login("198.51.100.20", ADMIN_PASSWORD).await.unwrap();
+        if owner_gets_in {
+            // Behind a trusted proxy, the owner's own address is another client: slowed
+            // down a little by the guesses at the name, not refused.
+            assert!(
+                res.status().is_success() || res.status().is_redirection(),
+                "{}",
+                res.status()
+            );
+        } else {
+            // Without a trusted proxy the header is anyone's to write: it changes nothing.
+            assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        }
+        app.stop().await;
+    }
+}

@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use leptos::prelude::LeptosOptions;
+use proxbox::server::auth::client::TrustedProxies;
 use proxbox::server::crypto::SecretBox;
 use proxbox::server::db::Db;
 use proxbox::server::http::router;
@@ -122,6 +123,17 @@ impl TestApp {
         settings: JobSettings,
         shared: Option<&str>,
     ) -> TestApp {
+        TestApp::start_behind(backend, settings, shared, TrustedProxies::default()).await
+    }
+
+    /// A server that believes the `X-Forwarded-For` of `proxies` (the test client is a
+    /// proxy when they include 127.0.0.1).
+    pub async fn start_behind(
+        backend: Backend,
+        settings: JobSettings,
+        shared: Option<&str>,
+        proxies: TrustedProxies,
+    ) -> TestApp {
         let _ = tracing_subscriber::fmt()
             .with_env_filter("proxbox=debug")
             .with_test_writer()
@@ -158,6 +170,7 @@ impl TestApp {
                 cookie_secure: false,
                 session_ttl_ms: 3_600_000,
                 health_refresh_secs: 30,
+                trusted_proxies: proxies,
             }),
             jobs: jobs.clone(),
         };

@@ -30,10 +30,18 @@ pub async fn authenticate(
 ) -> Response {
     let path = request.uri().path().to_string();
     let wants = Wants::of(&path, request.headers());
-    let client_ip = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip().to_string());
+    let client_ip =
+        request
+            .extensions()
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| {
+                super::client::client_address(
+                    addr.ip(),
+                    request.headers(),
+                    &state.web.trusted_proxies,
+                )
+                .to_string()
+            });
 
     let (csrf_seed, new_csrf_cookie) = match jar.get(CSRF_COOKIE) {
         Some(cookie) if cookie.value().len() >= 32 => (cookie.value().to_string(), None),

@@ -1,16 +1,20 @@
 //! Who is asking: sessions for people, API keys for machines, CSRF tokens for forms.
 
+pub mod client;
 pub mod middleware;
 pub mod policy;
 
 use argon2::password_hash::{
     rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
 };
+use std::time::Duration;
+
 use argon2::Argon2;
 
 use super::crypto::{random_token, token_hash};
 use super::db::api_keys::ApiKeyInfo;
 use super::db::sessions::SessionUser;
+use super::db::throttle::FREE_FAILURES;
 use super::db::Db;
 use super::state::{AppState, WebSettings};
 use crate::error::AppError;
@@ -87,7 +91,13 @@ static LOGIN_TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2
 /// A hash to verify against when the user does not exist, so that timing does not tell.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$Vy6Yg4tCMJE3BH0RTJBmvfmXPb0GpLrkt2UXFG1pSXY";
 
-/// Checks a login, with throttling per user name and per client address.
+/// Failures one client may make across all names before it is locked out.
+const FREE_CLIENT_FAILURES: i64 = 30;
+/// The longest a login for a much-guessed name waits before it is checked.
+const MAX_SLOWDOWN_MS: i64 = 3_000;
+
+/// Checks a login, with throttling per name and client, per client, and (slowing down,
+/// never refusing) per name.
 /// Returns the new session's cookie token.
 pub async fn login(
     state: &AppState,
@@ -98,19 +108,35 @@ pub async fn login(
     let db = &state.db;
     // One spelling of the name for the lookup and the throttle, so " admin" is no new subject.
     let username = username.trim();
-    let subjects: Vec<String> = std::iter::once(format!("user:{}", username.to_lowercase()))
-        .chain(client_ip.map(|ip| format!("ip:{ip}")))
-        .collect();
+    let name = username.to_lowercase();
+    let client = client_ip.unwrap_or("-");
+    // Locked out: this name from this client (one client guessing one password), and this
+    // client altogether (guessing many names; looser). The name alone is only slowed down,
+    // so that guesses from elsewhere cannot lock its owner out.
+    let locking = [
+        (format!("pair:{name}@{client}"), FREE_FAILURES),
+        (format!("client:{client}"), FREE_CLIENT_FAILURES),
+    ];
+    let user_subject = format!("user:{name}");
+    let refuse_if_locked = || async {
+        let mut locked_ms = 0;
+        for (subject, _) in &locking {
+            locked_ms = locked_ms.max(db.login_locked_for(subject).await.map_err(internal)?);
+        }
+        match locked_ms {
+            0 => Ok(()),
+            ms => Err(AppError::Throttled((ms as u64).div_ceil(1000))),
+        }
+    };
+    refuse_if_locked().await?;
+    let slow_ms = db.login_locked_for(&user_subject).await.map_err(internal)?;
+    if slow_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(slow_ms.min(MAX_SLOWDOWN_MS) as u64)).await;
+    }
     // Checks run two at a time: parallel guesses cannot all slip past the lock check before
     // the first failure is counted, and argon2's memory use stays bounded.
     let _turn = LOGIN_TURNS.acquire().await.map_err(internal)?;
-    let mut locked_ms = 0;
-    for subject in &subjects {
-        locked_ms = locked_ms.max(db.login_locked_for(subject).await.map_err(internal)?);
-    }
-    if locked_ms > 0 {
-        return Err(AppError::Throttled((locked_ms as u64).div_ceil(1000)));
-    }
+    refuse_if_locked().await?;
     let user = db.user_by_name(username).await.map_err(internal)?;
     let hash = user
         .as_ref()
@@ -118,7 +144,7 @@ pub async fn login(
     let valid = verify_password(hash, password.to_string()).await;
     match user {
         Some(user) if valid => {
-            for subject in &subjects {
+            for subject in [&locking[0].0, &user_subject] {
                 db.clear_login_failures(subject).await.map_err(internal)?;
             }
             let token = random_token();
@@ -129,10 +155,15 @@ pub async fn login(
             Ok(token)
         }
         _ => {
-            for subject in &subjects {
-                db.record_login_failure(subject).await.map_err(internal)?;
+            for (subject, free) in &locking {
+                db.record_login_failure(subject, *free)
+                    .await
+                    .map_err(internal)?;
             }
-            tracing::warn!(user = ?username, ip = client_ip.unwrap_or("-"), "failed login");
+            db.record_login_failure(&user_subject, FREE_FAILURES)
+                .await
+                .map_err(internal)?;
+            tracing::warn!(user = ?username, client, "failed login");
             Err(AppError::BadCredentials)
         }
     }

@@ -2,7 +2,7 @@
 
 use super::{now_ms, Db, DbError};
 
-/// Failures allowed before a subject is locked out.
+/// Failures allowed before a name at one client is locked out.
 pub const FREE_FAILURES: i64 = 5;
 /// Failures older than this are forgotten.
 const WINDOW_MS: i64 = 15 * 60_000;
@@ -21,8 +21,8 @@ impl Db {
     }
 
     /// Counts a failure in one atomic statement (concurrent failures all count), then
-    /// locks the subject once it has used up its free failures.
-    pub async fn record_login_failure(&self, subject: &str) -> Result<(), DbError> {
+    /// locks the subject once it has used up its `free` failures.
+    pub async fn record_login_failure(&self, subject: &str, free: i64) -> Result<(), DbError> {
         let now = now_ms();
         let failures: i64 = sqlx::query_scalar(
             "INSERT INTO login_throttle (subject, failures, first_failure_at, locked_until) VALUES ($1, 1, $2, 0) \
@@ -37,8 +37,8 @@ impl Db {
         .bind(WINDOW_MS)
         .fetch_one(self.pool())
         .await?;
-        if failures > FREE_FAILURES {
-            let exponent = (failures - FREE_FAILURES - 1).min(16) as u32;
+        if failures > free {
+            let exponent = (failures - free - 1).min(16) as u32;
             let locked_until = now + (1_000 * 2i64.pow(exponent)).min(MAX_LOCK_MS);
             sqlx::query("UPDATE login_throttle SET locked_until = $1 WHERE subject = $2")
                 .bind(locked_until)
