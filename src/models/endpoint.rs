@@ -34,7 +34,7 @@ impl ProxmoxAuthKind {
 }
 
 /// A Proxmox endpoint form as posted (checkboxes are present when ticked).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ProxmoxEndpointForm {
     pub name: String,
@@ -51,7 +51,7 @@ pub struct ProxmoxEndpointForm {
 }
 
 /// Credentials of a validated form. A `None` secret means "keep the stored one".
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub enum ProxmoxCredentials {
     Token {
         token_id: String,
@@ -191,7 +191,7 @@ impl ProxmoxEndpointView {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct NetboxEndpointForm {
     pub url: String,
@@ -201,7 +201,7 @@ pub struct NetboxEndpointForm {
     pub timeout_secs: String,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct NetboxEndpointInput {
     pub url: String,
     /// `None` keeps the stored token.
@@ -421,5 +421,112 @@ mod tests {
         };
         assert!(form.validate(false).unwrap_err().get("token").is_some());
         assert_eq!(form.validate(true).unwrap().token, None);
+    }
+}
+
+/// How a secret shows in `Debug` output (logs, panics): whether there is one, never what.
+fn redacted(secret: &str) -> &'static str {
+    if secret.is_empty() {
+        "<empty>"
+    } else {
+        "<redacted>"
+    }
+}
+
+fn redacted_option(secret: &Option<String>) -> &'static str {
+    secret.as_deref().map_or("<keep stored>", redacted)
+}
+
+impl std::fmt::Debug for ProxmoxEndpointForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProxmoxEndpointForm")
+            .field("name", &self.name)
+            .field("url", &self.url)
+            .field("auth_kind", &self.auth_kind)
+            .field("token_id", &self.token_id)
+            .field("token_secret", &redacted(&self.token_secret))
+            .field("username", &self.username)
+            .field("password", &redacted(&self.password))
+            .field("verify_tls", &self.verify_tls)
+            .field("ca_pem", &self.ca_pem)
+            .field("timeout_secs", &self.timeout_secs)
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ProxmoxCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ProxmoxCredentials::Token { token_id, secret } => f
+                .debug_struct("Token")
+                .field("token_id", token_id)
+                .field("secret", &redacted_option(secret))
+                .finish(),
+            ProxmoxCredentials::Password { username, password } => f
+                .debug_struct("Password")
+                .field("username", username)
+                .field("password", &redacted_option(password))
+                .finish(),
+        }
+    }
+}
+
+impl std::fmt::Debug for NetboxEndpointForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetboxEndpointForm")
+            .field("url", &self.url)
+            .field("token", &redacted(&self.token))
+            .field("verify_tls", &self.verify_tls)
+            .field("ca_pem", &self.ca_pem)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for NetboxEndpointInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NetboxEndpointInput")
+            .field("url", &self.url)
+            .field("token", &redacted_option(&self.token))
+            .field("verify_tls", &self.verify_tls)
+            .field("ca_pem", &self.ca_pem)
+            .field("timeout_secs", &self.timeout_secs)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod debug_tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        let form = ProxmoxEndpointForm {
+            token_secret: "s3cret-token".into(),
+            password: "s3cret-password".into(),
+            ..Default::default()
+        };
+        let netbox = NetboxEndpointForm {
+            token: "s3cret-nb".into(),
+            ..Default::default()
+        };
+        let credentials = ProxmoxCredentials::Token {
+            token_id: "root@pam!x".into(),
+            secret: Some("s3cret-kept".into()),
+        };
+        let input = NetboxEndpointInput {
+            url: "https://nb".into(),
+            token: Some("s3cret-input".into()),
+            verify_tls: true,
+            ca_pem: None,
+            timeout_secs: 5,
+        };
+        let shown = format!("{form:?} {netbox:?} {credentials:?} {input:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("<redacted>") && shown.contains("root@pam!x"),
+            "{shown}"
+        );
     }
 }

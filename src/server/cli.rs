@@ -317,7 +317,7 @@ async fn serve(
         }),
         jobs: jobs.clone(),
     };
-    let housekeeping = tokio::spawn(housekeeping(db.clone()));
+    let housekeeping = tokio::spawn(super::housekeeping::run(jobs.clone()));
     let app = http::router(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -419,18 +419,6 @@ async fn ensure_first_admin(
         .map_err(|e| e.to_string())?;
     tracing::info!(user = %options.admin_user, "created the first admin");
     Ok(show.then(|| (options.admin_user.clone(), password)))
-}
-
-async fn housekeeping(db: Db) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        match db.delete_expired_sessions().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(removed = n, "expired sessions removed"),
-            Err(e) => tracing::warn!(error = %e, "session cleanup failed"),
-        }
-    }
 }
 
 /// How long open requests may take to finish after SIGTERM or Ctrl-C.

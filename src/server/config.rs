@@ -24,7 +24,7 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct GlobalOptions {
     /// Directory for the SQLite database and the generated secret key.
     #[arg(long, env = "PROXBOX_DATA_DIR", default_value = "data", global = true)]
@@ -65,6 +65,45 @@ pub fn parse_command_line() -> (Cli, clap::ArgMatches) {
     }
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     (cli, matches)
+}
+
+/// The options as logs and panics may show them: the database URL without its password,
+/// the secret key and the first admin's password only as set or not.
+impl std::fmt::Debug for GlobalOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalOptions")
+            .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(super::db::redact_url),
+            )
+            .field(
+                "secret_key",
+                &self.secret_key.as_ref().map(|_| "<redacted>"),
+            )
+            .field("log", &self.log)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("listen", &self.listen)
+            .field("leptos_config", &self.leptos_config)
+            .field(
+                "admin_password",
+                &self.admin_password.as_ref().map(|_| "<redacted>"),
+            )
+            .field("admin_user", &self.admin_user)
+            .field("cookie_secure", &self.cookie_secure)
+            .field("session_hours", &self.session_hours)
+            .field("health_refresh_secs", &self.health_refresh_secs)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("jobs", &self.jobs)
+            .finish()
+    }
 }
 
 impl GlobalOptions {
@@ -243,7 +282,7 @@ pub enum ScheduleCommand {
     },
 }
 
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct ServeOptions {
     /// Address to listen on (default: site-addr from Leptos.toml, 127.0.0.1:3000).
     #[arg(long, env = "PROXBOX_LISTEN")]
@@ -286,6 +325,9 @@ pub struct JobOptions {
     /// Seconds between keepalive comments on event streams.
     #[arg(long, env = "PROXBOX_SSE_KEEPALIVE_SECS", default_value_t = 15)]
     pub keepalive_secs: u64,
+    /// Days finished jobs and their event logs are kept (removed hourly after that).
+    #[arg(long, env = "PROXBOX_JOB_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub job_retention_days: u64,
     #[command(flatten)]
     pub rules: SyncRules,
 }
@@ -374,6 +416,7 @@ impl Default for JobOptions {
             workers: 2,
             job_timeout_secs: 7200,
             keepalive_secs: 15,
+            job_retention_days: 90,
             rules: SyncRules::default(),
         }
     }
@@ -406,6 +449,33 @@ mod tests {
             sync: SyncOptions,
         }
         Wrap::try_parse_from(std::iter::once("proxbox").chain(args.iter().copied())).map(|w| w.sync)
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret() {
+        #[derive(Parser)]
+        struct Wrap {
+            #[command(flatten)]
+            global: GlobalOptions,
+            #[command(flatten)]
+            serve: ServeOptions,
+        }
+        let parsed = Wrap::try_parse_from([
+            "proxbox",
+            "--database-url",
+            "postgres://proxbox:pg-s3cret@db/proxbox",
+            "--secret-key",
+            "key-s3cret",
+            "--admin-password",
+            "admin-s3cret",
+        ])
+        .unwrap();
+        let shown = format!("{:?} {:?}", parsed.global, parsed.serve);
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("db/proxbox") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod endpoint_forms;
 pub mod exports;
 pub mod headless;
 pub mod health;
+pub mod housekeeping;
 pub mod http;
 pub mod jobs;
 pub mod peers;

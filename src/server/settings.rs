@@ -23,6 +23,8 @@ pub struct JobSettings {
     pub workers: usize,
     pub job_timeout: Duration,
     pub keepalive: Duration,
+    /// How long finished jobs and their logs are kept.
+    pub job_retention: Duration,
     /// How often a running job tells the database it is alive and looks for a cancel.
     pub heartbeat: Duration,
     /// A running job without a heartbeat for this long belongs to a dead instance.
@@ -42,6 +44,7 @@ impl From<&JobOptions> for JobSettings {
             workers: options.workers,
             job_timeout: Duration::from_secs(options.job_timeout_secs.max(1)),
             keepalive: Duration::from_secs(options.keepalive_secs.max(1)),
+            job_retention: Duration::from_secs(options.job_retention_days.max(1) * 86_400),
             heartbeat: Duration::from_secs(5),
             stale_after: Duration::from_secs(30),
             poll: Duration::from_secs(1),
@@ -63,6 +66,7 @@ pub enum Setting {
     JobTimeoutSecs,
     Workers,
     KeepaliveSecs,
+    JobRetentionDays,
     DeleteOrphans,
     OrphanGraceHours,
     NetboxMirrorHours,
@@ -80,10 +84,11 @@ struct Bounds {
 }
 
 impl Setting {
-    pub const ALL: [Setting; 10] = [
+    pub const ALL: [Setting; 11] = [
         Setting::JobTimeoutSecs,
         Setting::Workers,
         Setting::KeepaliveSecs,
+        Setting::JobRetentionDays,
         Setting::DeleteOrphans,
         Setting::OrphanGraceHours,
         Setting::NetboxMirrorHours,
@@ -101,6 +106,7 @@ impl Setting {
                 Setting::JobTimeoutSecs,
                 Setting::Workers,
                 Setting::KeepaliveSecs,
+                Setting::JobRetentionDays,
             ],
         ),
         (
@@ -121,6 +127,7 @@ impl Setting {
             Setting::JobTimeoutSecs => "job_timeout_secs",
             Setting::Workers => "workers",
             Setting::KeepaliveSecs => "keepalive_secs",
+            Setting::JobRetentionDays => "job_retention_days",
             Setting::DeleteOrphans => "delete_orphans",
             Setting::OrphanGraceHours => "orphan_grace_hours",
             Setting::NetboxMirrorHours => "netbox_mirror_hours",
@@ -142,6 +149,7 @@ impl Setting {
             Setting::JobTimeoutSecs => &["job_timeout_secs"],
             Setting::Workers => &["workers"],
             Setting::KeepaliveSecs => &["keepalive_secs"],
+            Setting::JobRetentionDays => &["job_retention_days"],
             Setting::DeleteOrphans => &["delete_orphans"],
             Setting::OrphanGraceHours => &["orphan_grace_hours"],
             Setting::NetboxMirrorHours => &["netbox_mirror_hours"],
@@ -156,6 +164,7 @@ impl Setting {
             Setting::JobTimeoutSecs => "Job wall clock",
             Setting::Workers => "Workers",
             Setting::KeepaliveSecs => "Event stream keepalive",
+            Setting::JobRetentionDays => "Jobs kept for",
             Setting::DeleteOrphans => "Delete orphaned VMs",
             Setting::OrphanGraceHours => "Orphan grace period",
             Setting::NetboxMirrorHours => "NetBox copy rebuilt after",
@@ -171,6 +180,7 @@ impl Setting {
             Setting::JobTimeoutSecs => "A longer job stops at its next chunk and ends failed.",
             Setting::Workers => "Sync jobs this instance runs at the same time; 0 only serves (another instance's workers run the jobs).",
             Setting::KeepaliveSecs => "Seconds between keepalive comments on event streams, for proxies that close quiet connections.",
+            Setting::JobRetentionDays => "Finished jobs and their event logs older than this are removed, hourly.",
             Setting::DeleteOrphans => "Delete NetBox VMs whose guest has been gone from Proxmox for the grace period.",
             Setting::OrphanGraceHours => "How long a guest must be gone before its VM is deleted.",
             Setting::NetboxMirrorHours => "Proxbox's copy of NetBox follows NetBox's change log for this long, then is rebuilt from full reads; 0 reads NetBox in full every sync.",
@@ -186,6 +196,7 @@ impl Setting {
             Setting::JobTimeoutSecs => (1, 604_800, "seconds"),
             Setting::Workers => (0, 32, "jobs"),
             Setting::KeepaliveSecs => (1, 300, "seconds"),
+            Setting::JobRetentionDays => (1, 3_650, "days"),
             Setting::OrphanGraceHours => (0, 8_760, "hours"),
             Setting::NetboxMirrorHours => (0, 8_760, "hours"),
             Setting::TaskRetentionDays => (1, 3_650, "days"),
@@ -216,6 +227,7 @@ impl Setting {
             Setting::JobTimeoutSecs => settings.job_timeout.as_secs().to_string(),
             Setting::Workers => settings.workers.to_string(),
             Setting::KeepaliveSecs => settings.keepalive.as_secs().to_string(),
+            Setting::JobRetentionDays => (settings.job_retention.as_secs() / 86_400).to_string(),
             Setting::DeleteOrphans => switch_text(rules.delete_orphans).into(),
             Setting::OrphanGraceHours => rules.orphan_grace_hours.to_string(),
             Setting::NetboxMirrorHours => rules.netbox_mirror_hours.to_string(),
@@ -248,6 +260,9 @@ impl Setting {
                 Setting::JobTimeoutSecs => settings.job_timeout = Duration::from_secs(number),
                 Setting::Workers => settings.workers = number as usize,
                 Setting::KeepaliveSecs => settings.keepalive = Duration::from_secs(number),
+                Setting::JobRetentionDays => {
+                    settings.job_retention = Duration::from_secs(number * 86_400)
+                }
                 Setting::OrphanGraceHours => rules.orphan_grace_hours = number,
                 Setting::NetboxMirrorHours => rules.netbox_mirror_hours = number,
                 Setting::TaskRetentionDays => rules.task_retention_days = number,

@@ -434,3 +434,54 @@ async fn a_run_whose_job_was_ended_elsewhere_stops_and_writes_nothing_more() {
         lab.stop().await;
     }
 }
+
+#[tokio::test]
+async fn finished_jobs_past_their_retention_go_with_their_logs() {
+    use proxbox::server::housekeeping::{tidy, Tidied};
+    use sqlx::Connection;
+    for (backend, seed) in [(Backend::Sqlite, 109), (Backend::Postgres, 110)] {
+        let mut settings = test_job_settings();
+        settings.workers = 0;
+        let lab = JobsLab::start_with(backend, "keep", seed, 1, settings).await;
+        let (old, _) = lab.start_sync("devices").await;
+        lab.app.jobs.cancel(old).await.unwrap();
+        let (recent, _) = lab.start_sync("virtual-machines").await;
+        lab.app.jobs.cancel(recent).await.unwrap();
+        let (waiting, _) = lab.start_sync("storage").await;
+        assert!(!job_log(&lab.app, old).await.is_empty());
+        // The first ended 91 days ago.
+        let ninety_one_days_ago = proxbox::server::db::now_ms() - 91 * 86_400_000;
+        let sql = format!("UPDATE jobs SET finished_at = {ninety_one_days_ago} WHERE id = {old}");
+        if lab.app.db_url.starts_with("sqlite:") {
+            let mut conn = sqlx::SqliteConnection::connect(&lab.app.db_url)
+                .await
+                .unwrap();
+            sqlx::query(&sql).execute(&mut conn).await.unwrap();
+        } else {
+            let mut conn = sqlx::PgConnection::connect(&lab.app.db_url).await.unwrap();
+            sqlx::query(&sql).execute(&mut conn).await.unwrap();
+        }
+        let tidied = tidy(&lab.app.db, lab.app.jobs.settings().job_retention)
+            .await
+            .unwrap();
+        assert_eq!(tidied.jobs, 1, "{tidied:?}");
+        assert!(lab.app.db.job(old).await.unwrap().is_none());
+        assert!(
+            job_log(&lab.app, old).await.is_empty(),
+            "its log went with it"
+        );
+        assert!(lab.app.db.job(recent).await.unwrap().is_some());
+        assert!(
+            lab.app.db.job(waiting).await.unwrap().is_some(),
+            "a waiting job stays"
+        );
+        assert_eq!(
+            tidy(&lab.app.db, lab.app.jobs.settings().job_retention)
+                .await
+                .unwrap(),
+            Tidied::default(),
+            "a second round finds nothing"
+        );
+        lab.stop().await;
+    }
+}

@@ -103,6 +103,7 @@ pub fn test_job_settings() -> JobSettings {
         workers: 2,
         job_timeout: std::time::Duration::from_secs(600),
         keepalive: std::time::Duration::from_millis(300),
+        job_retention: std::time::Duration::from_secs(90 * 86_400),
         heartbeat: std::time::Duration::from_millis(100),
         stale_after: std::time::Duration::from_secs(2),
         poll: std::time::Duration::from_millis(100),

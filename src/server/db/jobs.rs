@@ -518,6 +518,25 @@ impl Db {
         Ok(())
     }
 
+    /// Removes the jobs that ended before `before_ms`, with their logs; returns how many.
+    pub async fn prune_finished_jobs(&self, before_ms: i64) -> Result<u64, DbError> {
+        let mut tx = self.begin_write().await?;
+        let ended = "SELECT id FROM jobs WHERE status IN ('completed', 'failed', 'cancelled') \
+                     AND finished_at < $1";
+        for table in ["job_events", "job_endpoints"] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE job_id IN ({ended})"))
+                .bind(before_ms)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let done = sqlx::query(&format!("DELETE FROM jobs WHERE id IN ({ended})"))
+            .bind(before_ms)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     /// Whether any pending or running job covers the endpoint.
     pub async fn endpoint_busy(&self, endpoint_id: i64) -> Result<bool, DbError> {
         let found: Option<i64> = sqlx::query_scalar(

@@ -42,7 +42,7 @@ pub enum DbError {
     Query(#[from] sqlx::Error),
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
@@ -147,6 +147,16 @@ impl Db {
 }
 
 /// Is this error a violated UNIQUE constraint (on either database)?
+/// Without the URL's password: a `Db` shows up in logs and panics.
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .field("url", &redact_url(&self.url))
+            .finish_non_exhaustive()
+    }
+}
+
 impl Db {
     /// The database's clock in milliseconds since the epoch, as SQL: heartbeats and their
     /// staleness are measured with the one clock every instance shares.

@@ -49,6 +49,19 @@ impl Db {
         Ok(())
     }
 
+    /// Forgets the subjects whose failures are outside the window and who are not locked.
+    pub async fn prune_login_throttle(&self) -> Result<u64, DbError> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "DELETE FROM login_throttle WHERE locked_until < $1 AND first_failure_at < $2",
+        )
+        .bind(now)
+        .bind(now - WINDOW_MS)
+        .execute(self.pool())
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     pub async fn clear_login_failures(&self, subject: &str) -> Result<(), DbError> {
         sqlx::query("DELETE FROM login_throttle WHERE subject = $1")
             .bind(subject)
