@@ -436,3 +436,23 @@ async fn guesses_from_one_client_do_not_lock_the_owner_out_from_another() {
         app.stop().await;
     }
 }
+
+#[tokio::test]
+async fn a_session_ends_a_week_after_its_login_however_busy() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    app.login().await;
+    let endpoints = || app.client.get(app.url("/api/endpoints")).send();
+    assert_eq!(endpoints().await.unwrap().status(), StatusCode::OK);
+    // Logged in eight days ago and used ever since: the sliding expiry is still ahead.
+    let eight_days_ago = proxbox::server::db::now_ms() - 8 * 86_400_000;
+    sqlx::query("UPDATE sessions SET created_at = $1")
+        .bind(eight_days_ago)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        endpoints().await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
+    app.stop().await;
+}

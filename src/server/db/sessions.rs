@@ -16,6 +16,9 @@ pub struct SessionUser {
 /// Refresh `last_seen_at` at most this often, so page views don't all write.
 const TOUCH_EVERY_MS: i64 = 60_000;
 
+/// The longest a session lives from its login, whatever its activity: a week.
+pub const ABSOLUTE_LIFETIME_MS: i64 = 7 * 86_400_000;
+
 impl Db {
     pub async fn create_session(
         &self,
@@ -36,7 +39,9 @@ impl Db {
         Ok(())
     }
 
-    /// The session's user, extending a sliding expiry; `None` when unknown or expired.
+    /// The session's user, extending a sliding expiry; `None` when unknown, expired, or
+    /// older than [`ABSOLUTE_LIFETIME_MS`] however active (a stolen cookie kept busy does
+    /// not live for ever).
     pub async fn session_user(
         &self,
         token_hash: &str,
@@ -46,10 +51,11 @@ impl Db {
         let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(
             "SELECT s.user_id, u.username, u.role, u.must_change_password, s.last_seen_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = $1 AND s.expires_at > $2",
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND s.created_at > $3",
         )
         .bind(token_hash)
         .bind(now)
+        .bind(now - ABSOLUTE_LIFETIME_MS)
         .fetch_optional(self.pool())
         .await?;
         let Some((user_id, username, role, must_change_password, last_seen_at)) = row else {
