@@ -11,9 +11,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::{Cookie, CookieJar, SameSite};
 
-use super::{
-    policy, RequestAuth, API_KEY_HEADER, CSRF_COOKIE, CSRF_FIELD, CSRF_HEADER, SESSION_COOKIE,
-};
+use super::{policy, RequestAuth, API_KEY_HEADER, CSRF_FIELD, CSRF_HEADER};
 use crate::error::AppError;
 use crate::server::crypto::{random_token, same_secret, token_hash};
 use crate::server::respond::Wants;
@@ -43,14 +41,16 @@ pub async fn authenticate(
                 .to_string()
             });
 
-    let (csrf_seed, new_csrf_cookie) = match jar.get(CSRF_COOKIE) {
+    let (csrf_seed, new_csrf_cookie) = match jar.get(super::csrf_cookie_name(&state.web)) {
         Some(cookie) if cookie.value().len() >= 32 => (cookie.value().to_string(), None),
         _ => {
             let seed = random_token();
             (seed.clone(), Some(seed))
         }
     };
-    let session_token = jar.get(SESSION_COOKIE).map(|c| c.value().to_string());
+    let session_token = jar
+        .get(super::session_cookie_name(&state.web))
+        .map(|c| c.value().to_string());
     let session_hash = session_token.as_deref().map(token_hash);
     let user = match &session_hash {
         Some(hash) => match state.db.session_user(hash, state.web.session_ttl_ms).await {
@@ -141,7 +141,7 @@ pub async fn authenticate(
         );
     }
     if let Some(seed) = new_csrf_cookie {
-        let cookie = Cookie::build((CSRF_COOKIE, seed))
+        let cookie = Cookie::build((super::csrf_cookie_name(&state.web), seed))
             .path("/")
             .http_only(true)
             .same_site(SameSite::Lax)

@@ -22,6 +22,26 @@ use crate::models::Scope;
 
 pub const SESSION_COOKIE: &str = "proxbox_session";
 pub const CSRF_COOKIE: &str = "proxbox_csrf";
+
+/// The session cookie's name: with `__Host-` when cookies are `Secure`, so that the
+/// browser takes it only from this host over HTTPS, with `Path=/` and no `Domain` (a
+/// sibling subdomain cannot plant or overwrite it).
+pub fn session_cookie_name(web: &WebSettings) -> &'static str {
+    if web.cookie_secure {
+        "__Host-proxbox_session"
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// The CSRF cookie's name, prefixed like [`session_cookie_name`].
+pub fn csrf_cookie_name(web: &WebSettings) -> &'static str {
+    if web.cookie_secure {
+        "__Host-proxbox_csrf"
+    } else {
+        CSRF_COOKIE
+    }
+}
 pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const CSRF_FIELD: &str = "csrf";
 pub const API_KEY_HEADER: &str = "x-proxbox-api-key";
@@ -179,7 +199,8 @@ pub fn session_cookie(token: Option<&str>, web: &WebSettings) -> http::HeaderVal
     };
     let secure = if web.cookie_secure { "; Secure" } else { "" };
     let cookie = format!(
-        "{SESSION_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+        "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}",
+        session_cookie_name(web),
         token.unwrap_or("")
     );
     http::HeaderValue::from_str(&cookie).expect("session tokens are URL-safe base64")
@@ -252,6 +273,34 @@ pub fn internal(error: impl std::fmt::Display) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secure_cookies_are_bound_to_this_host() {
+        let mut web = WebSettings {
+            cookie_secure: true,
+            session_ttl_ms: 3_600_000,
+            health_refresh_secs: 30,
+            trusted_proxies: Default::default(),
+        };
+        let cookie = session_cookie(Some("token"), &web);
+        let cookie = cookie.to_str().unwrap();
+        assert!(
+            cookie.starts_with("__Host-proxbox_session=token; Path=/;"),
+            "{cookie}"
+        );
+        assert!(
+            cookie.ends_with("; Secure") && !cookie.contains("Domain"),
+            "{cookie}"
+        );
+        assert_eq!(csrf_cookie_name(&web), "__Host-proxbox_csrf");
+        web.cookie_secure = false;
+        let plain = session_cookie(Some("token"), &web);
+        assert!(plain
+            .to_str()
+            .unwrap()
+            .starts_with("proxbox_session=token;"));
+        assert_eq!(csrf_cookie_name(&web), "proxbox_csrf");
+    }
 
     #[tokio::test]
     async fn passwords_hash_and_verify() {
