@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use proxbox_peer::body::{read_capped, BodyError, MAX_BODY_BYTES};
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION};
 use reqwest::Method;
 use serde::Serialize;
@@ -323,10 +324,15 @@ impl NetboxClient {
             .get("x-request-id")
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
-        let text = response
-            .text()
+        let bytes = read_capped(response, MAX_BODY_BYTES)
             .await
-            .map_err(|e| NbError::from_transport(&e, &self.base, method.as_str(), path, timeout))?;
+            .map_err(|e| match e {
+                BodyError::Transport(e) => {
+                    NbError::from_transport(&e, &self.base, method.as_str(), path, timeout)
+                }
+                too_large => NbError::malformed(&self.base, path, too_large.describe()),
+            })?;
+        let text = String::from_utf8_lossy(&bytes);
         if !status.is_success() {
             return Err(NbError::from_status(
                 status.as_u16(),

@@ -2,6 +2,7 @@
 //! categories of the progress events, TLS settings per endpoint, the reading of transport
 //! failures, and retries with backoff.
 
+pub mod body;
 pub mod tls;
 
 use std::future::Future;

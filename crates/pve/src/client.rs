@@ -3,12 +3,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use proxbox_peer::body::{read_capped, BodyError, MAX_BODY_BYTES};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, COOKIE};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use tokio::sync::{Mutex, Semaphore};
 
 use crate::error::{ErrorKind, PveError};
+
+/// An error answer's body is read for its message only.
+const ERROR_BODY_BYTES: usize = 64 * 1024;
 
 /// How Proxbox logs in to one Proxmox endpoint.
 #[derive(Clone)]
@@ -233,7 +237,10 @@ impl PveClient {
         let status = response.status();
         if !status.is_success() {
             let reason = status.canonical_reason().unwrap_or_default().to_string();
-            let body = response.text().await.unwrap_or_default();
+            let body = read_capped(response, ERROR_BODY_BYTES)
+                .await
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .unwrap_or_default();
             let detail = proxmox_error_detail(&body).unwrap_or(reason);
             return Err(PveError::from_status(
                 status.as_u16(),
@@ -243,9 +250,14 @@ impl PveClient {
                 self.options.timeout.as_secs(),
             ));
         }
-        let bytes = response.bytes().await.map_err(|e| {
-            PveError::from_transport(&e, &self.base, path, self.options.timeout.as_secs())
-        })?;
+        let bytes = read_capped(response, MAX_BODY_BYTES)
+            .await
+            .map_err(|e| match e {
+                BodyError::Transport(e) => {
+                    PveError::from_transport(&e, &self.base, path, self.options.timeout.as_secs())
+                }
+                too_large => PveError::malformed(&self.base, path, too_large.describe()),
+            })?;
         let mut envelope: Value =
             serde_json::from_slice(&bytes).map_err(|e| PveError::malformed(&self.base, path, e))?;
         match envelope.get_mut("data") {
