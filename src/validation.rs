@@ -240,6 +240,16 @@ pub fn ca_pem(raw: &str) -> Result<Option<String>, String> {
     Ok(Some(pem.to_string()))
 }
 
+/// A yes/no field as forms and settings write it: `on`, `true`, `1`, `yes` or their
+/// opposites `off`, `false`, `0`, `no`; anything else is `None`.
+pub fn parse_switch(text: &str) -> Option<bool> {
+    match text {
+        "on" | "true" | "1" | "yes" => Some(true),
+        "off" | "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

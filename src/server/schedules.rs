@@ -132,6 +132,14 @@ fn duplicate(e: ScheduleSaveError) -> AppError {
     }
 }
 
+/// The schedule `id`, or a not-found error naming it.
+pub async fn existing(db: &Db, id: i64) -> Result<ScheduleRow, AppError> {
+    db.schedule(id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| AppError::NotFound(format!("Schedule {id}")))
+}
+
 /// A new schedule (the page's "Add").
 pub async fn create(db: &Db, input: &ScheduleInput<'_>, by: &str) -> Result<i64, AppError> {
     let checked = check(db, input).await?;
@@ -174,7 +182,7 @@ pub async fn put(db: &Db, input: &ScheduleInput<'_>, by: &str) -> Result<Schedul
             input.enabled,
         )
         .await
-        .map_err(internal)?;
+        .map_err(duplicate)?;
     let after = db
         .schedule(id)
         .await
@@ -193,11 +201,7 @@ pub async fn put(db: &Db, input: &ScheduleInput<'_>, by: &str) -> Result<Schedul
 
 /// Changes a schedule's rule and whether it runs (the page's "Save" on a row).
 pub async fn update(db: &Db, id: i64, when: &str, enabled: bool, by: &str) -> Result<(), AppError> {
-    let before = db
-        .schedule(id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| AppError::NotFound(format!("Schedule {id}")))?;
+    let before = existing(db, id).await?;
     let rule = parse_when(when).map_err(|e| FieldErrors::one("when", e))?;
     db.update_schedule(id, before.endpoint_id, &before.stages, &rule, enabled)
         .await
@@ -219,11 +223,7 @@ pub async fn update(db: &Db, id: i64, when: &str, enabled: bool, by: &str) -> Re
 
 /// Removes a schedule.
 pub async fn delete(db: &Db, id: i64, by: &str) -> Result<(), AppError> {
-    let before = db
-        .schedule(id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| AppError::NotFound(format!("Schedule {id}")))?;
+    let before = existing(db, id).await?;
     db.delete_schedule(id).await.map_err(internal)?;
     let name = record_name(
         &endpoint_name(db, before.endpoint_id).await?,

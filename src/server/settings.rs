@@ -273,16 +273,8 @@ impl Setting {
         let rules = &mut settings.rules;
         match self {
             Setting::DeleteOrphans => {
-                rules.delete_orphans = match text {
-                    "on" | "true" | "1" | "yes" => true,
-                    "off" | "false" | "0" | "no" => false,
-                    _ => {
-                        return Err(format!(
-                            "{} is on or off; {text:?} is neither",
-                            self.label()
-                        ))
-                    }
-                }
+                rules.delete_orphans = crate::validation::parse_switch(text)
+                    .ok_or_else(|| format!("{} is on or off; {text:?} is neither", self.label()))?
             }
             Setting::Templates => {
                 rules.templates = Templates::from_str(text, true)

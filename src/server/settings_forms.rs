@@ -50,6 +50,14 @@ fn fields(body: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// The first value of field `name`.
+fn first<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    fields
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
+}
+
 fn internal(e: super::db::DbError) -> AppError {
     tracing::error!(error = %e, "settings database error");
     AppError::Internal("The settings could not be read or saved; see the server log.".into())
@@ -144,12 +152,7 @@ async fn add_schedule(
         wants,
         async {
             let fields = fields(&body);
-            let value = |name: &str| {
-                fields
-                    .iter()
-                    .find(|(n, _)| n == name)
-                    .map(|(_, v)| v.as_str())
-            };
+            let value = |name: &str| first(&fields, name);
             let endpoint_id = value("endpoint")
                 .and_then(|v| v.parse().ok())
                 .ok_or_else(|| FieldErrors::one("endpoint", "choose a Proxmox endpoint"))?;
@@ -181,11 +184,8 @@ async fn change_schedule(
         wants,
         async {
             let fields = fields(&body);
-            let when = fields
-                .iter()
-                .find(|(n, _)| n == "when")
-                .map_or("", |(_, v)| v.as_str());
-            let enabled = fields.iter().any(|(n, _)| n == "enabled");
+            let when = first(&fields, "when").unwrap_or("");
+            let enabled = first(&fields, "enabled").is_some();
             schedules::update(&state.db, id, when, enabled, &requester(auth.as_ref())).await?;
             Ok(Redirect::to("/settings#schedules").into_response())
         }
@@ -202,12 +202,7 @@ async fn run_schedule(
     answer(
         wants,
         async {
-            let schedule = state
-                .db
-                .schedule(id)
-                .await
-                .map_err(internal)?
-                .ok_or_else(|| AppError::NotFound(format!("Schedule {id}")))?;
+            let schedule = schedules::existing(&state.db, id).await?;
             let enqueued = state
                 .jobs
                 .start_schedule(&schedule, &requester(auth.as_ref()))

@@ -268,11 +268,7 @@ async fn a_stored_secret_is_kept_only_while_url_and_login_stay_the_same() {
     // Pointing the endpoint elsewhere with a blank secret must not carry the secret along.
     let mut moved = proxmox_form(&csrf, "lab", "");
     moved.push(("id", &id));
-    for (key, value) in moved.iter_mut() {
-        if *key == "form[url]" {
-            *value = "https://attacker.example:8006";
-        }
-    }
+    set_url(&mut moved, "https://attacker.example:8006");
     let res = app.post_form("/api/save_proxmox_endpoint", &moved).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let body: Value = res.json().await.unwrap();
@@ -403,11 +399,7 @@ async fn the_form_posts_to_its_page_and_a_refusal_shows_it_again_with_what_was_t
     app.login().await;
     let csrf = app.csrf().await;
     let mut bad = proxmox_form(&csrf, "typed-name", SECRET);
-    for (key, value) in bad.iter_mut() {
-        if *key == "form[url]" {
-            *value = "https://pve1.example.com:99999";
-        }
-    }
+    set_url(&mut bad, "https://pve1.example.com:99999");
     let res = app.post_form("/endpoints/proxmox/new", &bad).await;
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = res.text().await.unwrap();
@@ -453,4 +445,13 @@ async fn the_form_posts_to_its_page_and_a_refusal_shows_it_again_with_what_was_t
     let body: Value = res.json().await.unwrap();
     assert!(body["Validation"]["url"].is_string(), "{body}");
     app.stop().await;
+}
+
+/// Points a Proxmox endpoint form (of `proxmox_form`) at another URL.
+fn set_url<'a>(form: &mut [(&str, &'a str)], url: &'a str) {
+    for (key, value) in form.iter_mut() {
+        if *key == "form[url]" {
+            *value = url;
+        }
+    }
 }

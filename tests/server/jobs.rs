@@ -374,23 +374,17 @@ async fn a_job_run_by_one_instance_streams_live_from_another() {
 
 /// Ends a running job the way another instance's recovery does: failed, endpoints freed.
 async fn end_elsewhere(lab: &JobsLab, job_id: i64) {
-    use sqlx::Connection;
-    let url = &lab.app.db_url;
-    let statements = [
-        format!("UPDATE jobs SET status = 'failed', finished_at = 1 WHERE id = {job_id}"),
-        format!("DELETE FROM endpoint_locks WHERE job_id = {job_id}"),
-    ];
-    if url.starts_with("sqlite:") {
-        let mut conn = sqlx::SqliteConnection::connect(url).await.unwrap();
-        for sql in &statements {
-            sqlx::query(sql).execute(&mut conn).await.unwrap();
-        }
-    } else {
-        let mut conn = sqlx::PgConnection::connect(url).await.unwrap();
-        for sql in &statements {
-            sqlx::query(sql).execute(&mut conn).await.unwrap();
-        }
-    }
+    let pool = lab.app.db.pool();
+    sqlx::query("UPDATE jobs SET status = 'failed', finished_at = 1 WHERE id = $1")
+        .bind(job_id)
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("DELETE FROM endpoint_locks WHERE job_id = $1")
+        .bind(job_id)
+        .execute(pool)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -438,7 +432,6 @@ async fn a_run_whose_job_was_ended_elsewhere_stops_and_writes_nothing_more() {
 #[tokio::test]
 async fn finished_jobs_past_their_retention_go_with_their_logs() {
     use proxbox::server::housekeeping::{tidy, Tidied};
-    use sqlx::Connection;
     for (backend, seed) in [(Backend::Sqlite, 109), (Backend::Postgres, 110)] {
         let mut settings = test_job_settings();
         settings.workers = 0;
@@ -451,16 +444,12 @@ async fn finished_jobs_past_their_retention_go_with_their_logs() {
         assert!(!job_log(&lab.app, old).await.is_empty());
         // The first ended 91 days ago.
         let ninety_one_days_ago = proxbox::server::db::now_ms() - 91 * 86_400_000;
-        let sql = format!("UPDATE jobs SET finished_at = {ninety_one_days_ago} WHERE id = {old}");
-        if lab.app.db_url.starts_with("sqlite:") {
-            let mut conn = sqlx::SqliteConnection::connect(&lab.app.db_url)
-                .await
-                .unwrap();
-            sqlx::query(&sql).execute(&mut conn).await.unwrap();
-        } else {
-            let mut conn = sqlx::PgConnection::connect(&lab.app.db_url).await.unwrap();
-            sqlx::query(&sql).execute(&mut conn).await.unwrap();
-        }
+        sqlx::query("UPDATE jobs SET finished_at = $1 WHERE id = $2")
+            .bind(ninety_one_days_ago)
+            .bind(old)
+            .execute(lab.app.db.pool())
+            .await
+            .unwrap();
         let tidied = tidy(&lab.app.db, lab.app.jobs.settings().job_retention)
             .await
             .unwrap();

@@ -101,6 +101,13 @@ pub enum ScheduleSaveError {
     Db(#[from] DbError),
 }
 
+fn save_error(e: sqlx::Error) -> ScheduleSaveError {
+    match is_unique_violation(&e) {
+        true => ScheduleSaveError::Duplicate,
+        false => ScheduleSaveError::Db(e.into()),
+    }
+}
+
 impl Db {
     /// Creates the schedule of an endpoint and stage set, or changes the one it has; the
     /// first run is the rule's next time from now. Returns the schedule's id.
@@ -110,36 +117,28 @@ impl Db {
         stages: &str,
         rule: &ScheduleRule,
         enabled: bool,
-    ) -> Result<i64, DbError> {
+    ) -> Result<i64, ScheduleSaveError> {
         let (interval_secs, cron) = rule.columns();
-        let next = rule.next_after(now_ms());
         let updated: Option<i64> = sqlx::query_scalar(
             "UPDATE schedules SET interval_secs = $1, cron = $2, enabled = $3, next_run_at = $4 \
              WHERE endpoint_id = $5 AND stages = $6 RETURNING id",
         )
         .bind(interval_secs)
-        .bind(cron.clone())
+        .bind(cron)
         .bind(i64::from(enabled))
-        .bind(next)
+        .bind(rule.next_after(now_ms()))
         .bind(endpoint_id)
         .bind(stages)
         .fetch_optional(self.pool())
-        .await?;
-        if let Some(id) = updated {
-            return Ok(id);
+        .await
+        .map_err(|e| ScheduleSaveError::Db(e.into()))?;
+        match updated {
+            Some(id) => Ok(id),
+            None => {
+                self.create_schedule(endpoint_id, stages, rule, enabled)
+                    .await
+            }
         }
-        Ok(sqlx::query_scalar(
-            "INSERT INTO schedules (endpoint_id, stages, interval_secs, cron, enabled, next_run_at) \
-             VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
-        )
-        .bind(endpoint_id)
-        .bind(stages)
-        .bind(interval_secs)
-        .bind(cron)
-        .bind(i64::from(enabled))
-        .bind(next)
-        .fetch_one(self.pool())
-        .await?)
     }
 
     /// Changes one schedule (by id): its endpoint, stages, rule and whether it runs.
@@ -165,10 +164,7 @@ impl Db {
         .bind(id)
         .execute(self.pool())
         .await
-        .map_err(|e| match is_unique_violation(&e) {
-            true => ScheduleSaveError::Duplicate,
-            false => ScheduleSaveError::Db(e.into()),
-        })?;
+        .map_err(save_error)?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -193,10 +189,7 @@ impl Db {
         .bind(rule.next_after(now_ms()))
         .fetch_one(self.pool())
         .await
-        .map_err(|e| match is_unique_violation(&e) {
-            true => ScheduleSaveError::Duplicate,
-            false => ScheduleSaveError::Db(e.into()),
-        })
+        .map_err(save_error)
     }
 
     pub async fn schedules(&self) -> Result<Vec<ScheduleRow>, DbError> {

@@ -70,11 +70,13 @@ pub(crate) struct SyncParams {
 fn switch_param(name: &str, value: Option<&str>) -> Result<Option<bool>, AppError> {
     match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
         None | Some("" | "setting" | "default") => Ok(None),
-        Some("1" | "true" | "on" | "yes") => Ok(Some(true)),
-        Some("0" | "false" | "off" | "no") => Ok(Some(false)),
-        Some(other) => Err(AppError::BadRequest(format!(
-            "{name} is on or off (or empty for the setting), not {other:?}"
-        ))),
+        Some(other) => crate::validation::parse_switch(other)
+            .map(Some)
+            .ok_or_else(|| {
+                AppError::BadRequest(format!(
+                    "{name} is on or off (or empty for the setting), not {other:?}"
+                ))
+            }),
     }
 }
 
