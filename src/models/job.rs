@@ -129,12 +129,15 @@ pub struct JobSummary {
     pub schedule_id: Option<i64>,
 }
 
-/// A job with its whole event log, for the job page.
+/// A job with where it stands and one page of its event log, for the job page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobDetail {
     pub job: JobSummary,
-    /// `(seq, event)` in log order.
-    pub events: Vec<(i64, crate::events::SyncEvent)>,
+    /// The whole log folded (up to `last_seq`).
+    pub progress: crate::models::JobProgress,
+    pub last_seq: i64,
+    /// The page of the log the filter asked for.
+    pub log: crate::models::LogPage,
     /// Names of the job's Proxmox endpoints (those still configured).
     pub endpoint_names: Vec<String>,
     /// The server's clock when this was read (milliseconds since the Unix epoch).
@@ -155,20 +158,11 @@ pub struct JobSnapshot {
 
 impl JobSnapshot {
     pub fn of(detail: &JobDetail) -> JobSnapshot {
-        JobSnapshot::from_log(detail.job.clone(), &detail.events, detail.as_of)
-    }
-
-    /// The job with its log (`(seq, event)`, oldest first) folded in.
-    pub fn from_log(
-        job: JobSummary,
-        events: &[(i64, crate::events::SyncEvent)],
-        as_of: i64,
-    ) -> JobSnapshot {
         JobSnapshot {
-            job,
-            progress: crate::models::JobProgress::from_events(events.iter().map(|(_, e)| e)),
-            last_seq: events.last().map_or(0, |(seq, _)| *seq),
-            as_of,
+            job: detail.job.clone(),
+            progress: detail.progress.clone(),
+            last_seq: detail.last_seq,
+            as_of: detail.as_of,
         }
     }
 }

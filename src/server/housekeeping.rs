@@ -36,12 +36,17 @@ pub async fn run(jobs: Jobs) {
                 jobs: 0,
                 login_failures: 0,
             }) => {}
-            Ok(tidied) => tracing::info!(
-                sessions = tidied.sessions,
-                jobs = tidied.jobs,
-                login_failures = tidied.login_failures,
-                "old records removed"
-            ),
+            Ok(tidied) => {
+                if tidied.jobs > 0 {
+                    jobs.digests().forget_all();
+                }
+                tracing::info!(
+                    sessions = tidied.sessions,
+                    jobs = tidied.jobs,
+                    login_failures = tidied.login_failures,
+                    "old records removed"
+                )
+            }
             Err(e) => tracing::warn!(error = %e, "housekeeping failed"),
         }
     }

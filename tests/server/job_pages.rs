@@ -1,7 +1,8 @@
 //! The job pages without JavaScript: the dashboard's sync form lands on the job page, which
 //! renders the job from its log (stages, counts, the event log and its filters).
 
-use proxbox::models::JobStatus;
+use proxbox::models::{JobScope, JobStatus};
+use proxbox::server::db::jobs::{NewJob, StoredEvent};
 
 use crate::jobs_support::*;
 use crate::support::*;
@@ -64,4 +65,112 @@ async fn the_sync_form_leads_to_a_server_rendered_job_page() {
     let missing = lab.app.get_text("/jobs/987654").await;
     assert!(missing.contains("Job 987654 was not found"), "{missing}");
     lab.stop().await;
+}
+
+/// An `item_progress` frame as the log stores it; every ninth one failed.
+fn item_event(seq: i64) -> StoredEvent {
+    let status = if seq % 9 == 0 { "failed" } else { "created" };
+    let data = serde_json::json!({
+        "event": "item_progress", "phase": "devices", "name": format!("node-{seq}"),
+        "type": "device", "status": status, "operation": status,
+        "message": format!("node-{seq} {status}"),
+        "item": { "name": format!("node-{seq}"), "type": "device" },
+        "progress": { "current": seq, "total": 1000, "percent": 0.0 },
+    });
+    StoredEvent {
+        seq,
+        name: "item_progress".into(),
+        data: data.to_string(),
+    }
+}
+
+fn rows_of(html: &str) -> Vec<i64> {
+    html.split("<tr class=\"event-item_progress\"><td class=\"muted\">")
+        .skip(1)
+        .map(|row| row.split('<').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_long_log_is_shown_a_page_at_a_time_and_filtered_across_pages() {
+    let mut settings = test_job_settings();
+    settings.workers = 0;
+    let app = TestApp::start_with(Backend::Sqlite, settings, None).await;
+    app.login().await;
+    let scope = JobScope {
+        stages: vec!["devices".into()],
+        endpoint_ids: vec![],
+        dry_run: false,
+        target: None,
+        delete_orphans: None,
+    };
+    let job_id = app
+        .db
+        .enqueue_job(&NewJob {
+            kind: "sync",
+            scope: &scope,
+            requested_by: "test",
+            rerun_of: None,
+            schedule_id: None,
+        })
+        .await
+        .unwrap()
+        .job_id;
+    app.db.claim_job("test").await.unwrap().unwrap();
+    let first: Vec<StoredEvent> = (1..=450).map(item_event).collect();
+    app.db
+        .append_job_events(job_id, &first, None, None)
+        .await
+        .unwrap();
+
+    // Without a page, the latest events: the third page of 200.
+    let latest = app.get_text(&format!("/jobs/{job_id}")).await;
+    assert!(latest.contains("450 of 450 events"), "{latest}");
+    assert!(latest.contains("page 3 of 3"), "{latest}");
+    assert_eq!(rows_of(&latest), (401..=450).collect::<Vec<_>>());
+    assert!(
+        latest.contains("href=\"?page=1\""),
+        "a link to the first page"
+    );
+
+    let first_page = app.get_text(&format!("/jobs/{job_id}?page=1")).await;
+    assert_eq!(rows_of(&first_page), (1..=200).collect::<Vec<_>>());
+    let past_the_end = app.get_text(&format!("/jobs/{job_id}?page=99")).await;
+    assert_eq!(rows_of(&past_the_end), rows_of(&latest));
+
+    // A filter counts across the whole log, and its pages keep it.
+    let failures = app.get_text(&format!("/jobs/{job_id}?failures=1")).await;
+    assert!(failures.contains("50 of 450 events"), "{failures}");
+    assert_eq!(
+        rows_of(&failures),
+        (1..=50).map(|n| n * 9).collect::<Vec<_>>()
+    );
+    let created = app
+        .get_text(&format!("/jobs/{job_id}?status=created&page=2"))
+        .await;
+    assert!(created.contains("400 of 450 events"), "{created}");
+    assert!(created.contains("page 2 of 2"), "{created}");
+    let expected: Vec<i64> = (1..=450).filter(|s| s % 9 != 0).skip(200).collect();
+    assert_eq!(rows_of(&created), expected);
+    assert!(
+        created.contains("href=\"?page=1&amp;status=created\""),
+        "{created}"
+    );
+
+    // Events logged since the last view are folded in (the fold is remembered).
+    let more: Vec<StoredEvent> = (451..=460).map(item_event).collect();
+    app.db
+        .append_job_events(job_id, &more, None, None)
+        .await
+        .unwrap();
+    let later = app.get_text(&format!("/jobs/{job_id}")).await;
+    assert!(later.contains("460 of 460 events"), "{later}");
+    assert_eq!(rows_of(&later), (401..=460).collect::<Vec<_>>());
+    let stage_row = later.split("data-stage=\"devices\"").nth(1).unwrap();
+    let stage_row = stage_row.split("</tr>").next().unwrap();
+    assert!(
+        stage_row.contains("409") && stage_row.contains("51"),
+        "409 created and 51 failed, counted over all pages: {stage_row}"
+    );
+    app.stop().await;
 }

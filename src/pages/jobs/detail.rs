@@ -14,60 +14,74 @@ use crate::components::job_live::JobLive;
 use crate::components::layout::PageErrors;
 use crate::components::session::{page_allows, CsrfField};
 use crate::error::AppError;
-use crate::events::{ItemStatus, SyncEvent};
-use crate::models::Permission;
-use crate::models::{format_utc, JobDetail, JobSnapshot};
+use crate::models::{describe, format_utc, JobDetail, JobSnapshot, LogFilter, LogPage, Permission};
 use crate::wire::JsonText;
 
 #[server(endpoint = "job", input = GetUrl, output = JsonText)]
-pub async fn get_job(id: i64) -> Result<JobDetail, AppError> {
+pub async fn get_job(id: i64, #[server(default)] filter: LogFilter) -> Result<JobDetail, AppError> {
     let (state, _) = crate::server::context::require_user()?;
-    load_job(&state, id).await
+    load_job(&state, id, &filter).await
 }
 
-/// Job `id` with its whole log.
+/// Job `id` with where it stands and the page of its log that `filter` asks for.
 #[cfg(feature = "ssr")]
 pub async fn load_job(
     state: &crate::server::state::AppState,
     id: i64,
+    filter: &LogFilter,
 ) -> Result<JobDetail, AppError> {
-    let (job, events) = read_job(state, id).await?;
+    use crate::server::auth::internal;
+    let (job, digest) = read_job(state, id).await?;
+    let log = crate::server::jobs::digest::log_page(&state.db, id, &digest, filter)
+        .await
+        .map_err(internal)?;
     let endpoint_names = state
         .db
         .proxmox_endpoints()
         .await
-        .map_err(crate::server::auth::internal)?
+        .map_err(internal)?
         .into_iter()
         .filter(|e| job.scope.endpoint_ids.contains(&e.id))
         .map(|e| e.name)
         .collect();
     Ok(JobDetail {
         job,
-        events,
+        progress: digest.progress,
+        last_seq: digest.last_seq,
+        log,
         endpoint_names,
         as_of: crate::server::db::now_ms(),
     })
 }
 
-/// Job `id` as a live view starts from (its log folded, not kept).
+/// Job `id` as a live view starts from.
 #[cfg(feature = "ssr")]
 pub async fn load_snapshot(
     state: &crate::server::state::AppState,
     id: i64,
 ) -> Result<JobSnapshot, AppError> {
-    let (job, events) = read_job(state, id).await?;
-    Ok(JobSnapshot::from_log(
+    let (job, digest) = read_job(state, id).await?;
+    Ok(JobSnapshot {
         job,
-        &events,
-        crate::server::db::now_ms(),
-    ))
+        progress: digest.progress,
+        last_seq: digest.last_seq,
+        as_of: crate::server::db::now_ms(),
+    })
 }
 
+/// The job's row (read first, so that the fold covers at least what it says happened)
+/// and its log folded.
 #[cfg(feature = "ssr")]
 async fn read_job(
     state: &crate::server::state::AppState,
     id: i64,
-) -> Result<(crate::models::JobSummary, Vec<(i64, SyncEvent)>), AppError> {
+) -> Result<
+    (
+        crate::models::JobSummary,
+        crate::server::jobs::digest::LogDigest,
+    ),
+    AppError,
+> {
     use crate::server::auth::internal;
     let row = state
         .db
@@ -75,28 +89,29 @@ async fn read_job(
         .await
         .map_err(internal)?
         .ok_or_else(|| AppError::NotFound(format!("Job {id}")))?;
-    let events = state
-        .db
-        .job_events_after(id, 0, 100_000)
-        .await
-        .map_err(internal)?
-        .into_iter()
-        .filter_map(|e| {
-            SyncEvent::from_frame(&e.name, &e.data)
-                .ok()
-                .map(|ev| (e.seq, ev))
-        })
-        .collect();
-    Ok((row.summary(), events))
+    let digest = state.jobs.digest(id).await.map_err(internal)?;
+    Ok((row.summary(), digest))
+}
+
+/// The log filter and page of the job page's query string.
+fn log_filter(query: &leptos_router::params::ParamsMap) -> LogFilter {
+    LogFilter {
+        stage: query.get("stage").unwrap_or_default(),
+        status: query.get("status").unwrap_or_default(),
+        failures: query.get("failures").is_some_and(|v| v == "1" || v == "on"),
+        page: query.get("page").and_then(|p| p.parse().ok()),
+    }
 }
 
 #[component]
 pub fn JobPage() -> impl IntoView {
     let params = use_params_map();
+    let query = use_query_map();
     let id = move || params.with(|p| p.get("id").and_then(|id| id.parse::<i64>().ok()));
-    let detail = Resource::new(id, |id| async move {
+    let asked = move || (id(), query.with(log_filter));
+    let detail = Resource::new(asked, |(id, filter)| async move {
         match id {
-            Some(id) => get_job(id).await,
+            Some(id) => get_job(id, filter).await,
             None => Err(AppError::NotFound("This job".into())),
         }
     });
@@ -118,7 +133,7 @@ fn JobView(detail: JobDetail) -> impl IntoView {
     let start = JobSnapshot::of(&detail);
     let JobDetail {
         job,
-        events,
+        log,
         endpoint_names,
         ..
     } = detail;
@@ -155,7 +170,7 @@ fn JobView(detail: JobDetail) -> impl IntoView {
             })}
         </div>
         <LiveJob start/>
-        <EventLog events/>
+        <EventLog log/>
     }
 }
 
@@ -170,83 +185,46 @@ fn LiveJob(start: JobSnapshot) -> impl IntoView {
     view! { <JobLive start on_end=reload/> }
 }
 
-/// What an event is about and how it went, for the log table.
-fn describe(event: &SyncEvent) -> (String, String, String) {
-    match event {
-        SyncEvent::Discovery(d) => (d.phase.clone(), d.status.clone(), d.message.clone()),
-        SyncEvent::Step(s) => (
-            s.step.clone(),
-            format!("{:?}", s.status).to_lowercase(),
-            s.message.clone(),
-        ),
-        SyncEvent::Substep(s) => (
-            s.phase.clone(),
-            format!("{:?}", s.status).to_lowercase(),
-            s.message.clone(),
-        ),
-        SyncEvent::ItemProgress(p) => (
-            p.phase.clone(),
-            p.status.as_str().to_string(),
-            p.message.clone(),
-        ),
-        SyncEvent::PhaseSummary(p) => (
-            p.phase.clone(),
-            format!("{:?}", p.status).to_lowercase(),
-            p.message.clone(),
-        ),
-        SyncEvent::ErrorDetail(d) => (
-            d.phase.clone(),
-            d.category.as_str().to_string(),
-            d.message.clone(),
-        ),
-        SyncEvent::Error(e) => (e.step.clone(), e.status.clone(), e.error.clone()),
-        SyncEvent::Complete(c) => (
-            String::new(),
-            if c.ok { "ok".into() } else { "failed".into() },
-            c.message.clone(),
-        ),
-    }
-}
-
-fn is_failure(event: &SyncEvent) -> bool {
-    match event {
-        SyncEvent::ItemProgress(p) => p.status == ItemStatus::Failed,
-        SyncEvent::ErrorDetail(_) | SyncEvent::Error(_) => true,
-        SyncEvent::Complete(c) => !c.ok,
-        _ => false,
-    }
-}
-
-/// The log, filtered by `?stage=`, `?status=` and `?failures=1` (a GET form, so the
-/// filters work without JavaScript).
+/// One page of the log, filtered by `?stage=`, `?status=` and `?failures=1` (a GET form,
+/// so the filters and the pages work without JavaScript).
 #[component]
-fn EventLog(events: Vec<(i64, SyncEvent)>) -> impl IntoView {
-    let query = use_query_map();
-    let (stage, status, failures) = query.with_untracked(|q| {
-        (
-            q.get("stage").unwrap_or_default(),
-            q.get("status").unwrap_or_default(),
-            q.get("failures").is_some_and(|v| v == "1" || v == "on"),
-        )
-    });
-    let mut stages: Vec<String> = events
-        .iter()
-        .map(|(_, e)| describe(e).0)
-        .filter(|s| !s.is_empty())
-        .collect();
-    stages.dedup();
-    stages.sort();
-    stages.dedup();
-    let total = events.len();
-    let rows: Vec<(i64, &'static str, (String, String, String))> = events
-        .iter()
-        .filter(|(_, e)| !failures || is_failure(e))
-        .map(|(seq, e)| (*seq, e.name(), describe(e)))
-        .filter(|(_, _, (s, st, _))| {
-            (stage.is_empty() || *s == stage) && (status.is_empty() || *st == status)
-        })
-        .collect();
-    let shown = rows.len();
+fn EventLog(log: LogPage) -> impl IntoView {
+    let filter = use_query_map().with_untracked(log_filter);
+    let LogPage {
+        rows,
+        stages,
+        matching,
+        total,
+        page,
+        pages,
+    } = log;
+    let pager = {
+        let filter = filter.clone();
+        move || {
+            let link = |to: u64, label: &'static str, testid: &'static str| {
+                let query = filter.page_query(to);
+                (to != page)
+                    .then(|| view! { <a class="btn" href=query data-testid=testid>{label}</a> })
+            };
+            (pages > 1).then(|| {
+                view! {
+                    <nav class="pager" aria-label="Event log pages">
+                        {link(1, "First", "log-first")}
+                        {link(page.saturating_sub(1).max(1), "Previous", "log-previous")}
+                        <span class="muted" data-testid="log-page">{format!("page {page} of {pages}")}</span>
+                        {link((page + 1).min(pages), "Next", "log-next")}
+                        {link(pages, "Last", "log-last")}
+                    </nav>
+                }
+            })
+        }
+    };
+    let LogFilter {
+        stage,
+        status,
+        failures,
+        ..
+    } = filter.clone();
     view! {
         <section class="event-log">
             <h2>"Event log"</h2>
@@ -264,19 +242,25 @@ fn EventLog(events: Vec<(i64, SyncEvent)>) -> impl IntoView {
                 <label><input type="checkbox" name="failures" value="1" checked=failures/>" failures only"</label>
                 <button type="submit" class="btn">"Filter"</button>
             </form>
-            <p class="muted" data-testid="event-count">{format!("{shown} of {total} events")}</p>
+            <p class="muted" data-testid="event-count">{format!("{matching} of {total} events")}</p>
+            {pager()}
             <div class="table-wrap">
                 <table class="table log" data-testid="event-log">
                     <thead><tr><th>"#"</th><th>"Event"</th><th>"Stage"</th><th>"Status"</th><th>"Message"</th></tr></thead>
                     <tbody>
-                        {rows.into_iter().map(|(seq, name, (stage, status, message))| view! {
-                            <tr class=format!("event-{name}")>
-                                <td class="muted">{seq}</td><td>{name}</td><td>{stage}</td><td>{status}</td><td>{message}</td>
-                            </tr>
+                        {rows.into_iter().map(|(seq, event)| {
+                            let name = event.name();
+                            let (stage, status, message) = describe(&event);
+                            view! {
+                                <tr class=format!("event-{name}")>
+                                    <td class="muted">{seq}</td><td>{name}</td><td>{stage}</td><td>{status}</td><td>{message}</td>
+                                </tr>
+                            }
                         }).collect_view()}
                     </tbody>
                 </table>
             </div>
+            {pager()}
         </section>
     }
 }

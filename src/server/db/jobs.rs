@@ -498,6 +498,26 @@ impl Db {
         .await?)
     }
 
+    /// Up to `limit` events of job `job_id` up to `up_to_seq`, after skipping `offset`.
+    pub async fn job_events_window(
+        &self,
+        job_id: i64,
+        up_to_seq: i64,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<StoredEvent>, DbError> {
+        Ok(sqlx::query_as(
+            "SELECT seq, name, data FROM job_events WHERE job_id = $1 AND seq <= $2 \
+             ORDER BY seq LIMIT $3 OFFSET $4",
+        )
+        .bind(job_id)
+        .bind(up_to_seq)
+        .bind(limit as i64)
+        .bind(offset as i64)
+        .fetch_all(self.pool())
+        .await?)
+    }
+
     pub async fn job_last_seq(&self, job_id: i64) -> Result<i64, DbError> {
         Ok(
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = $1")

@@ -2,6 +2,7 @@
 //! log per job and its live fan-out. A sync never runs inside an HTTP response: requests
 //! enqueue (or attach to) a job, and streams replay and tail its log.
 
+pub mod digest;
 pub mod hub;
 pub mod listen;
 pub mod log;
@@ -69,6 +70,8 @@ pub(crate) struct Inner {
     /// Stop signals of the jobs this process runs.
     pub running: Mutex<HashMap<i64, StopSignal>>,
     pub shutdown: watch::Sender<bool>,
+    /// Folds of recently viewed jobs' logs.
+    pub digests: digest::Digests,
 }
 
 impl std::fmt::Debug for Jobs {
@@ -98,6 +101,7 @@ impl Jobs {
             wake: Notify::new(),
             running: Mutex::default(),
             shutdown: watch::channel(false).0,
+            digests: digest::Digests::default(),
         }))
     }
 
@@ -107,6 +111,15 @@ impl Jobs {
 
     pub fn db(&self) -> &Db {
         &self.0.db
+    }
+
+    /// Job `job_id`'s log folded up to its latest event.
+    pub async fn digest(&self, job_id: i64) -> Result<digest::LogDigest, DbError> {
+        self.0.digests.digest(&self.0.db, job_id).await
+    }
+
+    pub fn digests(&self) -> &digest::Digests {
+        &self.0.digests
     }
 
     /// The settings the next job runs with, as last read from the database.
