@@ -35,8 +35,10 @@ pub async fn main() -> ExitCode {
 
 fn init_tracing(options: &GlobalOptions) {
     let filter = EnvFilter::try_new(&options.log).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only on a terminal: a journal or a log file would keep the escape codes.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     match options.log_format {
         LogFormat::Json => builder.json().init(),
@@ -334,15 +336,16 @@ async fn serve(
         ),
     }
     let signalled = Arc::new(tokio::sync::Notify::new());
-    let server = axum::serve(
+    let server = super::connections::serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(stop_on_signal(jobs.clone(), signalled.clone()));
+        app,
+        std::time::Duration::from_secs(options.header_timeout_secs.max(1)),
+        stop_on_signal(jobs.clone(), signalled.clone()),
+    );
     // Jobs, streams and sockets are told at once; a request still open this long after the
     // signal is cut off, so that a restart takes seconds, not a job's wall clock.
     tokio::select! {
-        served = server => served.map_err(|e| format!("server error: {e}"))?,
+        () = server => {}
         () = async {
             signalled.notified().await;
             tokio::time::sleep(SHUTDOWN_GRACE).await;

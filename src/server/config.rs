@@ -101,6 +101,7 @@ impl std::fmt::Debug for ServeOptions {
             .field("session_hours", &self.session_hours)
             .field("health_refresh_secs", &self.health_refresh_secs)
             .field("trusted_proxies", &self.trusted_proxies)
+            .field("header_timeout_secs", &self.header_timeout_secs)
             .field("jobs", &self.jobs)
             .finish()
     }
@@ -309,6 +310,10 @@ pub struct ServeOptions {
     /// whose `X-Forwarded-For` names the client, for login throttling; other peers' is ignored.
     #[arg(long, env = "PROXBOX_TRUSTED_PROXIES", value_parser = TrustedProxies::parse, default_value = "")]
     pub trusted_proxies: TrustedProxies,
+    /// Seconds a client has to send a request's headers; a kept-alive connection idle as
+    /// long is closed (event streams and WebSockets are not affected).
+    #[arg(long, env = "PROXBOX_HEADER_TIMEOUT_SECS", default_value_t = 30)]
+    pub header_timeout_secs: u64,
     #[command(flatten)]
     pub jobs: JobOptions,
 }
@@ -433,6 +438,7 @@ impl Default for ServeOptions {
             session_hours: 12,
             health_refresh_secs: 30,
             trusted_proxies: TrustedProxies::default(),
+            header_timeout_secs: super::connections::HEADER_TIMEOUT.as_secs(),
             jobs: JobOptions::default(),
         }
     }

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod cluster_pages;
 pub mod config;
+pub mod connections;
 pub mod context;
 pub mod cron;
 pub mod crypto;

@@ -18,6 +18,7 @@ mod job_pages;
 mod jobs;
 mod jobs_support;
 mod netbox_link;
+mod serve;
 mod settings;
 mod shutdown;
 mod streams;

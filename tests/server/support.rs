@@ -1,7 +1,5 @@
 //! A Proxbox server per test, on its own database, reachable over real HTTP.
 
-use std::net::SocketAddr;
-
 use leptos::prelude::LeptosOptions;
 use proxbox::server::auth::client::TrustedProxies;
 use proxbox::server::crypto::SecretBox;
@@ -178,14 +176,12 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = router(state);
-        let server = tokio::spawn(async move {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .unwrap();
-        });
+        let server = tokio::spawn(proxbox::server::connections::serve(
+            listener,
+            app,
+            proxbox::server::connections::HEADER_TIMEOUT,
+            std::future::pending(),
+        ));
         TestApp {
             base: format!("http://{addr}"),
             db,
