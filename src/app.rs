@@ -25,6 +25,8 @@ use crate::pages::virtual_machines::panel::GuestPanelPage;
 use crate::pages::virtual_machines::GuestsPage;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    crate::server::http::declare_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

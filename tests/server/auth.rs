@@ -393,6 +393,52 @@ async fn every_answer_forbids_framing_sniffing_and_leaking_its_address() {
 }
 
 #[tokio::test]
+async fn a_page_runs_only_the_scripts_it_came_with() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    app.login().await;
+    let mut nonces = Vec::new();
+    for path in ["/login", "/", "/jobs"] {
+        let client = if path == "/login" {
+            new_client()
+        } else {
+            app.client.clone()
+        };
+        let res = client.get(app.url(path)).send().await.unwrap();
+        let policy = res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let html = res.text().await.unwrap();
+        let nonce = policy
+            .split("'nonce-")
+            .nth(1)
+            .and_then(|rest| rest.split('\'').next())
+            .unwrap_or_else(|| panic!("no script nonce in the policy of {path}: {policy}"))
+            .to_string();
+        assert!(policy.contains("default-src 'self'"), "{policy}");
+        assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+        let script_src = policy
+            .split(';')
+            .find(|d| d.trim_start().starts_with("script-src"))
+            .expect("a script-src directive");
+        assert!(!script_src.contains("unsafe-inline"), "{policy}");
+        let scripts: Vec<&str> = html.split("<script").skip(1).collect();
+        assert!(!scripts.is_empty(), "{path} hydrates");
+        for script in scripts {
+            let tag = script.split('>').next().unwrap();
+            assert!(
+                tag.contains(&format!("nonce=\"{nonce}\"")),
+                "a script of {path} without this response's nonce: <script{tag}>"
+            );
+        }
+        nonces.push(nonce);
+    }
+    nonces.dedup();
+    assert_eq!(nonces.len(), 3, "each response has its own nonce");
+    app.stop().await;
+}
+
+#[tokio::test]
 async fn guesses_from_one_client_do_not_lock_the_owner_out_from_another() {
     use proxbox::server::auth::client::TrustedProxies;
     for (trust, owner_gets_in) in [("127.0.0.1", true), ("", false)] {
