@@ -9,7 +9,8 @@ use crate::events::SyncEvent;
 use crate::server::sync::failure::{failure_ending, StageError};
 
 /// One frame: `id:` (when the event is in a log), `event:`, and the data split into
-/// `data:` lines (a line break inside the data would otherwise end the field).
+/// `data:` lines at every line break an `EventSource` knows (CRLF, LF and a lone CR), so
+/// that none of them ends the field early; the data arrives with LF line breaks.
 pub fn frame(id: Option<i64>, name: &str, data: &str) -> String {
     let mut out = String::with_capacity(data.len() + name.len() + 32);
     if let Some(id) = id {
@@ -18,9 +19,9 @@ pub fn frame(id: Option<i64>, name: &str, data: &str) -> String {
     out.push_str("event: ");
     out.push_str(name);
     out.push('\n');
-    for line in data.split('\n') {
+    for line in data.replace("\r\n", "\n").split(['\n', '\r']) {
         out.push_str("data: ");
-        out.push_str(line.strip_suffix('\r').unwrap_or(line));
+        out.push_str(line);
         out.push('\n');
     }
     out.push('\n');

@@ -30,6 +30,16 @@ impl fmt::Display for NbError {
 impl std::error::Error for NbError {}
 
 /// `dcim/device-roles` → `dcim.devicerole`, as NetBox names models in permissions.
+/// What of a body a message quotes: its start, marked as cut when it goes on (a page of
+/// HTML or a huge validation answer would drown the message, in the job log and the page).
+fn clip(text: &str) -> String {
+    const QUOTED: usize = 300;
+    match text.char_indices().nth(QUOTED) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
 pub fn model_label(path: &str) -> String {
     let mut parts = path.trim_matches('/').trim_start_matches("api/").split('/');
     let app = parts.next().unwrap_or_default();
@@ -68,12 +78,12 @@ impl NbError {
 
     pub fn from_status(status: u16, method: &str, base: &str, path: &str, body: &str) -> NbError {
         let json: Option<Value> = serde_json::from_str(body).ok();
-        let detail = json
-            .as_ref()
-            .and_then(|v| v.get("detail"))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
+        let detail = clip(
+            json.as_ref()
+                .and_then(|v| v.get("detail"))
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        );
         let model = model_label(path);
         let writing = method != "GET";
         let (kind, message, suggestion) = match status {
@@ -112,7 +122,7 @@ impl NbError {
             ),
             400 => (
                 ErrorKind::Validation,
-                format!("NetBox refused the {model} data: {}", json.as_ref().map(Value::to_string).unwrap_or_else(|| body.chars().take(300).collect())),
+                format!("NetBox refused the {model} data: {}", clip(&json.as_ref().map(Value::to_string).unwrap_or_else(|| body.to_string()))),
                 "Fix the value NetBox names (it may be edited in NetBox, or a NetBox validation rule may forbid it).".to_string(),
             ),
             502..=504 => (
@@ -122,7 +132,7 @@ impl NbError {
             ),
             _ => (
                 ErrorKind::Internal,
-                format!("NetBox at {base} failed with {status} for {method} {path}: {}", body.chars().take(300).collect::<String>()),
+                format!("NetBox at {base} failed with {status} for {method} {path}: {}", clip(body)),
                 "NetBox's log (or the NetBox error report) has the details.".to_string(),
             ),
         };
