@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 # the same ones, so the three share build artifacts instead of rebuilding each other.
 NATIVE := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=proxbox
 
-.PHONY: run test setup setup-test lint unit e2e bench sim build release clean
+.PHONY: run test setup setup-test lint unit e2e bench soak sim build release clean
 
 ## run: install what is missing, build the release site and binary, serve on http://127.0.0.1:3000
 run: setup
@@ -45,6 +45,13 @@ e2e:
 ## bench: speed and size targets, printed as a section for BENCHMARKS.md
 bench:
 	scripts/bench
+
+## soak: random changes and faults, kills and restarts, then a check that nothing was lost
+## or duplicated (SOAK_CYCLES, default 100); prints a section for BENCHMARKS.md
+soak:
+	scripts/db-up
+	scripts/netbox-up
+	$(NATIVE) cargo bench -q -p proxbox --features ssr --bench soak
 
 ## sim: a simulated Proxmox VE cluster for demos (see README "Try it without a cluster")
 sim:

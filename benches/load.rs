@@ -1,0 +1,397 @@
+//! Load: the real binary (this profile's build) syncing 1,000 simulated guests into the
+//! real NetBox while 500 clients use it at once: event streams of the job, dashboard
+//! sockets, page loads (dashboard, job page, job list) and sync form posts (which attach
+//! to the running job). Every answer must be right (status, a stream that ends with
+//! `complete`); it prints page latency percentiles and the server's peak memory.
+//!
+//! `make bench` runs it against `scripts/netbox-up`'s NetBox; `BENCH_CLIENTS` and
+//! `BENCH_VMS` scale it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use proxbox::models::{NetboxEndpointInput, ProxmoxCredentials, ProxmoxEndpointInput, Role, Scope};
+use proxbox::server::crypto::SecretBox;
+use proxbox::server::db::Db;
+use proxbox_netbox::{NetboxClient, NetboxOptions};
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+#[path = "../tests/common/netbox_cleanup.rs"]
+mod netbox_cleanup;
+
+const KEY: &str = "abababababababababababababababababababababababababababababababab";
+const PASSWORD: &str = "load-bench-password";
+
+fn env_number(key: &str, default: usize) -> usize {
+    std::env::var(key)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn netbox_env(key: &str) -> String {
+    let file = format!(
+        "{}/.cache/proxbox/netbox.env",
+        std::env::var("HOME").unwrap()
+    );
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("run scripts/netbox-up first ({file}: {e})"));
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
+        .unwrap()
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(1_000)
+        .build()
+        .unwrap()
+}
+
+/// The server's resident memory now and at its peak, in MB (Linux `VmRSS`, `VmHWM`).
+fn rss_mb(pid: u32) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let read = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    };
+    (read("VmRSS:"), read("VmHWM:"))
+}
+
+fn percentile(sorted: &[u64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize] as f64 / 1000.0
+}
+
+/// What the clients saw.
+#[derive(Default)]
+struct Seen {
+    /// Page and form latencies in microseconds.
+    latencies: Mutex<Vec<u64>>,
+    errors: Mutex<Vec<String>>,
+    requests: AtomicU64,
+    frames: AtomicU64,
+    socket_messages: AtomicU64,
+}
+
+impl Seen {
+    fn error(&self, what: String) {
+        let mut errors = self.errors.lock().unwrap();
+        if errors.len() < 20 {
+            errors.push(what);
+        }
+    }
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let clients = env_number("BENCH_CLIENTS", 500);
+    let guests = env_number("BENCH_VMS", 1000);
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % 0xfffff;
+    let name = format!("bload{stamp:x}");
+    let sim = pve_sim::start(pve_sim::SimOptions::local(pve_sim::ClusterSpec {
+        seed: 140,
+        name: name.clone(),
+        index: 140,
+        nodes: 3,
+        guests,
+        history: Default::default(),
+    }))
+    .await
+    .unwrap();
+
+    // The server's database: the simulator, the NetBox, an admin and an API key.
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("proxbox.db").display()
+    ))
+    .await
+    .unwrap();
+    let secrets = SecretBox::from_key_text(KEY).unwrap();
+    let c = sim.credentials();
+    db.insert_proxmox_endpoint(
+        &ProxmoxEndpointInput {
+            name: name.clone(),
+            url: sim.http_url.clone().unwrap(),
+            credentials: ProxmoxCredentials::Token {
+                token_id: c.token_id.clone(),
+                secret: Some(c.token_secret.clone()),
+            },
+            verify_tls: true,
+            ca_pem: None,
+            timeout_secs: 30,
+            enabled: true,
+        },
+        &secrets,
+    )
+    .await
+    .unwrap();
+    db.save_netbox_endpoint(
+        &NetboxEndpointInput {
+            url: netbox_env("NETBOX_URL"),
+            token: Some(netbox_env("NETBOX_TOKEN")),
+            verify_tls: true,
+            ca_pem: None,
+            timeout_secs: 300,
+        },
+        &secrets,
+    )
+    .await
+    .unwrap();
+    let hash = proxbox::server::auth::hash_password(PASSWORD.into())
+        .await
+        .unwrap();
+    db.create_user("admin", &hash, Role::Admin, false)
+        .await
+        .unwrap();
+    let key = proxbox::server::auth::create_api_key(&db, "load", &[Scope::Admin])
+        .await
+        .unwrap();
+    db.close().await;
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_proxbox"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .env("PROXBOX_DATA_DIR", dir.path())
+        .env("PROXBOX_SECRET_KEY", KEY)
+        .env("PROXBOX_LOG", "warn")
+        .env_remove("PROXBOX_DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let pid = server.id();
+    let admin = client();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while admin.get(format!("{base}/health")).send().await.is_err() {
+        assert!(Instant::now() < deadline, "the server did not start");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (idle_rss, _) = rss_mb(pid);
+    let session: serde_json::Value = admin
+        .get(format!("{base}/api/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let csrf = session["csrf"].as_str().unwrap().to_string();
+    let login = admin
+        .post(format!("{base}/api/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "admin"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_success() || login.status().is_redirection());
+
+    let began = Instant::now();
+    let started: serde_json::Value = admin
+        .post(format!("{base}/sync/full-update"))
+        .header("x-proxbox-api-key", &key)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let job_id = started["job_id"].as_i64().expect("a job");
+
+    let seen = Arc::new(Seen::default());
+    let (ended, until_end) = watch::channel(false);
+    let streams = clients * 3 / 10;
+    let sockets = clients * 2 / 10;
+    let posters = clients / 10;
+    let readers = clients - streams - sockets - posters;
+    let mut tasks = tokio::task::JoinSet::new();
+    let plain = client();
+    for _ in 0..streams {
+        let (client, base, key, seen) = (plain.clone(), base.clone(), key.clone(), seen.clone());
+        tasks.spawn(async move {
+            let response = client
+                .get(format!("{base}/jobs/{job_id}/stream"))
+                .header("x-proxbox-api-key", &key)
+                .send()
+                .await;
+            let mut body = match response {
+                Ok(r) if r.status() == 200 => r,
+                other => return seen.error(format!("stream: {other:?}")),
+            };
+            let mut text = String::new();
+            loop {
+                match body.chunk().await {
+                    Ok(Some(bytes)) => text.push_str(&String::from_utf8_lossy(&bytes)),
+                    Ok(None) => break,
+                    Err(e) => return seen.error(format!("stream broke: {e}")),
+                }
+            }
+            seen.frames
+                .fetch_add(text.matches("\nid: ").count() as u64 + 1, Ordering::Relaxed);
+            if !text.contains("event: complete") {
+                seen.error("a stream ended without complete".into());
+            }
+        });
+    }
+    for _ in 0..sockets {
+        let (port, key, seen, mut until_end) = (port, key.clone(), seen.clone(), until_end.clone());
+        tasks.spawn(async move {
+            let mut request = format!("ws://127.0.0.1:{port}/ws")
+                .into_client_request()
+                .unwrap();
+            request
+                .headers_mut()
+                .insert("X-Proxbox-API-Key", key.parse().unwrap());
+            let mut socket = match tokio_tungstenite::connect_async(request).await {
+                Ok((socket, _)) => socket,
+                Err(e) => return seen.error(format!("socket: {e}")),
+            };
+            loop {
+                tokio::select! {
+                    message = socket.next() => match message {
+                        Some(Ok(_)) => { seen.socket_messages.fetch_add(1, Ordering::Relaxed); }
+                        other => return seen.error(format!("socket ended early: {other:?}")),
+                    },
+                    _ = until_end.wait_for(|ended| *ended) => return,
+                }
+            }
+        });
+    }
+    let pages = [
+        "/".to_string(),
+        format!("/jobs/{job_id}"),
+        "/jobs".to_string(),
+        format!("/jobs/{job_id}?failures=1"),
+    ];
+    for index in 0..readers + posters {
+        let posting = index >= readers;
+        let (client, base, csrf, seen) = (admin.clone(), base.clone(), csrf.clone(), seen.clone());
+        let (pages, until_end) = (pages.clone(), until_end.clone());
+        tasks.spawn(async move {
+            let mut round = index;
+            while !*until_end.borrow() {
+                round += 1;
+                let sent = Instant::now();
+                let (what, result) = if posting {
+                    let response = client
+                        .post(format!("{base}/sync/full-update"))
+                        .form(&[("csrf", csrf.as_str())])
+                        .send()
+                        .await;
+                    ("sync form", response.map(|r| (r.status(), 303)))
+                } else {
+                    let page = &pages[round % pages.len()];
+                    let response = client.get(format!("{base}{page}")).send().await;
+                    let response = match response {
+                        Ok(r) => {
+                            let status = r.status();
+                            r.bytes().await.map(|_| (status, 200))
+                        }
+                        Err(e) => Err(e),
+                    };
+                    ("page", response)
+                };
+                seen.requests.fetch_add(1, Ordering::Relaxed);
+                match result {
+                    Ok((status, expected)) if status.as_u16() == expected => seen
+                        .latencies
+                        .lock()
+                        .unwrap()
+                        .push(sent.elapsed().as_micros() as u64),
+                    other => seen.error(format!("{what}: {other:?}")),
+                }
+            }
+        });
+    }
+
+    // Until the job ends: sample the server's memory.
+    let mut peak_sampled = idle_rss;
+    let status = loop {
+        let (now, _) = rss_mb(pid);
+        peak_sampled = peak_sampled.max(now);
+        let job: serde_json::Value = plain
+            .get(format!("{base}/api/job?id={job_id}"))
+            .header("x-proxbox-api-key", &key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap_or_default();
+        if let Some(status) = job["job"]["status"]
+            .as_str()
+            .filter(|s| ["completed", "failed", "cancelled"].contains(s))
+        {
+            break status.to_string();
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    let sync_secs = began.elapsed().as_secs_f64();
+    let _ = ended.send(true);
+    while let Some(joined) = tasks.join_next().await {
+        if let Err(e) = joined {
+            seen.error(format!("a client panicked: {e}"));
+        }
+    }
+    let (_, peak) = rss_mb(pid);
+    let _ = server.kill();
+    let _ = server.wait();
+
+    let mut latencies = seen.latencies.lock().unwrap().clone();
+    latencies.sort_unstable();
+    let errors = seen.errors.lock().unwrap().clone();
+    println!("| Load: {clients} clients ({streams} job streams, {sockets} sockets, {readers} page readers, {posters} sync form posters) during a full update of 3 nodes, {guests} guests | value |");
+    println!("|---|---|");
+    println!("| job | {status} in {sync_secs:.1} s |");
+    println!("| pages and form posts answered | {} |", latencies.len());
+    println!("| page latency p50 / p90 / p99 / max | {:.1} / {:.1} / {:.1} / {:.1} ms (target p99 under 200 ms) |",
+        percentile(&latencies, 0.5), percentile(&latencies, 0.9), percentile(&latencies, 0.99),
+        latencies.last().map_or(f64::NAN, |m| *m as f64 / 1000.0));
+    println!(
+        "| stream frames received / socket messages | {} / {} |",
+        seen.frames.load(Ordering::Relaxed),
+        seen.socket_messages.load(Ordering::Relaxed)
+    );
+    println!(
+        "| errors | {} of {} requests |",
+        errors.len(),
+        seen.requests.load(Ordering::Relaxed) + (streams + sockets) as u64
+    );
+    println!(
+        "| server RSS idle / peak | {idle_rss:.0} MB / {:.0} MB (target under 150 MB) |",
+        peak.max(peak_sampled)
+    );
+    for error in &errors {
+        println!("\nError: {error}");
+    }
+    let mut options = NetboxOptions::new(netbox_env("NETBOX_URL"), netbox_env("NETBOX_TOKEN"));
+    options.timeout = Duration::from_secs(900);
+    netbox_cleanup::cleanup(&NetboxClient::new(options).unwrap(), &name).await;
+    sim.stop().await;
+    assert!(errors.is_empty(), "clients saw errors");
+    assert_eq!(status, "completed");
+}
