@@ -234,10 +234,11 @@ impl Instances {
             .await
             .is_err()
         {
-            assert!(
-                Instant::now() < deadline,
-                "the server at {base} did not start"
-            );
+            if Instant::now() > deadline {
+                let log = self.running[index].data_dir.join("server.log");
+                let log = std::fs::read_to_string(log).unwrap_or_default();
+                panic!("the server at {base} did not start:\n{log}");
+            }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -8,6 +8,37 @@ use crate::error::AppError;
 use crate::models::{Role, Scope};
 use crate::validation::FieldErrors;
 
+/// On a database without users, creates the first admin with `password` or a generated
+/// one; returns the generated one to show. Instances started side by side on one
+/// PostgreSQL race for it: the one that loses finds the admin made, not an error.
+pub async fn ensure_first_admin(
+    db: &Db,
+    username: &str,
+    password: Option<&str>,
+) -> Result<Option<(String, String)>, String> {
+    if db.user_count().await.map_err(|e| e.to_string())? > 0 {
+        return Ok(None);
+    }
+    let (password, show) = match password.filter(|p| !p.is_empty()) {
+        Some(given) => (given.to_string(), false),
+        None => (auth::generate_password(), true),
+    };
+    let hash = auth::hash_password(password.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    match db.create_user(username, &hash, Role::Admin, false).await {
+        Ok(_) => {
+            tracing::info!(user = %username, "created the first admin");
+            Ok(show.then(|| (username.to_string(), password)))
+        }
+        Err(super::db::DbError::Query(e)) if super::db::is_unique_violation(&e) => {
+            tracing::info!(user = %username, "another instance created the first admin");
+            Ok(None)
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// The longest user or key name accepted.
 const MAX_NAME: usize = 64;
 

@@ -298,7 +298,9 @@ async fn serve(
         leptos_options.site_addr = listen;
     }
     let addr = leptos_options.site_addr;
-    let first_login = ensure_first_admin(&db, &options).await?;
+    let first_login =
+        accounts::ensure_first_admin(&db, &options.admin_user, options.admin_password.as_deref())
+            .await?;
     let secrets = Arc::new(secrets);
     let settings = JobSettings {
         fixed,
@@ -399,29 +401,6 @@ async fn stop_workers(jobs: &Jobs, workers: &mut tokio::task::JoinSet<()>) {
         tracing::warn!("jobs still running at shutdown; the next start marks them interrupted");
         workers.abort_all();
     }
-}
-
-/// Creates the first admin when there is no user. Returns the generated password to show,
-/// unless it came from `PROXBOX_ADMIN_PASSWORD`.
-async fn ensure_first_admin(
-    db: &Db,
-    options: &ServeOptions,
-) -> Result<Option<(String, String)>, String> {
-    if db.user_count().await.map_err(|e| e.to_string())? > 0 {
-        return Ok(None);
-    }
-    let (password, show) = match options.admin_password.clone().filter(|p| !p.is_empty()) {
-        Some(given) => (given, false),
-        None => (auth::generate_password(), true),
-    };
-    let hash = auth::hash_password(password.clone())
-        .await
-        .map_err(|e| e.to_string())?;
-    db.create_user(&options.admin_user, &hash, Role::Admin, false)
-        .await
-        .map_err(|e| e.to_string())?;
-    tracing::info!(user = %options.admin_user, "created the first admin");
-    Ok(show.then(|| (options.admin_user.clone(), password)))
 }
 
 /// How long open requests may take to finish after SIGTERM or Ctrl-C.

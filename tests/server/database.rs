@@ -180,3 +180,28 @@ async fn writers_abandoned_while_beginning_leave_no_connection_in_a_transaction(
         test_db.drop_db().await;
     }
 }
+
+#[tokio::test]
+async fn instances_started_side_by_side_make_one_first_admin() {
+    let test_db = TestDb::new(Backend::Postgres).await;
+    let first = Db::connect(&test_db.url).await.unwrap();
+    let second = Db::connect(&test_db.url).await.unwrap();
+    // Both find no user before either has hashed its password (Argon2 takes a while).
+    let (a, b) = tokio::join!(
+        proxbox::server::accounts::ensure_first_admin(&first, "admin", None),
+        proxbox::server::accounts::ensure_first_admin(&second, "admin", None),
+    );
+    let (a, b) = (a.expect("no error"), b.expect("no error"));
+    assert_eq!(
+        [a.is_some(), b.is_some()]
+            .iter()
+            .filter(|made| **made)
+            .count(),
+        1,
+        "one of them made the admin and shows its password"
+    );
+    assert_eq!(first.user_count().await.unwrap(), 1);
+    first.close().await;
+    second.close().await;
+    test_db.drop_db().await;
+}

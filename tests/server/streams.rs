@@ -510,6 +510,38 @@ async fn a_full_update_stream_opens_with_the_discovery_of_the_system_we_replace(
 }
 
 #[tokio::test]
+async fn a_plugin_stream_syncs_only_the_endpoint_it_names() {
+    let lab = JobsLab::start(Backend::Sqlite, "perendpoint", 78, 2).await;
+    // Another enabled endpoint, unreachable: a stream that synced it too would fail.
+    let other = crate::sync_support::endpoint(&lab.app.db, "unreachable").await;
+    let body = lab
+        .get(&format!(
+            "/dcim/devices/create/stream?proxmox_endpoint_ids={}",
+            lab.endpoint_id
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let frames = assert_well_framed(&body, 1);
+    let Some((_, SyncEvent::Complete(complete))) = frames.last() else {
+        panic!("no complete frame: {body}");
+    };
+    assert!(complete.ok, "{body}");
+    let jobs: Vec<(i64,)> = sqlx::query_as("SELECT id FROM jobs")
+        .fetch_all(lab.app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(jobs.len(), 1);
+    let job = lab.app.db.job(jobs[0].0).await.unwrap().unwrap().summary();
+    assert_eq!(job.scope.endpoint_ids, vec![lab.endpoint_id]);
+    assert_ne!(other, lab.endpoint_id);
+    lab.stop().await;
+}
+
+#[tokio::test]
 async fn old_stage_names_start_the_same_jobs() {
     // No worker: the first job waits, so the second request finds it.
     let mut settings = test_job_settings();

@@ -1,6 +1,8 @@
-//! The routes of proxbox-api that the existing NetBox plugin calls, so that it can use
-//! Proxbox as its backend. The plugin authenticates with `X-Proxbox-API-Key` (checked by
-//! the auth middleware against the hashed keys). Every sync here is a job like any other:
+//! Sync and stream routes compatible with proxbox-api (the backend of the system Proxbox
+//! replaces), for scripts and the consumers of its event streams; they authenticate with
+//! `X-Proxbox-API-Key` (checked by the auth middleware against the hashed keys). The
+//! netbox-proxbox plugin needs more than these (its key bootstrap, endpoint registration
+//! and `/proxmox/...` reads), which Proxbox does not serve. Every sync here is a job like any other:
 //! the stream variants stream it, the plain ones wait for its `complete` and answer it.
 
 use axum::extract::{Query, State};

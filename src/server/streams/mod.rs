@@ -51,8 +51,9 @@ pub(crate) fn requester(auth: Option<&RequestAuth>) -> String {
 /// Options of a sync request, from a query string or a form.
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct SyncParams {
-    /// Proxmox endpoint ids, comma-separated (default: every enabled one).
-    #[serde(default)]
+    /// Proxmox endpoint ids, comma-separated (default: every enabled one); the NetBox
+    /// plugin's per-endpoint streams name it `proxmox_endpoint_ids`.
+    #[serde(default, alias = "proxmox_endpoint_ids")]
     endpoints: Option<String>,
     #[serde(default)]
     dry_run: Option<String>,
@@ -266,7 +267,9 @@ fn form_params(text: &str) -> SyncParams {
     let mut params = SyncParams::default();
     for (key, value) in url::form_urlencoded::parse(text.as_bytes()) {
         match &*key {
-            "endpoints" | "endpoint" => append(&mut params.endpoints, &value),
+            "endpoints" | "endpoint" | "proxmox_endpoint_ids" => {
+                append(&mut params.endpoints, &value)
+            }
             "stage" | "stages" => append(&mut params.stages, &value),
             "dry_run" => params.dry_run = Some(value.into_owned()),
             "delete_orphans" => params.delete_orphans = Some(value.into_owned()),
