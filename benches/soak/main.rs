@@ -245,7 +245,7 @@ async fn main() {
             sim.add_fault(fault).await;
             *tally.proxmox_faults.entry(name).or_default() += 1;
         }
-        proxy.set_rate(if rng.chance(50) { 20 } else { 0 });
+        proxy.set_rate(if rng.chance(50) { 40 } else { 0 });
 
         let job_id = instances.start_full_update().await;
         let follower = tokio::spawn(follow_job(
