@@ -83,14 +83,23 @@ async fn read_job(
     AppError,
 > {
     use crate::server::auth::internal;
-    let row = state
-        .db
-        .job(id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| AppError::NotFound(format!("Job {id}")))?;
+    let read_row = || async {
+        state
+            .db
+            .job(id)
+            .await
+            .map_err(internal)?
+            .ok_or_else(|| AppError::NotFound(format!("Job {id}")))
+    };
+    let mut job = read_row().await?.summary();
     let digest = state.jobs.digest(id).await.map_err(internal)?;
-    Ok((row.summary(), digest))
+    // The job's end and its `complete` commit together; a log read after the row may hold
+    // an end the row did not show yet. Read the row again then, or the page would show a
+    // finished log under a running job that no stream would ever end.
+    if job.status.is_active() && digest.progress.finished.is_some() {
+        job = read_row().await?.summary();
+    }
+    Ok((job, digest))
 }
 
 /// The log filter and page of the job page's query string.
