@@ -242,17 +242,31 @@ async fn main() {
                 Ok(r) if r.status() == 200 => r,
                 other => return seen.error(format!("stream: {other:?}")),
             };
-            let mut text = String::new();
+            // Counted as it arrives (150 streams of a 1,000-guest job are gigabytes): the
+            // frames' `id:` lines, and the `complete` frame, which may straddle two chunks.
+            let (mut frames, mut complete, mut carry) = (0u64, false, String::new());
             loop {
                 match body.chunk().await {
-                    Ok(Some(bytes)) => text.push_str(&String::from_utf8_lossy(&bytes)),
+                    Ok(Some(bytes)) => {
+                        let text = format!("{carry}{}", String::from_utf8_lossy(&bytes));
+                        frames += text.matches("\nid: ").count() as u64;
+                        complete |= text.contains("event: complete");
+                        let keep = text.len().saturating_sub(32);
+                        let keep = (keep..=text.len())
+                            .find(|i| text.is_char_boundary(*i))
+                            .unwrap_or(text.len());
+                        carry = text[keep..].to_string();
+                        // A frame split after its newline would count twice; drop it.
+                        if carry.contains("\nid: ") {
+                            frames -= carry.matches("\nid: ").count() as u64;
+                        }
+                    }
                     Ok(None) => break,
                     Err(e) => return seen.error(format!("stream broke: {e}")),
                 }
             }
-            seen.frames
-                .fetch_add(text.matches("\nid: ").count() as u64 + 1, Ordering::Relaxed);
-            if !text.contains("event: complete") {
+            seen.frames.fetch_add(frames, Ordering::Relaxed);
+            if !complete {
                 seen.error("a stream ended without complete".into());
             }
         });
@@ -295,6 +309,9 @@ async fn main() {
             let mut round = index;
             while !*until_end.borrow() {
                 round += 1;
+                // A person's pace: a page or a click every second or two.
+                tokio::time::sleep(Duration::from_millis(1_000 + (round as u64 * 7919) % 1_000))
+                    .await;
                 let sent = Instant::now();
                 let (what, result) = if posting {
                     let response = client

@@ -104,14 +104,12 @@ pub fn base_url(raw: &str, api_suffix: &str, example: &str) -> Result<String, St
     if url.query().is_some() || url.fragment().is_some() {
         return Err("Remove the query (?…) and fragment (#…) from the URL.".into());
     }
-    let mut text = url.to_string();
-    while text.ends_with('/') {
-        text.pop();
+    // The API suffix comes off the path only: `https://api` is a host named `api`.
+    let mut path = url.path().trim_end_matches('/');
+    if let Some(stripped) = path.strip_suffix(api_suffix) {
+        path = stripped.trim_end_matches('/');
     }
-    if let Some(stripped) = text.strip_suffix(api_suffix) {
-        text = stripped.trim_end_matches('/').to_string();
-    }
-    Ok(text)
+    Ok(format!("{}{path}", &url[..url::Position::BeforePath]))
 }
 
 pub fn proxmox_url(raw: &str) -> Result<String, String> {
@@ -288,6 +286,9 @@ mod tests {
             netbox_url("http://127.0.0.1:8000").unwrap(),
             "http://127.0.0.1:8000"
         );
+        // Only the path loses its `/api` (found by tests/fuzz: this became `https:`).
+        assert_eq!(netbox_url("https:///api").unwrap(), "https://api");
+        assert_eq!(netbox_url("https://api/api").unwrap(), "https://api");
     }
 
     #[test]
