@@ -181,6 +181,16 @@ async fn main() {
         .spawn()
         .unwrap();
     let pid = server.id();
+    // Killed however the bench ends (a panic included): no server outlives it.
+    struct KillOnDrop(u32);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &self.0.to_string()])
+                .status();
+        }
+    }
+    let _guard = KillOnDrop(pid);
     let admin = client();
     let deadline = Instant::now() + Duration::from_secs(60);
     while admin.get(format!("{base}/health")).send().await.is_err() {
@@ -208,9 +218,21 @@ async fn main() {
         .await
         .unwrap();
     assert!(login.status().is_success() || login.status().is_redirection());
+    // Logging in gives the browser a new CSRF token; the forms carry that one.
+    let session: serde_json::Value = admin
+        .get(format!("{base}/api/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let csrf = session["csrf"].as_str().unwrap().to_string();
 
     let began = Instant::now();
-    let started: serde_json::Value = admin
+    // A client of its own: with the admin's session cookie too, the request would count as
+    // the browser's and need its CSRF token.
+    let started: serde_json::Value = client()
         .post(format!("{base}/sync/full-update"))
         .header("x-proxbox-api-key", &key)
         .json(&serde_json::json!({}))
@@ -220,7 +242,9 @@ async fn main() {
         .json()
         .await
         .unwrap();
-    let job_id = started["job_id"].as_i64().expect("a job");
+    let job_id = started["job_id"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("no job: {started}"));
 
     let seen = Arc::new(Seen::default());
     let (ended, until_end) = watch::channel(false);

@@ -169,6 +169,14 @@ impl Instance {
     }
 }
 
+/// No server outlives the soak, however it ends (a failed assertion included).
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
