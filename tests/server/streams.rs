@@ -357,7 +357,7 @@ where
 }
 
 #[tokio::test]
-async fn the_proxbox_api_routes_serve_the_netbox_plugin() {
+async fn the_proxbox_api_compatible_routes_sync_and_stream_with_a_key() {
     let lab = JobsLab::start(Backend::Sqlite, "compat", 75, 3).await;
     let version: Value = lab
         .get("/version")
