@@ -105,8 +105,12 @@ pub fn base_url(raw: &str, api_suffix: &str, example: &str) -> Result<String, St
         return Err("Remove the query (?…) and fragment (#…) from the URL.".into());
     }
     // The API suffix comes off the path only: `https://api` is a host named `api`.
+    // Every repeat of it: what the form shows must be accepted again unchanged.
     let mut path = url.path().trim_end_matches('/');
-    if let Some(stripped) = path.strip_suffix(api_suffix) {
+    while let Some(stripped) = path
+        .strip_suffix(api_suffix)
+        .filter(|_| !api_suffix.is_empty())
+    {
         path = stripped.trim_end_matches('/');
     }
     Ok(format!("{}{path}", &url[..url::Position::BeforePath]))
@@ -289,6 +293,10 @@ mod tests {
         // Only the path loses its `/api` (found by tests/fuzz: this became `https:`).
         assert_eq!(netbox_url("https:///api").unwrap(), "https://api");
         assert_eq!(netbox_url("https://api/api").unwrap(), "https://api");
+        assert_eq!(
+            proxmox_url("https://pve1/api2/json/api2/json").unwrap(),
+            "https://pve1"
+        );
     }
 
     #[test]
