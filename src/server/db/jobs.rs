@@ -518,6 +518,27 @@ impl Db {
         .await?)
     }
 
+    /// The events of job `job_id` with the given seqs, in log order.
+    pub async fn job_events_by_seq(
+        &self,
+        job_id: i64,
+        seqs: &[i64],
+    ) -> Result<Vec<StoredEvent>, DbError> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let placeholders: Vec<String> = (0..seqs.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT seq, name, data FROM job_events WHERE job_id = $1 AND seq IN ({}) ORDER BY seq",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_as(&sql).bind(job_id);
+        for seq in seqs {
+            query = query.bind(*seq);
+        }
+        Ok(query.fetch_all(self.pool()).await?)
+    }
+
     pub async fn job_last_seq(&self, job_id: i64) -> Result<i64, DbError> {
         Ok(
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = $1")

@@ -26,6 +26,9 @@ pub struct LogDigest {
     pub total: u64,
     /// The stages the log mentions.
     pub stages: BTreeSet<String>,
+    /// The seqs of its failures, so that the log filtered to failures (what an operator
+    /// looks at first) is read without a pass over the whole log.
+    pub failures: Vec<i64>,
 }
 
 impl LogDigest {
@@ -35,6 +38,9 @@ impl LogDigest {
             if !self.stages.contains(stage) {
                 self.stages.insert(stage.to_string());
             }
+        }
+        if crate::models::is_failure(event) {
+            self.failures.push(seq);
         }
         self.last_seq = seq;
         self.total += 1;
@@ -98,6 +104,27 @@ pub async fn log_page(
             rows,
             stages,
             matching: digest.total,
+            total: digest.total,
+            page,
+            pages,
+        });
+    }
+    if filter.failures && filter.stage.is_empty() && filter.status.is_empty() {
+        let matching = digest.failures.len() as u64;
+        let pages = LogPage::page_count(matching);
+        let page = LogPage::clamp_page(filter.page, pages);
+        let start = ((page - 1) * LOG_PAGE_SIZE) as usize;
+        let end = (start + LOG_PAGE_SIZE as usize).min(digest.failures.len());
+        let rows = db
+            .job_events_by_seq(job_id, &digest.failures[start..end])
+            .await?
+            .into_iter()
+            .filter_map(decode)
+            .collect();
+        return Ok(LogPage {
+            rows,
+            stages,
+            matching,
             total: digest.total,
             page,
             pages,
