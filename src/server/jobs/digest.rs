@@ -89,40 +89,30 @@ pub async fn log_page(
     filter: &LogFilter,
 ) -> Result<LogPage, DbError> {
     let stages = digest.stages.iter().cloned().collect();
-    if filter.is_empty() {
-        // Every event passes: the page is a window of the log, read as such.
-        let pages = LogPage::page_count(digest.total);
-        let page = LogPage::clamp_page(filter.page, pages);
-        let offset = (page - 1) * LOG_PAGE_SIZE;
-        let rows = db
-            .job_events_window(job_id, digest.last_seq, offset, LOG_PAGE_SIZE)
-            .await?
-            .into_iter()
-            .filter_map(decode)
-            .collect();
-        return Ok(LogPage {
-            rows,
-            stages,
-            matching: digest.total,
-            total: digest.total,
-            page,
-            pages,
-        });
-    }
-    if filter.failures && filter.stage.is_empty() && filter.status.is_empty() {
-        let matching = digest.failures.len() as u64;
+    // Every event passes (a window of the log), or only failures (whose seqs the fold
+    // keeps): the page is read as such, not found by a pass over the whole log.
+    let known = if filter.is_empty() {
+        Some(digest.total)
+    } else if filter.failures && filter.stage.is_empty() && filter.status.is_empty() {
+        Some(digest.failures.len() as u64)
+    } else {
+        None
+    };
+    if let Some(matching) = known {
         let pages = LogPage::page_count(matching);
         let page = LogPage::clamp_page(filter.page, pages);
-        let start = ((page - 1) * LOG_PAGE_SIZE) as usize;
-        let end = (start + LOG_PAGE_SIZE as usize).min(digest.failures.len());
-        let rows = db
-            .job_events_by_seq(job_id, &digest.failures[start..end])
-            .await?
-            .into_iter()
-            .filter_map(decode)
-            .collect();
+        let offset = (page - 1) * LOG_PAGE_SIZE;
+        let stored = if filter.is_empty() {
+            db.job_events_window(job_id, digest.last_seq, offset, LOG_PAGE_SIZE)
+                .await?
+        } else {
+            let start = offset as usize;
+            let end = (start + LOG_PAGE_SIZE as usize).min(digest.failures.len());
+            db.job_events_by_seq(job_id, &digest.failures[start..end])
+                .await?
+        };
         return Ok(LogPage {
-            rows,
+            rows: stored.into_iter().filter_map(decode).collect(),
             stages,
             matching,
             total: digest.total,
