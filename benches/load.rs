@@ -19,6 +19,10 @@ use proxbox_netbox::{NetboxClient, NetboxOptions};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
+#[path = "common/peers.rs"]
+mod peers;
+use peers::{free_port, netbox_env};
+
 #[path = "../tests/common/netbox_cleanup.rs"]
 mod netbox_cleanup;
 
@@ -32,18 +36,6 @@ fn env_number(key: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-fn netbox_env(key: &str) -> String {
-    let file = format!(
-        "{}/.cache/proxbox/netbox.env",
-        std::env::var("HOME").unwrap()
-    );
-    let text = std::fs::read_to_string(&file)
-        .unwrap_or_else(|e| panic!("run scripts/netbox-up first ({file}: {e})"));
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
-        .unwrap()
-}
-
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
@@ -51,6 +43,19 @@ fn client() -> reqwest::Client {
         .pool_max_idle_per_host(1_000)
         .build()
         .unwrap()
+}
+
+/// The CSRF token of `client`'s browser session (it changes at login).
+async fn csrf_of(client: &reqwest::Client, base: &str) -> String {
+    let session: serde_json::Value = client
+        .get(format!("{base}/api/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    session["csrf"].as_str().unwrap().to_string()
 }
 
 /// The server's resident memory now and at its peak, in MB (Linux `VmRSS`, `VmHWM`).
@@ -165,11 +170,7 @@ async fn main() {
         .unwrap();
     db.close().await;
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_proxbox"))
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
@@ -198,15 +199,7 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let (idle_rss, _) = rss_mb(pid);
-    let session: serde_json::Value = admin
-        .get(format!("{base}/api/session"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let csrf = session["csrf"].as_str().unwrap().to_string();
+    let csrf = csrf_of(&admin, &base).await;
     let login = admin
         .post(format!("{base}/api/login"))
         .form(&[
@@ -219,15 +212,7 @@ async fn main() {
         .unwrap();
     assert!(login.status().is_success() || login.status().is_redirection());
     // Logging in gives the browser a new CSRF token; the forms carry that one.
-    let session: serde_json::Value = admin
-        .get(format!("{base}/api/session"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let csrf = session["csrf"].as_str().unwrap().to_string();
+    let csrf = csrf_of(&admin, &base).await;
 
     let began = Instant::now();
     // A client of its own: with the admin's session cookie too, the request would count as

@@ -20,19 +20,6 @@ use proxbox::server::sync::stage::Stage;
 use proxbox_netbox::{NetboxClient, NetboxOptions};
 use proxbox_pve::{Credentials, PveClient, PveOptions};
 
-fn env_value(key: &str) -> String {
-    let file = format!(
-        "{}/.cache/proxbox/netbox.env",
-        std::env::var("HOME").unwrap()
-    );
-    let file = std::env::var("NETBOX_ENV_FILE").unwrap_or(file);
-    let text = std::fs::read_to_string(&file)
-        .unwrap_or_else(|e| panic!("run scripts/netbox-up first ({file}: {e})"));
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
-        .unwrap()
-}
-
 /// Every guest gets exactly 2 NICs, 2 disks and 2 IPv4 addresses (LXC: static `ip=`;
 /// QEMU: running with the agent reporting them), so that the object counts are those of
 /// the floor. Each lab's addresses are its own (`lab` picks their range), so that two
@@ -133,6 +120,10 @@ fn peak_rss_mb() -> f64 {
         })
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
+
+#[path = "common/peers.rs"]
+mod peers;
+use peers::netbox_env;
 
 #[path = "../tests/common/netbox_cleanup.rs"]
 mod netbox_cleanup;
@@ -344,7 +335,7 @@ async fn main() {
         .unwrap()
         .as_secs()
         % 0xfffff;
-    let mut options = NetboxOptions::new(env_value("NETBOX_URL"), env_value("NETBOX_TOKEN"));
+    let mut options = NetboxOptions::new(netbox_env("NETBOX_URL"), netbox_env("NETBOX_TOKEN"));
     options.timeout = std::time::Duration::from_secs(900);
     let netbox = NetboxClient::new(options).unwrap();
     let netbox_only = Lab::start(format!("bsync{stamp:x}"), 0, guests).await;

@@ -30,6 +30,9 @@ use fault_proxy::FaultProxy;
 use follow::follow_job;
 use servers::{Instances, Setup};
 
+#[path = "../common/peers.rs"]
+mod peers;
+
 #[path = "../../tests/common/netbox_cleanup.rs"]
 mod netbox_cleanup;
 
@@ -228,7 +231,7 @@ async fn main() {
     .unwrap();
     let netbox = servers::netbox();
     servers::forget_addresses(&netbox).await;
-    let proxy = FaultProxy::start(servers::netbox_env("NETBOX_URL"), seed).await;
+    let proxy = FaultProxy::start(peers::netbox_env("NETBOX_URL"), seed).await;
     let setup = Setup::new(&sim, &proxy.url).await;
     let mut instances = Instances::single(&setup).await;
     let mut tally = Tally::default();

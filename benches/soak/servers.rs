@@ -12,21 +12,10 @@ use proxbox_netbox::{NetboxClient, NetboxOptions};
 use pve_sim::model::Rng;
 
 use super::netbox_cleanup::delete_listed;
+use super::peers::{free_port, netbox_env};
 
 const KEY: &str = "abababababababababababababababababababababababababababababababab";
 const ADMIN_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/postgres";
-
-pub fn netbox_env(key: &str) -> String {
-    let file = format!(
-        "{}/.cache/proxbox/netbox.env",
-        std::env::var("HOME").unwrap()
-    );
-    let text = std::fs::read_to_string(&file)
-        .unwrap_or_else(|e| panic!("run scripts/netbox-up first ({file}: {e})"));
-    text.lines()
-        .find_map(|l| l.strip_prefix(&format!("{key}=")).map(str::to_string))
-        .unwrap()
-}
 
 pub fn netbox() -> NetboxClient {
     let mut options = NetboxOptions::new(netbox_env("NETBOX_URL"), netbox_env("NETBOX_TOKEN"));
@@ -175,14 +164,6 @@ impl Drop for Instance {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The running servers and the database they share.

@@ -20,11 +20,7 @@ impl Served {
     /// `proxbox serve` on a new data directory, with a one-second header timeout.
     async fn start() -> Served {
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = free_port();
         let log = dir.path().join("out.log");
         let out = std::fs::File::create(&log).unwrap();
         let addr = format!("127.0.0.1:{port}");
@@ -111,15 +107,8 @@ async fn slow_headers_and_idle_connections_are_cut_off() {
 async fn a_login_name_cannot_forge_a_log_line() {
     let served = Served::start().await;
     let client = new_client();
-    let session: serde_json::Value = client
-        .get(format!("{}/api/session", served.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let csrf = session["csrf"].as_str().unwrap();
+    let csrf = csrf_at(&client, &served.base).await;
+    let csrf = csrf.as_str();
     let forged = "mallory\n2026-01-01T00:00:00.000000Z  INFO proxbox: login user=admin";
     let refused = client
         .post(format!("{}/api/login", served.base))

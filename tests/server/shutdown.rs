@@ -13,14 +13,6 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::support::*;
 use crate::sync_support::*;
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 #[tokio::test]
 async fn sigterm_ends_streams_and_sockets_and_exits_within_seconds() {
     let sim = simulator(&unique("term"), 108, 1, 1).await;

@@ -212,18 +212,7 @@ impl TestApp {
 
     /// The CSRF token of another client of this server (another browser, another user).
     pub async fn csrf_of(&self, client: &reqwest::Client) -> String {
-        let session: Value = client
-            .get(self.url("/api/session"))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        session["csrf"]
-            .as_str()
-            .expect("session has a csrf token")
-            .to_string()
+        csrf_at(client, &self.base).await
     }
 
     /// Calls a server function with a url-encoded form, as the browser does.
@@ -264,6 +253,31 @@ impl TestApp {
             db.drop_db().await;
         }
     }
+}
+
+/// The CSRF token of `client`'s session with the server at `base`.
+pub async fn csrf_at(client: &reqwest::Client, base: &str) -> String {
+    let session: Value = client
+        .get(format!("{base}/api/session"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    session["csrf"]
+        .as_str()
+        .expect("session has a csrf token")
+        .to_string()
+}
+
+/// A loopback port free at this moment, for a server process of the test's own.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 pub fn new_client() -> reqwest::Client {
