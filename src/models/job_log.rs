@@ -29,12 +29,9 @@ impl LogFilter {
         if self.failures && !is_failure(event) {
             return false;
         }
-        if self.stage.is_empty() && self.status.is_empty() {
-            return true;
-        }
-        let (stage, status, _) = describe(event);
-        (self.stage.is_empty() || stage == self.stage)
-            && (self.status.is_empty() || status == self.status)
+        // The filter is read for every event of a long log: nothing is copied for it.
+        (self.stage.is_empty() || stage_of(event).unwrap_or_default() == self.stage)
+            && (self.status.is_empty() || status_of(event) == self.status)
     }
 
     /// The query string that shows `page` of this filter.
@@ -94,40 +91,11 @@ impl LogPage {
 
 /// What an event is about and how it went: (stage, status, message), for the log table.
 pub fn describe(event: &SyncEvent) -> (String, String, String) {
-    match event {
-        SyncEvent::Discovery(d) => (d.phase.clone(), d.status.clone(), d.message.clone()),
-        SyncEvent::Step(s) => (
-            s.step.clone(),
-            format!("{:?}", s.status).to_lowercase(),
-            s.message.clone(),
-        ),
-        SyncEvent::Substep(s) => (
-            s.phase.clone(),
-            format!("{:?}", s.status).to_lowercase(),
-            s.message.clone(),
-        ),
-        SyncEvent::ItemProgress(p) => (
-            p.phase.clone(),
-            p.status.as_str().to_string(),
-            p.message.clone(),
-        ),
-        SyncEvent::PhaseSummary(p) => (
-            p.phase.clone(),
-            format!("{:?}", p.status).to_lowercase(),
-            p.message.clone(),
-        ),
-        SyncEvent::ErrorDetail(d) => (
-            d.phase.clone(),
-            d.category.as_str().to_string(),
-            d.message.clone(),
-        ),
-        SyncEvent::Error(e) => (e.step.clone(), e.status.clone(), e.error.clone()),
-        SyncEvent::Complete(c) => (
-            String::new(),
-            if c.ok { "ok".into() } else { "failed".into() },
-            c.message.clone(),
-        ),
-    }
+    (
+        stage_of(event).unwrap_or_default().to_string(),
+        status_of(event),
+        message_of(event).to_string(),
+    )
 }
 
 /// The stage an event belongs to, if any (without cloning its message).
@@ -143,6 +111,33 @@ pub fn stage_of(event: &SyncEvent) -> Option<&str> {
         SyncEvent::Complete(_) => return None,
     };
     (!stage.is_empty()).then_some(stage.as_str())
+}
+
+/// How an event went, as the log's status column and the status filter name it.
+pub fn status_of(event: &SyncEvent) -> String {
+    match event {
+        SyncEvent::Discovery(d) => d.status.clone(),
+        SyncEvent::Step(s) => format!("{:?}", s.status).to_lowercase(),
+        SyncEvent::Substep(s) => format!("{:?}", s.status).to_lowercase(),
+        SyncEvent::ItemProgress(p) => p.status.as_str().to_string(),
+        SyncEvent::PhaseSummary(p) => format!("{:?}", p.status).to_lowercase(),
+        SyncEvent::ErrorDetail(d) => d.category.as_str().to_string(),
+        SyncEvent::Error(e) => e.status.clone(),
+        SyncEvent::Complete(c) => if c.ok { "ok" } else { "failed" }.to_string(),
+    }
+}
+
+fn message_of(event: &SyncEvent) -> &str {
+    match event {
+        SyncEvent::Discovery(d) => &d.message,
+        SyncEvent::Step(s) => &s.message,
+        SyncEvent::Substep(s) => &s.message,
+        SyncEvent::ItemProgress(p) => &p.message,
+        SyncEvent::PhaseSummary(p) => &p.message,
+        SyncEvent::ErrorDetail(d) => &d.message,
+        SyncEvent::Error(e) => &e.error,
+        SyncEvent::Complete(c) => &c.message,
+    }
 }
 
 pub fn is_failure(event: &SyncEvent) -> bool {
