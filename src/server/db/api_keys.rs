@@ -68,7 +68,7 @@ impl Db {
              WHERE key_hash = $1",
         )
         .bind(key_hash)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.readers())
         .await?;
         let Some(row) = row else {
             return Ok(None);
@@ -91,7 +91,7 @@ impl Db {
         let rows: Vec<KeyRow> = sqlx::query_as(
             "SELECT id, name, prefix, scopes, created_at, last_used_at FROM api_keys ORDER BY name",
         )
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?;
         Ok(rows.into_iter().map(key_row).collect())
     }

@@ -144,7 +144,7 @@ impl Db {
         Ok(sqlx::query_as(&format!(
             "SELECT {PROXMOX_COLUMNS} FROM proxmox_endpoints ORDER BY name"
         ))
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?)
     }
 
@@ -153,7 +153,7 @@ impl Db {
             "SELECT {PROXMOX_COLUMNS} FROM proxmox_endpoints WHERE id = $1"
         ))
         .bind(id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.readers())
         .await?)
     }
 
@@ -232,7 +232,7 @@ impl Db {
 
     pub async fn netbox_endpoint(&self) -> Result<Option<NetboxEndpointRow>, DbError> {
         Ok(sqlx::query_as("SELECT url, token_enc, verify_tls, ca_pem, timeout_secs FROM netbox_endpoints WHERE id = 1")
-            .fetch_optional(self.pool())
+            .fetch_optional(self.readers())
             .await?)
     }
 

@@ -105,7 +105,7 @@ impl Db {
         .bind(endpoint_id)
         .bind(kind.as_str())
         .bind(since)
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?;
         Ok(rows.into_iter().map(stored).collect())
     }
@@ -120,7 +120,7 @@ impl Db {
                  ORDER BY endpoint_id, record_key"
         ))
         .bind(kind.as_str())
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?;
         Ok(rows
             .into_iter()
@@ -158,7 +158,7 @@ impl Db {
         .bind(endpoint_id)
         .bind(kind.as_str())
         .bind(key)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.readers())
         .await?;
         Ok(row.map(stored))
     }
@@ -177,7 +177,7 @@ impl Db {
         .bind(endpoint_id)
         .bind(kind.as_str())
         .bind(vmid as i64)
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?;
         Ok(rows.into_iter().map(stored).collect())
     }
@@ -189,7 +189,7 @@ impl Db {
              WHERE kind = $1 AND vmid IS NOT NULL GROUP BY endpoint_id, vmid",
         )
         .bind(RecordKind::Backup.as_str())
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?;
         Ok(rows
             .into_iter()
@@ -201,7 +201,7 @@ impl Db {
     pub async fn inventory_reads(&self) -> Result<HashMap<(i64, String), i64>, DbError> {
         let rows: Vec<(i64, String, i64)> =
             sqlx::query_as("SELECT endpoint_id, kind, read_at FROM proxmox_inventory_reads")
-                .fetch_all(self.pool())
+                .fetch_all(self.readers())
                 .await?;
         Ok(rows
             .into_iter()

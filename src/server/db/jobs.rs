@@ -203,7 +203,7 @@ impl Db {
             "SELECT id FROM jobs WHERE scope_key = $1 AND status IN ('pending', 'running')",
         )
         .bind(key)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.readers())
         .await?)
     }
 
@@ -298,7 +298,7 @@ impl Db {
         Ok(
             sqlx::query_as(&format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1"))
                 .bind(id)
-                .fetch_optional(self.pool())
+                .fetch_optional(self.readers())
                 .await?,
         )
     }
@@ -317,7 +317,7 @@ impl Db {
         .bind(status.map(JobStatus::as_str).unwrap_or(""))
         .bind(stages.unwrap_or(""))
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?)
     }
 
@@ -325,7 +325,7 @@ impl Db {
     pub async fn job_kinds(&self) -> Result<Vec<String>, DbError> {
         Ok(
             sqlx::query_scalar("SELECT DISTINCT stages FROM jobs ORDER BY stages LIMIT 200")
-                .fetch_all(self.pool())
+                .fetch_all(self.readers())
                 .await?,
         )
     }
@@ -336,7 +336,7 @@ impl Db {
             "SELECT id FROM jobs ORDER BY CASE WHEN status IN ('running', 'pending') THEN 0 ELSE 1 END, \
              id DESC LIMIT 1",
         )
-        .fetch_optional(self.pool())
+        .fetch_optional(self.readers())
         .await?)
     }
 
@@ -380,7 +380,7 @@ impl Db {
             self.clock_sql()
         ))
         .bind(quiet_for.unwrap_or(-1))
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?)
     }
 
@@ -494,7 +494,7 @@ impl Db {
         .bind(job_id)
         .bind(after_seq)
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?)
     }
 
@@ -514,7 +514,7 @@ impl Db {
         .bind(up_to_seq)
         .bind(limit as i64)
         .bind(offset as i64)
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?)
     }
 
@@ -536,14 +536,14 @@ impl Db {
         for seq in seqs {
             query = query.bind(*seq);
         }
-        Ok(query.fetch_all(self.pool()).await?)
+        Ok(query.fetch_all(self.readers()).await?)
     }
 
     pub async fn job_last_seq(&self, job_id: i64) -> Result<i64, DbError> {
         Ok(
             sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM job_events WHERE job_id = $1")
                 .bind(job_id)
-                .fetch_one(self.pool())
+                .fetch_one(self.readers())
                 .await?,
         )
     }
@@ -585,7 +585,7 @@ impl Db {
              WHERE je.endpoint_id = $1 AND j.status IN ('pending', 'running') LIMIT 1",
         )
         .bind(endpoint_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.readers())
         .await?;
         Ok(found.is_some())
     }

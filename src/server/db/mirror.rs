@@ -53,7 +53,7 @@ impl Db {
             "SELECT settled_change, recent_changes, full_read_at, version, shape FROM netbox_mirror_state WHERE netbox = $1",
         )
         .bind(netbox)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.readers())
         .await?;
         let Some((settled_change, recent_changes, full_read_at, version, shape)) = state else {
             return Ok(None);
@@ -62,13 +62,13 @@ impl Db {
             "SELECT object_type, id, body FROM netbox_mirror_objects WHERE netbox = $1",
         )
         .bind(netbox)
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?;
         let coverage = sqlx::query_as(
             "SELECT object_type, field, value FROM netbox_mirror_coverage WHERE netbox = $1",
         )
         .bind(netbox)
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?;
         Ok(Some(StoredMirror {
             state: MirrorState {

@@ -7,6 +7,7 @@ pub mod endpoints;
 pub mod inventory;
 pub mod jobs;
 pub mod mirror;
+pub mod runners;
 pub mod schedules;
 pub mod sessions;
 pub mod settings;
@@ -23,6 +24,9 @@ use sqlx::{AnyPool, Connection, Executor};
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// Read-only SQLite connections (each with its own page cache of up to 2 MB).
+const SQLITE_READERS: u32 = 6;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -44,7 +48,12 @@ pub enum DbError {
 
 #[derive(Clone)]
 pub struct Db {
+    /// Writes, transactions, and everything on PostgreSQL.
     pool: AnyPool,
+    /// SQLite: read-only connections beside the writers, so that page loads and streams
+    /// never queue behind a write waiting for SQLite's one write lock (WAL lets them read
+    /// meanwhile). PostgreSQL: the same pool.
+    readers: AnyPool,
     backend: Backend,
     /// For connections outside the pool (PostgreSQL `LISTEN`); may hold a password.
     url: std::sync::Arc<str>,
@@ -69,8 +78,9 @@ impl Db {
         };
         let options = AnyConnectOptions::from_str(&url).map_err(DbError::Connect)?;
         let pool = AnyPoolOptions::new()
-            // SQLite allows one writer: a small pool avoids lock contention, WAL lets readers run.
-            .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
+            // SQLite allows one writer: two connections (one may be busy with a transaction
+            // while a caller reads or writes outside it) keep writers from spinning on its lock.
+            .max_connections(if backend == Backend::Sqlite { 2 } else { 16 })
             .acquire_timeout(Duration::from_secs(30))
             .after_connect(move |conn, _| {
                 Box::pin(async move {
@@ -91,15 +101,35 @@ impl Db {
             // transaction, on SQLite with the write lock held: such a connection is closed
             // (which rolls back) instead of serving the next caller.
             .after_release(|conn, _| Box::pin(async move { Ok(!conn.is_in_transaction()) }))
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(DbError::Connect)?;
-        let db = Db {
+        let mut db = Db {
+            readers: pool.clone(),
             pool,
             backend,
             url: url.into(),
         };
         db.migrate().await?;
+        if backend == Backend::Sqlite {
+            // After the migration: the file exists and is in WAL mode.
+            db.readers = AnyPoolOptions::new()
+                .max_connections(SQLITE_READERS)
+                .acquire_timeout(Duration::from_secs(30))
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        conn.execute(
+                            "PRAGMA busy_timeout = 10000; PRAGMA query_only = ON; \
+                             PRAGMA foreign_keys = ON;",
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                })
+                .connect_with(options)
+                .await
+                .map_err(DbError::Connect)?;
+        }
         Ok(db)
     }
 
@@ -113,6 +143,11 @@ impl Db {
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// For queries that only read (outside a transaction).
+    pub fn readers(&self) -> &AnyPool {
+        &self.readers
     }
 
     /// A transaction that will write. On SQLite it takes the write lock at once
@@ -142,6 +177,7 @@ impl Db {
     }
 
     pub async fn close(&self) {
+        self.readers.close().await;
         self.pool.close().await;
     }
 }

@@ -196,7 +196,7 @@ impl Db {
         Ok(sqlx::query_as(&format!(
             "SELECT {COLUMNS} FROM schedules ORDER BY endpoint_id, id"
         ))
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?)
     }
 
@@ -204,7 +204,7 @@ impl Db {
         Ok(
             sqlx::query_as(&format!("SELECT {COLUMNS} FROM schedules WHERE id = $1"))
                 .bind(id)
-                .fetch_optional(self.pool())
+                .fetch_optional(self.readers())
                 .await?,
         )
     }
@@ -224,7 +224,7 @@ impl Db {
             "SELECT {COLUMNS} FROM schedules WHERE enabled = 1 AND next_run_at <= $1 ORDER BY next_run_at"
         ))
         .bind(now)
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?)
     }
 

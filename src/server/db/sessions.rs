@@ -56,7 +56,7 @@ impl Db {
         .bind(token_hash)
         .bind(now)
         .bind(now - ABSOLUTE_LIFETIME_MS)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.readers())
         .await?;
         let Some((user_id, username, role, must_change_password, last_seen_at)) = row else {
             return Ok(None);

@@ -28,7 +28,7 @@ impl Db {
     pub async fn stored_settings(&self) -> Result<Vec<(String, String)>, DbError> {
         Ok(
             sqlx::query_as("SELECT name, value FROM settings ORDER BY name")
-                .fetch_all(self.pool())
+                .fetch_all(self.readers())
                 .await?,
         )
     }
@@ -86,7 +86,7 @@ impl Db {
              ORDER BY id DESC LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?)
     }
 }

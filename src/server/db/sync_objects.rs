@@ -28,7 +28,7 @@ impl Db {
         )
         .bind(endpoint_id)
         .bind(model)
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?;
         Ok(rows
             .into_iter()
@@ -59,7 +59,7 @@ impl Db {
         )
         .bind(model)
         .bind(netbox_id)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.readers())
         .await?)
     }
 

@@ -15,7 +15,7 @@ impl Db {
         let locked_until: Option<i64> =
             sqlx::query_scalar("SELECT locked_until FROM login_throttle WHERE subject = $1")
                 .bind(subject)
-                .fetch_optional(self.pool())
+                .fetch_optional(self.readers())
                 .await?;
         Ok(locked_until.map_or(0, |until| (until - now_ms()).max(0)))
     }

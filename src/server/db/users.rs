@@ -37,7 +37,7 @@ const USER_COLUMNS: &str = "id, username, password_hash, role, must_change_passw
 impl Db {
     pub async fn user_count(&self) -> Result<i64, DbError> {
         Ok(sqlx::query_scalar("SELECT COUNT(*) FROM users")
-            .fetch_one(self.pool())
+            .fetch_one(self.readers())
             .await?)
     }
 
@@ -46,7 +46,7 @@ impl Db {
             "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
         ))
         .bind(username)
-        .fetch_optional(self.pool())
+        .fetch_optional(self.readers())
         .await?)
     }
 
@@ -54,7 +54,7 @@ impl Db {
         Ok(sqlx::query_as(&format!(
             "SELECT {USER_COLUMNS} FROM users ORDER BY username"
         ))
-        .fetch_all(self.pool())
+        .fetch_all(self.readers())
         .await?)
     }
 

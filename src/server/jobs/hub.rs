@@ -13,7 +13,7 @@ use tokio::sync::broadcast;
 use crate::models::Broadcast;
 
 /// Events a subscriber may fall behind by before it has to catch up from the log.
-const JOB_CHANNEL_CAPACITY: usize = 1024;
+const JOB_CHANNEL_CAPACITY: usize = 4096;
 const BROADCAST_CAPACITY: usize = 256;
 
 /// One event of a job's log, serialised once for every subscriber.

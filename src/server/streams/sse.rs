@@ -17,8 +17,8 @@ use crate::server::db::Db;
 use crate::server::jobs::hub::{JobHub, LoggedEvent};
 use crate::server::sse_wire::{event_stream, failure_frames, frame, KEEPALIVE, SHUTTING_DOWN};
 
-/// Events read from the log per query while replaying.
-const REPLAY_PAGE: i64 = 500;
+/// Events read from the log per query while replaying (each stream holds its own page).
+const REPLAY_PAGE: i64 = 200;
 
 /// Where a client resumes: after `Last-Event-ID` (header, as EventSource sends it on
 /// reconnect) or `?last_event_id=` (for a page reloaded mid-stream).
