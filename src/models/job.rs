@@ -140,6 +140,8 @@ pub struct JobDetail {
     pub log: crate::models::LogPage,
     /// Names of the job's Proxmox endpoints (those still configured).
     pub endpoint_names: Vec<String>,
+    /// A pending job: why it has not started, and what to do about it.
+    pub waiting: Option<String>,
     /// The server's clock when this was read (milliseconds since the Unix epoch).
     pub as_of: i64,
 }

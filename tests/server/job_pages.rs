@@ -174,3 +174,82 @@ async fn a_long_log_is_shown_a_page_at_a_time_and_filtered_across_pages() {
     );
     app.stop().await;
 }
+
+/// The page's words for why the job waits (text between its tag's `>` and `</p>`).
+fn waiting_reason(html: &str) -> Option<String> {
+    let at = html.find("data-testid=\"waiting-reason\"")?;
+    let text = &html[at..];
+    let text = &text[text.find('>')? + 1..];
+    Some(text[..text.find("</p>")?].to_string())
+}
+
+async fn enqueue_for(app: &TestApp, stages: &[&str], endpoint_ids: Vec<i64>) -> i64 {
+    let scope = JobScope {
+        stages: stages.iter().map(|s| s.to_string()).collect(),
+        endpoint_ids,
+        dry_run: false,
+        target: None,
+        delete_orphans: None,
+    };
+    app.db
+        .enqueue_job(&NewJob {
+            kind: "sync",
+            scope: &scope,
+            requested_by: "test",
+            rerun_of: None,
+            schedule_id: None,
+        })
+        .await
+        .unwrap()
+        .job_id
+}
+
+#[tokio::test]
+async fn a_waiting_job_says_why_it_waits() {
+    for backend in BACKENDS {
+        let mut settings = test_job_settings();
+        settings.workers = 0;
+        let app = TestApp::start_with(backend, settings, None).await;
+        app.login().await;
+
+        // Nothing runs jobs: this server has no worker and no other process reported one.
+        let first = enqueue_for(&app, &["devices"], vec![5]).await;
+        let page = app.get_text(&format!("/jobs/{first}")).await;
+        let reason = waiting_reason(&page).expect("a pending job's page says why it waits");
+        assert!(
+            reason.starts_with("No worker is running: this server runs with PROXBOX_WORKERS=0"),
+            "{backend:?}: {reason}"
+        );
+        assert!(reason.contains("`proxbox worker`"), "{reason}");
+
+        // A worker elsewhere takes the first job; a second job of the same endpoint waits for it.
+        app.db.report_runner("elsewhere", 1).await.unwrap();
+        assert_eq!(
+            app.db.claim_job("elsewhere").await.unwrap().map(|j| j.id),
+            Some(first)
+        );
+        let second = enqueue_for(&app, &["virtual-machines"], vec![5]).await;
+        let page = app.get_text(&format!("/jobs/{second}")).await;
+        assert_eq!(
+            waiting_reason(&page)
+                .as_deref()
+                .map(|r| r.split(':').next().unwrap()),
+            Some(format!("Waiting for job #{first}, which is syncing endpoint 5").as_str()),
+            "{backend:?}"
+        );
+
+        // A job of another endpoint waits for the one busy worker.
+        let third = enqueue_for(&app, &["devices"], vec![6]).await;
+        let page = app.get_text(&format!("/jobs/{third}")).await;
+        let reason = waiting_reason(&page).unwrap();
+        assert!(
+            reason.starts_with("Every worker is busy (1 worker, 1 job running)"),
+            "{backend:?}: {reason}"
+        );
+
+        // A running job's page has no such line.
+        let running = app.get_text(&format!("/jobs/{first}")).await;
+        assert_eq!(waiting_reason(&running), None);
+        app.stop().await;
+    }
+}

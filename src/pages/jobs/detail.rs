@@ -35,11 +35,23 @@ pub async fn load_job(
     let log = crate::server::jobs::digest::log_page(&state.db, id, &digest, filter)
         .await
         .map_err(internal)?;
-    let endpoint_names = state
-        .db
-        .proxmox_endpoints()
-        .await
-        .map_err(internal)?
+    let endpoints = state.db.proxmox_endpoints().await.map_err(internal)?;
+    let waiting = match job.status {
+        crate::models::JobStatus::Pending => Some(
+            state
+                .jobs
+                .waiting_reason(id, |endpoint| {
+                    endpoints
+                        .iter()
+                        .find(|e| e.id == endpoint)
+                        .map(|e| e.name.clone())
+                })
+                .await
+                .map_err(internal)?,
+        ),
+        _ => None,
+    };
+    let endpoint_names = endpoints
         .into_iter()
         .filter(|e| job.scope.endpoint_ids.contains(&e.id))
         .map(|e| e.name)
@@ -50,6 +62,7 @@ pub async fn load_job(
         last_seq: digest.last_seq,
         log,
         endpoint_names,
+        waiting,
         as_of: crate::server::db::now_ms(),
     })
 }
@@ -144,6 +157,7 @@ fn JobView(detail: JobDetail) -> impl IntoView {
         job,
         log,
         endpoint_names,
+        waiting,
         ..
     } = detail;
     let active = job.status.is_active();
@@ -164,6 +178,7 @@ fn JobView(detail: JobDetail) -> impl IntoView {
             <dt>"Finished"</dt><dd>{job.finished_at.map(format_utc).unwrap_or_default()}</dd>
             {job.rerun_of.map(|of| view! { <dt>"Re-run of"</dt><dd><a href=format!("/jobs/{of}")>{format!("#{of}")}</a></dd> })}
         </dl>
+        {waiting.map(|reason| view! { <p class="alert alert-warning" role="status" data-testid="waiting-reason">{reason}</p> })}
         <div class="actions" hidden=!may_run>
             {(active && may_run).then(|| view! {
                 <form method="post" action=format!("/jobs/{id}/cancel")>

@@ -15,6 +15,14 @@ use crate::server::sync::failure::StageError;
 
 /// Ticks between two reads of the stored settings (each job also reads them at its start).
 const SETTINGS_EVERY_TICKS: u64 = 10;
+/// How often this process tells the others (and waiting jobs' pages) how many workers it
+/// runs; it counts as gone after three reports missed ([`runner_alive_within_ms`]).
+const RUNNER_REPORT_EVERY_TICKS: u64 = 5;
+
+/// How recent a process's report must be for its workers to count.
+pub(crate) fn runner_alive_within_ms(poll: std::time::Duration) -> i64 {
+    (poll * RUNNER_REPORT_EVERY_TICKS as u32 * 3).as_millis() as i64
+}
 
 pub(crate) async fn maintain(inner: Arc<Inner>) {
     let mut shutdown = inner.shutdown.subscribe();
@@ -23,7 +31,18 @@ pub(crate) async fn maintain(inner: Arc<Inner>) {
     for round in 1u64.. {
         tokio::select! {
             _ = tick.tick() => {}
-            _ = shutdown.changed() => return,
+            _ = shutdown.changed() => {
+                if let Err(e) = inner.db.forget_runner(&inner.instance).await {
+                    tracing::debug!(error = %e, "could not withdraw this process from the job runners");
+                }
+                return;
+            }
+        }
+        if round % RUNNER_REPORT_EVERY_TICKS == 1 {
+            let workers = *inner.workers_wanted.borrow();
+            if let Err(e) = inner.db.report_runner(&inner.instance, workers).await {
+                tracing::warn!(error = %e, "could not report this process's workers");
+            }
         }
         // Changes another instance saved (workers, keepalive) reach this one within this.
         if round % SETTINGS_EVERY_TICKS == 0 {

@@ -7,6 +7,7 @@ pub mod hub;
 pub mod listen;
 pub mod log;
 pub mod maintenance;
+pub mod waiting;
 pub mod worker;
 
 use std::collections::HashMap;
