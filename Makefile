@@ -6,7 +6,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 # the same ones, so the three share build artifacts instead of rebuilding each other.
 NATIVE := RUSTFLAGS="--cfg erase_components" LEPTOS_OUTPUT_NAME=proxbox
 
-.PHONY: run test setup setup-test lint unit e2e bench soak sim build release clean
+.PHONY: run test setup setup-test lint unit e2e dist dist-check bench soak sim build release clean
 
 ## run: install what is missing, build the release site and binary, serve on http://127.0.0.1:3000
 run: setup
@@ -22,7 +22,7 @@ test:
 	scripts/setup-toolchain --with-browser
 	$(MAKE) lint
 	scripts/netbox-up --wait
-	$(MAKE) unit e2e
+	$(MAKE) unit e2e dist-check
 
 setup:
 	scripts/setup-toolchain
@@ -41,6 +41,14 @@ unit:
 
 e2e:
 	scripts/e2e
+
+## dist: target/dist/proxbox-VERSION-ARCH-linux.tar.gz (binary carrying its site, systemd unit, example settings)
+dist:
+	scripts/dist
+
+# The archive (of the debug build) installed into an empty directory and started as a service would.
+dist-check:
+	scripts/dist-check
 
 ## bench: speed and size targets, printed as a section for BENCHMARKS.md
 bench:

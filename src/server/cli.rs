@@ -288,12 +288,13 @@ async fn serve(
 ) -> Result<(), String> {
     let secrets = SecretBox::load_or_create(global.secret_key.as_deref(), &global.data_dir)
         .map_err(|e| e.to_string())?;
-    let config_path = options.leptos_config.display().to_string();
-    let mut leptos_options = leptos::config::get_configuration(Some(&config_path))
-        .map_err(|e| {
-            format!("cannot read the site settings from {config_path}: {e}. Run from the Proxbox directory or pass --leptos-config")
-        })?
-        .leptos_options;
+    let mut leptos_options = super::site::settings(options.leptos_config.as_deref())?;
+    if !super::site::is_bundled() && !std::path::Path::new(&*leptos_options.site_root).is_dir() {
+        tracing::warn!(
+            site_root = %leptos_options.site_root,
+            "the site bundle is not there: pages render but do not hydrate; build it with `cargo leptos build`, or install a release archive (`make dist`), whose binary carries it"
+        );
+    }
     if let Some(listen) = options.listen {
         leptos_options.site_addr = listen;
     }

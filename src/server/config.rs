@@ -285,12 +285,13 @@ pub enum ScheduleCommand {
 
 #[derive(Clone, Args)]
 pub struct ServeOptions {
-    /// Address to listen on (default: site-addr from Leptos.toml, 127.0.0.1:3000).
+    /// Address to listen on (default: the site settings' site-addr, 127.0.0.1:3000).
     #[arg(long, env = "PROXBOX_LISTEN")]
     pub listen: Option<SocketAddr>,
-    /// The Leptos site settings (site root, output name) read at start.
-    #[arg(long, env = "PROXBOX_LEPTOS_CONFIG", default_value = "Leptos.toml")]
-    pub leptos_config: PathBuf,
+    /// A `Leptos.toml` whose site settings (site root, output name) replace the built-in
+    /// ones; not needed to run the binary from any directory.
+    #[arg(long, env = "PROXBOX_LEPTOS_CONFIG")]
+    pub leptos_config: Option<PathBuf>,
     /// Password of the first admin, used only when the database has no user yet.
     #[arg(long, env = "PROXBOX_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
@@ -431,7 +432,7 @@ impl Default for ServeOptions {
     fn default() -> Self {
         ServeOptions {
             listen: None,
-            leptos_config: PathBuf::from("Leptos.toml"),
+            leptos_config: None,
             admin_password: None,
             admin_user: "admin".into(),
             cookie_secure: false,

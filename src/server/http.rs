@@ -2,7 +2,7 @@
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::{middleware, Json, Router};
@@ -28,13 +28,23 @@ pub fn router(state: AppState) -> Router {
         let options = state.leptos_options.clone();
         move || shell(options.clone())
     };
+    // The site bundle the binary carries, else files under the site root, else the
+    // not-found page.
+    let files_or_not_found =
+        leptos_axum::file_and_error_handler_with_context::<AppState, _>(context.clone(), shell);
+    let fallback = move |uri: Uri, state: State<AppState>, request: Request| {
+        let files_or_not_found = files_or_not_found.clone();
+        async move {
+            match super::site::bundled_file(&request) {
+                Some(file) => file,
+                None => files_or_not_found(uri, state, request).await,
+            }
+        }
+    };
     axum_routes()
         .into_router()
-        .leptos_routes_with_context(&state, routes, context.clone(), render_shell)
-        .fallback(leptos_axum::file_and_error_handler_with_context::<
-            AppState,
-            _,
-        >(context, shell))
+        .leptos_routes_with_context(&state, routes, context, render_shell)
+        .fallback(fallback)
         .layer(middleware::from_fn(server_fn_error_status))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .layer(middleware::from_fn(add_security_headers))

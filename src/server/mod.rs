@@ -24,6 +24,7 @@ pub mod route_book;
 pub mod schedules;
 pub mod settings;
 pub mod settings_forms;
+pub mod site;
 pub mod sse_wire;
 pub mod state;
 pub mod streams;
