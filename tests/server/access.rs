@@ -27,7 +27,7 @@ impl Caller {
     fn allows(&self, need: Need) -> bool {
         let permission = match need {
             Need::Public | Need::SignedIn => return true,
-            Need::Permission(permission) => permission,
+            Need::Permission(permission) | Need::InBand(permission) => permission,
         };
         match self {
             Caller::Person { role, .. } => role.allows(permission),

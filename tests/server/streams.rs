@@ -325,6 +325,163 @@ async fn the_websocket_pushes_sync_started_and_sync_end() {
     lab.stop().await;
 }
 
+/// A socket to `/ws` whose handshake carries no credentials (as the old relay connects).
+async fn bare_socket(
+    lab: &JobsLab,
+) -> tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+    let url = lab.app.base.replace("http://", "ws://").add_path("/ws");
+    tokio_tungstenite::connect_async(url).await.unwrap().0
+}
+
+#[tokio::test]
+async fn a_socket_client_starts_a_full_update_by_command_and_reads_its_progress_to_the_end() {
+    use tokio_tungstenite::tungstenite::Message;
+
+    let lab = JobsLab::start(Backend::Sqlite, "wscmd", 111, 3).await;
+    let mut socket = bare_socket(&lab).await;
+    socket
+        .send(Message::Text(
+            serde_json::json!({ "api_key": lab.key }).to_string().into(),
+        ))
+        .await
+        .unwrap();
+    socket
+        .send(Message::Text("Full Update".into()))
+        .await
+        .unwrap();
+
+    let mut items = Vec::new();
+    let mut stage_ends = Vec::new();
+    let end = loop {
+        let message = next_json(&mut socket).await;
+        if message.get("object").is_none() {
+            continue; // the dashboard news this socket also carries
+        }
+        match (message["object"].as_str(), message["end"].as_bool()) {
+            (Some("full-update"), Some(true)) => break message,
+            (Some(object), Some(true)) => stage_ends.push(object.to_string()),
+            (Some(_), None) => items.push(message),
+            _ => panic!("a message of no object: {message}"),
+        }
+    };
+    assert_eq!(end["status"], "completed", "{end}");
+    assert_eq!(end["ok"], true);
+    let job_id = end["job_id"].as_i64().unwrap();
+    let job = lab.app.db.job(job_id).await.unwrap().unwrap();
+    assert_eq!(job.status(), JobStatus::Completed);
+    assert_eq!(stage_ends.len(), FULL_UPDATE_ORDER.len(), "{stage_ends:?}");
+    assert_eq!(stage_ends[0], "device");
+    assert_eq!(stage_ends[2], "virtual_machine");
+
+    // One message per object the job's log reports, in its order.
+    let logged: Vec<String> = job_log(&lab.app, job_id)
+        .await
+        .into_iter()
+        .filter_map(|(_, event)| match event {
+            SyncEvent::ItemProgress(item) => Some(item.item.name),
+            _ => None,
+        })
+        .collect();
+    let sent: Vec<String> = items
+        .iter()
+        .map(|m| m["data"]["rowid"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sent, logged);
+    assert!(
+        items.iter().any(|m| m["object"] == "device"),
+        "nodes are devices"
+    );
+    assert!(
+        items
+            .iter()
+            .filter(|m| m["object"] == "virtual_machine")
+            .count()
+            >= 3,
+        "each guest is a virtual_machine"
+    );
+    assert_eq!(
+        job.summary().requested_by,
+        format!(
+            "api-key:{}",
+            lab.app.db.api_keys().await.unwrap()[0].info.name
+        )
+    );
+    lab.stop().await;
+}
+
+#[tokio::test]
+async fn a_socket_without_a_valid_key_first_is_closed_with_the_reason() {
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let lab = JobsLab::start(Backend::Sqlite, "wskey", 112, 1).await;
+    async fn closed_with(
+        mut socket: tokio_tungstenite::WebSocketStream<
+            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+        >,
+        first: &str,
+    ) -> (CloseCode, String) {
+        socket.send(Message::Text(first.into())).await.unwrap();
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
+                .await
+                .expect("an answer in time");
+            match message {
+                Some(Ok(Message::Close(Some(frame)))) => {
+                    return (frame.code, frame.reason.to_string())
+                }
+                Some(Ok(Message::Text(text))) => panic!("no message before the key: {text}"),
+                Some(Ok(_)) => continue,
+                other => panic!("the socket ends with a close frame, not {other:?}"),
+            }
+        }
+    }
+    let (code, reason) = closed_with(bare_socket(&lab).await, r#"{"api_key": "not-a-key"}"#).await;
+    assert_eq!(code, CloseCode::Policy);
+    assert!(reason.contains("API key is not valid"), "{reason}");
+    let (code, reason) = closed_with(bare_socket(&lab).await, "Full Update").await;
+    assert_eq!(code, CloseCode::Policy);
+    assert!(reason.contains(r#"send {"api_key""#), "{reason}");
+    assert!(
+        lab.app.db.jobs(None, None, 10).await.unwrap().is_empty(),
+        "no sync started"
+    );
+
+    // A read-only key may watch but not start syncs: the command is refused on the socket.
+    let read_only = proxbox::server::auth::create_api_key(
+        &lab.app.db,
+        "reader",
+        &[proxbox::models::Scope::Read],
+    )
+    .await
+    .unwrap();
+    let mut socket = bare_socket(&lab).await;
+    socket
+        .send(Message::Text(
+            serde_json::json!({ "api_key": read_only })
+                .to_string()
+                .into(),
+        ))
+        .await
+        .unwrap();
+    socket
+        .send(Message::Text("Sync Nodes".into()))
+        .await
+        .unwrap();
+    let refused = next_json(&mut socket).await;
+    assert_eq!(refused["object"], "device");
+    assert_eq!(refused["status"], "refused", "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("sync"),
+        "{refused}"
+    );
+    assert!(
+        lab.app.db.jobs(None, None, 10).await.unwrap().is_empty(),
+        "no sync started"
+    );
+    lab.stop().await;
+}
+
 trait AddPath {
     fn add_path(self, path: &str) -> String;
 }

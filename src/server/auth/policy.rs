@@ -16,9 +16,13 @@ pub enum Need {
     /// Any logged-in person or key, whatever its role or scopes (logging out, say).
     SignedIn,
     Permission(Permission),
+    /// The permission, but a caller without credentials may connect and authenticate
+    /// inside the connection (the WebSocket's first message `{"api_key": …}`); the
+    /// handler checks it then.
+    InBand(Permission),
 }
 
-use Need::{Permission as P, Public, SignedIn};
+use Need::{InBand, Permission as P, Public, SignedIn};
 use Permission::{Administer, Read, ReadJobs, RunSyncs};
 
 /// Method, matched route (axum's syntax) and what it needs.
@@ -58,7 +62,7 @@ pub const RULES: &[(&str, &str, Need)] = &[
     ("GET", "/jobs/{id}", P(ReadJobs)),
     ("GET", "/api/job", P(ReadJobs)),
     ("GET", "/jobs/{id}/stream", P(ReadJobs)),
-    ("GET", "/ws", P(ReadJobs)),
+    ("GET", "/ws", InBand(ReadJobs)),
     ("GET", "/version", P(ReadJobs)),
     // Running syncs.
     ("POST", "/sync/{stage}", P(RunSyncs)),
@@ -176,7 +180,8 @@ pub fn check(auth: &RequestAuth, need: Option<Need>) -> Result<(), AppError> {
         Public => return Ok(()),
         SignedIn if auth.is_authenticated() => return Ok(()),
         SignedIn => return Err(AppError::Unauthorized),
-        P(permission) => permission,
+        InBand(_) if !auth.is_authenticated() => return Ok(()),
+        P(permission) | InBand(permission) => permission,
     };
     if let Some(user) = &auth.user {
         if user.role.allows(permission) {

@@ -2,8 +2,10 @@
 //! the WebSocket, and the routes of proxbox-api that the existing NetBox plugin calls.
 
 pub mod compat;
+pub mod follow;
 pub mod sse;
 pub mod ws;
+pub mod ws_commands;
 
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
