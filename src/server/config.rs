@@ -174,6 +174,16 @@ pub struct SyncOptions {
     /// Print every object's outcome, not only the progress and failures.
     #[arg(long, short)]
     pub verbose: bool,
+    /// `text`: a progress bar on stderr; `json`: on stdout, one JSON object per event
+    /// (`{"event", "data"}`), then `{"result": {"ok", "exit_code", "stages", "error"}}`.
+    #[arg(long, value_enum, default_value_t = SyncOutput::Text)]
+    pub output: SyncOutput,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyncOutput {
+    Text,
+    Json,
 }
 
 impl SyncOptions {

@@ -3,15 +3,17 @@
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Mutex;
 
-use super::config::{GlobalOptions, SyncOptions};
+use super::config::{GlobalOptions, SyncOptions, SyncOutput};
 use super::crypto::SecretBox;
 use super::db::Db;
 use super::jobs::JobSettings;
 use super::peers::sync_peers;
 use super::settings::{effective, Fixed};
 use super::sync::context::{StopSignal, SyncContext};
-use super::sync::run::run_sync;
+use super::sync::run::{run_sync, RunOutcome};
+use super::sync::sink::{EventSink, JsonLines};
 use super::sync::stage::parse_stages;
 use super::sync::terminal::ProgressBar;
 
@@ -51,7 +53,10 @@ pub async fn sync(
 
     let stderr = std::io::stderr();
     let live = stderr.is_terminal();
-    let bar = ProgressBar::new(stderr, live, options.verbose);
+    let sink: Box<dyn EventSink> = match options.output {
+        SyncOutput::Text => Box::new(ProgressBar::new(stderr, live, options.verbose)),
+        SyncOutput::Json => Box::new(JsonLines(Mutex::new(std::io::stdout()))),
+    };
     // The settings page's values apply here too, except where a flag or variable says.
     let base = JobSettings {
         rules: options.rules.clone(),
@@ -60,7 +65,7 @@ pub async fn sync(
     };
     let stored = db.stored_settings().await.map_err(|e| e.to_string())?;
     let rules = effective(&base, &stored).rules;
-    let mut ctx = SyncContext::new(db, &netbox, sources, &bar);
+    let mut ctx = SyncContext::new(db, &netbox, sources, sink.as_ref());
     ctx.options = rules.run_options(options.dry_run);
     ctx.options.target = target.map(|(_, target)| target);
     ctx.policy = rules.overwrite.clone();
@@ -78,12 +83,45 @@ pub async fn sync(
     let operation = format!("cli-{}", super::db::now_ms());
     let outcome = run_sync(&ctx, &stages, &operation).await;
     interrupt.abort();
-    Ok(match (&outcome.error, outcome.failed_items()) {
-        (Some(e), _) if e.category == crate::events::ErrorCategory::Cancelled => {
-            ExitCode::from(130)
+    let code: u8 = match (&outcome.error, outcome.failed_items()) {
+        (Some(e), _) if e.category == crate::events::ErrorCategory::Cancelled => 130,
+        (Some(_), _) => 1,
+        (None, 0) => 0,
+        (None, _) => 2,
+    };
+    if options.output == SyncOutput::Json {
+        println!("{}", result_line(&outcome, code));
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// The last line of `--output json`: how the run ended and the exit code it ends with.
+fn result_line(outcome: &RunOutcome, exit_code: u8) -> serde_json::Value {
+    let stages: serde_json::Map<String, serde_json::Value> = outcome
+        .stages
+        .iter()
+        .map(|(stage, counts)| {
+            (
+                stage.name().to_string(),
+                serde_json::to_value(counts).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let error = outcome.error.as_ref().map(|e| {
+        serde_json::json!({
+            "category": e.category,
+            "message": e.message,
+            "detail": e.detail,
+            "suggestion": e.suggestion,
+        })
+    });
+    serde_json::json!({
+        "result": {
+            "ok": outcome.ok && exit_code == 0,
+            "exit_code": exit_code,
+            "failed_items": outcome.failed_items(),
+            "stages": stages,
+            "error": error,
         }
-        (Some(_), _) => ExitCode::FAILURE,
-        (None, 0) => ExitCode::SUCCESS,
-        (None, _) => ExitCode::from(2),
     })
 }

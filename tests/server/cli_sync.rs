@@ -136,3 +136,63 @@ async fn proxbox_sync_shows_each_stage_and_exits_by_the_outcome() {
     cleanup(&netbox, &name).await;
     sim.stop().await;
 }
+
+/// The lines of `--output json`: each parses; the last is the result.
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line:?}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn proxbox_sync_output_json_is_one_object_per_event_then_the_result() {
+    let (netbox, name, sim) = scenario("clijson", 113, 1, 3).await;
+    let dir = configured(&sim).await;
+
+    let (code, stdout, _) =
+        proxbox(&dir, &["sync", "--stage", "devices", "--output", "json"]).await;
+    assert_eq!(code, 0, "{stdout}");
+    let lines = json_lines(&stdout);
+    let (result, events) = lines.split_last().unwrap();
+    assert_eq!(events[0]["event"], "discovery");
+    assert!(
+        events
+            .iter()
+            .all(|e| e["event"].is_string() && e["data"].is_object()),
+        "{stdout}"
+    );
+    assert_eq!(events.last().unwrap()["event"], "complete");
+    assert!(events
+        .iter()
+        .any(|e| e["event"] == "item_progress" && e["data"]["status"] == "created"));
+    assert_eq!(result["result"]["exit_code"], 0);
+    assert_eq!(result["result"]["ok"], true);
+    assert!(
+        result["result"]["stages"]["devices"]["created"]
+            .as_u64()
+            .unwrap()
+            >= 1,
+        "{result}"
+    );
+
+    // A failed run: the same shape, and the exit code in the result is the process's.
+    sim.add_fault(pve_sim::Fault {
+        path: "/cluster/resources".into(),
+        kind: pve_sim::FaultKind::Unauthorized,
+        times: None,
+    })
+    .await;
+    let (code, stdout, _) = proxbox(&dir, &["sync", "--output", "json"]).await;
+    assert_eq!(code, 1, "{stdout}");
+    let lines = json_lines(&stdout);
+    let result = &lines.last().unwrap()["result"];
+    assert_eq!(result["exit_code"], 1);
+    assert_eq!(result["ok"], false);
+    assert_eq!(result["error"]["category"], "authentication", "{result}");
+    assert!(lines.iter().any(|e| e["event"] == "error"), "{stdout}");
+    assert!(!stdout.contains(&sim.credentials().token_secret));
+
+    cleanup(&netbox, &name).await;
+    sim.stop().await;
+}

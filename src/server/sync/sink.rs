@@ -44,6 +44,24 @@ impl EventSink for CollectSink {
     }
 }
 
+/// Writes each event as one line of JSON, `{"event": NAME, "data": PAYLOAD}`, flushed at
+/// once (`proxbox sync --output json`, for scripts that read the run as it goes).
+pub struct JsonLines<W: std::io::Write + Send>(pub Mutex<W>);
+
+impl<W: std::io::Write + Send> EventSink for JsonLines<W> {
+    fn emit(&self, event: SyncEvent) {
+        let line = format!(
+            "{{\"event\":{},\"data\":{}}}\n",
+            serde_json::Value::from(event.name()),
+            event.payload_json()
+        );
+        // A closed pipe must not stop the sync: write errors are ignored.
+        if let Ok(mut out) = self.0.lock() {
+            let _ = out.write_all(line.as_bytes()).and_then(|()| out.flush());
+        }
+    }
+}
+
 /// Sends each event to several sinks.
 pub struct FanOut<'a>(pub Vec<&'a dyn EventSink>);
 
@@ -62,6 +80,32 @@ impl EventSink for FanOut<'_> {
 mod tests {
     use super::*;
     use crate::events::{Complete, ErrorEvent};
+
+    #[test]
+    fn json_lines_writes_one_parseable_object_per_event() {
+        let sink = JsonLines(Mutex::new(Vec::new()));
+        sink.emit(SyncEvent::Error(ErrorEvent::new(
+            "devices",
+            "line one\nline two",
+            "d",
+        )));
+        sink.emit(SyncEvent::Complete(Complete {
+            ok: true,
+            message: "done".into(),
+            result: None,
+            errors: None,
+        }));
+        let text = String::from_utf8(sink.0.into_inner().unwrap()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0]["event"], "error");
+        assert_eq!(lines[0]["data"]["error"], "line one\nline two");
+        assert_eq!(lines[1]["event"], "complete");
+        assert_eq!(lines[1]["data"]["ok"], true);
+    }
 
     #[test]
     fn fan_out_keeps_order_in_every_sink() {
