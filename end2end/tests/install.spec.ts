@@ -5,7 +5,7 @@ import { hydrated, watchConsole } from "./helpers";
 // serves the site bundle it carries), and with the other specs against the dev server.
 test("the login page hydrates from the bundle the server serves", async ({ page }) => {
   const errors = watchConsole(page);
-  const wasm = page.waitForResponse((r) => r.url().endsWith("/pkg/proxbox_bg.wasm"));
+  const wasm = page.waitForResponse((r) => r.url().endsWith("/pkg/proxbox.wasm"));
   await page.goto("/login");
   const served = await wasm;
   expect(served.status()).toBe(200);

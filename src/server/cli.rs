@@ -69,6 +69,11 @@ async fn run(cli: Cli, fixed: Fixed) -> Result<ExitCode, String> {
         Command::User(command) => done(user(&db, command).await),
         Command::ApiKey(command) => done(api_key(&db, command).await),
         Command::Schedule(command) => done(schedule(&db, command).await),
+        Command::Endpoint(command) => {
+            let secrets = SecretBox::load_or_create(global.secret_key.as_deref(), &global.data_dir)
+                .map_err(|e| e.to_string())?;
+            done(super::cli_endpoints::run(&db, &secrets, command).await)
+        }
     }
 }
 
@@ -91,7 +96,7 @@ async fn reset_password(db: &Db, username: &str) -> Result<(), String> {
 }
 
 /// A refusal as the terminal shows it: the message, and each field's.
-fn cli_error(error: AppError) -> String {
+pub(super) fn cli_error(error: AppError) -> String {
     match error.field_errors() {
         Some(fields) => fields
             .0

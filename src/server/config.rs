@@ -138,6 +138,9 @@ pub enum Command {
     /// Manage API keys for machine clients (the NetBox plugin's X-Proxbox-API-Key).
     #[command(subcommand)]
     ApiKey(ApiKeyCommand),
+    /// List, add, remove and test the Proxmox endpoints (and test the NetBox one).
+    #[command(subcommand)]
+    Endpoint(super::cli_endpoints::EndpointCommand),
     /// Sync an endpoint on an interval (run by `serve` or `worker`; never beside another
     /// job of the same endpoint).
     #[command(subcommand)]

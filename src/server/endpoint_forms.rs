@@ -55,7 +55,15 @@ async fn save(
             return AppError::BadRequest("the form is larger than 256 KB".into()).render(wants)
         }
     };
-    match save_endpoint(&state, &requester(auth.as_ref()), id, form.clone()).await {
+    match save_endpoint(
+        &state.db,
+        &state.secrets,
+        &requester(auth.as_ref()),
+        id,
+        form.clone(),
+    )
+    .await
+    {
         Ok(_) => Redirect::to("/endpoints").into_response(),
         Err(error) if wants != Wants::Page => error.render(wants),
         Err(error) => {

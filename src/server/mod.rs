@@ -4,6 +4,7 @@ pub mod access_forms;
 pub mod accounts;
 pub mod auth;
 pub mod cli;
+pub mod cli_endpoints;
 pub mod cluster_pages;
 pub mod config;
 pub mod connections;

@@ -158,7 +158,7 @@ mod tests {
 
     #[test]
     fn bundled_files_are_typed_by_their_extension() {
-        assert_eq!(content_type("/pkg/proxbox_bg.wasm"), "application/wasm");
+        assert_eq!(content_type("/pkg/proxbox.wasm"), "application/wasm");
         assert_eq!(
             content_type("/pkg/proxbox.js"),
             "text/javascript; charset=utf-8"

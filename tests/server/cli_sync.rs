@@ -24,7 +24,17 @@ async fn proxbox_sync(dir: &tempfile::TempDir, args: &[&str]) -> (i32, String) {
 
 /// Runs the binary off the test's runtime thread, which must keep serving the simulator.
 async fn proxbox(dir: &tempfile::TempDir, args: &[&str]) -> (i32, String, String) {
+    proxbox_with(dir, args, &[]).await
+}
+
+/// [`proxbox`] with more environment variables.
+async fn proxbox_with(
+    dir: &tempfile::TempDir,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (i32, String, String) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_proxbox"));
+    command.envs(env.iter().copied());
     command
         .args(args)
         .env("PROXBOX_DATA_DIR", dir.path())
@@ -194,5 +204,113 @@ async fn proxbox_sync_output_json_is_one_object_per_event_then_the_result() {
     assert!(!stdout.contains(&sim.credentials().token_secret));
 
     cleanup(&netbox, &name).await;
+    sim.stop().await;
+}
+
+#[tokio::test]
+async fn proxbox_endpoint_adds_lists_tests_and_removes_without_showing_a_secret() {
+    let (_, _, sim) = scenario("cliep", 114, 1, 1).await;
+    let dir = configured(&sim).await;
+    let url = sim.http_url.clone().unwrap();
+    let secret = sim.credentials().token_secret.clone();
+    let token_id = sim.credentials().token_id.clone();
+    let add = |name: &'static str, url: String| {
+        let token_id = token_id.clone();
+        let secret = secret.clone();
+        let dir = &dir;
+        async move {
+            proxbox_with(
+                dir,
+                &[
+                    "endpoint",
+                    "add",
+                    "--name",
+                    name,
+                    "--url",
+                    &url,
+                    "--token-id",
+                    &token_id,
+                    "--secret-env",
+                    "PVE_SECRET",
+                ],
+                &[("PVE_SECRET", &secret)],
+            )
+            .await
+        }
+    };
+
+    let (code, out, err) = add("second", url.clone()).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("added Proxmox endpoint \"second\""), "{out}");
+
+    let (code, table, _) = proxbox(&dir, &["endpoint", "list"]).await;
+    assert_eq!(code, 0);
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("second") && l.contains(&url) && l.contains(&token_id)),
+        "{table}"
+    );
+    let (_, json, _) = proxbox(&dir, &["endpoint", "list", "--json"]).await;
+    let second: serde_json::Value = json
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["name"] == "second")
+        .expect("the added endpoint is listed");
+    assert_eq!(second["has_secret"], true);
+    for listing in [&table, &json] {
+        assert!(
+            !listing.contains(&secret),
+            "no secret in the listing: {listing}"
+        );
+    }
+
+    let (code, out, err) = proxbox(&dir, &["endpoint", "test", "second"]).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.starts_with("ok: "), "{out}");
+
+    // The form's checks, with its messages: a second endpoint of that name, a bad URL,
+    // a secret nowhere to be found.
+    let (code, _, err) = add("second", url.clone()).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("name: An endpoint named \"second\" already exists"),
+        "{err}"
+    );
+    let (code, _, err) = add("third", "ftp://pve".into()).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("url: "), "{err}");
+    let (code, _, err) = proxbox(
+        &dir,
+        &[
+            "endpoint",
+            "add",
+            "--name",
+            "x",
+            "--url",
+            &url,
+            "--token-id",
+            &token_id,
+            "--secret-env",
+            "UNSET_VAR_FOR_TEST",
+        ],
+    )
+    .await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("UNSET_VAR_FOR_TEST (--secret-env) is not set"),
+        "{err}"
+    );
+
+    let (code, out, _) = proxbox(&dir, &["endpoint", "remove", "second"]).await;
+    assert_eq!(code, 0, "{out}");
+    let (_, table, _) = proxbox(&dir, &["endpoint", "list"]).await;
+    assert!(!table.contains("second"), "{table}");
+    let (code, _, err) = proxbox(&dir, &["endpoint", "remove", "second"]).await;
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no Proxmox endpoint named \"second\"; the endpoints are: lab"),
+        "{err}"
+    );
     sim.stop().await;
 }

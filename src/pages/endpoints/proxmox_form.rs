@@ -36,7 +36,7 @@ pub async fn save_proxmox_endpoint(
 ) -> Result<i64, AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
     let (state, user) = crate::server::context::require_user()?;
-    let saved_id = save_endpoint(&state, &user.name, id, form).await?;
+    let saved_id = save_endpoint(&state.db, &state.secrets, &user.name, id, form).await?;
     leptos_axum::redirect("/endpoints");
     Ok(saved_id)
 }
@@ -44,7 +44,8 @@ pub async fn save_proxmox_endpoint(
 /// The one way an endpoint is saved, from the page's form or the server function.
 #[cfg(feature = "ssr")]
 pub async fn save_endpoint(
-    state: &crate::server::state::AppState,
+    db: &crate::server::db::Db,
+    secrets: &crate::server::crypto::SecretBox,
     by: &str,
     id: Option<i64>,
     form: ProxmoxEndpointForm,
@@ -53,9 +54,7 @@ pub async fn save_endpoint(
     use crate::server::db::endpoints::SaveError;
     let existing = match id {
         Some(id) => Some(
-            state
-                .db
-                .proxmox_endpoint(id)
+            db.proxmox_endpoint(id)
                 .await
                 .map_err(internal)?
                 .ok_or_else(|| AppError::NotFound(format!("Proxmox endpoint {id}")))?,
@@ -67,17 +66,11 @@ pub async fn save_endpoint(
         .is_some_and(|row| row.keeps_secret_for(&form));
     let input = form.validate(has_stored_secret)?;
     let result = match id {
-        Some(id) => state
-            .db
-            .update_proxmox_endpoint(id, &input, &state.secrets)
+        Some(id) => db
+            .update_proxmox_endpoint(id, &input, secrets)
             .await
             .map(|()| id),
-        None => {
-            state
-                .db
-                .insert_proxmox_endpoint(&input, &state.secrets)
-                .await
-        }
+        None => db.insert_proxmox_endpoint(&input, secrets).await,
     };
     let saved_id = match result {
         Ok(id) => id,
