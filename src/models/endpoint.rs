@@ -170,6 +170,9 @@ pub struct ProxmoxEndpointView {
     pub ca_pem: String,
     pub timeout_secs: u32,
     pub enabled: bool,
+    /// The configuration file that declares it (edit it there, not on the page).
+    #[serde(default)]
+    pub managed_by: Option<String>,
 }
 
 impl ProxmoxEndpointView {
@@ -255,6 +258,9 @@ pub struct NetboxEndpointView {
     pub verify_tls: bool,
     pub ca_pem: String,
     pub timeout_secs: u32,
+    /// The configuration file that declares it (edit it there, not on the page).
+    #[serde(default)]
+    pub managed_by: Option<String>,
 }
 
 impl NetboxEndpointView {
@@ -285,6 +291,16 @@ pub struct ConnectionReport {
     /// The error category (`authentication`, `connection`…) when it failed.
     pub category: Option<String>,
     pub suggestion: Option<String>,
+}
+
+/// The refusal to change an endpoint a configuration file declares (`managed_by`).
+pub fn declared_in(file: Option<&str>) -> Result<(), crate::error::AppError> {
+    match file {
+        Some(file) => Err(crate::error::AppError::Precondition(format!(
+            "This endpoint is declared in {file}: change it there, then run `proxbox config apply` (or restart Proxbox)."
+        ))),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

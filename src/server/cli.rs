@@ -6,8 +6,8 @@ use std::sync::Arc;
 use tracing_subscriber::EnvFilter;
 
 use super::config::{
-    ApiKeyCommand, Cli, Command, GlobalOptions, JobOptions, LogFormat, ScheduleCommand,
-    ServeOptions, UserCommand,
+    ApiKeyCommand, Cli, Command, ConfigCommand, GlobalOptions, JobOptions, LogFormat,
+    ScheduleCommand, ServeOptions, UserCommand,
 };
 use super::crypto::SecretBox;
 use super::db::{redact_url, Db};
@@ -69,12 +69,66 @@ async fn run(cli: Cli, fixed: Fixed) -> Result<ExitCode, String> {
         Command::User(command) => done(user(&db, command).await),
         Command::ApiKey(command) => done(api_key(&db, command).await),
         Command::Schedule(command) => done(schedule(&db, command).await),
+        Command::Config(ConfigCommand::Apply { dry_run }) => {
+            let path = global
+                .config
+                .clone()
+                .ok_or("give the file with --config PATH or PROXBOX_CONFIG")?;
+            let base = JobSettings {
+                fixed,
+                ..JobSettings::default()
+            };
+            let changes = apply_config(&global, &db, &path, &base, dry_run).await?;
+            if changes.is_empty() {
+                println!("{}: nothing to change", path.display());
+            }
+            for change in changes {
+                let prefix = if dry_run { "would " } else { "" };
+                println!("{prefix}{}", change.describe());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Endpoint(command) => {
             let secrets = SecretBox::load_or_create(global.secret_key.as_deref(), &global.data_dir)
                 .map_err(|e| e.to_string())?;
             done(super::cli_endpoints::run(&db, &secrets, command).await)
         }
     }
+}
+
+/// Reads `path` and applies it (or only plans it): the changes, or every refusal with
+/// its file, line and field.
+async fn apply_config(
+    global: &GlobalOptions,
+    db: &Db,
+    path: &std::path::Path,
+    base: &JobSettings,
+    dry_run: bool,
+) -> Result<Vec<super::declared::plan::Change>, String> {
+    let secrets = SecretBox::load_or_create(global.secret_key.as_deref(), &global.data_dir)
+        .map_err(|e| e.to_string())?;
+    let declared = super::declared::read_file(path).map_err(|refused| refused.to_string())?;
+    super::declared::apply::apply(db, &secrets, base, &declared, dry_run).await
+}
+
+/// At start: the configuration file, when one is given, applied before anything runs
+/// (a refused file stops the start, with its reasons).
+async fn apply_config_at_start(
+    global: &GlobalOptions,
+    db: &Db,
+    base: &JobSettings,
+) -> Result<(), String> {
+    let Some(path) = &global.config else {
+        return Ok(());
+    };
+    let changes = apply_config(global, db, path, base, false).await?;
+    for change in &changes {
+        tracing::info!(file = %path.display(), change = %change.describe(), "configuration applied");
+    }
+    if changes.is_empty() {
+        tracing::info!(file = %path.display(), "configuration file: nothing to change");
+    }
+    Ok(())
 }
 
 async fn reset_password(db: &Db, username: &str) -> Result<(), String> {
@@ -312,6 +366,7 @@ async fn serve(
         fixed,
         ..JobSettings::from(&options.jobs)
     };
+    apply_config_at_start(&global, &db, &settings).await?;
     let jobs = Jobs::new(db.clone(), secrets.clone(), settings);
     let mut workers = jobs.start().await.map_err(|e| e.to_string())?;
 
@@ -382,6 +437,7 @@ async fn worker(
         fixed,
         ..JobSettings::from(&options)
     };
+    apply_config_at_start(&global, &db, &settings).await?;
     let jobs = Jobs::new(db.clone(), Arc::new(secrets), settings);
     let mut workers = jobs.start().await.map_err(|e| e.to_string())?;
     tracing::info!(

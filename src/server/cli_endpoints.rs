@@ -135,6 +135,7 @@ pub async fn run(db: &Db, secrets: &SecretBox, command: EndpointCommand) -> Resu
         }
         EndpointCommand::Remove { name } => {
             let row = by_name(db, &name).await?;
+            crate::models::declared_in(row.managed_by.as_deref()).map_err(|e| e.to_string())?;
             db.delete_proxmox_endpoint(row.id)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -45,6 +45,10 @@ pub struct GlobalOptions {
         hide_env_values = true
     )]
     pub secret_key: Option<String>,
+    /// A `proxbox.toml` declaring endpoints, schedules and settings, applied at start
+    /// (serve, worker) and by `proxbox config apply`.
+    #[arg(long, env = "PROXBOX_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
     /// Log filter, e.g. `info` or `proxbox=debug,tower_http=info`.
     #[arg(long, env = "PROXBOX_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -81,6 +85,7 @@ impl std::fmt::Debug for GlobalOptions {
                 "secret_key",
                 &self.secret_key.as_ref().map(|_| "<redacted>"),
             )
+            .field("config", &self.config)
             .field("log", &self.log)
             .field("log_format", &self.log_format)
             .finish()
@@ -141,6 +146,9 @@ pub enum Command {
     /// List, add, remove and test the Proxmox endpoints (and test the NetBox one).
     #[command(subcommand)]
     Endpoint(super::cli_endpoints::EndpointCommand),
+    /// Apply the configuration file (`--config` / PROXBOX_CONFIG) to the database.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Sync an endpoint on an interval (run by `serve` or `worker`; never beside another
     /// job of the same endpoint).
     #[command(subcommand)]
@@ -181,6 +189,17 @@ pub struct SyncOptions {
     /// (`{"event", "data"}`), then `{"result": {"ok", "exit_code", "stages", "error"}}`.
     #[arg(long, value_enum, default_value_t = SyncOutput::Text)]
     pub output: SyncOutput,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Make the database what the file declares; prints each change (nothing when it
+    /// already is). Endpoints it declared before and no longer does are removed.
+    Apply {
+        /// Print what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -12,6 +12,7 @@ pub mod context;
 pub mod cron;
 pub mod crypto;
 pub mod db;
+pub mod declared;
 pub mod endpoint_forms;
 pub mod exports;
 pub mod headless;

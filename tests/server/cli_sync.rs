@@ -28,7 +28,7 @@ async fn proxbox(dir: &tempfile::TempDir, args: &[&str]) -> (i32, String, String
 }
 
 /// [`proxbox`] with more environment variables.
-async fn proxbox_with(
+pub(crate) async fn proxbox_with(
     dir: &tempfile::TempDir,
     args: &[&str],
     env: &[(&str, &str)],

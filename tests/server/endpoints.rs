@@ -455,3 +455,64 @@ fn set_url<'a>(form: &mut [(&str, &'a str)], url: &'a str) {
         }
     }
 }
+
+#[tokio::test]
+async fn endpoints_a_file_declares_are_shown_as_its_own_and_refused_to_the_forms() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    app.login().await;
+    let text = r#"
+[[proxmox]]
+name = "declared"
+url = "https://pve.example.com:8006"
+token_id = "root@pam!proxbox"
+token_secret_env = "SECRET_VAR"
+"#;
+    let env = |var: &str| (var == "SECRET_VAR").then(|| SECRET.to_string());
+    let Ok(declared) = proxbox::server::declared::read(
+        "/etc/proxbox/proxbox.toml",
+        text,
+        std::path::Path::new("."),
+        &env,
+    ) else {
+        panic!("the declaration is refused");
+    };
+    let base = proxbox::server::settings::JobSettings::default();
+    proxbox::server::declared::apply::apply(&app.db, &app.secrets, &base, &declared, false)
+        .await
+        .unwrap();
+    let id = app.db.proxmox_endpoints().await.unwrap()[0].id;
+
+    let page = app.get_text("/endpoints").await;
+    assert!(
+        page.contains("managed by /etc/proxbox/proxbox.toml"),
+        "{page}"
+    );
+    assert!(
+        !page.contains(&format!("/endpoints/proxmox/{id}/edit")),
+        "no edit link for a declared endpoint"
+    );
+
+    let csrf = app.csrf().await;
+    let id_text = id.to_string();
+    let mut form = proxmox_form(&csrf, "renamed", "");
+    form.push(("id", &id_text));
+    let refused = app.post_form("/api/save_proxmox_endpoint", &form).await;
+    assert_eq!(refused.status(), 409);
+    let message = refused.text().await.unwrap();
+    assert!(
+        message.contains("declared in /etc/proxbox/proxbox.toml"),
+        "{message}"
+    );
+    let deleted = app
+        .post_form(
+            "/api/delete_proxmox_endpoint",
+            &[("csrf", &csrf), ("id", &id_text)],
+        )
+        .await;
+    assert_eq!(deleted.status(), 409);
+    assert_eq!(
+        app.db.proxmox_endpoints().await.unwrap()[0].name,
+        "declared"
+    );
+    app.stop().await;
+}

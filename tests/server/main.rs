@@ -7,6 +7,7 @@ mod support;
 
 mod access;
 mod auth;
+mod cli_config;
 mod cli_sync;
 mod config;
 mod connection;

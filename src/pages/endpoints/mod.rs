@@ -54,6 +54,12 @@ pub async fn delete_proxmox_endpoint(
 ) -> Result<(), AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
     let (state, user) = crate::server::context::require_user()?;
+    let row = state
+        .db
+        .proxmox_endpoint(id)
+        .await
+        .map_err(crate::server::auth::internal)?;
+    crate::models::declared_in(row.as_ref().and_then(|row| row.managed_by.as_deref()))?;
     if !state
         .db
         .delete_proxmox_endpoint(id)
@@ -71,6 +77,12 @@ pub async fn delete_proxmox_endpoint(
 pub async fn delete_netbox_endpoint(#[server(default)] csrf: String) -> Result<(), AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
     let (state, user) = crate::server::context::require_user()?;
+    let row = state
+        .db
+        .netbox_endpoint()
+        .await
+        .map_err(crate::server::auth::internal)?;
+    crate::models::declared_in(row.as_ref().and_then(|row| row.managed_by.as_deref()))?;
     state
         .db
         .delete_netbox_endpoint()
@@ -159,10 +171,13 @@ fn ProxmoxTable(
                                         } else {
                                             view! { <span class="badge">"disabled"</span> }
                                         }}
+                                        " "<ManagedBy file=e.managed_by.clone()/>
                                     </td>
                                     <td class="actions" hidden=!may_configure>
                                         {may_configure.then(|| view! {
                                         <TestProxmoxButton id=e.id name=e.name.clone() csrf=csrf_token()/>
+                                        // Declared in a file: changed there, not here.
+                                        {e.managed_by.is_none().then(|| view! {
                                         <a class="btn btn-small" href=format!("/endpoints/proxmox/{}/edit", e.id)>"Edit"</a>
                                         <ActionForm action=delete>
                                             <CsrfField/>
@@ -171,6 +186,7 @@ fn ProxmoxTable(
                                                 "Delete"
                                             </button>
                                         </ActionForm>
+                                        })}
                                         })}
                                     </td>
                                 </tr>
@@ -182,6 +198,18 @@ fn ProxmoxTable(
         </section>
     }
     .into_any()
+}
+
+/// An endpoint a configuration file declares: its path, and where to change it.
+#[component]
+fn ManagedBy(file: Option<String>) -> impl IntoView {
+    file.map(|file| {
+        view! {
+            <span class="badge" data-testid="managed-by" title="Change it in the file, then run `proxbox config apply` (or restart)">
+                {format!("managed by {file}")}
+            </span>
+        }
+    })
 }
 
 #[component]
@@ -205,15 +233,18 @@ fn NetboxSection(
                         <dt>"Token"</dt><dd>{if nb.has_token { "stored (encrypted)" } else { "missing" }}</dd>
                         <dt>"TLS"</dt><dd>{if nb.verify_tls { "verified" } else { "not verified" }}</dd>
                         <dt>"Timeout"</dt><dd>{format!("{} s", nb.timeout_secs)}</dd>
+                        {nb.managed_by.is_some().then(|| view! { <dt>"Declared in"</dt><dd><ManagedBy file=nb.managed_by.clone()/></dd> })}
                     </dl>
                     <div class="actions" hidden=!page_allows(Permission::Administer)>
                         {page_allows(Permission::Administer).then(|| view! {
                         <TestNetboxButton csrf=csrf_token()/>
+                        {nb.managed_by.is_none().then(|| view! {
                         <a class="btn" href="/endpoints/netbox">"Edit"</a>
                         <ActionForm action=delete>
                             <CsrfField/>
                             <button type="submit" class="btn btn-danger">"Remove"</button>
                         </ActionForm>
+                        })}
                         })}
                     </div>
                 }.into_any(),

@@ -35,6 +35,7 @@ pub async fn save_netbox_endpoint(
     let _ = csrf; // checked by the middleware before any server function runs
     let (state, user) = crate::server::context::require_user()?;
     let stored = state.db.netbox_endpoint().await.map_err(internal)?;
+    crate::models::declared_in(stored.as_ref().and_then(|row| row.managed_by.as_deref()))?;
     let has_token = stored.is_some_and(|row| row.keeps_token_for(&form));
     let input = form.validate(has_token)?;
     state

@@ -61,6 +61,7 @@ pub async fn save_endpoint(
         ),
         None => None,
     };
+    crate::models::declared_in(existing.as_ref().and_then(|row| row.managed_by.as_deref()))?;
     let has_stored_secret = existing
         .as_ref()
         .is_some_and(|row| row.keeps_secret_for(&form));

@@ -48,6 +48,8 @@ pub struct ProxmoxEndpointRow {
     pub ca_pem: String,
     pub timeout_secs: i64,
     pub enabled: i64,
+    /// The configuration file that declares it, if one does.
+    pub managed_by: Option<String>,
 }
 
 impl ProxmoxEndpointRow {
@@ -99,13 +101,25 @@ impl ProxmoxEndpointRow {
             ca_pem: self.ca_pem.clone(),
             timeout_secs: self.timeout_secs.clamp(1, u32::MAX as i64) as u32,
             enabled: self.enabled != 0,
+            managed_by: self.managed_by.clone(),
         }
+    }
+
+    /// The stored secret of its way of logging in, readable (to compare with a declared one).
+    pub fn secret(&self, secrets: &SecretBox) -> Option<String> {
+        let (purpose, sealed) = match self.auth_kind() {
+            ProxmoxAuthKind::Token => (PROXMOX_TOKEN_SECRET, self.token_secret_enc.as_ref()),
+            ProxmoxAuthKind::Password => (PROXMOX_PASSWORD, self.password_enc.as_ref()),
+        };
+        secrets
+            .open(purpose, &Sealed::from_stored(sealed?.clone()))
+            .ok()
     }
 }
 
 const PROXMOX_COLUMNS: &str =
     "id, name, url, auth_kind, token_id, token_secret_enc, username, password_enc, \
-                               verify_tls, ca_pem, timeout_secs, enabled";
+                               verify_tls, ca_pem, timeout_secs, enabled, managed_by";
 
 /// Column values of a validated form; `None` secrets mean "keep what is stored".
 struct ProxmoxValues {
@@ -231,7 +245,7 @@ impl Db {
     }
 
     pub async fn netbox_endpoint(&self) -> Result<Option<NetboxEndpointRow>, DbError> {
-        Ok(sqlx::query_as("SELECT url, token_enc, verify_tls, ca_pem, timeout_secs FROM netbox_endpoints WHERE id = 1")
+        Ok(sqlx::query_as("SELECT url, token_enc, verify_tls, ca_pem, timeout_secs, managed_by FROM netbox_endpoints WHERE id = 1")
             .fetch_optional(self.readers())
             .await?)
     }
@@ -278,6 +292,24 @@ impl Db {
         Ok(())
     }
 
+    /// Marks the endpoints a configuration file declares (`None`: no longer managed).
+    pub async fn set_managed_by(
+        &self,
+        proxmox_id: Option<i64>,
+        managed_by: Option<&str>,
+    ) -> Result<(), DbError> {
+        match proxmox_id {
+            Some(id) => sqlx::query("UPDATE proxmox_endpoints SET managed_by = $1 WHERE id = $2")
+                .bind(managed_by)
+                .bind(id),
+            None => sqlx::query("UPDATE netbox_endpoints SET managed_by = $1 WHERE id = 1")
+                .bind(managed_by),
+        }
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
     pub async fn delete_netbox_endpoint(&self) -> Result<bool, DbError> {
         let done = sqlx::query("DELETE FROM netbox_endpoints WHERE id = 1")
             .execute(self.pool())
@@ -293,6 +325,8 @@ pub struct NetboxEndpointRow {
     pub verify_tls: i64,
     pub ca_pem: String,
     pub timeout_secs: i64,
+    /// The configuration file that declares it, if one does.
+    pub managed_by: Option<String>,
 }
 
 impl NetboxEndpointRow {
@@ -303,6 +337,7 @@ impl NetboxEndpointRow {
             verify_tls: self.verify_tls != 0,
             ca_pem: self.ca_pem.clone(),
             timeout_secs: self.timeout_secs.clamp(1, u32::MAX as i64) as u32,
+            managed_by: self.managed_by.clone(),
         }
     }
 

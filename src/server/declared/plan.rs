@@ -1,0 +1,261 @@
+//! What applying a declared file changes, compared with the database as read: a pure
+//! function of the two, so that `--dry-run` and the real run print the same plan, and a
+//! second run of an unchanged file plans nothing.
+
+use super::{Declared, DeclaredSchedule, Refusal, Refused};
+use crate::models::{NetboxEndpointInput, ProxmoxCredentials, ProxmoxEndpointInput};
+use crate::server::db::endpoints::{NetboxEndpointRow, ProxmoxEndpointRow};
+use crate::server::db::schedules::ScheduleRow;
+use crate::server::settings::{propose, JobSettings, Setting};
+
+/// The database as it stands, with the stored secrets readable.
+pub struct Current {
+    pub proxmox: Vec<(ProxmoxEndpointRow, Option<String>)>,
+    pub netbox: Option<(NetboxEndpointRow, Option<String>)>,
+    pub schedules: Vec<ScheduleRow>,
+    pub settings: JobSettings,
+}
+
+#[derive(Clone, PartialEq)]
+pub enum Change {
+    AddProxmox(ProxmoxEndpointInput),
+    UpdateProxmox {
+        id: i64,
+        input: ProxmoxEndpointInput,
+        fields: Vec<&'static str>,
+    },
+    /// Declared by the file before, not any more.
+    RemoveProxmox {
+        id: i64,
+        name: String,
+    },
+    SaveNetbox {
+        input: NetboxEndpointInput,
+        /// Empty when there was no NetBox endpoint.
+        fields: Vec<&'static str>,
+    },
+    RemoveNetbox,
+    PutSchedule {
+        schedule: DeclaredSchedule,
+        before: Option<String>,
+    },
+    Setting {
+        setting: Setting,
+        before: String,
+        after: String,
+    },
+}
+
+impl Change {
+    /// One line for the terminal and the log.
+    pub fn describe(&self) -> String {
+        match self {
+            Change::AddProxmox(input) => format!("add Proxmox endpoint {:?}", input.name),
+            Change::UpdateProxmox { input, fields, .. } => {
+                format!(
+                    "update Proxmox endpoint {:?}: {}",
+                    input.name,
+                    fields.join(", ")
+                )
+            }
+            Change::RemoveProxmox { name, .. } => {
+                format!("remove Proxmox endpoint {name:?} (no longer in the file)")
+            }
+            Change::SaveNetbox { input, fields } if fields.is_empty() => {
+                format!("add the NetBox endpoint {}", input.url)
+            }
+            Change::SaveNetbox { fields, .. } => {
+                format!("update the NetBox endpoint: {}", fields.join(", "))
+            }
+            Change::RemoveNetbox => "remove the NetBox endpoint (no longer in the file)".into(),
+            Change::PutSchedule { schedule, before } => {
+                let now = format!(
+                    "{}{}",
+                    schedule.rule.describe(),
+                    if schedule.enabled { "" } else { ", disabled" }
+                );
+                match before {
+                    Some(before) => format!(
+                        "change the schedule of {} ({}): {before} → {now}",
+                        schedule.endpoint, schedule.stages
+                    ),
+                    None => format!(
+                        "add a schedule for {} ({}): {now}",
+                        schedule.endpoint, schedule.stages
+                    ),
+                }
+            }
+            Change::Setting {
+                setting,
+                before,
+                after,
+            } => format!("set {}: {before} → {after}", setting.name()),
+        }
+    }
+}
+
+/// The changes that make the database what `declared` says, in the order to apply them
+/// (NetBox, endpoints, schedules, settings). Settings the current ones refuse (one fixed
+/// by the environment, say) are refused with their line.
+pub fn plan(declared: &Declared, current: &Current) -> Result<Vec<Change>, Refused> {
+    let mut changes = Vec::new();
+    match (&declared.netbox, &current.netbox) {
+        (Some(input), None) => changes.push(Change::SaveNetbox {
+            input: input.clone(),
+            fields: Vec::new(),
+        }),
+        (Some(input), Some((row, token))) => {
+            let fields = netbox_differences(input, row, token.as_deref(), &declared.source);
+            if !fields.is_empty() {
+                changes.push(Change::SaveNetbox {
+                    input: input.clone(),
+                    fields,
+                });
+            }
+        }
+        (None, Some((row, _))) if row.managed_by.is_some() => changes.push(Change::RemoveNetbox),
+        (None, _) => {}
+    }
+    for input in &declared.proxmox {
+        match current
+            .proxmox
+            .iter()
+            .find(|(row, _)| row.name == input.name)
+        {
+            None => changes.push(Change::AddProxmox(input.clone())),
+            Some((row, secret)) => {
+                let fields = proxmox_differences(input, row, secret.as_deref(), &declared.source);
+                if !fields.is_empty() {
+                    changes.push(Change::UpdateProxmox {
+                        id: row.id,
+                        input: input.clone(),
+                        fields,
+                    });
+                }
+            }
+        }
+    }
+    for (row, _) in &current.proxmox {
+        let declared_here = declared.proxmox.iter().any(|input| input.name == row.name);
+        if row.managed_by.is_some() && !declared_here {
+            changes.push(Change::RemoveProxmox {
+                id: row.id,
+                name: row.name.clone(),
+            });
+        }
+    }
+    for schedule in &declared.schedules {
+        let endpoint_id = current
+            .proxmox
+            .iter()
+            .find(|(row, _)| row.name == schedule.endpoint)
+            .map(|(row, _)| row.id);
+        let existing = current
+            .schedules
+            .iter()
+            .find(|s| Some(s.endpoint_id) == endpoint_id && s.stages == schedule.stages);
+        let unchanged = existing.is_some_and(|row| {
+            row.rule().as_ref() == Some(&schedule.rule) && (row.enabled != 0) == schedule.enabled
+        });
+        if !unchanged {
+            changes.push(Change::PutSchedule {
+                schedule: schedule.clone(),
+                before: existing.map(ScheduleRow::summary),
+            });
+        }
+    }
+    let proposal = propose(&current.settings, &declared.settings).map_err(|errors| Refused {
+        path: declared.source.clone(),
+        refusals: errors
+            .0
+            .into_iter()
+            .map(|(field, message)| Refusal {
+                line: declared.setting_lines.get(&field).copied().unwrap_or(0),
+                field,
+                message,
+            })
+            .collect(),
+    })?;
+    changes.extend(
+        proposal
+            .changes
+            .into_iter()
+            .map(|(setting, before, after)| Change::Setting {
+                setting,
+                before,
+                after,
+            }),
+    );
+    Ok(changes)
+}
+
+fn proxmox_differences(
+    input: &ProxmoxEndpointInput,
+    row: &ProxmoxEndpointRow,
+    stored_secret: Option<&str>,
+    source: &str,
+) -> Vec<&'static str> {
+    let mut fields = Vec::new();
+    if input.url != row.url {
+        fields.push("url");
+    }
+    let (kind, login, secret) = match &input.credentials {
+        ProxmoxCredentials::Token { token_id, secret } => ("token", token_id, secret),
+        ProxmoxCredentials::Password { username, password } => ("password", username, password),
+    };
+    let stored_login = if kind == "token" {
+        &row.token_id
+    } else {
+        &row.username
+    };
+    if kind != row.auth_kind || login != stored_login {
+        fields.push("login");
+    }
+    if kind != row.auth_kind || secret.as_deref() != stored_secret {
+        fields.push("secret");
+    }
+    if input.verify_tls != (row.verify_tls != 0) {
+        fields.push("verify_tls");
+    }
+    if input.ca_pem.as_deref().unwrap_or_default().trim() != row.ca_pem.trim() {
+        fields.push("ca_file");
+    }
+    if i64::from(input.timeout_secs) != row.timeout_secs {
+        fields.push("timeout_secs");
+    }
+    if input.enabled != (row.enabled != 0) {
+        fields.push("enabled");
+    }
+    if row.managed_by.as_deref() != Some(source) {
+        fields.push("managed by the file");
+    }
+    fields
+}
+
+fn netbox_differences(
+    input: &NetboxEndpointInput,
+    row: &NetboxEndpointRow,
+    stored_token: Option<&str>,
+    source: &str,
+) -> Vec<&'static str> {
+    let mut fields = Vec::new();
+    if input.url != row.url {
+        fields.push("url");
+    }
+    if input.token.as_deref() != stored_token {
+        fields.push("token");
+    }
+    if input.verify_tls != (row.verify_tls != 0) {
+        fields.push("verify_tls");
+    }
+    if input.ca_pem.as_deref().unwrap_or_default().trim() != row.ca_pem.trim() {
+        fields.push("ca_file");
+    }
+    if i64::from(input.timeout_secs) != row.timeout_secs {
+        fields.push("timeout_secs");
+    }
+    if row.managed_by.as_deref() != Some(source) {
+        fields.push("managed by the file");
+    }
+    fields
+}
