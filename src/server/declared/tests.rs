@@ -140,3 +140,21 @@ fn key_lines_stay_inside_their_table() {
         "not the next table's url"
     );
 }
+
+#[test]
+fn the_example_shipped_in_the_release_archive_is_accepted() {
+    let text = include_str!("../../../dist/proxbox.toml");
+    let env = |var: &str| match var {
+        "NETBOX_TOKEN" => Some("0123456789abcdef0123456789abcdef01234567".to_string()),
+        "PVE_LAB_SECRET" => Some("11111111-2222-3333-4444-555555555555".to_string()),
+        _ => None,
+    };
+    match read("dist/proxbox.toml", text, Path::new("dist"), &env) {
+        Ok(declared) => {
+            assert_eq!(declared.proxmox.len(), 1);
+            assert_eq!(declared.schedules.len(), 1);
+            assert!(declared.netbox.is_some());
+        }
+        Err(refused) => panic!("{refused}"),
+    }
+}
