@@ -103,7 +103,7 @@ async fn main() {
         receiver,
         "bench".into(),
     ));
-    let sink = JobSink::new(sender);
+    let sink = JobSink::new(sender, proxbox::server::metrics::process_metrics());
     for _ in 0..burst {
         sink.emit(stamped(epoch));
     }
@@ -195,7 +195,7 @@ async fn main() {
         receiver,
         "bench".into(),
     ));
-    let sink = JobSink::new(sender);
+    let sink = JobSink::new(sender, proxbox::server::metrics::process_metrics());
     let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate as u64));
     let started = Instant::now();
     for _ in 0..events {

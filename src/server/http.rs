@@ -92,6 +92,7 @@ pub fn declare_page_policy() {
 fn axum_routes() -> RouteBook {
     RouteBook::default()
         .get("/health", health)
+        .get("/metrics", metrics)
         .merge(super::streams::routes())
         .merge(super::exports::routes())
         .merge(super::access_forms::routes())
@@ -135,6 +136,18 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
         "database": if database.is_ok() { "ok" } else { "unreachable" },
     });
     (status, Json(body))
+}
+
+/// The Prometheus page (`server::metrics`).
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    match state.jobs.metrics().render(&state.db).await {
+        Ok(text) => ([(header::CONTENT_TYPE, super::metrics::CONTENT_TYPE)], text).into_response(),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the database for /metrics");
+            AppError::Internal("Proxbox cannot read its database for the metrics.".into())
+                .render(Wants::Json)
+        }
+    }
 }
 
 /// Server functions answer every error with 500; give each [`AppError`] its own status

@@ -31,6 +31,7 @@ const JSON_ROUTES: &[&str] = &[
     "/dcim/devices/create",
     "/virtualization/virtual-machines/create",
     "/ws",
+    "/metrics",
 ];
 
 impl Wants {

@@ -289,6 +289,22 @@ impl NetboxClient {
             .acquire()
             .await
             .expect("the semaphore is never closed");
+        // Timed once it may go: NetBox's latency, not the wait for a permit.
+        proxbox_peer::observe::timed(
+            proxbox_peer::observe::Peer::Netbox,
+            |e: &NbError| e.kind,
+            self.exchange(method, path, query, body),
+        )
+        .await
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        body: Option<&Value>,
+    ) -> Result<Reply, NbError> {
         if method == Method::GET {
             self.counts.reads.fetch_add(1, Ordering::Relaxed);
             let first_filter = query.first().map_or("", |(k, _)| k.as_str());

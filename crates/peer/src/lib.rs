@@ -3,6 +3,7 @@
 //! failures, and retries with backoff.
 
 pub mod body;
+pub mod observe;
 pub mod tls;
 
 use std::future::Future;

@@ -185,6 +185,23 @@ impl PveClient {
             .acquire()
             .await
             .expect("the semaphore is never closed");
+        // Timed once it may go: Proxmox's latency, not the wait for a permit.
+        proxbox_peer::observe::timed(
+            proxbox_peer::observe::Peer::Proxmox,
+            |e: &PveError| e.kind,
+            self.exchange(method, path, query, form, timeout),
+        )
+        .await
+    }
+
+    async fn exchange(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        form: Option<&[(&str, String)]>,
+        timeout: Duration,
+    ) -> Result<Value, PveError> {
         let headers = self.auth_headers(&method).await?;
         let response = self
             .send(method.clone(), path, query, form, timeout, headers)

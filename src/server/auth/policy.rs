@@ -32,6 +32,8 @@ pub const RULES: &[(&str, &str, Need)] = &[
     ("POST", "/api/login", Public),
     ("GET", "/api/session", Public),
     ("GET", "/health", Public),
+    // Monitoring: a key with the read scope (or --metrics-listen, without a login).
+    ("GET", "/metrics", P(Read)),
     ("POST", "/api/logout", SignedIn),
     ("GET", PASSWORD_PAGE, SignedIn),
     ("POST", "/api/change_password", SignedIn),

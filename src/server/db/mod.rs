@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod endpoints;
 pub mod inventory;
+pub mod job_stats;
 pub mod jobs;
 pub mod mirror;
 pub mod runners;

@@ -15,6 +15,7 @@ use crate::events::{Complete, SyncEvent};
 use crate::models::JobStatus;
 use crate::server::db::jobs::{FinishGuard, JobEnd, StoredEvent};
 use crate::server::db::Db;
+use crate::server::metrics::{Metrics, StageClock};
 use crate::server::sync::sink::EventSink;
 
 /// Most events one write carries.
@@ -35,13 +36,17 @@ pub enum LogItem {
 pub struct JobSink {
     sender: mpsc::UnboundedSender<LogItem>,
     complete: Mutex<Option<Complete>>,
+    metrics: Arc<Metrics>,
+    stages: StageClock,
 }
 
 impl JobSink {
-    pub fn new(sender: mpsc::UnboundedSender<LogItem>) -> JobSink {
+    pub fn new(sender: mpsc::UnboundedSender<LogItem>, metrics: Arc<Metrics>) -> JobSink {
         JobSink {
             sender,
             complete: Mutex::new(None),
+            metrics,
+            stages: StageClock::default(),
         }
     }
 
@@ -60,6 +65,7 @@ impl JobSink {
 
 impl EventSink for JobSink {
     fn emit(&self, event: SyncEvent) {
+        self.metrics.observe_event(&event, &self.stages);
         match event {
             SyncEvent::Complete(complete) => {
                 *self.complete.lock().unwrap_or_else(|p| p.into_inner()) = Some(complete);

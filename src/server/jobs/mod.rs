@@ -73,6 +73,8 @@ pub(crate) struct Inner {
     pub shutdown: watch::Sender<bool>,
     /// Folds of recently viewed jobs' logs.
     pub digests: digest::Digests,
+    /// The process's metrics (jobs record theirs as they run).
+    pub metrics: Arc<crate::server::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Jobs {
@@ -103,6 +105,7 @@ impl Jobs {
             running: Mutex::default(),
             shutdown: watch::channel(false).0,
             digests: digest::Digests::default(),
+            metrics: crate::server::metrics::process_metrics(),
         }))
     }
 
@@ -117,6 +120,10 @@ impl Jobs {
     /// Job `job_id`'s log folded up to its latest event.
     pub async fn digest(&self, job_id: i64) -> Result<digest::LogDigest, DbError> {
         self.0.digests.digest(&self.0.db, job_id).await
+    }
+
+    pub fn metrics(&self) -> &crate::server::metrics::Metrics {
+        &self.0.metrics
     }
 
     pub fn digests(&self) -> &digest::Digests {

@@ -92,6 +92,7 @@ async fn work(inner: Arc<Inner>, index: usize) {
 async fn run_job(inner: &Arc<Inner>, job: JobRow) {
     let job_id = job.id;
     let scope = job.scope();
+    let started = std::time::Instant::now();
     tracing::info!(job = job_id, stages = %job.stages, "job started");
     inner.hub.announce(Broadcast::SyncStarted {
         job_id,
@@ -116,7 +117,7 @@ async fn run_job(inner: &Arc<Inner>, job: JobRow) {
         receiver,
         inner.instance.clone(),
     ));
-    let sink = JobSink::new(sender);
+    let sink = JobSink::new(sender, inner.metrics.clone());
 
     let outcome = run(inner, &job, &sink, stop).await;
     drop(heartbeat_task);
@@ -138,6 +139,7 @@ async fn run_job(inner: &Arc<Inner>, job: JobRow) {
         Ok(true) => {}
         _ => tracing::warn!(job = job_id, "could not record how the job ended"),
     }
+    inner.metrics.job_ended(status, started.elapsed());
     announce_end(inner, job_id, status, complete).await;
     tracing::info!(job = job_id, status = status.as_str(), "job ended");
 }

@@ -330,6 +330,7 @@ pub(crate) fn stream_of(state: &AppState, job_id: i64, after_seq: i64) -> Respon
         after_seq,
         jobs.settings().keepalive,
         jobs.shutting_down(),
+        jobs.metrics().stream_opened(false),
     )
 }
 

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use super::follow::{Followed, JobFollower};
 use crate::server::db::Db;
 use crate::server::jobs::hub::JobHub;
+use crate::server::metrics::OpenClient;
 use crate::server::sse_wire::{event_stream, failure_frames, frame, KEEPALIVE, SHUTTING_DOWN};
 
 /// Where a client resumes: after `Last-Event-ID` (header, as EventSource sends it on
@@ -36,16 +37,21 @@ pub fn job_stream(
     after_seq: i64,
     keepalive: Duration,
     shutdown: watch::Receiver<bool>,
+    open: OpenClient,
 ) -> Response {
     let follower = JobFollower::new(db, hub, job_id, after_seq, keepalive, shutdown);
-    let frames = futures::stream::unfold(follower, |mut follower| async move {
+    // Counted as open for as long as the body lives.
+    let frames = futures::stream::unfold((follower, open), |(mut follower, open)| async move {
         let frame = match follower.next().await? {
             Followed::Event(event) => frame(Some(event.seq), &event.name, &event.data),
             Followed::Idle => KEEPALIVE.to_string(),
             Followed::ShuttingDown => SHUTTING_DOWN.to_string(),
             Followed::Failed(error) => failure_frames("stream", &error),
         };
-        Some((Ok::<Bytes, Infallible>(Bytes::from(frame)), follower))
+        Some((
+            Ok::<Bytes, Infallible>(Bytes::from(frame)),
+            (follower, open),
+        ))
     });
     event_stream(StatusCode::OK, Body::from_stream(frames))
 }

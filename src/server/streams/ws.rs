@@ -52,6 +52,7 @@ pub async fn websocket(
 }
 
 async fn serve(mut socket: WebSocket, state: AppState, auth: Option<RequestAuth>) {
+    let _open = state.jobs.metrics().stream_opened(true);
     let auth = match auth {
         Some(auth) => auth,
         None => match authenticate_in_band(&mut socket, &state).await {
