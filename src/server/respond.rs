@@ -24,7 +24,8 @@ pub enum Wants {
     Events,
 }
 
-/// Routes of the system Proxbox replaces that answer JSON to clients that may not say so.
+/// Routes for machines that answer JSON to clients that may not say so (those of the system
+/// Proxbox replaces, and the metrics).
 const JSON_ROUTES: &[&str] = &[
     "/version",
     "/full-update",
