@@ -18,6 +18,7 @@ use crate::pages::endpoints::EndpointsPage;
 use crate::pages::jobs::detail::JobPage;
 use crate::pages::jobs::JobsPage;
 use crate::pages::login::LoginPage;
+use crate::pages::logs::LogsPage;
 use crate::pages::not_found::NotFound;
 use crate::pages::settings::SettingsPage;
 use crate::pages::storage::StoragePage;
@@ -68,6 +69,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
                     <Route path=path!("/api-keys") view=ApiKeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/logs") view=LogsPage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints") view=EndpointsPage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints/proxmox/new") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints/proxmox/:id") view=EndpointDetailPage ssr=SsrMode::Async/>

@@ -21,6 +21,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <A href="/users">"Users"</A>
                     <A href="/api-keys">"API keys"</A>
                     <A href="/settings">"Settings"</A>
+                    <A href="/logs">"Logs"</A>
                 })}
             </nav>
             <UserMenu/>

@@ -7,6 +7,7 @@ pub mod dashboard;
 pub mod endpoints;
 pub mod jobs;
 pub mod login;
+pub mod logs;
 pub mod not_found;
 pub mod settings;
 pub mod storage;

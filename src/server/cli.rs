@@ -34,15 +34,20 @@ pub async fn main() -> ExitCode {
 }
 
 fn init_tracing(options: &GlobalOptions) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     let filter = EnvFilter::try_new(&options.log).unwrap_or_else(|_| EnvFilter::new("info"));
     // Colours only on a terminal: a journal or a log file would keep the escape codes.
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stderr = tracing_subscriber::fmt::layer()
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
+    // The logs page keeps what stderr gets (the same filter).
+    let logged = tracing_subscriber::registry()
+        .with(filter)
+        .with(super::log_ring::RingLayer);
     match options.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+        LogFormat::Json => logged.with(stderr.json()).init(),
+        LogFormat::Text => logged.with(stderr).init(),
     }
 }
 

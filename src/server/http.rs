@@ -93,6 +93,7 @@ fn axum_routes() -> RouteBook {
     RouteBook::default()
         .get("/health", health)
         .get("/metrics", metrics)
+        .get("/logs/stream", super::log_ring::stream)
         .merge(super::streams::routes())
         .merge(super::exports::routes())
         .merge(super::access_forms::routes())

@@ -20,6 +20,7 @@ pub mod health;
 pub mod housekeeping;
 pub mod http;
 pub mod jobs;
+pub mod log_ring;
 pub mod metrics;
 pub mod peers;
 pub mod respond;

@@ -154,7 +154,17 @@ async fn each_role_and_scope_is_let_through_exactly_where_its_rule_says(backend:
         for caller in &callers {
             let response = caller.send(&app, method, &path).await;
             let status = response.status();
-            let body = response.text().await.unwrap();
+            let endless = response
+                .headers()
+                .get("content-type")
+                .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"))
+                && status == StatusCode::OK;
+            // A live stream let through (the server log's) never ends: its head says enough.
+            let body = if endless {
+                String::new()
+            } else {
+                response.text().await.unwrap()
+            };
             if caller.allows(need) {
                 assert!(
                     status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,

@@ -18,6 +18,7 @@ mod inventory_pages;
 mod job_pages;
 mod jobs;
 mod jobs_support;
+mod logs;
 mod metrics;
 mod netbox_link;
 mod serve;

@@ -121,6 +121,10 @@ pub const RULES: &[(&str, &str, Need)] = &[
     // Settings and schedules.
     ("GET", "/settings", P(Administer)),
     ("GET", "/api/settings_overview", P(Administer)),
+    // The server's log (no secrets in it, but what is running where).
+    ("GET", "/logs", P(Administer)),
+    ("GET", "/api/logs", P(Administer)),
+    ("GET", "/logs/stream", P(Administer)),
     ("POST", "/settings", P(Administer)),
     ("POST", "/settings/schedules", P(Administer)),
     ("POST", "/settings/schedules/{id}", P(Administer)),

@@ -1,0 +1,148 @@
+//! `/logs` (admins): the server's recent log lines (`server::log_ring`), newest last,
+//! filtered by level and target with a plain GET form; in the browser, new lines arrive
+//! live (the [`LiveLogs`] island follows `/logs/stream`).
+
+use leptos::prelude::*;
+use leptos::server_fn::codec::GetUrl;
+use leptos_meta::Title;
+use leptos_router::hooks::use_query_map;
+
+use crate::components::layout::PageErrors;
+use crate::error::AppError;
+use crate::models::{format_utc, LogLine, ServerLogFilter, LOG_LEVELS};
+use crate::wire::JsonText;
+
+/// Lines a page shows at first (the live view adds to them).
+const PAGE_LINES: usize = 500;
+
+#[server(endpoint = "logs", input = GetUrl, output = JsonText)]
+pub async fn get_logs(
+    #[server(default)] filter: ServerLogFilter,
+) -> Result<Vec<LogLine>, AppError> {
+    let _ = crate::server::context::require_user()?;
+    Ok(crate::server::log_ring::ring().recent(&filter, 0, PAGE_LINES))
+}
+
+#[component]
+pub fn LogsPage() -> impl IntoView {
+    let query = use_query_map();
+    let filter = move || {
+        query.with(|q| ServerLogFilter {
+            level: q.get("level").unwrap_or_default(),
+            target: q.get("target").unwrap_or_default(),
+        })
+    };
+    let lines = Resource::new(filter, get_logs);
+    view! {
+        <Title text="Logs"/>
+        <div class="page-header"><h1>"Server log"</h1></div>
+        <p class="muted">
+            "The server's recent log lines (the last 2,000 kept in memory, as filtered by PROXBOX_LOG), newest last; new ones appear as they are logged."
+        </p>
+        <PageErrors>
+            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    let lines = lines.await?;
+                    Ok::<_, AppError>(view! { <LogView lines filter=filter()/> })
+                })}
+            </Suspense>
+        </PageErrors>
+    }
+}
+
+#[component]
+fn LogView(lines: Vec<LogLine>, filter: ServerLogFilter) -> impl IntoView {
+    let ServerLogFilter { level, target } = filter.clone();
+    view! {
+        <form method="get" class="filters" data-testid="log-filters">
+            <label>"Level "
+                <select name="level">
+                    <option value="">"all"</option>
+                    {LOG_LEVELS.into_iter().map(|l| {
+                        let selected = l.eq_ignore_ascii_case(&level);
+                        view! { <option value=l selected=selected>{format!("{l} and above")}</option> }
+                    }).collect_view()}
+                </select>
+            </label>
+            <label>"Target "<input type="text" name="target" value=target placeholder="e.g. jobs::worker"/></label>
+            <button type="submit" class="btn">"Filter"</button>
+        </form>
+        <LiveLogs lines filter/>
+    }
+}
+
+/// The lines, and in the browser those logged since, appended as they come.
+#[island]
+fn LiveLogs(lines: Vec<LogLine>, filter: ServerLogFilter) -> impl IntoView {
+    let after = lines.last().map_or(0, |line| line.seq);
+    let (shown, set_shown) = signal(lines);
+    #[cfg(feature = "hydrate")]
+    browser::follow(after, &filter, set_shown);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (after, &filter, set_shown);
+    view! {
+        <div class="table-wrap">
+            <table class="table log" data-testid="server-log">
+                <thead><tr><th>"Time (UTC)"</th><th>"Level"</th><th>"Target"</th><th>"Message"</th></tr></thead>
+                <tbody>
+                    <For each=move || shown.get() key=|line| line.seq let:line>
+                        <tr class=format!("log-{}", line.level.to_ascii_lowercase()) data-testid="log-line">
+                            <td class="mono">{format_utc(line.at)}</td>
+                            <td>{line.level.clone()}</td>
+                            <td class="mono">{line.target.clone()}</td>
+                            <td class="mono">{line.message.clone()}</td>
+                        </tr>
+                    </For>
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+#[cfg(feature = "hydrate")]
+mod browser {
+    use futures::future::{AbortHandle, Abortable};
+    use futures::StreamExt;
+    use gloo_net::eventsource::futures::EventSource;
+    use leptos::prelude::*;
+
+    use crate::models::{LogLine, ServerLogFilter};
+
+    /// Lines a page keeps while following (the oldest go first).
+    const KEEP: usize = 2_000;
+
+    pub fn follow(after: u64, filter: &ServerLogFilter, lines: WriteSignal<Vec<LogLine>>) {
+        let url = format!("/logs/stream?after={after}&{}", filter.query());
+        let Ok(mut source) = EventSource::new(&url) else {
+            return;
+        };
+        let Ok(mut events) = source.subscribe("log") else {
+            return;
+        };
+        let (abort, registration) = AbortHandle::new_pair();
+        let follow = async move {
+            // The source lives as long as this task: dropping it closes the stream.
+            let _source = &source;
+            while let Some(Ok((_, message))) = events.next().await {
+                let Some(data) = message.data().as_string() else {
+                    continue;
+                };
+                let Ok(line) = serde_json::from_str::<LogLine>(&data) else {
+                    continue;
+                };
+                lines.update(|lines| {
+                    if lines.last().is_none_or(|last| line.seq > last.seq) {
+                        lines.push(line);
+                    }
+                    if lines.len() > KEEP {
+                        lines.drain(..lines.len() - KEEP);
+                    }
+                });
+            }
+        };
+        leptos::task::spawn_local(async move {
+            let _ = Abortable::new(follow, registration).await;
+        });
+        on_cleanup(move || abort.abort());
+    }
+}
