@@ -22,6 +22,7 @@ use crate::pages::logs::LogsPage;
 use crate::pages::not_found::NotFound;
 use crate::pages::settings::SettingsPage;
 use crate::pages::storage::StoragePage;
+use crate::pages::streams_check::StreamsCheckPage;
 use crate::pages::virtual_machines::panel::GuestPanelPage;
 use crate::pages::virtual_machines::GuestsPage;
 
@@ -70,6 +71,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/api-keys") view=ApiKeysPage ssr=SsrMode::Async/>
                     <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
                     <Route path=path!("/logs") view=LogsPage ssr=SsrMode::Async/>
+                    <Route path=path!("/streams/check") view=StreamsCheckPage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints") view=EndpointsPage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints/proxmox/new") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
                     <Route path=path!("/endpoints/proxmox/:id") view=EndpointDetailPage ssr=SsrMode::Async/>

@@ -22,6 +22,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                     <A href="/api-keys">"API keys"</A>
                     <A href="/settings">"Settings"</A>
                     <A href="/logs">"Logs"</A>
+                    <A href="/streams/check">"Streams check"</A>
                 })}
             </nav>
             <UserMenu/>

@@ -13,6 +13,7 @@ use crate::models::{format_utc, LogLine, ServerLogFilter, LOG_LEVELS};
 use crate::wire::JsonText;
 
 /// Lines a page shows at first (the live view adds to them).
+#[cfg(feature = "ssr")]
 const PAGE_LINES: usize = 500;
 
 #[server(endpoint = "logs", input = GetUrl, output = JsonText)]

@@ -11,4 +11,5 @@ pub mod logs;
 pub mod not_found;
 pub mod settings;
 pub mod storage;
+pub mod streams_check;
 pub mod virtual_machines;

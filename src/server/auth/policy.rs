@@ -125,6 +125,9 @@ pub const RULES: &[(&str, &str, Need)] = &[
     ("GET", "/logs", P(Administer)),
     ("GET", "/api/logs", P(Administer)),
     ("GET", "/logs/stream", P(Administer)),
+    // Whether a proxy in front passes the live views (anyone who sees them may check).
+    ("GET", "/streams/check", P(Read)),
+    ("GET", "/streams/check/stream", P(Read)),
     ("POST", "/settings", P(Administer)),
     ("POST", "/settings/schedules", P(Administer)),
     ("POST", "/settings/schedules/{id}", P(Administer)),

@@ -1,6 +1,7 @@
 //! Jobs over HTTP: start a sync (form, JSON or stream), stream a job, cancel or re-run it,
 //! the WebSocket, and the routes of proxbox-api that the existing NetBox plugin calls.
 
+pub mod check;
 pub mod compat;
 pub mod follow;
 pub mod sse;
@@ -34,6 +35,7 @@ pub fn routes() -> RouteBook {
         .post("/jobs/{id}/cancel", cancel_job)
         .post("/jobs/{id}/rerun", rerun_job)
         .get("/ws", ws::websocket)
+        .get("/streams/check/stream", check::test_stream)
         .merge(compat::routes())
 }
 
