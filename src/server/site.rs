@@ -135,6 +135,27 @@ mod tests {
     }
 
     #[test]
+    fn a_file_given_overrides_the_built_in_settings() {
+        let dir = std::env::temp_dir().join(format!("proxbox-leptos-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("Leptos.toml");
+        std::fs::write(
+            &file,
+            "[package.metadata.leptos]\noutput-name = \"proxbox\"\nsite-root = \"/srv/proxbox/site\"\nsite-pkg-dir = \"assets\"\nenv = \"PROD\"\n",
+        )
+        .unwrap();
+        let options = settings(Some(&file)).unwrap();
+        assert_eq!(&*options.site_root, "/srv/proxbox/site");
+        assert_eq!(&*options.site_pkg_dir, "assets");
+        let missing = settings(Some(&dir.join("nope.toml"))).unwrap_err();
+        assert!(
+            missing.contains("cannot read the site settings from"),
+            "{missing}"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
     fn a_missing_relative_site_root_is_found_beside_the_binary() {
         let dir = std::env::temp_dir().join(format!("proxbox-site-{}", std::process::id()));
         let release = dir.join("target/release");
