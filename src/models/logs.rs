@@ -16,6 +16,28 @@ pub struct LogLine {
     pub message: String,
 }
 
+impl LogLine {
+    /// The line as the logs page's live stream carries it: `seq`, `at`, level and target
+    /// separated by tabs, then the message (which may hold tabs and line breaks).
+    pub fn to_wire(&self) -> String {
+        format!(
+            "{}\t{}\t{}\t{}\t{}",
+            self.seq, self.at, self.level, self.target, self.message
+        )
+    }
+
+    pub fn from_wire(text: &str) -> Option<LogLine> {
+        let mut parts = text.splitn(5, '\t');
+        Some(LogLine {
+            seq: parts.next()?.parse().ok()?,
+            at: parts.next()?.parse().ok()?,
+            level: parts.next()?.to_string(),
+            target: parts.next()?.to_string(),
+            message: parts.next()?.to_string(),
+        })
+    }
+}
+
 /// `?level=` (the least severe level shown) and `?target=` (a part of the target).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServerLogFilter {
@@ -75,6 +97,19 @@ mod tests {
             target: target.into(),
             message: "m".into(),
         }
+    }
+
+    #[test]
+    fn a_line_goes_over_the_wire_and_back_with_tabs_and_breaks_in_its_message() {
+        let line = LogLine {
+            seq: 42,
+            at: 1_796_414_657_843,
+            level: "WARN".into(),
+            target: "proxbox::server::cli".into(),
+            message: "two\tparts\nand a second line".into(),
+        };
+        assert_eq!(LogLine::from_wire(&line.to_wire()), Some(line));
+        assert_eq!(LogLine::from_wire("not a line"), None);
     }
 
     #[test]

@@ -68,35 +68,48 @@ fn LogView(lines: Vec<LogLine>, filter: ServerLogFilter) -> impl IntoView {
             <label>"Target "<input type="text" name="target" value=target placeholder="e.g. jobs::worker"/></label>
             <button type="submit" class="btn">"Filter"</button>
         </form>
-        <LiveLogs lines filter/>
-    }
-}
-
-/// The lines, and in the browser those logged since, appended as they come.
-#[island]
-fn LiveLogs(lines: Vec<LogLine>, filter: ServerLogFilter) -> impl IntoView {
-    let after = lines.last().map_or(0, |line| line.seq);
-    let (shown, set_shown) = signal(lines);
-    #[cfg(feature = "hydrate")]
-    browser::follow(after, &filter, set_shown);
-    #[cfg(not(feature = "hydrate"))]
-    let _ = (after, &filter, set_shown);
-    view! {
         <div class="table-wrap">
             <table class="table log" data-testid="server-log">
                 <thead><tr><th>"Time (UTC)"</th><th>"Level"</th><th>"Target"</th><th>"Message"</th></tr></thead>
                 <tbody>
-                    <For each=move || shown.get() key=|line| line.seq let:line>
-                        <tr class=format!("log-{}", line.level.to_ascii_lowercase()) data-testid="log-line">
-                            <td class="mono">{format_utc(line.at)}</td>
-                            <td>{line.level.clone()}</td>
-                            <td class="mono">{line.target.clone()}</td>
-                            <td class="mono">{line.message.clone()}</td>
-                        </tr>
-                    </For>
+                    {lines.iter().map(|line| view! {
+                        <LogRow at=line.at level=line.level.clone() target=line.target.clone() message=line.message.clone()/>
+                    }).collect_view()}
                 </tbody>
+                <LiveLogs after=lines.last().map_or(0, |line| line.seq) query=filter.query()/>
             </table>
         </div>
+    }
+}
+
+#[component]
+fn LogRow(at: i64, level: String, target: String, message: String) -> impl IntoView {
+    let class = format!("log-{}", level.to_ascii_lowercase());
+    view! {
+        <tr class=class data-testid="log-line">
+            <td class="mono">{format_utc(at)}</td>
+            <td>{level}</td>
+            <td class="mono">{target}</td>
+            <td class="mono">{message}</td>
+        </tr>
+    }
+}
+
+/// The lines logged after `after`, appended as they come. Its props and the stream's lines
+/// are plain text (`LogLine::to_wire`): a JSON reader for them would cost every page's bundle.
+#[island]
+fn LiveLogs(after: u64, query: String) -> impl IntoView {
+    let (shown, set_shown) = signal(Vec::<LogLine>::new());
+    #[cfg(feature = "hydrate")]
+    browser::follow(after, &query, set_shown);
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (after, &query, set_shown);
+    view! {
+        <tbody data-testid="live-log-lines">
+            {move || shown.get().into_iter().map(|line| view! {
+                <LogRow at=line.at level=line.level target=line.target message=line.message/>
+            }).collect_view()}
+        </tbody>
     }
 }
 
@@ -107,13 +120,13 @@ mod browser {
     use gloo_net::eventsource::futures::EventSource;
     use leptos::prelude::*;
 
-    use crate::models::{LogLine, ServerLogFilter};
+    use crate::models::LogLine;
 
-    /// Lines a page keeps while following (the oldest go first).
+    /// Lines a page adds while following (the oldest go first).
     const KEEP: usize = 2_000;
 
-    pub fn follow(after: u64, filter: &ServerLogFilter, lines: WriteSignal<Vec<LogLine>>) {
-        let url = format!("/logs/stream?after={after}&{}", filter.query());
+    pub fn follow(after: u64, query: &str, lines: WriteSignal<Vec<LogLine>>) {
+        let url = format!("/logs/stream?after={after}&{query}");
         let Ok(mut source) = EventSource::new(&url) else {
             return;
         };
@@ -125,10 +138,11 @@ mod browser {
             // The source lives as long as this task: dropping it closes the stream.
             let _source = &source;
             while let Some(Ok((_, message))) = events.next().await {
-                let Some(data) = message.data().as_string() else {
-                    continue;
-                };
-                let Ok(line) = serde_json::from_str::<LogLine>(&data) else {
+                let Some(line) = message
+                    .data()
+                    .as_string()
+                    .and_then(|data| LogLine::from_wire(&data))
+                else {
                     continue;
                 };
                 lines.update(|lines| {

@@ -61,12 +61,26 @@ fn StreamsCheck() -> impl IntoView {
     }
 }
 
+/// The server's clock in a `tick` (`{"n":1,"sent_at":1700000000000}`), read without a
+/// JSON reader (this is all the page needs of it).
+pub fn sent_at(data: &str) -> Option<i64> {
+    let rest = &data[data.find("\"sent_at\":")? + "\"sent_at\":".len()..];
+    let digits: String = rest
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
 /// What to tell the operator for a verdict on the test stream.
 pub fn stream_advice(verdict: &str, took_ms: f64) -> String {
+    // Whole milliseconds, printed as an integer: float formatting would cost the bundle.
+    let took_ms = took_ms.max(0.0) as u64;
     match verdict {
-        "unbuffered" => format!("Events arrive one by one ({took_ms:.0} ms for the five): live progress works."),
+        "unbuffered" => format!("Events arrive one by one ({took_ms} ms for the five): live progress works."),
         "buffered" => format!(
-            "Events arrive all at once, when the stream ends ({took_ms:.0} ms for the five): something between \
+            "Events arrive all at once, when the stream ends ({took_ms} ms for the five): something between \
              the browser and Proxbox buffers responses, so live progress would appear only at the end. \
              nginx: `proxy_buffering off;` for Proxbox (or let it honour the `X-Accel-Buffering: no` header \
              Proxbox sends); Apache: `flushpackets=on` on the ProxyPass; other proxies: turn response buffering \
@@ -144,8 +158,7 @@ mod browser {
                     break;
                 }
                 let data = message.data().as_string().unwrap_or_default();
-                let tick: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
-                if let Some(at) = tick["sent_at"].as_i64() {
+                if let Some(at) = super::sent_at(&data) {
                     sent.push(at);
                     arrived.push(now());
                 }
@@ -176,6 +189,12 @@ mod tests {
             "buffered"
         );
         assert_eq!(stream_verdict(&[], &[]), "failed");
+        assert!(stream_advice("buffered", 1650.4).contains("(1650 ms for the five)"));
         assert!(stream_advice("buffered", 1650.0).contains("proxy_buffering off;"));
+        assert_eq!(
+            sent_at(r#"{"n":2,"sent_at":1796414657843}"#),
+            Some(1796414657843)
+        );
+        assert_eq!(sent_at(r#"{"n":2}"#), None);
     }
 }

@@ -197,11 +197,7 @@ pub async fn stream(State(state): State<AppState>, Query(query): Query<StreamQue
 }
 
 fn log_frame(line: &LogLine) -> String {
-    frame(
-        Some(line.seq as i64),
-        "log",
-        &serde_json::to_string(line).unwrap_or_default(),
-    )
+    frame(Some(line.seq as i64), "log", &line.to_wire())
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
