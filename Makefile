@@ -44,6 +44,7 @@ e2e:
 
 ## dist: target/dist/proxbox-VERSION-ARCH-linux.tar.gz (binary carrying its site, systemd unit, example settings)
 dist:
+	scripts/setup-toolchain
 	scripts/dist
 
 # The archive (of the debug build) installed into an empty directory and started as a service would.
