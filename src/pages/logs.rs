@@ -76,8 +76,10 @@ fn LogView(lines: Vec<LogLine>, filter: ServerLogFilter) -> impl IntoView {
                         <LogRow at=line.at level=line.level.clone() target=line.target.clone() message=line.message.clone()/>
                     }).collect_view()}
                 </tbody>
-                <LiveLogs after=lines.last().map_or(0, |line| line.seq) query=filter.query()/>
             </table>
+            // An island is an element of its own, which a <table> may not hold: the lines
+            // logged since follow in a table of their own.
+            <LiveLogs after=lines.last().map_or(0, |line| line.seq) query=filter.query()/>
         </div>
     }
 }
@@ -105,11 +107,13 @@ fn LiveLogs(after: u64, query: String) -> impl IntoView {
     #[cfg(not(feature = "hydrate"))]
     let _ = (after, &query, set_shown);
     view! {
-        <tbody data-testid="live-log-lines">
-            {move || shown.get().into_iter().map(|line| view! {
-                <LogRow at=line.at level=line.level target=line.target message=line.message/>
-            }).collect_view()}
-        </tbody>
+        <table class="table log" data-testid="live-log">
+            <tbody>
+                {move || shown.get().into_iter().map(|line| view! {
+                    <LogRow at=line.at level=line.level target=line.target message=line.message/>
+                }).collect_view()}
+            </tbody>
+        </table>
     }
 }
 
