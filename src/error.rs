@@ -59,6 +59,20 @@ impl AppError {
             _ => None,
         }
     }
+
+    /// The refusal as a terminal shows it: the message, or one `field: message` line per
+    /// field (the CLI's commands and the configuration file's changes).
+    pub fn as_lines(&self) -> String {
+        match self.field_errors() {
+            Some(fields) => fields
+                .0
+                .iter()
+                .map(|(field, message)| format!("{field}: {message}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            None => self.to_string(),
+        }
+    }
 }
 
 impl FromServerFnError for AppError {

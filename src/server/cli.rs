@@ -154,25 +154,12 @@ async fn reset_password(db: &Db, username: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A refusal as the terminal shows it: the message, and each field's.
-pub(super) fn cli_error(error: AppError) -> String {
-    match error.field_errors() {
-        Some(fields) => fields
-            .0
-            .iter()
-            .map(|(field, message)| format!("{field}: {message}"))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        None => error.to_string(),
-    }
-}
-
 async fn user(db: &Db, command: UserCommand) -> Result<(), String> {
     match command {
         UserCommand::Add { username, role } => {
             let password = accounts::add_user(db, &username, role)
                 .await
-                .map_err(cli_error)?;
+                .map_err(|e| e.as_lines())?;
             println!(
                 "Added {} as {}. One-time password (changed at first login): {password}",
                 username.trim(),
@@ -180,7 +167,7 @@ async fn user(db: &Db, command: UserCommand) -> Result<(), String> {
             );
         }
         UserCommand::List => {
-            for user in accounts::users(db).await.map_err(cli_error)? {
+            for user in accounts::users(db).await.map_err(|e| e.as_lines())? {
                 let one_time = if user.must_change_password != 0 {
                     "  (one-time password not yet changed)"
                 } else {
@@ -192,19 +179,19 @@ async fn user(db: &Db, command: UserCommand) -> Result<(), String> {
         UserCommand::SetRole { username, role } => {
             accounts::set_role(db, &username, role)
                 .await
-                .map_err(cli_error)?;
+                .map_err(|e| e.as_lines())?;
             println!("{}: now {}", username.trim(), role.as_str());
         }
         UserCommand::Remove { username } => {
             accounts::remove_user(db, &username)
                 .await
-                .map_err(cli_error)?;
+                .map_err(|e| e.as_lines())?;
             println!("removed {}", username.trim());
         }
         UserCommand::ResetPassword { username } => {
             let password = accounts::reset_password(db, &username)
                 .await
-                .map_err(cli_error)?;
+                .map_err(|e| e.as_lines())?;
             println!("New one-time password for {}: {password}", username.trim());
         }
     }
@@ -216,7 +203,7 @@ async fn api_key(db: &Db, command: ApiKeyCommand) -> Result<(), String> {
         ApiKeyCommand::Create { name, scopes } => {
             let key = accounts::create_api_key(db, &name, &scopes)
                 .await
-                .map_err(cli_error)?;
+                .map_err(|e| e.as_lines())?;
             println!(
                 "API key {name:?} with scopes {} (shown once; send it as X-Proxbox-API-Key):\n{key}",
                 Scope::join(&scopes)
@@ -276,7 +263,9 @@ async fn schedule(db: &Db, command: ScheduleCommand) -> Result<(), String> {
                 when: &when,
                 enabled: !disabled,
             };
-            let saved = schedules::put(db, &input, "cli").await.map_err(cli_error)?;
+            let saved = schedules::put(db, &input, "cli")
+                .await
+                .map_err(|e| e.as_lines())?;
             println!("{endpoint}: {} {}", saved.stages, saved.summary());
         }
         ScheduleCommand::List => {
@@ -316,7 +305,7 @@ async fn schedule(db: &Db, command: ScheduleCommand) -> Result<(), String> {
             for schedule in doomed {
                 schedules::delete(db, schedule.id, "cli")
                     .await
-                    .map_err(cli_error)?;
+                    .map_err(|e| e.as_lines())?;
                 println!("{endpoint}: schedule of {} removed", schedule.stages);
             }
         }

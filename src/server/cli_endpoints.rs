@@ -129,7 +129,7 @@ pub async fn run(db: &Db, secrets: &SecretBox, command: EndpointCommand) -> Resu
                 db, secrets, "cli", None, form,
             )
             .await
-            .map_err(super::cli::cli_error)?;
+            .map_err(|e| e.as_lines())?;
             println!("added Proxmox endpoint {:?} (id {id})", add.name.trim());
             Ok(())
         }

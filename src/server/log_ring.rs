@@ -181,7 +181,7 @@ pub async fn stream(State(state): State<AppState>, Query(query): Query<StreamQue
                         Err(broadcast::error::RecvError::Closed) => return None,
                     },
                     _ = tokio::time::sleep(keepalive) => (KEEPALIVE.to_string(), false),
-                    () = crate::server::streams::ws::going_down(&mut shutdown) => (SHUTTING_DOWN.to_string(), true),
+                    () = crate::server::jobs::going_down(&mut shutdown) => (SHUTTING_DOWN.to_string(), true),
                 };
                 return Some((
                     Ok::<Bytes, Infallible>(Bytes::from(text)),

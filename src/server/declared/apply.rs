@@ -83,7 +83,7 @@ pub async fn apply(
                 };
                 schedules::put(db, &input, BY)
                     .await
-                    .map_err(|e| failed(change, &super::super::cli::cli_error(e)))?;
+                    .map_err(|e| failed(change, &e.as_lines()))?;
             }
             Change::Setting {
                 setting,

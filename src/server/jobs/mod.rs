@@ -371,6 +371,13 @@ pub(crate) async fn end_job(
     Ok(true)
 }
 
+/// Resolves once the process starts shutting down (at once if it already has), for the
+/// streams and sockets that end then ([`Jobs::shutting_down`]). The watch's guard is
+/// dropped inside, so the waiting future stays `Send`.
+pub async fn going_down(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|down| *down).await;
+}
+
 /// Tells this instance's dashboards, and the other instances, that a job ended.
 pub(crate) async fn announce_end(
     inner: &Inner,

@@ -128,7 +128,7 @@ impl JobFollower {
                     }
                 },
                 _ = tokio::time::sleep(self.keepalive) => return Some(Followed::Idle),
-                () = super::ws::going_down(&mut self.shutdown) => {
+                () = crate::server::jobs::going_down(&mut self.shutdown) => {
                     self.done = true;
                     return Some(Followed::ShuttingDown);
                 }

@@ -23,6 +23,7 @@ use crate::models::{Broadcast, JobStatus, Permission};
 use crate::server::auth::policy::{self, Need};
 use crate::server::auth::{cross_site_refusal, Caller, RequestAuth};
 use crate::server::crypto::token_hash;
+use crate::server::jobs::going_down;
 use crate::server::respond::Wants;
 use crate::server::state::AppState;
 
@@ -225,10 +226,4 @@ async fn follow(state: AppState, command: Command, job_id: i64, socket: mpsc::Se
 
 fn to_json(message: &Broadcast) -> String {
     serde_json::to_string(message).unwrap_or_else(|_| r#"{"type":"pong"}"#.into())
-}
-
-/// Resolves once the process starts shutting down (at once if it already has). The
-/// watch's guard is dropped inside, so the waiting future stays `Send`.
-pub(crate) async fn going_down(shutdown: &mut tokio::sync::watch::Receiver<bool>) {
-    let _ = shutdown.wait_for(|down| *down).await;
 }
