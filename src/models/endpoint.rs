@@ -74,7 +74,42 @@ pub struct ProxmoxEndpointInput {
     pub enabled: bool,
 }
 
+/// A checkbox as a browser posts it: present (`on`) when ticked.
+pub fn checkbox(ticked: bool) -> Option<String> {
+    ticked.then(|| "on".to_string())
+}
+
+/// Whether a login named by these is a token login: a token id, or no user name either (the
+/// form then asks for the token id).
+pub fn is_token_login(token_id: Option<&str>, username: Option<&str>) -> bool {
+    token_id.is_some() || username.is_none()
+}
+
 impl ProxmoxEndpointForm {
+    /// The form with its login fields as the page posts them: a token id and its secret
+    /// (see [`is_token_login`]), or else a user name and its password.
+    pub fn with_login(
+        self,
+        token_id: Option<String>,
+        username: Option<String>,
+        secret: String,
+    ) -> ProxmoxEndpointForm {
+        let by_token = is_token_login(token_id.as_deref(), username.as_deref());
+        let (token_secret, password) = if by_token {
+            (secret, String::new())
+        } else {
+            (String::new(), secret)
+        };
+        ProxmoxEndpointForm {
+            auth_kind: if by_token { "token" } else { "password" }.into(),
+            token_id: token_id.unwrap_or_default(),
+            token_secret,
+            username: username.unwrap_or_default(),
+            password,
+            ..self
+        }
+    }
+
     /// The form from its fields by name, as a browser posts them (an island reads them
     /// from its page's form; a ticked checkbox is present, an unticked one absent).
     pub fn from_fields(field: impl Fn(&str) -> Option<String>) -> Self {

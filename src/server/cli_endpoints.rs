@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 
 use super::crypto::SecretBox;
 use super::db::Db;
-use crate::models::ProxmoxEndpointForm;
+use crate::models::{checkbox, ProxmoxEndpointForm};
 
 #[derive(Debug, Subcommand)]
 pub enum EndpointCommand {
@@ -71,22 +71,18 @@ pub struct AddEndpoint {
     pub disabled: bool,
 }
 
-/// A secret named by `--secret-env` or `--secret-file`; the error says which is missing.
-pub fn read_secret(env: Option<&str>, file: Option<&std::path::Path>) -> Result<String, String> {
-    let secret = match (env, file) {
-        (Some(var), _) => std::env::var(var)
-            .map_err(|_| format!("the environment variable {var} (--secret-env) is not set"))?,
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read the secret from {} (--secret-file): {e}", path.display()))?
-            .lines()
-            .next()
-            .unwrap_or_default()
-            .to_string(),
-        (None, None) => {
-            return Err("give the secret with --secret-env VAR or --secret-file PATH (never on the command line)".into())
+/// The secret `--secret-env` or `--secret-file` names; the error says which is missing.
+fn read_secret(env: Option<&str>, file: Option<&std::path::Path>) -> Result<String, String> {
+    use super::secret_source::SecretError;
+    super::secret_source::read_secret(env, file, &|var| std::env::var(var).ok()).map_err(|e| match e {
+        SecretError::Unset(var) => format!("the environment variable {var} (--secret-env) is not set"),
+        SecretError::Unreadable(path, e) => {
+            format!("cannot read the secret from {} (--secret-file): {e}", path.display())
         }
-    };
-    Ok(secret.trim().to_string())
+        SecretError::NotGiven => {
+            "give the secret with --secret-env VAR or --secret-file PATH (never on the command line)".into()
+        }
+    })
 }
 
 impl AddEndpoint {
@@ -98,25 +94,16 @@ impl AddEndpoint {
                 .map_err(|e| format!("cannot read --ca-file {}: {e}", path.display()))?,
             None => String::new(),
         };
-        let by_token = self.token_id.is_some() || self.username.is_none();
-        let on = |flag: bool| flag.then(|| "on".to_string());
         Ok(ProxmoxEndpointForm {
             name: self.name.clone(),
             url: self.url.clone(),
-            auth_kind: if by_token { "token" } else { "password" }.into(),
-            token_id: self.token_id.clone().unwrap_or_default(),
-            token_secret: if by_token {
-                secret.clone()
-            } else {
-                String::new()
-            },
-            username: self.username.clone().unwrap_or_default(),
-            password: if by_token { String::new() } else { secret },
-            verify_tls: on(!self.no_verify_tls),
+            verify_tls: checkbox(!self.no_verify_tls),
             ca_pem,
             timeout_secs: self.timeout_secs.to_string(),
-            enabled: on(!self.disabled),
-        })
+            enabled: checkbox(!self.disabled),
+            ..ProxmoxEndpointForm::default()
+        }
+        .with_login(self.token_id.clone(), self.username.clone(), secret))
     }
 }
 

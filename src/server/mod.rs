@@ -26,6 +26,7 @@ pub mod peers;
 pub mod respond;
 pub mod route_book;
 pub mod schedules;
+pub mod secret_source;
 pub mod settings;
 pub mod settings_forms;
 pub mod site;

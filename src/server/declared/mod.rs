@@ -16,10 +16,12 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::models::{
-    NetboxEndpointForm, NetboxEndpointInput, ProxmoxEndpointForm, ProxmoxEndpointInput,
+    checkbox, is_token_login, NetboxEndpointForm, NetboxEndpointInput, ProxmoxEndpointForm,
+    ProxmoxEndpointInput,
 };
 use crate::server::db::schedules::ScheduleRule;
 use crate::server::schedules::{parse_when, stage_set};
+use crate::server::secret_source::{read_secret, SecretError};
 use crate::validation::FieldErrors;
 
 /// The file as written.
@@ -266,15 +268,24 @@ impl Reader<'_> {
         });
     }
 
-    /// A form's refusals, each at the key of the file the form field came from.
-    fn refuse_fields(
+    /// A form's outcome: its input when it passed and its secret was found (a missing
+    /// secret was refused already), else each refusal at the key of the file its form
+    /// field came from.
+    fn accepted<T>(
         &mut self,
         entry: Range<usize>,
-        errors: FieldErrors,
+        validated: Result<T, FieldErrors>,
+        has_secret: bool,
         key_of: impl Fn(&str) -> String,
-    ) {
-        for (field, message) in errors.0 {
-            self.refuse(entry.clone(), &key_of(&field), message);
+    ) -> Option<T> {
+        match validated {
+            Ok(input) => has_secret.then_some(input),
+            Err(errors) => {
+                for (field, message) in errors.0 {
+                    self.refuse(entry.clone(), &key_of(&field), message);
+                }
+                None
+            }
         }
     }
 
@@ -295,33 +306,26 @@ impl Reader<'_> {
             );
             return None;
         }
-        match (from_env, from_file) {
-            (Some(var), _) => match (self.env)(var) {
-                Some(value) if !value.trim().is_empty() => Some(value.trim().to_string()),
-                _ => {
-                    self.refuse(
-                        entry,
-                        &format!("{key}_env"),
-                        format!("the environment variable {var} is not set"),
-                    );
-                    None
-                }
-            },
-            (None, Some(path)) => {
-                let path = self.base.join(path);
-                match std::fs::read_to_string(&path) {
-                    Ok(text) => Some(text.lines().next().unwrap_or_default().trim().to_string()),
-                    Err(e) => {
-                        self.refuse(
-                            entry,
-                            &format!("{key}_file"),
-                            format!("cannot read {}: {e}", path.display()),
-                        );
-                        None
-                    }
-                }
+        let file = from_file.map(|path| self.base.join(path));
+        match read_secret(from_env, file.as_deref(), self.env) {
+            Ok(secret) => Some(secret),
+            Err(SecretError::Unset(var)) => {
+                self.refuse(
+                    entry,
+                    &format!("{key}_env"),
+                    format!("the environment variable {var} is not set"),
+                );
+                None
             }
-            (None, None) => {
+            Err(SecretError::Unreadable(path, e)) => {
+                self.refuse(
+                    entry,
+                    &format!("{key}_file"),
+                    format!("cannot read {}: {e}", path.display()),
+                );
+                None
+            }
+            Err(SecretError::NotGiven) => {
                 self.refuse(
                     entry,
                     key,
@@ -349,7 +353,7 @@ impl Reader<'_> {
 
     fn proxmox(&mut self, spanned: &Spanned<ProxmoxEntry>) -> Option<ProxmoxEndpointInput> {
         let (entry, span) = (spanned.get_ref(), spanned.span());
-        let by_token = entry.token_id.is_some() || entry.username.is_none();
+        let by_token = is_token_login(entry.token_id.as_deref(), entry.username.as_deref());
         let secret = if by_token {
             self.secret(
                 span.clone(),
@@ -368,44 +372,32 @@ impl Reader<'_> {
             )
         };
         let ca_pem = self.ca(span.clone(), entry.ca_file.as_deref());
-        let on = |flag: bool| flag.then(|| "on".to_string());
         let form = ProxmoxEndpointForm {
             name: entry.name.clone(),
             url: entry.url.clone(),
-            auth_kind: if by_token { "token" } else { "password" }.into(),
-            token_id: entry.token_id.clone().unwrap_or_default(),
-            token_secret: if by_token {
-                secret.clone().unwrap_or_default()
-            } else {
-                String::new()
-            },
-            username: entry.username.clone().unwrap_or_default(),
-            password: if by_token {
-                String::new()
-            } else {
-                secret.clone().unwrap_or_default()
-            },
-            verify_tls: on(entry.verify_tls),
+            verify_tls: checkbox(entry.verify_tls),
             ca_pem: ca_pem.unwrap_or_default(),
             timeout_secs: entry.timeout_secs.unwrap_or(30).to_string(),
-            enabled: on(entry.enabled),
-        };
-        // Without the secret it was refused above already; the form would only repeat it.
-        let validated = form.validate(secret.is_none());
-        match validated {
-            Ok(input) if secret.is_some() => Some(input),
-            Ok(_) => None,
-            Err(errors) => {
-                let secret_key = if by_token { "token_secret" } else { "password" };
-                self.refuse_fields(span, errors, |field| match field {
-                    "ca_pem" => "ca_file".into(),
-                    "token_secret" | "password" => secret_key.into(),
-                    "auth_kind" => "token_id".into(),
-                    other => other.into(),
-                });
-                None
-            }
+            enabled: checkbox(entry.enabled),
+            ..ProxmoxEndpointForm::default()
         }
+        .with_login(
+            entry.token_id.clone(),
+            entry.username.clone(),
+            secret.clone().unwrap_or_default(),
+        );
+        let secret_key = if by_token { "token_secret" } else { "password" };
+        self.accepted(
+            span,
+            form.validate(secret.is_none()),
+            secret.is_some(),
+            |field| match field {
+                "ca_pem" => "ca_file".into(),
+                "token_secret" | "password" => secret_key.into(),
+                "auth_kind" => "token_id".into(),
+                other => other.into(),
+            },
+        )
     }
 
     fn netbox(&mut self, spanned: &Spanned<NetboxEntry>) -> Option<NetboxEndpointInput> {
@@ -421,21 +413,19 @@ impl Reader<'_> {
         let form = NetboxEndpointForm {
             url: entry.url.clone(),
             token: token.clone().unwrap_or_default(),
-            verify_tls: entry.verify_tls.then(|| "on".to_string()),
+            verify_tls: checkbox(entry.verify_tls),
             ca_pem: ca_pem.unwrap_or_default(),
             timeout_secs: entry.timeout_secs.unwrap_or(30).to_string(),
         };
-        match form.validate(token.is_none()) {
-            Ok(input) if token.is_some() => Some(input),
-            Ok(_) => None,
-            Err(errors) => {
-                self.refuse_fields(span, errors, |field| match field {
-                    "ca_pem" => "ca_file".into(),
-                    other => other.into(),
-                });
-                None
-            }
-        }
+        self.accepted(
+            span,
+            form.validate(token.is_none()),
+            token.is_some(),
+            |field| match field {
+                "ca_pem" => "ca_file".into(),
+                other => other.into(),
+            },
+        )
     }
 
     fn schedule(
