@@ -12,6 +12,7 @@ use tokio::sync::watch;
 use crate::error::AppError;
 use crate::server::db::Db;
 use crate::server::jobs::hub::{JobHub, LoggedEvent};
+use crate::server::jobs::Jobs;
 use crate::server::sync::failure::StageError;
 
 /// Events read from the log per query while catching up (each follower holds its own page).
@@ -48,19 +49,14 @@ pub struct JobFollower {
 }
 
 impl JobFollower {
-    /// Follows job `job_id` from after event `after_seq` (0: from its start).
-    pub fn new(
-        db: Db,
-        hub: JobHub,
-        job_id: i64,
-        after_seq: i64,
-        keepalive: Duration,
-        shutdown: watch::Receiver<bool>,
-    ) -> JobFollower {
+    /// Follows job `job_id` from after event `after_seq` (0: from its start), with the
+    /// keepalive setting and until the process goes down.
+    pub fn new(jobs: &Jobs, job_id: i64, after_seq: i64) -> JobFollower {
+        let hub = jobs.hub().clone();
         // Subscribed before the log is read, so that nothing falls between the two.
         let receiver = hub.subscribe(job_id);
         JobFollower {
-            db,
+            db: jobs.db().clone(),
             hub,
             job_id,
             receiver,
@@ -70,8 +66,8 @@ impl JobFollower {
             checked_job: false,
             ended_checks: 0,
             done: false,
-            keepalive,
-            shutdown,
+            keepalive: jobs.settings().keepalive,
+            shutdown: jobs.shutting_down(),
         }
     }
 

@@ -325,15 +325,8 @@ pub(crate) async fn start_and_stream(
 
 pub(crate) fn stream_of(state: &AppState, job_id: i64, after_seq: i64) -> Response {
     let jobs = &state.jobs;
-    sse::job_stream(
-        jobs.db().clone(),
-        jobs.hub().clone(),
-        job_id,
-        after_seq,
-        jobs.settings().keepalive,
-        jobs.shutting_down(),
-        jobs.metrics().stream_opened(false),
-    )
+    let follower = follow::JobFollower::new(jobs, job_id, after_seq);
+    sse::job_stream(follower, jobs.metrics().stream_opened(false))
 }
 
 #[derive(Debug, Deserialize)]

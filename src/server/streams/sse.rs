@@ -3,16 +3,12 @@
 //! `complete` (framing in `server::sse_wire`).
 
 use std::convert::Infallible;
-use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use tokio::sync::watch;
 
 use super::follow::{Followed, JobFollower};
-use crate::server::db::Db;
-use crate::server::jobs::hub::JobHub;
 use crate::server::metrics::OpenClient;
 use crate::server::sse_wire::{event_stream, failure_frames, frame, KEEPALIVE, SHUTTING_DOWN};
 
@@ -28,18 +24,9 @@ pub fn resume_point(headers: &HeaderMap, query: Option<i64>) -> i64 {
         .max(0)
 }
 
-/// Streams a job from after `after_seq`: the log first, then live events, until its
+/// Streams what `follower` reads — the job's log first, then live events — until its
 /// `complete` frame.
-pub fn job_stream(
-    db: Db,
-    hub: JobHub,
-    job_id: i64,
-    after_seq: i64,
-    keepalive: Duration,
-    shutdown: watch::Receiver<bool>,
-    open: OpenClient,
-) -> Response {
-    let follower = JobFollower::new(db, hub, job_id, after_seq, keepalive, shutdown);
+pub fn job_stream(follower: JobFollower, open: OpenClient) -> Response {
     // Counted as open for as long as the body lives.
     let frames = futures::stream::unfold((follower, open), |(mut follower, open)| async move {
         let frame = match follower.next().await? {

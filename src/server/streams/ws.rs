@@ -184,14 +184,7 @@ async fn start(state: &AppState, auth: &RequestAuth, command: Command) -> Result
 /// to its end.
 async fn follow(state: AppState, command: Command, job_id: i64, socket: mpsc::Sender<String>) {
     let jobs = &state.jobs;
-    let mut follower = JobFollower::new(
-        jobs.db().clone(),
-        jobs.hub().clone(),
-        job_id,
-        0,
-        jobs.settings().keepalive,
-        jobs.shutting_down(),
-    );
+    let mut follower = JobFollower::new(jobs, job_id, 0);
     while let Some(followed) = follower.next().await {
         let message = match followed {
             Followed::Event(logged) => {
