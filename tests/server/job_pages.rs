@@ -1,8 +1,8 @@
 //! The job pages without JavaScript: the dashboard's sync form lands on the job page, which
 //! renders the job from its log (stages, counts, the event log and its filters).
 
-use proxbox::models::{JobScope, JobStatus};
-use proxbox::server::db::jobs::{NewJob, StoredEvent};
+use proxbox::models::JobStatus;
+use proxbox::server::db::jobs::StoredEvent;
 
 use crate::jobs_support::*;
 use crate::support::*;
@@ -97,25 +97,7 @@ async fn a_long_log_is_shown_a_page_at_a_time_and_filtered_across_pages() {
     settings.workers = 0;
     let app = TestApp::start_with(Backend::Sqlite, settings, None).await;
     app.login().await;
-    let scope = JobScope {
-        stages: vec!["devices".into()],
-        endpoint_ids: vec![],
-        dry_run: false,
-        target: None,
-        delete_orphans: None,
-    };
-    let job_id = app
-        .db
-        .enqueue_job(&NewJob {
-            kind: "sync",
-            scope: &scope,
-            requested_by: "test",
-            rerun_of: None,
-            schedule_id: None,
-        })
-        .await
-        .unwrap()
-        .job_id;
+    let job_id = enqueue_sync(&app.db, &["devices"], vec![]).await;
     app.db.claim_job("test").await.unwrap().unwrap();
     let first: Vec<StoredEvent> = (1..=450).map(item_event).collect();
     app.db
@@ -183,27 +165,6 @@ fn waiting_reason(html: &str) -> Option<String> {
     Some(text[..text.find("</p>")?].to_string())
 }
 
-async fn enqueue_for(app: &TestApp, stages: &[&str], endpoint_ids: Vec<i64>) -> i64 {
-    let scope = JobScope {
-        stages: stages.iter().map(|s| s.to_string()).collect(),
-        endpoint_ids,
-        dry_run: false,
-        target: None,
-        delete_orphans: None,
-    };
-    app.db
-        .enqueue_job(&NewJob {
-            kind: "sync",
-            scope: &scope,
-            requested_by: "test",
-            rerun_of: None,
-            schedule_id: None,
-        })
-        .await
-        .unwrap()
-        .job_id
-}
-
 #[tokio::test]
 async fn a_waiting_job_says_why_it_waits() {
     for backend in BACKENDS {
@@ -213,7 +174,7 @@ async fn a_waiting_job_says_why_it_waits() {
         app.login().await;
 
         // Nothing runs jobs: this server has no worker and no other process reported one.
-        let first = enqueue_for(&app, &["devices"], vec![5]).await;
+        let first = enqueue_sync(&app.db, &["devices"], vec![5]).await;
         let page = app.get_text(&format!("/jobs/{first}")).await;
         let reason = waiting_reason(&page).expect("a pending job's page says why it waits");
         assert!(
@@ -228,7 +189,7 @@ async fn a_waiting_job_says_why_it_waits() {
             app.db.claim_job("elsewhere").await.unwrap().map(|j| j.id),
             Some(first)
         );
-        let second = enqueue_for(&app, &["virtual-machines"], vec![5]).await;
+        let second = enqueue_sync(&app.db, &["virtual-machines"], vec![5]).await;
         let page = app.get_text(&format!("/jobs/{second}")).await;
         assert_eq!(
             waiting_reason(&page)
@@ -239,7 +200,7 @@ async fn a_waiting_job_says_why_it_waits() {
         );
 
         // A job of another endpoint waits for the one busy worker.
-        let third = enqueue_for(&app, &["devices"], vec![6]).await;
+        let third = enqueue_sync(&app.db, &["devices"], vec![6]).await;
         let page = app.get_text(&format!("/jobs/{third}")).await;
         let reason = waiting_reason(&page).unwrap();
         assert!(

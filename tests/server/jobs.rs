@@ -5,9 +5,8 @@
 use std::sync::Arc;
 
 use proxbox::events::{ErrorCategory, SyncEvent};
-use proxbox::models::{JobScope, JobStatus, JobSummary};
+use proxbox::models::{JobStatus, JobSummary};
 use proxbox::server::crypto::SecretBox;
-use proxbox::server::db::jobs::NewJob;
 use proxbox::server::db::schedules::ScheduleRule;
 use proxbox::server::jobs::Jobs;
 use pve_sim::{Fault, FaultKind};
@@ -261,23 +260,7 @@ async fn claims_are_exclusive_per_job_and_per_endpoint() {
         let stages = ["devices", "virtual-machines", "vm-disks"];
         for endpoint_id in &endpoints {
             for stage in stages {
-                let scope = JobScope {
-                    stages: vec![stage.into()],
-                    endpoint_ids: vec![*endpoint_id],
-                    dry_run: false,
-                    target: None,
-                    delete_orphans: None,
-                };
-                app.db
-                    .enqueue_job(&NewJob {
-                        kind: "sync",
-                        scope: &scope,
-                        requested_by: "test",
-                        rerun_of: None,
-                        schedule_id: None,
-                    })
-                    .await
-                    .unwrap();
+                enqueue_sync(&app.db, &[stage], vec![*endpoint_id]).await;
             }
         }
         // Eight claimers at once: one job per endpoint, each claimed once.

@@ -4,7 +4,9 @@
 use std::time::{Duration, Instant};
 
 use proxbox::events::SyncEvent;
-use proxbox::models::{JobStatus, JobSummary};
+use proxbox::models::{JobScope, JobStatus, JobSummary};
+use proxbox::server::db::jobs::NewJob;
+use proxbox::server::db::Db;
 use proxbox::server::jobs::JobSettings;
 use proxbox::server::sse_wire::parse_frames;
 use serde_json::Value;
@@ -104,6 +106,27 @@ impl JobsLab {
         self.sim.stop().await;
         self.app.stop().await;
     }
+}
+
+/// Queues a sync of `stages` on `endpoint_ids` as a test asks for it; its id.
+pub async fn enqueue_sync(db: &Db, stages: &[&str], endpoint_ids: Vec<i64>) -> i64 {
+    let scope = JobScope {
+        stages: stages.iter().map(|s| s.to_string()).collect(),
+        endpoint_ids,
+        dry_run: false,
+        target: None,
+        delete_orphans: None,
+    };
+    db.enqueue_job(&NewJob {
+        kind: "sync",
+        scope: &scope,
+        requested_by: "test",
+        rerun_of: None,
+        schedule_id: None,
+    })
+    .await
+    .unwrap()
+    .job_id
 }
 
 /// Polls the job's row until `done` holds (or fails the test after two minutes).
