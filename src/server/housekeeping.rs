@@ -1,5 +1,6 @@
 //! Hourly, so that the database does not grow for good: expired sessions, jobs (and their
-//! event logs) past the retention setting, and forgotten login failures go.
+//! event logs) past the retention setting, forgotten login failures and job runners silent
+//! for a day go.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ pub struct Tidied {
     pub sessions: u64,
     pub jobs: u64,
     pub login_failures: u64,
+    pub job_runners: u64,
 }
 
 /// One round: finished jobs older than `job_retention` go, with their logs.
@@ -22,6 +24,7 @@ pub async fn tidy(db: &Db, job_retention: Duration) -> Result<Tidied, DbError> {
             .prune_finished_jobs(now_ms() - job_retention.as_millis() as i64)
             .await?,
         login_failures: db.prune_login_throttle().await?,
+        job_runners: db.prune_job_runners().await?,
     })
 }
 
@@ -31,11 +34,7 @@ pub async fn run(jobs: Jobs) {
     loop {
         tick.tick().await;
         match tidy(jobs.db(), jobs.settings().job_retention).await {
-            Ok(Tidied {
-                sessions: 0,
-                jobs: 0,
-                login_failures: 0,
-            }) => {}
+            Ok(tidied) if tidied == Tidied::default() => {}
             Ok(tidied) => {
                 if tidied.jobs > 0 {
                     jobs.digests().forget_all();
@@ -44,6 +43,7 @@ pub async fn run(jobs: Jobs) {
                     sessions = tidied.sessions,
                     jobs = tidied.jobs,
                     login_failures = tidied.login_failures,
+                    job_runners = tidied.job_runners,
                     "old records removed"
                 )
             }

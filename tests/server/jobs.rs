@@ -433,10 +433,17 @@ async fn finished_jobs_past_their_retention_go_with_their_logs() {
             .execute(lab.app.db.pool())
             .await
             .unwrap();
+        // A worker process silent for longer than a day is forgotten too.
+        lab.app.db.report_runner("gone", 2).await.unwrap();
+        sqlx::query("UPDATE job_runners SET seen_at = 0 WHERE instance = 'gone'")
+            .execute(lab.app.db.pool())
+            .await
+            .unwrap();
         let tidied = tidy(&lab.app.db, lab.app.jobs.settings().job_retention)
             .await
             .unwrap();
         assert_eq!(tidied.jobs, 1, "{tidied:?}");
+        assert_eq!(tidied.job_runners, 1, "{tidied:?}");
         assert!(lab.app.db.job(old).await.unwrap().is_none());
         assert!(
             job_log(&lab.app, old).await.is_empty(),

@@ -31,13 +31,19 @@ impl Db {
         .bind(workers as i64)
         .execute(self.pool())
         .await?;
-        sqlx::query(&format!(
-            "DELETE FROM job_runners WHERE seen_at < {now} - $1"
+        Ok(())
+    }
+
+    /// Forgets the processes silent for a day (housekeeping); returns how many.
+    pub async fn prune_job_runners(&self) -> Result<u64, DbError> {
+        let done = sqlx::query(&format!(
+            "DELETE FROM job_runners WHERE seen_at < {} - $1",
+            self.clock_sql()
         ))
         .bind(FORGET_AFTER_MS)
         .execute(self.pool())
         .await?;
-        Ok(())
+        Ok(done.rows_affected())
     }
 
     /// This process stops: it runs no worker any more.
