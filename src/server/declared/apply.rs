@@ -28,6 +28,13 @@ pub async fn apply(
     let source = declared.source.as_str();
     let failed = |change: &Change, e: &dyn std::fmt::Display| format!("{}: {e}", change.describe());
     let mut settings = Vec::new();
+    // The endpoints by name, with those added below: the schedules (planned after them)
+    // name theirs.
+    let mut endpoint_ids: std::collections::HashMap<String, i64> = current
+        .proxmox
+        .iter()
+        .map(|(row, _)| (row.name.clone(), row.id))
+        .collect();
     for change in &changes {
         match change {
             Change::SaveNetbox { input, .. } => {
@@ -48,6 +55,7 @@ pub async fn apply(
                     .insert_proxmox_endpoint(input, secrets)
                     .await
                     .map_err(|e| failed(change, &e))?;
+                endpoint_ids.insert(input.name.clone(), id);
                 db.set_managed_by(Some(id), Some(source))
                     .await
                     .map_err(|e| failed(change, &e))?;
@@ -66,14 +74,8 @@ pub async fn apply(
                     .map_err(|e| failed(change, &e))?;
             }
             Change::PutSchedule { schedule, .. } => {
-                let endpoints = db
-                    .proxmox_endpoints()
-                    .await
-                    .map_err(|e| failed(change, &e))?;
-                let endpoint_id = endpoints
-                    .iter()
-                    .find(|row| row.name == schedule.endpoint)
-                    .map(|row| row.id)
+                let endpoint_id = *endpoint_ids
+                    .get(&schedule.endpoint)
                     .ok_or_else(|| failed(change, &"its endpoint is not there"))?;
                 let input = ScheduleInput {
                     endpoint_id,

@@ -195,10 +195,6 @@ fn proxmox_differences(
     stored_secret: Option<&str>,
     source: &str,
 ) -> Vec<&'static str> {
-    let mut fields = Vec::new();
-    if input.url != row.url {
-        fields.push("url");
-    }
     let (kind, login, secret) = match &input.credentials {
         ProxmoxCredentials::Token { token_id, secret } => ("token", token_id, secret),
         ProxmoxCredentials::Password { username, password } => ("password", username, password),
@@ -208,28 +204,23 @@ fn proxmox_differences(
     } else {
         &row.username
     };
-    if kind != row.auth_kind || login != stored_login {
-        fields.push("login");
-    }
-    if kind != row.auth_kind || secret.as_deref() != stored_secret {
-        fields.push("secret");
-    }
-    if input.verify_tls != (row.verify_tls != 0) {
-        fields.push("verify_tls");
-    }
-    if input.ca_pem.as_deref().unwrap_or_default().trim() != row.ca_pem.trim() {
-        fields.push("ca_file");
-    }
-    if i64::from(input.timeout_secs) != row.timeout_secs {
-        fields.push("timeout_secs");
-    }
-    if input.enabled != (row.enabled != 0) {
-        fields.push("enabled");
-    }
-    if row.managed_by.as_deref() != Some(source) {
-        fields.push("managed by the file");
-    }
-    fields
+    let other_kind = kind != row.auth_kind;
+    differing([
+        ("url", input.url != row.url),
+        ("login", other_kind || login != stored_login),
+        ("secret", other_kind || secret.as_deref() != stored_secret),
+        ("verify_tls", input.verify_tls != (row.verify_tls != 0)),
+        ("ca_file", !same_ca(input.ca_pem.as_deref(), &row.ca_pem)),
+        (
+            "timeout_secs",
+            i64::from(input.timeout_secs) != row.timeout_secs,
+        ),
+        ("enabled", input.enabled != (row.enabled != 0)),
+        (
+            "managed by the file",
+            row.managed_by.as_deref() != Some(source),
+        ),
+    ])
 }
 
 fn netbox_differences(
@@ -238,24 +229,31 @@ fn netbox_differences(
     stored_token: Option<&str>,
     source: &str,
 ) -> Vec<&'static str> {
-    let mut fields = Vec::new();
-    if input.url != row.url {
-        fields.push("url");
-    }
-    if input.token.as_deref() != stored_token {
-        fields.push("token");
-    }
-    if input.verify_tls != (row.verify_tls != 0) {
-        fields.push("verify_tls");
-    }
-    if input.ca_pem.as_deref().unwrap_or_default().trim() != row.ca_pem.trim() {
-        fields.push("ca_file");
-    }
-    if i64::from(input.timeout_secs) != row.timeout_secs {
-        fields.push("timeout_secs");
-    }
-    if row.managed_by.as_deref() != Some(source) {
-        fields.push("managed by the file");
-    }
+    differing([
+        ("url", input.url != row.url),
+        ("token", input.token.as_deref() != stored_token),
+        ("verify_tls", input.verify_tls != (row.verify_tls != 0)),
+        ("ca_file", !same_ca(input.ca_pem.as_deref(), &row.ca_pem)),
+        (
+            "timeout_secs",
+            i64::from(input.timeout_secs) != row.timeout_secs,
+        ),
+        (
+            "managed by the file",
+            row.managed_by.as_deref() != Some(source),
+        ),
+    ])
+}
+
+/// The names of the fields that differ, in order.
+fn differing<const N: usize>(fields: [(&'static str, bool); N]) -> Vec<&'static str> {
     fields
+        .into_iter()
+        .filter_map(|(name, differs)| differs.then_some(name))
+        .collect()
+}
+
+/// A declared CA (none: `None`) against the stored one (none: empty), as the forms store it.
+fn same_ca(declared: Option<&str>, stored: &str) -> bool {
+    declared.unwrap_or_default().trim() == stored.trim()
 }
