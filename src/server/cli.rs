@@ -83,7 +83,7 @@ async fn run(cli: Cli, fixed: Fixed) -> Result<ExitCode, String> {
                 fixed,
                 ..JobSettings::default()
             };
-            let changes = apply_config(&global, &db, &path, &base, dry_run).await?;
+            let changes = apply_config(&db, &global.secrets()?, &path, &base, dry_run).await?;
             if changes.is_empty() {
                 println!("{}: nothing to change", path.display());
             }
@@ -94,8 +94,7 @@ async fn run(cli: Cli, fixed: Fixed) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Endpoint(command) => {
-            let secrets = SecretBox::load_or_create(global.secret_key.as_deref(), &global.data_dir)
-                .map_err(|e| e.to_string())?;
+            let secrets = global.secrets()?;
             done(super::cli_endpoints::run(&db, &secrets, command).await)
         }
     }
@@ -104,16 +103,14 @@ async fn run(cli: Cli, fixed: Fixed) -> Result<ExitCode, String> {
 /// Reads `path` and applies it (or only plans it): the changes, or every refusal with
 /// its file, line and field.
 async fn apply_config(
-    global: &GlobalOptions,
     db: &Db,
+    secrets: &SecretBox,
     path: &std::path::Path,
     base: &JobSettings,
     dry_run: bool,
 ) -> Result<Vec<super::declared::plan::Change>, String> {
-    let secrets = SecretBox::load_or_create(global.secret_key.as_deref(), &global.data_dir)
-        .map_err(|e| e.to_string())?;
     let declared = super::declared::read_file(path).map_err(|refused| refused.to_string())?;
-    super::declared::apply::apply(db, &secrets, base, &declared, dry_run).await
+    super::declared::apply::apply(db, secrets, base, &declared, dry_run).await
 }
 
 /// At start: the configuration file, when one is given, applied before anything runs
@@ -121,12 +118,13 @@ async fn apply_config(
 async fn apply_config_at_start(
     global: &GlobalOptions,
     db: &Db,
+    secrets: &SecretBox,
     base: &JobSettings,
 ) -> Result<(), String> {
     let Some(path) = &global.config else {
         return Ok(());
     };
-    let changes = apply_config(global, db, path, base, false).await?;
+    let changes = apply_config(db, secrets, path, base, false).await?;
     for change in &changes {
         tracing::info!(file = %path.display(), change = %change.describe(), "configuration applied");
     }
@@ -339,8 +337,7 @@ async fn serve(
     options: ServeOptions,
     fixed: Fixed,
 ) -> Result<(), String> {
-    let secrets = SecretBox::load_or_create(global.secret_key.as_deref(), &global.data_dir)
-        .map_err(|e| e.to_string())?;
+    let secrets = global.secrets()?;
     let mut leptos_options = super::site::settings(options.leptos_config.as_deref())?;
     if !super::site::is_bundled() && !std::path::Path::new(&*leptos_options.site_root).is_dir() {
         tracing::warn!(
@@ -360,7 +357,7 @@ async fn serve(
         fixed,
         ..JobSettings::from(&options.jobs)
     };
-    apply_config_at_start(&global, &db, &settings).await?;
+    apply_config_at_start(&global, &db, &secrets, &settings).await?;
     let jobs = Jobs::new(db.clone(), secrets.clone(), settings);
     let mut workers = jobs.start().await.map_err(|e| e.to_string())?;
 
@@ -422,8 +419,7 @@ async fn worker(
     options: JobOptions,
     fixed: Fixed,
 ) -> Result<(), String> {
-    let secrets = SecretBox::load_or_create(global.secret_key.as_deref(), &global.data_dir)
-        .map_err(|e| e.to_string())?;
+    let secrets = global.secrets()?;
     if options.workers == 0 {
         return Err("PROXBOX_WORKERS is 0: a worker instance needs at least one worker".into());
     }
@@ -431,7 +427,7 @@ async fn worker(
         fixed,
         ..JobSettings::from(&options)
     };
-    apply_config_at_start(&global, &db, &settings).await?;
+    apply_config_at_start(&global, &db, &secrets, &settings).await?;
     let jobs = Jobs::new(db.clone(), Arc::new(secrets), settings);
     let mut workers = jobs.start().await.map_err(|e| e.to_string())?;
     tracing::info!(

@@ -113,6 +113,13 @@ impl std::fmt::Debug for ServeOptions {
 }
 
 impl GlobalOptions {
+    /// The key that seals stored credentials: the given one, or the data directory's
+    /// (generated there at first use).
+    pub fn secrets(&self) -> Result<super::crypto::SecretBox, String> {
+        super::crypto::SecretBox::load_or_create(self.secret_key.as_deref(), &self.data_dir)
+            .map_err(|e| e.to_string())
+    }
+
     pub fn database_url(&self) -> String {
         self.database_url
             .clone()

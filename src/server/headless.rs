@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::sync::Mutex;
 
 use super::config::{GlobalOptions, SyncOptions, SyncOutput};
-use super::crypto::SecretBox;
 use super::db::Db;
 use super::jobs::JobSettings;
 use super::peers::sync_peers;
@@ -29,8 +28,7 @@ pub async fn sync(
     }
     let names: Vec<&str> = options.stages.iter().map(String::as_str).collect();
     let stages = parse_stages(&names)?;
-    let secrets = SecretBox::load_or_create(global.secret_key.as_deref(), &global.data_dir)
-        .map_err(|e| e.to_string())?;
+    let secrets = global.secrets()?;
     let rows = db.proxmox_endpoints().await.map_err(|e| e.to_string())?;
     for wanted in &options.endpoints {
         if !rows.iter().any(|r| &r.name == wanted) {
