@@ -131,6 +131,7 @@ async fn main() {
             trusted_proxies: Default::default(),
         }),
         jobs: jobs.clone(),
+        peer_views: Default::default(),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -27,6 +27,18 @@ use crate::pages::virtual_machines::panel::GuestPanelPage;
 use crate::pages::virtual_machines::GuestsPage;
 
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    document(options, App)
+}
+
+/// The document for a request that matched no route: the not-found view in the page frame
+/// and nothing else. It must not be the whole app: the app's router is laxer than the
+/// server's (it takes `/users/` for `/users`), and a page it rendered would load its data
+/// under the access rule of "no route", not the page's.
+pub fn not_found_shell(options: LeptosOptions) -> impl IntoView {
+    document(options, NotFoundApp)
+}
+
+fn document<V: IntoView + 'static>(options: LeptosOptions, app: fn() -> V) -> impl IntoView {
     #[cfg(feature = "ssr")]
     crate::server::http::declare_page_policy();
     view! {
@@ -41,9 +53,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
-            <body>
-                <App/>
-            </body>
+            <body>{app()}</body>
         </html>
     }
 }
@@ -52,13 +62,36 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// (the live parts: the dashboard, a running job, the login and endpoint forms), so every
 /// link is a page load and what the browser downloads is the islands' code, not the whole
 /// app's.
+fn page_title(page: String) -> String {
+    if page.is_empty() {
+        "Proxbox".to_string()
+    } else {
+        format!("{page} · Proxbox")
+    }
+}
+
+/// The page frame around the not-found view, with no page routes at all.
+#[component]
+fn NotFoundApp() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Stylesheet id="leptos" href="/pkg/proxbox.css"/>
+        <Title formatter=page_title/>
+        <Router>
+            <Layout>
+                <NotFound/>
+            </Layout>
+        </Router>
+    }
+}
+
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
 
     view! {
         <Stylesheet id="leptos" href="/pkg/proxbox.css"/>
-        <Title formatter=|page: String| if page.is_empty() { "Proxbox".to_string() } else { format!("{page} · Proxbox") }/>
+        <Title formatter=page_title/>
         <Router>
             <Layout>
                 // Async: every page is sent complete, so that it works without JavaScript

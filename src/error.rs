@@ -27,6 +27,9 @@ pub enum AppError {
     /// The request cannot be served until something is set up or freed first.
     #[error("{0}")]
     Precondition(String),
+    /// Too many requests of this kind at once; the message says what to do (503).
+    #[error("{0}")]
+    Busy(String),
     /// A failure inside Proxbox. The message is safe to show; details are in the server log.
     #[error("{0}")]
     Internal(String),
@@ -46,6 +49,7 @@ impl AppError {
             AppError::Unauthorized | AppError::BadCredentials => 401,
             AppError::Csrf | AppError::Forbidden(_) => 403,
             AppError::Throttled(_) => 429,
+            AppError::Busy(_) => 503,
             AppError::NotFound(_) => 404,
             AppError::Precondition(_) => 409,
             AppError::Internal(_) | AppError::Transport(_) => 500,

@@ -32,7 +32,7 @@ pub async fn start_sync(
 ) -> Result<JobSnapshot, AppError> {
     use crate::models::SyncTarget;
     let _ = csrf; // checked by the middleware before any server function runs
-    let (state, who) = crate::server::context::require_user()?;
+    let (state, who) = crate::server::context::require(crate::models::Permission::RunSyncs)?;
     let mut request = crate::server::jobs::SyncRequest {
         stages: vec![stage],
         endpoint_ids: Vec::new(),

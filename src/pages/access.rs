@@ -14,7 +14,7 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "users_overview", input = GetUrl, output = JsonText)]
 pub async fn users_overview() -> Result<Vec<UserView>, AppError> {
-    let (state, _) = crate::server::context::require_user()?;
+    let (state, _) = crate::server::context::require(crate::models::Permission::Administer)?;
     let users = crate::server::accounts::users(&state.db).await?;
     Ok(users
         .into_iter()
@@ -29,7 +29,7 @@ pub async fn users_overview() -> Result<Vec<UserView>, AppError> {
 
 #[server(endpoint = "api_keys_overview", input = GetUrl, output = JsonText)]
 pub async fn api_keys_overview() -> Result<Vec<ApiKeyView>, AppError> {
-    let (state, _) = crate::server::context::require_user()?;
+    let (state, _) = crate::server::context::require(crate::models::Permission::Administer)?;
     let keys = state
         .db
         .api_keys()

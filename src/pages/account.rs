@@ -45,21 +45,21 @@ pub async fn change_password(
     new_password: String,
     confirm: String,
 ) -> Result<(), AppError> {
-    use crate::server::auth::{hash_password, internal, verify_password};
+    use crate::server::auth::{checked_password, hash_password, internal};
     let _ = csrf; // checked by the middleware before any server function runs
     let state = crate::server::context::app_state()?;
     let auth = crate::server::context::request_auth()?;
     let (Some(user), Some(session)) = (auth.user, auth.session_hash) else {
         return Err(AppError::Unauthorized);
     };
-    let stored = state
-        .db
-        .user_by_name(&user.username)
-        .await
-        .map_err(internal)?
-        .ok_or(AppError::Unauthorized)?;
-    if !verify_password(stored.password_hash, current.clone()).await {
-        return Err(FieldErrors::one("current", "This is not your current password.").into());
+    // Throttled as a login is: a stolen session cookie guesses the password no faster.
+    match checked_password(&state.db, &user.username, &current, auth.client_ip.as_deref()).await
+    {
+        Ok(_) => {}
+        Err(AppError::BadCredentials) => {
+            return Err(FieldErrors::one("current", "This is not your current password.").into())
+        }
+        Err(other) => return Err(other),
     }
     check_new_password(&current, &new_password, &confirm)?;
     let hash = hash_password(new_password).await?;

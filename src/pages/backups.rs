@@ -18,7 +18,7 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "backups", input = GetUrl, output = JsonText)]
 pub async fn read_backups(days: u32) -> Result<BackupsView, AppError> {
-    let (state, _) = crate::server::context::require_user()?;
+    let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
     crate::server::views::backups(&state.db, days).await
 }
 

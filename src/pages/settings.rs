@@ -18,7 +18,7 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "settings_overview", input = GetUrl, output = JsonText)]
 pub async fn settings_overview() -> Result<SettingsData, AppError> {
-    let (state, _) = crate::server::context::require_user()?;
+    let (state, _) = crate::server::context::require(crate::models::Permission::Administer)?;
     crate::server::settings_forms::overview(&state).await
 }
 

@@ -13,7 +13,7 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "storage", input = GetUrl, output = JsonText)]
 pub async fn read_storage() -> Result<Vec<EndpointStorage>, AppError> {
-    let (state, _) = crate::server::context::require_user()?;
+    let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
     crate::server::views::storage(&state.db).await
 }
 

@@ -372,6 +372,7 @@ async fn serve(
             trusted_proxies: options.trusted_proxies.clone(),
         }),
         jobs: jobs.clone(),
+        peer_views: Default::default(),
     };
     let housekeeping = tokio::spawn(super::housekeeping::run(jobs.clone()));
     let app = http::router(state);

@@ -445,6 +445,7 @@ impl SyncRules {
                 .then(|| std::time::Duration::from_secs(self.netbox_mirror_hours * 3600)),
             templates: self.templates,
             task_retention: std::time::Duration::from_secs(self.task_retention_days * 86_400),
+            task_read_cap: crate::server::sync::context::TASK_READ_CAP,
             mapping: self
                 .mapping
                 .clone()

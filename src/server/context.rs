@@ -2,7 +2,9 @@
 
 use leptos::prelude::use_context;
 
+use super::auth::policy::{self, Need};
 use super::auth::RequestAuth;
+use crate::models::Permission;
 use super::state::AppState;
 use crate::error::AppError;
 
@@ -24,9 +26,16 @@ pub struct Principal {
     pub name: String,
 }
 
-/// The state and the caller; `Unauthorized` for anonymous requests.
-pub fn require_user() -> Result<(AppState, Principal), AppError> {
+/// The state and the caller, if the caller may `permission`: `Unauthorized` for anonymous
+/// requests, `Forbidden` (saying what is missing) for a role or key scope without it.
+///
+/// Every server function asks for its own permission although the middleware already
+/// checked the route's rule: a page renders its data in-process under the page's request,
+/// so a request that reached a page by a path the rule table does not name (a trailing
+/// slash, say) must still be refused here.
+pub fn require(permission: Permission) -> Result<(AppState, Principal), AppError> {
     let auth = request_auth()?;
+    policy::check(&auth, Some(Need::Permission(permission)))?;
     let name = match (auth.user, auth.api_key) {
         (Some(user), _) => user.username,
         (None, Some(key)) => format!("api-key:{}", key.name),

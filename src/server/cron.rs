@@ -111,7 +111,9 @@ impl Cron {
             days: sets[2] as u32,
             months: sets[3] as u16,
             weekdays,
-            either_day: parts[2] != "*" && parts[4] != "*",
+            // As cron itself reads it: a day field that starts with `*` (`*`, `*/2`) does
+            // not count as restricted, so `*/2 * 1-5` is odd days that are weekdays.
+            either_day: !parts[2].starts_with('*') && !parts[4].starts_with('*'),
         };
         if cron.next_after(0).is_none() {
             return Err(format!(
@@ -300,6 +302,33 @@ mod tests {
             next("0 0 15 * fri", at(2026, 12, 12, 0, 0)),
             at(2026, 12, 15, 0, 0)
         );
+    }
+
+    #[test]
+    fn a_stepped_star_day_field_narrows_instead_of_widening() {
+        // Odd days that are weekdays: 2026-12-03 (Thu), then not the 5th (Sat) nor the
+        // 7th... the 7th is a Monday and odd.
+        let thursday = at(2026, 12, 3, 12, 0);
+        assert_eq!(next("0 3 */2 * 1-5", thursday), at(2026, 12, 7, 3, 0));
+        // Not every weekday (the 4th is a Friday, but even) nor every odd day (the 5th is
+        // a Saturday).
+        let runs: Vec<i64> = std::iter::successors(Some(thursday), |t| {
+            Some(next("0 3 */2 * 1-5", *t))
+        })
+        .skip(1)
+        .take(6)
+        .collect();
+        let expected = [
+            at(2026, 12, 7, 3, 0),
+            at(2026, 12, 9, 3, 0),
+            at(2026, 12, 11, 3, 0),
+            at(2026, 12, 15, 3, 0),
+            at(2026, 12, 17, 3, 0),
+            at(2026, 12, 21, 3, 0),
+        ];
+        assert_eq!(runs, expected);
+        // With a plain day of month both restricted: either.
+        assert_eq!(next("0 3 1-31/2 * 1-5", thursday), at(2026, 12, 4, 3, 0));
     }
 
     #[test]

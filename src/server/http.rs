@@ -4,7 +4,7 @@ use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
 use axum::http::{header, Method, StatusCode, Uri};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::{middleware, Json, Router};
 
 use super::route_book::RouteBook;
@@ -15,7 +15,7 @@ use tower_http::trace::TraceLayer;
 use super::auth::middleware::authenticate;
 use super::respond::Wants;
 use super::state::AppState;
-use crate::app::{shell, App};
+use crate::app::{not_found_shell, shell, App};
 use crate::error::AppError;
 
 pub fn router(state: AppState) -> Router {
@@ -28,17 +28,27 @@ pub fn router(state: AppState) -> Router {
         let options = state.leptos_options.clone();
         move || shell(options.clone())
     };
-    // The site bundle the binary carries, else files under the site root, else the
-    // not-found page.
-    let files_or_not_found =
-        leptos_axum::file_and_error_handler_with_context::<AppState, _>(context.clone(), shell);
+    // The site bundle the binary carries, else a redirect from a spelling of a path to the
+    // path itself (`/users/` → `/users`, where the route's own access rule applies), else
+    // files under the site root, else the not-found page — never another page.
+    let files_or_not_found = leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+        context.clone(),
+        not_found_shell,
+    );
     let fallback = move |uri: Uri, state: State<AppState>, request: Request| {
         let files_or_not_found = files_or_not_found.clone();
         async move {
-            match super::site::bundled_file(&request) {
-                Some(file) => file,
-                None => files_or_not_found(uri, state, request).await,
+            if let Some(file) = super::site::bundled_file(&request) {
+                return file;
             }
+            if let Some(path) = canonical_path(uri.path()) {
+                let target = match uri.query() {
+                    Some(query) => format!("{path}?{query}"),
+                    None => path,
+                };
+                return Redirect::permanent(&target).into_response();
+            }
+            files_or_not_found(uri, state, request).await
         }
     };
     axum_routes()
@@ -123,6 +133,24 @@ pub fn route_inventory() -> Vec<(Method, String)> {
     routes
 }
 
+/// The path a differently spelled `path` stands for, when it differs: empty and `.`
+/// segments dropped, `..` resolved, no trailing slash. Only the spelling changes, so the
+/// redirect lands on a path whose own access rule then applies (or on the not-found page).
+fn canonical_path(path: &str) -> Option<String> {
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            segment => segments.push(segment),
+        }
+    }
+    let canonical = format!("/{}", segments.join("/"));
+    (canonical != path).then_some(canonical)
+}
+
 /// Liveness and database reachability, for load balancers and the NetBox plugin.
 async fn health(State(state): State<AppState>) -> impl IntoResponse {
     let database = state.db.ping().await;
@@ -183,4 +211,30 @@ async fn add_security_headers(request: Request, next: Next) -> Response {
         }
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_path;
+
+    #[test]
+    fn spellings_of_a_path_lead_to_the_path() {
+        let table = [
+            ("/users/", Some("/users")),
+            ("//users", Some("/users")),
+            ("/users/.", Some("/users")),
+            ("/./users", Some("/users")),
+            ("/jobs//5/", Some("/jobs/5")),
+            ("/x/../settings", Some("/settings")),
+            ("/../../settings", Some("/settings")),
+            ("//evil.example/x", Some("/evil.example/x")),
+            ("/users", None),
+            ("/", None),
+            ("/%75sers", None),
+            ("/USERS", None),
+        ];
+        for (path, expected) in table {
+            assert_eq!(canonical_path(path).as_deref(), expected, "{path}");
+        }
+    }
 }

@@ -17,8 +17,11 @@ use tokio::sync::broadcast;
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::{Context, Layer};
 
-use crate::models::{LogLine, ServerLogFilter};
-use crate::server::sse_wire::{event_stream, frame, KEEPALIVE, SHUTTING_DOWN};
+use crate::error::AppError;
+use crate::models::{LogLine, Permission, ServerLogFilter};
+use crate::server::auth::{recheck, Caller};
+use crate::server::respond::Wants;
+use crate::server::sse_wire::{event_stream, failure_frames, frame, KEEPALIVE, SHUTTING_DOWN};
 use crate::server::state::AppState;
 
 /// Lines kept (about 0.5 MB at a typical 200 bytes a line).
@@ -143,7 +146,17 @@ impl Visit for LineText {
 
 /// `GET /logs/stream?after=SEQ&level=&target=`: the kept lines after `after`, then each
 /// new one, as `log` events (the logs page's live view).
-pub async fn stream(State(state): State<AppState>, Query(query): Query<StreamQuery>) -> Response {
+///
+/// The caller's rights are read again at every keepalive: a demoted or removed admin's
+/// stream ends with the refusal's frames.
+pub async fn stream(
+    State(state): State<AppState>,
+    Caller(auth): Caller,
+    Query(query): Query<StreamQuery>,
+) -> Response {
+    let Some(auth) = auth else {
+        return AppError::Unauthorized.render(Wants::Events);
+    };
     let filter = ServerLogFilter {
         level: query.level,
         target: query.target,
@@ -161,7 +174,9 @@ pub async fn stream(State(state): State<AppState>, Query(query): Query<StreamQue
     );
     let tail = futures::stream::unfold(
         (live, last, shutdown, filter, false),
-        move |(mut live, mut last, mut shutdown, filter, done)| async move {
+        move |(mut live, mut last, mut shutdown, filter, done)| {
+            let (state, auth) = (state.clone(), auth.clone());
+            async move {
             if done {
                 return None;
             }
@@ -180,7 +195,10 @@ pub async fn stream(State(state): State<AppState>, Query(query): Query<StreamQue
                         ),
                         Err(broadcast::error::RecvError::Closed) => return None,
                     },
-                    _ = tokio::time::sleep(keepalive) => (KEEPALIVE.to_string(), false),
+                    _ = tokio::time::sleep(keepalive) => match recheck(&state, &auth, Permission::Administer).await {
+                        Ok(_) => (KEEPALIVE.to_string(), false),
+                        Err(refusal) => (failure_frames("stream", &refusal.as_stage_error()), true),
+                    },
                     () = crate::server::jobs::going_down(&mut shutdown) => (SHUTTING_DOWN.to_string(), true),
                 };
                 return Some((
@@ -188,7 +206,7 @@ pub async fn stream(State(state): State<AppState>, Query(query): Query<StreamQue
                     (live, last, shutdown, filter, ended),
                 ));
             }
-        },
+        }},
     );
     event_stream(
         StatusCode::OK,

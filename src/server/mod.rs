@@ -23,6 +23,7 @@ pub mod jobs;
 pub mod log_ring;
 pub mod metrics;
 pub mod peers;
+pub mod recent;
 pub mod respond;
 pub mod route_book;
 pub mod schedules;

@@ -113,7 +113,9 @@ impl AppError {
                 ErrorCategory::NotFound,
                 "Check the id in the address; the jobs page lists the existing jobs.",
             ),
-            AppError::Throttled(_) => (ErrorCategory::RateLimit, "Wait, then try again."),
+            AppError::Throttled(_) | AppError::Busy(_) => {
+                (ErrorCategory::RateLimit, "Wait, then try again.")
+            }
             AppError::Validation(_) | AppError::BadRequest(_) | AppError::Precondition(_) => (
                 ErrorCategory::Validation,
                 "Fix what the message names, then start the sync again.",

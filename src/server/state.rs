@@ -7,6 +7,7 @@ use super::auth::client::TrustedProxies;
 use super::crypto::SecretBox;
 use super::db::Db;
 use super::jobs::Jobs;
+use super::recent::PeerViews;
 
 /// Settings of the HTTP layer that handlers need.
 #[derive(Debug, Clone)]
@@ -27,6 +28,8 @@ pub struct AppState {
     pub secrets: Arc<SecretBox>,
     pub web: Arc<WebSettings>,
     pub jobs: Jobs,
+    /// What the peers answered for the pages, kept a few seconds.
+    pub peer_views: Arc<PeerViews>,
 }
 
 impl FromRef<AppState> for LeptosOptions {

@@ -6,6 +6,7 @@ mod netbox_cleanup;
 mod support;
 
 mod access;
+mod access_table;
 mod auth;
 mod cli_config;
 mod cli_sync;
@@ -24,6 +25,7 @@ mod netbox_link;
 mod serve;
 mod settings;
 mod shutdown;
+mod stream_rights;
 mod streams;
 mod sync_faults;
 mod sync_guest;

@@ -172,6 +172,7 @@ impl TestApp {
                 trusted_proxies: proxies,
             }),
             jobs: jobs.clone(),
+            peer_views: Default::default(),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

@@ -162,6 +162,9 @@ impl PveClient {
             if let Some(since) = filter.since {
                 query.push(("since", since.to_string()));
             }
+            if let Some(until) = filter.until {
+                query.push(("until", until.to_string()));
+            }
             let data = self.get_data(&path, &query).await?;
             let page_len = data.as_array().map_or(0, Vec::len);
             let page: Parsed<Vec<Task>> = self.list(&path, &data)?;

@@ -320,6 +320,8 @@ pub struct TaskFilter {
     pub vmid: Option<u64>,
     /// Only tasks started at or after this time (Unix seconds).
     pub since: Option<i64>,
+    /// Only tasks started at or before this time (Unix seconds).
+    pub until: Option<i64>,
 }
 
 /// One entry of `GET /nodes/{node}/tasks`.

@@ -33,7 +33,7 @@ pub async fn dashboard() -> Result<DashboardData, AppError> {
     use crate::server::auth::internal;
     /// How many jobs the dashboard lists.
     const RECENT_JOBS: i64 = 5;
-    let (state, _) = crate::server::context::require_user()?;
+    let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
     let overview = crate::pages::endpoints::load_overview(&state).await?;
     let current = match state.db.current_job_id().await.map_err(internal)? {
         Some(id) => Some(crate::pages::jobs::detail::load_snapshot(&state, id).await?),

@@ -22,7 +22,7 @@ pub struct RunChoices {
 
 #[server(endpoint = "sync_form_choices", input = GetUrl, output = JsonText)]
 pub async fn sync_form_choices() -> Result<RunChoices, AppError> {
-    let (state, _) = crate::server::context::require_user()?;
+    let (state, _) = crate::server::context::require(crate::models::Permission::RunSyncs)?;
     let endpoints = state
         .db
         .proxmox_endpoints()

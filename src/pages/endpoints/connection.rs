@@ -14,7 +14,7 @@ pub async fn test_proxmox_endpoint(
     id: i64,
 ) -> Result<ConnectionReport, AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
-    let (state, _) = crate::server::context::require_user()?;
+    let (state, _) = crate::server::context::require(crate::models::Permission::Administer)?;
     let row = state
         .db
         .proxmox_endpoint(id)
@@ -29,7 +29,7 @@ pub async fn test_netbox_endpoint(
     #[server(default)] csrf: String,
 ) -> Result<ConnectionReport, AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
-    let (state, _) = crate::server::context::require_user()?;
+    let (state, _) = crate::server::context::require(crate::models::Permission::Administer)?;
     let row = state
         .db
         .netbox_endpoint()

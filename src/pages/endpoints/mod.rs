@@ -20,7 +20,7 @@ use connection::{TestNetboxButton, TestProxmoxButton};
 
 #[server(endpoint = "endpoints", input = GetUrl, output = JsonText)]
 pub async fn list_endpoints() -> Result<EndpointsOverview, AppError> {
-    let (state, _) = crate::server::context::require_user()?;
+    let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
     load_overview(&state).await
 }
 
@@ -53,7 +53,7 @@ pub async fn delete_proxmox_endpoint(
     id: i64,
 ) -> Result<(), AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
-    let (state, user) = crate::server::context::require_user()?;
+    let (state, user) = crate::server::context::require(crate::models::Permission::Administer)?;
     let row = state
         .db
         .proxmox_endpoint(id)
@@ -76,7 +76,7 @@ pub async fn delete_proxmox_endpoint(
 #[server(endpoint = "delete_netbox_endpoint", output = JsonText)]
 pub async fn delete_netbox_endpoint(#[server(default)] csrf: String) -> Result<(), AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
-    let (state, user) = crate::server::context::require_user()?;
+    let (state, user) = crate::server::context::require(crate::models::Permission::Administer)?;
     let row = state
         .db
         .netbox_endpoint()

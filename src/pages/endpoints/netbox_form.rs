@@ -17,7 +17,7 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "netbox_endpoint", input = GetUrl, output = JsonText)]
 pub async fn get_netbox_endpoint() -> Result<Option<NetboxEndpointView>, AppError> {
-    let (state, _) = crate::server::context::require_user()?;
+    let (state, _) = crate::server::context::require(crate::models::Permission::Administer)?;
     Ok(state
         .db
         .netbox_endpoint()
@@ -33,7 +33,7 @@ pub async fn save_netbox_endpoint(
 ) -> Result<(), AppError> {
     use crate::server::auth::internal;
     let _ = csrf; // checked by the middleware before any server function runs
-    let (state, user) = crate::server::context::require_user()?;
+    let (state, user) = crate::server::context::require(crate::models::Permission::Administer)?;
     let stored = state.db.netbox_endpoint().await.map_err(internal)?;
     crate::models::declared_in(stored.as_ref().and_then(|row| row.managed_by.as_deref()))?;
     let has_token = stored.is_some_and(|row| row.keeps_token_for(&form));

@@ -15,7 +15,7 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "proxmox_endpoint", input = GetUrl, output = JsonText)]
 pub async fn get_proxmox_endpoint(id: i64) -> Result<ProxmoxEndpointView, AppError> {
-    let (state, _) = crate::server::context::require_user()?;
+    let (state, _) = crate::server::context::require(crate::models::Permission::Administer)?;
     let row = state
         .db
         .proxmox_endpoint(id)
@@ -35,7 +35,7 @@ pub async fn save_proxmox_endpoint(
     form: ProxmoxEndpointForm,
 ) -> Result<i64, AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
-    let (state, user) = crate::server::context::require_user()?;
+    let (state, user) = crate::server::context::require(crate::models::Permission::Administer)?;
     let saved_id = save_endpoint(&state.db, &state.secrets, &user.name, id, form).await?;
     leptos_axum::redirect("/endpoints");
     Ok(saved_id)

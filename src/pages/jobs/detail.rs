@@ -19,7 +19,7 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "job", input = GetUrl, output = JsonText)]
 pub async fn get_job(id: i64, #[server(default)] filter: LogFilter) -> Result<JobDetail, AppError> {
-    let (state, _) = crate::server::context::require_user()?;
+    let (state, _) = crate::server::context::require(crate::models::Permission::ReadJobs)?;
     load_job(&state, id, &filter).await
 }
 

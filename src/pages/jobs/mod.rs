@@ -18,7 +18,7 @@ pub async fn list_jobs(
     #[server(default)] stages: String,
     #[server(default)] limit: i64,
 ) -> Result<Vec<JobSummary>, AppError> {
-    let (state, _) = crate::server::context::require_user()?;
+    let (state, _) = crate::server::context::require(crate::models::Permission::ReadJobs)?;
     let status = match status.as_str() {
         "" => None,
         other => Some(
@@ -41,7 +41,7 @@ pub async fn list_jobs(
 /// The stage labels of past jobs, for the kind filter.
 #[server(endpoint = "job_kinds", input = GetUrl, output = JsonText)]
 pub async fn job_kinds() -> Result<Vec<String>, AppError> {
-    let (state, _) = crate::server::context::require_user()?;
+    let (state, _) = crate::server::context::require(crate::models::Permission::ReadJobs)?;
     state
         .db
         .job_kinds()

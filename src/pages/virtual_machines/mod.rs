@@ -17,7 +17,7 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "guests", input = GetUrl, output = JsonText)]
 pub async fn list_guests(filter: GuestFilter) -> Result<GuestPage, AppError> {
-    let (state, _) = crate::server::context::require_user()?;
+    let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
     crate::server::views::guest_page(&state.db, &filter).await
 }
 

@@ -64,8 +64,11 @@ fn in_network(ip: IpAddr, network: IpAddr, bits: u8) -> bool {
 }
 
 /// The client of a request from `peer`: walking `X-Forwarded-For` from the right (the
-/// nearest hop first), the first address that is not a trusted proxy.
+/// nearest hop first), the first address that is not a trusted proxy. IPv4 peers of a
+/// dual-stack listener (`[::]:3000`) arrive as `::ffff:a.b.c.d`: every address is taken in
+/// its plain form, so that they match IPv4 networks and count as one client either way.
 pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxies) -> IpAddr {
+    let peer = peer.to_canonical();
     if !trusted.contains(peer) {
         return peer;
     }
@@ -74,7 +77,8 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &TrustedProxie
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .filter_map(|hop| hop.trim().parse().ok())
+        .filter_map(|hop| hop.trim().parse::<IpAddr>().ok())
+        .map(|hop| hop.to_canonical())
         .collect();
     hops.iter()
         .rev()
@@ -127,6 +131,27 @@ mod tests {
         assert_eq!(
             client_address(ip("10.1.2.3"), &spoofed, &TrustedProxies::default()),
             ip("10.1.2.3")
+        );
+    }
+
+    #[test]
+    fn ipv4_peers_of_a_dual_stack_listener_match_ipv4_networks() {
+        let trusted = TrustedProxies::parse("10.0.0.0/8").unwrap();
+        let forwarded = headers(&["::ffff:203.0.113.9"]);
+        assert_eq!(
+            client_address(ip("::ffff:10.1.2.3"), &forwarded, &trusted),
+            ip("203.0.113.9"),
+            "the mapped proxy is trusted, the mapped client named plainly"
+        );
+        assert_eq!(
+            client_address(ip("::ffff:198.51.100.4"), &forwarded, &trusted),
+            ip("198.51.100.4"),
+            "an untrusted mapped peer is the client, in its IPv4 form"
+        );
+        assert_eq!(
+            client_address(ip("2001:db8::1"), &headers(&[]), &trusted),
+            ip("2001:db8::1"),
+            "a real IPv6 address stays as it is"
         );
     }
 

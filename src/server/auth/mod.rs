@@ -14,6 +14,7 @@ use argon2::Argon2;
 use super::crypto::{random_token, token_hash};
 use super::db::api_keys::ApiKeyInfo;
 use super::db::sessions::SessionUser;
+use super::db::users::User;
 use super::db::throttle::FREE_FAILURES;
 use super::db::Db;
 use super::state::{AppState, WebSettings};
@@ -81,7 +82,12 @@ impl RequestAuth {
     }
 }
 
+/// Argon2 hashes in progress at once, every caller together (each takes ~19 MiB and a
+/// core): 500 parallel password checks wait their turn instead of taking 10 GB.
+static ARGON2_TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 pub async fn hash_password(password: String) -> Result<String, AppError> {
+    let _turn = ARGON2_TURNS.acquire().await.map_err(internal)?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         Argon2::default()
@@ -94,6 +100,9 @@ pub async fn hash_password(password: String) -> Result<String, AppError> {
 }
 
 pub async fn verify_password(hash: String, password: String) -> bool {
+    let Ok(_turn) = ARGON2_TURNS.acquire().await else {
+        return false;
+    };
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&hash).is_ok_and(|parsed| {
             Argon2::default()
@@ -105,7 +114,8 @@ pub async fn verify_password(hash: String, password: String) -> bool {
     .unwrap_or(false)
 }
 
-/// Password checks in progress at once (each argon2 hash takes ~19 MiB and a core).
+/// Password checks past the lock check at once: parallel guesses cannot all slip past it
+/// before the first failure is counted.
 static LOGIN_TURNS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
 
 /// A hash to verify against when the user does not exist, so that timing does not tell.
@@ -113,19 +123,38 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 
 /// Failures one client may make across all names before it is locked out.
 const FREE_CLIENT_FAILURES: i64 = 30;
-/// The longest a login for a much-guessed name waits before it is checked.
+/// The longest a check for a much-guessed name waits before it is made.
 const MAX_SLOWDOWN_MS: i64 = 3_000;
 
-/// Checks a login, with throttling per name and client, per client, and (slowing down,
-/// never refusing) per name.
-/// Returns the new session's cookie token.
+/// Checks a login, with the limits of [`checked_password`]. Returns the new session's
+/// cookie token.
 pub async fn login(
     state: &AppState,
     username: &str,
     password: &str,
     client_ip: Option<&str>,
 ) -> Result<String, AppError> {
-    let db = &state.db;
+    let user = checked_password(&state.db, username, password, client_ip).await?;
+    let token = random_token();
+    state
+        .db
+        .create_session(&token_hash(&token), user.id, state.web.session_ttl_ms)
+        .await
+        .map_err(internal)?;
+    tracing::info!(user = %user.username, "login");
+    Ok(token)
+}
+
+/// The user whose password `password` is, checked with throttling per name and client,
+/// per client, and (slowing down, never refusing) per name — for a login and for the
+/// current password a password change asks for alike, so that a stolen session cookie
+/// guesses no faster than a stranger at the login form.
+pub async fn checked_password(
+    db: &Db,
+    username: &str,
+    password: &str,
+    client_ip: Option<&str>,
+) -> Result<User, AppError> {
     // One spelling of the name for the lookup and the throttle, so " admin" is no new subject.
     let username = username.trim();
     let name = username.to_lowercase();
@@ -153,8 +182,6 @@ pub async fn login(
     if slow_ms > 0 {
         tokio::time::sleep(Duration::from_millis(slow_ms.min(MAX_SLOWDOWN_MS) as u64)).await;
     }
-    // Checks run two at a time: parallel guesses cannot all slip past the lock check before
-    // the first failure is counted, and argon2's memory use stays bounded.
     let _turn = LOGIN_TURNS.acquire().await.map_err(internal)?;
     refuse_if_locked().await?;
     let user = db.user_by_name(username).await.map_err(internal)?;
@@ -167,12 +194,7 @@ pub async fn login(
             for subject in [&locking[0].0, &user_subject] {
                 db.clear_login_failures(subject).await.map_err(internal)?;
             }
-            let token = random_token();
-            db.create_session(&token_hash(&token), user.id, state.web.session_ttl_ms)
-                .await
-                .map_err(internal)?;
-            tracing::info!(user = %user.username, "login");
-            Ok(token)
+            Ok(user)
         }
         _ => {
             for (subject, free) in &locking {
@@ -183,10 +205,41 @@ pub async fn login(
             db.record_login_failure(&user_subject, FREE_FAILURES)
                 .await
                 .map_err(internal)?;
-            tracing::warn!(user = ?username, client, "failed login");
+            tracing::warn!(user = ?username, client, "failed password check");
             Err(AppError::BadCredentials)
         }
     }
+}
+
+/// The caller's rights as they stand now, for a connection that outlives its request (a
+/// socket, a live stream): its session or key read again, then `permission` checked.
+/// Refused when the session ended (logged out, user removed, expired), the key was revoked,
+/// or the role or scopes no longer allow it.
+pub async fn recheck(
+    state: &AppState,
+    auth: &RequestAuth,
+    permission: crate::models::Permission,
+) -> Result<RequestAuth, AppError> {
+    let mut now = auth.clone();
+    if auth.user.is_some() {
+        let hash = auth.session_hash.as_deref().unwrap_or_default();
+        now.user = state
+            .db
+            .session_user(hash, state.web.session_ttl_ms)
+            .await
+            .map_err(internal)?;
+        if now.user.is_none() {
+            return Err(AppError::Unauthorized);
+        }
+    }
+    if let Some(key) = &auth.api_key {
+        now.api_key = state.db.api_key_by_id(key.id).await.map_err(internal)?;
+        if now.api_key.is_none() {
+            return Err(AppError::Unauthorized);
+        }
+    }
+    policy::check(&now, Some(policy::Need::Permission(permission)))?;
+    Ok(now)
 }
 
 /// The `Set-Cookie` header of the session cookie (`HttpOnly`, `SameSite=Lax`, `Secure` when

@@ -87,6 +87,18 @@ impl Db {
         Ok(Some(key_row(row).info))
     }
 
+    /// The key with this id as it is now (its scopes may have changed; `None`: revoked).
+    /// Read only: an open stream re-checking its key is no use of it.
+    pub async fn api_key_by_id(&self, id: i64) -> Result<Option<ApiKeyInfo>, DbError> {
+        let row: Option<KeyRow> = sqlx::query_as(
+            "SELECT id, name, prefix, scopes, created_at, last_used_at FROM api_keys WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(self.readers())
+        .await?;
+        Ok(row.map(|row| key_row(row).info))
+    }
+
     pub async fn api_keys(&self) -> Result<Vec<ApiKeyRow>, DbError> {
         let rows: Vec<KeyRow> = sqlx::query_as(
             "SELECT id, name, prefix, scopes, created_at, last_used_at FROM api_keys ORDER BY name",

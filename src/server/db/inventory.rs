@@ -90,6 +90,73 @@ fn stored((key, node, vmid, at, body, changed_at, stale_since, last_seen): Row) 
 }
 
 impl Db {
+    /// Node → how far back its stored task history is complete (Unix seconds).
+    pub async fn task_history_reach(&self, endpoint_id: i64) -> Result<HashMap<String, i64>, DbError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT node, complete_from FROM task_history_reach WHERE endpoint_id = $1",
+        )
+        .bind(endpoint_id)
+        .fetch_all(self.readers())
+        .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// Records how far back a node's stored task history is complete now.
+    pub async fn set_task_history_reach(
+        &self,
+        endpoint_id: i64,
+        node: &str,
+        complete_from: i64,
+    ) -> Result<(), DbError> {
+        sqlx::query(
+            "INSERT INTO task_history_reach (endpoint_id, node, complete_from) VALUES ($1, $2, $3) \
+             ON CONFLICT (endpoint_id, node) DO UPDATE SET complete_from = excluded.complete_from",
+        )
+        .bind(endpoint_id)
+        .bind(node)
+        .bind(complete_from)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// The backup volumes of an endpoint that NetBox has had a journal entry for.
+    pub async fn journaled_backups(
+        &self,
+        endpoint_id: i64,
+    ) -> Result<std::collections::HashSet<String>, DbError> {
+        let volids: Vec<String> =
+            sqlx::query_scalar("SELECT volid FROM backup_journal WHERE endpoint_id = $1")
+                .bind(endpoint_id)
+                .fetch_all(self.readers())
+                .await?;
+        Ok(volids.into_iter().collect())
+    }
+
+    /// Records that NetBox has the journal entry of each of `volids`, for ever.
+    pub async fn record_journaled_backups(
+        &self,
+        endpoint_id: i64,
+        volids: &[&str],
+    ) -> Result<(), DbError> {
+        for chunk in volids.chunks(ROWS_PER_STATEMENT) {
+            let values: Vec<String> = (0..chunk.len())
+                .map(|i| format!("($1, ${}, $2)", 3 + i))
+                .collect();
+            let sql = format!(
+                "INSERT INTO backup_journal (endpoint_id, volid, written_at) VALUES {} \
+                 ON CONFLICT (endpoint_id, volid) DO NOTHING",
+                values.join(", ")
+            );
+            let mut query = sqlx::query(&sql).bind(endpoint_id).bind(now_ms());
+            for volid in chunk {
+                query = query.bind(*volid);
+            }
+            query.execute(self.pool()).await?;
+        }
+        Ok(())
+    }
+
     /// One endpoint's records of a kind; with `since`, only those whose `at` is at or after
     /// it (the task history inside its retention).
     pub async fn inventory(
@@ -182,11 +249,12 @@ impl Db {
         Ok(rows.into_iter().map(stored).collect())
     }
 
-    /// (endpoint, vmid) → Unix seconds of the guest's newest backup.
+    /// (endpoint, vmid) → Unix seconds of the guest's newest backup that Proxmox still
+    /// lists (a stale one, gone from its storage, restores nothing).
     pub async fn newest_backups(&self) -> Result<HashMap<(i64, u64), i64>, DbError> {
         let rows: Vec<(i64, Option<i64>, Option<i64>)> = sqlx::query_as(
             "SELECT endpoint_id, vmid, MAX(at) FROM proxmox_inventory \
-             WHERE kind = $1 AND vmid IS NOT NULL GROUP BY endpoint_id, vmid",
+             WHERE kind = $1 AND vmid IS NOT NULL AND stale_since IS NULL GROUP BY endpoint_id, vmid",
         )
         .bind(RecordKind::Backup.as_str())
         .fetch_all(self.readers())

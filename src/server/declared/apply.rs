@@ -4,6 +4,7 @@
 use super::plan::{plan, Change, Current};
 use super::Declared;
 use crate::server::crypto::SecretBox;
+use crate::server::db::endpoints::SaveError;
 use crate::server::db::Db;
 use crate::server::schedules::{self, ScheduleInput};
 use crate::server::settings::{effective, store, JobSettings, Proposal};
@@ -11,8 +12,22 @@ use crate::server::settings::{effective, store, JobSettings, Proposal};
 /// Who the changes are recorded as (setting and schedule history).
 const BY: &str = "configuration file";
 
+/// How often applying starts again from a fresh read when another instance applied the
+/// same file at the same moment (it added an endpoint this one was about to add).
+const ATTEMPTS: usize = 3;
+
+/// Why one attempt stopped.
+enum Stopped {
+    /// Another instance may have made a change of this plan first (an endpoint's name or a
+    /// schedule's endpoint and stages taken): read again and plan again. The message is the
+    /// failure's, should it persist.
+    Raced(String),
+    Failed(String),
+}
+
 /// What applying did (or, with `dry_run`, would do); an error stops at the first failed
-/// change and says which.
+/// change and says which. Instances that apply one file at once (several starting on one
+/// PostgreSQL) all succeed: the one that comes second finds the changes made.
 pub async fn apply(
     db: &Db,
     secrets: &SecretBox,
@@ -20,13 +35,34 @@ pub async fn apply(
     declared: &Declared,
     dry_run: bool,
 ) -> Result<Vec<Change>, String> {
-    let current = read_current(db, secrets, base).await?;
-    let changes = plan(declared, &current).map_err(|refused| refused.to_string())?;
+    let mut attempt = 1;
+    loop {
+        match apply_once(db, secrets, base, declared, dry_run).await {
+            Ok(changes) => return Ok(changes),
+            Err(Stopped::Raced(_)) if attempt < ATTEMPTS => attempt += 1,
+            Err(Stopped::Raced(message) | Stopped::Failed(message)) => return Err(message),
+        }
+    }
+}
+
+async fn apply_once(
+    db: &Db,
+    secrets: &SecretBox,
+    base: &JobSettings,
+    declared: &Declared,
+    dry_run: bool,
+) -> Result<Vec<Change>, Stopped> {
+    let current = read_current(db, secrets, base)
+        .await
+        .map_err(Stopped::Failed)?;
+    let changes = plan(declared, &current).map_err(|refused| Stopped::Failed(refused.to_string()))?;
     if dry_run {
         return Ok(changes);
     }
     let source = declared.source.as_str();
-    let failed = |change: &Change, e: &dyn std::fmt::Display| format!("{}: {e}", change.describe());
+    let failed = |change: &Change, e: &dyn std::fmt::Display| {
+        Stopped::Failed(format!("{}: {e}", change.describe()))
+    };
     let mut settings = Vec::new();
     // The endpoints by name, with those added below: the schedules (planned after them)
     // name theirs.
@@ -51,10 +87,13 @@ pub async fn apply(
                     .map_err(|e| failed(change, &e))?;
             }
             Change::AddProxmox(input) => {
-                let id = db
-                    .insert_proxmox_endpoint(input, secrets)
-                    .await
-                    .map_err(|e| failed(change, &e))?;
+                let id = match db.insert_proxmox_endpoint(input, secrets).await {
+                    Ok(id) => id,
+                    Err(e @ SaveError::DuplicateName) => {
+                        return Err(Stopped::Raced(format!("{}: {e}", change.describe())))
+                    }
+                    Err(e) => return Err(failed(change, &e)),
+                };
                 endpoint_ids.insert(input.name.clone(), id);
                 db.set_managed_by(Some(id), Some(source))
                     .await
@@ -83,9 +122,9 @@ pub async fn apply(
                     when: &schedule.when,
                     enabled: schedule.enabled,
                 };
-                schedules::put(db, &input, BY)
-                    .await
-                    .map_err(|e| failed(change, &e.as_lines()))?;
+                schedules::put(db, &input, BY).await.map_err(|e| {
+                    Stopped::Raced(format!("{}: {}", change.describe(), e.as_lines()))
+                })?;
             }
             Change::Setting {
                 setting,
@@ -101,7 +140,7 @@ pub async fn apply(
         };
         store(db, &proposal, BY)
             .await
-            .map_err(|e| format!("saving the settings: {e}"))?;
+            .map_err(|e| Stopped::Failed(format!("saving the settings: {e}")))?;
     }
     Ok(changes)
 }

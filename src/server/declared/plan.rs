@@ -28,6 +28,9 @@ pub enum Change {
     RemoveProxmox {
         id: i64,
         name: String,
+        /// The endpoint the file now declares at the same address: a rename, which is a
+        /// removal and an add (what Proxbox keeps of the old one goes with it).
+        renamed_to: Option<String>,
     },
     SaveNetbox {
         input: NetboxEndpointInput,
@@ -58,9 +61,21 @@ impl Change {
                     fields.join(", ")
                 )
             }
-            Change::RemoveProxmox { name, .. } => {
-                format!("remove Proxmox endpoint {name:?} (no longer in the file)")
-            }
+            Change::RemoveProxmox {
+                name,
+                renamed_to: None,
+                ..
+            } => format!("remove Proxmox endpoint {name:?} (no longer in the file)"),
+            Change::RemoveProxmox {
+                name,
+                renamed_to: Some(new_name),
+                ..
+            } => format!(
+                "remove Proxmox endpoint {name:?}: the file names its address {new_name:?} now, \
+                 and a rename is a removal and an add — {name:?}'s identity map, inventory and \
+                 schedules are removed with it, and {new_name:?} starts anew (its first sync \
+                 adopts the NetBox objects by their recorded identity)"
+            ),
             Change::SaveNetbox { input, fields } if fields.is_empty() => {
                 format!("add the NetBox endpoint {}", input.url)
             }
@@ -113,7 +128,9 @@ pub fn plan(declared: &Declared, current: &Current) -> Result<Vec<Change>, Refus
                 });
             }
         }
-        (None, Some((row, _))) if row.managed_by.is_some() => changes.push(Change::RemoveNetbox),
+        (None, Some((row, _))) if row.managed_by.as_deref() == Some(declared.source.as_str()) => {
+            changes.push(Change::RemoveNetbox)
+        }
         (None, _) => {}
     }
     for input in &declared.proxmox {
@@ -135,12 +152,22 @@ pub fn plan(declared: &Declared, current: &Current) -> Result<Vec<Change>, Refus
             }
         }
     }
+    // Only what this file declared goes: another file's endpoints, and those made on the
+    // pages, are not this file's to remove.
     for (row, _) in &current.proxmox {
         let declared_here = declared.proxmox.iter().any(|input| input.name == row.name);
-        if row.managed_by.is_some() && !declared_here {
+        if row.managed_by.as_deref() == Some(declared.source.as_str()) && !declared_here {
+            let renamed_to = declared
+                .proxmox
+                .iter()
+                .find(|input| {
+                    input.url == row.url && !current.proxmox.iter().any(|(r, _)| r.name == input.name)
+                })
+                .map(|input| input.name.clone());
             changes.push(Change::RemoveProxmox {
                 id: row.id,
                 name: row.name.clone(),
+                renamed_to,
             });
         }
     }

@@ -1,6 +1,7 @@
 use std::path::Path;
 
 use super::*;
+use crate::server::db::endpoints::ProxmoxEndpointRow;
 
 const FILE: &str = r#"# Proxbox, as kept in git
 [netbox]
@@ -157,4 +158,95 @@ fn the_example_shipped_in_the_release_archive_is_accepted() {
         }
         Err(refused) => panic!("{refused}"),
     }
+}
+
+/// A stored Proxmox endpoint as the plan reads it.
+fn stored_endpoint(id: i64, name: &str, url: &str, managed_by: Option<&str>) -> (ProxmoxEndpointRow, Option<String>) {
+    let row = ProxmoxEndpointRow {
+        id,
+        name: name.into(),
+        url: url.into(),
+        auth_kind: "token".into(),
+        token_id: "root@pam!proxbox".into(),
+        token_secret_enc: None,
+        username: String::new(),
+        password_enc: None,
+        verify_tls: 1,
+        ca_pem: String::new(),
+        timeout_secs: 30,
+        enabled: 1,
+        managed_by: managed_by.map(str::to_string),
+    };
+    (row, Some("11111111-2222-3333-4444-555555555555".into()))
+}
+
+fn current_with(proxmox: Vec<(ProxmoxEndpointRow, Option<String>)>) -> plan::Current {
+    plan::Current {
+        proxmox,
+        netbox: None,
+        schedules: Vec::new(),
+        settings: crate::server::settings::JobSettings::default(),
+    }
+}
+
+#[test]
+fn only_what_this_file_declared_is_removed() {
+    let text = r#"
+[[proxmox]]
+name = "lab"
+url = "https://pve1.example.com:8006"
+token_id = "root@pam!proxbox"
+token_secret_env = "LAB_SECRET"
+"#;
+    let Ok(declared) = read_text(text) else {
+        panic!("{}", refusal_of(text))
+    };
+    let current = current_with(vec![
+        stored_endpoint(1, "lab", "https://pve1.example.com:8006", Some("proxbox.toml")),
+        stored_endpoint(2, "gone", "https://pve2.example.com:8006", Some("proxbox.toml")),
+        stored_endpoint(3, "theirs", "https://pve3.example.com:8006", Some("/etc/other.toml")),
+        stored_endpoint(4, "by-hand", "https://pve4.example.com:8006", None),
+    ]);
+    let Ok(changes) = plan::plan(&declared, &current) else {
+        panic!("refused")
+    };
+    let lines: Vec<String> = changes.iter().map(plan::Change::describe).collect();
+    assert_eq!(
+        lines,
+        ["remove Proxmox endpoint \"gone\" (no longer in the file)"],
+        "another file's endpoint and one made by hand stay"
+    );
+}
+
+#[test]
+fn a_rename_is_said_to_be_a_removal_and_an_add() {
+    let text = r#"
+[[proxmox]]
+name = "lab-renamed"
+url = "https://pve1.example.com:8006"
+token_id = "root@pam!proxbox"
+token_secret_env = "LAB_SECRET"
+"#;
+    let Ok(declared) = read_text(text) else {
+        panic!("{}", refusal_of(text))
+    };
+    let current = current_with(vec![stored_endpoint(
+        1,
+        "lab",
+        "https://pve1.example.com:8006",
+        Some("proxbox.toml"),
+    )]);
+    let Ok(changes) = plan::plan(&declared, &current) else {
+        panic!("refused")
+    };
+    let lines: Vec<String> = changes.iter().map(plan::Change::describe).collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[0], "add Proxmox endpoint \"lab-renamed\"");
+    assert!(
+        lines[1].starts_with("remove Proxmox endpoint \"lab\"")
+            && lines[1].contains("a rename is a removal and an add")
+            && lines[1].contains("identity map, inventory and schedules"),
+        "{}",
+        lines[1]
+    );
 }

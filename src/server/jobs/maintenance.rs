@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
-use super::{end_job, Inner, Jobs};
+use super::{end_job, Inner, Jobs, SyncRequest};
 use crate::error::AppError;
 use crate::events::ErrorCategory;
-use crate::models::{JobScope, JobStatus};
+use crate::models::JobStatus;
 use crate::server::db::jobs::Enqueued;
 use crate::server::db::jobs::FinishGuard;
 use crate::server::db::schedules::ScheduleRow;
@@ -112,6 +112,19 @@ async fn run_due_schedules(inner: &Arc<Inner>) -> Result<(), DbError> {
 }
 
 async fn run_schedule(inner: &Arc<Inner>, schedule: &ScheduleRow) -> Result<(), DbError> {
+    let enabled = inner
+        .db
+        .proxmox_endpoint(schedule.endpoint_id)
+        .await?
+        .is_some_and(|endpoint| endpoint.enabled != 0);
+    if !enabled {
+        tracing::info!(
+            schedule = schedule.id,
+            endpoint = schedule.endpoint_id,
+            "scheduled sync skipped: its Proxmox endpoint is disabled; enable it on the Endpoints page"
+        );
+        return Ok(());
+    }
     if inner.db.endpoint_busy(schedule.endpoint_id).await? {
         tracing::info!(
             schedule = schedule.id,
@@ -137,18 +150,21 @@ impl Jobs {
         schedule: &ScheduleRow,
         requested_by: &str,
     ) -> Result<Enqueued, AppError> {
-        let scope = JobScope {
-            stages: schedule
-                .stages
-                .split(',')
-                .filter(|s| !s.is_empty())
-                .map(str::to_string)
-                .collect(),
-            endpoint_ids: vec![schedule.endpoint_id],
-            dry_run: false,
-            target: None,
-            delete_orphans: None,
-        };
+        // Checked as every request is: stages known, endpoint there, NetBox configured.
+        let scope = self
+            .resolve_scope(&SyncRequest {
+                stages: schedule
+                    .stages
+                    .split(',')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+                endpoint_ids: vec![schedule.endpoint_id],
+                dry_run: false,
+                target: None,
+                delete_orphans: None,
+            })
+            .await?;
         let enqueued = self
             .enqueue(&scope, requested_by, None, Some(schedule.id))
             .await?;

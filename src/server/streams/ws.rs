@@ -21,7 +21,8 @@ use super::{enqueue, SyncParams};
 use crate::events::SyncEvent;
 use crate::models::{Broadcast, JobStatus, Permission};
 use crate::server::auth::policy::{self, Need};
-use crate::server::auth::{cross_site_refusal, Caller, RequestAuth};
+use crate::error::AppError;
+use crate::server::auth::{cross_site_refusal, recheck, Caller, RequestAuth};
 use crate::server::crypto::token_hash;
 use crate::server::jobs::going_down;
 use crate::server::respond::Wants;
@@ -32,6 +33,14 @@ const IDLE_PING: Duration = Duration::from_secs(30);
 const FIRST_MESSAGE_WITHIN: Duration = Duration::from_secs(10);
 /// Messages of running commands waiting for the socket.
 const COMMAND_BACKLOG: usize = 256;
+/// The largest message (and frame) a client may send. Its messages are a key, `ping` or a
+/// command name: a few hundred bytes; without a cap a client that has not authenticated
+/// yet makes the server buffer up to 64 MiB.
+pub const MAX_CLIENT_MESSAGE: usize = 16 * 1024;
+/// Sockets waiting for their first message's credentials, all clients together.
+pub const MAX_AWAITING_CREDENTIALS: usize = 64;
+static AWAITING_CREDENTIALS: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(MAX_AWAITING_CREDENTIALS);
 
 pub async fn websocket(
     State(state): State<AppState>,
@@ -49,12 +58,35 @@ pub async fn websocket(
     {
         return refusal.render(Wants::Json);
     }
-    upgrade.on_upgrade(move |socket| serve(socket, state, auth))
+    // A place among the sockets awaiting credentials, taken before the upgrade so that a
+    // flood is refused with a status instead of holding connections open.
+    let awaiting = match auth {
+        Some(_) => None,
+        None => match AWAITING_CREDENTIALS.try_acquire() {
+            Ok(place) => Some(place),
+            Err(_) => {
+                return AppError::Busy(
+                    "Too many WebSocket clients are authenticating at once; try again in a few seconds."
+                        .into(),
+                )
+                .render(Wants::Json)
+            }
+        },
+    };
+    upgrade
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| serve(socket, state, auth, awaiting))
 }
 
-async fn serve(mut socket: WebSocket, state: AppState, auth: Option<RequestAuth>) {
+async fn serve(
+    mut socket: WebSocket,
+    state: AppState,
+    auth: Option<RequestAuth>,
+    awaiting: Option<tokio::sync::SemaphorePermit<'static>>,
+) {
     let _open = state.jobs.metrics().stream_opened(true);
-    let auth = match auth {
+    let mut auth = match auth {
         Some(auth) => auth,
         None => match authenticate_in_band(&mut socket, &state).await {
             Ok(auth) => auth,
@@ -64,6 +96,13 @@ async fn serve(mut socket: WebSocket, state: AppState, auth: Option<RequestAuth>
             }
         },
     };
+    drop(awaiting);
+    // Rights are read again this often and before every command: a revoked key, a removed
+    // user or a demoted one loses the socket within one interval.
+    let mut recheck = tokio::time::interval(state.jobs.settings().keepalive);
+    recheck.reset();
+    // One follower per job: a client that sends the same command twice gets one stream.
+    let mut followed_jobs = std::collections::HashSet::new();
     let mut news = state.jobs.hub().news();
     let mut shutdown = state.jobs.shutting_down();
     let (progress, mut progress_to_send) = mpsc::channel::<String>(COMMAND_BACKLOG);
@@ -88,9 +127,18 @@ async fn serve(mut socket: WebSocket, state: AppState, auth: Option<RequestAuth>
                 Some(Ok(Message::Text(text))) => match ws_commands::read(&text) {
                     Incoming::Ping => Message::Text(to_json(&Broadcast::Pong).into()),
                     Incoming::Command(command) => {
+                        auth = match rights_now(&state, &auth).await {
+                            Ok(now) => now,
+                            Err(reason) => {
+                                close(&mut socket, close_code::POLICY, reason).await;
+                                break;
+                            }
+                        };
                         match start(&state, &auth, command).await {
                             Ok(job_id) => {
-                                commands.spawn(follow(state.clone(), command, job_id, progress.clone()));
+                                if followed_jobs.insert(job_id) {
+                                    commands.spawn(follow(state.clone(), command, job_id, progress.clone()));
+                                }
                                 continue;
                             }
                             Err(message) => Message::Text(ws_commands::refused(command, &message).to_string().into()),
@@ -102,6 +150,16 @@ async fn serve(mut socket: WebSocket, state: AppState, auth: Option<RequestAuth>
                 },
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => continue,
+            },
+            _ = recheck.tick() => match rights_now(&state, &auth).await {
+                Ok(now) => {
+                    auth = now;
+                    continue;
+                }
+                Err(reason) => {
+                    close(&mut socket, close_code::POLICY, reason).await;
+                    break;
+                }
             },
             _ = tokio::time::sleep(IDLE_PING) => Message::Ping(Vec::new().into()),
         };
@@ -165,6 +223,28 @@ async fn authenticate_in_band(
         "this API key may not read jobs: it needs the read or sync scope".to_string()
     })?;
     Ok(auth)
+}
+
+/// The socket's rights read again (it may read jobs); the error is the close reason.
+async fn rights_now(state: &AppState, auth: &RequestAuth) -> Result<RequestAuth, String> {
+    recheck(state, auth, Permission::ReadJobs)
+        .await
+        .map_err(|refusal| close_reason(&refusal))
+}
+
+/// A refusal as a close frame carries it (at most 123 bytes).
+fn close_reason(refusal: &AppError) -> String {
+    let reason = match refusal {
+        AppError::Unauthorized => {
+            "the session ended or the API key was revoked: log in again or use a valid key".to_string()
+        }
+        other => format!("no longer allowed: {other}"),
+    };
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    reason[..end].to_string()
 }
 
 /// Starts (or attaches to) the command's sync for `auth`; the error says why not.

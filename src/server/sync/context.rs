@@ -92,6 +92,9 @@ impl<'a> SyncContext<'a> {
     }
 }
 
+/// The default of [`RunOptions::task_read_cap`].
+pub const TASK_READ_CAP: usize = 50_000;
+
 /// How a run behaves, beyond what it syncs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunOptions {
@@ -107,6 +110,9 @@ pub struct RunOptions {
     pub templates: Templates,
     /// How long Proxmox tasks are kept in Proxbox's database (and how far back they are read).
     pub task_retention: Duration,
+    /// At most this many tasks are read per node and window in one sync (the rest follow
+    /// in the next ones).
+    pub task_read_cap: usize,
     /// The tenant, role and platform of matching guests, the site of matching clusters.
     pub mapping: MappingRules,
     /// One node or guest of the run's one endpoint; `None`: everything.
@@ -134,6 +140,7 @@ impl Default for RunOptions {
             mirror_max_age: Some(Duration::from_secs(24 * 3600)),
             templates: Templates::Mark,
             task_retention: Duration::from_secs(30 * 86_400),
+            task_read_cap: TASK_READ_CAP,
             mapping: MappingRules::default(),
             target: None,
             public_url: None,

@@ -71,6 +71,11 @@ pub enum WhenGone {
     MarkStale,
     /// Left: the stage reads only what is new (the task history) and removes by age.
     Keep,
+    /// Marked stale when first found gone, removed by the first run after the grace: a
+    /// storage that answers an empty list once (unmounted, a token briefly without rights)
+    /// loses nothing, and a backup that comes back is the one stored, not a new one.
+    /// Records stale since before `remove_stale_since_before` (milliseconds) are removed.
+    StaleThenRemove { remove_stale_since_before: i64 },
 }
 
 /// What a stage changes in one endpoint's records of its kind.
@@ -168,10 +173,20 @@ pub fn plan_records(
         let label = stored_label(kind, record);
         match when_gone {
             WhenGone::Remove => plan.removes.push((record.key.clone(), label)),
-            WhenGone::MarkStale if record.stale_since.is_none() => {
+            WhenGone::MarkStale | WhenGone::StaleThenRemove { .. }
+                if record.stale_since.is_none() =>
+            {
                 plan.stale.push((record.key.clone(), label))
             }
-            WhenGone::MarkStale | WhenGone::Keep => {}
+            WhenGone::StaleThenRemove {
+                remove_stale_since_before,
+            } if record
+                .stale_since
+                .is_some_and(|since| since < remove_stale_since_before) =>
+            {
+                plan.removes.push((record.key.clone(), label))
+            }
+            WhenGone::MarkStale | WhenGone::StaleThenRemove { .. } | WhenGone::Keep => {}
         }
     }
     plan
@@ -477,6 +492,32 @@ mod tests {
             1,
             "a job back in Proxmox is no longer stale"
         );
+    }
+
+    #[test]
+    fn a_vanished_backup_is_kept_stale_through_the_grace_then_removed() {
+        let grace_ends = |at: i64| WhenGone::StaleThenRemove {
+            remove_stale_since_before: at,
+        };
+        let mut backup = stored("nfs:backup/vzdump-qemu-100.vma.zst", "{}");
+        let first = plan_records(RecordKind::Backup, 1, grace_ends(1_000), &[backup.clone()], vec![], |_| true);
+        assert_eq!(first.stale.len(), 1, "first found gone: stale");
+        assert!(first.removes.is_empty(), "not removed at once");
+        backup.stale_since = Some(5_000);
+        let inside = plan_records(RecordKind::Backup, 1, grace_ends(5_000), &[backup.clone()], vec![], |_| true);
+        assert!(inside.writes_nothing(), "inside the grace: kept as it is");
+        let after = plan_records(RecordKind::Backup, 1, grace_ends(5_001), &[backup.clone()], vec![], |_| true);
+        assert_eq!(after.removes.len(), 1, "after the grace: removed");
+        let back = plan_records(
+            RecordKind::Backup,
+            1,
+            grace_ends(5_001),
+            &[backup],
+            vec![record("nfs:backup/vzdump-qemu-100.vma.zst", "{}")],
+            |_| true,
+        );
+        assert!(back.creates.is_empty(), "a backup back is the one stored, not new");
+        assert_eq!(back.updates.len(), 1, "and no longer stale");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! `backups`: the backup volumes of every backup storage (`…/storage/{s}/content?content=backup`;
 //! a shared storage read once, through one node), kept in Proxbox's database; a backup gone
-//! from Proxmox is removed. NetBox gets one journal entry on the VM per **new** backup —
-//! written before the backup is stored, so that a failed entry is tried again by the next
-//! sync and a stored backup never gets a second one.
+//! from Proxmox is marked stale, and removed by the first sync after the orphan grace. NetBox
+//! gets one journal entry on the VM per backup volume, ever — written before the backup is
+//! stored, so that a failed entry is tried again by the next sync, and remembered apart
+//! from the stored backups, so that a backup removed and found again gets no second one.
 
 use std::collections::{HashMap, HashSet};
 
@@ -206,7 +207,10 @@ pub async fn run(
         plans.push(plan_records(
             RecordKind::Backup,
             source.endpoint_id,
-            WhenGone::Remove,
+            WhenGone::StaleThenRemove {
+                remove_stale_since_before: crate::server::db::now_ms()
+                    - ctx.options.orphan_grace.as_millis() as i64,
+            },
             &stored,
             wanted,
             covered,
@@ -240,11 +244,15 @@ async fn journal_new_backups(
         .filter(|g| g.endpoint_id == plan.endpoint_id)
         .map(|g| ((g.vmid, g.kind.as_str()), g.vm_id))
         .collect();
+    let journaled = ctx.db.journaled_backups(plan.endpoint_id).await?;
     let mut journal: Plan<NewJournalEntry, usize> = Plan::new("journal entries");
     for (index, record) in plan.creates.iter().enumerate() {
         let Ok(backup) = serde_json::from_str::<BackupRecord>(&record.row.body) else {
             continue;
         };
+        if journaled.contains(&backup.volid) {
+            continue;
+        }
         let Some(vmid) = backup.vmid else { continue };
         let vm = match backup.guest_kind.as_deref() {
             Some(kind) => vms.get(&(vmid, kind)),
@@ -269,6 +277,17 @@ async fn journal_new_backups(
         .filter(|(_, id)| id.is_none())
         .map(|(index, _)| *index)
         .collect();
+    if !ctx.options.dry_run {
+        let written: Vec<&str> = applied
+            .created
+            .iter()
+            .filter(|(_, id)| id.is_some())
+            .map(|(index, _)| plan.creates[*index].row.key.as_str())
+            .collect();
+        ctx.db
+            .record_journaled_backups(plan.endpoint_id, &written)
+            .await?;
+    }
     if !refused.is_empty() {
         let mut index = 0;
         plan.creates.retain(|_| {

@@ -30,6 +30,17 @@ fn guest_of(key: &str) -> &str {
     key.rsplit_once('/').map_or(key, |(guest, _)| guest)
 }
 
+fn guest_key(guest: &ListedGuest) -> String {
+    format!("{}/{}", guest.kind.as_str(), guest.vmid)
+}
+
+/// Whether the stored snapshots of `guest` may be removed when Proxmox no longer lists
+/// them: when its snapshots were read now, or the guest is gone from the cluster. A guest
+/// still listed whose read gave no answer keeps them: a failed read removes nothing.
+fn snapshots_may_go(guest: &str, listed: &HashSet<String>, read: &HashSet<String>) -> bool {
+    read.contains(guest) || !listed.contains(guest)
+}
+
 pub fn records(guest: &ListedGuest, snapshots: &[Snapshot]) -> Vec<Record> {
     let kind = guest.kind.as_str();
     snapshots
@@ -71,11 +82,13 @@ pub async fn run(
     for source in &ctx.sources {
         let view = cluster_view(state, source).await?;
         let online: HashSet<&str> = view.online_nodes().collect();
+        let listed: HashSet<String> = view.guests.iter().map(guest_key).collect();
+        // Only the guests whose read answered: one that failed, panicked or sits on an
+        // offline node is not here, and keeps what is stored of it.
+        let mut read: HashSet<String> = HashSet::new();
         let mut reads = tokio::task::JoinSet::new();
-        let mut unread: HashSet<String> = HashSet::new();
         for guest in &view.guests {
             if !online.contains(guest.node.as_str()) {
-                unread.insert(format!("{}/{}", guest.kind.as_str(), guest.vmid));
                 continue;
             }
             let (pve, guest) = (source.pve.clone(), guest.clone());
@@ -86,16 +99,20 @@ pub async fn run(
         }
         let mut wanted = Vec::new();
         while let Some(joined) = reads.join_next().await {
-            let Ok((guest, result)) = joined else {
-                continue;
+            let (guest, result) = match joined {
+                Ok(answer) => answer,
+                Err(e) => {
+                    tracing::error!(error = %e, "a snapshot read ended without an answer; that guest's snapshots are kept");
+                    continue;
+                }
             };
             match result {
                 Ok(parsed) => {
                     guests_read += 1;
+                    read.insert(guest_key(&guest));
                     wanted.extend(records(&guest, &parsed.value));
                 }
                 Err(e) => {
-                    unread.insert(format!("{}/{}", guest.kind.as_str(), guest.vmid));
                     report_unread(
                         report,
                         Label::new(
@@ -124,7 +141,7 @@ pub async fn run(
                 state
                     .scope
                     .covers(r.node.as_deref(), r.vmid.map(|v| v as u64))
-                    && !unread.contains(guest_of(&r.key))
+                    && snapshots_may_go(guest_of(&r.key), &listed, &read)
             },
         ));
     }
@@ -139,6 +156,23 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_guest_read_now_or_gone_loses_its_snapshots() {
+        let set = |keys: &[&str]| keys.iter().map(|k| k.to_string()).collect::<HashSet<_>>();
+        let listed = set(&["qemu/100", "qemu/101", "lxc/200"]);
+        let read = set(&["qemu/100"]);
+        // (guest, may its stored snapshots go)
+        let table = [
+            ("qemu/100", true),  // read: what Proxmox lists is the truth
+            ("qemu/101", false), // listed, no answer (failed, panicked, node offline)
+            ("lxc/200", false),
+            ("qemu/999", true), // gone from the cluster
+        ];
+        for (guest, expected) in table {
+            assert_eq!(snapshots_may_go(guest, &listed, &read), expected, "{guest}");
+        }
+    }
 
     #[test]
     fn a_snapshot_key_names_its_guest() {

@@ -2,7 +2,9 @@
 //! tasks that started at or after the newest one stored for that node (or, while a stored
 //! task still runs, after the oldest such), paged with `start` / `limit`, one request in
 //! flight per node — and kept for the retention period (`PROXBOX_TASK_RETENTION_DAYS`,
-//! default 30): older tasks are neither read nor kept. A task is tied to its guest by the
+//! default 30): older tasks are neither read nor kept, whatever Proxmox answers. A read
+//! stops at its cap (50,000 tasks); the older tasks inside the retention are read by the
+//! next syncs, from how far back the stored history is complete down to the cutoff. A task is tied to its guest by the
 //! task's id (the vmid of guest tasks). The old system read every node's whole history on
 //! every sync and timed out on large clusters.
 
@@ -22,9 +24,6 @@ use crate::server::sync::inventory::{
 use crate::server::sync::plan::Label;
 use crate::server::sync::report::StageReport;
 use crate::server::sync::state::RunState;
-
-/// At most this many tasks are read per node and sync (the rest follow in the next one).
-const MAX_TASKS_PER_NODE: usize = 50_000;
 
 /// Where to start reading a node's tasks: the newest stored start, or the start of the
 /// oldest stored task still running (its end must be read too); `cutoff` when nothing is
@@ -88,6 +87,7 @@ pub async fn run(
         ),
     );
     let mut plans: Vec<RecordPlan> = Vec::new();
+    let mut reaches: Vec<(i64, Vec<(String, i64)>)> = Vec::new();
     let mut fetched = 0;
     for source in &ctx.sources {
         let view = cluster_view(state, source).await?;
@@ -120,51 +120,106 @@ pub async fn run(
                 per_node.entry(task.node.as_str()).or_default().push(task);
             }
         }
+        // A node's history is complete back to its reach; a guest's run reads only what is
+        // new of that guest and leaves the reach alone.
+        let reach = match for_guest {
+            true => HashMap::new(),
+            false => ctx.db.task_history_reach(source.endpoint_id).await?,
+        };
+        let cap = ctx.options.task_read_cap;
         let mut reads = tokio::task::JoinSet::new();
-        let mut since_of: HashMap<String, i64> = HashMap::new();
         for node in view.online_nodes() {
-            let since = read_since(per_node.get(node).map_or(&[][..], Vec::as_slice), cutoff);
-            since_of.insert(node.to_string(), since);
-            let (pve, node) = (source.pve.clone(), node.to_string());
-            let filter = TaskFilter {
-                since: Some(since),
-                vmid: scope.vmid,
+            let stored_of_node = per_node.get(node).map_or(&[][..], Vec::as_slice);
+            let windows = if for_guest {
+                NodeWindows {
+                    top: Window {
+                        since: read_since(stored_of_node, cutoff),
+                        until: None,
+                    },
+                    gap: None,
+                }
+            } else {
+                node_windows(stored_of_node, reach.get(node).copied(), cutoff)
             };
+            let (pve, node, vmid) = (source.pve.clone(), node.to_string(), scope.vmid);
             reads.spawn(async move {
-                let tasks = pve.node_tasks(&node, filter, MAX_TASKS_PER_NODE).await;
-                (node, tasks)
+                let read = |window: Window| {
+                    let filter = TaskFilter {
+                        since: Some(window.since),
+                        until: window.until,
+                        vmid,
+                    };
+                    pve.node_tasks(&node, filter, cap)
+                };
+                let top = read(windows.top).await;
+                let gap = match windows.gap {
+                    Some(gap) => Some(read(gap).await),
+                    None => None,
+                };
+                (node.clone(), windows, top, gap)
             });
         }
         let mut wanted = Vec::new();
+        // Per node: the windows whose read answered, and the reach after this run.
+        let mut read_windows: HashMap<String, Vec<Window>> = HashMap::new();
+        let mut reach_after: Vec<(String, i64)> = Vec::new();
         while let Some(joined) = reads.join_next().await {
-            let Ok((node, result)) = joined else { continue };
-            match result {
-                Ok(tasks) => {
-                    fetched += tasks.value.len();
-                    wanted.extend(tasks.value.iter().filter_map(|t| {
-                        record(t, &view, for_guest && !node_read.contains(t.upid.as_str()))
-                    }));
-                }
+            let Ok((node, windows, top, gap)) = joined else { continue };
+            let unread = |report: &mut StageReport<'_>, e: proxbox_pve::PveError| {
+                report_unread(
+                    report,
+                    Label::new(format!("{node} tasks"), "node", "node"),
+                    "the node's tasks could not be read; the next sync reads them",
+                    e,
+                )
+            };
+            let top = match top {
+                Ok(tasks) => tasks.value,
                 Err(e) => {
-                    since_of.remove(&node);
-                    report_unread(
-                        report,
-                        Label::new(format!("{node} tasks"), "node", "node"),
-                        "the node's tasks could not be read; the next sync reads them",
-                        e,
-                    );
+                    unread(report, e);
+                    continue;
+                }
+            };
+            let gap = match gap {
+                Some(Ok(tasks)) => Some(tasks.value),
+                Some(Err(e)) => {
+                    unread(report, e);
+                    None
+                }
+                None => None,
+            };
+            fetched += top.len() + gap.as_ref().map_or(0, Vec::len);
+            let mut answered = vec![windows.top];
+            if gap.is_some() {
+                answered.extend(windows.gap);
+            }
+            if !for_guest {
+                if let Some(next) = reach_after_reads(&windows, &top, gap.as_deref(), cap, cutoff) {
+                    reach_after.push((node.clone(), next));
                 }
             }
+            let read_tasks = top
+                .iter()
+                .filter(|t| windows.top.holds(t.starttime))
+                .chain(gap.iter().flatten().filter(|t| {
+                    windows.gap.is_some_and(|w| w.holds(t.starttime))
+                }));
+            wanted.extend(read_tasks.filter_map(|t| {
+                record(t, &view, for_guest && !node_read.contains(t.upid.as_str()))
+            }));
+            read_windows.insert(node, answered);
         }
         wanted.sort_by(|a, b| a.row.key.cmp(&b.row.key));
-        // Compare only against the stored tasks the read could have returned again.
+        // Proxmox may list one task twice (the top and the gap meet at a second).
+        wanted.dedup_by(|a, b| a.row.key == b.row.key);
+        // Compare only against the stored tasks the reads could have returned again.
         let comparable: Vec<StoredRecord> = parsed
             .iter()
             .filter(|(_, t)| {
                 scope.has_guest(t.vmid)
-                    && since_of
+                    && read_windows
                         .get(&t.node)
-                        .is_some_and(|since| t.started >= *since)
+                        .is_some_and(|windows| windows.iter().any(|w| w.holds(Some(t.started))))
             })
             .map(|(r, _)| (*r).clone())
             .collect();
@@ -181,13 +236,89 @@ pub async fn run(
         // Expiry is the whole history's housekeeping, not one guest's.
         plan.expire_before = scope.is_whole().then_some(cutoff);
         plans.push(plan);
+        reaches.push((source.endpoint_id, reach_after));
     }
     report.substep(
         "read-proxmox",
         StepStatus::Completed,
         format!("{fetched} tasks read"),
     );
-    inventory::discover_and_apply(ctx, report, "task histories", &plans).await
+    inventory::discover_and_apply(ctx, report, "task histories", &plans).await?;
+    // Moved on only once what the reads found is stored.
+    if !ctx.options.dry_run {
+        for (endpoint_id, nodes) in reaches {
+            for (node, complete_from) in nodes {
+                ctx.db
+                    .set_task_history_reach(endpoint_id, &node, complete_from)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Tasks started in `[since, until]` (Unix seconds; no `until`: up to now).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub since: i64,
+    pub until: Option<i64>,
+}
+
+impl Window {
+    /// Whether a task that started at `started` is one this window asked for (Proxmox
+    /// may answer more: a replay of recorded answers ignores `since`).
+    fn holds(self, started: Option<i64>) -> bool {
+        started.is_some_and(|s| s >= self.since && self.until.is_none_or(|until| s <= until))
+    }
+}
+
+/// What one sync reads of a node's tasks: the new ones, and the gap between the retention
+/// cutoff and how far back the stored history is complete, while there is one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeWindows {
+    pub top: Window,
+    pub gap: Option<Window>,
+}
+
+/// The windows of a node whose stored tasks are `stored` and whose history is complete back
+/// to `reach` (none recorded: back to its oldest stored task, as far as anyone knows).
+pub fn node_windows(stored: &[&TaskRecord], reach: Option<i64>, cutoff: i64) -> NodeWindows {
+    let reach = reach
+        .or_else(|| stored.iter().map(|t| t.started).min())
+        .unwrap_or(cutoff);
+    NodeWindows {
+        top: Window {
+            since: read_since(stored, cutoff),
+            until: None,
+        },
+        gap: (reach > cutoff).then_some(Window {
+            since: cutoff,
+            until: Some(reach),
+        }),
+    }
+}
+
+/// How far back the node's history is complete after reads that answered: `top` (newest
+/// first, at most `cap`) and, when one was read, `gap`. A read that stopped at its cap is
+/// complete only down to its oldest task (inclusive: tasks of that second may be cut, and
+/// are read again). `None`: unchanged.
+pub fn reach_after_reads(
+    windows: &NodeWindows,
+    top: &[Task],
+    gap: Option<&[Task]>,
+    cap: usize,
+    cutoff: i64,
+) -> Option<i64> {
+    let oldest = |tasks: &[Task]| tasks.iter().filter_map(|t| t.starttime).min();
+    if top.len() >= cap {
+        return oldest(top);
+    }
+    match (windows.gap, gap) {
+        // The gap was to be read and was not: as it was.
+        (Some(_), None) => None,
+        (Some(_), Some(gap)) if gap.len() >= cap => oldest(gap),
+        _ => Some(cutoff),
+    }
 }
 
 #[cfg(test)]
@@ -206,6 +337,70 @@ mod tests {
             status: status.map(str::to_string),
             read_for_guest: false,
         }
+    }
+
+    fn listed(starts: &[i64]) -> Vec<Task> {
+        starts
+            .iter()
+            .map(|s| Task {
+                upid: format!("UPID:{s}"),
+                node: "pve1".into(),
+                kind: "qmstart".into(),
+                id: "100".into(),
+                user: "root@pam".into(),
+                starttime: Some(*s),
+                endtime: Some(s + 1),
+                status: Some("OK".into()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_gap_below_the_complete_history_is_read_until_the_cutoff() {
+        let stored = [task(500, Some("OK")), task(900, Some("OK"))];
+        let stored: Vec<&TaskRecord> = stored.iter().collect();
+        // Complete back to 400: the gap is [100, 400], the new tasks from 900 on.
+        let windows = node_windows(&stored, Some(400), 100);
+        assert_eq!(windows.top, Window { since: 900, until: None });
+        assert_eq!(windows.gap, Some(Window { since: 100, until: Some(400) }));
+        // Complete back to the cutoff (or below it, as time passes): no gap.
+        assert_eq!(node_windows(&stored, Some(100), 100).gap, None);
+        assert_eq!(node_windows(&stored, Some(50), 100).gap, None);
+        // No reach recorded (stored before reaches were): from the oldest stored task.
+        assert_eq!(
+            node_windows(&stored, None, 100).gap,
+            Some(Window { since: 100, until: Some(500) })
+        );
+        assert_eq!(node_windows(&[], None, 100).gap, None, "nothing stored: no gap");
+    }
+
+    #[test]
+    fn a_read_that_stops_at_its_cap_leaves_the_rest_to_the_next_sync() {
+        let first = node_windows(&[], None, 100);
+        // Newest first, cut at 3: complete down to the oldest read.
+        let top = listed(&[990, 980, 970]);
+        assert_eq!(reach_after_reads(&first, &top, None, 3, 100), Some(970));
+        // Not cut: complete down to the cutoff.
+        assert_eq!(reach_after_reads(&first, &top[..2], None, 3, 100), Some(100));
+        // A gap read cut at its cap, then one that is not.
+        let stored = [task(970, Some("OK"))];
+        let stored: Vec<&TaskRecord> = stored.iter().collect();
+        let second = node_windows(&stored, Some(970), 100);
+        let gap = listed(&[970, 960, 950]);
+        assert_eq!(reach_after_reads(&second, &[], Some(&gap), 3, 100), Some(950));
+        assert_eq!(reach_after_reads(&second, &[], Some(&gap[..1]), 3, 100), Some(100));
+        // The gap's read failed: the reach stays.
+        assert_eq!(reach_after_reads(&second, &[], None, 3, 100), None);
+    }
+
+    #[test]
+    fn tasks_outside_the_window_asked_for_are_not_taken() {
+        let window = Window { since: 100, until: Some(400) };
+        let table = [(Some(99), false), (Some(100), true), (Some(400), true), (Some(401), false), (None, false)];
+        for (started, expected) in table {
+            assert_eq!(window.holds(started), expected, "{started:?}");
+        }
+        assert!(Window { since: 100, until: None }.holds(Some(i64::MAX)));
     }
 
     #[test]
