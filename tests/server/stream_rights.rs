@@ -23,10 +23,13 @@ fn ws_url(app: &TestApp) -> String {
     format!("{}/ws", app.base.replace("http://", "ws://"))
 }
 
-/// A socket whose handshake carries `header: value`.
+/// A socket whose handshake carries `header: value`, as a page of Proxbox's opens it.
 async fn socket_with(app: &TestApp, header: &'static str, value: &str) -> Socket {
     let mut request = ws_url(app).into_client_request().unwrap();
     request.headers_mut().insert(header, value.parse().unwrap());
+    request
+        .headers_mut()
+        .insert("sec-fetch-site", "same-origin".parse().unwrap());
     tokio_tungstenite::connect_async(request).await.unwrap().0
 }
 
