@@ -18,6 +18,10 @@ use proxbox::server::jobs::{JobSettings, Jobs};
 use proxbox::server::state::{AppState, WebSettings};
 use proxbox::server::sync::sink::EventSink;
 
+#[path = "common/targets.rs"]
+mod targets;
+use targets::Targets;
+
 fn env_number(key: &str, default: usize) -> usize {
     std::env::var(key)
         .ok()
@@ -246,4 +250,12 @@ async fn main() {
         percentile(&all, 0.99),
         percentile(&all, 1.0)
     );
+    let mut targets = Targets::default();
+    targets.under("emit → subscriber latency p99", percentile(&all, 0.99), 100.0, "ms");
+    targets.equal(
+        "SSE subscribers that missed events",
+        (subscribers - complete_streams) as u64,
+        0,
+    );
+    targets.finish("jobs");
 }

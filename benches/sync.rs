@@ -129,6 +129,10 @@ use peers::netbox_env;
 mod netbox_cleanup;
 use netbox_cleanup::cleanup;
 
+#[path = "common/targets.rs"]
+mod targets;
+use targets::Targets;
+
 /// One simulated cluster with its own Proxbox database.
 struct Lab {
     sim: pve_sim::RunningSim,
@@ -401,4 +405,15 @@ async fn main() {
         cleanup(&netbox, &lab.name).await;
         lab.sim.stop().await;
     }
+    let mut targets = Targets::default();
+    targets.at_most(
+        "full update's first sync / the NetBox stages' first sync",
+        first.secs / base.secs,
+        1.20,
+        "×",
+    );
+    targets.under("no-change resync of the full update", resync.secs, 5.0, "s");
+    targets.equal("NetBox writes of the no-change resync", resync.writes, 0);
+    targets.equal("Proxbox records written by the no-change resync", resync.records as u64, 0);
+    targets.finish("sync");
 }

@@ -77,6 +77,13 @@ async fn check(
         netbox.list_in::<MacAddress, _>("vminterface_id", &interface_ids),
         netbox.list_in::<IpAddress, _>("vminterface_id", &interface_ids),
     )?;
+    let address_of: HashMap<u64, String> = ips
+        .iter()
+        .map(|ip| {
+            let address = canonical(&ip.address).map_or_else(|| ip.address.clone(), |(_, a)| a);
+            (ip.id, address)
+        })
+        .collect();
     let on_vm = group(&interfaces, |i| Some(i.virtual_machine.id));
     let disks_of = group(&disks, |d| Some(d.virtual_machine.id));
     let macs_on = group(&macs, |m| m.assigned_object_id);
@@ -84,6 +91,7 @@ async fn check(
     for (label, guest, vm) in &pairs {
         let interfaces = of(&on_vm, vm.id);
         check_interfaces(label, guest, interfaces, &macs_on, &ips_on, out);
+        check_primary(label, guest, vm, &address_of, out);
         // A virtual disk per disk key (CD-ROMs are none: the simulator's `ide2` is one), in
         // MiB: `virtual-machines` divides the config's bytes by 2^20 (NetBox says MB). One
         // config value per key, so a later disk of the same key wins, as in the simulator.
@@ -274,6 +282,38 @@ fn check_interfaces(
     // The same address on two interfaces shows as one unexpected; on one, as a duplicate.
     let expected = expected_addresses(guest);
     compare(label, "addresses", &expected, addresses, out);
+}
+
+/// The VM's primary IPv4 and IPv6 (`vm-ip-addresses`): for a family the guest reports, one
+/// of the addresses it reports of that family.
+fn check_primary(
+    label: &str,
+    guest: &Guest,
+    vm: &VirtualMachine,
+    address_of: &HashMap<u64, String>,
+    out: &mut Vec<String>,
+) {
+    let reported: Vec<String> = expected_addresses(guest)
+        .into_iter()
+        .filter_map(|line| Some(line.split_once(' ')?.1.to_string()))
+        .collect();
+    for (family, v4, primary) in [("IPv4", true, &vm.primary_ip4), ("IPv6", false, &vm.primary_ip6)] {
+        let of_family: Vec<&String> = reported
+            .iter()
+            .filter(|a| canonical(a).is_some_and(|(ip, _)| ip.is_ipv4() == v4))
+            .collect();
+        if of_family.is_empty() {
+            continue;
+        }
+        let found = primary.as_ref().and_then(|r| address_of.get(&r.id));
+        if !found.is_some_and(|address| of_family.contains(&address)) {
+            out.push(format!(
+                "{label}: primary {family} {}, expected one of {}",
+                shown(found),
+                few(&of_family)
+            ));
+        }
+    }
 }
 
 /// The addresses `vm-ip-addresses` selects, as `netN address`: LXC's static `ip=` / `ip6=`

@@ -26,9 +26,11 @@ pub enum NetboxFault {
     Drop,
 }
 
+/// Faults injected, by kind and by the method of the request they hit (a 504 after an
+/// applied POST is the one that makes duplicates when retried carelessly).
 #[derive(Default)]
 struct Counters {
-    by_kind: Mutex<BTreeMap<NetboxFault, u64>>,
+    by_kind: Mutex<BTreeMap<(NetboxFault, String), u64>>,
 }
 
 pub struct FaultProxy {
@@ -82,8 +84,8 @@ impl FaultProxy {
         self.rate.store(per_mille, Ordering::SeqCst);
     }
 
-    /// Faults injected so far, by kind.
-    pub fn injected(&self) -> BTreeMap<NetboxFault, u64> {
+    /// Faults injected so far, by kind and method.
+    pub fn injected(&self) -> BTreeMap<(NetboxFault, String), u64> {
         self.counters.by_kind.lock().unwrap().clone()
     }
 
@@ -119,7 +121,7 @@ async fn forward(State(shared): State<Shared>, request: Request) -> Response {
             .by_kind
             .lock()
             .unwrap()
-            .entry(fault)
+            .entry((fault, request.method().to_string()))
             .or_default() += 1;
     }
     match fault {

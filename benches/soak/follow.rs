@@ -11,11 +11,15 @@ use pve_sim::model::Rng;
 pub struct Followed {
     /// The `id:` of every event frame, in arrival order.
     pub seqs: Vec<i64>,
+    /// The event name of each of `seqs`.
+    pub names: Vec<String>,
     pub reconnects: u64,
 }
 
 impl Followed {
-    /// Events of `log` not received exactly once and in order (0 when all is well).
+    /// Events of `log` not received exactly once and in order, and events received that
+    /// the log does not hold as they were received — a frame sent before a `kill -9` that
+    /// was never stored, or stored as another event (0 when all is well).
     pub fn lost_against(&self, log: &[(i64, String)]) -> u64 {
         let received: BTreeSet<i64> = self.seqs.iter().copied().collect();
         let missing = log
@@ -24,7 +28,15 @@ impl Followed {
             .count() as u64;
         let repeated = (self.seqs.len() - received.len()) as u64;
         let out_of_order = self.seqs.windows(2).filter(|w| w[0] >= w[1]).count() as u64;
-        missing + repeated + out_of_order
+        let stored: std::collections::HashMap<i64, &str> =
+            log.iter().map(|(seq, name)| (*seq, name.as_str())).collect();
+        let not_as_stored = self
+            .seqs
+            .iter()
+            .zip(&self.names)
+            .filter(|(seq, name)| stored.get(seq) != Some(&name.as_str()))
+            .count() as u64;
+        missing + repeated + out_of_order + not_as_stored
     }
 }
 
@@ -33,6 +45,7 @@ pub async fn follow_job(bases: Vec<String>, key: String, job_id: i64, seed: u64)
     let client = reqwest::Client::new();
     let mut followed = Followed {
         seqs: Vec::new(),
+        names: Vec::new(),
         reconnects: 0,
     };
     let deadline = Instant::now() + Duration::from_secs(900);
@@ -75,6 +88,7 @@ pub async fn follow_job(bases: Vec<String>, key: String, job_id: i64, seed: u64)
                 }
                 if let Some(id) = id {
                     followed.seqs.push(id);
+                    followed.names.push(name.to_string());
                 }
                 if name == "complete" {
                     return followed;

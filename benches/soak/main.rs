@@ -18,6 +18,7 @@
 mod compare;
 mod fault_proxy;
 mod follow;
+mod ids;
 mod servers;
 
 use std::collections::BTreeMap;
@@ -54,12 +55,25 @@ struct Tally {
     events_followed: u64,
     lost_events: u64,
     duplicates: u64,
+    /// Objects whose Proxmox source stayed from one cycle to the next and whose NetBox id
+    /// changed (a delete-and-recreate).
+    ids_changed: u64,
     mismatches: Vec<String>,
 }
 
-/// Random changes to the simulated cluster, as an operator's day would bring.
-async fn change_guests(sim: &pve_sim::RunningSim, rng: &mut Rng, cycle: u64, tally: &mut Tally) {
+/// Random changes to the simulated cluster, as an operator's day would bring. Answers the
+/// identities of the guests removed or that lost a NIC: their objects may rightly be made
+/// anew (a vmid freed and taken again, a `netN` removed and added again).
+async fn change_guests(
+    sim: &pve_sim::RunningSim,
+    rng: &mut Rng,
+    cycle: u64,
+    tally: &mut Tally,
+) -> Vec<String> {
     let mut cluster = sim.state.cluster.write().await;
+    let mut remade = Vec::new();
+    let cluster_name = cluster.name.clone();
+    let identity = |cluster: &str, (kind, vmid): (Kind, u64)| format!("{cluster}/{}/{vmid}", kind.as_str());
     let nodes: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
     for change in 0..rng.range(1, 4) {
         let keys: Vec<(Kind, u64)> = cluster.guests.keys().copied().collect();
@@ -77,6 +91,7 @@ async fn change_guests(sim: &pve_sim::RunningSim, rng: &mut Rng, cycle: u64, tal
             }
             1 if keys.len() > 10 => {
                 cluster.guests.remove(&key);
+                remade.push(identity(&cluster_name, key));
                 "guest removed"
             }
             2 => {
@@ -101,6 +116,7 @@ async fn change_guests(sim: &pve_sim::RunningSim, rng: &mut Rng, cycle: u64, tal
                 );
                 match (rng.range(0, 2), guest.nics.len()) {
                     (0, n) if n > 1 => {
+                        remade.push(identity(&cluster_name, key));
                         guest.nics.pop();
                         if guest.agent_ips.len() > guest.nics.len() {
                             guest.agent_ips.truncate(guest.nics.len());
@@ -165,10 +181,24 @@ async fn change_guests(sim: &pve_sim::RunningSim, rng: &mut Rng, cycle: u64, tal
         };
         *tally.changes.entry(kind).or_default() += 1;
     }
+    remade
+}
+
+/// The soak's name of a fault kind, as it counts them.
+fn fault_name(kind: &FaultKind) -> &'static str {
+    match kind {
+        FaultKind::Status { .. } => "5xx",
+        FaultKind::Hang => "hang",
+        FaultKind::Reset => "reset",
+        FaultKind::Malformed => "malformed",
+        FaultKind::WrongType { .. } => "wrong type",
+        FaultKind::Unauthorized => "401",
+        FaultKind::Latency { .. } => "latency",
+    }
 }
 
 /// A Proxmox fault for part of the next job.
-fn proxmox_fault(rng: &mut Rng) -> (Fault, &'static str) {
+fn proxmox_fault(rng: &mut Rng) -> Fault {
     let path = *rng.pick(&[
         "/cluster/resources",
         "/nodes/*/qemu/*/config",
@@ -177,32 +207,23 @@ fn proxmox_fault(rng: &mut Rng) -> (Fault, &'static str) {
         "/nodes",
         "/nodes/*/qemu/*/agent",
     ]);
-    let (kind, name) = match rng.range(0, 6) {
-        0 => (
-            FaultKind::Status {
-                code: *rng.pick(&[500, 502, 503, 596]),
-            },
-            "5xx",
-        ),
-        1 => (FaultKind::Hang, "hang"),
-        2 => (FaultKind::Reset, "reset"),
-        3 => (FaultKind::Malformed, "malformed"),
-        4 => (
-            FaultKind::WrongType {
-                field: (*rng.pick(&["name", "vmid", "node", "maxmem", "status"])).into(),
-            },
-            "wrong type",
-        ),
-        _ => (FaultKind::Unauthorized, "401"),
-    };
-    (
-        Fault {
-            path: path.into(),
-            kind,
-            times: Some(rng.range(1, 3) as u32),
+    let kind = match rng.range(0, 6) {
+        0 => FaultKind::Status {
+            code: *rng.pick(&[500, 502, 503, 596]),
         },
-        name,
-    )
+        1 => FaultKind::Hang,
+        2 => FaultKind::Reset,
+        3 => FaultKind::Malformed,
+        4 => FaultKind::WrongType {
+            field: (*rng.pick(&["name", "vmid", "node", "maxmem", "status"])).into(),
+        },
+        _ => FaultKind::Unauthorized,
+    };
+    Fault {
+        path: path.into(),
+        kind,
+        times: Some(rng.range(1, 3) as u32),
+    }
 }
 
 #[tokio::main(flavor = "multi_thread")]
@@ -236,17 +257,16 @@ async fn main() {
     let mut instances = Instances::single(&setup).await;
     let mut tally = Tally::default();
     let mut rng = Rng::new(seed);
+    let mut last_ids = ids::Ids::new();
 
     for cycle in 1..=cycles {
         if cycle == cycles - pair_cycles + 1 && pair_cycles > 0 {
             instances.stop().await;
-            instances = Instances::pair_on_postgres(&setup).await;
+            instances = Instances::pair_on_postgres(&setup, &sim, &proxy.url).await;
         }
-        change_guests(&sim, &mut rng, cycle, &mut tally).await;
+        let remade = change_guests(&sim, &mut rng, cycle, &mut tally).await;
         if rng.chance(50) {
-            let (fault, name) = proxmox_fault(&mut rng);
-            sim.add_fault(fault).await;
-            *tally.proxmox_faults.entry(name).or_default() += 1;
+            sim.add_fault(proxmox_fault(&mut rng)).await;
         }
         proxy.set_rate(if rng.chance(50) { 40 } else { 0 });
 
@@ -276,7 +296,11 @@ async fn main() {
             ));
         }
 
+        // Counted when they hit a request, not when armed.
         sim.clear_faults().await;
+        for hit in sim.take_fault_hits() {
+            *tally.proxmox_faults.entry(fault_name(&hit)).or_default() += 1;
+        }
         proxy.set_rate(0);
         let clean = instances.start_full_update().await;
         let clean_status = instances.wait_until_ended(clean).await;
@@ -291,6 +315,23 @@ async fn main() {
             compare::mismatches(&netbox, &cluster).await
         };
         tally.duplicates += found.iter().filter(|m| m.contains("duplicate")).count() as u64;
+        match ids::ids(&netbox, &name).await {
+            Ok(now) => {
+                let stayed = |key: &String| {
+                    !key.split_whitespace().any(|word| remade.iter().any(|r| r == word))
+                };
+                let before: ids::Ids = last_ids.into_iter().filter(|(k, _)| stayed(k)).collect();
+                for line in ids::changed(&before, &now) {
+                    tally.ids_changed += 1;
+                    tally.mismatches.push(format!("cycle {cycle}: {line}"));
+                }
+                last_ids = now;
+            }
+            Err(e) => {
+                tally.mismatches.push(format!("cycle {cycle}: NetBox ids not read: {e}"));
+                last_ids = ids::Ids::new();
+            }
+        }
         for mismatch in found {
             tally.mismatches.push(format!("cycle {cycle}: {mismatch}"));
         }
@@ -327,7 +368,7 @@ async fn main() {
         netbox_faults.values().sum::<u64>(),
         netbox_faults
             .iter()
-            .map(|(k, v)| format!("{k:?} {v}"))
+            .map(|((kind, method), v)| format!("{kind:?} on {method} {v}"))
             .collect::<Vec<_>>()
             .join(", ")
     );
@@ -346,6 +387,10 @@ async fn main() {
         tally.events_followed, tally.reconnects
     );
     println!("| duplicates | **{}** |", tally.duplicates);
+    println!(
+        "| NetBox ids changed for objects whose Proxmox source stayed | **{}** |",
+        tally.ids_changed
+    );
     println!("| lost events | **{}** |", tally.lost_events);
     println!("| mismatches | **{}** |", tally.mismatches.len());
     println!(
@@ -361,7 +406,10 @@ async fn main() {
     proxy.stop();
     sim.stop().await;
     assert!(
-        tally.mismatches.is_empty() && tally.lost_events == 0 && tally.duplicates == 0,
+        tally.mismatches.is_empty()
+            && tally.lost_events == 0
+            && tally.duplicates == 0
+            && tally.ids_changed == 0,
         "the soak found problems"
     );
 }

@@ -36,7 +36,8 @@ pub async fn forget_addresses(netbox: &NetboxClient) {
 pub struct Setup {
     dir: tempfile::TempDir,
     sqlite: (String, String),
-    postgres: (String, String),
+    /// Created empty: the pair of instances migrates it, both at once.
+    postgres_url: String,
     postgres_name: String,
 }
 
@@ -57,11 +58,10 @@ impl Setup {
         admin.close().await;
         let postgres_url = format!("postgres://postgres@127.0.0.1:5432/{postgres_name}");
         let sqlite_key = prepare(&sqlite_url, sim, netbox_url).await;
-        let postgres_key = prepare(&postgres_url, sim, netbox_url).await;
         Setup {
             dir,
             sqlite: (sqlite_url, sqlite_key),
-            postgres: (postgres_url, postgres_key),
+            postgres_url,
             postgres_name,
         }
     }
@@ -180,29 +180,39 @@ impl Instances {
         Instances::start(setup, &setup.sqlite, &["sqlite"]).await
     }
 
-    pub async fn pair_on_postgres(setup: &Setup) -> Instances {
-        Instances::start(setup, &setup.postgres, &["pg-a", "pg-b"]).await
+    /// Two instances started at once on the empty PostgreSQL database (both migrate it);
+    /// then the simulator, NetBox and a key are put into it.
+    pub async fn pair_on_postgres(
+        setup: &Setup,
+        sim: &pve_sim::RunningSim,
+        netbox_url: &str,
+    ) -> Instances {
+        let url = setup.postgres_url.clone();
+        let mut pair = Instances::start(setup, &(url.clone(), String::new()), &["pg-a", "pg-b"]).await;
+        pair.key = prepare(&url, sim, netbox_url).await;
+        pair
     }
 
     async fn start(setup: &Setup, (url, key): &(String, String), names: &[&str]) -> Instances {
-        let running = names
+        let running: Vec<Instance> = names
             .iter()
             .map(|name| Instance::spawn(&setup.dir.path().join(name), url, free_port()))
             .collect();
-        let instances = Instances {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap();
+        // Ready before the soak connects: the instances migrate the database themselves.
+        for instance in &running {
+            wait_ready(&client, instance).await;
+        }
+        Instances {
             running,
             database_url: url.clone(),
             key: key.clone(),
             db: Db::connect(url).await.unwrap(),
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
-        };
-        for index in 0..instances.running.len() {
-            instances.wait_ready(index).await;
+            client,
         }
-        instances
     }
 
     pub fn key(&self) -> String {
@@ -211,25 +221,6 @@ impl Instances {
 
     pub fn bases(&self) -> Vec<String> {
         self.running.iter().map(Instance::base).collect()
-    }
-
-    async fn wait_ready(&self, index: usize) {
-        let base = self.running[index].base();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while self
-            .client
-            .get(format!("{base}/health"))
-            .send()
-            .await
-            .is_err()
-        {
-            if Instant::now() > deadline {
-                let log = self.running[index].data_dir.join("server.log");
-                let log = std::fs::read_to_string(log).unwrap_or_default();
-                panic!("the server at {base} did not start:\n{log}");
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
     }
 
     /// A full update through the first instance that answers.
@@ -261,7 +252,7 @@ impl Instances {
         instance.child.wait().unwrap();
         let (dir, port) = (instance.data_dir.clone(), instance.port);
         *instance = Instance::spawn(&dir, &self.database_url, port);
-        self.wait_ready(index).await;
+        wait_ready(&self.client, &self.running[index]).await;
     }
 
     /// The job's status once it is terminal.
@@ -302,5 +293,19 @@ impl Instances {
             let _ = instance.child.wait();
         }
         self.db.close().await;
+    }
+}
+
+/// Waits until the instance answers `/health`; its log says why when it does not.
+async fn wait_ready(client: &reqwest::Client, instance: &Instance) {
+    let base = instance.base();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while client.get(format!("{base}/health")).send().await.is_err() {
+        if Instant::now() > deadline {
+            let log = instance.data_dir.join("server.log");
+            let log = std::fs::read_to_string(log).unwrap_or_default();
+            panic!("the server at {base} did not start:\n{log}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }

@@ -8,6 +8,7 @@ import {
   hydrated,
   itemsCounted,
   login,
+  requireNetbox,
   slowSimulator,
   startFromButton,
   uniqueName,
@@ -16,7 +17,9 @@ import {
 
 const SIM = process.env.PVE_SIM_URL!;
 
-test.skip(!process.env.NETBOX_URL, "needs the real NetBox (scripts/netbox-up)");
+test.beforeAll(() => {
+  requireNetbox();
+});
 test.afterEach(async ({ request }) => clearSimulatorFaults(request));
 
 async function portFree(port: number): Promise<boolean> {

@@ -3,6 +3,19 @@ import { APIRequestContext, expect, Locator, Page } from "@playwright/test";
 export const ADMIN = process.env.PROXBOX_E2E_USER ?? "admin";
 export const PASSWORD = process.env.PROXBOX_E2E_PASSWORD ?? "e2e-admin-password";
 
+/** For the specs that sync into the real NetBox: a missing NetBox fails them, saying what to
+ *  run, instead of skipping them (a skipped check is one that passes without looking). */
+export function requireNetbox(): string {
+  const url = process.env.NETBOX_URL;
+  if (!url) {
+    throw new Error(
+      "NETBOX_URL is not set: this spec syncs into the real NetBox. Run scripts/netbox-up " +
+        "(make test does), which writes ~/.cache/proxbox/netbox.env for scripts/e2e to read.",
+    );
+  }
+  return url;
+}
+
 /** Collects browser-side errors (a failed hydration shows up here). Answers with a 4xx
  *  status that a test provokes on purpose (422 for bad input, 401 for a wrong password)
  *  are logged by Chromium too; they are expected and left out. */

@@ -2,9 +2,11 @@
 // with the simulator's backups, snapshots and tasks, "Sync this guest" live in the
 // progress overlay, the backup coverage report, storage usage bars, all on a phone too.
 import { test, expect, Page, APIRequestContext } from "@playwright/test";
-import { connectPeers, hydrated, login, startFromButton, watchConsole } from "./helpers";
+import { connectPeers, hydrated, login, requireNetbox, startFromButton, watchConsole } from "./helpers";
 
-test.skip(!process.env.NETBOX_URL, "needs the real NetBox (scripts/netbox-up)");
+test.beforeAll(() => {
+  requireNetbox();
+});
 
 type History = {
   now: number;

@@ -1,7 +1,9 @@
 import { expect, test } from "@playwright/test";
-import { connectPeers, hydrated, login, watchConsole } from "./helpers";
+import { connectPeers, hydrated, login, requireNetbox, watchConsole } from "./helpers";
 
-test.skip(!process.env.NETBOX_URL, "needs the real NetBox (scripts/netbox-up)");
+test.beforeAll(() => {
+  requireNetbox();
+});
 
 test("the logs page shows the lines a sync just logged, filters them, and adds new ones live", async ({ page }) => {
   test.setTimeout(240_000);

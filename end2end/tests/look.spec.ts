@@ -1,8 +1,10 @@
 // How Proxbox looks: on a phone screen, and in the system's light or dark mode.
 import { test, expect, Page } from "@playwright/test";
-import { connectPeers, hydrated, login, startFromButton } from "./helpers";
+import { connectPeers, hydrated, login, requireNetbox, startFromButton } from "./helpers";
 
-test.skip(!process.env.NETBOX_URL, "needs the real NetBox (scripts/netbox-up)");
+test.beforeAll(() => {
+  requireNetbox();
+});
 
 // A phone held upright.
 test.use({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });

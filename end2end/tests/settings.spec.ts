@@ -1,7 +1,9 @@
 import { APIRequestContext, expect, Page, test } from "@playwright/test";
-import { connectPeers, hydrated, login, watchConsole } from "./helpers";
+import { connectPeers, hydrated, login, requireNetbox, watchConsole } from "./helpers";
 
-test.skip(!process.env.NETBOX_URL, "needs the real NetBox (scripts/netbox-up)");
+test.beforeAll(() => {
+  requireNetbox();
+});
 
 const NETBOX = process.env.NETBOX_URL!;
 const NETBOX_AUTH = { authorization: `Token ${process.env.NETBOX_TOKEN_V1}`, accept: "application/json" };

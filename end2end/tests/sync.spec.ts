@@ -6,6 +6,7 @@ import {
   hydrated,
   itemsCounted,
   login,
+  requireNetbox,
   slowSimulator,
   startFromButton,
   submitLogin,
@@ -22,7 +23,9 @@ const STAGES = [
   "vm-ip-addresses",
 ];
 
-test.skip(!process.env.NETBOX_URL, "needs the real NetBox (scripts/netbox-up)");
+test.beforeAll(() => {
+  requireNetbox();
+});
 test.afterEach(async ({ request }) => clearSimulatorFaults(request));
 
 /** Starts a sync from its dashboard button and opens its job page from the overlay. */

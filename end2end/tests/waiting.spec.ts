@@ -1,7 +1,9 @@
 import { expect, Page, test } from "@playwright/test";
-import { connectPeers, hydrated, login } from "./helpers";
+import { connectPeers, hydrated, login, requireNetbox } from "./helpers";
 
-test.skip(!process.env.NETBOX_URL, "needs the real NetBox (scripts/netbox-up)");
+test.beforeAll(() => {
+  requireNetbox();
+});
 
 async function setWorkers(page: Page, workers: string) {
   await page.goto("/settings");

@@ -53,7 +53,8 @@ pub async fn change_password(
         return Err(AppError::Unauthorized);
     };
     // Throttled as a login is: a stolen session cookie guesses the password no faster.
-    match checked_password(&state.db, &user.username, &current, auth.client_ip.as_deref()).await
+    let client_ip = auth.client_ip.as_deref();
+    match checked_password(&state.db, &user.username, &current, client_ip, "password change").await
     {
         Ok(_) => {}
         Err(AppError::BadCredentials) => {

@@ -311,3 +311,27 @@ async fn the_endpoint_page_shows_the_cluster_and_a_node_page_syncs_that_node() {
     assert_eq!(stages, vec!["devices", "node-interfaces"]);
     lab.stop().await;
 }
+
+/// Viewers opening an endpoint's page at once share one read of Proxmox, and those who come
+/// within a few seconds see that answer again: page views do not multiply the requests made
+/// with the stored credentials.
+#[tokio::test]
+async fn viewers_of_an_endpoint_page_share_one_read_of_proxmox() {
+    let lab = JobsLab::start(Backend::Sqlite, "shared", 97, 2).await;
+    lab.app.login().await;
+    lab.sim.take_requests();
+    let path = format!("/endpoints/proxmox/{}", lab.endpoint_id);
+    let pages = futures::future::join_all((0..12).map(|_| lab.app.get_text(&path))).await;
+    let again = lab.app.get_text(&path).await;
+    for page in pages.iter().chain([&again]) {
+        assert_eq!(texts(page, "cluster-name"), vec![lab.cluster.clone()], "{page}");
+    }
+    let version_reads = lab
+        .sim
+        .take_requests()
+        .iter()
+        .filter(|r| r.ends_with("/version"))
+        .count();
+    assert_eq!(version_reads, 1, "thirteen views, one read of the cluster");
+    lab.stop().await;
+}

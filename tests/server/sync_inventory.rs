@@ -188,8 +188,14 @@ async fn the_inventory_follows_proxmox(backend: Backend, seed: u64) {
         let c = sim.state.cluster.read().await;
         c.nodes[0].name.clone()
     };
-    let new_backup_volid = {
+    let (new_backup_volid, removed_volume) = {
         let mut c = sim.state.cluster.write().await;
+        let removed_volume = c
+            .backups
+            .iter()
+            .find(|b| b.volid == removed_backup)
+            .cloned()
+            .unwrap();
         c.backups.retain(|b| b.volid != removed_backup);
         let kind = pve_sim::Kind::parse(&snap_guest.0).unwrap();
         c.guests
@@ -200,9 +206,11 @@ async fn the_inventory_follows_proxmox(backend: Backend, seed: u64) {
         c.backup_jobs.retain(|j| j.id != "backup-customers");
         c.add_task(&node, "aptupdate", "", "OK");
         let guest = c.guests.values().next().unwrap().clone();
-        c.add_backup(guest.kind, guest.vmid, "backup-nfs")
+        let new = c
+            .add_backup(guest.kind, guest.vmid, "backup-nfs")
             .unwrap()
-            .volid
+            .volid;
+        (new, removed_volume)
     };
     let third = sync(&db, &netbox, &sim, endpoint, &[]).await;
     let changed: BTreeSet<(String, String, ItemStatus)> = third
@@ -211,7 +219,8 @@ async fn the_inventory_follows_proxmox(backend: Backend, seed: u64) {
         .map(|(phase, kind, _, status)| (phase, kind, status))
         .collect();
     let want: BTreeSet<(String, String, ItemStatus)> = [
-        ("backups", "backup", ItemStatus::Deleted),
+        // The vanished backup is kept, marked stale, through the grace.
+        ("backups", "backup", ItemStatus::Updated),
         ("backups", "backup", ItemStatus::Created),
         ("backups", "journal-entry", ItemStatus::Created),
         ("snapshots", "snapshot", ItemStatus::Deleted),
@@ -228,8 +237,15 @@ async fn the_inventory_follows_proxmox(backend: Backend, seed: u64) {
         .filter(|(phase, ..)| phase != "storage")
         .collect();
     assert_eq!(changed, want, "{:?}", third.inventory_changes());
-    let backups = keys(&rows(&db, endpoint, RecordKind::Backup).await);
-    assert!(!backups.contains(&removed_backup) && backups.contains(&new_backup_volid));
+    let stored_backups = rows(&db, endpoint, RecordKind::Backup).await;
+    let stale: Vec<&str> = stored_backups
+        .iter()
+        .filter(|r| r.stale_since.is_some())
+        .map(|r| r.key.as_str())
+        .collect();
+    assert_eq!(stale, [removed_backup.as_str()], "only the vanished backup is stale");
+    let backups = keys(&stored_backups);
+    assert!(backups.contains(&new_backup_volid));
     assert!(!keys(&rows(&db, endpoint, RecordKind::Snapshot).await)
         .contains(&format!("{}/{}/{snap_name}", snap_guest.0, snap_guest.1)));
     let gone = rows(&db, endpoint, RecordKind::BackupRoutine)
@@ -244,8 +260,8 @@ async fn the_inventory_follows_proxmox(backend: Backend, seed: u64) {
     assert!(gone.parse::<BackupRoutineRecord>().is_some());
     assert_eq!(
         journal_entries(&netbox, &vms).await,
-        backups.len() + 1,
-        "one entry more: the new backup's (the removed one's stays)"
+        backups.len(),
+        "one entry more: the new backup's (the vanished one's stays)"
     );
     assert!(tasks_read(&third) < 10);
 
@@ -257,6 +273,39 @@ async fn the_inventory_follows_proxmox(backend: Backend, seed: u64) {
         .filter(|(phase, ..)| phase != "storage")
         .collect();
     assert_eq!(fourth_changes, vec![]);
+
+    // After the grace (none here), the vanished backup's record goes.
+    let no_grace = proxbox::server::sync::context::RunOptions {
+        orphan_grace: std::time::Duration::ZERO,
+        ..Default::default()
+    };
+    let fifth = run_on(&db, &netbox, &sim, endpoint, &[], no_grace).await;
+    assert!(fifth.outcome.ok, "{:?}", fifth.outcome.error);
+    let fifth_backups: Vec<(String, ItemStatus)> = fifth
+        .inventory_changes()
+        .into_iter()
+        .filter(|(phase, ..)| phase == "backups")
+        .map(|(_, _, name, status)| (name, status))
+        .collect();
+    assert_eq!(fifth_backups, [(removed_backup.clone(), ItemStatus::Deleted)]);
+    let entries = journal_entries(&netbox, &vms).await;
+
+    // The same volume found again (a storage mounted back): stored again, no second entry.
+    sim.state.cluster.write().await.backups.push(removed_volume);
+    let sixth = sync(&db, &netbox, &sim, endpoint, &[]).await;
+    let sixth_backups: Vec<(String, ItemStatus)> = sixth
+        .inventory_changes()
+        .into_iter()
+        .filter(|(phase, ..)| phase == "backups")
+        .map(|(_, kind, _, status)| (kind, status))
+        .collect();
+    assert_eq!(
+        sixth_backups,
+        [("backup".to_string(), ItemStatus::Created)],
+        "stored again, without a journal entry"
+    );
+    assert_eq!(journal_entries(&netbox, &vms).await, entries, "one entry per volume, ever");
+    assert!(keys(&rows(&db, endpoint, RecordKind::Backup).await).contains(&removed_backup));
 
     cleanup(&netbox, &name).await;
     sim.stop().await;

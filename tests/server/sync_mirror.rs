@@ -157,6 +157,7 @@ async fn the_copy_is_saved_only_over_the_state_its_run_started_from() {
             full_read_at: 1,
             version: 0,
             shape: "virtualization.virtualmachine:id,name".into(),
+            cursor_entry: format!("{settled} 2026-12-07T05:40:12+00:00"),
         };
         let rebuilt = MirrorChanges {
             rebuilt: true,

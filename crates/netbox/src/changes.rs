@@ -8,7 +8,7 @@ use crate::client::NetboxClient;
 use crate::error::NbError;
 
 const PATH: &str = "core/object-changes/";
-const FIELDS: &str = "id,request_id,action,changed_object_type,changed_object_id";
+const FIELDS: &str = "id,time,request_id,action,changed_object_type,changed_object_id";
 
 /// One entry of the change log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,8 @@ pub struct Change {
     /// `app_label.model`, e.g. `virtualization.virtualmachine`.
     pub object_type: String,
     pub object_id: u64,
+    /// When NetBox logged it (ISO 8601, as NetBox writes it).
+    pub time: Option<String>,
 }
 
 impl Change {
@@ -39,6 +41,7 @@ impl Change {
                 .to_string(),
             object_type: value.get("changed_object_type")?.as_str()?.to_string(),
             object_id: value.get("changed_object_id")?.as_u64()?,
+            time: value.get("time").and_then(Value::as_str).map(str::to_string),
         })
     }
 }
@@ -138,7 +141,8 @@ mod tests {
 
     #[test]
     fn entries_read_as_netbox_47_answers_them() {
-        let entry = json!({"id": 812, "request_id": "5b0c7f4e-2f7e-4b8e-9d4a-1c2d3e4f5a6b",
+        let entry = json!({"id": 812, "time": "2026-12-07T05:40:12.345678+00:00",
+            "request_id": "5b0c7f4e-2f7e-4b8e-9d4a-1c2d3e4f5a6b",
             "action": {"value": "update", "label": "Updated"},
             "changed_object_type": "virtualization.virtualmachine", "changed_object_id": 77});
         assert_eq!(
@@ -149,6 +153,7 @@ mod tests {
                 action: "update".into(),
                 object_type: "virtualization.virtualmachine".into(),
                 object_id: 77,
+                time: Some("2026-12-07T05:40:12.345678+00:00".into()),
             })
         );
         assert_eq!(Change::from_json(&json!({"id": 1})), None);

@@ -76,6 +76,10 @@ pub async fn inject(State(sim): State<Arc<SimState>>, request: Request, next: Ne
     let Some(kind) = take_fault(&sim, &path).await else {
         return next.run(request).await;
     };
+    sim.fault_hits
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .push(kind.clone());
     match kind {
         FaultKind::Latency { ms } => {
             tokio::time::sleep(Duration::from_millis(ms)).await;

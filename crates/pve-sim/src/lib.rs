@@ -44,6 +44,8 @@ pub struct SimState {
     /// Every API request served, as `GET /nodes/pve1/tasks?since=…` (for tests that count
     /// what a sync asked).
     pub requests: std::sync::Mutex<Vec<String>>,
+    /// The faults that hit a request, in order (a fault armed but never hit is not here).
+    pub fault_hits: std::sync::Mutex<Vec<FaultKind>>,
     /// Makes tickets of different runs differ.
     nonce: u64,
 }
@@ -99,6 +101,16 @@ impl RunningSim {
 
     pub async fn add_fault(&self, fault: Fault) {
         self.state.faults.lock().await.push(fault);
+    }
+
+    /// The faults that hit a request since the last call.
+    pub fn take_fault_hits(&self) -> Vec<FaultKind> {
+        let mut hits = self
+            .state
+            .fault_hits
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        std::mem::take(&mut *hits)
     }
 
     /// The API requests served since the last [`take_requests`](Self::take_requests)
@@ -176,6 +188,7 @@ pub async fn start(options: SimOptions) -> std::io::Result<RunningSim> {
         faults: Mutex::new(Vec::new()),
         ca_pem: tls.ca_pem.clone(),
         requests: std::sync::Mutex::new(Vec::new()),
+        fault_hits: std::sync::Mutex::new(Vec::new()),
         nonce: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)

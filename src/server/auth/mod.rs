@@ -134,7 +134,7 @@ pub async fn login(
     password: &str,
     client_ip: Option<&str>,
 ) -> Result<String, AppError> {
-    let user = checked_password(&state.db, username, password, client_ip).await?;
+    let user = checked_password(&state.db, username, password, client_ip, "login").await?;
     let token = random_token();
     state
         .db
@@ -145,7 +145,8 @@ pub async fn login(
     Ok(token)
 }
 
-/// The user whose password `password` is, checked with throttling per name and client,
+/// The user whose password `password` is (for `purpose`: `login`, `password change`, as
+/// the log names a failure), checked with throttling per name and client,
 /// per client, and (slowing down, never refusing) per name — for a login and for the
 /// current password a password change asks for alike, so that a stolen session cookie
 /// guesses no faster than a stranger at the login form.
@@ -154,6 +155,7 @@ pub async fn checked_password(
     username: &str,
     password: &str,
     client_ip: Option<&str>,
+    purpose: &'static str,
 ) -> Result<User, AppError> {
     // One spelling of the name for the lookup and the throttle, so " admin" is no new subject.
     let username = username.trim();
@@ -205,7 +207,8 @@ pub async fn checked_password(
             db.record_login_failure(&user_subject, FREE_FAILURES)
                 .await
                 .map_err(internal)?;
-            tracing::warn!(user = ?username, client, "failed password check");
+            // "failed login" / "failed password change": what fail2ban-style filters match.
+            tracing::warn!(user = ?username, client, "failed {purpose}");
             Err(AppError::BadCredentials)
         }
     }

@@ -14,6 +14,8 @@ pub struct MirrorState {
     /// The fields the copy keeps per model when it was built; a Proxbox that reads other
     /// fields rebuilds it instead of comparing against bodies that lack them.
     pub shape: String,
+    /// The newest change log entry followed, as "id time" (empty: not known).
+    pub cursor_entry: String,
 }
 
 /// The mirror of one NetBox as stored.
@@ -49,13 +51,16 @@ fn placeholders(rows: usize) -> String {
 
 impl Db {
     pub async fn load_mirror(&self, netbox: &str) -> Result<Option<StoredMirror>, DbError> {
-        let state: Option<(i64, String, i64, i64, String)> = sqlx::query_as(
-            "SELECT settled_change, recent_changes, full_read_at, version, shape FROM netbox_mirror_state WHERE netbox = $1",
+        let state: Option<(i64, String, i64, i64, String, String)> = sqlx::query_as(
+            "SELECT settled_change, recent_changes, full_read_at, version, shape, cursor_entry \
+             FROM netbox_mirror_state WHERE netbox = $1",
         )
         .bind(netbox)
         .fetch_optional(self.readers())
         .await?;
-        let Some((settled_change, recent_changes, full_read_at, version, shape)) = state else {
+        let Some((settled_change, recent_changes, full_read_at, version, shape, cursor_entry)) =
+            state
+        else {
             return Ok(None);
         };
         let objects = sqlx::query_as(
@@ -77,6 +82,7 @@ impl Db {
                 full_read_at,
                 version,
                 shape,
+                cursor_entry,
             },
             objects,
             coverage,
@@ -97,7 +103,7 @@ impl Db {
         let s = &changes.state;
         let claimed = match base_version {
             Some(version) => sqlx::query(
-                "UPDATE netbox_mirror_state SET settled_change = $1, recent_changes = $2, full_read_at = $3, shape = $6, version = version + 1 \
+                "UPDATE netbox_mirror_state SET settled_change = $1, recent_changes = $2, full_read_at = $3, shape = $6, cursor_entry = $7, version = version + 1 \
                  WHERE netbox = $4 AND version = $5",
             )
             .bind(s.settled_change)
@@ -106,18 +112,20 @@ impl Db {
             .bind(netbox)
             .bind(version)
             .bind(s.shape.as_str())
+            .bind(s.cursor_entry.as_str())
             .execute(&mut *tx)
             .await?
             .rows_affected(),
             None => sqlx::query(
-                "INSERT INTO netbox_mirror_state (netbox, settled_change, recent_changes, full_read_at, version, shape) \
-                 VALUES ($1, $2, $3, $4, 1, $5) ON CONFLICT (netbox) DO NOTHING",
+                "INSERT INTO netbox_mirror_state (netbox, settled_change, recent_changes, full_read_at, version, shape, cursor_entry) \
+                 VALUES ($1, $2, $3, $4, 1, $5, $6) ON CONFLICT (netbox) DO NOTHING",
             )
             .bind(netbox)
             .bind(s.settled_change)
             .bind(s.recent_changes.as_str())
             .bind(s.full_read_at)
             .bind(s.shape.as_str())
+            .bind(s.cursor_entry.as_str())
             .execute(&mut *tx)
             .await?
             .rows_affected(),

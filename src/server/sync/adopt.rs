@@ -1,6 +1,9 @@
 //! The one adoption rule for objects that carry a Proxmox identity (node devices and guest
 //! VMs): which NetBox object is a Proxmox object's, in this order —
-//! 1. the object the identity map (Proxbox's database) names;
+//! 1. the object the identity map (Proxbox's database) names — if, as read now, it is
+//!    still that object: it records this identity, or records none and carries the
+//!    `proxbox` tag in the claim's cluster (after NetBox was restored from a backup, the id
+//!    may name another tool's object, which is never taken);
 //! 2. the object whose recorded identity (custom field `proxbox_identity`) is this one,
 //!    after a lost database;
 //! 3. the only object of that name in that cluster that records no identity.
@@ -13,9 +16,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use proxbox_netbox::models::{CustomFields, Device, VirtualMachine};
+use proxbox_netbox::models::{CustomFields, Device, Ref, VirtualMachine};
 
-use super::managed::recorded_identity;
+use super::managed::{is_managed, recorded_identity};
 use crate::server::db::sync_objects::Mapped;
 
 /// Every NetBox id the identity maps (per endpoint) hold: the adopter's reserved ids.
@@ -31,6 +34,21 @@ pub trait Adoptable {
     fn adoptable_name(&self) -> Option<&str>;
     fn cluster_id(&self) -> Option<u64>;
     fn custom_fields(&self) -> &CustomFields;
+    fn tags(&self) -> &[Ref];
+}
+
+/// Whether `object`, as read now, is the one Proxbox made or adopted for `identity` (in
+/// NetBox cluster `cluster`, when known): it records that identity, or records none and
+/// carries the `proxbox` tag (in that cluster). The proof a write or delete by a
+/// remembered id needs.
+pub fn still_ours<T: Adoptable>(object: &T, identity: &str, cluster: Option<u64>) -> bool {
+    match recorded_identity(object.custom_fields()) {
+        Some(recorded) => recorded == identity,
+        None => {
+            is_managed(object.tags())
+                && cluster.is_none_or(|cluster| object.cluster_id() == Some(cluster))
+        }
+    }
 }
 
 impl Adoptable for Device {
@@ -46,6 +64,9 @@ impl Adoptable for Device {
     fn custom_fields(&self) -> &CustomFields {
         &self.custom_fields
     }
+    fn tags(&self) -> &[Ref] {
+        &self.tags
+    }
 }
 
 impl Adoptable for VirtualMachine {
@@ -60,6 +81,9 @@ impl Adoptable for VirtualMachine {
     }
     fn custom_fields(&self) -> &CustomFields {
         &self.custom_fields
+    }
+    fn tags(&self) -> &[Ref] {
+        &self.tags
     }
 }
 
@@ -148,7 +172,8 @@ impl<'a, T: Adoptable> Adopter<'a, T> {
     /// By the identity map, else by the identity recorded in NetBox.
     fn by_identity(&mut self, claim: &Claim<'_>) -> Option<(&'a T, AdoptedBy)> {
         if let Some(&index) = claim.mapped.and_then(|id| self.by_id.get(&id)) {
-            if self.is_free(index) {
+            let object = &self.existing[index];
+            if self.is_free(index) && still_ours(object, claim.identity, Some(claim.cluster)) {
                 return Some(self.claim(index, AdoptedBy::IdentityMap));
             }
         }
@@ -194,6 +219,7 @@ mod tests {
         name: &'static str,
         cluster: u64,
         fields: CustomFields,
+        tags: Vec<Ref>,
     }
 
     impl Adoptable for Object {
@@ -208,6 +234,9 @@ mod tests {
         }
         fn custom_fields(&self) -> &CustomFields {
             &self.fields
+        }
+        fn tags(&self) -> &[Ref] {
+            &self.tags
         }
     }
 
@@ -232,12 +261,66 @@ mod tests {
         if let Some(identity) = identity {
             fields.insert(IDENTITY_FIELD.into(), json!(identity));
         }
+        // Tagged: what Proxbox made; `foreign` makes another tool's object.
+        let tags = vec![Ref {
+            id: 1,
+            name: Some("proxbox".into()),
+            slug: Some("proxbox".into()),
+        }];
         Object {
             id,
             name,
             cluster,
             fields,
+            tags,
         }
+    }
+
+    fn foreign(id: u64, name: &'static str, cluster: u64) -> Object {
+        Object {
+            tags: Vec::new(),
+            ..object(id, name, cluster, None)
+        }
+    }
+
+    /// After NetBox was restored from a backup, the ids the identity map remembers may
+    /// name other objects: one of another tool, one recording another identity, one of
+    /// Proxbox's in another cluster. None is taken by the map.
+    #[test]
+    fn a_remembered_id_is_taken_only_while_it_is_still_that_object() {
+        let existing = [
+            foreign(1, "their-vm", 7),
+            object(2, "other", 1, Some("c/qemu/555")),
+            object(3, "moved", 9, None),
+            object(4, "kept", 1, Some("c/qemu/103")),
+            object(5, "web", 1, None),
+        ];
+        let mut adopter = Adopter::new(&existing, [1, 2, 3, 4]);
+        let found = adopter.adopt_all(&[
+            claim(Some(1), "c/qemu/100", "their-vm"),
+            claim(Some(2), "c/qemu/101", "other"),
+            claim(Some(3), "c/qemu/102", "moved"),
+            claim(Some(4), "c/qemu/103", "kept"),
+            claim(Some(1), "c/qemu/104", "web"),
+        ]);
+        assert_eq!(
+            ids(&found),
+            [
+                None,
+                None,
+                None,
+                Some((4, AdoptedBy::IdentityMap)),
+                Some((5, AdoptedBy::Name))
+            ],
+            "only what proves to be the claim's is taken; a free object of its name is"
+        );
+        assert!(!adopter.is_claimed(1) && !adopter.is_claimed(2));
+        // The proof itself, as the orphan deletion uses it (cluster unknown there).
+        assert!(!still_ours(&existing[0], "c/qemu/100", None));
+        assert!(!still_ours(&existing[1], "c/qemu/101", None));
+        assert!(still_ours(&existing[2], "c/qemu/102", None));
+        assert!(!still_ours(&existing[2], "c/qemu/102", Some(1)));
+        assert!(still_ours(&existing[3], "c/qemu/103", Some(1)));
     }
 
     #[test]

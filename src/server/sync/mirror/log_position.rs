@@ -1,6 +1,9 @@
 //! Where the copy stands in NetBox's change log: the entry below which everything is
 //! folded in (settled), and the ranges above it already read, which settle once no slow
-//! transaction can still commit an entry between them.
+//! transaction can still commit an entry between them; and the newest entry followed, to
+//! know the log again (a restored NetBox reuses entry ids).
+
+use proxbox_netbox::Change;
 
 /// A transaction in NetBox can commit change log entries below ids already read for at most
 /// this long (NetBox's requests time out well before); entries read longer ago settle.
@@ -56,6 +59,44 @@ pub(super) fn settle(
         .filter(|(_, to, _)| *to > settled)
         .collect();
     (settled, recent)
+}
+
+/// A change log entry as the copy remembers it, to know it again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct CursorEntry {
+    pub(super) id: u64,
+    time: String,
+}
+
+impl CursorEntry {
+    pub(super) fn of(change: &Change) -> Option<CursorEntry> {
+        Some(CursorEntry {
+            id: change.id,
+            time: change.time.clone()?,
+        })
+    }
+
+    pub(super) fn parse(text: &str) -> Option<CursorEntry> {
+        let (id, time) = text.split_once(' ')?;
+        Some(CursorEntry {
+            id: id.parse().ok()?,
+            time: time.to_string(),
+        })
+    }
+
+    pub(super) fn text(&self) -> String {
+        format!("{} {}", self.id, self.time)
+    }
+
+    /// Moves on to the newest of `changes`.
+    pub(super) fn newest(current: Option<CursorEntry>, changes: &[Change]) -> Option<CursorEntry> {
+        let newest = changes.iter().max_by_key(|c| c.id).and_then(CursorEntry::of);
+        match (current, newest) {
+            (Some(current), Some(newest)) if current.id > newest.id => Some(current),
+            (current, None) => current,
+            (_, newest) => newest,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -10,8 +10,9 @@
 //!
 //! The copy is only a cache, and everything uncertain falls back to reading NetBox: a
 //! filter value never read completely is read (and then covered); the copy is rebuilt when
-//! older than `PROXBOX_NETBOX_MIRROR_HOURS`, when the change log went backwards (a restored
-//! NetBox) or has too much to follow; a NetBox whose change log cannot be read is read in
+//! older than `PROXBOX_NETBOX_MIRROR_HOURS`, when the change log went backwards or was
+//! rewritten (a NetBox restored from a backup: the newest entry followed is gone or another
+//! now, although later entries may have taken its id) or has too much to follow; a NetBox whose change log cannot be read is read in
 //! full every run. It is saved only by a run that succeeded, and only over the state that
 //! run started from, so a crash or a concurrent run costs reads, never a wrong copy.
 
@@ -31,7 +32,7 @@ use crate::server::db::{now_ms, Db};
 
 pub use kinds::Mirrored;
 use kinds::{kind_of_path, kind_of_type, kinds, pruned, Kind};
-use log_position::{add_ranges, settle, unread_ids, MOST_GAPS};
+use log_position::{add_ranges, settle, unread_ids, CursorEntry, MOST_GAPS};
 
 /// More change log entries than this are not worth paging through…
 const MOST_CHANGES: usize = 200_000;
@@ -62,6 +63,8 @@ struct Inner {
     ours: HashMap<String, HashSet<Key>>,
     /// Objects whose copy may be behind without a change log entry (see `Kind::parent`).
     stale: HashSet<Key>,
+    /// The newest change log entry followed: its id and time.
+    cursor: Option<CursorEntry>,
 }
 
 impl Inner {
@@ -118,6 +121,7 @@ impl Inner {
             full_read_at: self.full_read_at,
             version: self.base_version.unwrap_or(0),
             shape: kinds::shape(),
+            cursor_entry: self.cursor.as_ref().map(CursorEntry::text).unwrap_or_default(),
         }
     }
 
@@ -197,10 +201,25 @@ impl Mirror {
                 && s.state.shape == kinds::shape()
         });
         let Some(stored) = reuse else {
-            inner.start_over(latest, now);
-            *self.lock() = inner;
-            return Ok("full reads (the copy of NetBox is being rebuilt)".into());
+            return self.rebuild(netbox, inner, latest, now, "the copy of NetBox is being rebuilt").await;
         };
+        let remembered = CursorEntry::parse(&stored.state.cursor_entry);
+        if let Some(remembered) = &remembered {
+            let now_there = netbox
+                .changes_with_ids(&[remembered.id])
+                .await
+                .map_err(|e| format!("NetBox's change log could not be read: {}", e.message))?;
+            if now_there.first().and_then(CursorEntry::of).as_ref() != Some(remembered) {
+                tracing::warn!(
+                    entry = remembered.id,
+                    "NetBox's change log was rewritten (restored from a backup?): rebuilding the copy, re-adopting by what NetBox holds now"
+                );
+                return self
+                    .rebuild(netbox, inner, latest, now, "NetBox's change log was rewritten, as by a restore from a backup")
+                    .await;
+            }
+        }
+        inner.cursor = remembered;
         inner.settled = stored.state.settled_change as u64;
         inner.recent = serde_json::from_str(&stored.state.recent_changes).unwrap_or_default();
         inner.full_read_at = stored.state.full_read_at;
@@ -230,6 +249,29 @@ impl Mirror {
                 Ok("full reads (too many changes in NetBox since the last sync)".into())
             }
         }
+    }
+
+    /// Starts the copy over from full reads, remembering the newest change log entry.
+    async fn rebuild(
+        &self,
+        netbox: &NetboxClient,
+        mut inner: Inner,
+        latest: u64,
+        now: i64,
+        why: &str,
+    ) -> Result<String, String> {
+        inner.start_over(latest, now);
+        inner.cursor = match latest {
+            0 => None,
+            id => netbox
+                .changes_with_ids(&[id])
+                .await
+                .map_err(|e| format!("NetBox's change log could not be read: {}", e.message))?
+                .first()
+                .and_then(CursorEntry::of),
+        };
+        *self.lock() = inner;
+        Ok(format!("full reads ({why})"))
     }
 
     /// Folds the change log since the copy's position into the copy: objects others
@@ -304,6 +346,7 @@ impl Mirror {
             }
             let ids: Vec<u64> = fresh.iter().map(|c| c.id).collect();
             add_ranges(&mut inner.recent, &ids, now);
+            inner.cursor = CursorEntry::newest(inner.cursor.take(), &changes);
             let (settled, recent) = settle(inner.settled, &inner.recent, now);
             inner.settled = settled;
             inner.recent = recent;
