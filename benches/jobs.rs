@@ -251,7 +251,12 @@ async fn main() {
         percentile(&all, 1.0)
     );
     let mut targets = Targets::default();
-    targets.under("emit → subscriber latency p99", percentile(&all, 0.99), 100.0, "ms");
+    targets.under(
+        "emit → subscriber latency p99",
+        percentile(&all, 0.99),
+        100.0,
+        "ms",
+    );
     targets.equal(
         "SSE subscribers that missed events",
         (subscribers - complete_streams) as u64,

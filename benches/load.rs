@@ -438,9 +438,12 @@ async fn main() {
         seen.requests.load(Ordering::Relaxed) + (streams + sockets) as u64
     );
     // What the job logged, from the server's database once the server is gone.
-    let db = Db::connect(&format!("sqlite://{}", dir.path().join("proxbox.db").display()))
-        .await
-        .unwrap();
+    let db = Db::connect(&format!(
+        "sqlite://{}",
+        dir.path().join("proxbox.db").display()
+    ))
+    .await
+    .unwrap();
     let logged = db.job_last_seq(job_id).await.unwrap() as u64;
     db.close().await;
     let stream_frames = seen.stream_frames.lock().unwrap().clone();
@@ -458,10 +461,19 @@ async fn main() {
     netbox_cleanup::cleanup(&NetboxClient::new(options).unwrap(), &name).await;
     sim.stop().await;
     let mut targets = Targets::default();
-    targets.under("page latency p99", percentile(&latencies, 0.99), 200.0, "ms");
+    targets.under(
+        "page latency p99",
+        percentile(&latencies, 0.99),
+        200.0,
+        "ms",
+    );
     targets.under("server peak RSS", peak.max(peak_sampled), 150.0, "MB");
     targets.equal("client errors", error_count, 0);
-    targets.equal("job streams that missed events", (streams - whole_streams) as u64, 0);
+    targets.equal(
+        "job streams that missed events",
+        (streams - whole_streams) as u64,
+        0,
+    );
     targets.holds("the job", status == "completed", &status);
     targets.finish("load");
 }

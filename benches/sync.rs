@@ -414,6 +414,10 @@ async fn main() {
     );
     targets.under("no-change resync of the full update", resync.secs, 5.0, "s");
     targets.equal("NetBox writes of the no-change resync", resync.writes, 0);
-    targets.equal("Proxbox records written by the no-change resync", resync.records as u64, 0);
+    targets.equal(
+        "Proxbox records written by the no-change resync",
+        resync.records as u64,
+        0,
+    );
     targets.finish("sync");
 }

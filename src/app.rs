@@ -58,10 +58,6 @@ fn document<V: IntoView + 'static>(options: LeptosOptions, app: fn() -> V) -> im
     }
 }
 
-/// The pages. They render on the server only; the browser hydrates the islands in them
-/// (the live parts: the dashboard, a running job, the login and endpoint forms), so every
-/// link is a page load and what the browser downloads is the islands' code, not the whole
-/// app's.
 fn page_title(page: String) -> String {
     if page.is_empty() {
         "Proxbox".to_string()
@@ -70,55 +66,58 @@ fn page_title(page: String) -> String {
     }
 }
 
-/// The page frame around the not-found view, with no page routes at all.
+/// What every document holds around its page: the style sheet, the form of the title, the
+/// router and the page frame.
 #[component]
-fn NotFoundApp() -> impl IntoView {
+fn Frame(children: Children) -> impl IntoView {
     provide_meta_context();
     view! {
         <Stylesheet id="leptos" href="/pkg/proxbox.css"/>
         <Title formatter=page_title/>
         <Router>
-            <Layout>
-                <NotFound/>
-            </Layout>
+            <Layout>{children()}</Layout>
         </Router>
     }
 }
 
+/// The not-found view in the page frame, with no page routes at all.
+#[component]
+fn NotFoundApp() -> impl IntoView {
+    view! { <Frame><NotFound/></Frame> }
+}
+
+/// The pages. They render on the server only; the browser hydrates the islands in them
+/// (the live parts: the dashboard, a running job, the login and endpoint forms), so every
+/// link is a page load and what the browser downloads is the islands' code, not the whole
+/// app's.
 #[component]
 pub fn App() -> impl IntoView {
-    provide_meta_context();
-
     view! {
-        <Stylesheet id="leptos" href="/pkg/proxbox.css"/>
-        <Title formatter=page_title/>
-        <Router>
-            <Layout>
-                // Async: every page is sent complete, so that it works without JavaScript
-                // (out-of-order streaming would need a script to slot suspended parts in).
-                <Routes fallback=NotFound>
-                    <Route path=StaticSegment("") view=DashboardPage ssr=SsrMode::Async/>
-                    <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
-                    <Route path=path!("/account/password") view=PasswordPage ssr=SsrMode::Async/>
-                    <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
-                    <Route path=path!("/api-keys") view=ApiKeysPage ssr=SsrMode::Async/>
-                    <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/logs") view=LogsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/streams/check") view=StreamsCheckPage ssr=SsrMode::Async/>
-                    <Route path=path!("/endpoints") view=EndpointsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/endpoints/proxmox/new") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
-                    <Route path=path!("/endpoints/proxmox/:id") view=EndpointDetailPage ssr=SsrMode::Async/>
-                    <Route path=path!("/endpoints/proxmox/:id/edit") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
-                    <Route path=path!("/endpoints/proxmox/:id/nodes/:node") view=NodePage ssr=SsrMode::Async/>
-                    <Route path=path!("/endpoints/netbox") view=NetboxEndpointPage ssr=SsrMode::Async/>
-                    <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async/>
-                    <Route path=path!("/virtual-machines") view=GuestsPage ssr=SsrMode::Async/>
-                    <Route path=path!("/virtual-machines/:id") view=GuestPanelPage ssr=SsrMode::Async/>
-                    <Route path=path!("/storage") view=StoragePage ssr=SsrMode::Async/>
-                    <Route path=path!("/backups") view=BackupsPage ssr=SsrMode::Async/>
-                </Routes>
-            </Layout>
-        </Router>
+        <Frame>
+            // Async: every page is sent complete, so that it works without JavaScript
+            // (out-of-order streaming would need a script to slot suspended parts in).
+            <Routes fallback=NotFound>
+                <Route path=StaticSegment("") view=DashboardPage ssr=SsrMode::Async/>
+                <Route path=path!("/login") view=LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/account/password") view=PasswordPage ssr=SsrMode::Async/>
+                <Route path=path!("/users") view=UsersPage ssr=SsrMode::Async/>
+                <Route path=path!("/api-keys") view=ApiKeysPage ssr=SsrMode::Async/>
+                <Route path=path!("/settings") view=SettingsPage ssr=SsrMode::Async/>
+                <Route path=path!("/logs") view=LogsPage ssr=SsrMode::Async/>
+                <Route path=path!("/streams/check") view=StreamsCheckPage ssr=SsrMode::Async/>
+                <Route path=path!("/endpoints") view=EndpointsPage ssr=SsrMode::Async/>
+                <Route path=path!("/endpoints/proxmox/new") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
+                <Route path=path!("/endpoints/proxmox/:id") view=EndpointDetailPage ssr=SsrMode::Async/>
+                <Route path=path!("/endpoints/proxmox/:id/edit") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
+                <Route path=path!("/endpoints/proxmox/:id/nodes/:node") view=NodePage ssr=SsrMode::Async/>
+                <Route path=path!("/endpoints/netbox") view=NetboxEndpointPage ssr=SsrMode::Async/>
+                <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async/>
+                <Route path=path!("/jobs/:id") view=JobPage ssr=SsrMode::Async/>
+                <Route path=path!("/virtual-machines") view=GuestsPage ssr=SsrMode::Async/>
+                <Route path=path!("/virtual-machines/:id") view=GuestPanelPage ssr=SsrMode::Async/>
+                <Route path=path!("/storage") view=StoragePage ssr=SsrMode::Async/>
+                <Route path=path!("/backups") view=BackupsPage ssr=SsrMode::Async/>
+            </Routes>
+        </Frame>
     }
 }

@@ -2,6 +2,8 @@
 //! the bench ending non-zero with every missed target named, so that `make bench` fails
 //! when one is missed (each bench includes this file with `#[path]`).
 
+use std::cmp::Ordering::{Equal, Less};
+
 #[derive(Default)]
 pub struct Targets {
     missed: Vec<String>,
@@ -11,17 +13,20 @@ pub struct Targets {
 impl Targets {
     /// `value` must be at most `limit`.
     pub fn at_most(&mut self, what: &str, value: f64, limit: f64, unit: &str) {
-        if !(value <= limit) {
-            self.missed
-                .push(format!("{what}: {value:.2} {unit}, target at most {limit} {unit}"));
+        // A value not measured (NaN) misses too.
+        if !matches!(value.partial_cmp(&limit), Some(Less | Equal)) {
+            self.missed.push(format!(
+                "{what}: {value:.2} {unit}, target at most {limit} {unit}"
+            ));
         }
     }
 
     /// `value` must be under `limit`.
     pub fn under(&mut self, what: &str, value: f64, limit: f64, unit: &str) {
-        if !(value < limit) {
-            self.missed
-                .push(format!("{what}: {value:.2} {unit}, target under {limit} {unit}"));
+        if value.partial_cmp(&limit) != Some(Less) {
+            self.missed.push(format!(
+                "{what}: {value:.2} {unit}, target under {limit} {unit}"
+            ));
         }
     }
 

@@ -297,7 +297,10 @@ fn check_primary(
         .into_iter()
         .filter_map(|line| Some(line.split_once(' ')?.1.to_string()))
         .collect();
-    for (family, v4, primary) in [("IPv4", true, &vm.primary_ip4), ("IPv6", false, &vm.primary_ip6)] {
+    for (family, v4, primary) in [
+        ("IPv4", true, &vm.primary_ip4),
+        ("IPv6", false, &vm.primary_ip6),
+    ] {
         let of_family: Vec<&String> = reported
             .iter()
             .filter(|a| canonical(a).is_some_and(|(ip, _)| ip.is_ipv4() == v4))

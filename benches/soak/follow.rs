@@ -28,8 +28,10 @@ impl Followed {
             .count() as u64;
         let repeated = (self.seqs.len() - received.len()) as u64;
         let out_of_order = self.seqs.windows(2).filter(|w| w[0] >= w[1]).count() as u64;
-        let stored: std::collections::HashMap<i64, &str> =
-            log.iter().map(|(seq, name)| (*seq, name.as_str())).collect();
+        let stored: std::collections::HashMap<i64, &str> = log
+            .iter()
+            .map(|(seq, name)| (*seq, name.as_str()))
+            .collect();
         let not_as_stored = self
             .seqs
             .iter()

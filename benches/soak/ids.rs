@@ -70,7 +70,10 @@ pub async fn ids(netbox: &NetboxClient, cluster_name: &str) -> Result<Ids, NbErr
         }
     }
     for address in &addresses {
-        if let Some(on) = address.assigned_object_id.and_then(|id| interface_key.get(&id)) {
+        if let Some(on) = address
+            .assigned_object_id
+            .and_then(|id| interface_key.get(&id))
+        {
             out.insert(format!("ip {} on {on}", address.address), address.id);
         }
     }

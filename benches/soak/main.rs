@@ -73,7 +73,8 @@ async fn change_guests(
     let mut cluster = sim.state.cluster.write().await;
     let mut remade = Vec::new();
     let cluster_name = cluster.name.clone();
-    let identity = |cluster: &str, (kind, vmid): (Kind, u64)| format!("{cluster}/{}/{vmid}", kind.as_str());
+    let identity =
+        |cluster: &str, (kind, vmid): (Kind, u64)| format!("{cluster}/{}/{vmid}", kind.as_str());
     let nodes: Vec<String> = cluster.nodes.iter().map(|n| n.name.clone()).collect();
     for change in 0..rng.range(1, 4) {
         let keys: Vec<(Kind, u64)> = cluster.guests.keys().copied().collect();
@@ -318,7 +319,8 @@ async fn main() {
         match ids::ids(&netbox, &name).await {
             Ok(now) => {
                 let stayed = |key: &String| {
-                    !key.split_whitespace().any(|word| remade.iter().any(|r| r == word))
+                    !key.split_whitespace()
+                        .any(|word| remade.iter().any(|r| r == word))
                 };
                 let before: ids::Ids = last_ids.into_iter().filter(|(k, _)| stayed(k)).collect();
                 for line in ids::changed(&before, &now) {
@@ -328,7 +330,9 @@ async fn main() {
                 last_ids = now;
             }
             Err(e) => {
-                tally.mismatches.push(format!("cycle {cycle}: NetBox ids not read: {e}"));
+                tally
+                    .mismatches
+                    .push(format!("cycle {cycle}: NetBox ids not read: {e}"));
                 last_ids = ids::Ids::new();
             }
         }

@@ -188,7 +188,8 @@ impl Instances {
         netbox_url: &str,
     ) -> Instances {
         let url = setup.postgres_url.clone();
-        let mut pair = Instances::start(setup, &(url.clone(), String::new()), &["pg-a", "pg-b"]).await;
+        let mut pair =
+            Instances::start(setup, &(url.clone(), String::new()), &["pg-a", "pg-b"]).await;
         pair.key = prepare(&url, sim, netbox_url).await;
         pair
     }

@@ -54,7 +54,14 @@ pub async fn change_password(
     };
     // Throttled as a login is: a stolen session cookie guesses the password no faster.
     let client_ip = auth.client_ip.as_deref();
-    match checked_password(&state.db, &user.username, &current, client_ip, "password change").await
+    match checked_password(
+        &state.db,
+        &user.username,
+        &current,
+        client_ip,
+        "password change",
+    )
+    .await
     {
         Ok(_) => {}
         Err(AppError::BadCredentials) => {

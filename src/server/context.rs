@@ -4,9 +4,9 @@ use leptos::prelude::use_context;
 
 use super::auth::policy::{self, Need};
 use super::auth::RequestAuth;
-use crate::models::Permission;
 use super::state::AppState;
 use crate::error::AppError;
+use crate::models::Permission;
 
 pub fn app_state() -> Result<AppState, AppError> {
     use_context::<AppState>()

@@ -312,12 +312,11 @@ mod tests {
         assert_eq!(next("0 3 */2 * 1-5", thursday), at(2026, 12, 7, 3, 0));
         // Not every weekday (the 4th is a Friday, but even) nor every odd day (the 5th is
         // a Saturday).
-        let runs: Vec<i64> = std::iter::successors(Some(thursday), |t| {
-            Some(next("0 3 */2 * 1-5", *t))
-        })
-        .skip(1)
-        .take(6)
-        .collect();
+        let runs: Vec<i64> =
+            std::iter::successors(Some(thursday), |t| Some(next("0 3 */2 * 1-5", *t)))
+                .skip(1)
+                .take(6)
+                .collect();
         let expected = [
             at(2026, 12, 7, 3, 0),
             at(2026, 12, 9, 3, 0),

@@ -177,36 +177,37 @@ pub async fn stream(
         move |(mut live, mut last, mut shutdown, filter, done)| {
             let (state, auth) = (state.clone(), auth.clone());
             async move {
-            if done {
-                return None;
+                if done {
+                    return None;
+                }
+                loop {
+                    let (text, ended) = tokio::select! {
+                        received = live.recv() => match received {
+                            Ok(line) if line.seq > last && filter.admits(&line) => {
+                                last = line.seq;
+                                (log_frame(&line), false)
+                            }
+                            Ok(_) => continue,
+                            // Too slow for the live channel: say so, then go on with what comes.
+                            Err(broadcast::error::RecvError::Lagged(missed)) => (
+                                frame(None, "lagged", &serde_json::json!({ "missed": missed }).to_string()),
+                                false,
+                            ),
+                            Err(broadcast::error::RecvError::Closed) => return None,
+                        },
+                        _ = tokio::time::sleep(keepalive) => match recheck(&state, &auth, Permission::Administer).await {
+                            Ok(_) => (KEEPALIVE.to_string(), false),
+                            Err(refusal) => (failure_frames("stream", &refusal.as_stage_error()), true),
+                        },
+                        () = crate::server::jobs::going_down(&mut shutdown) => (SHUTTING_DOWN.to_string(), true),
+                    };
+                    return Some((
+                        Ok::<Bytes, Infallible>(Bytes::from(text)),
+                        (live, last, shutdown, filter, ended),
+                    ));
+                }
             }
-            loop {
-                let (text, ended) = tokio::select! {
-                    received = live.recv() => match received {
-                        Ok(line) if line.seq > last && filter.admits(&line) => {
-                            last = line.seq;
-                            (log_frame(&line), false)
-                        }
-                        Ok(_) => continue,
-                        // Too slow for the live channel: say so, then go on with what comes.
-                        Err(broadcast::error::RecvError::Lagged(missed)) => (
-                            frame(None, "lagged", &serde_json::json!({ "missed": missed }).to_string()),
-                            false,
-                        ),
-                        Err(broadcast::error::RecvError::Closed) => return None,
-                    },
-                    _ = tokio::time::sleep(keepalive) => match recheck(&state, &auth, Permission::Administer).await {
-                        Ok(_) => (KEEPALIVE.to_string(), false),
-                        Err(refusal) => (failure_frames("stream", &refusal.as_stage_error()), true),
-                    },
-                    () = crate::server::jobs::going_down(&mut shutdown) => (SHUTTING_DOWN.to_string(), true),
-                };
-                return Some((
-                    Ok::<Bytes, Infallible>(Bytes::from(text)),
-                    (live, last, shutdown, filter, ended),
-                ));
-            }
-        }},
+        },
     );
     event_stream(
         StatusCode::OK,

@@ -17,10 +17,13 @@ use crate::models::{ClusterCard, EndpointDetail, HealthReport, NodeDetail};
 /// How long an answer is shown again.
 pub const KEPT_FOR: Duration = Duration::from_secs(10);
 
+/// An answer when it was read, or the read in flight that waiters share.
+type Slot<T> = Arc<OnceCell<(Instant, T)>>;
+
 /// One kind of answer, by key (an endpoint, an endpoint and node).
 pub struct Recent<T> {
     kept_for: Duration,
-    slots: Mutex<HashMap<String, Arc<OnceCell<(Instant, T)>>>>,
+    slots: Mutex<HashMap<String, Slot<T>>>,
 }
 
 impl<T: Clone> Recent<T> {

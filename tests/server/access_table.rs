@@ -163,8 +163,14 @@ const CALLERS: &[(Who, &[Level])] = &[
         Who::Person(Role::Admin),
         &[Public, Socket, SignedIn, Read, Jobs, Sync, Admin],
     ),
-    (Who::Key(Scope::Read), &[Public, Socket, SignedIn, Read, Jobs]),
-    (Who::Key(Scope::Sync), &[Public, Socket, SignedIn, Jobs, Sync]),
+    (
+        Who::Key(Scope::Read),
+        &[Public, Socket, SignedIn, Read, Jobs],
+    ),
+    (
+        Who::Key(Scope::Sync),
+        &[Public, Socket, SignedIn, Jobs, Sync],
+    ),
     (
         Who::Key(Scope::Admin),
         &[Public, Socket, SignedIn, Read, Jobs, Sync, Admin],
@@ -227,7 +233,11 @@ impl Caller {
             let csrf = app.csrf_of(&client).await;
             let login = client
                 .post(app.url("/api/login"))
-                .form(&[("csrf", csrf.as_str()), ("username", &name), ("password", password)])
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("username", &name),
+                    ("password", password),
+                ])
                 .send()
                 .await
                 .unwrap();
@@ -396,7 +406,11 @@ async fn every_route_answers_each_caller_as_the_table_says(backend: Backend) {
         "routes this test's table lacks (place each by hand): {unplaced:?}"
     );
     let table_size: usize = ROUTES.iter().map(|(_, routes)| routes.len()).sum();
-    assert_eq!(table_size, routes.len(), "the table names routes the server lacks");
+    assert_eq!(
+        table_size,
+        routes.len(),
+        "the table names routes the server lacks"
+    );
 
     for (method, route) in &routes {
         let level = level_of(method, route).unwrap();
@@ -563,6 +577,11 @@ async fn every_state_changing_route_needs_the_csrf_token_of_a_session() {
     }
     // Nothing was changed by the refused posts: the users are those the test made.
     let users = proxbox::server::accounts::users(&app.db).await.unwrap();
-    assert_eq!(users.len(), 2, "{:?}", users.iter().map(|u| &u.username).collect::<Vec<_>>());
+    assert_eq!(
+        users.len(),
+        2,
+        "{:?}",
+        users.iter().map(|u| &u.username).collect::<Vec<_>>()
+    );
     app.stop().await;
 }

@@ -206,11 +206,16 @@ async fn a_secret_in_the_file_or_a_bad_field_is_refused_with_file_line_and_field
 async fn instances_applying_one_file_at_once_all_succeed() {
     use proxbox::server::declared;
     let test_db = TestDb::new(Backend::Postgres).await;
-    let first = proxbox::server::db::Db::connect(&test_db.url).await.unwrap();
-    let second = proxbox::server::db::Db::connect(&test_db.url).await.unwrap();
+    let first = proxbox::server::db::Db::connect(&test_db.url)
+        .await
+        .unwrap();
+    let second = proxbox::server::db::Db::connect(&test_db.url)
+        .await
+        .unwrap();
     let secrets = proxbox::server::crypto::SecretBox::from_key_text(TEST_KEY).unwrap();
     let base = proxbox::server::settings::JobSettings::default();
-    let env = |var: &str| (var == "SECRET").then(|| "11111111-2222-3333-4444-555555555555".to_string());
+    let env =
+        |var: &str| (var == "SECRET").then(|| "11111111-2222-3333-4444-555555555555".to_string());
     // Several rounds, each adding endpoints, so that the two meet on an insert.
     for round in 0..6 {
         let mut text = String::new();
@@ -221,17 +226,27 @@ async fn instances_applying_one_file_at_once_all_succeed() {
                  [[schedule]]\nendpoint = \"lab-{n}\"\nstages = [\"devices\"]\nevery_minutes = 30\n\n"
             ));
         }
-        let Ok(file) = declared::read("proxbox.toml", &text, std::path::Path::new("."), &env) else {
+        let Ok(file) = declared::read("proxbox.toml", &text, std::path::Path::new("."), &env)
+        else {
             panic!("the file is refused:\n{text}")
         };
         let (a, b) = tokio::join!(
             declared::apply::apply(&first, &secrets, &base, &file, false),
             declared::apply::apply(&second, &secrets, &base, &file, false),
         );
-        assert!(a.is_ok() && b.is_ok(), "round {round}: {:?} / {:?}", a.err(), b.err());
+        assert!(
+            a.is_ok() && b.is_ok(),
+            "round {round}: {:?} / {:?}",
+            a.err(),
+            b.err()
+        );
         let endpoints = first.proxmox_endpoints().await.unwrap();
         assert_eq!(endpoints.len(), round + 1, "round {round}");
-        assert_eq!(first.schedules().await.unwrap().len(), round + 1, "round {round}");
+        assert_eq!(
+            first.schedules().await.unwrap().len(),
+            round + 1,
+            "round {round}"
+        );
     }
     first.close().await;
     second.close().await;

@@ -324,7 +324,11 @@ async fn viewers_of_an_endpoint_page_share_one_read_of_proxmox() {
     let pages = futures::future::join_all((0..12).map(|_| lab.app.get_text(&path))).await;
     let again = lab.app.get_text(&path).await;
     for page in pages.iter().chain([&again]) {
-        assert_eq!(texts(page, "cluster-name"), vec![lab.cluster.clone()], "{page}");
+        assert_eq!(
+            texts(page, "cluster-name"),
+            vec![lab.cluster.clone()],
+            "{page}"
+        );
     }
     let version_reads = lab
         .sim

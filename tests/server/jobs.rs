@@ -176,7 +176,9 @@ async fn a_job_left_running_by_a_dead_process_is_failed_and_can_run_again() {
 async fn a_schedule_of_a_disabled_endpoint_starts_nothing() {
     use sqlx::Connection;
     let lab = JobsLab::start(Backend::Sqlite, "off", 83, 1).await;
-    let mut conn = sqlx::SqliteConnection::connect(&lab.app.db_url).await.unwrap();
+    let mut conn = sqlx::SqliteConnection::connect(&lab.app.db_url)
+        .await
+        .unwrap();
     sqlx::query("UPDATE proxmox_endpoints SET enabled = 0")
         .execute(&mut conn)
         .await
@@ -184,18 +186,40 @@ async fn a_schedule_of_a_disabled_endpoint_starts_nothing() {
     let schedule = lab
         .app
         .db
-        .save_schedule(lab.endpoint_id, "devices", &ScheduleRule::Every { secs: 1 }, true)
+        .save_schedule(
+            lab.endpoint_id,
+            "devices",
+            &ScheduleRule::Every { secs: 1 },
+            true,
+        )
         .await
         .unwrap();
-    let first = lab.app.db.schedule(schedule).await.unwrap().unwrap().next_run_at;
+    let first = lab
+        .app
+        .db
+        .schedule(schedule)
+        .await
+        .unwrap()
+        .unwrap()
+        .next_run_at;
     // Three ticks acted on the schedule (each moves its next run on).
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let next = lab.app.db.schedule(schedule).await.unwrap().unwrap().next_run_at;
+        let next = lab
+            .app
+            .db
+            .schedule(schedule)
+            .await
+            .unwrap()
+            .unwrap()
+            .next_run_at;
         if next >= first + 3_000 {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "the schedule's ticks did not come");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the schedule's ticks did not come"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(

@@ -201,3 +201,33 @@ pub fn names(events: &[(i64, SyncEvent)]) -> Vec<&'static str> {
 pub fn assert_status(job: &JobSummary, status: JobStatus) {
     assert_eq!(job.status, status, "{job:?}");
 }
+
+/// A WebSocket client's connection to Proxbox.
+pub type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// The close frame that ends `socket`: its code and reason. Text messages before it are
+/// skipped when `text_allowed`, else they fail the test.
+pub async fn close_frame(
+    socket: &mut Socket,
+    text_allowed: bool,
+) -> (
+    tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode,
+    String,
+) {
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
+            .await
+            .expect("the socket is closed in time");
+        match message {
+            Some(Ok(Message::Close(Some(frame)))) => return (frame.code, frame.reason.to_string()),
+            Some(Ok(Message::Text(text))) if !text_allowed => {
+                panic!("no message before the close: {text}")
+            }
+            Some(Ok(_)) => continue,
+            other => panic!("the socket ends with a close frame, not {other:?}"),
+        }
+    }
+}

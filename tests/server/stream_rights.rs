@@ -16,9 +16,6 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::jobs_support::*;
 use crate::support::*;
 
-type Socket =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 fn ws_url(app: &TestApp) -> String {
     format!("{}/ws", app.base.replace("http://", "ws://"))
 }
@@ -39,7 +36,11 @@ async fn session_of(app: &TestApp, name: &str, password: &str) -> String {
     let csrf = app.csrf_of(&client).await;
     let response = client
         .post(app.url("/api/login"))
-        .form(&[("csrf", csrf.as_str()), ("username", name), ("password", password)])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", name),
+            ("password", password),
+        ])
         .send()
         .await
         .unwrap();
@@ -66,22 +67,6 @@ async fn person(app: &TestApp, name: &str, role: Role) -> String {
     session_of(app, name, password).await
 }
 
-/// The close frame that ends the socket (messages before it are skipped).
-async fn close_of(socket: &mut Socket) -> (CloseCode, String) {
-    loop {
-        let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
-            .await
-            .expect("the socket is closed in time");
-        match message {
-            Some(Ok(Message::Close(Some(frame)))) => {
-                return (frame.code, frame.reason.to_string())
-            }
-            Some(Ok(_)) => continue,
-            other => panic!("the socket ends with a close frame, not {other:?}"),
-        }
-    }
-}
-
 async fn next_text(socket: &mut Socket) -> Value {
     loop {
         let message = tokio::time::timeout(Duration::from_secs(120), socket.next())
@@ -105,7 +90,7 @@ async fn a_revoked_key_loses_its_open_socket() {
     socket.send(Message::Text("ping".into())).await.unwrap();
     assert_eq!(next_text(&mut socket).await["type"], "pong");
     assert!(app.db.delete_api_key("watcher").await.unwrap());
-    let (code, reason) = close_of(&mut socket).await;
+    let (code, reason) = close_frame(&mut socket, true).await;
     assert_eq!(code, CloseCode::Policy);
     assert!(reason.contains("API key was revoked"), "{reason}");
     app.stop().await;
@@ -130,14 +115,17 @@ async fn a_removed_user_loses_the_socket_and_a_demoted_operator_starts_no_sync()
         refused["error"].as_str().unwrap().contains("viewer"),
         "the refusal names the role now: {refused}"
     );
-    assert!(app.db.jobs(None, None, 10).await.unwrap().is_empty(), "no sync started");
+    assert!(
+        app.db.jobs(None, None, 10).await.unwrap().is_empty(),
+        "no sync started"
+    );
 
     let viewer = person(app, "gone", Role::Viewer).await;
     let mut socket = socket_with(app, "cookie", &viewer).await;
     proxbox::server::accounts::remove_user(&app.db, "gone")
         .await
         .unwrap();
-    let (code, reason) = close_of(&mut socket).await;
+    let (code, reason) = close_frame(&mut socket, true).await;
     assert_eq!(code, CloseCode::Policy);
     assert!(reason.contains("session ended"), "{reason}");
     lab.stop().await;
@@ -158,19 +146,28 @@ async fn a_demoted_admin_loses_the_server_log_stream() {
         .await
         .unwrap();
     let mut body = String::new();
-    let ended = tokio::time::timeout(Duration::from_secs(30), read_rest(&mut stream, &mut body)).await;
+    let ended =
+        tokio::time::timeout(Duration::from_secs(30), read_rest(&mut stream, &mut body)).await;
     assert!(ended.is_ok(), "the stream ends: {body}");
     let events = proxbox::server::sse_wire::parse_frames(&body);
     let names: Vec<&str> = events.iter().map(|(_, e)| e.name()).collect();
-    assert!(names.ends_with(&["error_detail", "error", "complete"]), "{names:?}");
-    assert!(body.contains("operator") && body.contains("cannot"), "{body}");
+    assert!(
+        names.ends_with(&["error_detail", "error", "complete"]),
+        "{names:?}"
+    );
+    assert!(
+        body.contains("operator") && body.contains("cannot"),
+        "{body}"
+    );
     app.stop().await;
 }
 
 #[tokio::test]
 async fn a_socket_that_has_not_authenticated_sends_small_messages_only() {
     let app = TestApp::start(Backend::Sqlite).await;
-    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url(&app)).await.unwrap();
+    let (mut socket, _) = tokio_tungstenite::connect_async(ws_url(&app))
+        .await
+        .unwrap();
     let huge = "x".repeat(MAX_CLIENT_MESSAGE * 64);
     // The server may close before the whole message is written: either way it is refused.
     let _ = socket.send(Message::Text(huge.into())).await;
@@ -187,7 +184,10 @@ async fn a_socket_that_has_not_authenticated_sends_small_messages_only() {
     .expect("the socket is closed in time");
     if let Some(code) = closed {
         assert!(
-            matches!(code, CloseCode::Size | CloseCode::Policy | CloseCode::Protocol),
+            matches!(
+                code,
+                CloseCode::Size | CloseCode::Policy | CloseCode::Protocol
+            ),
             "{code:?}"
         );
     }
@@ -202,7 +202,12 @@ async fn only_so_many_sockets_wait_for_credentials_at_once() {
     let app = TestApp::start(Backend::Sqlite).await;
     let mut waiting = Vec::new();
     for _ in 0..MAX_AWAITING_CREDENTIALS {
-        waiting.push(tokio_tungstenite::connect_async(ws_url(&app)).await.unwrap().0);
+        waiting.push(
+            tokio_tungstenite::connect_async(ws_url(&app))
+                .await
+                .unwrap()
+                .0,
+        );
     }
     let refused = tokio_tungstenite::connect_async(ws_url(&app)).await;
     match refused {
@@ -219,7 +224,9 @@ async fn only_so_many_sockets_wait_for_credentials_at_once() {
         .unwrap();
     let first = &mut waiting[0];
     first
-        .send(Message::Text(serde_json::json!({ "api_key": key }).to_string().into()))
+        .send(Message::Text(
+            serde_json::json!({ "api_key": key }).to_string().into(),
+        ))
         .await
         .unwrap();
     first.send(Message::Text("ping".into())).await.unwrap();
@@ -286,7 +293,11 @@ async fn a_password_change_guesses_no_faster_than_a_login() {
     let csrf = app.csrf_of(&client).await;
     client
         .post(app.url("/api/login"))
-        .form(&[("csrf", csrf.as_str()), ("username", "victim"), ("password", password)])
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "victim"),
+            ("password", password),
+        ])
         .send()
         .await
         .unwrap();
@@ -311,13 +322,21 @@ async fn a_password_change_guesses_no_faster_than_a_login() {
         }
     };
     // Many guesses at once: all answered, wrong ones refused, and then the lock holds.
-    let guesses = futures::future::join_all((0..40).map(|i| attempt(format!("guess number {i}")))).await;
+    let guesses =
+        futures::future::join_all((0..40).map(|i| attempt(format!("guess number {i}")))).await;
     assert!(
         guesses.iter().all(|s| *s == 422 || *s == 429),
         "{guesses:?}"
     );
-    assert!(guesses.iter().any(|s| *s == 429), "the guesses are throttled: {guesses:?}");
-    assert_eq!(attempt(password.into()).await, 429, "locked even for the right one");
+    assert!(
+        guesses.iter().any(|s| *s == 429),
+        "the guesses are throttled: {guesses:?}"
+    );
+    assert_eq!(
+        attempt(password.into()).await,
+        429,
+        "locked even for the right one"
+    );
     let user = app.db.user_by_name("victim").await.unwrap().unwrap();
     assert!(proxbox::server::auth::verify_password(user.password_hash, password.into()).await);
     app.stop().await;

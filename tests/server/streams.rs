@@ -415,26 +415,9 @@ async fn a_socket_without_a_valid_key_first_is_closed_with_the_reason() {
     use tokio_tungstenite::tungstenite::Message;
 
     let lab = JobsLab::start(Backend::Sqlite, "wskey", 112, 1).await;
-    async fn closed_with(
-        mut socket: tokio_tungstenite::WebSocketStream<
-            tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-        >,
-        first: &str,
-    ) -> (CloseCode, String) {
+    async fn closed_with(mut socket: Socket, first: &str) -> (CloseCode, String) {
         socket.send(Message::Text(first.into())).await.unwrap();
-        loop {
-            let message = tokio::time::timeout(Duration::from_secs(30), socket.next())
-                .await
-                .expect("an answer in time");
-            match message {
-                Some(Ok(Message::Close(Some(frame)))) => {
-                    return (frame.code, frame.reason.to_string())
-                }
-                Some(Ok(Message::Text(text))) => panic!("no message before the key: {text}"),
-                Some(Ok(_)) => continue,
-                other => panic!("the socket ends with a close frame, not {other:?}"),
-            }
-        }
+        close_frame(&mut socket, false).await
     }
     let (code, reason) = closed_with(bare_socket(&lab).await, r#"{"api_key": "not-a-key"}"#).await;
     assert_eq!(code, CloseCode::Policy);

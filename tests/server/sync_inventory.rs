@@ -243,7 +243,11 @@ async fn the_inventory_follows_proxmox(backend: Backend, seed: u64) {
         .filter(|r| r.stale_since.is_some())
         .map(|r| r.key.as_str())
         .collect();
-    assert_eq!(stale, [removed_backup.as_str()], "only the vanished backup is stale");
+    assert_eq!(
+        stale,
+        [removed_backup.as_str()],
+        "only the vanished backup is stale"
+    );
     let backups = keys(&stored_backups);
     assert!(backups.contains(&new_backup_volid));
     assert!(!keys(&rows(&db, endpoint, RecordKind::Snapshot).await)
@@ -287,7 +291,10 @@ async fn the_inventory_follows_proxmox(backend: Backend, seed: u64) {
         .filter(|(phase, ..)| phase == "backups")
         .map(|(_, _, name, status)| (name, status))
         .collect();
-    assert_eq!(fifth_backups, [(removed_backup.clone(), ItemStatus::Deleted)]);
+    assert_eq!(
+        fifth_backups,
+        [(removed_backup.clone(), ItemStatus::Deleted)]
+    );
     let entries = journal_entries(&netbox, &vms).await;
 
     // The same volume found again (a storage mounted back): stored again, no second entry.
@@ -304,7 +311,11 @@ async fn the_inventory_follows_proxmox(backend: Backend, seed: u64) {
         [("backup".to_string(), ItemStatus::Created)],
         "stored again, without a journal entry"
     );
-    assert_eq!(journal_entries(&netbox, &vms).await, entries, "one entry per volume, ever");
+    assert_eq!(
+        journal_entries(&netbox, &vms).await,
+        entries,
+        "one entry per volume, ever"
+    );
     assert!(keys(&rows(&db, endpoint, RecordKind::Backup).await).contains(&removed_backup));
 
     cleanup(&netbox, &name).await;
@@ -348,6 +359,86 @@ async fn a_dry_run_of_the_inventory_stores_nothing() {
             "{kind:?} stored in a dry run"
         );
     }
+    cleanup(&netbox, &name).await;
+    sim.stop().await;
+}
+
+/// A task read stops at its cap; the next syncs read the gap below what is stored, down to
+/// the retention, until every task inside it is stored. Tasks Proxmox answers outside the
+/// window asked for (a replay of recorded answers ignores `since`) are never taken: the
+/// 40-day-old ones are not stored, and a resync writes no task record.
+#[tokio::test]
+async fn the_task_history_fills_the_gap_below_a_capped_read_and_keeps_to_its_window() {
+    use proxbox::server::sync::context::RunOptions;
+    let (netbox, name, sim) = scenario("taskgap", 87, 1, 6).await;
+    let (_test_db, db, endpoint) = proxbox_db(Backend::Sqlite).await;
+    let retention = RunOptions::default().task_retention.as_secs() as i64;
+    let (inside, outside): (BTreeSet<String>, BTreeSet<String>) = {
+        let c = sim.state.cluster.read().await;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        let (inside, outside): (Vec<_>, Vec<_>) =
+            c.tasks.iter().partition(|t| t.starttime >= now - retention);
+        (
+            inside.iter().map(|t| t.upid.clone()).collect(),
+            outside.iter().map(|t| t.upid.clone()).collect(),
+        )
+    };
+    assert!(
+        !outside.is_empty(),
+        "the simulator has tasks older than the retention"
+    );
+    let cap = 7;
+    let capped = RunOptions {
+        task_read_cap: cap,
+        ..Default::default()
+    };
+    let mut syncs = 0;
+    loop {
+        let ran = run_on(
+            &db,
+            &netbox,
+            &sim,
+            endpoint,
+            &[Stage::TaskHistory],
+            capped.clone(),
+        )
+        .await;
+        assert!(ran.outcome.ok, "{:?}", ran.outcome.error);
+        syncs += 1;
+        let stored = keys(&rows(&db, endpoint, RecordKind::Task).await);
+        assert!(
+            stored.is_subset(&inside),
+            "only tasks inside the retention are stored"
+        );
+        if stored == inside {
+            break;
+        }
+        assert!(
+            syncs <= inside.len() / (cap - 1) + 2,
+            "the gap does not close: {} of {} tasks after {syncs} syncs",
+            stored.len(),
+            inside.len()
+        );
+    }
+    assert!(
+        syncs > 1,
+        "{} tasks, a cap of {cap}: several syncs",
+        inside.len()
+    );
+
+    // Proxmox answering every task whatever the window: nothing is written.
+    sim.state.cluster.write().await.tasks_ignore_window = true;
+    let again = run_on(&db, &netbox, &sim, endpoint, &[Stage::TaskHistory], capped).await;
+    assert!(again.outcome.ok, "{:?}", again.outcome.error);
+    assert_eq!(
+        again.inventory_changes(),
+        vec![],
+        "a resync writes no task record"
+    );
+    assert_eq!(keys(&rows(&db, endpoint, RecordKind::Task).await), inside);
     cleanup(&netbox, &name).await;
     sim.stop().await;
 }

@@ -62,7 +62,10 @@ impl Drop for OwnNetbox {
 }
 
 /// The objects of these kinds, by kind and id, as NetBox answers them.
-async fn snapshot(netbox: &NetboxClient, query: &[(&str, String)]) -> BTreeMap<(String, u64), Value> {
+async fn snapshot(
+    netbox: &NetboxClient,
+    query: &[(&str, String)],
+) -> BTreeMap<(String, u64), Value> {
     let mut out = BTreeMap::new();
     for path in [
         "virtualization/clusters/",
@@ -72,19 +75,30 @@ async fn snapshot(netbox: &NetboxClient, query: &[(&str, String)]) -> BTreeMap<(
         "ipam/ip-addresses/",
         "dcim/mac-addresses/",
     ] {
-        let mut query: Vec<(String, String)> =
-            query.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        let mut query: Vec<(String, String)> = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
         query.push(("limit".into(), "1000".into()));
-        let page = netbox.request(Method::GET, path, &query, None).await.unwrap();
+        let page = netbox
+            .request(Method::GET, path, &query, None)
+            .await
+            .unwrap();
         for object in page["results"].as_array().unwrap() {
-            out.insert((path.to_string(), object["id"].as_u64().unwrap()), object.clone());
+            out.insert(
+                (path.to_string(), object["id"].as_u64().unwrap()),
+                object.clone(),
+            );
         }
     }
     out
 }
 
 async fn create(netbox: &NetboxClient, path: &str, body: Value) -> u64 {
-    let made = netbox.request(Method::POST, path, &[], Some(&body)).await.unwrap();
+    let made = netbox
+        .request(Method::POST, path, &[], Some(&body))
+        .await
+        .unwrap();
     made["id"].as_u64().unwrap()
 }
 
@@ -181,12 +195,20 @@ async fn after_a_restore_proxbox_changes_none_of_the_objects_that_took_its_ids()
     fill_as_another_tool(&netbox, vms_made, cursor.settled_change as u64).await;
     let theirs = snapshot(&netbox, &[]).await;
     // The other tool's objects took ids Proxbox remembers, of every kind.
-    for path in ["virtual-machines", "interfaces", "virtual-disks", "ip-addresses"] {
+    for path in [
+        "virtual-machines",
+        "interfaces",
+        "virtual-disks",
+        "ip-addresses",
+    ] {
         let reused = theirs
             .keys()
             .filter(|(p, id)| p.contains(path) && ours_before.contains_key(&(p.clone(), *id)))
             .count();
-        assert!(reused > 0, "no {path} id was taken again; the test proves nothing");
+        assert!(
+            reused > 0,
+            "no {path} id was taken again; the test proves nothing"
+        );
     }
 
     let ran = sync(&db, &netbox, &sim, endpoint_id, &Stage::ALL).await;
@@ -210,7 +232,9 @@ async fn after_a_restore_proxbox_changes_none_of_the_objects_that_took_its_ids()
         .collect();
     assert_eq!(identities.len(), guests, "each records its guest");
     assert!(
-        vms.iter().all(|vm| !theirs.contains_key(&("virtualization/virtual-machines/".to_string(), vm.id))),
+        vms.iter().all(
+            |vm| !theirs.contains_key(&("virtualization/virtual-machines/".to_string(), vm.id))
+        ),
         "no VM of Proxbox's is one of theirs"
     );
     let discovery = format!("{:?}", ran.events);

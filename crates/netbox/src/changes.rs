@@ -41,7 +41,10 @@ impl Change {
                 .to_string(),
             object_type: value.get("changed_object_type")?.as_str()?.to_string(),
             object_id: value.get("changed_object_id")?.as_u64()?,
-            time: value.get("time").and_then(Value::as_str).map(str::to_string),
+            time: value
+                .get("time")
+                .and_then(Value::as_str)
+                .map(str::to_string),
         })
     }
 }

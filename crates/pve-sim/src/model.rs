@@ -197,6 +197,10 @@ pub struct Cluster {
     /// The "now" the history was generated for (Unix seconds).
     #[serde(default)]
     pub now: i64,
+    /// Task lists answer every task whatever `since` / `until` ask, as a replay of answers
+    /// recorded from real servers does (off unless a test turns it on).
+    #[serde(default)]
+    pub tasks_ignore_window: bool,
     next_mac: u32,
 }
 
@@ -256,6 +260,7 @@ impl Cluster {
             storages: Vec::new(),
             backup_jobs: Vec::new(),
             now: 0,
+            tasks_ignore_window: false,
             next_mac: 1,
         };
         for n in 0..spec.nodes.max(1) {

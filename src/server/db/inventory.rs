@@ -91,7 +91,10 @@ fn stored((key, node, vmid, at, body, changed_at, stale_since, last_seen): Row) 
 
 impl Db {
     /// Node → how far back its stored task history is complete (Unix seconds).
-    pub async fn task_history_reach(&self, endpoint_id: i64) -> Result<HashMap<String, i64>, DbError> {
+    pub async fn task_history_reach(
+        &self,
+        endpoint_id: i64,
+    ) -> Result<HashMap<String, i64>, DbError> {
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT node, complete_from FROM task_history_reach WHERE endpoint_id = $1",
         )

@@ -55,7 +55,8 @@ async fn apply_once(
     let current = read_current(db, secrets, base)
         .await
         .map_err(Stopped::Failed)?;
-    let changes = plan(declared, &current).map_err(|refused| Stopped::Failed(refused.to_string()))?;
+    let changes =
+        plan(declared, &current).map_err(|refused| Stopped::Failed(refused.to_string()))?;
     if dry_run {
         return Ok(changes);
     }

@@ -161,7 +161,8 @@ pub fn plan(declared: &Declared, current: &Current) -> Result<Vec<Change>, Refus
                 .proxmox
                 .iter()
                 .find(|input| {
-                    input.url == row.url && !current.proxmox.iter().any(|(r, _)| r.name == input.name)
+                    input.url == row.url
+                        && !current.proxmox.iter().any(|(r, _)| r.name == input.name)
                 })
                 .map(|input| input.name.clone());
             changes.push(Change::RemoveProxmox {

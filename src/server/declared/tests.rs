@@ -161,7 +161,12 @@ fn the_example_shipped_in_the_release_archive_is_accepted() {
 }
 
 /// A stored Proxmox endpoint as the plan reads it.
-fn stored_endpoint(id: i64, name: &str, url: &str, managed_by: Option<&str>) -> (ProxmoxEndpointRow, Option<String>) {
+fn stored_endpoint(
+    id: i64,
+    name: &str,
+    url: &str,
+    managed_by: Option<&str>,
+) -> (ProxmoxEndpointRow, Option<String>) {
     let row = ProxmoxEndpointRow {
         id,
         name: name.into(),
@@ -189,22 +194,40 @@ fn current_with(proxmox: Vec<(ProxmoxEndpointRow, Option<String>)>) -> plan::Cur
     }
 }
 
+/// A file that declares one Proxmox endpoint, at pve1, under `name`.
+fn one_endpoint_named(name: &str) -> Declared {
+    let text = format!(
+        "[[proxmox]]\nname = \"{name}\"\nurl = \"https://pve1.example.com:8006\"\n\
+         token_id = \"root@pam!proxbox\"\ntoken_secret_env = \"LAB_SECRET\"\n"
+    );
+    match read_text(&text) {
+        Ok(declared) => declared,
+        Err(_) => panic!("{}", refusal_of(&text)),
+    }
+}
+
 #[test]
 fn only_what_this_file_declared_is_removed() {
-    let text = r#"
-[[proxmox]]
-name = "lab"
-url = "https://pve1.example.com:8006"
-token_id = "root@pam!proxbox"
-token_secret_env = "LAB_SECRET"
-"#;
-    let Ok(declared) = read_text(text) else {
-        panic!("{}", refusal_of(text))
-    };
+    let declared = one_endpoint_named("lab");
     let current = current_with(vec![
-        stored_endpoint(1, "lab", "https://pve1.example.com:8006", Some("proxbox.toml")),
-        stored_endpoint(2, "gone", "https://pve2.example.com:8006", Some("proxbox.toml")),
-        stored_endpoint(3, "theirs", "https://pve3.example.com:8006", Some("/etc/other.toml")),
+        stored_endpoint(
+            1,
+            "lab",
+            "https://pve1.example.com:8006",
+            Some("proxbox.toml"),
+        ),
+        stored_endpoint(
+            2,
+            "gone",
+            "https://pve2.example.com:8006",
+            Some("proxbox.toml"),
+        ),
+        stored_endpoint(
+            3,
+            "theirs",
+            "https://pve3.example.com:8006",
+            Some("/etc/other.toml"),
+        ),
         stored_endpoint(4, "by-hand", "https://pve4.example.com:8006", None),
     ]);
     let Ok(changes) = plan::plan(&declared, &current) else {
@@ -220,16 +243,7 @@ token_secret_env = "LAB_SECRET"
 
 #[test]
 fn a_rename_is_said_to_be_a_removal_and_an_add() {
-    let text = r#"
-[[proxmox]]
-name = "lab-renamed"
-url = "https://pve1.example.com:8006"
-token_id = "root@pam!proxbox"
-token_secret_env = "LAB_SECRET"
-"#;
-    let Ok(declared) = read_text(text) else {
-        panic!("{}", refusal_of(text))
-    };
+    let declared = one_endpoint_named("lab-renamed");
     let current = current_with(vec![stored_endpoint(
         1,
         "lab",

@@ -18,10 +18,10 @@ use tokio::task::JoinSet;
 use super::follow::{Followed, JobFollower};
 use super::ws_commands::{self, Command, Incoming};
 use super::{enqueue, SyncParams};
+use crate::error::AppError;
 use crate::events::SyncEvent;
 use crate::models::{Broadcast, JobStatus, Permission};
 use crate::server::auth::policy::{self, Need};
-use crate::error::AppError;
 use crate::server::auth::{cross_site_refusal, recheck, Caller, RequestAuth};
 use crate::server::crypto::token_hash;
 use crate::server::jobs::going_down;
@@ -236,7 +236,8 @@ async fn rights_now(state: &AppState, auth: &RequestAuth) -> Result<RequestAuth,
 fn close_reason(refusal: &AppError) -> String {
     let reason = match refusal {
         AppError::Unauthorized => {
-            "the session ended or the API key was revoked: log in again or use a valid key".to_string()
+            "the session ended or the API key was revoked: log in again or use a valid key"
+                .to_string()
         }
         other => format!("no longer allowed: {other}"),
     };

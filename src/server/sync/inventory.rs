@@ -500,13 +500,34 @@ mod tests {
             remove_stale_since_before: at,
         };
         let mut backup = stored("nfs:backup/vzdump-qemu-100.vma.zst", "{}");
-        let first = plan_records(RecordKind::Backup, 1, grace_ends(1_000), &[backup.clone()], vec![], |_| true);
+        let first = plan_records(
+            RecordKind::Backup,
+            1,
+            grace_ends(1_000),
+            &[backup.clone()],
+            vec![],
+            |_| true,
+        );
         assert_eq!(first.stale.len(), 1, "first found gone: stale");
         assert!(first.removes.is_empty(), "not removed at once");
         backup.stale_since = Some(5_000);
-        let inside = plan_records(RecordKind::Backup, 1, grace_ends(5_000), &[backup.clone()], vec![], |_| true);
+        let inside = plan_records(
+            RecordKind::Backup,
+            1,
+            grace_ends(5_000),
+            &[backup.clone()],
+            vec![],
+            |_| true,
+        );
         assert!(inside.writes_nothing(), "inside the grace: kept as it is");
-        let after = plan_records(RecordKind::Backup, 1, grace_ends(5_001), &[backup.clone()], vec![], |_| true);
+        let after = plan_records(
+            RecordKind::Backup,
+            1,
+            grace_ends(5_001),
+            &[backup.clone()],
+            vec![],
+            |_| true,
+        );
         assert_eq!(after.removes.len(), 1, "after the grace: removed");
         let back = plan_records(
             RecordKind::Backup,
@@ -516,7 +537,10 @@ mod tests {
             vec![record("nfs:backup/vzdump-qemu-100.vma.zst", "{}")],
             |_| true,
         );
-        assert!(back.creates.is_empty(), "a backup back is the one stored, not new");
+        assert!(
+            back.creates.is_empty(),
+            "a backup back is the one stored, not new"
+        );
         assert_eq!(back.updates.len(), 1, "and no longer stale");
     }
 

@@ -151,8 +151,9 @@ pub(super) async fn node_tasks(
         .filter(|t| {
             t.node == node
                 && q.vmid.is_none_or(|v| t.id == v.to_string())
-                && q.since.is_none_or(|s| t.starttime >= s)
-                && q.until.is_none_or(|u| t.starttime <= u)
+                && (c.tasks_ignore_window
+                    || (q.since.is_none_or(|s| t.starttime >= s)
+                        && q.until.is_none_or(|u| t.starttime <= u)))
         })
         .skip(q.start.unwrap_or(0))
         .take(q.limit.unwrap_or(50))

@@ -90,7 +90,10 @@ impl CursorEntry {
 
     /// Moves on to the newest of `changes`.
     pub(super) fn newest(current: Option<CursorEntry>, changes: &[Change]) -> Option<CursorEntry> {
-        let newest = changes.iter().max_by_key(|c| c.id).and_then(CursorEntry::of);
+        let newest = changes
+            .iter()
+            .max_by_key(|c| c.id)
+            .and_then(CursorEntry::of);
         match (current, newest) {
             (Some(current), Some(newest)) if current.id > newest.id => Some(current),
             (current, None) => current,

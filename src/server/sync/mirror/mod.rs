@@ -121,7 +121,11 @@ impl Inner {
             full_read_at: self.full_read_at,
             version: self.base_version.unwrap_or(0),
             shape: kinds::shape(),
-            cursor_entry: self.cursor.as_ref().map(CursorEntry::text).unwrap_or_default(),
+            cursor_entry: self
+                .cursor
+                .as_ref()
+                .map(CursorEntry::text)
+                .unwrap_or_default(),
         }
     }
 
@@ -201,21 +205,31 @@ impl Mirror {
                 && s.state.shape == kinds::shape()
         });
         let Some(stored) = reuse else {
-            return self.rebuild(netbox, inner, latest, now, "the copy of NetBox is being rebuilt").await;
+            return self
+                .rebuild(
+                    netbox,
+                    inner,
+                    latest,
+                    now,
+                    "the copy of NetBox is being rebuilt",
+                )
+                .await;
         };
         let remembered = CursorEntry::parse(&stored.state.cursor_entry);
         if let Some(remembered) = &remembered {
-            let now_there = netbox
-                .changes_with_ids(&[remembered.id])
-                .await
-                .map_err(|e| format!("NetBox's change log could not be read: {}", e.message))?;
-            if now_there.first().and_then(CursorEntry::of).as_ref() != Some(remembered) {
+            if entry_at(netbox, remembered.id).await?.as_ref() != Some(remembered) {
                 tracing::warn!(
                     entry = remembered.id,
                     "NetBox's change log was rewritten (restored from a backup?): rebuilding the copy, re-adopting by what NetBox holds now"
                 );
                 return self
-                    .rebuild(netbox, inner, latest, now, "NetBox's change log was rewritten, as by a restore from a backup")
+                    .rebuild(
+                        netbox,
+                        inner,
+                        latest,
+                        now,
+                        "NetBox's change log was rewritten, as by a restore from a backup",
+                    )
                     .await;
             }
         }
@@ -263,12 +277,7 @@ impl Mirror {
         inner.start_over(latest, now);
         inner.cursor = match latest {
             0 => None,
-            id => netbox
-                .changes_with_ids(&[id])
-                .await
-                .map_err(|e| format!("NetBox's change log could not be read: {}", e.message))?
-                .first()
-                .and_then(CursorEntry::of),
+            id => entry_at(netbox, id).await?,
         };
         *self.lock() = inner;
         Ok(format!("full reads ({why})"))
@@ -550,6 +559,15 @@ impl Mirror {
             .await
             .map_err(|e| e.to_string())
     }
+}
+
+/// The change log entry with this id as NetBox holds it now, if it does.
+async fn entry_at(netbox: &NetboxClient, id: u64) -> Result<Option<CursorEntry>, String> {
+    let entries = netbox
+        .changes_with_ids(&[id])
+        .await
+        .map_err(|e| format!("NetBox's change log could not be read: {}", e.message))?;
+    Ok(entries.first().and_then(CursorEntry::of))
 }
 
 impl WriteObserver for Mirror {

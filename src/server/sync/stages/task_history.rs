@@ -164,7 +164,9 @@ pub async fn run(
         let mut read_windows: HashMap<String, Vec<Window>> = HashMap::new();
         let mut reach_after: Vec<(String, i64)> = Vec::new();
         while let Some(joined) = reads.join_next().await {
-            let Ok((node, windows, top, gap)) = joined else { continue };
+            let Ok((node, windows, top, gap)) = joined else {
+                continue;
+            };
             let unread = |report: &mut StageReport<'_>, e: proxbox_pve::PveError| {
                 report_unread(
                     report,
@@ -198,12 +200,11 @@ pub async fn run(
                     reach_after.push((node.clone(), next));
                 }
             }
-            let read_tasks = top
-                .iter()
-                .filter(|t| windows.top.holds(t.starttime))
-                .chain(gap.iter().flatten().filter(|t| {
-                    windows.gap.is_some_and(|w| w.holds(t.starttime))
-                }));
+            let read_tasks = top.iter().filter(|t| windows.top.holds(t.starttime)).chain(
+                gap.iter()
+                    .flatten()
+                    .filter(|t| windows.gap.is_some_and(|w| w.holds(t.starttime))),
+            );
             wanted.extend(read_tasks.filter_map(|t| {
                 record(t, &view, for_guest && !node_read.contains(t.upid.as_str()))
             }));
@@ -298,10 +299,18 @@ pub fn node_windows(stored: &[&TaskRecord], reach: Option<i64>, cutoff: i64) -> 
     }
 }
 
-/// How far back the node's history is complete after reads that answered: `top` (newest
-/// first, at most `cap`) and, when one was read, `gap`. A read that stopped at its cap is
-/// complete only down to its oldest task (inclusive: tasks of that second may be cut, and
-/// are read again). `None`: unchanged.
+/// Where a newest-first read of `window` that stopped at its cap (`cap` tasks answered)
+/// left off: its oldest task, while that is still inside the window (tasks of that second
+/// may be cut, and are read again); `None` when the read covered the window.
+fn cut_short_at(window: Window, tasks: &[Task], cap: usize) -> Option<i64> {
+    let oldest = tasks.iter().filter_map(|t| t.starttime).min()?;
+    let inside = oldest >= window.since;
+    (tasks.len() >= cap && inside).then(|| window.until.map_or(oldest, |until| oldest.min(until)))
+}
+
+/// How far back the node's history is complete after reads that answered: `top` and, when
+/// one was read, `gap` (each newest first, at most `cap`). A read cut short is complete only
+/// down to where it left off. `None`: unchanged.
 pub fn reach_after_reads(
     windows: &NodeWindows,
     top: &[Task],
@@ -309,15 +318,14 @@ pub fn reach_after_reads(
     cap: usize,
     cutoff: i64,
 ) -> Option<i64> {
-    let oldest = |tasks: &[Task]| tasks.iter().filter_map(|t| t.starttime).min();
-    if top.len() >= cap {
-        return oldest(top);
+    if let Some(left_off) = cut_short_at(windows.top, top, cap) {
+        return Some(left_off);
     }
     match (windows.gap, gap) {
         // The gap was to be read and was not: as it was.
         (Some(_), None) => None,
-        (Some(_), Some(gap)) if gap.len() >= cap => oldest(gap),
-        _ => Some(cutoff),
+        (Some(window), Some(gap)) => Some(cut_short_at(window, gap, cap).unwrap_or(cutoff)),
+        (None, _) => Some(cutoff),
     }
 }
 
@@ -361,17 +369,36 @@ mod tests {
         let stored: Vec<&TaskRecord> = stored.iter().collect();
         // Complete back to 400: the gap is [100, 400], the new tasks from 900 on.
         let windows = node_windows(&stored, Some(400), 100);
-        assert_eq!(windows.top, Window { since: 900, until: None });
-        assert_eq!(windows.gap, Some(Window { since: 100, until: Some(400) }));
+        assert_eq!(
+            windows.top,
+            Window {
+                since: 900,
+                until: None
+            }
+        );
+        assert_eq!(
+            windows.gap,
+            Some(Window {
+                since: 100,
+                until: Some(400)
+            })
+        );
         // Complete back to the cutoff (or below it, as time passes): no gap.
         assert_eq!(node_windows(&stored, Some(100), 100).gap, None);
         assert_eq!(node_windows(&stored, Some(50), 100).gap, None);
         // No reach recorded (stored before reaches were): from the oldest stored task.
         assert_eq!(
             node_windows(&stored, None, 100).gap,
-            Some(Window { since: 100, until: Some(500) })
+            Some(Window {
+                since: 100,
+                until: Some(500)
+            })
         );
-        assert_eq!(node_windows(&[], None, 100).gap, None, "nothing stored: no gap");
+        assert_eq!(
+            node_windows(&[], None, 100).gap,
+            None,
+            "nothing stored: no gap"
+        );
     }
 
     #[test]
@@ -381,26 +408,61 @@ mod tests {
         let top = listed(&[990, 980, 970]);
         assert_eq!(reach_after_reads(&first, &top, None, 3, 100), Some(970));
         // Not cut: complete down to the cutoff.
-        assert_eq!(reach_after_reads(&first, &top[..2], None, 3, 100), Some(100));
+        assert_eq!(
+            reach_after_reads(&first, &top[..2], None, 3, 100),
+            Some(100)
+        );
         // A gap read cut at its cap, then one that is not.
         let stored = [task(970, Some("OK"))];
         let stored: Vec<&TaskRecord> = stored.iter().collect();
         let second = node_windows(&stored, Some(970), 100);
         let gap = listed(&[970, 960, 950]);
-        assert_eq!(reach_after_reads(&second, &[], Some(&gap), 3, 100), Some(950));
-        assert_eq!(reach_after_reads(&second, &[], Some(&gap[..1]), 3, 100), Some(100));
+        assert_eq!(
+            reach_after_reads(&second, &[], Some(&gap), 3, 100),
+            Some(950)
+        );
+        assert_eq!(
+            reach_after_reads(&second, &[], Some(&gap[..1]), 3, 100),
+            Some(100)
+        );
         // The gap's read failed: the reach stays.
         assert_eq!(reach_after_reads(&second, &[], None, 3, 100), None);
+        // A replay that ignores the window answers newer tasks than the gap asked for: they
+        // prove nothing about the gap, and the reach never moves up.
+        let replayed = listed(&[990, 980, 970]);
+        assert_eq!(
+            reach_after_reads(&second, &[], Some(&replayed), 3, 100),
+            Some(970)
+        );
+        // Nor does a top read that reached below its window.
+        let covering = listed(&[990, 980, 50]);
+        assert_eq!(
+            reach_after_reads(&first, &covering, None, 3, 100),
+            Some(100)
+        );
     }
 
     #[test]
     fn tasks_outside_the_window_asked_for_are_not_taken() {
-        let window = Window { since: 100, until: Some(400) };
-        let table = [(Some(99), false), (Some(100), true), (Some(400), true), (Some(401), false), (None, false)];
+        let window = Window {
+            since: 100,
+            until: Some(400),
+        };
+        let table = [
+            (Some(99), false),
+            (Some(100), true),
+            (Some(400), true),
+            (Some(401), false),
+            (None, false),
+        ];
         for (started, expected) in table {
             assert_eq!(window.holds(started), expected, "{started:?}");
         }
-        assert!(Window { since: 100, until: None }.holds(Some(i64::MAX)));
+        assert!(Window {
+            since: 100,
+            until: None
+        }
+        .holds(Some(i64::MAX)));
     }
 
     #[test]

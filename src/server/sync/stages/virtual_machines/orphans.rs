@@ -59,10 +59,7 @@ pub(super) fn due_orphans(
             let still_its_vm = existing
                 .get(&netbox_id)
                 .is_some_and(|vm| still_ours(*vm, &identity, None));
-            if still_its_vm
-                && !adopter.is_claimed(netbox_id)
-                && inputs.now_ms - since >= grace_ms
-            {
+            if still_its_vm && !adopter.is_claimed(netbox_id) && inputs.now_ms - since >= grace_ms {
                 due.push(Orphan {
                     endpoint_id,
                     identity,
