@@ -18,7 +18,7 @@ use proxbox::server::sync::managed::{
 };
 use proxbox::server::sync::stages::virtual_machines::tags::TEMPLATE_TAG;
 use proxbox_netbox::models::{
-    Cluster, Device, IpAddress, MacAddress, VirtualDisk, VirtualMachine, VmInterface,
+    Cluster, Device, IpAddress, JournalEntry, MacAddress, VirtualDisk, VirtualMachine, VmInterface,
 };
 use proxbox_netbox::{NbError, NetboxClient};
 use proxbox_pve::GuestKind;
@@ -68,6 +68,7 @@ async fn check(
     }
 
     let vm_ids: Vec<u64> = vms.iter().map(|v| v.id).collect();
+    check_journal(netbox, sim, &vms, out).await?;
     let (interfaces, disks) = tokio::try_join!(
         netbox.list_in::<VmInterface, _>("virtual_machine_id", &vm_ids),
         netbox.list_in::<VirtualDisk, _>("virtual_machine_id", &vm_ids),
@@ -273,6 +274,17 @@ fn check_interfaces(
             if !right.is_empty() && !primary.is_some_and(|p| right.contains(&p)) {
                 out.push(format!("{at}: primary MAC {primary:?} is not its {mac}"));
             }
+            // A `tag=` makes the interface an access port on that VLAN; none, no VLAN.
+            let mode = interface.mode.as_ref().map(|m| m.value.as_str());
+            let vlan = interface.untagged_vlan.is_some();
+            let expected_mode = nic.tag.map(|_| "access");
+            if mode != expected_mode || vlan != nic.tag.is_some() {
+                out.push(format!(
+                    "{at}: mode {mode:?} with{} an untagged VLAN, expected {expected_mode:?} for tag {:?}",
+                    if vlan { "" } else { "out" },
+                    nic.tag
+                ));
+            }
         }
         for ip in of(ips_on, interface.id) {
             let address = canonical(&ip.address).map_or_else(|| ip.address.clone(), |(_, a)| a);
@@ -282,6 +294,40 @@ fn check_interfaces(
     // The same address on two interfaces shows as one unexpected; on one, as a duplicate.
     let expected = expected_addresses(guest);
     compare(label, "addresses", &expected, addresses, out);
+}
+
+/// One journal entry per backup volume (`backups`): no VM has two entries for one volume.
+async fn check_journal(
+    netbox: &NetboxClient,
+    sim: &pve_sim::model::Cluster,
+    vms: &[VirtualMachine],
+    out: &mut Vec<String>,
+) -> Result<(), NbError> {
+    let vm_ids: Vec<u64> = vms.iter().map(|v| v.id).collect();
+    let entries = netbox
+        .list_in::<JournalEntry, _>("assigned_object_id", &vm_ids)
+        .await?;
+    let mut seen: BTreeMap<(u64, &str), usize> = BTreeMap::new();
+    let on_vms = entries
+        .iter()
+        .filter(|e| e.assigned_object_type == "virtualization.virtualmachine");
+    for entry in on_vms {
+        for backup in &sim.backups {
+            if entry.comments.contains(&format!("`{}`", backup.volid)) {
+                *seen
+                    .entry((entry.assigned_object_id, backup.volid.as_str()))
+                    .or_default() += 1;
+            }
+        }
+    }
+    for ((vm, volid), count) in seen {
+        if count > 1 {
+            out.push(format!(
+                "VM {vm}: duplicate journal entries ({count}) for backup {volid}"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The VM's primary IPv4 and IPv6 (`vm-ip-addresses`): for a family the guest reports, one

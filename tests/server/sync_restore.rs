@@ -171,8 +171,8 @@ async fn after_a_restore_proxbox_changes_none_of_the_objects_that_took_its_ids()
         seed: 41,
         name: name.clone(),
         index: 41,
-        nodes: 2,
-        guests: 6,
+        nodes: 1,
+        guests: 4,
         history: Default::default(),
     }))
     .await
