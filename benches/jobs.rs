@@ -135,7 +135,9 @@ async fn main() {
             trusted_proxies: Default::default(),
         }),
         jobs: jobs.clone(),
-        peer_views: Default::default(),
+        peer_views: Arc::new(proxbox::server::recent::PeerViews::new(
+            Duration::from_secs(30),
+        )),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

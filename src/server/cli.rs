@@ -372,7 +372,9 @@ async fn serve(
             trusted_proxies: options.trusted_proxies.clone(),
         }),
         jobs: jobs.clone(),
-        peer_views: Default::default(),
+        peer_views: Arc::new(super::recent::PeerViews::new(
+            std::time::Duration::from_secs(options.health_refresh_secs.max(1)),
+        )),
     };
     let housekeeping = tokio::spawn(super::housekeeping::run(jobs.clone()));
     let app = http::router(state);

@@ -4,18 +4,18 @@
 //! Proxbox keeps, and what failed with what to do.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use proxbox_pve::{ClusterResource, ClusterStatusEntry, NodeEntry, NodeInterface, PveClient};
 
 use super::auth::internal;
 use super::db::endpoints::ProxmoxEndpointRow;
 use super::peers::proxmox_client;
+use super::recent::{configured_key, Failure};
 use super::state::AppState;
 use super::views::guest_rows;
 use crate::error::AppError;
 use crate::models::*;
-
-type Failure = (String, String);
 
 async fn endpoint_row(state: &AppState, id: i64) -> Result<ProxmoxEndpointRow, AppError> {
     state
@@ -35,11 +35,39 @@ fn failure(e: proxbox_pve::PveError) -> Failure {
 }
 
 /// What the cluster answers now.
-struct Live {
+pub struct LiveCluster {
     version: String,
     status: Vec<ClusterStatusEntry>,
     nodes: Vec<NodeEntry>,
     resources: Vec<ClusterResource>,
+}
+
+type Live = LiveCluster;
+
+/// The cluster of the endpoint `row` as it answers now, or as it answered a few seconds ago
+/// (see `recent`).
+async fn live_cluster(state: &AppState, row: &ProxmoxEndpointRow) -> Result<Arc<Live>, Failure> {
+    let read = || async {
+        let pve = client(state, row)?;
+        read_live(&pve).await.map(Arc::new)
+    };
+    let key = configured_key(row, "cluster");
+    state.peer_views.live.get(&key, read).await
+}
+
+/// A node's network as Proxmox answers it now, or did a few seconds ago.
+async fn node_network(
+    state: &AppState,
+    row: &ProxmoxEndpointRow,
+    node: &str,
+) -> Result<Arc<Vec<NodeInterface>>, Failure> {
+    let read = || async {
+        let pve = client(state, row)?;
+        let network = pve.node_network(node).await.map_err(failure)?;
+        Ok(Arc::new(network.value))
+    };
+    let key = configured_key(row, &format!("network/{node}"));
+    state.peer_views.networks.get(&key, read).await
 }
 
 async fn read_live(pve: &PveClient) -> Result<Live, Failure> {
@@ -131,12 +159,8 @@ pub async fn endpoint_detail(state: &AppState, id: i64) -> Result<EndpointDetail
         nodes: Vec::new(),
         error: None,
     };
-    let live = match client(state, &row) {
-        Ok(pve) => read_live(&pve).await.map(|live| (pve, live)),
-        Err(e) => Err(e),
-    };
-    let (pve, live) = match live {
-        Ok(found) => found,
+    let live = match live_cluster(state, &row).await {
+        Ok(live) => live,
         Err(e) => {
             detail.error = Some(e);
             return Ok(detail);
@@ -153,10 +177,10 @@ pub async fn endpoint_detail(state: &AppState, id: i64) -> Result<EndpointDetail
         .collect();
     nodes.sort_by(|a, b| a.name.cmp(&b.name));
     let networks = futures::future::join_all(nodes.iter().map(|n| {
-        let (pve, name, online) = (pve.clone(), n.name.clone(), n.online);
+        let (row, name, online) = (&row, n.name.clone(), n.online);
         async move {
             match online {
-                true => pve.node_network(&name).await.ok().map(|p| p.value.len()),
+                true => node_network(state, row, &name).await.ok().map(|n| n.len()),
                 false => None,
             }
         }
@@ -209,8 +233,7 @@ pub async fn node_detail(state: &AppState, id: i64, node: &str) -> Result<NodeDe
         error: None,
     };
     let read = async {
-        let pve = client(state, &row)?;
-        let live = read_live(&pve).await?;
+        let live = live_cluster(state, &row).await?;
         let entry = live.nodes.iter().find(|n| n.node == node).ok_or_else(|| {
             (
                 format!("Proxmox endpoint {} has no node {node}", row.name),
@@ -219,9 +242,9 @@ pub async fn node_detail(state: &AppState, id: i64, node: &str) -> Result<NodeDe
         })?;
         let mut summary = summary(&live, entry, detail.storages.len());
         let interfaces = if summary.online {
-            pve.node_network(node).await.map_err(failure)?.value
+            node_network(state, &row, node).await?
         } else {
-            Vec::new()
+            Arc::new(Vec::new())
         };
         summary.interfaces = summary.online.then_some(interfaces.len());
         Ok::<_, Failure>((summary, interfaces))

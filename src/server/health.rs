@@ -9,13 +9,11 @@ use crate::models::{format_utc, ClusterCard, ClusterInventory, HealthReport, Pee
 use crate::server::db::endpoints::ProxmoxEndpointRow;
 use crate::server::db::now_ms;
 use crate::server::peers::{netbox_client, proxmox_client};
+use crate::server::recent::{configured_key, Failure};
 use crate::server::state::AppState;
 
 /// A keepalive check gives up after this long (or the endpoint's own timeout if shorter).
 const CHECK_LIMIT: Duration = Duration::from_secs(10);
-
-/// (what failed, what to do)
-type Failure = (String, String);
 
 /// Runs `check` within `limit`, timing it.
 async fn timed<T>(
@@ -59,6 +57,12 @@ fn limit_of(row: &ProxmoxEndpointRow) -> Duration {
 }
 
 async fn check_proxmox(state: &AppState, row: &ProxmoxEndpointRow) -> PeerHealth {
+    let key = configured_key(row, "version");
+    let read = || check_proxmox_now(state, row);
+    state.peer_views.proxmox_health.get(&key, read).await
+}
+
+async fn check_proxmox_now(state: &AppState, row: &ProxmoxEndpointRow) -> PeerHealth {
     let check = async {
         let pve = proxmox_client(row, &state.secrets).map_err(|e| (e.message, e.suggestion))?;
         let version = pve.version().await.map_err(|e| (e.message, e.suggestion))?;
@@ -73,19 +77,28 @@ async fn check_proxmox(state: &AppState, row: &ProxmoxEndpointRow) -> PeerHealth
 
 async fn check_netbox(state: &AppState) -> Option<PeerHealth> {
     let row = state.db.netbox_endpoint().await.ok().flatten()?;
+    let key = configured_key(&row, "status");
+    let read = || check_netbox_now(state, &row);
+    Some(state.peer_views.netbox_health.get(&key, read).await)
+}
+
+async fn check_netbox_now(
+    state: &AppState,
+    row: &crate::server::db::endpoints::NetboxEndpointRow,
+) -> PeerHealth {
     let check = async {
-        let netbox = netbox_client(&row, &state.secrets).map_err(|e| (e.message, e.suggestion))?;
+        let netbox = netbox_client(row, &state.secrets).map_err(|e| (e.message, e.suggestion))?;
         let version = netbox
             .status()
             .await
             .map_err(|e| (e.message, e.suggestion))?;
         Ok(format!("NetBox {version}"))
     };
-    Some(peer(
+    peer(
         "netbox".into(),
         "NetBox".into(),
         timed(CHECK_LIMIT, check).await,
-    ))
+    )
 }
 
 async fn check_database(state: &AppState) -> PeerHealth {
@@ -190,7 +203,9 @@ pub async fn cluster_cards(
     let rows = state.db.proxmox_endpoints().await?;
     Ok(futures::future::join_all(rows.iter().map(|row| async move {
         let (inventory, error) = if row.enabled != 0 {
-            match timed(limit_of(row), inventory(state, row)).await.0 {
+            let key = configured_key(row, "inventory");
+            let read = || async { timed(limit_of(row), inventory(state, row)).await.0 };
+            match state.peer_views.inventories.get(&key, read).await {
                 Ok(inventory) => (Some(inventory), None),
                 Err(failure) => (None, Some(failure)),
             }

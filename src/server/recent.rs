@@ -11,8 +11,10 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::OnceCell;
 
-use crate::error::AppError;
-use crate::models::{ClusterCard, EndpointDetail, HealthReport, NodeDetail};
+use proxbox_pve::NodeInterface;
+
+use crate::models::{ClusterInventory, PeerHealth};
+use crate::server::cluster_pages::LiveCluster;
 
 /// How long an answer is shown again.
 pub const KEPT_FOR: Duration = Duration::from_secs(10);
@@ -58,21 +60,43 @@ impl<T: Clone> Recent<T> {
     }
 }
 
-/// The kinds of answers kept, one per view.
-pub struct PeerViews {
-    pub health: Recent<HealthReport>,
-    pub cluster_cards: Recent<Result<Vec<ClusterCard>, AppError>>,
-    pub endpoints: Recent<Result<EndpointDetail, AppError>>,
-    pub nodes: Recent<Result<NodeDetail, AppError>>,
+/// The key of what a peer answered under the endpoint `row` as configured now: another
+/// address, login or trust setting is another key, so a changed endpoint is read afresh.
+pub fn configured_key(row: &impl std::fmt::Debug, part: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    format!("{row:?}").hash(&mut hasher);
+    format!("{:016x}/{part}", hasher.finish())
 }
 
-impl Default for PeerViews {
-    fn default() -> Self {
+/// (what failed, what to do)
+pub type Failure = (String, String);
+
+/// The peers' answers kept for the pages, each kind by [`configured_key`].
+pub struct PeerViews {
+    /// A Proxmox endpoint's keepalive badge.
+    pub proxmox_health: Recent<PeerHealth>,
+    /// NetBox's keepalive badge.
+    pub netbox_health: Recent<PeerHealth>,
+    /// A cluster card's counts.
+    pub inventories: Recent<Result<ClusterInventory, Failure>>,
+    /// What a cluster answers for its endpoint and node pages.
+    pub live: Recent<Result<Arc<LiveCluster>, Failure>>,
+    /// A node's network.
+    pub networks: Recent<Result<Arc<Vec<NodeInterface>>, Failure>>,
+}
+
+impl PeerViews {
+    /// Answers kept for `kept_for`: at most [`KEPT_FOR`], and never longer than the
+    /// dashboard waits between two keepalive checks.
+    pub fn new(refresh: Duration) -> PeerViews {
+        let kept_for = KEPT_FOR.min(refresh);
         PeerViews {
-            health: Recent::new(KEPT_FOR),
-            cluster_cards: Recent::new(KEPT_FOR),
-            endpoints: Recent::new(KEPT_FOR),
-            nodes: Recent::new(KEPT_FOR),
+            proxmox_health: Recent::new(kept_for),
+            netbox_health: Recent::new(kept_for),
+            inventories: Recent::new(kept_for),
+            live: Recent::new(kept_for),
+            networks: Recent::new(kept_for),
         }
     }
 }

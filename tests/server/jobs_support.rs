@@ -101,7 +101,14 @@ impl JobsLab {
         wait_for_job(&self.app, job_id, |job| !job.status.is_active()).await
     }
 
+    /// Lets the jobs still running end (a test may leave one behind: its stream dropped),
+    /// so that none writes into NetBox after the cleanup listed what to delete.
     pub async fn stop(self) {
+        for job in self.app.db.jobs(None, None, 100).await.unwrap() {
+            if job.status().is_active() {
+                self.wait_until_ended(job.id).await;
+            }
+        }
         cleanup(&netbox(), &self.cluster).await;
         self.sim.stop().await;
         self.app.stop().await;

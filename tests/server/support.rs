@@ -172,7 +172,9 @@ impl TestApp {
                 trusted_proxies: proxies,
             }),
             jobs: jobs.clone(),
-            peer_views: Default::default(),
+            peer_views: std::sync::Arc::new(proxbox::server::recent::PeerViews::new(
+                std::time::Duration::from_secs(30),
+            )),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

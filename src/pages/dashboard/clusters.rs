@@ -14,12 +14,9 @@ use crate::wire::JsonText;
 #[server(endpoint = "read_cluster_cards", input = GetUrl, output = JsonText)]
 pub async fn read_cluster_cards() -> Result<Vec<ClusterCard>, AppError> {
     let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
-    let read = || async {
-        crate::server::health::cluster_cards(&state)
-            .await
-            .map_err(crate::server::auth::internal)
-    };
-    state.peer_views.cluster_cards.get("all", read).await
+    crate::server::health::cluster_cards(&state)
+        .await
+        .map_err(crate::server::auth::internal)
 }
 
 /// The latest answer of [`read_cluster_cards`], `None` until the first one.

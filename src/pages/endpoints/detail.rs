@@ -17,8 +17,7 @@ use crate::wire::JsonText;
 #[server(endpoint = "endpoint_detail", input = GetUrl, output = JsonText)]
 pub async fn read_endpoint_detail(id: i64) -> Result<EndpointDetail, AppError> {
     let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
-    let read = || crate::server::cluster_pages::endpoint_detail(&state, id);
-    state.peer_views.endpoints.get(&id.to_string(), read).await
+    crate::server::cluster_pages::endpoint_detail(&state, id).await
 }
 
 /// The `id` route parameter, or a not-found error naming it.

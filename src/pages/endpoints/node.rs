@@ -19,12 +19,7 @@ use crate::wire::JsonText;
 #[server(endpoint = "node_detail", input = GetUrl, output = JsonText)]
 pub async fn read_node_detail(id: i64, node: String) -> Result<NodeDetail, AppError> {
     let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
-    let read = || crate::server::cluster_pages::node_detail(&state, id, &node);
-    state
-        .peer_views
-        .nodes
-        .get(&format!("{id}/{node}"), read)
-        .await
+    crate::server::cluster_pages::node_detail(&state, id, &node).await
 }
 
 #[component]
