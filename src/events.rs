@@ -1,6 +1,6 @@
 //! The progress events of a sync: one Rust type shared by the server (engine, job log,
 //! SSE streams) and the browser (EventSource consumers), serialised to the field names of
-//! SPEC.md section 3 plus those the existing NetBox plugin reads
+//! docs/contract.md ("Events") plus those the existing NetBox plugin reads
 //! (`contracts/proxbox_api_sse_schema.json`): a superset of both.
 //!
 //! Nothing in here is server-only, so it compiles to WASM unchanged.

@@ -50,6 +50,8 @@ struct Tally {
     changes: BTreeMap<&'static str, u64>,
     proxmox_faults: BTreeMap<&'static str, u64>,
     kills: u64,
+    /// Kills that found the job still running (the rest came just after its end).
+    kills_mid_job: u64,
     faulted_jobs: BTreeMap<String, u64>,
     reconnects: u64,
     events_followed: u64,
@@ -281,8 +283,10 @@ async fn main() {
         if rng.chance(25) {
             // A random moment of the job (or just after it).
             tokio::time::sleep(Duration::from_millis(rng.range(0, 4_000))).await;
+            let running = instances.is_active(job_id).await;
             instances.kill_one(&mut rng).await;
             tally.kills += 1;
+            tally.kills_mid_job += u64::from(running);
         }
         let status = instances.wait_until_ended(job_id).await;
         *tally.faulted_jobs.entry(status.clone()).or_default() += 1;
@@ -376,7 +380,10 @@ async fn main() {
             .collect::<Vec<_>>()
             .join(", ")
     );
-    println!("| `kill -9` of a server mid-job | {} |", tally.kills);
+    println!(
+        "| `kill -9` of a server / of those, with the job still running | {} / {} |",
+        tally.kills, tally.kills_mid_job
+    );
     println!(
         "| faulted jobs by outcome | {} |",
         tally

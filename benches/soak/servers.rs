@@ -256,6 +256,12 @@ impl Instances {
         wait_ready(&self.client, &self.running[index]).await;
     }
 
+    /// Whether the job is pending or running now.
+    pub async fn is_active(&self, job_id: i64) -> bool {
+        let row = self.db.job(job_id).await.unwrap().expect("the job exists");
+        !["completed", "failed", "cancelled"].contains(&row.status.as_str())
+    }
+
     /// The job's status once it is terminal.
     pub async fn wait_until_ended(&self, job_id: i64) -> String {
         let deadline = Instant::now() + Duration::from_secs(900);

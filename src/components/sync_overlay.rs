@@ -49,7 +49,7 @@ pub async fn start_sync(
         request.target = Some(SyncTarget::Node { name });
     }
     let enqueued = state.jobs.request_sync(&request, &who.name).await?;
-    crate::pages::jobs::detail::load_snapshot(&state, enqueued.job_id).await
+    crate::server::job_views::load_snapshot(&state, enqueued.job_id).await
 }
 
 /// The job the overlay shows, if it is open.

@@ -47,6 +47,13 @@ pub struct Coverage {
 /// Default "older than" of the coverage report, in days.
 pub const COVERAGE_DAYS: u32 = 2;
 
+/// The report's "older than" days as a page or a CSV request gives them (`?days=`), else
+/// [`COVERAGE_DAYS`].
+pub fn days_of(raw: Option<String>) -> u32 {
+    raw.and_then(|d| d.trim().parse().ok())
+        .unwrap_or(COVERAGE_DAYS)
+}
+
 /// The coverage report of `guests` (templates left out: they are not run, so an operator
 /// does not expect them backed up) against the routines, at `now` (Unix seconds).
 pub fn coverage(

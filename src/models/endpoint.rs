@@ -338,6 +338,14 @@ pub fn declared_in(file: Option<&str>) -> Result<(), crate::error::AppError> {
     }
 }
 
+/// A refused post of the form, for the page to show again: what was typed (never a
+/// secret) and why it was refused.
+#[derive(Debug, Clone)]
+pub struct ProxmoxDraft {
+    pub form: ProxmoxEndpointForm,
+    pub error: crate::error::AppError,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

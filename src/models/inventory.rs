@@ -1,4 +1,4 @@
-//! What Proxbox keeps of each Proxmox cluster in its own database (SPEC.md section 2: the
+//! What Proxbox keeps of each Proxmox cluster in its own database (docs/syncing.md: the
 //! storage, backups, snapshots, task-history, replications and backup-routines stages), as
 //! the pages show it. One record type per kind; the database stores each as JSON beside
 //! the columns pages filter on (node, vmid, time).

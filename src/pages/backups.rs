@@ -11,8 +11,7 @@ use leptos_router::hooks::use_query_map;
 use crate::components::layout::PageErrors;
 use crate::error::AppError;
 use crate::models::{
-    format_utc, BackupRoutineRecord, BackupsView, Kept, ReplicationRecord, UncoveredGuest,
-    COVERAGE_DAYS,
+    days_of, format_utc, BackupRoutineRecord, BackupsView, Kept, ReplicationRecord, UncoveredGuest,
 };
 use crate::wire::JsonText;
 
@@ -20,12 +19,6 @@ use crate::wire::JsonText;
 pub async fn read_backups(days: u32) -> Result<BackupsView, AppError> {
     let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
     crate::server::views::backups(&state.db, days).await
-}
-
-/// `?days=`, else the default.
-pub fn days_of(raw: Option<String>) -> u32 {
-    raw.and_then(|d| d.trim().parse().ok())
-        .unwrap_or(COVERAGE_DAYS)
 }
 
 #[component]

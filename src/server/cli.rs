@@ -22,7 +22,7 @@ use crate::models::{Role, Scope};
 
 pub async fn main() -> ExitCode {
     let (cli, matches) = super::config::parse_command_line();
-    let fixed = super::settings::fixed_by(&matches);
+    let fixed = super::config::fixed_by(&matches);
     init_tracing(&cli.global);
     match run(cli, fixed).await {
         Ok(code) => code,

@@ -112,11 +112,9 @@ pub async fn run(db: &Db, secrets: &SecretBox, command: EndpointCommand) -> Resu
         EndpointCommand::List { json } => list(db, json).await,
         EndpointCommand::Add(add) => {
             let form = add.form()?;
-            let id = crate::pages::endpoints::proxmox_form::save_endpoint(
-                db, secrets, "cli", None, form,
-            )
-            .await
-            .map_err(|e| e.as_lines())?;
+            let id = crate::server::endpoints::save_proxmox(db, secrets, "cli", None, form)
+                .await
+                .map_err(|e| e.as_lines())?;
             println!("added Proxmox endpoint {:?} (id {id})", add.name.trim());
             Ok(())
         }

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use super::auth::client::TrustedProxies;
-use super::sync::context::{RunOptions, Templates};
+use std::time::Duration;
+
+use super::jobs::settings::{Fixed, JobSettings, Setting, SyncRules};
+use super::sync::context::Templates;
 use super::sync::mapping::MappingRules;
 use super::sync::overwrite::OverwritePolicy;
 use crate::models::{Role, Scope, SyncTarget};
@@ -188,7 +191,7 @@ pub struct SyncOptions {
     #[arg(long, value_name = "ENDPOINT/NODE", conflicts_with = "endpoints")]
     pub node: Option<String>,
     #[command(flatten)]
-    pub rules: SyncRules,
+    pub rules: SyncRulesArgs,
     /// Print every object's outcome, not only the progress and failures.
     #[arg(long, short)]
     pub verbose: bool,
@@ -374,12 +377,12 @@ pub struct JobOptions {
     #[arg(long, env = "PROXBOX_JOB_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..=3650))]
     pub job_retention_days: u64,
     #[command(flatten)]
-    pub rules: SyncRules,
+    pub rules: SyncRulesArgs,
 }
 
 /// What a sync may change in NetBox (`serve`, `worker` and `sync` alike).
 #[derive(Debug, Clone, Args)]
-pub struct SyncRules {
+pub struct SyncRulesArgs {
     /// Delete NetBox VMs whose guest has been gone from Proxmox for the grace period.
     #[arg(long, env = "PROXBOX_DELETE_ORPHANS")]
     pub delete_orphans: bool,
@@ -399,7 +402,7 @@ pub struct SyncRules {
     pub netbox_mirror_hours: u64,
     /// Proxmox templates (`template: 1`): `mark` syncs them as offline VMs tagged
     /// `proxmox-template`; `skip` leaves them out (each listed with the reason).
-    #[arg(long, env = "PROXBOX_TEMPLATES", value_enum, default_value_t = Templates::Mark)]
+    #[arg(long, env = "PROXBOX_TEMPLATES", value_parser = Templates::parse, default_value = "mark")]
     pub templates: Templates,
     /// Mapping rules as JSON: the tenant, role and platform of matching guests and the site of
     /// matching clusters, e.g. `[{"match": {"tag": "prod"}, "role": "web"}]` (see README).
@@ -418,9 +421,9 @@ pub struct SyncRules {
     pub public_url: Option<String>,
 }
 
-impl Default for SyncRules {
+impl Default for SyncRulesArgs {
     fn default() -> Self {
-        SyncRules {
+        SyncRulesArgs {
             delete_orphans: false,
             orphan_grace_hours: 24,
             overwrite: OverwritePolicy::default(),
@@ -434,24 +437,31 @@ impl Default for SyncRules {
     }
 }
 
-impl SyncRules {
-    /// The run options of a sync under these rules.
-    pub fn run_options(&self, dry_run: bool) -> RunOptions {
-        RunOptions {
-            dry_run,
-            delete_orphans: self.delete_orphans,
-            orphan_grace: std::time::Duration::from_secs(self.orphan_grace_hours * 3600),
-            mirror_max_age: (self.netbox_mirror_hours > 0)
-                .then(|| std::time::Duration::from_secs(self.netbox_mirror_hours * 3600)),
-            templates: self.templates,
-            task_retention: std::time::Duration::from_secs(self.task_retention_days * 86_400),
-            task_read_cap: crate::server::sync::context::TASK_READ_CAP,
-            mapping: self
-                .mapping
-                .clone()
-                .then(self.mapping_file.clone().unwrap_or_default()),
-            target: None,
-            public_url: self.public_url.clone(),
+impl From<&SyncRulesArgs> for SyncRules {
+    fn from(args: &SyncRulesArgs) -> Self {
+        SyncRules {
+            delete_orphans: args.delete_orphans,
+            orphan_grace_hours: args.orphan_grace_hours,
+            overwrite: args.overwrite.clone(),
+            netbox_mirror_hours: args.netbox_mirror_hours,
+            templates: args.templates,
+            mapping: args.mapping.clone(),
+            task_retention_days: args.task_retention_days,
+            mapping_file: args.mapping_file.clone(),
+            public_url: args.public_url.clone(),
+        }
+    }
+}
+
+impl From<&JobOptions> for JobSettings {
+    fn from(options: &JobOptions) -> Self {
+        JobSettings {
+            workers: options.workers,
+            job_timeout: Duration::from_secs(options.job_timeout_secs.max(1)),
+            keepalive: Duration::from_secs(options.keepalive_secs.max(1)),
+            job_retention: Duration::from_secs(options.job_retention_days.max(1) * 86_400),
+            rules: SyncRules::from(&options.rules),
+            ..JobSettings::default()
         }
     }
 }
@@ -463,7 +473,7 @@ impl Default for JobOptions {
             job_timeout_secs: 7200,
             keepalive_secs: 15,
             job_retention_days: 90,
-            rules: SyncRules::default(),
+            rules: SyncRulesArgs::default(),
         }
     }
 }
@@ -483,6 +493,39 @@ impl Default for ServeOptions {
             jobs: JobOptions::default(),
         }
     }
+}
+
+/// The settings the parsed command line (`matches` of [`Cli`]) gives by flag or
+/// environment variable, each with the flag or variable that gave it.
+pub fn fixed_by(matches: &clap::ArgMatches) -> Fixed {
+    use clap::parser::ValueSource;
+    use clap::CommandFactory;
+    let mut fixed = Fixed::new();
+    let Some((name, sub)) = matches.subcommand() else {
+        return fixed;
+    };
+    let command = Cli::command();
+    let Some(definition) = command.find_subcommand(name) else {
+        return fixed;
+    };
+    for setting in Setting::ALL {
+        for arg in definition
+            .get_arguments()
+            .filter(|a| setting.args().contains(&a.get_id().as_str()))
+        {
+            let id = arg.get_id().as_str();
+            let source = match sub.value_source(id) {
+                Some(ValueSource::EnvVariable) => arg
+                    .get_env()
+                    .map(|e| e.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| id.to_uppercase()),
+                Some(ValueSource::CommandLine) => format!("--{}", id.replace('_', "-")),
+                _ => continue,
+            };
+            fixed.entry(setting).or_insert(source);
+        }
+    }
+    fixed
 }
 
 #[cfg(test)]

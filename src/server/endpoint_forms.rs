@@ -15,8 +15,9 @@ use super::state::AppState;
 use super::streams::requester;
 use crate::app::shell;
 use crate::error::AppError;
+use crate::models::ProxmoxDraft;
 use crate::models::ProxmoxEndpointForm;
-use crate::pages::endpoints::proxmox_form::{save_endpoint, ProxmoxDraft};
+use crate::server::endpoints::save_proxmox;
 
 /// The largest form body read (a CA certificate in PEM is a few KB).
 const MAX_FORM_BYTES: usize = 256 * 1024;
@@ -55,7 +56,7 @@ async fn save(
             return AppError::BadRequest("the form is larger than 256 KB".into()).render(wants)
         }
     };
-    match save_endpoint(
+    match save_proxmox(
         &state.db,
         &state.secrets,
         &requester(auth.as_ref()),

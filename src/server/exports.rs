@@ -23,7 +23,7 @@ async fn coverage_csv(
     Query(query): Query<CoverageQuery>,
     wants: Wants,
 ) -> Response {
-    let days = crate::pages::backups::days_of(query.days);
+    let days = crate::models::days_of(query.days);
     match super::views::backups(&state.db, days).await {
         Ok(view) => (
             [

@@ -8,9 +8,9 @@ use std::sync::Mutex;
 use super::config::{GlobalOptions, SyncOptions, SyncOutput};
 use super::db::Db;
 use super::jobs::JobSettings;
-use super::peers::sync_peers;
 use super::settings::{effective, Fixed};
 use super::sync::context::{StopSignal, SyncContext};
+use super::sync::peers::sync_peers;
 use super::sync::run::{run_sync, RunOutcome};
 use super::sync::sink::{EventSink, JsonLines};
 use super::sync::stage::parse_stages;
@@ -57,7 +57,7 @@ pub async fn sync(
     };
     // The settings page's values apply here too, except where a flag or variable says.
     let base = JobSettings {
-        rules: options.rules.clone(),
+        rules: (&options.rules).into(),
         fixed,
         ..JobSettings::default()
     };

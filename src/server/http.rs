@@ -13,6 +13,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::trace::TraceLayer;
 
 use super::auth::middleware::authenticate;
+use super::csp::BASE_POLICY;
 use super::respond::Wants;
 use super::state::AppState;
 use crate::app::{not_found_shell, shell, App};
@@ -62,41 +63,15 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The part of the content security policy every answer carries: no framing by other
-/// sites, forms and `<base>` kept to this origin, no plugins.
-const BASE_POLICY: &str =
-    "frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'";
-
 /// Headers every answer carries (unless it set its own): no content sniffing, no address
 /// leaked to other sites, the base policy. Pages set a stricter policy of their own
-/// ([`declare_page_policy`]).
+/// ([`super::csp::declare_page_policy`]).
 const SECURITY_HEADERS: [(header::HeaderName, &str); 4] = [
     (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (header::REFERRER_POLICY, "same-origin"),
     (header::X_FRAME_OPTIONS, "DENY"),
     (header::CONTENT_SECURITY_POLICY, BASE_POLICY),
 ];
-
-/// A page's policy: scripts only from this origin or inline with this response's nonce
-/// (the hydration script and the resources streamed with the page carry it), so a script
-/// injected into a page does not run; WebAssembly may compile; connections (event
-/// streams, the socket) only to this origin. Inline style attributes stay allowed: the
-/// pages size bars and indent trees with them. Called while a page renders.
-pub fn declare_page_policy() {
-    let (Some(nonce), Some(response)) = (
-        leptos::nonce::use_nonce(),
-        leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
-    ) else {
-        return;
-    };
-    let policy = format!(
-        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; \
-         style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; {BASE_POLICY}"
-    );
-    if let Ok(value) = header::HeaderValue::from_str(&policy) {
-        response.insert_header(header::CONTENT_SECURITY_POLICY, value);
-    }
-}
 
 /// The routes Proxbox answers itself (beside the pages and server functions).
 fn axum_routes() -> RouteBook {

@@ -40,7 +40,7 @@ pub fn is_stream_path(path: &str) -> bool {
 }
 
 /// An event-stream response: its content type, and the headers that keep proxies from
-/// caching or buffering it (SPEC.md section 3).
+/// caching or buffering it (docs/contract.md, "Events").
 pub fn event_stream(status: StatusCode, body: Body) -> Response {
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();

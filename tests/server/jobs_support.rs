@@ -101,11 +101,13 @@ impl JobsLab {
         wait_for_job(&self.app, job_id, |job| !job.status.is_active()).await
     }
 
-    /// Lets the jobs still running end (a test may leave one behind: its stream dropped),
-    /// so that none writes into NetBox after the cleanup listed what to delete.
+    /// Ends the jobs a test left behind (a stream dropped, a job waiting without workers):
+    /// cancelled, and waited for, so that none writes into NetBox after the cleanup listed
+    /// what to delete.
     pub async fn stop(self) {
         for job in self.app.db.jobs(None, None, 100).await.unwrap() {
             if job.status().is_active() {
+                self.app.jobs.cancel(job.id).await.unwrap();
                 self.wait_until_ended(job.id).await;
             }
         }

@@ -9,7 +9,7 @@ pub mod tls;
 use std::future::Future;
 use std::time::Duration;
 
-/// The categories of SPEC.md section 3 that a request to a peer can fail with.
+/// The categories of docs/contract.md ("Events") that a request to a peer can fail with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     Connection,

@@ -36,7 +36,7 @@ pub async fn dashboard() -> Result<DashboardData, AppError> {
     let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
     let overview = crate::pages::endpoints::load_overview(&state).await?;
     let current = match state.db.current_job_id().await.map_err(internal)? {
-        Some(id) => Some(crate::pages::jobs::detail::load_snapshot(&state, id).await?),
+        Some(id) => Some(crate::server::job_views::load_snapshot(&state, id).await?),
         None => None,
     };
     let recent = state

@@ -9,7 +9,9 @@ use crate::components::form::{CheckboxField, TextAreaField, TextField};
 use crate::components::layout::PageErrors;
 use crate::components::session::CsrfField;
 use crate::error::AppError;
-use crate::models::{ProxmoxEndpointForm, ProxmoxEndpointView, PROXMOX_DEFAULT_TIMEOUT_SECS};
+use crate::models::{
+    ProxmoxDraft, ProxmoxEndpointForm, ProxmoxEndpointView, PROXMOX_DEFAULT_TIMEOUT_SECS,
+};
 use crate::validation::FieldErrors;
 use crate::wire::JsonText;
 
@@ -36,69 +38,11 @@ pub async fn save_proxmox_endpoint(
 ) -> Result<i64, AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
     let (state, user) = crate::server::context::require(crate::models::Permission::Administer)?;
-    let saved_id = save_endpoint(&state.db, &state.secrets, &user.name, id, form).await?;
+    let saved_id =
+        crate::server::endpoints::save_proxmox(&state.db, &state.secrets, &user.name, id, form)
+            .await?;
     leptos_axum::redirect("/endpoints");
     Ok(saved_id)
-}
-
-/// The one way an endpoint is saved, from the page's form or the server function.
-#[cfg(feature = "ssr")]
-pub async fn save_endpoint(
-    db: &crate::server::db::Db,
-    secrets: &crate::server::crypto::SecretBox,
-    by: &str,
-    id: Option<i64>,
-    form: ProxmoxEndpointForm,
-) -> Result<i64, AppError> {
-    use crate::server::auth::internal;
-    use crate::server::db::endpoints::SaveError;
-    let existing = match id {
-        Some(id) => Some(
-            db.proxmox_endpoint(id)
-                .await
-                .map_err(internal)?
-                .ok_or_else(|| AppError::NotFound(format!("Proxmox endpoint {id}")))?,
-        ),
-        None => None,
-    };
-    crate::models::declared_in(existing.as_ref().and_then(|row| row.managed_by.as_deref()))?;
-    let has_stored_secret = existing
-        .as_ref()
-        .is_some_and(|row| row.keeps_secret_for(&form));
-    let input = form.validate(has_stored_secret)?;
-    let result = match id {
-        Some(id) => db
-            .update_proxmox_endpoint(id, &input, secrets)
-            .await
-            .map(|()| id),
-        None => db.insert_proxmox_endpoint(&input, secrets).await,
-    };
-    let saved_id = match result {
-        Ok(id) => id,
-        Err(SaveError::DuplicateName) => {
-            let mut errors = crate::validation::FieldErrors::default();
-            errors.add(
-                "name",
-                format!(
-                    "An endpoint named {:?} already exists; choose another name.",
-                    input.name
-                ),
-            );
-            return Err(errors.into());
-        }
-        Err(SaveError::NotFound) => return Err(AppError::NotFound("the Proxmox endpoint".into())),
-        Err(SaveError::Db(e)) => return Err(internal(e)),
-    };
-    tracing::info!(%by, endpoint = saved_id, name = %input.name, "saved Proxmox endpoint");
-    Ok(saved_id)
-}
-
-/// A refused post of the form, for the page to show again: what was typed (never a
-/// secret) and why it was refused.
-#[derive(Debug, Clone)]
-pub struct ProxmoxDraft {
-    pub form: ProxmoxEndpointForm,
-    pub error: AppError,
 }
 
 #[component]

@@ -7,6 +7,7 @@ pub mod hub;
 pub mod listen;
 pub mod log;
 pub mod maintenance;
+pub mod settings;
 pub mod waiting;
 pub mod worker;
 
@@ -21,8 +22,6 @@ use self::hub::JobHub;
 use super::crypto::SecretBox;
 use super::db::jobs::{Enqueued, FinishGuard, JobEnd, NewJob};
 use super::db::{Backend, Db, DbError};
-use super::settings::effective;
-pub use super::settings::JobSettings;
 use super::sync::context::StopSignal;
 use super::sync::failure::failure_ending;
 use super::sync::failure::StageError;
@@ -30,6 +29,8 @@ use super::sync::stage::{parse_stages, FULL_UPDATE};
 use crate::error::AppError;
 use crate::events::{Complete, ErrorCategory, SyncEvent};
 use crate::models::{Broadcast, JobScope, JobStatus, SyncTarget};
+use settings::effective;
+pub use settings::JobSettings;
 
 /// The kind of every sync job (the only kind so far).
 pub const SYNC_KIND: &str = "sync";

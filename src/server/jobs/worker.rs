@@ -15,9 +15,9 @@ use super::{announce_end, lock, Inner};
 use crate::events::{Complete, ErrorCategory};
 use crate::models::{Broadcast, JobStatus};
 use crate::server::db::jobs::{Heartbeat, JobRow};
-use crate::server::peers::sync_peers;
 use crate::server::sync::context::{StopSignal, SyncContext};
 use crate::server::sync::failure::failure_ending;
+use crate::server::sync::peers::sync_peers;
 use crate::server::sync::run::{run_sync, RunOutcome};
 use crate::server::sync::stage::parse_stages;
 

@@ -122,13 +122,31 @@ pub struct RunOptions {
 }
 
 /// What a sync does with Proxmox templates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Templates {
     /// Synced as VMs, offline and tagged `proxmox-template`.
     #[default]
     Mark,
     /// Left out of NetBox; each is reported as skipped with the reason.
     Skip,
+}
+
+impl Templates {
+    /// `mark` or `skip`, as flags, variables and the settings page write it (any case).
+    pub fn parse(text: &str) -> Result<Templates, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "mark" => Ok(Templates::Mark),
+            "skip" => Ok(Templates::Skip),
+            _ => Err(format!("templates are mark or skip; {text:?} is neither")),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Templates::Mark => "mark",
+            Templates::Skip => "skip",
+        }
+    }
 }
 
 impl Default for RunOptions {

@@ -32,6 +32,7 @@ pub mod mapping;
 mod memory;
 pub mod mirror;
 pub mod overwrite;
+pub mod peers;
 pub mod plan;
 #[cfg(test)]
 mod properties;

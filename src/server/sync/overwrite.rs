@@ -1,7 +1,7 @@
 //! Which NetBox fields a sync may overwrite on objects that already exist. Operators edit
 //! NetBox by hand; Proxbox must not undo that except where it owns the field.
 //!
-//! Defaults (SPEC.md section 2): Proxbox owns status, vCPUs, memory, disk, interfaces and
+//! Defaults (docs/syncing.md): Proxbox owns status, vCPUs, memory, disk, interfaces and
 //! addresses; it sets role, site, tenant and description only when it creates the object.
 //! Of the fields NetBox 4.7 added, Proxmox owns the VM type, start on boot, the serial and
 //! the comments (a guest's Proxmox notes). Tags are merged, never replaced: `tags` decides

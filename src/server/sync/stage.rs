@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::models::SyncTarget;
 
 /// The stages of a full update of the system Proxbox replaces, by name and in its order
-/// (SPEC.md section 2; the recorded stream `full-update-first-sync.sse`). Its stream
+/// (docs/contract.md, "Stage names"; the recorded stream `full-update-first-sync.sse`). Its stream
 /// consumers draw a stage indicator per name; Proxbox's [`Stage`]s are these names, in
 /// this order, as each is built.
 pub const FULL_UPDATE_ORDER: [&str; 12] = [
