@@ -421,18 +421,30 @@ pub struct SyncRulesArgs {
     pub public_url: Option<String>,
 }
 
+/// The engine's defaults, as flags that were not given.
 impl Default for SyncRulesArgs {
     fn default() -> Self {
+        let SyncRules {
+            delete_orphans,
+            orphan_grace_hours,
+            overwrite,
+            netbox_mirror_hours,
+            templates,
+            mapping,
+            task_retention_days,
+            mapping_file,
+            public_url,
+        } = SyncRules::default();
         SyncRulesArgs {
-            delete_orphans: false,
-            orphan_grace_hours: 24,
-            overwrite: OverwritePolicy::default(),
-            netbox_mirror_hours: 24,
-            templates: Templates::Mark,
-            mapping: MappingRules::default(),
-            task_retention_days: 30,
-            mapping_file: None,
-            public_url: None,
+            delete_orphans,
+            orphan_grace_hours,
+            overwrite,
+            netbox_mirror_hours,
+            templates,
+            mapping,
+            task_retention_days,
+            mapping_file,
+            public_url,
         }
     }
 }
