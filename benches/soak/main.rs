@@ -261,6 +261,7 @@ async fn main() {
     let mut tally = Tally::default();
     let mut rng = Rng::new(seed);
     let mut last_ids = ids::Ids::new();
+    let mut reported = 0;
 
     for cycle in 1..=cycles {
         if cycle == cycles - pair_cycles + 1 && pair_cycles > 0 {
@@ -343,6 +344,11 @@ async fn main() {
         for mismatch in found {
             tally.mismatches.push(format!("cycle {cycle}: {mismatch}"));
         }
+        // Shown as they are found: a soak cut short still tells what it saw.
+        for mismatch in &tally.mismatches[reported..] {
+            eprintln!("  mismatch: {mismatch}");
+        }
+        reported = tally.mismatches.len();
         eprintln!(
             "cycle {cycle}/{cycles}: faulted job {status}, {} events followed, {} mismatches so far",
             followed.seqs.len(),
