@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use leptos::prelude::LeptosOptions;
 use proxbox::events::{StepStatus, Substep, SyncEvent};
 use proxbox::models::JobScope;
-use proxbox::server::crypto::SecretBox;
-use proxbox::server::db::jobs::NewJob;
-use proxbox::server::db::Db;
+use proxbox::server::infra::crypto::SecretBox;
+use proxbox::server::infra::db::jobs::NewJob;
+use proxbox::server::infra::db::Db;
 use proxbox::server::jobs::log::{write_log, JobSink, LogItem};
 use proxbox::server::jobs::{JobSettings, Jobs};
-use proxbox::server::state::{AppState, WebSettings};
 use proxbox::server::sync::sink::EventSink;
+use proxbox::server::web::state::{AppState, WebSettings};
 
 #[path = "common/targets.rs"]
 mod targets;
@@ -107,7 +107,7 @@ async fn main() {
         receiver,
         "bench".into(),
     ));
-    let sink = JobSink::new(sender, proxbox::server::metrics::process_metrics());
+    let sink = JobSink::new(sender, proxbox::server::infra::metrics::process_metrics());
     for _ in 0..burst {
         sink.emit(stamped(epoch));
     }
@@ -118,30 +118,34 @@ async fn main() {
     assert_eq!(db.job_last_seq(job_id).await.unwrap(), burst as i64);
 
     // 2. Latency to 1,000 subscribers over HTTP at a steady rate.
-    let key = proxbox::server::auth::create_api_key(&db, "bench", &[proxbox::models::Scope::Admin])
-        .await
-        .unwrap();
+    let key = proxbox::server::services::credentials::create_api_key(
+        &db,
+        "bench",
+        &[proxbox::models::Scope::Admin],
+    )
+    .await
+    .unwrap();
     let state = AppState {
         leptos_options: LeptosOptions::builder()
             .output_name("proxbox")
             .site_root("target/site")
             .build(),
-        db: db.clone(),
-        secrets,
         web: Arc::new(WebSettings {
             cookie_secure: false,
             session_ttl_ms: 3_600_000,
             health_refresh_secs: 30,
             trusted_proxies: Default::default(),
         }),
-        jobs: jobs.clone(),
-        peer_views: Arc::new(proxbox::server::recent::PeerViews::new(
+        services: proxbox::server::services::Services::new(
+            db.clone(),
+            secrets,
+            jobs.clone(),
             Duration::from_secs(30),
-        )),
+        ),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = proxbox::server::http::router(state);
+    let app = proxbox::server::web::http::router(state);
     tokio::spawn(async move {
         axum::serve(
             listener,
@@ -202,7 +206,7 @@ async fn main() {
         receiver,
         "bench".into(),
     ));
-    let sink = JobSink::new(sender, proxbox::server::metrics::process_metrics());
+    let sink = JobSink::new(sender, proxbox::server::infra::metrics::process_metrics());
     let mut tick = tokio::time::interval(Duration::from_micros(1_000_000 / rate as u64));
     let started = Instant::now();
     for _ in 0..events {

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use proxbox::models::{NetboxEndpointInput, ProxmoxCredentials, ProxmoxEndpointInput, Role, Scope};
-use proxbox::server::crypto::SecretBox;
-use proxbox::server::db::Db;
+use proxbox::server::infra::crypto::SecretBox;
+use proxbox::server::infra::db::Db;
 use proxbox_netbox::{NetboxClient, NetboxOptions};
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -175,13 +175,13 @@ async fn main() {
     )
     .await
     .unwrap();
-    let hash = proxbox::server::auth::hash_password(PASSWORD.into())
+    let hash = proxbox::server::services::credentials::hash_password(PASSWORD.into())
         .await
         .unwrap();
     db.create_user("admin", &hash, Role::Admin, false)
         .await
         .unwrap();
-    let key = proxbox::server::auth::create_api_key(&db, "load", &[Scope::Admin])
+    let key = proxbox::server::services::credentials::create_api_key(&db, "load", &[Scope::Admin])
         .await
         .unwrap();
     db.close().await;

@@ -11,8 +11,8 @@ use std::time::Instant;
 
 use proxbox::events::{ItemStatus, SyncEvent};
 use proxbox::models::{ProxmoxCredentials, ProxmoxEndpointInput};
-use proxbox::server::crypto::SecretBox;
-use proxbox::server::db::Db;
+use proxbox::server::infra::crypto::SecretBox;
+use proxbox::server::infra::db::Db;
 use proxbox::server::sync::context::{ClusterSource, RunOptions, SyncContext};
 use proxbox::server::sync::run::run_sync;
 use proxbox::server::sync::sink::{CollectSink, EventSink};

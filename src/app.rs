@@ -40,7 +40,7 @@ pub fn not_found_shell(options: LeptosOptions) -> impl IntoView {
 
 fn document<V: IntoView + 'static>(options: LeptosOptions, app: fn() -> V) -> impl IntoView {
     #[cfg(feature = "ssr")]
-    crate::server::csp::declare_page_policy();
+    crate::server::web::csp::declare_page_policy();
     view! {
         <!DOCTYPE html>
         <html lang="en">

@@ -79,6 +79,16 @@ impl AppError {
     }
 }
 
+#[cfg(feature = "ssr")]
+impl AppError {
+    /// A failure inside Proxbox: its details go to the server log, the caller gets a message
+    /// safe to show. A database error becomes this through `?` (`From<DbError>`).
+    pub fn internal(error: impl std::fmt::Display) -> AppError {
+        tracing::error!(%error, "internal error");
+        AppError::Internal("Proxbox hit an internal error; the server log has the details.".into())
+    }
+}
+
 impl FromServerFnError for AppError {
     /// Errors travel as the answers do (see [`crate::wire`]).
     type Encoder = crate::wire::JsonTextEncoding;

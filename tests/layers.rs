@@ -1,19 +1,24 @@
 //! The layers of the code, kept by a test: every file under `src/` is read, each of its
 //! imports of another module of the crate (`use crate::…`, `use super::…`, and `crate::…`
 //! paths written inline) is resolved to the module it names, and checked against the rules
-//! below. A new import that breaks one fails with the file, the line and the rule.
+//! below. A new import that breaks one fails with the file, the line and the rule; an
+//! import that closes a circle between modules fails with the circle.
 //!
-//! The rules, lowest layer first:
+//! The rules, lowest layer first (docs/architecture.md):
 //! - shared (`models`, `error`, `validation`, `events`, `wire`) imports nothing of the
 //!   server, the app, the pages or the components;
-//! - infrastructure (`server::db`, `crypto`, `cron`, `secret_source`, `metrics`) imports
-//!   only shared code and itself;
-//! - the engine (`server::sync`, `server::jobs`) imports only shared code, infrastructure and
-//!   itself, and no web or command-line crate (axum, Leptos, clap);
-//! - server code never imports a page or a component;
-//! - components never import pages.
+//! - infrastructure (`server::infra`) imports only shared code and itself;
+//! - the engine (`server::sync`, `server::jobs`) imports only shared code, infrastructure
+//!   and itself;
+//! - services (`server::services`: use cases and the pages' read models) import only the
+//!   layers below them;
+//! - infrastructure, the engine and services use no web or command-line crate (axum,
+//!   Leptos, clap);
+//! - the web (`server::web`) imports no command line, no page and no component (it renders
+//!   the app through its shell, `app`);
+//! - pages and components never import the command line; components never import pages.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Where a module sits.
@@ -22,8 +27,9 @@ enum Layer {
     Shared,
     Infra,
     Engine,
-    /// The rest of the server: services, web, command line (not yet in rooms of their own).
-    Server,
+    Services,
+    Web,
+    Cli,
     App,
     Pages,
     Components,
@@ -36,21 +42,16 @@ fn layer_of(module: &str) -> Layer {
         .any(|m| under(m))
     {
         Layer::Shared
-    } else if [
-        "server::db",
-        "server::crypto",
-        "server::cron",
-        "server::secret_source",
-        "server::metrics",
-    ]
-    .iter()
-    .any(|m| under(m))
-    {
+    } else if under("server::infra") {
         Layer::Infra
     } else if under("server::sync") || under("server::jobs") {
         Layer::Engine
-    } else if under("server") {
-        Layer::Server
+    } else if under("server::services") {
+        Layer::Services
+    } else if under("server::web") {
+        Layer::Web
+    } else if under("server::cli") || under("server") {
+        Layer::Cli
     } else if under("pages") {
         Layer::Pages
     } else if under("components") {
@@ -72,14 +73,19 @@ fn broken_rule(from: Layer, to: Layer) -> Option<&'static str> {
         (Infra, _) => Some("infrastructure imports only shared code and itself"),
         (Engine, Shared | Infra | Engine) => None,
         (Engine, _) => Some("the engine imports only shared code, infrastructure and itself"),
-        (Server, Pages | Components) => Some("server code never imports a page or a component"),
+        (Services, Shared | Infra | Engine | Services) => None,
+        (Services, _) => Some("services import only the engine, infrastructure and shared code"),
+        (Web, Cli | Pages | Components) => {
+            Some("the web imports no command line, page or component")
+        }
+        (App | Pages | Components, Cli) => Some("the app never imports the command line"),
         (Components, Pages) => Some("components never import pages"),
         _ => None,
     }
 }
 
-/// Crates the engine must not use: it runs the same under the web server, the command line
-/// and a test.
+/// Crates infrastructure, the engine and services must not use: they run the same under
+/// the web server, the command line and a test.
 const NOT_IN_THE_ENGINE: [&str; 4] = ["axum", "leptos", "leptos_axum", "clap"];
 
 /// One import: the file and line it is on, and the module (or crate) it names.
@@ -252,10 +258,10 @@ fn broken(imports: &[Import], src: &Path) -> Vec<(Import, &'static str)> {
         let file = Path::new(&import.file);
         let from = layer_of(&module_of(&src.parent().unwrap().join(file), src));
         if NOT_IN_THE_ENGINE.contains(&import.module.as_str()) {
-            if from == Layer::Engine {
+            if matches!(from, Layer::Infra | Layer::Engine | Layer::Services) {
                 out.push((
                     import.clone(),
-                    "the engine uses no web or command-line crate",
+                    "infrastructure, the engine and services use no web or command-line crate",
                 ));
             }
             continue;
@@ -265,6 +271,73 @@ fn broken(imports: &[Import], src: &Path) -> Vec<(Import, &'static str)> {
         }
     }
     out
+}
+
+/// The module that holds what `path` names: its longest prefix that is a module of `src`.
+fn owner<'a>(path: &str, modules: &'a BTreeSet<String>) -> Option<&'a String> {
+    let mut parts: Vec<&str> = path.split("::").collect();
+    while !parts.is_empty() {
+        if let Some(module) = modules.get(&parts.join("::")) {
+            return Some(module);
+        }
+        parts.pop();
+    }
+    None
+}
+
+/// Every circle of imports between modules, each once, as the modules around it and the
+/// import that closes it. A module using its parent (`use super::…`) is no circle: the
+/// two are one room.
+fn circles(imports: &[Import], src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let modules: BTreeSet<String> = files.iter().map(|f| module_of(f, src)).collect();
+    let mut edges: BTreeMap<&str, BTreeMap<&str, &Import>> = BTreeMap::new();
+    for import in imports {
+        let from = module_of(&src.parent().unwrap().join(&import.file), src);
+        let (Some(from), Some(to)) = (modules.get(&from), owner(&import.module, &modules)) else {
+            continue;
+        };
+        if from == to || from.starts_with(&format!("{to}::")) {
+            continue;
+        }
+        edges.entry(from).or_default().entry(to).or_insert(import);
+    }
+    // Depth-first search; a module met again on the current path closes a circle.
+    fn visit<'a>(
+        module: &'a str,
+        edges: &BTreeMap<&'a str, BTreeMap<&'a str, &'a Import>>,
+        path: &mut Vec<&'a str>,
+        done: &mut BTreeSet<&'a str>,
+        found: &mut Vec<String>,
+    ) {
+        path.push(module);
+        for (&next, import) in edges.get(module).into_iter().flatten() {
+            if let Some(at) = path.iter().position(|m| *m == next) {
+                let mut around: Vec<&str> = path[at..].to_vec();
+                around.push(next);
+                found.push(format!(
+                    "{} (closed by {}:{})",
+                    around.join(" → "),
+                    import.file,
+                    import.line
+                ));
+            } else if !done.contains(next) {
+                visit(next, edges, path, done, found);
+            }
+        }
+        path.pop();
+        done.insert(module);
+    }
+    let mut found = Vec::new();
+    let mut done = BTreeSet::new();
+    let starts: Vec<&str> = edges.keys().copied().collect();
+    for module in starts {
+        if !done.contains(module) {
+            visit(module, &edges, &mut Vec::new(), &mut done, &mut found);
+        }
+    }
+    found
 }
 
 fn src() -> PathBuf {
@@ -296,62 +369,121 @@ fn every_import_keeps_the_layers() {
     );
 }
 
+#[test]
+fn no_module_imports_one_that_imports_it() {
+    let src = src();
+    let found = circles(&imports(&src), &src);
+    assert!(found.is_empty(), "import circles:\n{}", found.join("\n"));
+}
+
+/// Writes a planted source tree.
+fn plant(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let root = tempfile::tempdir().unwrap();
+    for (path, text) in files {
+        let file = root.path().join("src").join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    root
+}
+
 /// The checker itself, on a planted tree: each rule fails on a file that breaks it, and a
 /// file that keeps them passes.
 #[test]
 fn a_planted_violation_of_each_rule_is_found() {
-    let root = tempfile::tempdir().unwrap();
+    let root = plant(&[
+        ("models/mod.rs", "use crate::server::infra::db::Db;\n"),
+        ("server/infra/db/mod.rs", "use crate::server::jobs::Jobs;\n"),
+        (
+            "server/sync/run.rs",
+            "use axum::Router;\nuse super::super::web::http::router;\n",
+        ),
+        (
+            "server/services/accounts.rs",
+            "use crate::server::web::auth::Caller;\nuse crate::server::sync::run;\n",
+        ),
+        ("server/services/views/jobs.rs", "use leptos::prelude::*;\n"),
+        (
+            "server/web/exports.rs",
+            "use crate::pages::backups::days_of;\nuse crate::server::cli::args::Cli;\nuse crate::app::shell;\n",
+        ),
+        ("components/overlay.rs", "use crate::pages::jobs::Job;\n"),
+        ("pages/settings.rs", "use crate::server::cli::args::Cli;\n"),
+        (
+            "pages/jobs.rs",
+            "// use crate::server::anything — a comment\nuse crate::models::Job;\nuse crate::server::services::views::jobs::load_job;\nfn f() { let _ = \"crate::pages::x\"; }\n",
+        ),
+        (
+            "server/jobs/mod.rs",
+            "use crate::server::infra::db::Db;\nuse super::sync::run;\n#[cfg(test)]\nmod tests { use crate::pages::x; }\n",
+        ),
+    ]);
     let src = root.path().join("src");
-    let write = |path: &str, text: &str| {
-        let file = src.join(path);
-        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-        std::fs::write(file, text).unwrap();
-    };
-    write("models/mod.rs", "use crate::server::db::Db;\n");
-    write("server/db/mod.rs", "use crate::server::jobs::Jobs;\n");
-    write(
-        "server/sync/run.rs",
-        "use axum::Router;\nuse super::super::http::router;\n",
-    );
-    write("server/exports.rs", "use crate::pages::backups::days_of;\n");
-    write("components/overlay.rs", "use crate::pages::jobs::Job;\n");
-    write(
-        "pages/jobs.rs",
-        "// use crate::server::anything — a comment\nuse crate::models::Job;\nfn f() { let _ = \"crate::pages::x\"; }\n",
-    );
-    write("server/jobs/mod.rs", "use crate::server::db::Db;\nuse super::sync::run;\n#[cfg(test)]\nmod tests { use crate::pages::x; }\n");
     let found: BTreeSet<(String, &str)> = broken(&imports(&src), &src)
         .into_iter()
         .map(|(import, rule)| (format!("{}:{}", import.file, import.line), rule))
         .collect();
+    let web_rule = "the web imports no command line, page or component";
     let expected: BTreeSet<(String, &str)> = [
         (
             "src/models/mod.rs:1",
             "shared code imports nothing of the server, the app, pages or components",
         ),
         (
-            "src/server/db/mod.rs:1",
+            "src/server/infra/db/mod.rs:1",
             "infrastructure imports only shared code and itself",
         ),
         (
             "src/server/sync/run.rs:1",
-            "the engine uses no web or command-line crate",
+            "infrastructure, the engine and services use no web or command-line crate",
         ),
         (
             "src/server/sync/run.rs:2",
             "the engine imports only shared code, infrastructure and itself",
         ),
         (
-            "src/server/exports.rs:1",
-            "server code never imports a page or a component",
+            "src/server/services/accounts.rs:1",
+            "services import only the engine, infrastructure and shared code",
         ),
+        (
+            "src/server/services/views/jobs.rs:1",
+            "infrastructure, the engine and services use no web or command-line crate",
+        ),
+        ("src/server/web/exports.rs:1", web_rule),
+        ("src/server/web/exports.rs:2", web_rule),
         (
             "src/components/overlay.rs:1",
             "components never import pages",
+        ),
+        (
+            "src/pages/settings.rs:1",
+            "the app never imports the command line",
         ),
     ]
     .into_iter()
     .map(|(at, rule)| (at.to_string(), rule))
     .collect();
     assert_eq!(found, expected);
+}
+
+/// A planted circle of three modules is found with the import that closes it; a child
+/// using its parent is none.
+#[test]
+fn a_planted_circle_is_found() {
+    let root = plant(&[
+        ("server/web/http.rs", "use crate::app::shell;\n"),
+        ("app.rs", "use crate::pages::dashboard::Dashboard;\n"),
+        (
+            "pages/dashboard.rs",
+            "fn f() { crate::server::web::http::router(); }\n",
+        ),
+        ("server/web/auth/mod.rs", "pub struct Caller;\n"),
+        ("server/web/auth/policy.rs", "use super::Caller;\n"),
+    ]);
+    let src = root.path().join("src");
+    let found = circles(&imports(&src), &src);
+    assert_eq!(
+        found,
+        ["app → pages::dashboard → server::web::http → app (closed by src/server/web/http.rs:1)"],
+    );
 }

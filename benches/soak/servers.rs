@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use proxbox::models::{NetboxEndpointInput, ProxmoxCredentials, ProxmoxEndpointInput, Scope};
-use proxbox::server::crypto::SecretBox;
-use proxbox::server::db::Db;
+use proxbox::server::infra::crypto::SecretBox;
+use proxbox::server::infra::db::Db;
 use proxbox_netbox::models::IpAddress;
 use proxbox_netbox::{NetboxClient, NetboxOptions};
 use pve_sim::model::Rng;
@@ -112,7 +112,7 @@ async fn prepare(url: &str, sim: &pve_sim::RunningSim, netbox_url: &str) -> Stri
     )
     .await
     .unwrap();
-    let key = proxbox::server::auth::create_api_key(&db, "soak", &[Scope::Admin])
+    let key = proxbox::server::services::credentials::create_api_key(&db, "soak", &[Scope::Admin])
         .await
         .unwrap();
     db.close().await;

@@ -20,7 +20,7 @@ pub async fn get_session() -> Result<SessionInfo, AppError> {
 /// The session of the request being served.
 #[cfg(feature = "ssr")]
 pub fn request_session() -> Result<SessionInfo, AppError> {
-    let auth = crate::server::context::request_auth()?;
+    let auth = crate::server::web::context::request_auth()?;
     Ok(SessionInfo {
         role: auth.user.as_ref().map(|u| u.role),
         username: auth.user.map(|u| u.username),
@@ -52,18 +52,18 @@ pub fn csrf_token() -> String {
 #[server(endpoint = "logout", output = JsonText)]
 pub async fn logout(#[server(default)] csrf: String) -> Result<(), AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
-    let state = crate::server::context::app_state()?;
-    let auth = crate::server::context::request_auth()?;
+    let state = crate::server::web::context::app_state()?;
+    let auth = crate::server::web::context::request_auth()?;
     if let Some(hash) = auth.session_hash {
         state
             .db
             .delete_session(&hash)
             .await
-            .map_err(crate::server::auth::internal)?;
+            .map_err(AppError::internal)?;
     }
     expect_context::<leptos_axum::ResponseOptions>().append_header(
         http::header::SET_COOKIE,
-        crate::server::auth::session_cookie(None, &state.web),
+        crate::server::web::auth::session_cookie(None, &state.web),
     );
     leptos_axum::redirect("/login");
     Ok(())

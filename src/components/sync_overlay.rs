@@ -32,7 +32,7 @@ pub async fn start_sync(
 ) -> Result<JobSnapshot, AppError> {
     use crate::models::SyncTarget;
     let _ = csrf; // checked by the middleware before any server function runs
-    let (state, who) = crate::server::context::require(crate::models::Permission::RunSyncs)?;
+    let (state, who) = crate::server::web::context::require(crate::models::Permission::RunSyncs)?;
     let mut request = crate::server::jobs::SyncRequest {
         stages: vec![stage],
         endpoint_ids: Vec::new(),
@@ -41,7 +41,8 @@ pub async fn start_sync(
         delete_orphans: None,
     };
     if let Some(netbox_id) = guest {
-        let guest = crate::server::views::guest_of_vm(&state.db, netbox_id).await?;
+        let guest =
+            crate::server::services::views::inventory::guest_of_vm(&state.db, netbox_id).await?;
         request.endpoint_ids = vec![guest.endpoint_id];
         request.target = Some(SyncTarget::Guest { vmid: guest.vmid });
     } else if let (Some(endpoint), Some(name)) = (endpoint, node) {
@@ -49,7 +50,7 @@ pub async fn start_sync(
         request.target = Some(SyncTarget::Node { name });
     }
     let enqueued = state.jobs.request_sync(&request, &who.name).await?;
-    crate::server::job_views::load_snapshot(&state, enqueued.job_id).await
+    crate::server::services::views::jobs::load_snapshot(&state, enqueued.job_id).await
 }
 
 /// The job the overlay shows, if it is open.

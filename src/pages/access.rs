@@ -14,8 +14,8 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "users_overview", input = GetUrl, output = JsonText)]
 pub async fn users_overview() -> Result<Vec<UserView>, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::Administer)?;
-    let users = crate::server::accounts::users(&state.db).await?;
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Administer)?;
+    let users = crate::server::services::accounts::users(&state.db).await?;
     Ok(users
         .into_iter()
         .map(|u| UserView {
@@ -29,12 +29,8 @@ pub async fn users_overview() -> Result<Vec<UserView>, AppError> {
 
 #[server(endpoint = "api_keys_overview", input = GetUrl, output = JsonText)]
 pub async fn api_keys_overview() -> Result<Vec<ApiKeyView>, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::Administer)?;
-    let keys = state
-        .db
-        .api_keys()
-        .await
-        .map_err(crate::server::auth::internal)?;
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Administer)?;
+    let keys = state.db.api_keys().await?;
     Ok(keys
         .into_iter()
         .map(|k| ApiKeyView {

@@ -45,10 +45,10 @@ pub async fn change_password(
     new_password: String,
     confirm: String,
 ) -> Result<(), AppError> {
-    use crate::server::auth::{checked_password, hash_password, internal};
+    use crate::server::services::credentials::{checked_password, hash_password};
     let _ = csrf; // checked by the middleware before any server function runs
-    let state = crate::server::context::app_state()?;
-    let auth = crate::server::context::request_auth()?;
+    let state = crate::server::web::context::app_state()?;
+    let auth = crate::server::web::context::request_auth()?;
     let (Some(user), Some(session)) = (auth.user, auth.session_hash) else {
         return Err(AppError::Unauthorized);
     };
@@ -74,8 +74,7 @@ pub async fn change_password(
     state
         .db
         .change_own_password(user.user_id, &hash, &session)
-        .await
-        .map_err(internal)?;
+        .await?;
     tracing::info!(user = %user.username, "password changed");
     leptos_axum::redirect("/");
     Ok(())
@@ -119,7 +118,7 @@ pub fn PasswordPage() -> impl IntoView {
 /// Whether the person on this page still has a one-time password.
 fn must_change_now() -> bool {
     #[cfg(feature = "ssr")]
-    return crate::server::context::request_auth()
+    return crate::server::web::context::request_auth()
         .ok()
         .and_then(|auth| auth.user)
         .is_some_and(|user| user.must_change_password);

@@ -17,8 +17,8 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "backups", input = GetUrl, output = JsonText)]
 pub async fn read_backups(days: u32) -> Result<BackupsView, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
-    crate::server::views::backups(&state.db, days).await
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Read)?;
+    crate::server::services::views::inventory::backups(&state.db, days).await
 }
 
 #[component]

@@ -15,10 +15,10 @@ pub async fn login(
     password: String,
     next: Option<String>,
 ) -> Result<(), AppError> {
-    use crate::server::auth;
+    use crate::server::web::auth;
     let _ = csrf; // checked by the middleware before any server function runs
-    let state = crate::server::context::app_state()?;
-    let request = crate::server::context::request_auth()?;
+    let state = crate::server::web::context::app_state()?;
+    let request = crate::server::web::context::request_auth()?;
     let token = auth::login(&state, &username, &password, request.client_ip.as_deref()).await?;
     if let Some(old) = request.session_hash {
         let _ = state.db.delete_session(&old).await;

@@ -20,8 +20,8 @@ const PAGE_LINES: usize = 500;
 pub async fn get_logs(
     #[server(default)] filter: ServerLogFilter,
 ) -> Result<Vec<LogLine>, AppError> {
-    let _ = crate::server::context::require(crate::models::Permission::Administer)?;
-    Ok(crate::server::log_ring::ring().recent(&filter, 0, PAGE_LINES))
+    let _ = crate::server::web::context::require(crate::models::Permission::Administer)?;
+    Ok(crate::server::infra::log_ring::ring().recent(&filter, 0, PAGE_LINES))
 }
 
 #[component]

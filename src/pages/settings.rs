@@ -18,8 +18,8 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "settings_overview", input = GetUrl, output = JsonText)]
 pub async fn settings_overview() -> Result<SettingsData, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::Administer)?;
-    crate::server::settings_forms::overview(&state).await
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Administer)?;
+    crate::server::services::views::settings::overview(&state).await
 }
 
 #[component]

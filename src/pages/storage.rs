@@ -13,8 +13,8 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "storage", input = GetUrl, output = JsonText)]
 pub async fn read_storage() -> Result<Vec<EndpointStorage>, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
-    crate::server::views::storage(&state.db).await
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Read)?;
+    crate::server::services::views::inventory::storage(&state.db).await
 }
 
 #[component]

@@ -1,41 +1,11 @@
-//! The server: configuration, database, authentication and the HTTP surface.
+//! The server, in layers (docs/architecture.md; `tests/layers.rs` keeps them):
+//! infrastructure (`infra`), the engine (`sync`, `jobs`), use cases and the pages' read
+//! models (`services`), the HTTP surface (`web`) and the command line (`cli`). Each imports
+//! only the layers below it.
 
-pub mod access_forms;
-pub mod accounts;
-pub mod auth;
 pub mod cli;
-pub mod cli_endpoints;
-pub mod cluster_pages;
-pub mod config;
-pub mod connections;
-pub mod context;
-pub mod cron;
-pub mod crypto;
-pub mod csp;
-pub mod db;
-pub mod declared;
-pub mod endpoint_forms;
-pub mod endpoints;
-pub mod exports;
-pub mod headless;
-pub mod health;
-pub mod housekeeping;
-pub mod http;
-pub mod job_views;
+pub mod infra;
 pub mod jobs;
-pub mod log_ring;
-pub mod metrics;
-pub mod peers;
-pub mod recent;
-pub mod respond;
-pub mod route_book;
-pub mod schedules;
-pub mod secret_source;
-pub mod settings;
-pub mod settings_forms;
-pub mod site;
-pub mod sse_wire;
-pub mod state;
-pub mod streams;
+pub mod services;
 pub mod sync;
-pub mod views;
+pub mod web;

@@ -10,9 +10,9 @@ use proptest::prelude::*;
 use serde_json::{Map, Value};
 
 use proxbox::events::SyncEvent;
-use proxbox::server::cron::Cron;
-use proxbox::server::sse_wire::frame;
-use proxbox::server::streams::sse::resume_point;
+use proxbox::server::infra::cron::Cron;
+use proxbox::server::web::sse_wire::frame;
+use proxbox::server::web::streams::sse::resume_point;
 use proxbox::validation;
 use proxbox_netbox::error::NbError;
 use proxbox_pve::config::{
@@ -438,7 +438,7 @@ proptest! {
             }
             Err(reason) => prop_assert!(!reason.is_empty()),
         }
-        if let Err(reason) = proxbox::server::schedules::parse_when(&text) {
+        if let Err(reason) = proxbox::server::services::schedules::parse_when(&text) {
             prop_assert!(!reason.is_empty());
         }
     }

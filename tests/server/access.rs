@@ -3,8 +3,8 @@
 //! and keys pages.
 
 use proxbox::models::Role;
-use proxbox::server::auth::policy;
-use proxbox::server::http::route_inventory;
+use proxbox::server::web::auth::policy;
+use proxbox::server::web::http::route_inventory;
 use reqwest::StatusCode;
 
 use crate::access_table::{Caller, Who};
@@ -73,7 +73,7 @@ async fn a_viewer_cannot_start_a_sync_on_postgres() {
 async fn the_last_admin_stays(backend: Backend) {
     let app = TestApp::start(backend).await;
     let db = &app.db;
-    use proxbox::server::accounts;
+    use proxbox::server::services::accounts;
     // The test app's own admin is the only one.
     let refused = accounts::remove_user(db, ADMIN).await.unwrap_err();
     assert!(refused.to_string().contains("last admin"), "{refused}");
@@ -107,9 +107,10 @@ async fn the_last_admin_stays_on_postgres() {
 #[tokio::test]
 async fn a_one_time_password_must_be_changed_before_anything_else() {
     let app = TestApp::start(Backend::Sqlite).await;
-    let password = proxbox::server::accounts::add_user(&app.db, "newcomer", Role::Operator)
-        .await
-        .unwrap();
+    let password =
+        proxbox::server::services::accounts::add_user(&app.db, "newcomer", Role::Operator)
+            .await
+            .unwrap();
     let client = new_client();
     let csrf = app.csrf_of(&client).await;
     client
@@ -189,7 +190,7 @@ async fn the_users_and_keys_pages_add_reset_remove_and_revoke() {
     assert_eq!(ops.role(), Role::Operator);
     assert_eq!(ops.must_change_password, 1);
     assert!(
-        proxbox::server::auth::verify_password(ops.password_hash, password).await,
+        proxbox::server::services::credentials::verify_password(ops.password_hash, password).await,
         "the password shown is the user's"
     );
     let listed = app.get_text("/users").await;

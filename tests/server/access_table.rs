@@ -5,7 +5,7 @@
 //! route refuses a browser session without its CSRF token. On SQLite and PostgreSQL.
 
 use proxbox::models::{Role, Scope};
-use proxbox::server::http::route_inventory;
+use proxbox::server::web::http::route_inventory;
 use reqwest::{Method, StatusCode};
 
 use crate::support::*;
@@ -213,7 +213,7 @@ impl Caller {
         let client = new_client();
         let key = match who {
             Who::Key(scope) => Some(
-                proxbox::server::auth::create_api_key(
+                proxbox::server::services::credentials::create_api_key(
                     &app.db,
                     &format!("caller-{}", scope.as_str()),
                     &[scope],
@@ -226,7 +226,7 @@ impl Caller {
         if let Who::Person(role) = who {
             let name = format!("{}-user", role.as_str());
             let password = "a long test password";
-            let hash = proxbox::server::auth::hash_password(password.into())
+            let hash = proxbox::server::services::credentials::hash_password(password.into())
                 .await
                 .unwrap();
             app.db.create_user(&name, &hash, role, false).await.unwrap();
@@ -364,14 +364,14 @@ async fn callers(app: &TestApp) -> Vec<(Caller, &'static [Level])> {
 }
 
 async fn plant_admin_data(app: &TestApp) {
-    let hash = proxbox::server::auth::hash_password("planted password".into())
+    let hash = proxbox::server::services::credentials::hash_password("planted password".into())
         .await
         .unwrap();
     app.db
         .create_user(PLANTED_USER, &hash, Role::Viewer, false)
         .await
         .unwrap();
-    proxbox::server::auth::create_api_key(&app.db, PLANTED_KEY, &[Scope::Read])
+    proxbox::server::services::credentials::create_api_key(&app.db, PLANTED_KEY, &[Scope::Read])
         .await
         .unwrap();
 }
@@ -576,7 +576,9 @@ async fn every_state_changing_route_needs_the_csrf_token_of_a_session() {
         );
     }
     // Nothing was changed by the refused posts: the users are those the test made.
-    let users = proxbox::server::accounts::users(&app.db).await.unwrap();
+    let users = proxbox::server::services::accounts::users(&app.db)
+        .await
+        .unwrap();
     assert_eq!(
         users.len(),
         2,

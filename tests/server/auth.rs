@@ -254,7 +254,7 @@ async fn anonymous_visitors_are_sent_to_login() {
 #[tokio::test]
 async fn api_keys_authenticate_machines_without_csrf_and_are_stored_hashed() {
     let app = TestApp::start(Backend::Sqlite).await;
-    let key = proxbox::server::auth::create_api_key(
+    let key = proxbox::server::services::credentials::create_api_key(
         &app.db,
         "netbox-plugin",
         &[proxbox::models::Scope::Admin],
@@ -336,10 +336,13 @@ async fn unknown_pages_answer_404_with_a_page() {
 async fn a_made_up_api_key_is_refused_at_once_while_a_writer_holds_the_database() {
     use sqlx::Connection;
     let app = TestApp::start(Backend::Sqlite).await;
-    let key =
-        proxbox::server::auth::create_api_key(&app.db, "script", &[proxbox::models::Scope::Read])
-            .await
-            .unwrap();
+    let key = proxbox::server::services::credentials::create_api_key(
+        &app.db,
+        "script",
+        &[proxbox::models::Scope::Read],
+    )
+    .await
+    .unwrap();
     let client = new_client();
     let version = |key: String| {
         client
@@ -440,7 +443,7 @@ async fn a_page_runs_only_the_scripts_it_came_with() {
 
 #[tokio::test]
 async fn guesses_from_one_client_do_not_lock_the_owner_out_from_another() {
-    use proxbox::server::auth::client::TrustedProxies;
+    use proxbox::server::web::auth::client::TrustedProxies;
     for (trust, owner_gets_in) in [("127.0.0.1", true), ("", false)] {
         let proxies = TrustedProxies::parse(trust).unwrap();
         let app = TestApp::start_behind(Backend::Sqlite, test_job_settings(), None, proxies).await;
@@ -490,7 +493,7 @@ async fn a_session_ends_a_week_after_its_login_however_busy() {
     let endpoints = || app.client.get(app.url("/api/endpoints")).send();
     assert_eq!(endpoints().await.unwrap().status(), StatusCode::OK);
     // Logged in eight days ago and used ever since: the sliding expiry is still ahead.
-    let eight_days_ago = proxbox::server::db::now_ms() - 8 * 86_400_000;
+    let eight_days_ago = proxbox::server::infra::db::now_ms() - 8 * 86_400_000;
     sqlx::query("UPDATE sessions SET created_at = $1")
         .bind(eight_days_ago)
         .execute(app.db.pool())

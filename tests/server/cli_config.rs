@@ -204,16 +204,16 @@ async fn a_secret_in_the_file_or_a_bad_field_is_refused_with_file_line_and_field
 /// start succeeds, and the file's endpoints and schedules exist once.
 #[tokio::test]
 async fn instances_applying_one_file_at_once_all_succeed() {
-    use proxbox::server::declared;
+    use proxbox::server::services::declared;
     let test_db = TestDb::new(Backend::Postgres).await;
-    let first = proxbox::server::db::Db::connect(&test_db.url)
+    let first = proxbox::server::infra::db::Db::connect(&test_db.url)
         .await
         .unwrap();
-    let second = proxbox::server::db::Db::connect(&test_db.url)
+    let second = proxbox::server::infra::db::Db::connect(&test_db.url)
         .await
         .unwrap();
-    let secrets = proxbox::server::crypto::SecretBox::from_key_text(TEST_KEY).unwrap();
-    let base = proxbox::server::settings::JobSettings::default();
+    let secrets = proxbox::server::infra::crypto::SecretBox::from_key_text(TEST_KEY).unwrap();
+    let base = proxbox::server::services::settings::JobSettings::default();
     let env =
         |var: &str| (var == "SECRET").then(|| "11111111-2222-3333-4444-555555555555".to_string());
     // Several rounds, each adding endpoints, so that the two meet on an insert.

@@ -1,7 +1,7 @@
 //! `proxbox sync` as an operator runs it: the real binary, endpoints from its database,
 //! the simulator and the real NetBox; its output and exit code.
 
-use proxbox::server::db::Db;
+use proxbox::server::infra::db::Db;
 
 use crate::support::*;
 use crate::sync_support::*;

@@ -5,7 +5,7 @@ use proxbox::models::{
     ClusterCard, DashboardData, HealthReport, JobSnapshot, JobStatus, ProxmoxCredentials,
     ProxmoxEndpointInput,
 };
-use proxbox::server::crypto::SecretBox;
+use proxbox::server::infra::crypto::SecretBox;
 use serde_json::Value;
 
 use crate::jobs_support::*;

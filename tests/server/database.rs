@@ -1,4 +1,4 @@
-use proxbox::server::db::{Backend as DbBackend, Db};
+use proxbox::server::infra::db::{Backend as DbBackend, Db};
 
 use crate::support::*;
 
@@ -69,7 +69,7 @@ async fn the_identity_map_records_updates_marks_and_forgets_on_both_databases() 
     for backend in BACKENDS {
         let test_db = TestDb::new(backend).await;
         let db = Db::connect(&test_db.url).await.unwrap();
-        let secrets = proxbox::server::crypto::SecretBox::from_key_text(TEST_KEY).unwrap();
+        let secrets = proxbox::server::infra::crypto::SecretBox::from_key_text(TEST_KEY).unwrap();
         let input = ProxmoxEndpointInput {
             name: "lab".into(),
             url: "https://pve1:8006".into(),
@@ -188,8 +188,8 @@ async fn instances_started_side_by_side_make_one_first_admin() {
     let second = Db::connect(&test_db.url).await.unwrap();
     // Both find no user before either has hashed its password (Argon2 takes a while).
     let (a, b) = tokio::join!(
-        proxbox::server::accounts::ensure_first_admin(&first, "admin", None),
-        proxbox::server::accounts::ensure_first_admin(&second, "admin", None),
+        proxbox::server::services::accounts::ensure_first_admin(&first, "admin", None),
+        proxbox::server::services::accounts::ensure_first_admin(&second, "admin", None),
     );
     let (a, b) = (a.expect("no error"), b.expect("no error"));
     assert_eq!(

@@ -1,8 +1,8 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use proxbox::server::crypto::Sealed;
-use proxbox::server::db::endpoints::{NETBOX_TOKEN, PROXMOX_TOKEN_SECRET};
+use proxbox::server::infra::crypto::Sealed;
+use proxbox::server::infra::db::endpoints::{NETBOX_TOKEN, PROXMOX_TOKEN_SECRET};
 
 use crate::support::*;
 
@@ -468,7 +468,7 @@ token_id = "root@pam!proxbox"
 token_secret_env = "SECRET_VAR"
 "#;
     let env = |var: &str| (var == "SECRET_VAR").then(|| SECRET.to_string());
-    let Ok(declared) = proxbox::server::declared::read(
+    let Ok(declared) = proxbox::server::services::declared::read(
         "/etc/proxbox/proxbox.toml",
         text,
         std::path::Path::new("."),
@@ -476,10 +476,16 @@ token_secret_env = "SECRET_VAR"
     ) else {
         panic!("the declaration is refused");
     };
-    let base = proxbox::server::settings::JobSettings::default();
-    proxbox::server::declared::apply::apply(&app.db, &app.secrets, &base, &declared, false)
-        .await
-        .unwrap();
+    let base = proxbox::server::services::settings::JobSettings::default();
+    proxbox::server::services::declared::apply::apply(
+        &app.db,
+        &app.secrets,
+        &base,
+        &declared,
+        false,
+    )
+    .await
+    .unwrap();
     let id = app.db.proxmox_endpoints().await.unwrap()[0].id;
 
     let page = app.get_text("/endpoints").await;

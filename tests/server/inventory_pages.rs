@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use proxbox::models::{GuestRecord, JobStatus, RecordKind, SyncTarget};
-use proxbox::server::db::inventory::StoredRecord;
+use proxbox::server::infra::db::inventory::StoredRecord;
 use serde_json::Value;
 
 use crate::jobs_support::*;
@@ -71,7 +71,7 @@ async fn the_inventory_pages_show_what_the_full_update_stored() {
 
     // "No backup in 1 day": the guests whose newest backup is older, or that have none.
     let newest = db.newest_backups().await.unwrap();
-    let now = proxbox::server::db::now_ms() / 1000;
+    let now = proxbox::server::infra::db::now_ms() / 1000;
     let stale = cards
         .iter()
         .filter(|c| {

@@ -2,7 +2,7 @@
 //! renders the job from its log (stages, counts, the event log and its filters).
 
 use proxbox::models::JobStatus;
-use proxbox::server::db::jobs::StoredEvent;
+use proxbox::server::infra::db::jobs::StoredEvent;
 
 use crate::jobs_support::*;
 use crate::support::*;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use proxbox::events::{ErrorCategory, SyncEvent};
 use proxbox::models::{JobStatus, JobSummary};
-use proxbox::server::crypto::SecretBox;
-use proxbox::server::db::schedules::ScheduleRule;
+use proxbox::server::infra::crypto::SecretBox;
+use proxbox::server::infra::db::schedules::ScheduleRule;
 use proxbox::server::jobs::Jobs;
 use pve_sim::{Fault, FaultKind};
 
@@ -360,10 +360,13 @@ async fn a_job_run_by_one_instance_streams_live_from_another() {
     let cluster = unique("two");
     let sim = simulator(&cluster, 83, 2, 4).await;
     let endpoint_id = store_endpoints(&a.db, &sim, &cluster).await;
-    let key =
-        proxbox::server::auth::create_api_key(&a.db, "plugin", &[proxbox::models::Scope::Admin])
-            .await
-            .unwrap();
+    let key = proxbox::server::services::credentials::create_api_key(
+        &a.db,
+        "plugin",
+        &[proxbox::models::Scope::Admin],
+    )
+    .await
+    .unwrap();
     let mut news = a.jobs.hub().news();
 
     let response = a
@@ -472,7 +475,7 @@ async fn a_run_whose_job_was_ended_elsewhere_stops_and_writes_nothing_more() {
 
 #[tokio::test]
 async fn finished_jobs_past_their_retention_go_with_their_logs() {
-    use proxbox::server::housekeeping::{tidy, Tidied};
+    use proxbox::server::services::housekeeping::{tidy, Tidied};
     for (backend, seed) in [(Backend::Sqlite, 109), (Backend::Postgres, 110)] {
         let mut settings = test_job_settings();
         settings.workers = 0;
@@ -484,7 +487,7 @@ async fn finished_jobs_past_their_retention_go_with_their_logs() {
         let (waiting, _) = lab.start_sync("storage").await;
         assert!(!job_log(&lab.app, old).await.is_empty());
         // The first ended 91 days ago.
-        let ninety_one_days_ago = proxbox::server::db::now_ms() - 91 * 86_400_000;
+        let ninety_one_days_ago = proxbox::server::infra::db::now_ms() - 91 * 86_400_000;
         sqlx::query("UPDATE jobs SET finished_at = $1 WHERE id = $2")
             .bind(ninety_one_days_ago)
             .bind(old)

@@ -5,10 +5,10 @@ use std::time::{Duration, Instant};
 
 use proxbox::events::SyncEvent;
 use proxbox::models::{JobScope, JobStatus, JobSummary};
-use proxbox::server::db::jobs::NewJob;
-use proxbox::server::db::Db;
+use proxbox::server::infra::db::jobs::NewJob;
+use proxbox::server::infra::db::Db;
 use proxbox::server::jobs::JobSettings;
-use proxbox::server::sse_wire::parse_frames;
+use proxbox::server::web::sse_wire::parse_frames;
 use serde_json::Value;
 
 use crate::support::*;
@@ -38,7 +38,7 @@ impl JobsLab {
         let cluster = unique(prefix);
         let sim = simulator(&cluster, seed, 2, guests).await;
         let endpoint_id = store_endpoints(&app.db, &sim, &cluster).await;
-        let key = proxbox::server::auth::create_api_key(
+        let key = proxbox::server::services::credentials::create_api_key(
             &app.db,
             &unique("key"),
             &[proxbox::models::Scope::Admin],

@@ -11,7 +11,7 @@ const SECRET: &str = "5b3c1d7e-2a4f-4e6b-8c9d-0000logged00";
 async fn the_logs_page_shows_what_was_logged_to_admins_only_and_no_secret() {
     // As `proxbox serve` sets it up: every line also goes to the ring.
     let _ = tracing::subscriber::set_global_default(
-        tracing_subscriber::registry().with(proxbox::server::log_ring::RingLayer),
+        tracing_subscriber::registry().with(proxbox::server::infra::log_ring::RingLayer),
     );
     let app = TestApp::start(Backend::Sqlite).await;
     app.login().await;
@@ -66,10 +66,13 @@ async fn the_logs_page_shows_what_was_logged_to_admins_only_and_no_secret() {
     );
 
     // Not for everyone: a key that may read the pages is refused the log.
-    let reader =
-        proxbox::server::auth::create_api_key(&app.db, "reader", &[proxbox::models::Scope::Read])
-            .await
-            .unwrap();
+    let reader = proxbox::server::services::credentials::create_api_key(
+        &app.db,
+        "reader",
+        &[proxbox::models::Scope::Read],
+    )
+    .await
+    .unwrap();
     let refused = new_client()
         .get(app.url("/logs/stream"))
         .header("X-Proxbox-API-Key", &reader)

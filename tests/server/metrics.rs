@@ -31,9 +31,13 @@ async fn scrape(lab: &JobsLab, key: &str) -> reqwest::Response {
 #[tokio::test]
 async fn metrics_move_with_a_sync_and_need_a_key_that_may_read() {
     let lab = JobsLab::start(Backend::Sqlite, "metrics", 117, 3).await;
-    let reader = proxbox::server::auth::create_api_key(&lab.app.db, "prometheus", &[Scope::Read])
-        .await
-        .unwrap();
+    let reader = proxbox::server::services::credentials::create_api_key(
+        &lab.app.db,
+        "prometheus",
+        &[Scope::Read],
+    )
+    .await
+    .unwrap();
     let before = scrape(&lab, &reader).await;
     assert_eq!(before.status(), 200);
     assert!(
@@ -133,9 +137,13 @@ async fn metrics_move_with_a_sync_and_need_a_key_that_may_read() {
     );
 
     // A key that may start syncs but not read, and no key at all: refused.
-    let syncer = proxbox::server::auth::create_api_key(&lab.app.db, "syncer", &[Scope::Sync])
-        .await
-        .unwrap();
+    let syncer = proxbox::server::services::credentials::create_api_key(
+        &lab.app.db,
+        "syncer",
+        &[Scope::Sync],
+    )
+    .await
+    .unwrap();
     assert_eq!(scrape(&lab, &syncer).await.status(), 403);
     let anonymous = new_client()
         .get(lab.app.url("/metrics"))

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use proxbox::models::JobStatus;
-use proxbox::server::settings::Setting;
+use proxbox::server::services::settings::Setting;
 use serde_json::Value;
 
 use crate::jobs_support::*;
@@ -326,7 +326,7 @@ async fn a_schedule_is_added_run_now_changed_and_removed_with_a_record() {
     assert_eq!(schedule.stages, "devices,virtual-machines");
     assert_eq!(schedule.cron.as_deref(), Some("30 2 * * *"));
     let next = schedule.next_run_at;
-    assert!(next > proxbox::server::db::now_ms() && next % 60_000 == 0);
+    assert!(next > proxbox::server::infra::db::now_ms() && next % 60_000 == 0);
 
     let (status, location) = post_page(
         app,

@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use proxbox::server::db::Db;
+use proxbox::server::infra::db::Db;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::Message;
@@ -20,9 +20,13 @@ async fn sigterm_ends_streams_and_sockets_and_exits_within_seconds() {
     let url = format!("sqlite://{}", dir.path().join("proxbox.db").display());
     let db = Db::connect(&url).await.unwrap();
     let endpoint_id = store_endpoints(&db, &sim, "lab").await;
-    let key = proxbox::server::auth::create_api_key(&db, "ops", &[proxbox::models::Scope::Admin])
-        .await
-        .unwrap();
+    let key = proxbox::server::services::credentials::create_api_key(
+        &db,
+        "ops",
+        &[proxbox::models::Scope::Admin],
+    )
+    .await
+    .unwrap();
     db.close().await;
 
     let port = free_port();

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::{SinkExt, StreamExt};
 use proxbox::models::{Role, Scope};
-use proxbox::server::streams::ws::{MAX_AWAITING_CREDENTIALS, MAX_CLIENT_MESSAGE};
+use proxbox::server::web::streams::ws::{MAX_AWAITING_CREDENTIALS, MAX_CLIENT_MESSAGE};
 use serde_json::Value;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
@@ -60,7 +60,7 @@ async fn session_of(app: &TestApp, name: &str, password: &str) -> String {
 
 async fn person(app: &TestApp, name: &str, role: Role) -> String {
     let password = "a long test password";
-    let hash = proxbox::server::auth::hash_password(password.into())
+    let hash = proxbox::server::services::credentials::hash_password(password.into())
         .await
         .unwrap();
     app.db.create_user(name, &hash, role, false).await.unwrap();
@@ -83,9 +83,10 @@ async fn next_text(socket: &mut Socket) -> Value {
 #[tokio::test]
 async fn a_revoked_key_loses_its_open_socket() {
     let app = TestApp::start(Backend::Sqlite).await;
-    let key = proxbox::server::auth::create_api_key(&app.db, "watcher", &[Scope::Sync])
-        .await
-        .unwrap();
+    let key =
+        proxbox::server::services::credentials::create_api_key(&app.db, "watcher", &[Scope::Sync])
+            .await
+            .unwrap();
     let mut socket = socket_with(&app, "x-proxbox-api-key", &key).await;
     socket.send(Message::Text("ping".into())).await.unwrap();
     assert_eq!(next_text(&mut socket).await["type"], "pong");
@@ -102,7 +103,7 @@ async fn a_removed_user_loses_the_socket_and_a_demoted_operator_starts_no_sync()
     let app = &lab.app;
     let operator = person(app, "ops", Role::Operator).await;
     let mut socket = socket_with(app, "cookie", &operator).await;
-    proxbox::server::accounts::set_role(&app.db, "ops", Role::Viewer)
+    proxbox::server::services::accounts::set_role(&app.db, "ops", Role::Viewer)
         .await
         .unwrap();
     socket
@@ -122,7 +123,7 @@ async fn a_removed_user_loses_the_socket_and_a_demoted_operator_starts_no_sync()
 
     let viewer = person(app, "gone", Role::Viewer).await;
     let mut socket = socket_with(app, "cookie", &viewer).await;
-    proxbox::server::accounts::remove_user(&app.db, "gone")
+    proxbox::server::services::accounts::remove_user(&app.db, "gone")
         .await
         .unwrap();
     let (code, reason) = close_frame(&mut socket, true).await;
@@ -142,14 +143,14 @@ async fn a_demoted_admin_loses_the_server_log_stream() {
         .await
         .unwrap();
     assert_eq!(stream.status(), 200);
-    proxbox::server::accounts::set_role(&app.db, "second-admin", Role::Operator)
+    proxbox::server::services::accounts::set_role(&app.db, "second-admin", Role::Operator)
         .await
         .unwrap();
     let mut body = String::new();
     let ended =
         tokio::time::timeout(Duration::from_secs(30), read_rest(&mut stream, &mut body)).await;
     assert!(ended.is_ok(), "the stream ends: {body}");
-    let events = proxbox::server::sse_wire::parse_frames(&body);
+    let events = proxbox::server::web::sse_wire::parse_frames(&body);
     let names: Vec<&str> = events.iter().map(|(_, e)| e.name()).collect();
     assert!(
         names.ends_with(&["error_detail", "error", "complete"]),
@@ -219,7 +220,7 @@ async fn only_so_many_sockets_wait_for_credentials_at_once() {
         other => panic!("one socket too many is refused with 503, not {other:?}"),
     }
     // One authenticates: its place is free for the next.
-    let key = proxbox::server::auth::create_api_key(&app.db, "k", &[Scope::Read])
+    let key = proxbox::server::services::credentials::create_api_key(&app.db, "k", &[Scope::Read])
         .await
         .unwrap();
     let first = &mut waiting[0];
@@ -282,7 +283,7 @@ async fn a_socket_follows_a_job_once_however_often_it_asks() {
 async fn a_password_change_guesses_no_faster_than_a_login() {
     let app = TestApp::start(Backend::Sqlite).await;
     let password = "the right long password";
-    let hash = proxbox::server::auth::hash_password(password.into())
+    let hash = proxbox::server::services::credentials::hash_password(password.into())
         .await
         .unwrap();
     app.db
@@ -338,6 +339,12 @@ async fn a_password_change_guesses_no_faster_than_a_login() {
         "locked even for the right one"
     );
     let user = app.db.user_by_name("victim").await.unwrap().unwrap();
-    assert!(proxbox::server::auth::verify_password(user.password_hash, password.into()).await);
+    assert!(
+        proxbox::server::services::credentials::verify_password(
+            user.password_hash,
+            password.into()
+        )
+        .await
+    );
     app.stop().await;
 }

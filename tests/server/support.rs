@@ -1,12 +1,12 @@
 //! A Proxbox server per test, on its own database, reachable over real HTTP.
 
 use leptos::prelude::LeptosOptions;
-use proxbox::server::auth::client::TrustedProxies;
-use proxbox::server::crypto::SecretBox;
-use proxbox::server::db::Db;
-use proxbox::server::http::router;
+use proxbox::server::infra::crypto::SecretBox;
+use proxbox::server::infra::db::Db;
 use proxbox::server::jobs::{JobSettings, Jobs};
-use proxbox::server::state::{AppState, WebSettings};
+use proxbox::server::web::auth::client::TrustedProxies;
+use proxbox::server::web::http::router;
+use proxbox::server::web::state::{AppState, WebSettings};
 use serde_json::Value;
 
 pub const ADMIN: &str = "admin";
@@ -45,7 +45,7 @@ impl TestDb {
             Backend::Postgres => {
                 use sqlx::Connection;
                 let admin = postgres_admin_url();
-                let suffix: String = proxbox::server::crypto::random_token()
+                let suffix: String = proxbox::server::infra::crypto::random_token()
                     .to_lowercase()
                     .chars()
                     .filter(char::is_ascii_alphanumeric)
@@ -148,7 +148,7 @@ impl TestApp {
             .await
             .expect("database opens and migrates");
         if shared.is_none() {
-            let hash = proxbox::server::auth::hash_password(ADMIN_PASSWORD.into())
+            let hash = proxbox::server::services::credentials::hash_password(ADMIN_PASSWORD.into())
                 .await
                 .unwrap();
             db.create_user(ADMIN, &hash, proxbox::models::Role::Admin, false)
@@ -163,26 +163,26 @@ impl TestApp {
                 .output_name("proxbox")
                 .site_root("target/site")
                 .build(),
-            db: db.clone(),
-            secrets: std::sync::Arc::new(secrets.clone()),
             web: std::sync::Arc::new(WebSettings {
                 cookie_secure: false,
                 session_ttl_ms: 3_600_000,
                 health_refresh_secs: 30,
                 trusted_proxies: proxies,
             }),
-            jobs: jobs.clone(),
-            peer_views: std::sync::Arc::new(proxbox::server::recent::PeerViews::new(
+            services: proxbox::server::services::Services::new(
+                db.clone(),
+                std::sync::Arc::new(secrets.clone()),
+                jobs.clone(),
                 std::time::Duration::from_secs(30),
-            )),
+            ),
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let app = router(state);
-        let server = tokio::spawn(proxbox::server::connections::serve(
+        let server = tokio::spawn(proxbox::server::web::connections::serve(
             listener,
             app,
-            proxbox::server::connections::HEADER_TIMEOUT,
+            proxbox::server::web::connections::HEADER_TIMEOUT,
             std::future::pending(),
         ));
         TestApp {

@@ -13,7 +13,11 @@ use proxbox_pve::{Credentials, PveClient, PveOptions};
 use crate::support::*;
 use crate::sync_support::*;
 
-async fn run(db: &proxbox::server::db::Db, netbox: &NetboxClient, source: ClusterSource) -> Ran {
+async fn run(
+    db: &proxbox::server::infra::db::Db,
+    netbox: &NetboxClient,
+    source: ClusterSource,
+) -> Ran {
     run_with(
         db,
         netbox,

@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use proxbox::events::ItemStatus;
 use proxbox::models::{GuestRecord, RecordKind, SyncTarget, TaskRecord};
-use proxbox::server::db::inventory::StoredRecord;
-use proxbox::server::db::Db;
+use proxbox::server::infra::db::inventory::StoredRecord;
+use proxbox::server::infra::db::Db;
 use proxbox::server::sync::context::RunOptions;
 use proxbox::server::sync::stage::Stage;
 use proxbox_netbox::models::VirtualMachine;

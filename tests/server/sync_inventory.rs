@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 
 use proxbox::events::{ItemStatus, SyncEvent};
 use proxbox::models::{BackupRoutineRecord, RecordKind, SnapshotRecord};
-use proxbox::server::db::inventory::StoredRecord;
-use proxbox::server::db::Db;
+use proxbox::server::infra::db::inventory::StoredRecord;
+use proxbox::server::infra::db::Db;
 use proxbox::server::sync::stage::Stage;
 use proxbox_netbox::models::{JournalEntry, VirtualMachine};
 use serde_json::Value;

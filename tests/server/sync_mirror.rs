@@ -3,7 +3,7 @@
 //! started from.
 
 use proxbox::events::ItemStatus;
-use proxbox::server::db::mirror::MirrorChanges;
+use proxbox::server::infra::db::mirror::MirrorChanges;
 use proxbox::server::sync::context::RunOptions;
 use proxbox_netbox::models::*;
 
@@ -146,12 +146,12 @@ async fn the_copy_is_saved_only_over_the_state_its_run_started_from() {
     const VM: &str = "virtualization.virtualmachine";
     for backend in [Backend::Sqlite, Backend::Postgres] {
         let test_db = TestDb::new(backend).await;
-        let db = proxbox::server::db::Db::connect(&test_db.url)
+        let db = proxbox::server::infra::db::Db::connect(&test_db.url)
             .await
             .unwrap();
         let url = "http://netbox.example";
         assert!(db.load_mirror(url).await.unwrap().is_none());
-        let state = |settled: i64| proxbox::server::db::mirror::MirrorState {
+        let state = |settled: i64| proxbox::server::infra::db::mirror::MirrorState {
             settled_change: settled,
             recent_changes: "[[11,12,5]]".into(),
             full_read_at: 1,

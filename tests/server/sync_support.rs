@@ -2,8 +2,8 @@
 
 use proxbox::events::{ErrorDetail, ItemProgress, ItemStatus, SyncEvent};
 use proxbox::models::{NetboxEndpointInput, ProxmoxCredentials, ProxmoxEndpointInput};
-use proxbox::server::crypto::SecretBox;
-use proxbox::server::db::Db;
+use proxbox::server::infra::crypto::SecretBox;
+use proxbox::server::infra::db::Db;
 use proxbox::server::sync::context::{ClusterSource, RunOptions, StopSignal, SyncContext};
 use proxbox::server::sync::run::{run_sync, RunOutcome};
 use proxbox::server::sync::sink::{CollectSink, EventSink};

@@ -13,10 +13,10 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "read_cluster_cards", input = GetUrl, output = JsonText)]
 pub async fn read_cluster_cards() -> Result<Vec<ClusterCard>, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
-    crate::server::health::cluster_cards(&state)
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Read)?;
+    crate::server::services::views::dashboard::cluster_cards(&state)
         .await
-        .map_err(crate::server::auth::internal)
+        .map_err(crate::error::AppError::internal)
 }
 
 /// The latest answer of [`read_cluster_cards`], `None` until the first one.

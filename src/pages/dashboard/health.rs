@@ -16,8 +16,11 @@ const RETRY_SECS: u64 = 30;
 
 #[server(endpoint = "check_peers", input = GetUrl, output = JsonText)]
 pub async fn check_peers() -> Result<HealthReport, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
-    Ok(crate::server::health::check_all(&state, state.web.health_refresh_secs).await)
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Read)?;
+    Ok(
+        crate::server::services::views::dashboard::check_all(&state, state.web.health_refresh_secs)
+            .await,
+    )
 }
 
 /// The latest keepalive report; the server renders "checking", the browser fills it in

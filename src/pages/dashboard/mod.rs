@@ -30,20 +30,18 @@ use live_job::{JobPanel, SyncButtons};
 
 #[server(endpoint = "dashboard", input = GetUrl, output = JsonText)]
 pub async fn dashboard() -> Result<DashboardData, AppError> {
-    use crate::server::auth::internal;
     /// How many jobs the dashboard lists.
     const RECENT_JOBS: i64 = 5;
-    let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Read)?;
     let overview = crate::pages::endpoints::load_overview(&state).await?;
-    let current = match state.db.current_job_id().await.map_err(internal)? {
-        Some(id) => Some(crate::server::job_views::load_snapshot(&state, id).await?),
+    let current = match state.db.current_job_id().await? {
+        Some(id) => Some(crate::server::services::views::jobs::load_snapshot(&state, id).await?),
         None => None,
     };
     let recent = state
         .db
         .jobs(None, None, RECENT_JOBS)
-        .await
-        .map_err(internal)?
+        .await?
         .iter()
         .map(|row| row.summary())
         .collect();

@@ -22,21 +22,20 @@ pub struct RunChoices {
 
 #[server(endpoint = "sync_form_choices", input = GetUrl, output = JsonText)]
 pub async fn sync_form_choices() -> Result<RunChoices, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::RunSyncs)?;
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::RunSyncs)?;
     let endpoints = state
         .db
         .proxmox_endpoints()
-        .await
-        .map_err(crate::server::auth::internal)?
+        .await?
         .into_iter()
         .filter(|e| e.enabled != 0)
         .map(|e| (e.id, e.name))
         .collect();
     Ok(RunChoices {
         endpoints,
-        stages: crate::server::sync::stage::FULL_UPDATE_ORDER
+        stages: crate::server::sync::stage::Stage::ALL
             .iter()
-            .map(|s| s.to_string())
+            .map(|s| s.name().to_string())
             .collect(),
         deletes_orphans: state.jobs.settings().rules.delete_orphans,
     })

@@ -14,14 +14,13 @@ pub async fn test_proxmox_endpoint(
     id: i64,
 ) -> Result<ConnectionReport, AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
-    let (state, _) = crate::server::context::require(crate::models::Permission::Administer)?;
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Administer)?;
     let row = state
         .db
         .proxmox_endpoint(id)
-        .await
-        .map_err(crate::server::auth::internal)?
+        .await?
         .ok_or_else(|| AppError::NotFound(format!("Proxmox endpoint {id}")))?;
-    Ok(crate::server::peers::test_proxmox(&row, &state.secrets).await)
+    Ok(crate::server::services::peers::test_proxmox(&row, &state.secrets).await)
 }
 
 #[server(endpoint = "test_netbox_endpoint", output = JsonText)]
@@ -29,14 +28,13 @@ pub async fn test_netbox_endpoint(
     #[server(default)] csrf: String,
 ) -> Result<ConnectionReport, AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
-    let (state, _) = crate::server::context::require(crate::models::Permission::Administer)?;
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Administer)?;
     let row = state
         .db
         .netbox_endpoint()
-        .await
-        .map_err(crate::server::auth::internal)?
+        .await?
         .ok_or_else(|| AppError::NotFound("the NetBox endpoint".into()))?;
-    Ok(crate::server::peers::test_netbox(&row, &state.secrets).await)
+    Ok(crate::server::services::peers::test_netbox(&row, &state.secrets).await)
 }
 
 /// The outcome of a test: green with what was reached, or red with the fix.

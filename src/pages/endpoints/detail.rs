@@ -16,8 +16,8 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "endpoint_detail", input = GetUrl, output = JsonText)]
 pub async fn read_endpoint_detail(id: i64) -> Result<EndpointDetail, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
-    crate::server::cluster_pages::endpoint_detail(&state, id).await
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Read)?;
+    crate::server::services::views::clusters::endpoint_detail(&state, id).await
 }
 
 /// The `id` route parameter, or a not-found error naming it.

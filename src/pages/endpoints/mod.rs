@@ -20,30 +20,23 @@ use connection::{TestNetboxButton, TestProxmoxButton};
 
 #[server(endpoint = "endpoints", input = GetUrl, output = JsonText)]
 pub async fn list_endpoints() -> Result<EndpointsOverview, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Read)?;
     load_overview(&state).await
 }
 
 /// Every endpoint as the pages show them (no secrets).
 #[cfg(feature = "ssr")]
 pub async fn load_overview(
-    state: &crate::server::state::AppState,
+    state: &crate::server::web::state::AppState,
 ) -> Result<EndpointsOverview, AppError> {
-    use crate::server::auth::internal;
     let proxmox = state
         .db
         .proxmox_endpoints()
-        .await
-        .map_err(internal)?
+        .await?
         .iter()
         .map(|row| row.view())
         .collect();
-    let netbox = state
-        .db
-        .netbox_endpoint()
-        .await
-        .map_err(internal)?
-        .map(|row| row.view());
+    let netbox = state.db.netbox_endpoint().await?.map(|row| row.view());
     Ok(EndpointsOverview { proxmox, netbox })
 }
 
@@ -53,19 +46,11 @@ pub async fn delete_proxmox_endpoint(
     id: i64,
 ) -> Result<(), AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
-    let (state, user) = crate::server::context::require(crate::models::Permission::Administer)?;
-    let row = state
-        .db
-        .proxmox_endpoint(id)
-        .await
-        .map_err(crate::server::auth::internal)?;
+    let (state, user) =
+        crate::server::web::context::require(crate::models::Permission::Administer)?;
+    let row = state.db.proxmox_endpoint(id).await?;
     crate::models::declared_in(row.as_ref().and_then(|row| row.managed_by.as_deref()))?;
-    if !state
-        .db
-        .delete_proxmox_endpoint(id)
-        .await
-        .map_err(crate::server::auth::internal)?
-    {
+    if !state.db.delete_proxmox_endpoint(id).await? {
         return Err(AppError::NotFound(format!("Proxmox endpoint {id}")));
     }
     tracing::info!(by = %user.name, endpoint = id, "deleted Proxmox endpoint");
@@ -76,18 +61,11 @@ pub async fn delete_proxmox_endpoint(
 #[server(endpoint = "delete_netbox_endpoint", output = JsonText)]
 pub async fn delete_netbox_endpoint(#[server(default)] csrf: String) -> Result<(), AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
-    let (state, user) = crate::server::context::require(crate::models::Permission::Administer)?;
-    let row = state
-        .db
-        .netbox_endpoint()
-        .await
-        .map_err(crate::server::auth::internal)?;
+    let (state, user) =
+        crate::server::web::context::require(crate::models::Permission::Administer)?;
+    let row = state.db.netbox_endpoint().await?;
     crate::models::declared_in(row.as_ref().and_then(|row| row.managed_by.as_deref()))?;
-    state
-        .db
-        .delete_netbox_endpoint()
-        .await
-        .map_err(crate::server::auth::internal)?;
+    state.db.delete_netbox_endpoint().await?;
     tracing::info!(by = %user.name, "deleted the NetBox endpoint");
     leptos_axum::redirect("/endpoints");
     Ok(())

@@ -17,13 +17,8 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "netbox_endpoint", input = GetUrl, output = JsonText)]
 pub async fn get_netbox_endpoint() -> Result<Option<NetboxEndpointView>, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::Administer)?;
-    Ok(state
-        .db
-        .netbox_endpoint()
-        .await
-        .map_err(crate::server::auth::internal)?
-        .map(|row| row.view()))
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Administer)?;
+    Ok(state.db.netbox_endpoint().await?.map(|row| row.view()))
 }
 
 #[server(endpoint = "save_netbox_endpoint", output = JsonText)]
@@ -31,10 +26,10 @@ pub async fn save_netbox_endpoint(
     #[server(default)] csrf: String,
     form: NetboxEndpointForm,
 ) -> Result<(), AppError> {
-    use crate::server::auth::internal;
     let _ = csrf; // checked by the middleware before any server function runs
-    let (state, user) = crate::server::context::require(crate::models::Permission::Administer)?;
-    let stored = state.db.netbox_endpoint().await.map_err(internal)?;
+    let (state, user) =
+        crate::server::web::context::require(crate::models::Permission::Administer)?;
+    let stored = state.db.netbox_endpoint().await?;
     crate::models::declared_in(stored.as_ref().and_then(|row| row.managed_by.as_deref()))?;
     let has_token = stored.is_some_and(|row| row.keeps_token_for(&form));
     let input = form.validate(has_token)?;
@@ -42,7 +37,7 @@ pub async fn save_netbox_endpoint(
         .db
         .save_netbox_endpoint(&input, &state.secrets)
         .await
-        .map_err(internal)?;
+        .map_err(AppError::internal)?;
     tracing::info!(by = %user.name, url = %input.url, "saved the NetBox endpoint");
     leptos_axum::redirect("/endpoints");
     Ok(())

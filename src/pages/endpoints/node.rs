@@ -18,8 +18,8 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "node_detail", input = GetUrl, output = JsonText)]
 pub async fn read_node_detail(id: i64, node: String) -> Result<NodeDetail, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
-    crate::server::cluster_pages::node_detail(&state, id, &node).await
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Read)?;
+    crate::server::services::views::clusters::node_detail(&state, id, &node).await
 }
 
 #[component]

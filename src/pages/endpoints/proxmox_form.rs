@@ -17,12 +17,8 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "proxmox_endpoint", input = GetUrl, output = JsonText)]
 pub async fn get_proxmox_endpoint(id: i64) -> Result<ProxmoxEndpointView, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::Administer)?;
-    let row = state
-        .db
-        .proxmox_endpoint(id)
-        .await
-        .map_err(crate::server::auth::internal)?;
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Administer)?;
+    let row = state.db.proxmox_endpoint(id).await?;
     row.map(|r| r.view())
         .ok_or_else(|| AppError::NotFound(format!("Proxmox endpoint {id}")))
 }
@@ -37,10 +33,16 @@ pub async fn save_proxmox_endpoint(
     form: ProxmoxEndpointForm,
 ) -> Result<i64, AppError> {
     let _ = csrf; // checked by the middleware before any server function runs
-    let (state, user) = crate::server::context::require(crate::models::Permission::Administer)?;
-    let saved_id =
-        crate::server::endpoints::save_proxmox(&state.db, &state.secrets, &user.name, id, form)
-            .await?;
+    let (state, user) =
+        crate::server::web::context::require(crate::models::Permission::Administer)?;
+    let saved_id = crate::server::services::endpoints::save_proxmox(
+        &state.db,
+        &state.secrets,
+        &user.name,
+        id,
+        form,
+    )
+    .await?;
     leptos_axum::redirect("/endpoints");
     Ok(saved_id)
 }

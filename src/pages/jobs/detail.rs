@@ -19,8 +19,8 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "job", input = GetUrl, output = JsonText)]
 pub async fn get_job(id: i64, #[server(default)] filter: LogFilter) -> Result<JobDetail, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::ReadJobs)?;
-    crate::server::job_views::load_job(&state, id, &filter).await
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::ReadJobs)?;
+    crate::server::services::views::jobs::load_job(&state, id, &filter).await
 }
 
 /// The log filter and page of the job page's query string.

@@ -18,7 +18,7 @@ pub async fn list_jobs(
     #[server(default)] stages: String,
     #[server(default)] limit: i64,
 ) -> Result<Vec<JobSummary>, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::ReadJobs)?;
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::ReadJobs)?;
     let status = match status.as_str() {
         "" => None,
         other => Some(
@@ -31,8 +31,7 @@ pub async fn list_jobs(
     Ok(state
         .db
         .jobs(status, stages, limit)
-        .await
-        .map_err(crate::server::auth::internal)?
+        .await?
         .iter()
         .map(|row| row.summary())
         .collect())
@@ -41,12 +40,12 @@ pub async fn list_jobs(
 /// The stage labels of past jobs, for the kind filter.
 #[server(endpoint = "job_kinds", input = GetUrl, output = JsonText)]
 pub async fn job_kinds() -> Result<Vec<String>, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::ReadJobs)?;
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::ReadJobs)?;
     state
         .db
         .job_kinds()
         .await
-        .map_err(crate::server::auth::internal)
+        .map_err(crate::error::AppError::internal)
 }
 
 /// The status badge of a job.

@@ -17,8 +17,8 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "guests", input = GetUrl, output = JsonText)]
 pub async fn list_guests(filter: GuestFilter) -> Result<GuestPage, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
-    crate::server::views::guest_page(&state.db, &filter).await
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Read)?;
+    crate::server::services::views::inventory::guest_page(&state.db, &filter).await
 }
 
 /// The filter a query string asks for; what does not parse is left out.

@@ -17,8 +17,8 @@ use crate::wire::JsonText;
 
 #[server(endpoint = "guest_panel", input = GetUrl, output = JsonText)]
 pub async fn read_guest_panel(id: u64) -> Result<GuestPanel, AppError> {
-    let (state, _) = crate::server::context::require(crate::models::Permission::Read)?;
-    crate::server::views::guest_panel(&state.db, id).await
+    let (state, _) = crate::server::web::context::require(crate::models::Permission::Read)?;
+    crate::server::services::views::inventory::guest_panel(&state.db, id).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use super::lock;
 use crate::events::SyncEvent;
 use crate::models::{JobProgress, LogFilter, LogPage, LOG_PAGE_SIZE};
-use crate::server::db::jobs::StoredEvent;
-use crate::server::db::{Db, DbError};
+use crate::server::infra::db::jobs::StoredEvent;
+use crate::server::infra::db::{Db, DbError};
 
 /// Events read from the database at a time.
 const CHUNK: i64 = 2_000;

@@ -32,8 +32,8 @@ impl LoggedEvent {
     }
 }
 
-impl From<crate::server::db::jobs::StoredEvent> for LoggedEvent {
-    fn from(e: crate::server::db::jobs::StoredEvent) -> Self {
+impl From<crate::server::infra::db::jobs::StoredEvent> for LoggedEvent {
+    fn from(e: crate::server::infra::db::jobs::StoredEvent) -> Self {
         LoggedEvent {
             seq: e.seq,
             name: e.name,

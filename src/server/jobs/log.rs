@@ -13,9 +13,9 @@ use tokio::sync::mpsc;
 use super::hub::{JobHub, LoggedEvent};
 use crate::events::{Complete, SyncEvent};
 use crate::models::JobStatus;
-use crate::server::db::jobs::{FinishGuard, JobEnd, StoredEvent};
-use crate::server::db::Db;
-use crate::server::metrics::{Metrics, StageClock};
+use crate::server::infra::db::jobs::{FinishGuard, JobEnd, StoredEvent};
+use crate::server::infra::db::Db;
+use crate::server::infra::metrics::{Metrics, StageClock};
 use crate::server::sync::sink::EventSink;
 
 /// Most events one write carries.

@@ -7,10 +7,10 @@ use super::{end_job, Inner, Jobs, SyncRequest};
 use crate::error::AppError;
 use crate::events::ErrorCategory;
 use crate::models::JobStatus;
-use crate::server::db::jobs::Enqueued;
-use crate::server::db::jobs::FinishGuard;
-use crate::server::db::schedules::ScheduleRow;
-use crate::server::db::{now_ms, DbError};
+use crate::server::infra::db::jobs::Enqueued;
+use crate::server::infra::db::jobs::FinishGuard;
+use crate::server::infra::db::schedules::ScheduleRow;
+use crate::server::infra::db::{now_ms, DbError};
 use crate::server::sync::failure::StageError;
 
 /// Ticks between two reads of the stored settings (each job also reads them at its start).
@@ -170,8 +170,7 @@ impl Jobs {
             .await?;
         self.db()
             .set_schedule_job(schedule.id, enqueued.job_id)
-            .await
-            .map_err(super::internal)?;
+            .await?;
         Ok(enqueued)
     }
 }

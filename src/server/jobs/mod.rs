@@ -19,16 +19,16 @@ use tokio::sync::{watch, Notify};
 use tokio::task::JoinSet;
 
 use self::hub::JobHub;
-use super::crypto::SecretBox;
-use super::db::jobs::{Enqueued, FinishGuard, JobEnd, NewJob};
-use super::db::{Backend, Db, DbError};
-use super::sync::context::StopSignal;
-use super::sync::failure::failure_ending;
-use super::sync::failure::StageError;
-use super::sync::stage::{parse_stages, FULL_UPDATE};
 use crate::error::AppError;
 use crate::events::{Complete, ErrorCategory, SyncEvent};
 use crate::models::{Broadcast, JobScope, JobStatus, SyncTarget};
+use crate::server::infra::crypto::SecretBox;
+use crate::server::infra::db::jobs::{Enqueued, FinishGuard, JobEnd, NewJob};
+use crate::server::infra::db::{Backend, Db, DbError};
+use crate::server::sync::context::StopSignal;
+use crate::server::sync::failure::failure_ending;
+use crate::server::sync::failure::StageError;
+use crate::server::sync::stage::{parse_stages, FULL_UPDATE};
 use settings::effective;
 pub use settings::JobSettings;
 
@@ -75,7 +75,7 @@ pub(crate) struct Inner {
     /// Folds of recently viewed jobs' logs.
     pub digests: digest::Digests,
     /// The process's metrics (jobs record theirs as they run).
-    pub metrics: Arc<crate::server::metrics::Metrics>,
+    pub metrics: Arc<crate::server::infra::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Jobs {
@@ -91,7 +91,7 @@ impl Jobs {
         let instance = format!(
             "{}-{}",
             std::process::id(),
-            &super::crypto::random_token()[..8]
+            &crate::server::infra::crypto::random_token()[..8]
         );
         Jobs(Arc::new(Inner {
             db,
@@ -106,7 +106,7 @@ impl Jobs {
             running: Mutex::default(),
             shutdown: watch::channel(false).0,
             digests: digest::Digests::default(),
-            metrics: crate::server::metrics::process_metrics(),
+            metrics: crate::server::infra::metrics::process_metrics(),
         }))
     }
 
@@ -123,7 +123,7 @@ impl Jobs {
         self.0.digests.digest(&self.0.db, job_id).await
     }
 
-    pub fn metrics(&self) -> &crate::server::metrics::Metrics {
+    pub fn metrics(&self) -> &crate::server::infra::metrics::Metrics {
         &self.0.metrics
     }
 
@@ -207,8 +207,7 @@ impl Jobs {
             .0
             .db
             .job(job_id)
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(|| AppError::NotFound(format!("Job {job_id}")))?;
         self.enqueue(&job.scope(), requested_by, Some(job_id), None)
             .await
@@ -231,8 +230,7 @@ impl Jobs {
                 rerun_of,
                 schedule_id,
             })
-            .await
-            .map_err(internal)?;
+            .await?;
         if !enqueued.attached {
             tracing::info!(job = enqueued.job_id, stages = %scope.stage_label(), by = requested_by, "job enqueued");
             self.0.wake.notify_waiters();
@@ -255,12 +253,12 @@ impl Jobs {
             stages.iter().map(|s| s.name().to_string()).collect()
         };
         let db = &self.0.db;
-        if db.netbox_endpoint().await.map_err(internal)?.is_none() {
+        if db.netbox_endpoint().await?.is_none() {
             return Err(AppError::Precondition(
                 "No NetBox endpoint is configured. Add it on the Endpoints page, then sync.".into(),
             ));
         }
-        let rows = db.proxmox_endpoints().await.map_err(internal)?;
+        let rows = db.proxmox_endpoints().await?;
         let mut endpoint_ids: Vec<i64> = if request.endpoint_ids.is_empty() {
             rows.iter()
                 .filter(|r| r.enabled != 0)
@@ -303,8 +301,7 @@ impl Jobs {
         let before = inner
             .db
             .request_cancel(job_id)
-            .await
-            .map_err(internal)?
+            .await?
             .ok_or_else(|| AppError::NotFound(format!("Job {job_id}")))?;
         match before {
             JobStatus::Pending => {
@@ -321,8 +318,7 @@ impl Jobs {
                     JobStatus::Cancelled,
                     &error,
                 )
-                .await
-                .map_err(internal)?;
+                .await?;
             }
             JobStatus::Running => {
                 if let Some(stop) = lock(&inner.running).get(&job_id) {
@@ -417,9 +413,4 @@ impl Inner {
 
 pub(crate) fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|p| p.into_inner())
-}
-
-fn internal(e: DbError) -> AppError {
-    tracing::error!(error = %e, "job database error");
-    AppError::Internal("The job queue's database failed; see the server log.".into())
 }

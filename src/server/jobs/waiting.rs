@@ -3,8 +3,8 @@
 
 use super::maintenance::runner_alive_within_ms;
 use super::Jobs;
-use crate::server::db::runners::WaitFacts;
-use crate::server::db::DbError;
+use crate::server::infra::db::runners::WaitFacts;
+use crate::server::infra::db::DbError;
 
 impl Jobs {
     /// The reason pending job `job_id` waits; `endpoint_name` names a Proxmox endpoint.

@@ -14,7 +14,7 @@ use super::log::{write_log, JobSink};
 use super::{announce_end, lock, Inner};
 use crate::events::{Complete, ErrorCategory};
 use crate::models::{Broadcast, JobStatus};
-use crate::server::db::jobs::{Heartbeat, JobRow};
+use crate::server::infra::db::jobs::{Heartbeat, JobRow};
 use crate::server::sync::context::{StopSignal, SyncContext};
 use crate::server::sync::failure::failure_ending;
 use crate::server::sync::peers::sync_peers;

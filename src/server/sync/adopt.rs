@@ -19,7 +19,7 @@ use std::collections::{HashMap, HashSet};
 use proxbox_netbox::models::{CustomFields, Device, Ref, VirtualMachine};
 
 use super::managed::{is_managed, recorded_identity};
-use crate::server::db::sync_objects::Mapped;
+use crate::server::infra::db::sync_objects::Mapped;
 
 /// Every NetBox id the identity maps (per endpoint) hold: the adopter's reserved ids.
 pub fn mapped_ids(maps: &HashMap<i64, HashMap<String, Mapped>>) -> Vec<u64> {

@@ -16,7 +16,7 @@ use super::sink::EventSink;
 pub use super::stop::{StopReason, StopSignal};
 use super::target::Writer;
 use crate::models::SyncTarget;
-use crate::server::db::Db;
+use crate::server::infra::db::Db;
 
 /// One Proxmox endpoint of a run.
 pub struct ClusterSource {

@@ -115,8 +115,8 @@ impl From<NbError> for StageError {
     }
 }
 
-impl From<crate::server::db::DbError> for StageError {
-    fn from(e: crate::server::db::DbError) -> Self {
+impl From<crate::server::infra::db::DbError> for StageError {
+    fn from(e: crate::server::infra::db::DbError) -> Self {
         StageError {
             category: ErrorCategory::Internal,
             message: format!("Proxbox's database failed: {e}"),

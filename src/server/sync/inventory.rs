@@ -15,7 +15,7 @@ use super::plan::Label;
 use super::report::StageReport;
 use crate::events::{Item, ItemStatus, StepStatus};
 use crate::models::RecordKind;
-use crate::server::db::inventory::{InventoryChanges, RecordRow, StoredRecord};
+use crate::server::infra::db::inventory::{InventoryChanges, RecordRow, StoredRecord};
 
 /// One Proxmox object as the stage wants it stored.
 #[derive(Debug, Clone, PartialEq)]

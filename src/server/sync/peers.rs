@@ -9,11 +9,11 @@ use proxbox_pve::{Credentials, PveClient, PveOptions};
 
 use crate::events::ErrorCategory;
 use crate::models::ProxmoxAuthKind;
-use crate::server::crypto::{KeyError, Sealed, SecretBox};
-use crate::server::db::endpoints::{
+use crate::server::infra::crypto::{KeyError, Sealed, SecretBox};
+use crate::server::infra::db::endpoints::{
     NetboxEndpointRow, ProxmoxEndpointRow, PROXMOX_PASSWORD, PROXMOX_TOKEN_SECRET,
 };
-use crate::server::db::Db;
+use crate::server::infra::db::Db;
 use crate::server::sync::context::ClusterSource;
 use crate::server::sync::failure::StageError;
 

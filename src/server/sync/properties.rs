@@ -24,7 +24,7 @@ use super::stages::vm_ip_addresses::Found;
 use super::stages::{devices, virtual_disks, virtual_machines, vm_interfaces, vm_ip_addresses};
 use super::state::{SyncedCluster, SyncedGuest};
 use crate::events::{ItemStatus, SyncEvent};
-use crate::server::db::sync_objects::Mapped;
+use crate::server::infra::db::sync_objects::Mapped;
 use crate::server::sync::managed::{guest_identity, node_identity, recorded_identity};
 use crate::server::sync::stages::virtual_machines::tags::TEMPLATE_TAG;
 

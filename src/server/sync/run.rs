@@ -12,10 +12,6 @@ use super::failure::{failure_ending, StageError, RUN_PHASE};
 use super::mapping;
 use super::report::StageReport;
 use super::stage::{plan_stages, Stage};
-use super::stages::{
-    backup_routines, backups, devices, node_interfaces, replications, snapshots, storage,
-    task_history, virtual_disks, virtual_machines, vm_interfaces, vm_ip_addresses,
-};
 use super::state::{RunState, Scope};
 use crate::events::*;
 use crate::models::SyncTarget;
@@ -111,7 +107,7 @@ pub async fn run_sync(
         let mut report = StageReport::new(sink, name);
         let result = match ctx.check_stop() {
             Err(e) => Err(e),
-            Ok(()) => run_stage(ctx, stage, &mut report, &mut state).await,
+            Ok(()) => stage.run(ctx, &mut report, &mut state).await,
         };
         outcome.stages.push((stage, report.counts));
         if let Err(error) = result {
@@ -238,28 +234,6 @@ pub fn netbox_reads(events: &[SyncEvent]) -> Option<&str> {
         }
         _ => None,
     })
-}
-
-async fn run_stage(
-    ctx: &SyncContext<'_>,
-    stage: Stage,
-    report: &mut StageReport<'_>,
-    state: &mut RunState,
-) -> Result<(), StageError> {
-    match stage {
-        Stage::Devices => devices::run(ctx, report, state).await,
-        Stage::VirtualMachines => virtual_machines::run(ctx, report, state).await,
-        Stage::VirtualDisks => virtual_disks::run(ctx, report, state).await,
-        Stage::Storage => storage::run(ctx, report, state).await,
-        Stage::TaskHistory => task_history::run(ctx, report, state).await,
-        Stage::Backups => backups::run(ctx, report, state).await,
-        Stage::Snapshots => snapshots::run(ctx, report, state).await,
-        Stage::Replications => replications::run(ctx, report, state).await,
-        Stage::BackupRoutines => backup_routines::run(ctx, report, state).await,
-        Stage::NodeInterfaces => node_interfaces::run(ctx, report, state).await,
-        Stage::VmInterfaces => vm_interfaces::run(ctx, report, state).await,
-        Stage::VmIpAddresses => vm_ip_addresses::run(ctx, report, state).await,
-    }
 }
 
 /// The end of a failed run: `error_detail`, the stage's summary and failed step, `error`,

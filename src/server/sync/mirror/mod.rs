@@ -27,8 +27,8 @@ use proxbox_netbox::models::Model;
 use proxbox_netbox::{Change, NbError, NetboxClient, WriteObserver};
 use serde_json::Value;
 
-use crate::server::db::mirror::{MirrorChanges, MirrorState};
-use crate::server::db::{now_ms, Db};
+use crate::server::infra::db::mirror::{MirrorChanges, MirrorState};
+use crate::server::infra::db::{now_ms, Db};
 
 pub use kinds::Mirrored;
 use kinds::{kind_of_path, kind_of_type, kinds, pruned, Kind};

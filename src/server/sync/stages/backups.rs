@@ -198,7 +198,7 @@ pub async fn run(
             .inventory(source.endpoint_id, RecordKind::Backup, None)
             .await?;
         let scope = &state.scope;
-        let covered = |r: &crate::server::db::inventory::StoredRecord| {
+        let covered = |r: &crate::server::infra::db::inventory::StoredRecord| {
             let Some(body) = r.parse::<BackupRecord>() else {
                 return scope.is_whole();
             };
@@ -208,7 +208,7 @@ pub async fn run(
             RecordKind::Backup,
             source.endpoint_id,
             WhenGone::StaleThenRemove {
-                remove_stale_since_before: crate::server::db::now_ms()
+                remove_stale_since_before: crate::server::infra::db::now_ms()
                     - ctx.options.orphan_grace.as_millis() as i64,
             },
             &stored,

@@ -8,7 +8,7 @@ use proxbox_netbox::models::*;
 use proxbox_netbox::ErrorKind;
 
 use crate::events::{ErrorCategory, Item, StepStatus};
-use crate::server::db::sync_objects::Mapped;
+use crate::server::infra::db::sync_objects::Mapped;
 use crate::server::sync::adopt::{mapped_ids, Adopter, Claim};
 use crate::server::sync::apply::{self, Target, Writer};
 use crate::server::sync::context::SyncContext;

@@ -9,7 +9,7 @@ use proxbox_pve::Snapshot;
 
 use crate::events::StepStatus;
 use crate::models::{RecordKind, SnapshotRecord};
-use crate::server::db::inventory::StoredRecord;
+use crate::server::infra::db::inventory::StoredRecord;
 use crate::server::sync::cluster_view::{cluster_view, ListedGuest};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;

@@ -14,7 +14,7 @@ use proxbox_pve::{Task, TaskFilter};
 
 use crate::events::StepStatus;
 use crate::models::{RecordKind, TaskRecord};
-use crate::server::db::inventory::StoredRecord;
+use crate::server::infra::db::inventory::StoredRecord;
 use crate::server::sync::cluster_view::{cluster_view, ClusterView};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
@@ -76,7 +76,7 @@ pub async fn run(
     report: &mut StageReport<'_>,
     state: &mut RunState,
 ) -> Result<(), StageError> {
-    let now = crate::server::db::now_ms() / 1000;
+    let now = crate::server::infra::db::now_ms() / 1000;
     let cutoff = now - ctx.options.task_retention.as_secs() as i64;
     report.substep(
         "read-proxmox",

@@ -9,7 +9,7 @@ use proxbox_pve::GuestKind;
 
 use super::{Guest, Inputs};
 use crate::models::{GuestRecord, NicRecord, RecordKind};
-use crate::server::db::inventory::StoredRecord;
+use crate::server::infra::db::inventory::StoredRecord;
 use crate::server::sync::apply::Applied;
 use crate::server::sync::inventory::{plan_records, Record, RecordPlan, WhenGone};
 use crate::server::sync::managed::guest_identity;

@@ -19,7 +19,7 @@ use proxbox_pve::{ClusterResource, GuestConfig, GuestKind, NetDevice};
 
 use crate::events::StepStatus;
 use crate::models::RecordKind;
-use crate::server::db::sync_objects::Mapped;
+use crate::server::infra::db::sync_objects::Mapped;
 use crate::server::sync::adopt::{mapped_ids, Adopter, Claim};
 use crate::server::sync::apply::{self, Applied};
 use crate::server::sync::context::{RunOptions, SyncContext, Templates};

@@ -98,7 +98,7 @@ pub(super) async fn read(
         tag_slugs,
         platforms: ostypes.into_iter().zip(platform_ids).collect(),
         identity_field: state.identity_field,
-        now_ms: crate::server::db::now_ms(),
+        now_ms: crate::server::infra::db::now_ms(),
     })
 }
 
