@@ -1,6 +1,6 @@
 //! What NetBox must hold for one simulated cluster after a clean full update, derived from
 //! what each sync stage writes (not from what the last run reported): the cluster, a device
-//! per node, a VM per guest by its recorded identity, and each VM's interfaces, MAC
+//! per node and its network, a VM per guest by its recorded identity, and each VM's interfaces, MAC
 //! addresses, virtual disks and IP addresses. One line per mismatch; the soak counts the
 //! lines that say "duplicate", so only duplicates say it.
 //!
@@ -18,7 +18,8 @@ use proxbox::server::sync::managed::{
 };
 use proxbox::server::sync::stages::virtual_machines::tags::TEMPLATE_TAG;
 use proxbox_netbox::models::{
-    Cluster, Device, IpAddress, JournalEntry, MacAddress, VirtualDisk, VirtualMachine, VmInterface,
+    Cluster, Device, Interface, IpAddress, JournalEntry, MacAddress, VirtualDisk, VirtualMachine,
+    VmInterface,
 };
 use proxbox_netbox::{NbError, NetboxClient};
 use proxbox_pve::GuestKind;
@@ -62,6 +63,7 @@ async fn check(
         netbox.list::<VirtualMachine>(&by_cluster),
     )?;
     let device_of = check_devices(sim, &devices, out);
+    check_node_interfaces(netbox, sim, &device_of, out).await?;
     let pairs = match_vms(sim, &vms, out);
     for (label, guest, vm) in &pairs {
         check_vm(label, guest, vm, &device_of, out);
@@ -151,6 +153,119 @@ fn check_devices<'a>(
         out.push(format!("device in cluster {}: {text}", sim.name));
     }
     ids
+}
+
+/// Each online node's network (`node-interfaces`): an interface per name Proxmox lists,
+/// none twice, bridge ports on their bridge and bond members on their LAG, each with
+/// exactly its recordable addresses (IPv4 with its netmask's prefix, IPv6 /64, as the
+/// simulator answers them). An offline node keeps what NetBox has: it is not checked.
+async fn check_node_interfaces(
+    netbox: &NetboxClient,
+    sim: &pve_sim::model::Cluster,
+    device_of: &HashMap<&str, u64>,
+    out: &mut Vec<String>,
+) -> Result<(), NbError> {
+    let device_ids: Vec<u64> = device_of.values().copied().collect();
+    let interfaces = netbox
+        .list_in::<Interface, _>("device_id", &device_ids)
+        .await?;
+    let interface_ids: Vec<u64> = interfaces.iter().map(|i| i.id).collect();
+    let ips = netbox
+        .list_in::<IpAddress, _>("interface_id", &interface_ids)
+        .await?;
+    let on_device = group(&interfaces, |i| Some(i.device.id));
+    let ips_on = group(&ips, |a| a.assigned_object_id);
+    let name_of: HashMap<u64, &str> = interfaces.iter().map(|i| (i.id, i.name.as_str())).collect();
+    for node in sim.nodes.iter().filter(|n| n.online) {
+        let Some(&device) = device_of.get(node.name.as_str()) else {
+            continue; // reported by check_devices
+        };
+        let label = format!("device {} of cluster {}", node.name, sim.name);
+        let found = of(&on_device, device);
+        let expected = node.interfaces.iter().map(|i| i.iface.clone()).collect();
+        let names = found.iter().map(|i| i.name.clone());
+        compare(&label, "interfaces", &expected, names, out);
+
+        let listed = |name: &str| node.interfaces.iter().any(|i| i.iface == name);
+        let mut links = BTreeSet::new();
+        for iface in &node.interfaces {
+            let relation = match iface.kind.as_str() {
+                "bridge" => "bridge",
+                "bond" => "lag",
+                _ => continue,
+            };
+            let members = iface
+                .ports
+                .as_deref()
+                .unwrap_or_default()
+                .split([' ', ',', ';']);
+            for member in members.filter(|m| !m.is_empty() && *m != "none" && listed(*m)) {
+                links.insert(format!("{member} {relation} {}", iface.iface));
+            }
+        }
+        let found_links = found.iter().flat_map(|i| {
+            [("bridge", &i.bridge), ("lag", &i.lag)]
+                .into_iter()
+                .filter_map(|(relation, link)| {
+                    let to = name_of.get(&link.as_ref()?.id)?;
+                    Some(format!("{} {relation} {to}", i.name))
+                })
+                .collect::<Vec<_>>()
+        });
+        compare(
+            &label,
+            "bridge ports and bond members",
+            &links,
+            found_links,
+            out,
+        );
+
+        let expected = node
+            .interfaces
+            .iter()
+            .flat_map(|i| {
+                node_addresses(i)
+                    .into_iter()
+                    .map(move |a| format!("{} {a}", i.iface))
+            })
+            .collect();
+        let found = found.iter().flat_map(|i| {
+            of(&ips_on, i.id).iter().map(move |ip| {
+                let address = canonical(&ip.address).map_or_else(|| ip.address.clone(), |(_, a)| a);
+                format!("{} {address}", i.name)
+            })
+        });
+        compare(&label, "node addresses", &expected, found, out);
+    }
+    Ok(())
+}
+
+/// A node interface's addresses as `node-interfaces` records them: `address` with its
+/// netmask's prefix, `address6` /64; loopback, link-local and unspecified ones never.
+fn node_addresses(iface: &pve_sim::model::NodeIface) -> Vec<String> {
+    let bits = |mask: &str| -> Option<u32> {
+        let octets: Vec<u8> = mask
+            .split('.')
+            .map(|o| o.parse().ok())
+            .collect::<Option<_>>()?;
+        (octets.len() == 4).then(|| octets.iter().map(|o| o.count_ones()).sum())
+    };
+    // The simulator lists an IPv4 address only with its netmask.
+    let v4 = match (&iface.address, &iface.netmask) {
+        (Some(address), Some(mask)) => bits(mask).map(|prefix| format!("{address}/{prefix}")),
+        _ => None,
+    };
+    let v6 = iface
+        .address6
+        .as_ref()
+        .map(|address| format!("{address}/64"));
+    [v4, v6]
+        .into_iter()
+        .flatten()
+        .filter_map(|a| canonical(&a))
+        .filter(|(ip, _)| is_recordable(*ip))
+        .map(|(_, a)| a)
+        .collect()
 }
 
 /// Pairs each guest with its VM by the identity recorded on the VM: every guest's exactly

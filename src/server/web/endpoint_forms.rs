@@ -13,12 +13,11 @@ use crate::error::AppError;
 use crate::models::ProxmoxDraft;
 use crate::models::ProxmoxEndpointForm;
 use crate::server::services::endpoints::save_proxmox;
-use crate::server::web::auth::Caller;
+use crate::server::web::auth::Requester;
 use crate::server::web::forms::FormFields;
 use crate::server::web::respond::Wants;
 use crate::server::web::route_book::RouteBook;
 use crate::server::web::state::AppState;
-use crate::server::web::streams::requester;
 
 /// The largest form body read (a CA certificate in PEM is a few KB).
 const MAX_FORM_BYTES: usize = 256 * 1024;
@@ -29,24 +28,24 @@ pub fn routes() -> RouteBook {
         .post("/endpoints/proxmox/{id}/edit", edit)
 }
 
-async fn add(state: State<AppState>, wants: Wants, caller: Caller, request: Request) -> Response {
-    save(state, wants, caller, None, request).await
+async fn add(state: State<AppState>, wants: Wants, by: Requester, request: Request) -> Response {
+    save(state, wants, by, None, request).await
 }
 
 async fn edit(
     state: State<AppState>,
     Path(id): Path<i64>,
     wants: Wants,
-    caller: Caller,
+    by: Requester,
     request: Request,
 ) -> Response {
-    save(state, wants, caller, Some(id), request).await
+    save(state, wants, by, Some(id), request).await
 }
 
 async fn save(
     State(state): State<AppState>,
     wants: Wants,
-    Caller(auth): Caller,
+    Requester(by): Requester,
     id: Option<i64>,
     request: Request,
 ) -> Response {
@@ -57,15 +56,7 @@ async fn save(
             return AppError::BadRequest("the form is larger than 256 KB".into()).render(wants)
         }
     };
-    match save_proxmox(
-        &state.db,
-        &state.secrets,
-        &requester(auth.as_ref()),
-        id,
-        form.clone(),
-    )
-    .await
-    {
+    match save_proxmox(&state.db, &state.secrets, &by, id, form.clone()).await {
         Ok(_) => Redirect::to("/endpoints").into_response(),
         Err(error) if wants != Wants::Page => error.render(wants),
         Err(error) => {

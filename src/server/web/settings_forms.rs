@@ -10,12 +10,11 @@ use crate::error::AppError;
 use crate::server::services::schedules::{self, ScheduleInput};
 use crate::server::services::settings::{self, all_mapping, Setting};
 use crate::server::sync::mapping::{self, MappingRules};
-use crate::server::web::auth::Caller;
+use crate::server::web::auth::Requester;
 use crate::server::web::forms::{answer, FormFields};
 use crate::server::web::respond::Wants;
 use crate::server::web::route_book::RouteBook;
 use crate::server::web::state::AppState;
-use crate::server::web::streams::requester;
 use crate::validation::FieldErrors;
 
 /// Form fields of the overwrite rules: `overwrite.<field>` = `always` | `on_create`.
@@ -51,13 +50,12 @@ fn settings_form(body: &str) -> BTreeMap<String, String> {
 async fn save_settings(
     State(state): State<AppState>,
     wants: Wants,
-    Caller(auth): Caller,
+    Requester(by): Requester,
     body: String,
 ) -> Response {
     answer(
         wants,
         async {
-            let by = requester(auth.as_ref());
             let current = state.jobs.reload_settings().await?;
             let proposal = settings::propose(&current, &settings_form(&body))?;
             if proposal
@@ -111,7 +109,7 @@ async fn check_mapping(state: &AppState, rules: &MappingRules) -> Result<(), App
 async fn add_schedule(
     State(state): State<AppState>,
     wants: Wants,
-    Caller(auth): Caller,
+    Requester(by): Requester,
     body: String,
 ) -> Response {
     answer(
@@ -128,7 +126,7 @@ async fn add_schedule(
                 when: value("when").unwrap_or(""),
                 enabled: value("enabled").is_some(),
             };
-            schedules::create(&state.db, &input, &requester(auth.as_ref())).await?;
+            schedules::create(&state.db, &input, &by).await?;
             Ok(Redirect::to("/settings#schedules").into_response())
         }
         .await,
@@ -139,7 +137,7 @@ async fn change_schedule(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     wants: Wants,
-    Caller(auth): Caller,
+    Requester(by): Requester,
     body: String,
 ) -> Response {
     answer(
@@ -148,7 +146,7 @@ async fn change_schedule(
             let fields = FormFields::parse(body.as_bytes());
             let when = fields.first("when").unwrap_or("");
             let enabled = fields.first("enabled").is_some();
-            schedules::update(&state.db, id, when, enabled, &requester(auth.as_ref())).await?;
+            schedules::update(&state.db, id, when, enabled, &by).await?;
             Ok(Redirect::to("/settings#schedules").into_response())
         }
         .await,
@@ -159,16 +157,13 @@ async fn run_schedule(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     wants: Wants,
-    Caller(auth): Caller,
+    Requester(by): Requester,
 ) -> Response {
     answer(
         wants,
         async {
             let schedule = schedules::existing(&state.db, id).await?;
-            let enqueued = state
-                .jobs
-                .start_schedule(&schedule, &requester(auth.as_ref()))
-                .await?;
+            let enqueued = state.jobs.start_schedule(&schedule, &by).await?;
             Ok(Redirect::to(&format!("/jobs/{}", enqueued.job_id)).into_response())
         }
         .await,
@@ -179,12 +174,12 @@ async fn delete_schedule(
     State(state): State<AppState>,
     Path(id): Path<i64>,
     wants: Wants,
-    Caller(auth): Caller,
+    Requester(by): Requester,
 ) -> Response {
     answer(
         wants,
         async {
-            schedules::delete(&state.db, id, &requester(auth.as_ref())).await?;
+            schedules::delete(&state.db, id, &by).await?;
             Ok(Redirect::to("/settings#schedules").into_response())
         }
         .await,

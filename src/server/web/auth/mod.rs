@@ -65,6 +65,31 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Caller {
     }
 }
 
+/// Who is asking, by name, for what a handler records (a job's `requested_by`, a
+/// setting's or schedule's change): an extractor; `anonymous` on public paths.
+#[derive(Debug, Clone)]
+pub struct Requester(pub String);
+
+impl Requester {
+    pub fn of(auth: Option<&RequestAuth>) -> Requester {
+        Requester(
+            auth.and_then(RequestAuth::name)
+                .unwrap_or_else(|| "anonymous".into()),
+        )
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Requester {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Requester, Self::Rejection> {
+        Ok(Requester::of(parts.extensions.get::<RequestAuth>()))
+    }
+}
+
 impl RequestAuth {
     pub fn is_authenticated(&self) -> bool {
         self.user.is_some() || self.api_key.is_some()

@@ -21,7 +21,7 @@ use crate::models::SyncTarget;
 use crate::server::infra::db::jobs::Enqueued;
 use crate::server::jobs::SyncRequest;
 use crate::server::sync::stage::FULL_UPDATE;
-use crate::server::web::auth::{cross_site_refusal, Caller, RequestAuth};
+use crate::server::web::auth::{cross_site_refusal, Caller, RequestAuth, Requester};
 use crate::server::web::forms::FormFields;
 use crate::server::web::respond::Wants;
 use crate::server::web::route_book::RouteBook;
@@ -39,12 +39,6 @@ pub fn routes() -> RouteBook {
         .get("/ws", ws::websocket)
         .get("/streams/check/stream", check::test_stream)
         .merge(compat::routes())
-}
-
-/// Who asked, for the job's `requested_by`.
-pub(crate) fn requester(auth: Option<&RequestAuth>) -> String {
-    auth.and_then(RequestAuth::name)
-        .unwrap_or_else(|| "anonymous".into())
 }
 
 /// Options of a sync request, from a query string or a form.
@@ -294,7 +288,10 @@ pub(crate) async fn enqueue(
     sync: Result<SyncRequest, AppError>,
     auth: Option<&RequestAuth>,
 ) -> Result<Enqueued, AppError> {
-    state.jobs.request_sync(&sync?, &requester(auth)).await
+    state
+        .jobs
+        .request_sync(&sync?, &Requester::of(auth).0)
+        .await
 }
 
 /// A GET that starts (or attaches to) a sync and streams its job, resuming after
@@ -367,7 +364,11 @@ async fn rerun_job(
     wants: Wants,
     Caller(auth): Caller,
 ) -> Response {
-    match state.jobs.rerun(job_id, &requester(auth.as_ref())).await {
+    match state
+        .jobs
+        .rerun(job_id, &Requester::of(auth.as_ref()).0)
+        .await
+    {
         Ok(enqueued) => job_accepted(wants, enqueued),
         Err(e) => e.render(wants),
     }
