@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Display;
 use std::net::IpAddr;
 
+use proxbox::server::infra::db::inventory::StoredRecord;
 use proxbox::server::sync::addresses::is_recordable;
 use proxbox::server::sync::managed::{
     guest_identity, is_managed, node_identity, recorded_identity, IDENTITY_FIELD, PROXBOX_TAG,
@@ -155,6 +156,38 @@ fn check_devices<'a>(
     ids
 }
 
+/// Proxbox's own records after a clean sync: a guest card per guest (`qemu/100`) and a
+/// backup record per backup volume, none of a guest or volume Proxmox no longer has unless
+/// marked stale (a vanished backup is kept stale through the grace; the soak's is zero, so
+/// the next sync removes it).
+pub fn record_mismatches(
+    sim: &pve_sim::model::Cluster,
+    guests: &[StoredRecord],
+    backups: &[StoredRecord],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let current = |records: &[StoredRecord]| -> Vec<String> {
+        let fresh = records.iter().filter(|r| r.stale_since.is_none());
+        fresh.map(|r| r.key.clone()).collect()
+    };
+    let expected: BTreeSet<String> = sim
+        .guests
+        .values()
+        .map(|g| {
+            let kind = match g.kind {
+                Kind::Qemu => "qemu",
+                Kind::Lxc => "lxc",
+            };
+            format!("{kind}/{}", g.vmid)
+        })
+        .collect();
+    let label = format!("Proxbox's records of cluster {}", sim.name);
+    compare(&label, "guest cards", &expected, current(guests), &mut out);
+    let expected = sim.backups.iter().map(|b| b.volid.clone()).collect();
+    compare(&label, "backups", &expected, current(backups), &mut out);
+    out
+}
+
 /// Each online node's network (`node-interfaces`): an interface per name Proxmox lists,
 /// none twice, bridge ports on their bridge and bond members on their LAG, each with
 /// exactly its recordable addresses (IPv4 with its netmask's prefix, IPv6 /64, as the
@@ -199,7 +232,7 @@ async fn check_node_interfaces(
                 .as_deref()
                 .unwrap_or_default()
                 .split([' ', ',', ';']);
-            for member in members.filter(|m| !m.is_empty() && *m != "none" && listed(*m)) {
+            for member in members.filter(|m| !m.is_empty() && *m != "none" && listed(m)) {
                 links.insert(format!("{member} {relation} {}", iface.iface));
             }
         }

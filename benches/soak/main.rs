@@ -24,6 +24,7 @@ mod servers;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use proxbox::models::RecordKind;
 use pve_sim::model::Rng;
 use pve_sim::{Fault, FaultKind, Kind};
 
@@ -316,9 +317,15 @@ async fn main() {
                 instances.result_of(clean).await
             ));
         }
+        let (guest_cards, backups) = (
+            instances.records(RecordKind::Guest).await,
+            instances.records(RecordKind::Backup).await,
+        );
         let found = {
             let cluster = sim.state.cluster.read().await;
-            compare::mismatches(&netbox, &cluster).await
+            let mut found = compare::mismatches(&netbox, &cluster).await;
+            found.extend(compare::record_mismatches(&cluster, &guest_cards, &backups));
+            found
         };
         tally.duplicates += found.iter().filter(|m| m.contains("duplicate")).count() as u64;
         match ids::ids(&netbox, &name).await {

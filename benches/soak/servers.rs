@@ -276,6 +276,15 @@ impl Instances {
     }
 
     /// The job's log as stored: `(seq, event name)` in order.
+    /// Proxbox's own records of `kind` (the soak's database holds one endpoint).
+    pub async fn records(
+        &self,
+        kind: proxbox::models::RecordKind,
+    ) -> Vec<proxbox::server::infra::db::inventory::StoredRecord> {
+        let records = self.db.inventory_everywhere(kind).await.unwrap();
+        records.into_iter().map(|(_, record)| record).collect()
+    }
+
     pub async fn log_of(&self, job_id: i64) -> Vec<(i64, String)> {
         self.db
             .job_events_after(job_id, 0, i64::MAX)
