@@ -30,7 +30,7 @@ async fn the_logs_page_shows_what_was_logged_to_admins_only_and_no_secret() {
     assert!(!page.contains(SECRET), "no secret on the logs page");
     let lines: Vec<proxbox::models::LogLine> = app
         .client
-        .get(app.url("/api/logs?filter[level]=&filter[target]=server::auth"))
+        .get(app.url("/api/logs?filter[level]=&filter[target]=server::web::auth"))
         .send()
         .await
         .unwrap()
@@ -42,7 +42,7 @@ async fn the_logs_page_shows_what_was_logged_to_admins_only_and_no_secret() {
         "{lines:?}"
     );
     assert!(
-        lines.iter().all(|l| l.target.contains("server::auth")),
+        lines.iter().all(|l| l.target.contains("server::web::auth")),
         "{lines:?}"
     );
 

@@ -17,7 +17,8 @@ pub struct NbError {
     pub fields: Option<Value>,
     /// The request provably changed nothing in NetBox — it never arrived (refused
     /// connection, unknown host, 503), or NetBox's database rolled it back whole (a deadlock
-    /// with another writer) — so even a create may be sent again without risking a duplicate.
+    /// with another writer, an integrity error) — so even a create may be sent again without
+    /// risking a duplicate.
     pub never_arrived: bool,
 }
 
@@ -143,8 +144,13 @@ impl NbError {
             status: Some(status),
             fields: if status == 400 { json } else { None },
             // PostgreSQL aborts a deadlocked transaction whole, and NetBox writes each request
-            // (a bulk one too) in one transaction: nothing of it was applied.
-            never_arrived: status == 503 || (status == 500 && body.contains("deadlock detected")),
+            // (a bulk one too) in one transaction: nothing of it was applied. The same holds
+            // for an integrity error at commit — a foreign key to an object another request
+            // deleted meanwhile (a write Proxbox gave up on that NetBox still finished): sent
+            // again, it reads the object as it is now.
+            never_arrived: status == 503
+                || (status == 500
+                    && (body.contains("deadlock detected") || body.contains("IntegrityError"))),
         }
     }
 
