@@ -582,3 +582,56 @@ async fn a_run_killed_half_way_converges_on_the_next_run_without_duplicates() {
     cleanup(&netbox, &name).await;
     sim.stop().await;
 }
+
+/// A guest list with VMIDs of a shape no Proxmox sends (the soak's cycle 53) lists none of
+/// the guests: with orphan deletion on and no grace, not one VM goes, and once Proxmox
+/// answers again every VM keeps its id.
+#[tokio::test]
+async fn a_guest_list_of_unreadable_vmids_deletes_no_vm() {
+    let (netbox, name, sim) = scenario("unlisted", 53, 2, 6).await;
+    let (_test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
+    let orphans_go = RunOptions {
+        delete_orphans: true,
+        orphan_grace: Duration::ZERO,
+        ..Default::default()
+    };
+    let first = run_on(&db, &netbox, &sim, endpoint_id, &[], orphans_go.clone()).await;
+    assert!(first.outcome.ok, "{:?}", first.outcome.error);
+    let vm_ids = |vms: Vec<VirtualMachine>| {
+        let mut ids: Vec<(String, u64)> = vms.into_iter().map(|v| (v.name, v.id)).collect();
+        ids.sort();
+        ids
+    };
+    let cluster = netbox
+        .list::<Cluster>(&[("name", name.clone())])
+        .await
+        .unwrap();
+    let by_cluster = [("cluster_id", cluster[0].id.to_string())];
+    let before = vm_ids(netbox.list(&by_cluster).await.unwrap());
+    assert_eq!(before.len(), sim.state.cluster.read().await.guests.len());
+
+    sim.add_fault(pve_sim::Fault {
+        path: "/cluster/resources".into(),
+        kind: pve_sim::FaultKind::WrongType {
+            field: "vmid".into(),
+        },
+        times: None,
+    })
+    .await;
+    let faulted = run_on(&db, &netbox, &sim, endpoint_id, &[], orphans_go.clone()).await;
+    let deleted: Vec<_> = faulted
+        .changes()
+        .into_iter()
+        .filter(|(.., status)| *status == ItemStatus::Deleted)
+        .collect();
+    assert!(deleted.is_empty(), "deleted while unlisted: {deleted:?}");
+    assert_eq!(vm_ids(netbox.list(&by_cluster).await.unwrap()), before);
+
+    sim.clear_faults().await;
+    let healed = run_on(&db, &netbox, &sim, endpoint_id, &[], orphans_go).await;
+    assert!(healed.outcome.ok, "{:?}", healed.outcome.error);
+    assert_eq!(vm_ids(netbox.list(&by_cluster).await.unwrap()), before);
+
+    cleanup(&netbox, &name).await;
+    sim.stop().await;
+}

@@ -40,7 +40,18 @@ impl PveClient {
         let data = self
             .get_data("/cluster/resources", &[("type", "vm".to_string())])
             .await?;
-        let parsed: Parsed<Vec<ClusterResource>> = self.list("/cluster/resources", &data)?;
+        let mut parsed: Parsed<Vec<ClusterResource>> = self.list("/cluster/resources", &data)?;
+        // A guest whose VMID cannot be read is left out, and said so: the list is then not
+        // every guest the cluster has.
+        for (index, r) in parsed.value.iter().enumerate() {
+            if r.guest_kind().is_some() && r.vmid.is_none() {
+                parsed.warnings.push(crate::lenient::FieldWarning {
+                    context: format!("/cluster/resources[{index}]"),
+                    field: "vmid".into(),
+                    message: "a guest without a readable VMID is left out".into(),
+                });
+            }
+        }
         Ok(parsed.map(|all| {
             all.into_iter()
                 .filter(|r| r.guest_kind().is_some() && r.vmid.is_some())

@@ -81,6 +81,10 @@ pub struct Inputs {
     pub unreadable: Vec<(Label, StageError)>,
     /// Identities of every guest Proxmox lists, readable or not.
     pub present: HashSet<String>,
+    /// Endpoints whose guest list came back with entries that could not be identified (a
+    /// VMID or type of a shape no Proxmox sends): the list is not the whole cluster, so
+    /// none of their VMs is treated as gone this run.
+    pub incomplete: HashSet<i64>,
     /// The VMs of the run's clusters, managed or not.
     pub existing: Vec<VirtualMachine>,
     pub mapped: HashMap<i64, HashMap<String, Mapped>>,

@@ -17,11 +17,13 @@ pub struct Orphan {
     pub netbox_id: u64,
 }
 
-/// Mapped identities Proxmox no longer lists, per endpoint, sorted.
+/// Mapped identities Proxmox no longer lists, per endpoint, sorted; none of an endpoint
+/// whose list came back incomplete.
 pub fn absent(inputs: &Inputs) -> Vec<(i64, Vec<String>)> {
     let mut absent: Vec<(i64, Vec<String>)> = inputs
         .mapped
         .iter()
+        .filter(|(endpoint_id, _)| !inputs.incomplete.contains(endpoint_id))
         .map(|(endpoint_id, map)| {
             let mut gone: Vec<String> = map
                 .keys()

@@ -42,12 +42,19 @@ pub(super) async fn read(
         vm_types(ctx),
         ctx.read_in::<VirtualMachine>("cluster_id", &cluster_ids),
     );
-    let (guests, unreadable, present) = guests?;
+    let (guests, unreadable, present, incomplete) = guests?;
     let (vm_types, existing) = (vm_types?, existing?);
     report.substep(
         "read-proxmox",
         StepStatus::Completed,
-        format!("{} guests", present.len()),
+        if incomplete.is_empty() {
+            format!("{} guests", present.len())
+        } else {
+            format!(
+                "{} guests; the list had entries that could not be identified, so no VM is treated as gone in this run",
+                present.len()
+            )
+        },
     );
     report.discover(
         "virtual machines",
@@ -92,6 +99,7 @@ pub(super) async fn read(
         guests,
         unreadable,
         present,
+        incomplete,
         existing,
         mapped,
         vm_types,
@@ -102,7 +110,14 @@ pub(super) async fn read(
     })
 }
 
-type GuestsRead = (Vec<Guest>, Vec<(Label, StageError)>, HashSet<String>);
+/// The guests to sync, the unreadable ones, every listed identity, and the endpoints whose
+/// list came back incomplete.
+type GuestsRead = (
+    Vec<Guest>,
+    Vec<(Label, StageError)>,
+    HashSet<String>,
+    HashSet<i64>,
+);
 
 /// Reads every guest's config (bounded concurrency in the Proxmox client). An unreadable
 /// config fails that guest only: it is reported and left alone, never treated as gone.
@@ -110,6 +125,7 @@ async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRe
     let mut wanted: Vec<Guest> = Vec::new();
     let mut present: HashSet<String> = HashSet::new();
     let mut failed_reads: Vec<(Label, StageError)> = Vec::new();
+    let mut incomplete: HashSet<i64> = HashSet::new();
     for source in &ctx.sources {
         let Some(synced) = state
             .clusters
@@ -118,10 +134,23 @@ async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRe
         else {
             continue;
         };
-        let guests: Vec<(ClusterResource, GuestKind, u64)> = source
-            .pve
-            .guests()
-            .await?
+        let listed = source.pve.guests().await?;
+        // An entry that could not be identified may be a guest: nothing of this cluster is
+        // gone on the word of this list.
+        let unidentified = listed
+            .warnings
+            .iter()
+            .filter(|w| matches!(w.field.as_str(), "" | "vmid" | "type"))
+            .count();
+        if unidentified > 0 {
+            tracing::warn!(
+                cluster = %synced.name,
+                unidentified,
+                "the guest list came back with entries that could not be identified; no VM of this cluster is treated as gone in this run"
+            );
+            incomplete.insert(source.endpoint_id);
+        }
+        let guests: Vec<(ClusterResource, GuestKind, u64)> = listed
             .value
             .into_iter()
             .filter_map(|r| {
@@ -203,7 +232,7 @@ async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRe
         }
     }
     failed_reads.sort_by(|a, b| a.0.name.cmp(&b.0.name));
-    Ok((wanted, failed_reads, present))
+    Ok((wanted, failed_reads, present, incomplete))
 }
 
 /// The VM types of QEMU VMs and LXC containers, created once; `None` on a NetBox before 4.7,

@@ -380,6 +380,31 @@ fn an_unreadable_guest_fails_and_is_never_an_orphan() {
 }
 
 #[test]
+fn no_vm_is_gone_while_its_cluster_listed_guests_it_could_not_identify() {
+    // The soak's cycle 53: a VMID of a shape no Proxmox sends left every guest out of the
+    // list, and orphan deletion removed every VM; the next sync made them again.
+    let gone = wanted("old", GuestKind::Qemu, 200);
+    let mut inputs = inputs(Vec::new(), vec![vm(9, &gone, json!({}))]);
+    inputs.mapped = mapped(&gone.identity, 9, Some(0));
+    inputs.incomplete.insert(1);
+    let options = RunOptions {
+        delete_orphans: true,
+        orphan_grace: std::time::Duration::ZERO,
+        ..RunOptions::default()
+    };
+    assert!(absent(&inputs).is_empty(), "nothing is marked missing");
+    let kept = plan(&inputs, &OverwritePolicy::default(), &options);
+    assert!(kept.plan.deletes.is_empty(), "{:?}", kept.plan.deletes);
+    inputs.incomplete.clear();
+    let deleted = plan(&inputs, &OverwritePolicy::default(), &options);
+    assert_eq!(
+        deleted.plan.deletes.len(),
+        1,
+        "a complete list still deletes the orphan"
+    );
+}
+
+#[test]
 fn settled_guests_carry_their_vm_and_its_primary_addresses() {
     let web = wanted("web", GuestKind::Qemu, 100);
     let db = wanted("db", GuestKind::Qemu, 101);
