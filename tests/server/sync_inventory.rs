@@ -318,6 +318,18 @@ async fn the_inventory_follows_proxmox(backend: Backend, seed: u64) {
     );
     assert!(keys(&rows(&db, endpoint, RecordKind::Backup).await).contains(&removed_backup));
 
+    // A Proxbox database started afresh (or moved to PostgreSQL) knows no entry it wrote:
+    // NetBox's own entries say which volumes have one (the soak's two instances on a new
+    // PostgreSQL wrote a second entry for every volume).
+    let (_fresh_db, fresh, fresh_endpoint) = proxbox_db(Backend::Sqlite).await;
+    let seventh = sync(&fresh, &netbox, &sim, fresh_endpoint, &[]).await;
+    assert!(seventh.outcome.ok, "{:?}", seventh.outcome.error);
+    assert_eq!(
+        journal_entries(&netbox, &vms).await,
+        entries,
+        "one entry per volume, whatever database Proxbox runs on"
+    );
+
     cleanup(&netbox, &name).await;
     sim.stop().await;
 }

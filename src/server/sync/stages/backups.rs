@@ -91,6 +91,17 @@ fn backup_storages(per_node: &[(String, Vec<NodeStorage>)]) -> Vec<(String, Stri
     out
 }
 
+/// Whether NetBox holds the journal entry of backup `volid` on VM `vm` already: an entry on
+/// that VM that names the volume as [`journal_entry`] writes it (in backticks).
+pub fn already_journaled(entries: &[JournalEntry], vm: u64, volid: &str) -> bool {
+    let named = format!("`{volid}`");
+    entries.iter().any(|e| {
+        e.assigned_object_type == "virtualization.virtualmachine"
+            && e.assigned_object_id == vm
+            && e.comments.contains(&named)
+    })
+}
+
 /// The journal entry of a new backup (kind info, with its size and storage).
 pub fn journal_entry(vm: u64, backup: &BackupRecord) -> NewJournalEntry {
     let size = backup
@@ -245,7 +256,7 @@ async fn journal_new_backups(
         .map(|g| ((g.vmid, g.kind.as_str()), g.vm_id))
         .collect();
     let journaled = ctx.db.journaled_backups(plan.endpoint_id).await?;
-    let mut journal: Plan<NewJournalEntry, usize> = Plan::new("journal entries");
+    let mut candidates: Vec<(usize, u64, BackupRecord)> = Vec::new();
     for (index, record) in plan.creates.iter().enumerate() {
         let Ok(backup) = serde_json::from_str::<BackupRecord>(&record.row.body) else {
             continue;
@@ -259,12 +270,41 @@ async fn journal_new_backups(
             None => vms.get(&(vmid, "qemu")).or_else(|| vms.get(&(vmid, "lxc"))),
         };
         let Some(vm) = vm else { continue };
+        candidates.push((index, *vm, backup));
+    }
+    if candidates.is_empty() {
+        return Ok(());
+    }
+    // Proxbox's database may not know an entry NetBox has: a database started afresh (or
+    // moved to PostgreSQL), or a write whose answer was lost after NetBox stored it. NetBox
+    // is asked about the VMs that would get one, so that no volume gets a second.
+    let mut vm_ids: Vec<u64> = candidates.iter().map(|(_, vm, _)| *vm).collect();
+    vm_ids.sort_unstable();
+    vm_ids.dedup();
+    let entries: Vec<JournalEntry> = ctx
+        .netbox
+        .list_in("assigned_object_id", &vm_ids)
+        .await
+        .map_err(StageError::from)?;
+    let mut journal: Plan<NewJournalEntry, usize> = Plan::new("journal entries");
+    let mut found_in_netbox: Vec<&str> = Vec::new();
+    for (index, vm, backup) in &candidates {
+        let record = &plan.creates[*index];
+        if already_journaled(&entries, *vm, &backup.volid) {
+            found_in_netbox.push(record.row.key.as_str());
+            continue;
+        }
         let label = Label::new(
             format!("journal: {}", record.label.name),
             "journal-entry",
             "journal entry",
         );
-        journal.create(index, label, journal_entry(*vm, &backup));
+        journal.create(*index, label, journal_entry(*vm, backup));
+    }
+    if !ctx.options.dry_run && !found_in_netbox.is_empty() {
+        ctx.db
+            .record_journaled_backups(plan.endpoint_id, &found_in_netbox)
+            .await?;
     }
     if journal.creates.is_empty() {
         return Ok(());
@@ -370,6 +410,39 @@ mod tests {
                 ("pve1".to_string(), "nfs".to_string(), true),
                 ("pve2".to_string(), "local".to_string(), false),
             ]
+        );
+    }
+
+    #[test]
+    fn a_journal_entry_netbox_has_is_found_by_its_vm_and_volume() {
+        let entry = |vm: u64, kind: &str, comments: &str| JournalEntry {
+            id: 1,
+            assigned_object_type: kind.into(),
+            assigned_object_id: vm,
+            kind: proxbox_netbox::models::Choice {
+                value: "info".into(),
+                label: Some("Info".into()),
+            },
+            comments: comments.into(),
+        };
+        let volid = "pbs:backup/vm/101/2026-12-01T12:00:00Z";
+        let entries = [
+            entry(
+                7,
+                "virtualization.virtualmachine",
+                "Proxmox backup `pbs:backup/vm/101/2026-12-01T12:00:00Z` (1.0 GiB) on storage pbs, taken 2026-12-01 12:00 UTC.",
+            ),
+            entry(8, "dcim.device", "Proxmox backup `local:backup/vzdump-qemu-102.vma.zst`"),
+        ];
+        assert!(already_journaled(&entries, 7, volid));
+        assert!(!already_journaled(&entries, 9, volid), "another VM");
+        assert!(
+            !already_journaled(&entries, 7, "pbs:backup/vm/101/2026-12-01T12:00:00"),
+            "a volume whose id starts the same is another"
+        );
+        assert!(
+            !already_journaled(&entries, 8, "local:backup/vzdump-qemu-102.vma.zst"),
+            "an entry on a device is no VM's"
         );
     }
 
