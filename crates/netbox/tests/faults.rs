@@ -176,33 +176,32 @@ async fn a_write_its_database_rolled_back_in_a_deadlock_or_integrity_error_is_se
         status: "active".into(),
         tags: vec![],
     }];
+    // A NetBox that answers 500 with `body` once, then as usual.
+    let failing_once = |body: &str| {
+        let mock = Arc::new(Mock::default());
+        mock.fail_first.store(1, Ordering::SeqCst);
+        mock.fail_status.store(500, Ordering::SeqCst);
+        *mock.fail_body.lock().unwrap() = body.into();
+        mock
+    };
     // What NetBox answers when PostgreSQL aborts its transaction (two syncs deleting VMs of
-    // the same VM types at once did this here).
+    // the same VM types at once did this here), and what it answered (seen in the soak) when
+    // a write Proxbox had given up on deleted an address while another request saved the VM
+    // it was the primary of: both rolled back whole.
     let deadlock = r#"{"error": "deadlock detected\nDETAIL:  Process 26327 waits for ShareLock on transaction 177937; blocked by process 23442.", "exception": "DeadlockDetected", "netbox_version": "4.7.3"}"#;
-    let mock = Arc::new(Mock::default());
-    mock.fail_first.store(1, Ordering::SeqCst);
-    mock.fail_status.store(500, Ordering::SeqCst);
-    *mock.fail_body.lock().unwrap() = deadlock.into();
-    let nb = serve(mock.clone()).await;
-    assert_eq!(nb.create::<Site, _>(&new).await.unwrap().done.len(), 1);
-    assert_eq!(mock.calls.load(Ordering::SeqCst), 2, "sent again once");
+    let integrity = r#"{"error": "insert or update on table \"virtualization_virtualmachine\" violates foreign key constraint \"virtualization_virtu_primary_ip4_id_942e42ae_fk_ipam_ipad\"\nDETAIL:  Key (primary_ip4_id)=(402) is not present in table \"ipam_ipaddress\".", "exception": "IntegrityError", "netbox_version": "4.7.3"}"#;
+    for body in [deadlock, integrity] {
+        let mock = failing_once(body);
+        let nb = serve(mock.clone()).await;
+        assert_eq!(nb.create::<Site, _>(&new).await.unwrap().done.len(), 1);
+        assert_eq!(
+            mock.calls.load(Ordering::SeqCst),
+            2,
+            "sent again once: {body}"
+        );
+    }
 
-    // What NetBox answered (seen in the soak) when a write Proxbox had given up on deleted an
-    // address while another request saved the VM it was the primary of: rolled back whole.
-    let integrity = r#"{"error": "insert or update on table "virtualization_virtualmachine" violates foreign key constraint "virtualization_virtu_primary_ip4_id_942e42ae_fk_ipam_ipad"
-DETAIL:  Key (primary_ip4_id)=(402) is not present in table "ipam_ipaddress".", "exception": "IntegrityError", "netbox_version": "4.7.3"}"#;
-    let mock = Arc::new(Mock::default());
-    mock.fail_first.store(1, Ordering::SeqCst);
-    mock.fail_status.store(500, Ordering::SeqCst);
-    *mock.fail_body.lock().unwrap() = integrity.into();
-    let nb = serve(mock.clone()).await;
-    assert_eq!(nb.create::<Site, _>(&new).await.unwrap().done.len(), 1);
-    assert_eq!(mock.calls.load(Ordering::SeqCst), 2, "sent again once");
-
-    let mock = Arc::new(Mock::default());
-    mock.fail_first.store(1, Ordering::SeqCst);
-    mock.fail_status.store(500, Ordering::SeqCst);
-    *mock.fail_body.lock().unwrap() = r#"{"error": "division by zero"}"#.into();
+    let mock = failing_once(r#"{"error": "division by zero"}"#);
     let nb = serve(mock.clone()).await;
     let err = nb.create::<Site, _>(&new).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Internal);
