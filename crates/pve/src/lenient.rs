@@ -15,6 +15,15 @@ pub struct FieldWarning {
     pub message: String,
 }
 
+impl FieldWarning {
+    /// Whether the entry it belongs to was left out of its list for want of what
+    /// identifies it (a whole entry skipped, or its `vmid` or `type` unreadable): the list
+    /// is then not everything Proxmox has.
+    pub fn leaves_an_entry_out(&self) -> bool {
+        matches!(self.field.as_str(), "" | "vmid" | "type")
+    }
+}
+
 impl std::fmt::Display for FieldWarning {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(

@@ -140,7 +140,7 @@ async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRe
         let unidentified = listed
             .warnings
             .iter()
-            .filter(|w| matches!(w.field.as_str(), "" | "vmid" | "type"))
+            .filter(|w| w.leaves_an_entry_out())
             .count();
         if unidentified > 0 {
             tracing::warn!(
