@@ -33,6 +33,7 @@ mod sync_guest_fields;
 mod sync_inventory;
 mod sync_mirror;
 mod sync_node_interfaces;
+mod sync_real_shapes;
 mod sync_restore;
 mod sync_run;
 mod sync_stages;

@@ -204,6 +204,19 @@ async fn node_network(State(sim): State<Arc<SimState>>, Path(node): Path<String>
             if let Some(gw) = &i.gateway {
                 v["gateway"] = json!(gw);
             }
+            if let Some(bridge) = &i.ovs_bridge {
+                v["ovs_bridge"] = json!(bridge);
+            }
+            if let Some(tag) = i.ovs_tag {
+                // As `/etc/network/interfaces` holds it: a string.
+                v["ovs_tag"] = json!(tag.to_string());
+            }
+            if i.kind.starts_with("OVS") {
+                v["ovs_type"] = json!(i.kind);
+            }
+            if let Some(options) = &i.ovs_options {
+                v["ovs_options"] = json!(options);
+            }
             if let Some(a6) = &i.address6 {
                 v["address6"] = json!(a6);
                 v["netmask6"] = json!(64);
@@ -218,6 +231,13 @@ async fn node_network(State(sim): State<Arc<SimState>>, Path(node): Path<String>
                     v["bond_mode"] = json!("802.3ad");
                     v["bond_xmit_hash_policy"] = json!("layer3+4");
                 }
+                "OVSBridge" => {
+                    v["ovs_ports"] = json!(i.ports.clone().unwrap_or_default());
+                }
+                "OVSBond" => {
+                    v["ovs_bonds"] = json!(i.ports.clone().unwrap_or_default());
+                    v["bond_mode"] = json!("balance-slb");
+                }
                 "vlan" => {
                     v["vlan-id"] = json!(i.vlan_id.unwrap_or(0));
                     let raw = i
@@ -226,6 +246,7 @@ async fn node_network(State(sim): State<Arc<SimState>>, Path(node): Path<String>
                         .unwrap_or_else(|| i.iface.split('.').next().unwrap_or_default().into());
                     v["vlan-raw-device"] = json!(raw);
                 }
+                "OVSIntPort" => {}
                 _ => {
                     v["exists"] = json!(1);
                 }
@@ -405,7 +426,7 @@ async fn guest_config(State(sim): State<Arc<SimState>>, Path(p): Path<GuestPath>
     }
 }
 
-/// `GET /nodes/{node}/qemu/{vmid}/agent/{network-get-interfaces|get-host-name}`: answers
+/// `GET /nodes/{node}/qemu/{vmid}/agent/{network-get-interfaces|get-host-name|get-osinfo}`: answers
 /// like the guest agent when it is configured and the VM runs, else Proxmox's 500.
 async fn agent(
     State(sim): State<Arc<SimState>>,
@@ -455,6 +476,11 @@ async fn agent(
             data(json!({ "result": result }))
         }
         "get-host-name" => data(json!({ "result": { "host-name": g.name } })),
+        "get-osinfo" => data(json!({
+            "result": g.agent_os().unwrap_or_else(|| json!({
+                "error": {"class": "CommandNotFound", "desc": "The command guest-get-osinfo has not been found"}
+            }))
+        })),
         other => pve_error(
             StatusCode::NOT_IMPLEMENTED,
             &format!("Method 'GET /nodes/{node}/qemu/{vmid}/agent/{other}' not implemented"),

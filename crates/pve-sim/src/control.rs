@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::faults::Fault;
-use crate::model::{Kind, Nic};
+use crate::model::{Kind, Nic, Shape};
 use crate::SimState;
 
 pub fn routes() -> Router<Arc<SimState>> {
@@ -25,6 +25,7 @@ pub fn routes() -> Router<Arc<SimState>> {
             patch(change_guest).delete(remove_guest).get(one_guest),
         )
         .route("/_sim/history", get(history))
+        .route("/_sim/shapes/{shape}", post(turn_on_shape))
         .route("/_sim/backups", post(add_backup).delete(remove_backup))
         .route("/_sim/tasks", post(add_task))
         .route(
@@ -62,6 +63,18 @@ async fn summary(State(sim): State<Arc<SimState>>) -> Response {
         "token_id": sim.credentials.token_id, "username": sim.credentials.username
     }))
     .into_response()
+}
+
+/// `POST /_sim/shapes/{shape}`: the cluster answers in that shape of real servers from now on.
+async fn turn_on_shape(State(sim): State<Arc<SimState>>, Path(shape): Path<String>) -> Response {
+    let Some(shape) = Shape::parse(&shape) else {
+        return bad(format!(
+            "no shape {shape:?}; the shapes are {:?}",
+            Shape::ALL
+        ));
+    };
+    sim.cluster.write().await.turn_on(shape);
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn ca_pem(State(sim): State<Arc<SimState>>) -> String {

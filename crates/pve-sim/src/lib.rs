@@ -32,7 +32,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 pub use auth::SimCredentials;
 pub use faults::{Fault, FaultKind};
-pub use model::{Cluster, ClusterSpec, Kind};
+pub use model::{Cluster, ClusterSpec, Kind, Shape};
 
 /// Shared state of one simulated cluster.
 pub struct SimState {

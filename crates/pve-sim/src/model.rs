@@ -1,14 +1,14 @@
 //! The simulated cluster: generated from a seed and sizes (same seed, same cluster),
 //! changed by the control API while tests run.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
 mod history;
 mod nodes;
 pub use history::*;
-use nodes::generate_node;
+use nodes::{generate_node, ovs_interfaces};
 
 /// A small deterministic generator (SplitMix64): no dependency, stable across versions.
 #[derive(Debug, Clone)]
@@ -128,9 +128,38 @@ pub struct Guest {
     pub extra_config: BTreeMap<String, String>,
     #[serde(default)]
     pub snapshots: Vec<SnapshotSpec>,
+    /// What the guest agent's `get-osinfo` names as `pretty-name`; `None`: as
+    /// [`Guest::agent_os`] derives it.
+    #[serde(default)]
+    pub os_pretty_name: Option<String>,
 }
 
 impl Guest {
+    /// The guest agent's `get-osinfo` result, `None` for an agent too old for the command
+    /// (QEMU guests of ostype `other`). Derived from the ostype and VMID (drawing nothing
+    /// from the generator, so that seeds keep their values) unless set.
+    pub fn agent_os(&self) -> Option<serde_json::Value> {
+        let linux = [
+            ("ubuntu", "Ubuntu", "Ubuntu 22.04.4 LTS", "22.04"),
+            ("debian", "Debian GNU/Linux", "Debian GNU/Linux 12 (bookworm)", "12"),
+            ("rocky", "Rocky Linux", "Rocky Linux 9.4 (Blue Onyx)", "9.4"),
+        ];
+        let (id, name, pretty, version) = match (self.ostype.as_str(), &self.os_pretty_name) {
+            (_, Some(pretty)) => ("custom", pretty.as_str(), pretty.as_str(), ""),
+            ("l26", None) => linux[(self.vmid % 3) as usize],
+            ("win11", None) => (
+                "mswindows",
+                "Microsoft Windows",
+                "Windows Server 2022 Standard",
+                "2022",
+            ),
+            _ => return None,
+        };
+        Some(serde_json::json!({
+            "id": id, "name": name, "pretty-name": pretty, "version-id": version,
+            "kernel-release": "6.8.0-45-generic", "machine": "x86_64"
+        }))
+    }
     pub fn key(&self) -> (Kind, u64) {
         (self.kind, self.vmid)
     }
@@ -143,14 +172,14 @@ impl Guest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeIface {
     pub iface: String,
-    /// `eth`, `bridge`, `bond`, `vlan`.
+    /// `eth`, `bridge`, `bond`, `vlan`; `OVSBridge`, `OVSBond`, `OVSPort`, `OVSIntPort`.
     pub kind: String,
     pub address: Option<String>,
     pub netmask: Option<String>,
     pub gateway: Option<String>,
     /// IPv6 address; its prefix is /64.
     pub address6: Option<String>,
-    /// Bridge ports or bond members, space separated.
+    /// Bridge ports or bond members, space separated (`ovs_ports` / `ovs_bonds` for OVS).
     pub ports: Option<String>,
     pub vlan_id: Option<u16>,
     /// `vlan-raw-device` of a `vlanN` interface.
@@ -163,6 +192,14 @@ pub struct NodeIface {
     pub mtu: Option<u32>,
     #[serde(default)]
     pub comments: Option<String>,
+    /// Open vSwitch: the bridge of a port, bond or internal port.
+    #[serde(default)]
+    pub ovs_bridge: Option<String>,
+    /// Open vSwitch: a port's VLAN tag.
+    #[serde(default)]
+    pub ovs_tag: Option<u16>,
+    #[serde(default)]
+    pub ovs_options: Option<String>,
 }
 
 fn up() -> bool {
@@ -201,7 +238,31 @@ pub struct Cluster {
     /// recorded from real servers does (off unless a test turns it on).
     #[serde(default)]
     pub tasks_ignore_window: bool,
+    /// Shapes of real servers' answers this cluster has (none unless turned on, so that a
+    /// seed keeps its answers).
+    #[serde(default)]
+    pub shapes: BTreeSet<Shape>,
     next_mac: u32,
+}
+
+/// A shape real Proxmox servers answer in that the generated cluster does not have unless
+/// a test turns it on ([`Cluster::turn_on`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Shape {
+    /// Nodes cabled with Open vSwitch: an `OVSBond` of two NICs on the `OVSBridge` `vmbr1`,
+    /// internal ports with VLAN tags, a tagged `OVSPort`.
+    Ovs,
+}
+
+impl Shape {
+    pub const ALL: [Shape; 1] = [Shape::Ovs];
+
+    pub fn parse(raw: &str) -> Option<Shape> {
+        Shape::ALL
+            .into_iter()
+            .find(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).as_deref() == Some(raw))
+    }
 }
 
 /// The sizes and seed of a generated cluster.
@@ -261,6 +322,7 @@ impl Cluster {
             backup_jobs: Vec::new(),
             now: 0,
             tasks_ignore_window: false,
+            shapes: BTreeSet::new(),
             next_mac: 1,
         };
         for n in 0..spec.nodes.max(1) {
@@ -453,6 +515,22 @@ impl Cluster {
             pool: vmid.is_multiple_of(5).then(|| "customers".to_string()),
             extra_config: BTreeMap::new(),
             snapshots,
+            os_pretty_name: None,
+        }
+    }
+
+    /// Gives the cluster a shape of real servers' answers; what it already holds otherwise
+    /// stays as generated.
+    pub fn turn_on(&mut self, shape: Shape) {
+        if !self.shapes.insert(shape) {
+            return;
+        }
+        match shape {
+            Shape::Ovs => {
+                for (n, node) in self.nodes.iter_mut().enumerate() {
+                    node.interfaces = ovs_interfaces(self.index, n);
+                }
+            }
         }
     }
 

@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod lenient;
+pub mod ostype;
 mod reads;
 pub mod types;
 
@@ -15,5 +16,6 @@ pub use client::{Credentials, PveClient, PveOptions};
 pub use config::{AgentConfig, Disk, GuestConfig, NetDevice};
 pub use error::PveError;
 pub use lenient::{FieldWarning, Parsed};
+pub use ostype::ostype_label;
 pub use proxbox_peer::ErrorKind;
 pub use types::*;

@@ -213,6 +213,19 @@ impl PveClient {
         self.list(&path, &result)
     }
 
+    /// `GET /nodes/{node}/qemu/{vmid}/agent/get-osinfo` (guest-agent timeout): the OS the
+    /// guest agent reports; `None` when its answer names none (an agent too old for the
+    /// command answers with an error object instead of a result).
+    pub async fn agent_os_info(
+        &self,
+        node: &str,
+        vmid: u64,
+    ) -> Result<Option<AgentOsInfo>, PveError> {
+        let path = format!("/nodes/{node}/qemu/{vmid}/agent/get-osinfo");
+        let data = self.agent_data(&path).await?;
+        Ok(data.get("result").and_then(AgentOsInfo::from_result))
+    }
+
     /// `GET /nodes/{node}/qemu/{vmid}/agent/get-host-name` (guest-agent timeout).
     pub async fn agent_host_name(&self, node: &str, vmid: u64) -> Result<Option<String>, PveError> {
         let path = format!("/nodes/{node}/qemu/{vmid}/agent/get-host-name");

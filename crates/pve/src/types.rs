@@ -3,6 +3,7 @@
 //! `returns` it follows; fields the sync does not use are left out.
 
 use crate::lenient::{FieldWarning, Fields, FromFields};
+use serde_json::Value;
 
 /// `GET /version`: `{version, release, repoid, console?}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +177,15 @@ pub struct NodeInterface {
     pub vlan_raw_device: Option<String>,
     pub mtu: Option<u64>,
     pub comments: Option<String>,
+    /// Open vSwitch: the bridge of an `OVSPort`, `OVSBond` or `OVSIntPort`.
+    pub ovs_bridge: Option<String>,
+    /// Open vSwitch: an `OVSBridge`'s ports.
+    pub ovs_ports: Option<String>,
+    /// Open vSwitch: an `OVSBond`'s members.
+    pub ovs_bonds: Option<String>,
+    /// Open vSwitch: the VLAN of an `OVSIntPort` (or a tagged port).
+    pub ovs_tag: Option<u64>,
+    pub ovs_options: Option<String>,
 }
 
 impl FromFields for NodeInterface {
@@ -201,6 +211,11 @@ impl FromFields for NodeInterface {
             vlan_raw_device: f.string("vlan-raw-device"),
             mtu: f.u64("mtu"),
             comments: f.string("comments"),
+            ovs_bridge: f.string("ovs_bridge"),
+            ovs_ports: f.string("ovs_ports"),
+            ovs_bonds: f.string("ovs_bonds"),
+            ovs_tag: f.u64("ovs_tag"),
+            ovs_options: f.string("ovs_options"),
         })
     }
 }
@@ -522,3 +537,41 @@ pub fn split_list(raw: &str) -> Vec<String> {
 
 /// Everything read about one guest's configuration, with the warnings of the lenient parse.
 pub type Warnings = Vec<FieldWarning>;
+
+/// The guest agent's `get-osinfo` result (QGA's `GuestOSInfo`: `pretty-name`, `name`,
+/// `version`, `id`, `kernel-release`…; every member optional).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentOsInfo {
+    /// "Ubuntu 22.04.4 LTS", "Microsoft Windows Server 2022 Datacenter".
+    pub pretty_name: Option<String>,
+    pub name: Option<String>,
+    pub version: Option<String>,
+}
+
+impl AgentOsInfo {
+    pub fn from_result(result: &Value) -> Option<AgentOsInfo> {
+        let text = |key: &str| {
+            result
+                .get(key)
+                .and_then(crate::lenient::as_string)
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+        };
+        let info = AgentOsInfo {
+            pretty_name: text("pretty-name"),
+            name: text("name"),
+            version: text("version"),
+        };
+        (info.pretty_name.is_some() || info.name.is_some()).then_some(info)
+    }
+
+    /// The OS as a person names it: the pretty name, else name and version.
+    pub fn label(&self) -> String {
+        match (&self.pretty_name, &self.name, &self.version) {
+            (Some(pretty), ..) => pretty.clone(),
+            (None, Some(name), Some(version)) => format!("{name} {version}"),
+            (None, Some(name), None) => name.clone(),
+            (None, None, _) => String::new(),
+        }
+    }
+}

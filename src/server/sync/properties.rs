@@ -298,6 +298,7 @@ async fn pass(
                 memory: Some(g.memory),
                 disk: Some(g.disks.iter().sum::<u64>()).filter(|d| *d > 0),
                 ostype: None,
+                agent_os: None,
                 description: format!("Proxmox guest {} of cluster {}", g.vmid, c.name),
                 disks: g
                     .disks

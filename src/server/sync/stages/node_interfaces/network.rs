@@ -1,6 +1,8 @@
 //! A node's network as Proxmox reports it (`/nodes/{node}/network`), as NetBox interfaces:
 //! physical NICs, bridges and their ports, bonds and their members, VLAN interfaces on
-//! their parent, each with its addresses.
+//! their parent, each with its addresses. Open vSwitch the same way: an `OVSBridge` with
+//! its `ovs_ports` (and every port naming it as `ovs_bridge`), an `OVSBond` a LAG of its
+//! `ovs_bonds`, an `OVSIntPort` a virtual interface on its bridge in its `ovs_tag` VLAN.
 
 use proxbox_pve::NodeInterface;
 
@@ -35,6 +37,10 @@ pub struct WantedInterface {
 /// gives them, else from the name (`vmbr0.51`, `bond0.20`; `vlan51` has no parent).
 fn vlan_of(interface: &NodeInterface) -> Option<(Option<String>, u16)> {
     let valid = |vid: u64| u16::try_from(vid).ok().filter(|v| (1..=4094).contains(v));
+    if interface.kind.starts_with("OVS") {
+        // An Open vSwitch port's VLAN is its tag on the bridge, not a parent device's.
+        return interface.ovs_tag.and_then(valid).map(|vid| (None, vid));
+    }
     if let Some(raw) = &interface.vlan_raw_device {
         let vid = interface.vlan_id.and_then(valid).or_else(|| {
             let digits = interface
@@ -117,6 +123,9 @@ fn description(interface: &NodeInterface) -> String {
     if let Some(mode) = &interface.bond_mode {
         parts.push(format!("bond mode {mode}"));
     }
+    if let Some(options) = interface.ovs_options.as_deref().filter(|o| !o.trim().is_empty()) {
+        parts.push(format!("OVS options {}", options.trim()));
+    }
     if let Some(comments) = &interface.comments {
         let text = comments.split_whitespace().collect::<Vec<_>>().join(" ");
         if !text.is_empty() {
@@ -155,13 +164,20 @@ pub fn wanted_interfaces(network: &[NodeInterface]) -> Vec<WantedInterface> {
             }
         })
         .collect();
-    for interface in network {
-        for port in members(interface.bridge_ports.as_deref()) {
+    for (index, interface) in network.iter().enumerate() {
+        if let Some(bridge) = interface.ovs_bridge.as_deref().filter(|b| listed(b)) {
+            wanted[index].bridge = Some(bridge.to_string());
+        }
+        let ports = members(interface.bridge_ports.as_deref())
+            .chain(members(interface.ovs_ports.as_deref()));
+        for port in ports {
             if let Some(w) = wanted.iter_mut().find(|w| w.name == port) {
                 w.bridge = Some(interface.iface.clone());
             }
         }
-        for member in members(interface.slaves.as_deref()) {
+        let bonded = members(interface.slaves.as_deref())
+            .chain(members(interface.ovs_bonds.as_deref()));
+        for member in bonded {
             if let Some(w) = wanted.iter_mut().find(|w| w.name == member) {
                 w.lag = Some(interface.iface.clone());
             }

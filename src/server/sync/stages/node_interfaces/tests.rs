@@ -63,6 +63,50 @@ fn a_node_network_becomes_typed_interfaces_with_their_relations_and_addresses() 
     );
 }
 
+/// An Open vSwitch node: two NICs in an `OVSBond` on an `OVSBridge`, an internal port in
+/// VLAN 50 with the node's address, a tagged physical port, as `/nodes/{node}/network`
+/// lists them (the bridge names its ports, each port its bridge).
+fn ovs_network() -> Vec<NodeInterface> {
+    network(json!([
+        {"iface": "eno1", "type": "eth", "active": 1, "families": ["inet"], "method": "manual"},
+        {"iface": "eno2", "type": "eth", "active": 1, "families": ["inet"], "method": "manual"},
+        {"iface": "bond0", "type": "OVSBond", "active": 1, "ovs_bonds": "eno1 eno2",
+         "ovs_bridge": "vmbr0", "bond_mode": "balance-slb",
+         "ovs_options": "other_config:bond-rebalance-interval=0"},
+        {"iface": "vmbr0", "type": "OVSBridge", "active": 1, "ovs_ports": "bond0 vlan50 eno3"},
+        {"iface": "vlan50", "type": "OVSIntPort", "active": 1, "ovs_bridge": "vmbr0",
+         "ovs_tag": 50, "cidr": "10.50.0.11/24"},
+        {"iface": "eno3", "type": "OVSPort", "active": 1, "ovs_bridge": "vmbr0", "ovs_tag": 70},
+    ]))
+}
+
+#[test]
+fn open_vswitch_ports_bonds_and_internal_ports_keep_their_relations() {
+    let wanted = wanted_interfaces(&ovs_network());
+    let by_name = |name: &str| wanted.iter().find(|w| w.name == name).unwrap();
+    assert_eq!(by_name("vmbr0").kind, "bridge");
+    let bond = by_name("bond0");
+    assert_eq!((bond.kind, bond.bridge.as_deref()), ("lag", Some("vmbr0")));
+    assert_eq!(
+        bond.description,
+        "bond mode balance-slb; OVS options other_config:bond-rebalance-interval=0"
+    );
+    for member in ["eno1", "eno2"] {
+        assert_eq!(by_name(member).lag.as_deref(), Some("bond0"), "{member}");
+    }
+    let internal = by_name("vlan50");
+    assert_eq!(
+        (internal.kind, internal.bridge.as_deref(), internal.parent.as_deref(), internal.vid),
+        ("virtual", Some("vmbr0"), None, Some(50))
+    );
+    assert_eq!(internal.addresses, ["10.50.0.11/24"]);
+    let tagged = by_name("eno3");
+    assert_eq!(
+        (tagged.kind, tagged.bridge.as_deref(), tagged.vid),
+        ("other", Some("vmbr0"), Some(70))
+    );
+}
+
 fn node(interfaces: Vec<NodeInterface>) -> NodeNetwork {
     NodeNetwork {
         node: "pve1".into(),

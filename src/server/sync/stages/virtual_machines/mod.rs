@@ -1,10 +1,13 @@
 //! `virtual-machines`: every QEMU VM and LXC container becomes a NetBox virtual machine in
 //! its cluster, on its node's device, with its VM type (QEMU or LXC; the role stays the
-//! operator's), start on boot, SMBIOS serial, Proxmox notes as comments and Proxmox tags.
+//! operator's), start on boot, SMBIOS serial, Proxmox notes as comments, Proxmox tags and
+//! the platform of its OS ([`platforms`](crate::server::sync::platforms)). Guests sharing a
+//! name get names NetBox accepts ([`names`]).
 //! Reads `/cluster/resources?type=vm` and each guest's config (bounded concurrency in the
 //! Proxmox client), NetBox once.
 
 pub mod cards;
+pub mod names;
 mod orphans;
 mod read;
 pub mod tags;
@@ -28,6 +31,7 @@ use crate::server::sync::managed::*;
 use crate::server::sync::mapping::Resolved;
 use crate::server::sync::overwrite::{Field, OverwritePolicy};
 use crate::server::sync::plan::{Label, Plan};
+use crate::server::sync::platforms::{wanted_platform, WantedPlatform};
 use crate::server::sync::report::StageReport;
 use crate::server::sync::state::{RunState, SyncedCluster, SyncedGuest};
 
@@ -48,6 +52,8 @@ pub struct Guest {
     pub memory: Option<u64>,
     pub disk: Option<u64>,
     pub ostype: Option<String>,
+    /// The OS the guest agent reports ("Ubuntu 22.04.4 LTS").
+    pub agent_os: Option<String>,
     pub description: String,
     /// `onboot`.
     pub start_on_boot: bool,
@@ -93,7 +99,7 @@ pub struct Inputs {
     pub vm_types: Option<VmTypes>,
     /// Proxmox tag (lowercase) → the NetBox tag's slug.
     pub tag_slugs: HashMap<String, String>,
-    /// `ostype` → platform id.
+    /// Platform slug → platform id, for each guest's [`Guest::platform`].
     pub platforms: HashMap<String, u64>,
     pub identity_field: bool,
     /// When the stage read the identity map (ms since the epoch), for the orphans' grace.
@@ -134,6 +140,18 @@ fn status_of(resource: &ClusterResource) -> &'static str {
     }
 }
 
+impl Guest {
+    /// The platform its OS makes, unless a mapping rule gives it one.
+    pub fn platform(&self) -> Option<WantedPlatform> {
+        wanted_platform(self.kind, self.ostype.as_deref(), self.agent_os.as_deref())
+    }
+}
+
+/// The name of a guest that has none in Proxmox.
+pub fn fallback_name(kind: GuestKind, vmid: u64) -> String {
+    format!("{}-{vmid}", kind.as_str())
+}
+
 /// A guest of `/cluster/resources` (with a guest kind and vmid) and its config.
 pub fn desired(
     synced: &SyncedCluster,
@@ -145,7 +163,7 @@ pub fn desired(
     let name = config
         .and_then(|c| c.name.clone())
         .or_else(|| resource.name.clone())
-        .unwrap_or_else(|| format!("{}-{vmid}", kind.as_str()));
+        .unwrap_or_else(|| fallback_name(kind, vmid));
     const MIB: u64 = 1 << 20;
     Guest {
         identity: guest_identity(&synced.name, kind, vmid),
@@ -172,6 +190,7 @@ pub fn desired(
             .filter(|d| *d > 0)
             .or(resource.maxdisk.map(|d| d / MIB)),
         ostype: config.and_then(|c| c.ostype.clone()),
+        agent_os: None,
         start_on_boot: config.and_then(|c| c.onboot).unwrap_or(false),
         serial: config
             .and_then(GuestConfig::smbios_uuid)
@@ -264,9 +283,8 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
     let mut added_tags = Vec::new();
     for ((index, d), adopted) in synced.into_iter().zip(adopted) {
         let platform = d.mapped.platform.or_else(|| {
-            d.ostype
-                .as_ref()
-                .and_then(|o| inputs.platforms.get(o))
+            d.platform()
+                .and_then(|p| inputs.platforms.get(&p.slug))
                 .copied()
         });
         let wanted = wanted_tags(inputs, d);

@@ -7,9 +7,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use proxbox_netbox::models::*;
 use proxbox_pve::{ClusterResource, GuestConfig, GuestKind};
 
-use super::{desired, tags, Guest, Inputs, VmTypes, VM_MODEL};
+use super::names::{netbox_names, Listed, NetboxName};
+use super::{desired, fallback_name, tags, Guest, Inputs, VmTypes, VM_MODEL};
 use crate::events::{ErrorCategory, Item, StepStatus};
 use crate::server::sync::apply;
+use crate::server::sync::platforms::{ensure_platforms, WantedPlatform};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
 use crate::server::sync::managed::{guest_identity, proxbox_tag, slugify};
@@ -68,21 +70,14 @@ pub(super) async fn read(
             )
             .collect(),
     );
-    let mut ostypes: Vec<String> = guests.iter().filter_map(|d| d.ostype.clone()).collect();
-    ostypes.sort();
-    ostypes.dedup();
-    let platforms = futures::future::try_join_all(ostypes.iter().map(|ostype| async move {
-        let slug = format!("proxmox-{}", slugify(ostype));
-        apply::ensure::<Platform, _>(ctx, &slug, || NewNamed {
-            name: format!("Proxmox ostype {ostype}"),
-            slug: slug.clone(),
-            description: String::new(),
-            tags: vec![proxbox_tag()],
-        })
-        .await
-    }));
-    let (platform_ids, tag_slugs) = tokio::join!(platforms, ensure_tags(ctx, &guests));
-    let (platform_ids, tag_slugs) = (platform_ids?, tag_slugs?);
+    let mut guests = guests;
+    read_agent_os(ctx, &mut guests).await;
+    let wanted: Vec<WantedPlatform> = guests.iter().filter_map(Guest::platform).collect();
+    let (platforms, tag_slugs) = tokio::join!(
+        ensure_platforms(ctx, &wanted),
+        ensure_tags(ctx, &guests)
+    );
+    let (platforms, tag_slugs) = (platforms?, tag_slugs?);
     report.substep(
         "read-netbox",
         StepStatus::Completed,
@@ -104,7 +99,7 @@ pub(super) async fn read(
         mapped,
         vm_types,
         tag_slugs,
-        platforms: ostypes.into_iter().zip(platform_ids).collect(),
+        platforms,
         identity_field: state.identity_field,
         now_ms: crate::server::infra::db::now_ms(),
     })
@@ -163,6 +158,27 @@ async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRe
         for (_, kind, vmid) in &guests {
             present.insert(guest_identity(&synced.name, *kind, *vmid));
         }
+        // Named from the whole list, so that a node's or guest's run names twins as a full
+        // update does.
+        let fallback_names: Vec<String> = guests
+            .iter()
+            .map(|(r, kind, vmid)| r.name.clone().unwrap_or_else(|| fallback_name(*kind, *vmid)))
+            .collect();
+        let listed: Vec<Listed<'_>> = guests
+            .iter()
+            .zip(&fallback_names)
+            .map(|((_, kind, vmid), name)| Listed {
+                kind: *kind,
+                vmid: *vmid,
+                name,
+            })
+            .collect();
+        let twin_names: HashMap<(GuestKind, u64), NetboxName> = listed
+            .iter()
+            .map(|l| (l.kind, l.vmid))
+            .zip(netbox_names(&listed))
+            .filter(|(_, named)| named.warning.is_some())
+            .collect();
         let scope = &state.scope;
         let guests: Vec<(ClusterResource, GuestKind, u64)> = guests
             .into_iter()
@@ -221,18 +237,45 @@ async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRe
                     pool: d.pool.as_deref(),
                 },
             );
-            d.warning = parsed.filter(|p| !p.warnings.is_empty()).map(|p| {
-                p.warnings
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("; ")
-            });
+            let mut warnings: Vec<String> = parsed
+                .map(|p| p.warnings.iter().map(ToString::to_string).collect())
+                .unwrap_or_default();
+            if let Some(twin) = twin_names.get(&(*kind, *vmid)) {
+                d.name = twin.name.clone();
+                warnings.extend(twin.warning.clone());
+            }
+            d.warning = (!warnings.is_empty()).then(|| warnings.join("; "));
             wanted.push(d);
         }
     }
     failed_reads.sort_by(|a, b| a.0.name.cmp(&b.0.name));
     Ok((wanted, failed_reads, present, incomplete))
+}
+
+/// The OS each running QEMU guest's agent reports (bounded concurrency in the Proxmox
+/// client). An agent that cannot say (not running, too old for `get-osinfo`, a token
+/// without the privilege) leaves the guest to its `ostype`'s platform.
+async fn read_agent_os(ctx: &SyncContext<'_>, guests: &mut [Guest]) {
+    let mut asks = tokio::task::JoinSet::new();
+    for (index, guest) in guests.iter().enumerate() {
+        if guest.kind != GuestKind::Qemu || !guest.agent || !guest.running {
+            continue;
+        }
+        let Some(source) = ctx.sources.iter().find(|s| s.endpoint_id == guest.endpoint_id) else {
+            continue;
+        };
+        let (pve, node, vmid) = (source.pve.clone(), guest.node.clone(), guest.vmid);
+        asks.spawn(async move { (index, pve.agent_os_info(&node, vmid).await) });
+    }
+    while let Some(joined) = asks.join_next().await {
+        match joined {
+            Ok((index, Ok(info))) => guests[index].agent_os = info.map(|i| i.label()),
+            Ok((index, Err(error))) => {
+                tracing::debug!(guest = %guests[index].name, %error, "the guest agent did not say its OS");
+            }
+            Err(_) => {}
+        }
+    }
 }
 
 /// The VM types of QEMU VMs and LXC containers, created once; `None` on a NetBox before 4.7,

@@ -18,6 +18,7 @@ fn wanted(name: &str, kind: GuestKind, vmid: u64) -> Guest {
         memory: Some(2048),
         disk: Some(10240),
         ostype: None,
+        agent_os: None,
         description: format!("Proxmox VM {vmid} of cluster lab"),
         disks: Vec::new(),
         nets: Vec::new(),
