@@ -11,6 +11,7 @@ use crate::pages::account::PasswordPage;
 use crate::pages::backups::BackupsPage;
 use crate::pages::dashboard::DashboardPage;
 use crate::pages::endpoints::detail::EndpointDetailPage;
+use crate::pages::endpoints::permissions::EndpointPermissionsPage;
 use crate::pages::endpoints::netbox_form::NetboxEndpointPage;
 use crate::pages::endpoints::node::NodePage;
 use crate::pages::endpoints::proxmox_form::ProxmoxEndpointPage;
@@ -109,6 +110,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/endpoints/proxmox/new") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
                 <Route path=path!("/endpoints/proxmox/:id") view=EndpointDetailPage ssr=SsrMode::Async/>
                 <Route path=path!("/endpoints/proxmox/:id/edit") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
+                <Route path=path!("/endpoints/proxmox/:id/permissions") view=EndpointPermissionsPage ssr=SsrMode::Async/>
                 <Route path=path!("/endpoints/proxmox/:id/nodes/:node") view=NodePage ssr=SsrMode::Async/>
                 <Route path=path!("/endpoints/netbox") view=NetboxEndpointPage ssr=SsrMode::Async/>
                 <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async/>

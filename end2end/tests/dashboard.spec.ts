@@ -1,16 +1,17 @@
 import { test, expect, Page } from "@playwright/test";
-import { spawn, ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import {
   addProxmoxEndpoint,
   clearSimulatorFaults,
   connectPeers,
+  freePortPair,
   hydrated,
   itemsCounted,
   login,
   requireNetbox,
   slowSimulator,
   startFromButton,
+  startSim,
+  stopSim,
   uniqueName,
   watchConsole,
 } from "./helpers";
@@ -21,38 +22,6 @@ test.beforeAll(() => {
   requireNetbox();
 });
 test.afterEach(async ({ request }) => clearSimulatorFaults(request));
-
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once("error", () => resolve(false));
-    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
-  });
-}
-
-/** A port p with p + 1 free as well (the simulator serves HTTP on p, HTTPS on p + 1). */
-async function freePortPair(): Promise<number> {
-  for (let port = 21000 + Math.floor(Math.random() * 8000); ; port += 2) {
-    if ((await portFree(port)) && (await portFree(port + 1))) return port;
-  }
-}
-
-/** A simulated cluster of this test's own, so that the test may stop it. */
-async function startSim(port: number): Promise<ChildProcess> {
-  const sim = spawn(process.env.PVE_SIM_BIN!, ["--port", String(port), "--nodes", "2", "--guests", "6", "--name", "badge"], {
-    stdio: "ignore",
-  });
-  await expect
-    .poll(async () => fetch(`http://127.0.0.1:${port}/_sim/cluster`).then((r) => r.ok, () => false), { timeout: 30_000 })
-    .toBe(true);
-  return sim;
-}
-
-async function stopSim(sim: ChildProcess) {
-  const exited = new Promise((resolve) => sim.once("exit", resolve));
-  sim.kill("SIGTERM");
-  await exited;
-}
 
 async function openDashboard(page: Page) {
   await page.goto("/");
@@ -87,7 +56,7 @@ test("cards are server-rendered skeletons that hydrate with the cluster's real c
 test("a keepalive badge turns red when its Proxmox cluster stops and green when it is back", async ({ page }) => {
   test.setTimeout(120_000);
   const port = await freePortPair();
-  let sim = await startSim(port);
+  let sim = await startSim(port, "badge");
   try {
     await login(page);
     const name = uniqueName("badge");
@@ -105,7 +74,7 @@ test("a keepalive badge turns red when its Proxmox cluster stops and green when 
     await expect(page.getByTestId("health-problems")).toContainText(name);
     expect(await page.getByTestId("health-checked").textContent()).not.toEqual(checked);
 
-    sim = await startSim(port);
+    sim = await startSim(port, "badge");
     await expect(badge).toHaveAttribute("data-ok", "true");
     await expect(badge).toHaveClass(/badge-ok/);
   } finally {

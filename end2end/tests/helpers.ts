@@ -1,4 +1,6 @@
 import { APIRequestContext, expect, Locator, Page } from "@playwright/test";
+import { spawn, ChildProcess } from "node:child_process";
+import { createServer } from "node:net";
 
 export const ADMIN = process.env.PROXBOX_E2E_USER ?? "admin";
 export const PASSWORD = process.env.PROXBOX_E2E_PASSWORD ?? "e2e-admin-password";
@@ -116,4 +118,36 @@ export async function slowSimulator(request: APIRequestContext, ms: number) {
 
 export async function clearSimulatorFaults(request: APIRequestContext) {
   expect((await request.delete(`${process.env.PVE_SIM_URL}/_sim/faults`)).ok()).toBeTruthy();
+}
+
+async function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once("error", () => resolve(false));
+    server.listen(port, "127.0.0.1", () => server.close(() => resolve(true)));
+  });
+}
+
+/** A port p with p + 1 free as well (the simulator serves HTTP on p, HTTPS on p + 1). */
+export async function freePortPair(): Promise<number> {
+  for (let port = 21000 + Math.floor(Math.random() * 8000); ; port += 2) {
+    if ((await portFree(port)) && (await portFree(port + 1))) return port;
+  }
+}
+
+/** A simulated cluster of the test's own (named `name` + 1), which it may stop or restrict. */
+export async function startSim(port: number, name: string): Promise<ChildProcess> {
+  const sim = spawn(process.env.PVE_SIM_BIN!, ["--port", String(port), "--nodes", "2", "--guests", "6", "--name", name], {
+    stdio: "ignore",
+  });
+  await expect
+    .poll(async () => fetch(`http://127.0.0.1:${port}/_sim/cluster`).then((r) => r.ok, () => false), { timeout: 30_000 })
+    .toBe(true);
+  return sim;
+}
+
+export async function stopSim(sim: ChildProcess) {
+  const exited = new Promise((resolve) => sim.once("exit", resolve));
+  sim.kill("SIGTERM");
+  await exited;
 }

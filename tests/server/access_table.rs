@@ -119,6 +119,8 @@ const ROUTES: &[(Level, &[&str])] = &[
             "POST /api/save_proxmox_endpoint",
             "POST /api/delete_proxmox_endpoint",
             "POST /api/test_proxmox_endpoint",
+            "GET /endpoints/proxmox/{id}/permissions",
+            "GET /api/endpoint_permissions",
             "GET /endpoints/netbox",
             "GET /api/netbox_endpoint",
             "POST /api/save_netbox_endpoint",

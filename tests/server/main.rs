@@ -9,6 +9,7 @@ mod access;
 mod access_table;
 mod auth;
 mod cli_config;
+mod cli_doctor;
 mod cli_sync;
 mod config;
 mod connection;

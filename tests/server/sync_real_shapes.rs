@@ -241,3 +241,60 @@ async fn platforms_name_the_agents_os_else_the_ostype_label_and_old_ones_are_ren
     cleanup(&netbox, &name).await;
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn a_token_without_the_agent_privilege_is_told_once_at_the_start_and_loses_nothing() {
+    let (netbox, name, sim) = scenario("agentless", 36, 1, 8).await;
+    let (_test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
+    sim.state.cluster.write().await.version = "9.0.3".into();
+    let addresses = [Stage::VmIpAddresses];
+    let first = sync(&db, &netbox, &sim, endpoint_id, &addresses).await;
+    first.assert_no_failed_items();
+    let (_, vms) = cluster_and_vms(&netbox, &name).await;
+    let vm_ids: Vec<String> = vms.iter().map(|v| v.id.to_string()).collect();
+    let held = |netbox: proxbox_netbox::NetboxClient, ids: Vec<String>| async move {
+        let mut all: Vec<(String, u64)> = Vec::new();
+        for id in ids {
+            for a in netbox
+                .list::<IpAddress>(&[("virtual_machine_id", id)])
+                .await
+                .unwrap()
+            {
+                all.push((a.address, a.id));
+            }
+        }
+        all.sort();
+        all
+    };
+    let before = held(netbox.clone(), vm_ids.clone()).await;
+    assert!(!before.is_empty(), "the agents reported addresses");
+
+    // Every privilege of PVE 9 but the guest agent's.
+    let mut privileges = pve_sim::all_privileges(9);
+    privileges.remove("VM.GuestAgent.Audit");
+    privileges.remove("VM.GuestAgent.Unrestricted");
+    sim.state.restrict([("/".to_string(), privileges)].into());
+    sim.take_requests();
+    let (_, writes_before) = netbox.request_counts();
+    let again = sync(&db, &netbox, &sim, endpoint_id, &addresses).await;
+    assert!(again.outcome.ok, "{:?}", again.outcome.error);
+    again.assert_no_failed_items();
+    let details = again.error_details();
+    assert_eq!(details.len(), 1, "one word, not one per guest: {details:?}");
+    assert!(
+        details[0].detail.contains("VM.GuestAgent.Audit on /vms")
+            && details[0].message.contains("vm-ip-addresses"),
+        "{details:?}"
+    );
+    let asked_agents: Vec<String> = sim
+        .take_requests()
+        .into_iter()
+        .filter(|r| r.contains("/agent/"))
+        .collect();
+    assert_eq!(asked_agents, Vec::<String>::new(), "no agent is asked in vain");
+    assert_eq!(netbox.request_counts().1, writes_before, "nothing written");
+    assert_eq!(held(netbox.clone(), vm_ids).await, before, "no address lost");
+
+    cleanup(&netbox, &name).await;
+    sim.stop().await;
+}

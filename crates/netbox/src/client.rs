@@ -143,6 +143,13 @@ pub struct NetboxClient {
 }
 
 /// A successful answer and the id NetBox gave the request.
+/// What a token may write of one model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WriteRights {
+    pub add: bool,
+    pub change: bool,
+}
+
 struct Reply {
     body: Value,
     request_id: Option<String>,
@@ -305,7 +312,7 @@ impl NetboxClient {
         query: &[(String, String)],
         body: Option<&Value>,
     ) -> Result<Reply, NbError> {
-        if method == Method::GET {
+        if method == Method::GET || method == Method::OPTIONS {
             self.counts.reads.fetch_add(1, Ordering::Relaxed);
             let first_filter = query.first().map_or("", |(k, _)| k.as_str());
             *self
@@ -364,6 +371,36 @@ impl NetboxClient {
             serde_json::from_str(&text).map_err(|e| NbError::malformed(&self.base, path, e))?
         };
         Ok(Reply { body, request_id })
+    }
+
+    /// What the token may write of a model (`path`: `virtualization/virtual-machines`):
+    /// NetBox's `OPTIONS` on the list lists `POST` only to a token that may add, `PUT` only
+    /// to one that may change (model-level grants; a read-only token gets neither).
+    /// Whether it may delete no request tells without deleting.
+    pub async fn write_rights(&self, path: &str) -> Result<WriteRights, NbError> {
+        let answer = self
+            .request(Method::OPTIONS, &format!("{}/", path.trim_matches('/')), &[], None)
+            .await?;
+        let actions = answer.get("actions");
+        Ok(WriteRights {
+            add: actions.and_then(|a| a.get("POST")).is_some(),
+            change: actions.and_then(|a| a.get("PUT")).is_some(),
+        })
+    }
+
+    /// Whether the token may read a model's list: `Some(false)` when NetBox refuses,
+    /// `None` when this NetBox has no such list (a model of a later version).
+    pub async fn may_read(&self, path: &str) -> Result<Option<bool>, NbError> {
+        let query = [("limit".to_string(), "1".to_string()), ("brief".to_string(), "1".to_string())];
+        match self
+            .request(Method::GET, &format!("{}/", path.trim_matches('/')), &query, None)
+            .await
+        {
+            Ok(_) => Ok(Some(true)),
+            Err(e) if e.kind == ErrorKind::Permission => Ok(Some(false)),
+            Err(e) if e.kind == ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// `GET /api/status/`: NetBox's version, proving URL and token in one request.

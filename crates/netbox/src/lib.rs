@@ -12,6 +12,7 @@ pub mod reads;
 pub use changes::Change;
 pub use client::{
     authorization, BulkOutcome, ItemFailure, NetboxClient, NetboxOptions, WriteObserver,
+    WriteRights,
 };
 pub use error::NbError;
 pub use proxbox_peer::ErrorKind;

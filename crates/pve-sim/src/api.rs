@@ -57,6 +57,13 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/nodes/{node}/{kind}/{vmid}/config", get(guest_config))
         .route("/nodes/{node}/{kind}/{vmid}/snapshot", get(guest_snapshots))
         .route("/nodes/{node}/qemu/{vmid}/agent/{command}", get(agent))
+        .route("/access/permissions", get(access_permissions))
+}
+
+/// `GET /access/permissions` → `{path: {privilege: 1}}`: the token's own.
+async fn access_permissions(State(sim): State<Arc<SimState>>) -> Response {
+    let (privileges, major) = sim.access().await;
+    data(privileges.answer(major))
 }
 
 /// `GET /version` → `{version, release, repoid}`.
@@ -132,11 +139,18 @@ async fn cluster_resources(
     State(sim): State<Arc<SimState>>,
     Query(q): Query<ResourceQuery>,
 ) -> Response {
+    let (privileges, major) = sim.access().await;
     let c = sim.cluster.read().await;
     let want = |t: &str| q.kind.as_deref().is_none_or(|k| k == t);
     let mut out = Vec::with_capacity(c.guests.len() + c.nodes.len() * 3);
+    // Proxmox leaves out, without a word, what the token may not audit.
     if want("vm") {
-        out.extend(c.guests.values().map(resource_of));
+        out.extend(
+            c.guests
+                .values()
+                .filter(|g| privileges.holds_any(&format!("/vms/{}", g.vmid), &["VM.Audit"], major))
+                .map(resource_of),
+        );
     }
     if want("node") {
         for n in &c.nodes {
@@ -150,7 +164,10 @@ async fn cluster_resources(
     }
     if want("storage") {
         for n in &c.nodes {
-            for s in c.storages.iter().filter(|s| s.enabled) {
+            let auditable = |s: &&crate::model::StorageSpec| {
+                privileges.holds_any(&format!("/storage/{}", s.name), &["Datastore.Audit"], major)
+            };
+            for s in c.storages.iter().filter(|s| s.enabled).filter(auditable) {
                 out.push(json!({
                     "id": format!("storage/{}/{}", n.name, s.name), "type": "storage", "node": n.name,
                     "storage": s.name, "plugintype": s.kind, "content": s.content, "shared": flag(s.shared),
@@ -208,8 +225,7 @@ async fn node_network(State(sim): State<Arc<SimState>>, Path(node): Path<String>
                 v["ovs_bridge"] = json!(bridge);
             }
             if let Some(tag) = i.ovs_tag {
-                // As `/etc/network/interfaces` holds it: a string.
-                v["ovs_tag"] = json!(tag.to_string());
+                v["ovs_tag"] = json!(tag);
             }
             if i.kind.starts_with("OVS") {
                 v["ovs_type"] = json!(i.kind);

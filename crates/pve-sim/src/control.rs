@@ -1,6 +1,7 @@
 //! The control API for tests (`/_sim/…`, no authentication: bind it to loopback):
 //! add, remove, rename, start/stop and re-wire guests; inject and clear faults.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
@@ -26,6 +27,10 @@ pub fn routes() -> Router<Arc<SimState>> {
         )
         .route("/_sim/history", get(history))
         .route("/_sim/shapes/{shape}", post(turn_on_shape))
+        .route(
+            "/_sim/permissions",
+            get(permissions).put(restrict_permissions).delete(grant_everything),
+        )
         .route("/_sim/backups", post(add_backup).delete(remove_backup))
         .route("/_sim/tasks", post(add_task))
         .route(
@@ -74,6 +79,31 @@ async fn turn_on_shape(State(sim): State<Arc<SimState>>, Path(shape): Path<Strin
         ));
     };
     sim.cluster.write().await.turn_on(shape);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /_sim/permissions`: what `/access/permissions` answers the token.
+async fn permissions(State(sim): State<Arc<SimState>>) -> Response {
+    let (privileges, major) = sim.access().await;
+    Json(privileges.answer(major)).into_response()
+}
+
+/// `PUT /_sim/permissions` `{"/": ["Sys.Audit", …], "/vms": […]}`: the token holds only
+/// these, each on its path and below.
+async fn restrict_permissions(
+    State(sim): State<Arc<SimState>>,
+    Json(acl): Json<BTreeMap<String, BTreeSet<String>>>,
+) -> Response {
+    if let Some(bad_path) = acl.keys().find(|p| !p.starts_with('/')) {
+        return bad(format!("ACL paths start with '/', not {bad_path:?}"));
+    }
+    sim.restrict(acl);
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `DELETE /_sim/permissions`: the token holds every privilege again.
+async fn grant_everything(State(sim): State<Arc<SimState>>) -> Response {
+    *sim.privileges.write().unwrap_or_else(|p| p.into_inner()) = Default::default();
     StatusCode::NO_CONTENT.into_response()
 }
 

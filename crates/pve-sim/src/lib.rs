@@ -13,9 +13,11 @@ pub mod auth;
 pub mod control;
 pub mod faults;
 pub mod model;
+pub mod permissions;
+pub mod recorded;
 mod tls;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -32,6 +34,7 @@ use tokio::task::{JoinHandle, JoinSet};
 
 pub use auth::SimCredentials;
 pub use faults::{Fault, FaultKind};
+pub use permissions::{all_privileges, Privileges};
 pub use model::{Cluster, ClusterSpec, Kind, Shape};
 
 /// Shared state of one simulated cluster.
@@ -46,6 +49,8 @@ pub struct SimState {
     pub requests: std::sync::Mutex<Vec<String>>,
     /// The faults that hit a request, in order (a fault armed but never hit is not here).
     pub fault_hits: std::sync::Mutex<Vec<FaultKind>>,
+    /// What the API token may do (every privilege unless a test takes some away).
+    pub privileges: std::sync::RwLock<Privileges>,
     /// Makes tickets of different runs differ.
     nonce: u64,
 }
@@ -141,9 +146,44 @@ impl RunningSim {
     }
 }
 
+impl SimState {
+    /// The Proxmox VE major version the cluster runs (`8` of `8.3.2`).
+    pub async fn major_version(&self) -> u32 {
+        let cluster = self.cluster.read().await;
+        cluster
+            .version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(8)
+    }
+
+    /// The token's privileges now, and the version they are read for.
+    pub async fn access(&self) -> (Privileges, u32) {
+        let privileges = self
+            .privileges
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
+        (privileges, self.major_version().await)
+    }
+
+    /// Gives the token only these privileges (path → privileges, each on its path and below).
+    pub fn restrict(&self, acl: BTreeMap<String, BTreeSet<String>>) {
+        *self
+            .privileges
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Privileges::granted(acl);
+    }
+}
+
 pub fn router(state: Arc<SimState>) -> Router {
     let api = api::routes()
         .route("/access/ticket", post(auth::ticket))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            permissions::check,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), auth::check))
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -189,6 +229,7 @@ pub async fn start(options: SimOptions) -> std::io::Result<RunningSim> {
         ca_pem: tls.ca_pem.clone(),
         requests: std::sync::Mutex::new(Vec::new()),
         fault_hits: std::sync::Mutex::new(Vec::new()),
+        privileges: std::sync::RwLock::new(Privileges::default()),
         nonce: std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)

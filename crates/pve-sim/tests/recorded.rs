@@ -8,7 +8,6 @@
 //! README's table of files, and each failure names its file.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,53 +15,8 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::IntoResponse;
 use proxbox_pve::{Credentials, GuestKind, PveClient, PveOptions, TaskFilter};
+use pve_sim::recorded::{cases, recorded_dir, Case};
 use serde_json::Value;
-
-/// Where the recorded bodies are: `PROXBOX_REAL_PVE_DIR` when set, else
-/// `../shared/data/real-pve` from the repository's root, else the workspace's
-/// `/work/shared/data/real-pve` (a clone made elsewhere on the same machine). Missing, the
-/// test fails saying where it looked.
-fn recorded_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("PROXBOX_REAL_PVE_DIR") {
-        return PathBuf::from(dir);
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/real-pve");
-    let workspace = PathBuf::from("/work/shared/data/real-pve");
-    if !beside.exists() && workspace.exists() {
-        return workspace;
-    }
-    beside
-}
-
-/// One recorded body: its file, and the request it answered as the README names it
-/// (`GET /nodes/{node}/qemu/{vmid}/config`).
-#[derive(Debug, Clone)]
-struct Case {
-    file: String,
-    endpoint: String,
-}
-
-/// The README's table: `| file | source | path in it | endpoint | PVE | realness | envelope |`.
-fn cases(dir: &Path) -> Vec<Case> {
-    let readme = dir.join("README.md");
-    let text = std::fs::read_to_string(&readme).unwrap_or_else(|e| {
-        panic!(
-            "the recorded Proxmox answers are missing ({}: {e}); they come with the \
-             workspace's shared data, beside the repository (or set PROXBOX_REAL_PVE_DIR)",
-            readme.display()
-        )
-    });
-    text.lines()
-        .filter_map(|line| {
-            let cells: Vec<&str> = line.split('|').map(str::trim).collect();
-            let (file, endpoint) = (cells.get(1)?, cells.get(4)?);
-            file.ends_with(".json").then(|| Case {
-                file: file.to_string(),
-                endpoint: endpoint.to_string(),
-            })
-        })
-        .collect()
-}
 
 /// Paths whose bodies Proxbox never asks for, and what it reads instead.
 const NOT_READ: [(&str, &str); 7] = [

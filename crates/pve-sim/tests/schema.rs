@@ -95,6 +95,10 @@ async fn every_served_payload_follows_the_official_schema() {
     }))
     .await
     .unwrap();
+    // The real servers' shapes the generated cluster lacks, served too.
+    for shape in pve_sim::Shape::ALL {
+        sim.state.cluster.write().await.turn_on(shape);
+    }
     let c = sim.credentials();
     let pve = PveClient::new(PveOptions::new(
         sim.http_url.clone().unwrap(),
@@ -125,6 +129,11 @@ async fn every_served_payload_follows_the_official_schema() {
         ("/cluster/backup".into(), "/cluster/backup".into(), vec![]),
         ("/storage".into(), "/storage".into(), vec![]),
         ("/nodes".into(), "/nodes".into(), vec![]),
+        (
+            "/access/permissions".into(),
+            "/access/permissions".into(),
+            vec![],
+        ),
         (
             "/nodes/{node}/network".into(),
             format!("/nodes/{node}/network"),
@@ -222,7 +231,7 @@ async fn every_served_payload_follows_the_official_schema() {
         .find(|g| g.guest_kind() == Some(GuestKind::Qemu) && with_agent.contains(&g.vmid.unwrap()));
     let g = agent_guest.expect("a running VM with the guest agent");
     {
-        for command in ["network-get-interfaces", "get-host-name"] {
+        for command in ["network-get-interfaces", "get-host-name", "get-osinfo"] {
             let template = format!("/nodes/{{node}}/qemu/{{vmid}}/agent/{command}");
             let path = format!(
                 "/nodes/{}/qemu/{}/agent/{command}",

@@ -9,6 +9,7 @@ pub mod config;
 pub mod error;
 pub mod lenient;
 pub mod ostype;
+pub mod permissions;
 mod reads;
 pub mod types;
 
@@ -17,5 +18,6 @@ pub use config::{AgentConfig, Disk, GuestConfig, NetDevice};
 pub use error::PveError;
 pub use lenient::{FieldWarning, Parsed};
 pub use ostype::ostype_label;
+pub use permissions::Permissions;
 pub use proxbox_peer::ErrorKind;
 pub use types::*;

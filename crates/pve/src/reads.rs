@@ -23,6 +23,12 @@ impl PveClient {
             .map_err(|e| PveError::malformed(self.base_url(), "/version", e))
     }
 
+    /// `GET /access/permissions`: the privileges of the token (or user) asking.
+    pub async fn permissions(&self) -> Result<crate::Permissions, PveError> {
+        let data = self.get_data("/access/permissions", &[]).await?;
+        Ok(crate::Permissions::from_data(&data))
+    }
+
     /// `GET /cluster/status`: the cluster entry (absent on a single node) and one entry per node.
     pub async fn cluster_status(&self) -> Result<Parsed<Vec<ClusterStatusEntry>>, PveError> {
         let data = self.get_data("/cluster/status", &[]).await?;

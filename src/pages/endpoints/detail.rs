@@ -68,6 +68,7 @@ fn Detail(detail: EndpointDetail) -> impl IntoView {
             <div class="actions">
                 <a class="btn" href=format!("/virtual-machines?endpoint={id}")>"Guests"</a>
                 {page_allows(Permission::Administer).then(|| view! {
+                    <a class="btn" href=format!("/endpoints/proxmox/{id}/permissions") data-testid="check-permissions">"Check permissions"</a>
                     <a class="btn" href=format!("/endpoints/proxmox/{id}/edit") data-testid="edit-endpoint">"Edit"</a>
                 })}
             </div>

@@ -4,6 +4,7 @@ pub mod connection;
 pub mod detail;
 pub mod netbox_form;
 pub mod node;
+pub mod permissions;
 pub mod proxmox_form;
 
 use leptos::prelude::*;

@@ -175,6 +175,26 @@ pub enum Command {
     /// Run one sync in this terminal with a progress bar. Exit code: 0 done, 1 the run
     /// failed, 2 done but some objects failed, 130 cancelled with Ctrl-C.
     Sync(SyncOptions),
+    /// Say what each stage can read with each Proxmox token (and which privilege on which
+    /// path it lacks) and what the NetBox token may write. Exit code: 0 every stage of a
+    /// full update can run, 1 some cannot.
+    Doctor(DoctorOptions),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DoctorOptions {
+    /// Check only these Proxmox endpoints, by name (repeatable; default: every one).
+    #[arg(long = "endpoint")]
+    pub endpoints: Vec<String>,
+    /// `table` for people, `json` for scripts.
+    #[arg(long, value_enum, default_value_t = DoctorOutput::Table)]
+    pub output: DoctorOutput,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DoctorOutput {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Clone, Args)]

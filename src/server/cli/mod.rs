@@ -12,7 +12,7 @@ use tracing_subscriber::EnvFilter;
 use crate::error::AppError;
 use crate::models::{Role, Scope};
 use crate::server::cli::args::{
-    ApiKeyCommand, Cli, Command, ConfigCommand, GlobalOptions, JobOptions, LogFormat,
+    ApiKeyCommand, Cli, Command, ConfigCommand, DoctorOptions, DoctorOutput, GlobalOptions, JobOptions, LogFormat,
     ScheduleCommand, ServeOptions, UserCommand,
 };
 use crate::server::infra::crypto::SecretBox;
@@ -102,7 +102,43 @@ async fn run(cli: Cli, fixed: Fixed) -> Result<ExitCode, String> {
             let secrets = global.secrets()?;
             done(crate::server::cli::endpoints::run(&db, &secrets, command).await)
         }
+        Command::Doctor(options) => doctor(&db, &global.secrets()?, options).await,
     }
+}
+
+/// `proxbox doctor`: the report as a table or JSON; exit code 1 when a stage of a full
+/// update cannot run.
+async fn doctor(db: &Db, secrets: &SecretBox, options: DoctorOptions) -> Result<ExitCode, String> {
+    let known = db.proxmox_endpoints().await.map_err(|e| e.to_string())?;
+    let mut report = crate::server::services::doctor::doctor(db, secrets, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    if !options.endpoints.is_empty() {
+        if let Some(unknown) = options
+            .endpoints
+            .iter()
+            .find(|name| !known.iter().any(|row| &row.name == *name))
+        {
+            let names: Vec<&str> = known.iter().map(|row| row.name.as_str()).collect();
+            return Err(format!(
+                "no Proxmox endpoint named {unknown:?}; the endpoints are: {}",
+                names.join(", ")
+            ));
+        }
+        report.proxmox.retain(|p| options.endpoints.contains(&p.endpoint));
+    }
+    match options.output {
+        DoctorOutput::Table => print!("{}", report.table()),
+        DoctorOutput::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?
+        ),
+    }
+    Ok(if report.blocks_a_full_update() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Reads `path` and applies it (or only plans it): the changes, or every refusal with

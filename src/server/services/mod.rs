@@ -1,4 +1,4 @@
-//! Use cases (accounts, endpoints, schedules, settings, the peers' tests, housekeeping,
+//! Use cases (accounts, endpoints, schedules, settings, the peers' tests, the doctor, housekeeping,
 //! the configuration file) and the pages' read models (`views`). Called by server functions,
 //! the HTTP handlers and the command line; they import the engine and infrastructure, never
 //! the web or the command line.
@@ -6,6 +6,7 @@
 pub mod accounts;
 pub mod credentials;
 pub mod declared;
+pub mod doctor;
 pub mod endpoints;
 pub mod housekeeping;
 pub mod peer_views;

@@ -8,7 +8,8 @@
 //! ([`managed`]), which object is a Proxmox object's ([`adopt`]), what stages hand on
 //! ([`state`]), how a stage fails ([`failure`]), where events go ([`sink`], [`report`]) and
 //! which NetBox fields a sync may overwrite ([`overwrite`]), what operators' mapping
-//! rules choose ([`mapping`]), the platform a guest's OS makes ([`platforms`]), the VLANs and IP addresses guests
+//! rules choose ([`mapping`]), the platform a guest's OS makes ([`platforms`]), what a Proxmox token must hold
+//! ([`privileges`]), the VLANs and IP addresses guests
 //! and nodes share ([`vlans`], [`addresses`]); the stages that keep Proxmox's inventory in
 //! Proxbox's own database plan and write it through [`inventory`], knowing each cluster's
 //! nodes and guests from [`cluster_view`]. NetBox's VMs link to their panel through
@@ -34,6 +35,7 @@ pub mod mirror;
 pub mod overwrite;
 pub mod peers;
 pub mod platforms;
+pub mod privileges;
 pub mod plan;
 #[cfg(test)]
 mod properties;

@@ -299,6 +299,7 @@ async fn pass(
                 disk: Some(g.disks.iter().sum::<u64>()).filter(|d| *d > 0),
                 ostype: None,
                 agent_os: None,
+                agent_unheard: false,
                 description: format!("Proxmox guest {} of cluster {}", g.vmid, c.name),
                 disks: g
                     .disks

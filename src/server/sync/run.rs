@@ -10,6 +10,7 @@ use super::cluster_view::whole_cluster;
 use super::context::SyncContext;
 use super::failure::{failure_ending, StageError, RUN_PHASE};
 use super::mapping;
+use super::privileges;
 use super::report::StageReport;
 use super::stage::{plan_stages, Stage};
 use super::state::{RunState, Scope};
@@ -87,7 +88,7 @@ pub async fn run_sync(
         Ok::<_, StageError>(())
     };
     match prepared.await {
-        Ok(()) => {}
+        Ok(()) => privileges::announce_missing(ctx, &stages, &mut state).await,
         Err(error) => {
             for event in failure_ending(RUN_PHASE, &error) {
                 sink.emit(event);

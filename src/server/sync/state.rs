@@ -25,6 +25,8 @@ pub struct RunState {
     pub mapping: Vec<Resolved>,
     /// The one node or guest the run is limited to, resolved against Proxmox.
     pub scope: Scope,
+    /// Endpoints whose token may ask no guest agent: none is asked.
+    pub no_guest_agent: std::collections::HashSet<i64>,
 }
 
 /// What a run syncs of its endpoints: everything (the default), one node, or one guest

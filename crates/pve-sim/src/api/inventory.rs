@@ -69,6 +69,22 @@ pub(super) async fn storage_content(
     Path((node, storage)): Path<(String, String)>,
     Query(q): Query<ContentQuery>,
 ) -> Response {
+    let (privileges, major) = sim.access().await;
+    let holds = |path: String, privilege: &str| privileges.holds_any(&path, &[privilege], major);
+    // As pve-storage's `check_volume_access`: all of a storage with `Datastore.Allocate`,
+    // else a backup with `Datastore.AllocateSpace` and the guest's `VM.Backup`, a disk image
+    // with `Datastore.Audit` and the guest's `VM.Config.Disk`.
+    let whole = holds(format!("/storage/{storage}"), "Datastore.Allocate");
+    let sees_backup = |vmid: u64| {
+        whole
+            || (holds(format!("/storage/{storage}"), "Datastore.AllocateSpace")
+                && holds(format!("/vms/{vmid}"), "VM.Backup"))
+    };
+    let sees_image = |vmid: u64| {
+        whole
+            || (holds(format!("/storage/{storage}"), "Datastore.Audit")
+                && holds(format!("/vms/{vmid}"), "VM.Config.Disk"))
+    };
     let c = sim.cluster.read().await;
     if let Err(e) = node_or_404(&c, &node) {
         return e;
@@ -91,6 +107,7 @@ pub(super) async fn storage_content(
             b.storage == storage
                 && (spec.shared || b.node == node)
                 && q.vmid.is_none_or(|v| v == b.vmid)
+                && sees_backup(b.vmid)
         }) {
             let mut v = json!({
                 "volid": b.volid, "format": b.format, "size": b.size,
@@ -113,7 +130,11 @@ pub(super) async fn storage_content(
             .as_deref()
             .is_none_or(|t| t == "images" || t == "rootdir")
     {
-        for g in c.guests.values().filter(|g| g.node == node) {
+        for g in c
+            .guests
+            .values()
+            .filter(|g| g.node == node && sees_image(g.vmid))
+        {
             for (i, d) in g.disks.iter().filter(|d| d.storage == storage).enumerate() {
                 out.push(json!({
                     "volid": format!("{storage}:vm-{}-disk-{i}", g.vmid),
@@ -141,6 +162,10 @@ pub(super) async fn node_tasks(
     Path(node): Path<String>,
     Query(q): Query<TaskQuery>,
 ) -> Response {
+    let (privileges, major) = sim.access().await;
+    // Without `Sys.Audit` on the node a token sees only its own tasks.
+    let everyones = privileges.holds_any(&format!("/nodes/{node}"), &["Sys.Audit"], major);
+    let own = sim.credentials.token_id.clone();
     let c = sim.cluster.read().await;
     if let Err(e) = node_or_404(&c, &node) {
         return e;
@@ -150,6 +175,7 @@ pub(super) async fn node_tasks(
         .iter()
         .filter(|t| {
             t.node == node
+                && (everyones || t.user == own)
                 && q.vmid.is_none_or(|v| t.id == v.to_string())
                 && (c.tasks_ignore_window
                     || (q.since.is_none_or(|s| t.starttime >= s)

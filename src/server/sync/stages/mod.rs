@@ -24,6 +24,8 @@ pub mod vm_ip_addresses;
 #[cfg(test)]
 pub(crate) mod fixtures;
 #[cfg(test)]
+mod recorded_tests;
+#[cfg(test)]
 mod registry_tests;
 
 use crate::models::SyncTarget;

@@ -39,7 +39,11 @@ async fn agent_addresses(
 ) -> HashMap<usize, Result<Vec<AgentInterface>, PveError>> {
     let mut asks = tokio::task::JoinSet::new();
     for (index, guest) in state.guests.iter().enumerate() {
-        if guest.kind != GuestKind::Qemu || !guest.agent || !guest.running {
+        if guest.kind != GuestKind::Qemu
+            || !guest.agent
+            || !guest.running
+            || state.no_guest_agent.contains(&guest.endpoint_id)
+        {
             continue;
         }
         let Some(source) = ctx

@@ -102,6 +102,8 @@ pub const RULES: &[(&str, &str, Need)] = &[
     ("POST", "/api/save_proxmox_endpoint", P(Administer)),
     ("POST", "/api/delete_proxmox_endpoint", P(Administer)),
     ("POST", "/api/test_proxmox_endpoint", P(Administer)),
+    ("GET", "/endpoints/proxmox/{id}/permissions", P(Administer)),
+    ("GET", "/api/endpoint_permissions", P(Administer)),
     ("GET", "/endpoints/netbox", P(Administer)),
     ("GET", "/api/netbox_endpoint", P(Administer)),
     ("POST", "/api/save_netbox_endpoint", P(Administer)),

@@ -74,6 +74,8 @@ fn netbox_type(interface: &NodeInterface, is_vlan: bool) -> &'static str {
         "bridge" | "OVSBridge" => "bridge",
         "bond" | "OVSBond" => "lag",
         "vlan" | "OVSIntPort" | "alias" => "virtual",
+        // A physical port on an Open vSwitch bridge stays physical, tagged or not.
+        "OVSPort" => "other",
         _ if is_vlan => "virtual",
         // `eth` and anything Proxmox adds later: physical, of a kind Proxmox does not say.
         _ => "other",

@@ -65,7 +65,8 @@ fn a_node_network_becomes_typed_interfaces_with_their_relations_and_addresses() 
 
 /// An Open vSwitch node: two NICs in an `OVSBond` on an `OVSBridge`, an internal port in
 /// VLAN 50 with the node's address, a tagged physical port, as `/nodes/{node}/network`
-/// lists them (the bridge names its ports, each port its bridge).
+/// lists them (the bridge names its ports, each port its bridge; a tag read from
+/// `/etc/network/interfaces` comes as a string).
 fn ovs_network() -> Vec<NodeInterface> {
     network(json!([
         {"iface": "eno1", "type": "eth", "active": 1, "families": ["inet"], "method": "manual"},
@@ -75,7 +76,7 @@ fn ovs_network() -> Vec<NodeInterface> {
          "ovs_options": "other_config:bond-rebalance-interval=0"},
         {"iface": "vmbr0", "type": "OVSBridge", "active": 1, "ovs_ports": "bond0 vlan50 eno3"},
         {"iface": "vlan50", "type": "OVSIntPort", "active": 1, "ovs_bridge": "vmbr0",
-         "ovs_tag": 50, "cidr": "10.50.0.11/24"},
+         "ovs_tag": "50", "cidr": "10.50.0.11/24"},
         {"iface": "eno3", "type": "OVSPort", "active": 1, "ovs_bridge": "vmbr0", "ovs_tag": 70},
     ]))
 }

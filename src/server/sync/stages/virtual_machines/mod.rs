@@ -54,6 +54,9 @@ pub struct Guest {
     pub ostype: Option<String>,
     /// The OS the guest agent reports ("Ubuntu 22.04.4 LTS").
     pub agent_os: Option<String>,
+    /// The guest has an agent that was not heard (stopped, not asked, no answer): its OS is
+    /// unknown, not absent, and a platform NetBox has stays.
+    pub agent_unheard: bool,
     pub description: String,
     /// `onboot`.
     pub start_on_boot: bool,
@@ -191,6 +194,7 @@ pub fn desired(
             .or(resource.maxdisk.map(|d| d / MIB)),
         ostype: config.and_then(|c| c.ostype.clone()),
         agent_os: None,
+        agent_unheard: kind == GuestKind::Qemu && config.and_then(|c| c.agent.as_ref()).is_some_and(|a| a.enabled),
         start_on_boot: config.and_then(|c| c.onboot).unwrap_or(false),
         serial: config
             .and_then(GuestConfig::smbios_uuid)
@@ -345,11 +349,11 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
                 .map(str::to_string),
             cluster: (vm.cluster.as_ref().map(|c| c.id) != Some(d.cluster)).then_some(d.cluster),
             device: policy.update(Field::Device, &vm.device.as_ref().map(|r| r.id), d.device),
-            platform: policy.update(
-                Field::Platform,
-                &vm.platform.as_ref().map(|r| r.id),
-                platform,
-            ),
+            platform: if d.agent_unheard && d.mapped.platform.is_none() && vm.platform.is_some() {
+                None
+            } else {
+                policy.update(Field::Platform, &vm.platform.as_ref().map(|r| r.id), platform)
+            },
             site: policy.update(Field::Site, &vm.site.as_ref().map(|r| r.id), Some(d.site)),
             // Without a rule for it, a field is the operator's: nothing to correct.
             tenant: d.mapped.tenant.and_then(|t| {

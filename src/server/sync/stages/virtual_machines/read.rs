@@ -14,7 +14,7 @@ use crate::server::sync::apply;
 use crate::server::sync::platforms::{ensure_platforms, WantedPlatform};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
-use crate::server::sync::managed::{guest_identity, proxbox_tag, slugify};
+use crate::server::sync::managed::{guest_identity, proxbox_tag};
 use crate::server::sync::mapping::Facts;
 use crate::server::sync::plan::Label;
 use crate::server::sync::report::StageReport;
@@ -71,7 +71,7 @@ pub(super) async fn read(
             .collect(),
     );
     let mut guests = guests;
-    read_agent_os(ctx, &mut guests).await;
+    read_agent_os(ctx, state, &mut guests).await;
     let wanted: Vec<WantedPlatform> = guests.iter().filter_map(Guest::platform).collect();
     let (platforms, tag_slugs) = tokio::join!(
         ensure_platforms(ctx, &wanted),
@@ -255,10 +255,14 @@ async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRe
 /// The OS each running QEMU guest's agent reports (bounded concurrency in the Proxmox
 /// client). An agent that cannot say (not running, too old for `get-osinfo`, a token
 /// without the privilege) leaves the guest to its `ostype`'s platform.
-async fn read_agent_os(ctx: &SyncContext<'_>, guests: &mut [Guest]) {
+async fn read_agent_os(ctx: &SyncContext<'_>, state: &RunState, guests: &mut [Guest]) {
     let mut asks = tokio::task::JoinSet::new();
     for (index, guest) in guests.iter().enumerate() {
-        if guest.kind != GuestKind::Qemu || !guest.agent || !guest.running {
+        if guest.kind != GuestKind::Qemu
+            || !guest.agent
+            || !guest.running
+            || state.no_guest_agent.contains(&guest.endpoint_id)
+        {
             continue;
         }
         let Some(source) = ctx.sources.iter().find(|s| s.endpoint_id == guest.endpoint_id) else {
@@ -269,7 +273,10 @@ async fn read_agent_os(ctx: &SyncContext<'_>, guests: &mut [Guest]) {
     }
     while let Some(joined) = asks.join_next().await {
         match joined {
-            Ok((index, Ok(info))) => guests[index].agent_os = info.map(|i| i.label()),
+            Ok((index, Ok(info))) => {
+                guests[index].agent_os = info.map(|i| i.label());
+                guests[index].agent_unheard = false;
+            }
             Ok((index, Err(error))) => {
                 tracing::debug!(guest = %guests[index].name, %error, "the guest agent did not say its OS");
             }

@@ -19,6 +19,7 @@ fn wanted(name: &str, kind: GuestKind, vmid: u64) -> Guest {
         disk: Some(10240),
         ostype: None,
         agent_os: None,
+        agent_unheard: false,
         description: format!("Proxmox VM {vmid} of cluster lab"),
         disks: Vec::new(),
         nets: Vec::new(),
@@ -457,4 +458,49 @@ fn mapping_rules_set_tenant_role_and_platform_on_create_and_then_only_where_owne
     // Without a rule, role=always leaves the operator's role alone.
     let plain = wanted("web", GuestKind::Qemu, 100);
     assert!(plan_with(&inputs(vec![plain], vec![existing]), &policy).writes_nothing());
+}
+
+#[test]
+fn an_agent_not_heard_leaves_the_platform_netbox_has_and_a_heard_one_sets_its_os() {
+    let platforms: HashMap<String, u64> = [
+        ("ubuntu-22-04-4-lts".to_string(), 7),
+        ("proxmox-l26".to_string(), 8),
+    ]
+    .into();
+    let mut stopped = wanted("db", GuestKind::Qemu, 101);
+    stopped.ostype = Some("l26".into());
+    stopped.agent = true;
+    stopped.agent_unheard = true;
+    let mut heard = stopped.clone();
+    heard.agent_unheard = false;
+    heard.agent_os = Some("Ubuntu 22.04.4 LTS".into());
+    let in_netbox = vm(50, &stopped, json!({"platform": {"id": 7}}));
+
+    let mut unheard_inputs = inputs(vec![stopped.clone()], vec![in_netbox.clone()]);
+    unheard_inputs.platforms = platforms.clone();
+    unheard_inputs.mapped = mapped(&stopped.identity, 50, None);
+    assert!(planned(&unheard_inputs).plan.updates.is_empty(), "platform 7 stays");
+
+    // A new VM of an unheard agent starts on its ostype's platform.
+    let mut new_vm = inputs(vec![stopped.clone()], Vec::new());
+    new_vm.platforms = platforms.clone();
+    assert_eq!(planned(&new_vm).plan.creates[0].body.platform, Some(Some(8)));
+
+    // Heard without an OS (an agent too old for get-osinfo): the ostype's platform.
+    let mut silent = heard.clone();
+    silent.agent_os = None;
+    let mut silent_inputs = inputs(vec![silent], vec![in_netbox.clone()]);
+    silent_inputs.platforms = platforms.clone();
+    silent_inputs.mapped = mapped(&stopped.identity, 50, None);
+    let update = &planned(&silent_inputs).plan.updates[0];
+    assert_eq!(update.changed, ["platform"]);
+    assert_eq!(update.body.platform, Some(Some(8)));
+
+    let mut heard_inputs = inputs(vec![heard], vec![vm(50, &stopped, json!({"platform": {"id": 8}}))]);
+    heard_inputs.platforms = platforms;
+    heard_inputs.mapped = mapped(&stopped.identity, 50, None);
+    assert_eq!(
+        planned(&heard_inputs).plan.updates[0].body.platform,
+        Some(Some(7))
+    );
 }
