@@ -169,7 +169,7 @@ async fn platforms_name_the_agents_os_else_the_ostype_label_and_old_ones_are_ren
     let cases: [(Kind, u64, &str, bool, Option<&str>, &str); 5] = [
         (Kind::Qemu, 101, "l26", true, Some("Ubuntu 22.04.4 LTS"), "Ubuntu 22.04.4 LTS"),
         (Kind::Qemu, 100, "win8", false, None, "Microsoft Windows 8.x/2012/2012r2"),
-        (Kind::Qemu, 102, "l26", false, None, "Linux 7.x - 2.6 Kernel"),
+        (Kind::Qemu, 102, "w2k", false, None, "Microsoft Windows 2000"),
         // An agent too old for get-osinfo answers with an error object.
         (Kind::Qemu, 103, "other", true, None, "Other"),
         (Kind::Lxc, 100, "alpine", false, None, "Alpine"),
@@ -184,13 +184,14 @@ async fn platforms_name_the_agents_os_else_the_ostype_label_and_old_ones_are_ren
             guest.os_pretty_name = os.map(str::to_string);
         }
     }
-    // A platform an earlier Proxbox named after the code: renamed, not duplicated.
-    let old = match netbox.find_slug::<Platform>("proxmox-l26").await.unwrap() {
+    // A platform an earlier Proxbox named after the code: renamed, not duplicated. (`w2k`,
+    // which no other test's guests run: platforms are shared by every test's NetBox writes.)
+    let old = match netbox.find_slug::<Platform>("proxmox-w2k").await.unwrap() {
         Some(found) => found,
         None => netbox
-            .ensure::<Platform, _>("proxmox-l26", || NewNamed {
-                name: "Proxmox ostype l26".into(),
-                slug: "proxmox-l26".into(),
+            .ensure::<Platform, _>("proxmox-w2k", || NewNamed {
+                name: "Proxmox ostype w2k".into(),
+                slug: "proxmox-w2k".into(),
                 description: String::new(),
                 tags: vec![],
             })
@@ -205,7 +206,7 @@ async fn platforms_name_the_agents_os_else_the_ostype_label_and_old_ones_are_ren
     netbox
         .update::<Platform, _>(&[Rename {
             id: old.id,
-            name: "Proxmox ostype l26",
+            name: "Proxmox ostype w2k",
         }])
         .await
         .unwrap()
@@ -228,13 +229,13 @@ async fn platforms_name_the_agents_os_else_the_ostype_label_and_old_ones_are_ren
     let renamed = netbox.get::<Platform>(old.id).await.unwrap();
     assert_eq!(
         (renamed.name.as_str(), renamed.slug.as_str()),
-        ("Linux 7.x - 2.6 Kernel", "proxmox-l26")
+        ("Microsoft Windows 2000", "proxmox-w2k")
     );
-    let linux = netbox
-        .list::<Platform>(&[("name__ie", "Linux 7.x - 2.6 Kernel".into())])
+    let windows = netbox
+        .list::<Platform>(&[("name__ie", "Microsoft Windows 2000".into())])
         .await
         .unwrap();
-    assert_eq!(linux.len(), 1, "{linux:?}");
+    assert_eq!(windows.len(), 1, "{windows:?}");
     drop(c);
 
     assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, VMS).await;

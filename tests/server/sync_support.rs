@@ -273,7 +273,8 @@ pub async fn assert_resync_writes_nothing(
     assert_eq!(
         netbox.request_counts().1,
         writes_before,
-        "a resync with nothing changed writes nothing"
+        "a resync with nothing changed writes nothing; it changed {:?}",
+        again.changes()
     );
     assert_eq!(again.changes(), vec![], "every item is skipped");
     again

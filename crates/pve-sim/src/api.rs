@@ -13,10 +13,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use crate::model::{Cluster, Guest, Kind};
+use crate::model::{Cluster, Guest, Kind, Shape};
 use crate::SimState;
 
 mod inventory;
+mod shapes;
 use inventory::*;
 
 /// Proxmox's envelope: every answer is `{"data": …}`.
@@ -99,12 +100,12 @@ async fn nodes(State(sim): State<Arc<SimState>>) -> Response {
         .nodes
         .iter()
         .map(|n| {
-            json!({
+            shapes::node_entry(json!({
                 "node": n.name, "status": if n.online { "online" } else { "offline" },
                 "cpu": 0.042, "maxcpu": n.cpus, "mem": n.memory_bytes / 4,
                 "maxmem": n.memory_bytes, "uptime": 864_000, "level": "",
                 "ssl_fingerprint": "AB:CD:EF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC"
-            })
+            }), &c.shapes)
         })
         .collect();
     data(Value::Array(out))
@@ -227,9 +228,6 @@ async fn node_network(State(sim): State<Arc<SimState>>, Path(node): Path<String>
             if let Some(tag) = i.ovs_tag {
                 v["ovs_tag"] = json!(tag);
             }
-            if i.kind.starts_with("OVS") {
-                v["ovs_type"] = json!(i.kind);
-            }
             if let Some(options) = &i.ovs_options {
                 v["ovs_options"] = json!(options);
             }
@@ -270,7 +268,16 @@ async fn node_network(State(sim): State<Arc<SimState>>, Path(node): Path<String>
             v
         })
         .collect();
-    data(Value::Array(out))
+    let changes = format!(
+        "--- /etc/network/interfaces\t2026-11-01 00:00:00\n+++ /etc/network/interfaces.new\t2026-11-01 00:05:00\n@@ -1 +1,2 @@\n # {node}\n+# pending edit\n"
+    );
+    Json(shapes::list_envelope(
+        Value::Array(out),
+        Some(("changes", json!(changes))),
+        Shape::NetworkChanges,
+        &c.shapes,
+    ))
+    .into_response()
 }
 
 async fn guest_or_error(
@@ -323,11 +330,11 @@ async fn guest_list(
         .values()
         .filter(|g| g.kind == kind && g.node == node)
         .map(|g| {
-            json!({
+            shapes::guest_entry(json!({
                 "vmid": g.vmid, "name": g.name, "status": if g.running { "running" } else { "stopped" },
                 "cpus": g.cores * g.sockets, "maxmem": g.memory_mib << 20, "maxdisk": g.disk_bytes(),
                 "uptime": if g.running { 3600 } else { 0 }
-            })
+            }), g, &c.shapes)
         })
         .collect();
     data(Value::Array(out))
@@ -437,7 +444,10 @@ struct GuestPath {
 /// `GET /nodes/{node}/{qemu|lxc}/{vmid}/config`.
 async fn guest_config(State(sim): State<Arc<SimState>>, Path(p): Path<GuestPath>) -> Response {
     match guest_or_error(&sim, &p.node, &p.kind, p.vmid).await {
-        Ok(g) => data(config_of(&g)),
+        Ok(g) => {
+            let shapes = sim.cluster.read().await.shapes.clone();
+            data(shapes::config(config_of(&g), &g, &shapes))
+        }
         Err(e) => e,
     }
 }

@@ -253,10 +253,36 @@ pub enum Shape {
     /// Nodes cabled with Open vSwitch: an `OVSBond` of two NICs on the `OVSBridge` `vmbr1`,
     /// internal ports with VLAN tags, a tagged `OVSPort`.
     Ovs,
+    /// Numbers as strings in node lists and guest configs (PVE 8/9).
+    StringNumbers,
+    /// A template flag as `"1"` in configs, `""` / `1` in guest lists.
+    TemplateFlags,
+    /// `total` beside a task list.
+    TaskTotal,
+    /// `changes` beside a node network with pending edits.
+    NetworkChanges,
+    /// `"boot": " "` in QEMU configs.
+    BootSpace,
+    /// An EFI disk and a cloud-init drive in QEMU configs.
+    CloudInitEfi,
 }
 
 impl Shape {
-    pub const ALL: [Shape; 1] = [Shape::Ovs];
+    pub const ALL: [Shape; 7] = [
+        Shape::Ovs,
+        Shape::StringNumbers,
+        Shape::TemplateFlags,
+        Shape::TaskTotal,
+        Shape::NetworkChanges,
+        Shape::BootSpace,
+        Shape::CloudInitEfi,
+    ];
+
+    /// Whether answers in this shape still follow the API schema (string numbers and `""`
+    /// flags are what real servers send against it).
+    pub fn follows_schema(self) -> bool {
+        !matches!(self, Shape::StringNumbers | Shape::TemplateFlags)
+    }
 
     pub fn parse(raw: &str) -> Option<Shape> {
         Shape::ALL
@@ -525,11 +551,10 @@ impl Cluster {
         if !self.shapes.insert(shape) {
             return;
         }
-        match shape {
-            Shape::Ovs => {
-                for (n, node) in self.nodes.iter_mut().enumerate() {
-                    node.interfaces = ovs_interfaces(self.index, n);
-                }
+        // The other shapes are how answers are written, not what the cluster holds.
+        if shape == Shape::Ovs {
+            for (n, node) in self.nodes.iter_mut().enumerate() {
+                node.interfaces = ovs_interfaces(self.index, n);
             }
         }
     }

@@ -414,3 +414,56 @@ async fn agent_calls_for_a_stopped_vm_fail_cleanly() {
     assert!(err.message.contains("not running"), "{err}");
     sim.stop().await;
 }
+
+/// With every shape of real servers' answers turned on (string numbers, `""` / `"1"`
+/// template flags, `total` and `changes` beside lists, `"boot": " "`, EFI and cloud-init
+/// drives, Open vSwitch), the client reads what the simulator holds, field for field.
+#[tokio::test]
+async fn every_real_shape_is_read_as_the_simulator_holds_it() {
+    let sim = sim(12).await;
+    {
+        let mut c = sim.state.cluster.write().await;
+        for shape in pve_sim::Shape::ALL {
+            c.turn_on(shape);
+        }
+        c.guests.get_mut(&(pve_sim::Kind::Qemu, 103)).unwrap().template = true;
+    }
+    let pve = client(&sim);
+    let model = sim.state.cluster.read().await.clone();
+    let nodes = pve.nodes().await.unwrap();
+    assert!(nodes.warnings.is_empty(), "{:?}", nodes.warnings);
+    for (read, held) in nodes.value.iter().zip(&model.nodes) {
+        assert_eq!(read.maxcpu, Some(held.cpus), "{}", held.name);
+        assert_eq!(read.maxmem, Some(held.memory_bytes));
+    }
+    for guest in model.guests.values() {
+        let kind = match guest.kind {
+            pve_sim::Kind::Qemu => GuestKind::Qemu,
+            pve_sim::Kind::Lxc => GuestKind::Lxc,
+        };
+        let config = pve.guest_config(&guest.node, kind, guest.vmid).await.unwrap();
+        assert!(config.warnings.is_empty(), "{}: {:?}", guest.vmid, config.warnings);
+        let c = config.value;
+        assert_eq!(c.vcpu_count(), Some(guest.cores * guest.sockets), "{}", guest.vmid);
+        assert_eq!(c.memory_mib, Some(guest.memory_mib));
+        assert_eq!(c.template, guest.template, "{}", guest.vmid);
+        // The EFI disk is a disk; the cloud-init drive is a CD-ROM, not one.
+        let extra = usize::from(kind == GuestKind::Qemu);
+        assert_eq!(c.disks.len(), guest.disks.len() + extra, "{}", guest.vmid);
+        assert!(!c.disks.iter().any(|d| d.volume.contains("cloudinit")));
+    }
+    let node = &model.nodes[0];
+    let network = pve.node_network(&node.name).await.unwrap();
+    assert!(network.warnings.is_empty(), "{:?}", network.warnings);
+    assert_eq!(network.value.len(), node.interfaces.len());
+    assert!(network.value.iter().any(|i| i.kind == "OVSBond"
+        && i.ovs_bonds.as_deref() == Some("eno2 eno3")));
+    let tasks = pve
+        .node_tasks(&node.name, proxbox_pve::TaskFilter::default(), 10_000)
+        .await
+        .unwrap();
+    assert!(tasks.warnings.is_empty());
+    let held_tasks = model.tasks.iter().filter(|t| t.node == node.name).count();
+    assert_eq!(tasks.value.len(), held_tasks);
+    sim.stop().await;
+}

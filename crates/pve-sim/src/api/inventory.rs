@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
@@ -190,7 +191,14 @@ pub(super) async fn node_tasks(
             })
         })
         .collect();
-    data(Value::Array(out))
+    let total = c.tasks.iter().filter(|t| t.node == node).count();
+    Json(super::shapes::list_envelope(
+        Value::Array(out),
+        Some(("total", json!(total))),
+        crate::model::Shape::TaskTotal,
+        &c.shapes,
+    ))
+    .into_response()
 }
 
 /// `GET /cluster/replication` → `[{id, type, guest, jobnum, target, source, schedule}]`.
