@@ -103,14 +103,14 @@ impl DoctorReport {
     pub fn blocks_a_full_update(&self) -> bool {
         let proxmox = self.proxmox.iter().any(|p| {
             p.problem.is_some()
-                || p
-                    .stages
+                || p.stages
                     .iter()
                     .any(|s| s.readiness == StageReadiness::Blocked)
         });
-        let netbox = self.netbox.as_ref().is_none_or(|n| {
-            n.problem.is_some() || n.models.iter().any(|m| !m.add || !m.change)
-        });
+        let netbox = self
+            .netbox
+            .as_ref()
+            .is_none_or(|n| n.problem.is_some() || n.models.iter().any(|m| !m.add || !m.change));
         proxmox || netbox
     }
 

@@ -38,7 +38,13 @@ async fn doctor_names_each_missing_privilege_per_stage_and_exits_non_zero() {
     // A PVE 9 auditor's privileges without Datastore.Audit and VM.GuestAgent.Audit.
     sim.state.restrict(acl(&[(
         "/",
-        &["Sys.Audit", "VM.Audit", "Pool.Audit", "SDN.Audit", "Mapping.Audit"],
+        &[
+            "Sys.Audit",
+            "VM.Audit",
+            "Pool.Audit",
+            "SDN.Audit",
+            "Mapping.Audit",
+        ],
     )]));
     let dir = configured(&sim).await;
 
@@ -50,10 +56,26 @@ async fn doctor_names_each_missing_privilege_per_stage_and_exits_non_zero() {
     let stage = |name: &str| lab.stages.iter().find(|s| s.stage == name).unwrap();
     // (stage, readiness, the privilege its first missing grant names), by hand.
     for (name, readiness, privilege) in [
-        ("storage", StageReadiness::Blocked, Some("Datastore.Audit on /storage")),
-        ("backups", StageReadiness::Blocked, Some("Datastore.Audit on /storage")),
-        ("virtual-machines", StageReadiness::Partial, Some("VM.GuestAgent.Audit on /vms")),
-        ("vm-ip-addresses", StageReadiness::Partial, Some("VM.GuestAgent.Audit on /vms")),
+        (
+            "storage",
+            StageReadiness::Blocked,
+            Some("Datastore.Audit on /storage"),
+        ),
+        (
+            "backups",
+            StageReadiness::Blocked,
+            Some("Datastore.Audit on /storage"),
+        ),
+        (
+            "virtual-machines",
+            StageReadiness::Partial,
+            Some("VM.GuestAgent.Audit on /vms"),
+        ),
+        (
+            "vm-ip-addresses",
+            StageReadiness::Partial,
+            Some("VM.GuestAgent.Audit on /vms"),
+        ),
         ("devices", StageReadiness::Ready, None),
         ("task-history", StageReadiness::Ready, None),
     ] {
@@ -65,7 +87,10 @@ async fn doctor_names_each_missing_privilege_per_stage_and_exits_non_zero() {
         }
     }
     let netbox = report.netbox.as_ref().unwrap();
-    assert!(netbox.version.is_some() && netbox.problem.is_none(), "{netbox:?}");
+    assert!(
+        netbox.version.is_some() && netbox.problem.is_none(),
+        "{netbox:?}"
+    );
 
     // The table names both, each beside its stage.
     let (code, table, _) = proxbox_with(&dir, &["doctor"], &[]).await;
@@ -77,14 +102,24 @@ async fn doctor_names_each_missing_privilege_per_stage_and_exits_non_zero() {
             .unwrap_or_else(|| panic!("no line for {stage}: {table}"))
             .to_string()
     };
-    assert!(line_of("storage").contains("no") && line_of("storage").contains("Datastore.Audit"), "{table}");
-    assert!(line_of("vm-ip-addresses").contains("partly") && line_of("vm-ip-addresses").contains("VM.GuestAgent.Audit"), "{table}");
+    assert!(
+        line_of("storage").contains("no") && line_of("storage").contains("Datastore.Audit"),
+        "{table}"
+    );
+    assert!(
+        line_of("vm-ip-addresses").contains("partly")
+            && line_of("vm-ip-addresses").contains("VM.GuestAgent.Audit"),
+        "{table}"
+    );
 
     // Granted, every stage can run and the exit code says so.
     *sim.state.privileges.write().unwrap() = Default::default();
     let (code, table, err) = proxbox_with(&dir, &["doctor"], &[]).await;
     assert_eq!(code, 0, "{table}{err}");
-    assert!(!table.contains("partly") && !table.contains(" no "), "{table}");
+    assert!(
+        !table.contains("partly") && !table.contains(" no "),
+        "{table}"
+    );
     sim.stop().await;
 }
 
@@ -94,6 +129,9 @@ async fn doctor_refuses_an_endpoint_name_it_does_not_know() {
     let dir = configured(&sim).await;
     let (code, _, err) = proxbox_with(&dir, &["doctor", "--endpoint", "nope"], &[]).await;
     assert_ne!(code, 0);
-    assert!(err.contains("no Proxmox endpoint named \"nope\"") && err.contains("lab"), "{err}");
+    assert!(
+        err.contains("no Proxmox endpoint named \"nope\"") && err.contains("lab"),
+        "{err}"
+    );
     sim.stop().await;
 }

@@ -54,7 +54,10 @@ async fn guests_of_one_name_get_stable_unique_names_and_the_last_one_its_plain_n
         .map(|vmid| (*vmid, format!("CT100 (vmid {vmid})")))
         .collect();
     assert_eq!(
-        named.iter().map(|(v, (n, _))| (*v, n.clone())).collect::<BTreeMap<_, _>>(),
+        named
+            .iter()
+            .map(|(v, (n, _))| (*v, n.clone()))
+            .collect::<BTreeMap<_, _>>(),
         expected
     );
     // Each twin's item says which guests share its name.
@@ -161,15 +164,46 @@ async fn an_open_vswitch_nodes_ports_bonds_and_internal_ports_are_linked() {
     sim.stop().await;
 }
 
+/// (kind, vmid, ostype, agent answering, the OS it reports, the platform expected).
+type PlatformCase = (
+    Kind,
+    u64,
+    &'static str,
+    bool,
+    Option<&'static str>,
+    &'static str,
+);
+
 #[tokio::test]
 async fn platforms_name_the_agents_os_else_the_ostype_label_and_old_ones_are_renamed() {
     let (netbox, name, sim) = scenario("platforms", 33, 1, 6).await;
     let (_test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
     // (kind, vmid, ostype, agent answering, the OS it reports) → the platform, by hand.
-    let cases: [(Kind, u64, &str, bool, Option<&str>, &str); 5] = [
-        (Kind::Qemu, 101, "l26", true, Some("Ubuntu 22.04.4 LTS"), "Ubuntu 22.04.4 LTS"),
-        (Kind::Qemu, 100, "win8", false, None, "Microsoft Windows 8.x/2012/2012r2"),
-        (Kind::Qemu, 102, "w2k", false, None, "Microsoft Windows 2000"),
+    let cases: [PlatformCase; 5] = [
+        (
+            Kind::Qemu,
+            101,
+            "l26",
+            true,
+            Some("Ubuntu 22.04.4 LTS"),
+            "Ubuntu 22.04.4 LTS",
+        ),
+        (
+            Kind::Qemu,
+            100,
+            "win8",
+            false,
+            None,
+            "Microsoft Windows 8.x/2012/2012r2",
+        ),
+        (
+            Kind::Qemu,
+            102,
+            "w2k",
+            false,
+            None,
+            "Microsoft Windows 2000",
+        ),
         // An agent too old for get-osinfo answers with an error object.
         (Kind::Qemu, 103, "other", true, None, "Other"),
         (Kind::Lxc, 100, "alpine", false, None, "Alpine"),
@@ -292,9 +326,17 @@ async fn a_token_without_the_agent_privilege_is_told_once_at_the_start_and_loses
         .into_iter()
         .filter(|r| r.contains("/agent/"))
         .collect();
-    assert_eq!(asked_agents, Vec::<String>::new(), "no agent is asked in vain");
+    assert_eq!(
+        asked_agents,
+        Vec::<String>::new(),
+        "no agent is asked in vain"
+    );
     assert_eq!(netbox.request_counts().1, writes_before, "nothing written");
-    assert_eq!(held(netbox.clone(), vm_ids).await, before, "no address lost");
+    assert_eq!(
+        held(netbox.clone(), vm_ids).await,
+        before,
+        "no address lost"
+    );
 
     cleanup(&netbox, &name).await;
     sim.stop().await;

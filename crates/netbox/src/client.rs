@@ -379,7 +379,12 @@ impl NetboxClient {
     /// Whether it may delete no request tells without deleting.
     pub async fn write_rights(&self, path: &str) -> Result<WriteRights, NbError> {
         let answer = self
-            .request(Method::OPTIONS, &format!("{}/", path.trim_matches('/')), &[], None)
+            .request(
+                Method::OPTIONS,
+                &format!("{}/", path.trim_matches('/')),
+                &[],
+                None,
+            )
             .await?;
         let actions = answer.get("actions");
         Ok(WriteRights {
@@ -391,9 +396,17 @@ impl NetboxClient {
     /// Whether the token may read a model's list: `Some(false)` when NetBox refuses,
     /// `None` when this NetBox has no such list (a model of a later version).
     pub async fn may_read(&self, path: &str) -> Result<Option<bool>, NbError> {
-        let query = [("limit".to_string(), "1".to_string()), ("brief".to_string(), "1".to_string())];
+        let query = [
+            ("limit".to_string(), "1".to_string()),
+            ("brief".to_string(), "1".to_string()),
+        ];
         match self
-            .request(Method::GET, &format!("{}/", path.trim_matches('/')), &query, None)
+            .request(
+                Method::GET,
+                &format!("{}/", path.trim_matches('/')),
+                &query,
+                None,
+            )
             .await
         {
             Ok(_) => Ok(Some(true)),

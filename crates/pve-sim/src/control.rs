@@ -29,7 +29,9 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/_sim/shapes/{shape}", post(turn_on_shape))
         .route(
             "/_sim/permissions",
-            get(permissions).put(restrict_permissions).delete(grant_everything),
+            get(permissions)
+                .put(restrict_permissions)
+                .delete(grant_everything),
         )
         .route("/_sim/backups", post(add_backup).delete(remove_backup))
         .route("/_sim/tasks", post(add_task))

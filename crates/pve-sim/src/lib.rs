@@ -34,8 +34,8 @@ use tokio::task::{JoinHandle, JoinSet};
 
 pub use auth::SimCredentials;
 pub use faults::{Fault, FaultKind};
-pub use permissions::{all_privileges, Privileges};
 pub use model::{Cluster, ClusterSpec, Kind, Shape};
+pub use permissions::{all_privileges, Privileges};
 
 /// Shared state of one simulated cluster.
 pub struct SimState {

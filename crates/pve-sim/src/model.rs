@@ -141,7 +141,12 @@ impl Guest {
     pub fn agent_os(&self) -> Option<serde_json::Value> {
         let linux = [
             ("ubuntu", "Ubuntu", "Ubuntu 22.04.4 LTS", "22.04"),
-            ("debian", "Debian GNU/Linux", "Debian GNU/Linux 12 (bookworm)", "12"),
+            (
+                "debian",
+                "Debian GNU/Linux",
+                "Debian GNU/Linux 12 (bookworm)",
+                "12",
+            ),
             ("rocky", "Rocky Linux", "Rocky Linux 9.4 (Blue Onyx)", "9.4"),
         ];
         let (id, name, pretty, version) = match (self.ostype.as_str(), &self.os_pretty_name) {
@@ -285,9 +290,13 @@ impl Shape {
     }
 
     pub fn parse(raw: &str) -> Option<Shape> {
-        Shape::ALL
-            .into_iter()
-            .find(|s| serde_json::to_value(s).ok().and_then(|v| v.as_str().map(str::to_owned)).as_deref() == Some(raw))
+        Shape::ALL.into_iter().find(|s| {
+            serde_json::to_value(s)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .as_deref()
+                == Some(raw)
+        })
     }
 }
 

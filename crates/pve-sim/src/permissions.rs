@@ -182,7 +182,11 @@ pub fn required(api_path: &str, major: u32) -> Option<(String, Vec<&'static str>
 
 /// The middleware: a request the token may not make gets Proxmox's 403.
 pub async fn check(State(sim): State<Arc<SimState>>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().trim_start_matches("/api2/json").to_string();
+    let path = request
+        .uri()
+        .path()
+        .trim_start_matches("/api2/json")
+        .to_string();
     if let Some((acl_path, any)) = required(&path, sim.major_version().await) {
         let privileges = sim.privileges.read().expect("not poisoned").clone();
         if !privileges.holds_any(&acl_path, &any, sim.major_version().await) {

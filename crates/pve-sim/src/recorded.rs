@@ -50,7 +50,6 @@ pub fn cases(dir: &Path) -> Vec<Case> {
         .collect()
 }
 
-
 /// Each case's body, parsed, with its case; a body that is not JSON fails naming its file.
 pub fn bodies(dir: &Path) -> Vec<(Case, serde_json::Value)> {
     cases(dir)

@@ -426,7 +426,10 @@ async fn every_real_shape_is_read_as_the_simulator_holds_it() {
         for shape in pve_sim::Shape::ALL {
             c.turn_on(shape);
         }
-        c.guests.get_mut(&(pve_sim::Kind::Qemu, 103)).unwrap().template = true;
+        c.guests
+            .get_mut(&(pve_sim::Kind::Qemu, 103))
+            .unwrap()
+            .template = true;
     }
     let pve = client(&sim);
     let model = sim.state.cluster.read().await.clone();
@@ -441,10 +444,23 @@ async fn every_real_shape_is_read_as_the_simulator_holds_it() {
             pve_sim::Kind::Qemu => GuestKind::Qemu,
             pve_sim::Kind::Lxc => GuestKind::Lxc,
         };
-        let config = pve.guest_config(&guest.node, kind, guest.vmid).await.unwrap();
-        assert!(config.warnings.is_empty(), "{}: {:?}", guest.vmid, config.warnings);
+        let config = pve
+            .guest_config(&guest.node, kind, guest.vmid)
+            .await
+            .unwrap();
+        assert!(
+            config.warnings.is_empty(),
+            "{}: {:?}",
+            guest.vmid,
+            config.warnings
+        );
         let c = config.value;
-        assert_eq!(c.vcpu_count(), Some(guest.cores * guest.sockets), "{}", guest.vmid);
+        assert_eq!(
+            c.vcpu_count(),
+            Some(guest.cores * guest.sockets),
+            "{}",
+            guest.vmid
+        );
         assert_eq!(c.memory_mib, Some(guest.memory_mib));
         assert_eq!(c.template, guest.template, "{}", guest.vmid);
         // The EFI disk is a disk; the cloud-init drive is a CD-ROM, not one.
@@ -456,8 +472,10 @@ async fn every_real_shape_is_read_as_the_simulator_holds_it() {
     let network = pve.node_network(&node.name).await.unwrap();
     assert!(network.warnings.is_empty(), "{:?}", network.warnings);
     assert_eq!(network.value.len(), node.interfaces.len());
-    assert!(network.value.iter().any(|i| i.kind == "OVSBond"
-        && i.ovs_bonds.as_deref() == Some("eno2 eno3")));
+    assert!(network
+        .value
+        .iter()
+        .any(|i| i.kind == "OVSBond" && i.ovs_bonds.as_deref() == Some("eno2 eno3")));
     let tasks = pve
         .node_tasks(&node.name, proxbox_pve::TaskFilter::default(), 10_000)
         .await

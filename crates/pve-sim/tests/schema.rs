@@ -97,7 +97,10 @@ async fn every_served_payload_follows_the_official_schema() {
     .unwrap();
     // The real servers' shapes the generated cluster lacks, served too (but those that
     // break the schema on purpose, which `client.rs` reads).
-    for shape in pve_sim::Shape::ALL.into_iter().filter(|s| s.follows_schema()) {
+    for shape in pve_sim::Shape::ALL
+        .into_iter()
+        .filter(|s| s.follows_schema())
+    {
         sim.state.cluster.write().await.turn_on(shape);
     }
     let c = sim.credentials();

@@ -62,8 +62,16 @@ mod tests {
             "l24", "l26", "solaris",
         ];
         let lxc = [
-            "debian", "devuan", "ubuntu", "centos", "fedora", "opensuse", "archlinux", "alpine",
-            "gentoo", "nixos",
+            "debian",
+            "devuan",
+            "ubuntu",
+            "centos",
+            "fedora",
+            "opensuse",
+            "archlinux",
+            "alpine",
+            "gentoo",
+            "nixos",
         ];
         for code in qemu {
             assert!(ostype_label(GuestKind::Qemu, code).is_some(), "{code}");

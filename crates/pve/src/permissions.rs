@@ -28,7 +28,10 @@ impl Permissions {
                             .map(|p| {
                                 p.iter()
                                     .map(|(name, propagate)| {
-                                        (name.clone(), crate::lenient::as_bool(propagate) != Some(false))
+                                        (
+                                            name.clone(),
+                                            crate::lenient::as_bool(propagate) != Some(false),
+                                        )
                                     })
                                     .collect()
                             })
@@ -68,7 +71,9 @@ impl Permissions {
         let prefix = format!("{}/", path.trim_end_matches('/'));
         self.paths
             .iter()
-            .filter(|(p, held)| p.starts_with(&prefix) && privileges.iter().any(|x| held.contains_key(*x)))
+            .filter(|(p, held)| {
+                p.starts_with(&prefix) && privileges.iter().any(|x| held.contains_key(*x))
+            })
             .map(|(p, _)| p.clone())
             .collect()
     }
@@ -88,13 +93,28 @@ mod tests {
             "/storage": "not an object"
         }));
         assert!(token.holds_any("/", &["Sys.Audit"]));
-        assert!(token.holds_any("/", &["Datastore.Audit"]), "held where granted");
+        assert!(
+            token.holds_any("/", &["Datastore.Audit"]),
+            "held where granted"
+        );
         assert!(token.holds_any("/vms/101", &["VM.Audit"]));
         assert!(!token.holds_any("/vms/101", &["VM.GuestAgent.Audit"]));
-        assert!(token.holds_any("/vms/105", &["VM.GuestAgent.Audit", "VM.GuestAgent.Unrestricted"]));
-        assert!(!token.holds_any("/storage/local", &["Datastore.Audit"]), "listed with nothing");
-        assert!(!token.holds_any("/nodes/pve1", &["Datastore.Audit"]), "does not propagate");
+        assert!(token.holds_any(
+            "/vms/105",
+            &["VM.GuestAgent.Audit", "VM.GuestAgent.Unrestricted"]
+        ));
+        assert!(
+            !token.holds_any("/storage/local", &["Datastore.Audit"]),
+            "listed with nothing"
+        );
+        assert!(
+            !token.holds_any("/nodes/pve1", &["Datastore.Audit"]),
+            "does not propagate"
+        );
         assert!(token.holds_any("/nodes/pve1", &["Sys.Audit"]));
-        assert_eq!(token.held_below("/vms", &["VM.GuestAgent.Audit"]), ["/vms/105"]);
+        assert_eq!(
+            token.held_below("/vms", &["VM.GuestAgent.Audit"]),
+            ["/vms/105"]
+        );
     }
 }

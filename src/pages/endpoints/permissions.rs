@@ -46,10 +46,10 @@ pub fn EndpointPermissionsPage() -> impl IntoView {
 #[component]
 fn Report(report: DoctorReport) -> impl IntoView {
     let blocked = report.blocks_a_full_update();
-    let title = report
-        .proxmox
-        .first()
-        .map_or_else(|| "Permissions".to_string(), |p| format!("Permissions of {}", p.endpoint));
+    let title = report.proxmox.first().map_or_else(
+        || "Permissions".to_string(),
+        |p| format!("Permissions of {}", p.endpoint),
+    );
     view! {
         <Title text=title.clone()/>
         <div class="page-head"><h1>{title}</h1></div>
@@ -96,7 +96,12 @@ fn ProxmoxTable(check: ProxmoxCheck) -> impl IntoView {
 
 #[component]
 fn NetboxTable(check: NetboxCheck) -> impl IntoView {
-    let refused: Vec<_> = check.models.iter().filter(|m| !m.add || !m.change).cloned().collect();
+    let refused: Vec<_> = check
+        .models
+        .iter()
+        .filter(|m| !m.add || !m.change)
+        .cloned()
+        .collect();
     view! {
         <h2>{format!("NetBox {}", check.version.clone().unwrap_or_else(|| "version unknown".into()))}</h2>
         {check.problem.map(|problem| view! { <div class="alert alert-error" role="alert">{problem}</div> })}

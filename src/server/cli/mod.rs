@@ -12,8 +12,8 @@ use tracing_subscriber::EnvFilter;
 use crate::error::AppError;
 use crate::models::{Role, Scope};
 use crate::server::cli::args::{
-    ApiKeyCommand, Cli, Command, ConfigCommand, DoctorOptions, DoctorOutput, GlobalOptions, JobOptions, LogFormat,
-    ScheduleCommand, ServeOptions, UserCommand,
+    ApiKeyCommand, Cli, Command, ConfigCommand, DoctorOptions, DoctorOutput, GlobalOptions,
+    JobOptions, LogFormat, ScheduleCommand, ServeOptions, UserCommand,
 };
 use crate::server::infra::crypto::SecretBox;
 use crate::server::infra::db::{redact_url, Db};
@@ -125,7 +125,9 @@ async fn doctor(db: &Db, secrets: &SecretBox, options: DoctorOptions) -> Result<
                 names.join(", ")
             ));
         }
-        report.proxmox.retain(|p| options.endpoints.contains(&p.endpoint));
+        report
+            .proxmox
+            .retain(|p| options.endpoints.contains(&p.endpoint));
     }
     match options.output {
         DoctorOutput::Table => print!("{}", report.table()),

@@ -34,9 +34,9 @@ mod memory;
 pub mod mirror;
 pub mod overwrite;
 pub mod peers;
+pub mod plan;
 pub mod platforms;
 pub mod privileges;
-pub mod plan;
 #[cfg(test)]
 mod properties;
 pub mod report;

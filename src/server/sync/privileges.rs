@@ -99,7 +99,10 @@ pub fn needs(stage: Stage, major: u32) -> Vec<Need> {
                 "backup volumes in the storage content",
                 false,
                 &[
-                    &[("/storage", "Datastore.AllocateSpace"), ("/vms", "VM.Backup")],
+                    &[
+                        ("/storage", "Datastore.AllocateSpace"),
+                        ("/vms", "VM.Backup"),
+                    ],
                     &[("/storage", "Datastore.Allocate")],
                 ],
             ),
@@ -244,7 +247,9 @@ pub fn major_version(version: &str) -> u32 {
 pub fn may_ask_guest_agents(permissions: &Permissions, major: u32) -> bool {
     let agent = guest_agent(major, "");
     agent.grants.iter().any(|g| {
-        holds(permissions, g) || g.iter().any(|(path, p)| !permissions.held_below(path, &[p]).is_empty())
+        holds(permissions, g)
+            || g.iter()
+                .any(|(path, p)| !permissions.held_below(path, &[p]).is_empty())
     })
 }
 
@@ -268,7 +273,10 @@ pub async fn announce_missing(ctx: &SyncContext<'_>, stages: &[Stage], state: &m
         let mut by_grant: Vec<(String, Vec<(Stage, Missing)>)> = Vec::new();
         for access in check(&permissions, major, stages) {
             for missing in access.missing {
-                match by_grant.iter_mut().find(|(grant, _)| *grant == missing.grant) {
+                match by_grant
+                    .iter_mut()
+                    .find(|(grant, _)| *grant == missing.grant)
+                {
                     Some((_, stages)) => stages.push((access.stage, missing)),
                     None => by_grant.push((missing.grant.clone(), vec![(access.stage, missing)])),
                 }
@@ -329,7 +337,9 @@ mod tests {
         if pve9 {
             privileges["VM.GuestAgent.Audit"] = json!(1);
         }
-        Permissions::from_data(&json!({"/": privileges, "/vms": privileges, "/storage": privileges, "/nodes": privileges}))
+        Permissions::from_data(
+            &json!({"/": privileges, "/vms": privileges, "/storage": privileges, "/nodes": privileges}),
+        )
     }
 
     fn verdicts(access: &[StageAccess]) -> Vec<(&'static str, Verdict)> {
@@ -351,7 +361,10 @@ mod tests {
                 ("vm-ip-addresses", Verdict::Partial),
             ]
         );
-        let addresses = on8.iter().find(|a| a.stage == Stage::VmIpAddresses).unwrap();
+        let addresses = on8
+            .iter()
+            .find(|a| a.stage == Stage::VmIpAddresses)
+            .unwrap();
         assert_eq!(addresses.missing[0].grant, "VM.Monitor on /vms");
         let on9 = check(&auditor(true), 9, &Stage::ALL);
         assert_eq!(verdicts(&on9), [("backups", Verdict::Partial)]);
@@ -382,13 +395,20 @@ mod tests {
         );
         let storage = access.iter().find(|a| a.stage == Stage::Storage).unwrap();
         assert_eq!(storage.missing[0].grant, "Datastore.Audit on /storage");
-        let agent = &access.iter().find(|a| a.stage == Stage::VmIpAddresses).unwrap().missing[0];
+        let agent = &access
+            .iter()
+            .find(|a| a.stage == Stage::VmIpAddresses)
+            .unwrap()
+            .missing[0];
         assert_eq!(
             agent.grant,
             "VM.GuestAgent.Audit on /vms (or VM.GuestAgent.Unrestricted on /vms)"
         );
         assert_eq!(agent.only_on, ["/vms/105"]);
-        assert!(may_ask_guest_agents(&token, 9), "guest 105's agent may be asked");
+        assert!(
+            may_ask_guest_agents(&token, 9),
+            "guest 105's agent may be asked"
+        );
         assert!(!may_ask_guest_agents(&auditor(false), 8));
     }
 

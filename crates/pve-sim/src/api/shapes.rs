@@ -22,7 +22,10 @@ fn stringify(object: &mut Value, keys: &[&str]) {
 /// A guest's config in the cluster's shapes.
 pub(super) fn config(mut config: Value, g: &Guest, shapes: &BTreeSet<Shape>) -> Value {
     if shapes.contains(&Shape::StringNumbers) {
-        stringify(&mut config, &["cores", "sockets", "memory", "swap", "onboot"]);
+        stringify(
+            &mut config,
+            &["cores", "sockets", "memory", "swap", "onboot"],
+        );
     }
     if shapes.contains(&Shape::TemplateFlags) && g.template {
         config["template"] = json!("1");

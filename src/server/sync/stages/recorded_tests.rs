@@ -71,7 +71,11 @@ fn plan_guest_list(case: &Case, resources: &[ClusterResource]) -> Result<(), Str
     }
     let names: Vec<String> = guests
         .iter()
-        .map(|(r, kind, vmid)| r.name.clone().unwrap_or_else(|| fallback_name(*kind, *vmid)))
+        .map(|(r, kind, vmid)| {
+            r.name
+                .clone()
+                .unwrap_or_else(|| fallback_name(*kind, *vmid))
+        })
         .collect();
     let listed: Vec<Listed<'_>> = guests
         .iter()
@@ -109,7 +113,10 @@ fn plan_guest_list(case: &Case, resources: &[ClusterResource]) -> Result<(), Str
     for create in &plan.creates {
         let name = create.body.name.clone().unwrap_or_default().to_lowercase();
         if !seen.insert(name.clone()) {
-            return Err(format!("two VMs named {name:?} in one cluster ({})", case.file));
+            return Err(format!(
+                "two VMs named {name:?} in one cluster ({})",
+                case.file
+            ));
         }
     }
     Ok(())

@@ -125,7 +125,11 @@ fn description(interface: &NodeInterface) -> String {
     if let Some(mode) = &interface.bond_mode {
         parts.push(format!("bond mode {mode}"));
     }
-    if let Some(options) = interface.ovs_options.as_deref().filter(|o| !o.trim().is_empty()) {
+    if let Some(options) = interface
+        .ovs_options
+        .as_deref()
+        .filter(|o| !o.trim().is_empty())
+    {
         parts.push(format!("OVS options {}", options.trim()));
     }
     if let Some(comments) = &interface.comments {
@@ -177,8 +181,8 @@ pub fn wanted_interfaces(network: &[NodeInterface]) -> Vec<WantedInterface> {
                 w.bridge = Some(interface.iface.clone());
             }
         }
-        let bonded = members(interface.slaves.as_deref())
-            .chain(members(interface.ovs_bonds.as_deref()));
+        let bonded =
+            members(interface.slaves.as_deref()).chain(members(interface.ovs_bonds.as_deref()));
         for member in bonded {
             if let Some(w) = wanted.iter_mut().find(|w| w.name == member) {
                 w.lag = Some(interface.iface.clone());

@@ -97,7 +97,12 @@ fn open_vswitch_ports_bonds_and_internal_ports_keep_their_relations() {
     }
     let internal = by_name("vlan50");
     assert_eq!(
-        (internal.kind, internal.bridge.as_deref(), internal.parent.as_deref(), internal.vid),
+        (
+            internal.kind,
+            internal.bridge.as_deref(),
+            internal.parent.as_deref(),
+            internal.vid
+        ),
         ("virtual", Some("vmbr0"), None, Some(50))
     );
     assert_eq!(internal.addresses, ["10.50.0.11/24"]);

@@ -194,7 +194,10 @@ pub fn desired(
             .or(resource.maxdisk.map(|d| d / MIB)),
         ostype: config.and_then(|c| c.ostype.clone()),
         agent_os: None,
-        agent_unheard: kind == GuestKind::Qemu && config.and_then(|c| c.agent.as_ref()).is_some_and(|a| a.enabled),
+        agent_unheard: kind == GuestKind::Qemu
+            && config
+                .and_then(|c| c.agent.as_ref())
+                .is_some_and(|a| a.enabled),
         start_on_boot: config.and_then(|c| c.onboot).unwrap_or(false),
         serial: config
             .and_then(GuestConfig::smbios_uuid)
@@ -352,7 +355,11 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
             platform: if d.agent_unheard && d.mapped.platform.is_none() && vm.platform.is_some() {
                 None
             } else {
-                policy.update(Field::Platform, &vm.platform.as_ref().map(|r| r.id), platform)
+                policy.update(
+                    Field::Platform,
+                    &vm.platform.as_ref().map(|r| r.id),
+                    platform,
+                )
             },
             site: policy.update(Field::Site, &vm.site.as_ref().map(|r| r.id), Some(d.site)),
             // Without a rule for it, a field is the operator's: nothing to correct.

@@ -136,11 +136,18 @@ mod tests {
         let got: Vec<&str> = named.iter().map(|n| n.name.as_str()).collect();
         assert_eq!(
             got,
-            ["CT100 (vmid 100)", "CT100 (vmid 113)", "other", "CT100 (vmid 120)"]
+            [
+                "CT100 (vmid 100)",
+                "CT100 (vmid 113)",
+                "other",
+                "CT100 (vmid 120)"
+            ]
         );
         let warning = named[1].warning.as_deref().unwrap();
         assert!(
-            warning.contains("lxc 100") && warning.contains("lxc 120") && !warning.contains("113 ("),
+            warning.contains("lxc 100")
+                && warning.contains("lxc 120")
+                && !warning.contains("113 ("),
             "{warning}"
         );
         assert!(warning.contains("\"CT100 (vmid 113)\""), "{warning}");

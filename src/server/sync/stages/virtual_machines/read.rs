@@ -11,12 +11,12 @@ use super::names::{netbox_names, Listed, NetboxName};
 use super::{desired, fallback_name, tags, Guest, Inputs, VmTypes, VM_MODEL};
 use crate::events::{ErrorCategory, Item, StepStatus};
 use crate::server::sync::apply;
-use crate::server::sync::platforms::{ensure_platforms, WantedPlatform};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
 use crate::server::sync::managed::{guest_identity, proxbox_tag};
 use crate::server::sync::mapping::Facts;
 use crate::server::sync::plan::Label;
+use crate::server::sync::platforms::{ensure_platforms, WantedPlatform};
 use crate::server::sync::report::StageReport;
 use crate::server::sync::state::RunState;
 
@@ -73,10 +73,8 @@ pub(super) async fn read(
     let mut guests = guests;
     read_agent_os(ctx, state, &mut guests).await;
     let wanted: Vec<WantedPlatform> = guests.iter().filter_map(Guest::platform).collect();
-    let (platforms, tag_slugs) = tokio::join!(
-        ensure_platforms(ctx, &wanted),
-        ensure_tags(ctx, &guests)
-    );
+    let (platforms, tag_slugs) =
+        tokio::join!(ensure_platforms(ctx, &wanted), ensure_tags(ctx, &guests));
     let (platforms, tag_slugs) = (platforms?, tag_slugs?);
     report.substep(
         "read-netbox",
@@ -162,7 +160,11 @@ async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRe
         // update does.
         let fallback_names: Vec<String> = guests
             .iter()
-            .map(|(r, kind, vmid)| r.name.clone().unwrap_or_else(|| fallback_name(*kind, *vmid)))
+            .map(|(r, kind, vmid)| {
+                r.name
+                    .clone()
+                    .unwrap_or_else(|| fallback_name(*kind, *vmid))
+            })
             .collect();
         let listed: Vec<Listed<'_>> = guests
             .iter()
@@ -265,7 +267,11 @@ async fn read_agent_os(ctx: &SyncContext<'_>, state: &RunState, guests: &mut [Gu
         {
             continue;
         }
-        let Some(source) = ctx.sources.iter().find(|s| s.endpoint_id == guest.endpoint_id) else {
+        let Some(source) = ctx
+            .sources
+            .iter()
+            .find(|s| s.endpoint_id == guest.endpoint_id)
+        else {
             continue;
         };
         let (pve, node, vmid) = (source.pve.clone(), guest.node.clone(), guest.vmid);

@@ -479,12 +479,18 @@ fn an_agent_not_heard_leaves_the_platform_netbox_has_and_a_heard_one_sets_its_os
     let mut unheard_inputs = inputs(vec![stopped.clone()], vec![in_netbox.clone()]);
     unheard_inputs.platforms = platforms.clone();
     unheard_inputs.mapped = mapped(&stopped.identity, 50, None);
-    assert!(planned(&unheard_inputs).plan.updates.is_empty(), "platform 7 stays");
+    assert!(
+        planned(&unheard_inputs).plan.updates.is_empty(),
+        "platform 7 stays"
+    );
 
     // A new VM of an unheard agent starts on its ostype's platform.
     let mut new_vm = inputs(vec![stopped.clone()], Vec::new());
     new_vm.platforms = platforms.clone();
-    assert_eq!(planned(&new_vm).plan.creates[0].body.platform, Some(Some(8)));
+    assert_eq!(
+        planned(&new_vm).plan.creates[0].body.platform,
+        Some(Some(8))
+    );
 
     // Heard without an OS (an agent too old for get-osinfo): the ostype's platform.
     let mut silent = heard.clone();
@@ -496,7 +502,10 @@ fn an_agent_not_heard_leaves_the_platform_netbox_has_and_a_heard_one_sets_its_os
     assert_eq!(update.changed, ["platform"]);
     assert_eq!(update.body.platform, Some(Some(8)));
 
-    let mut heard_inputs = inputs(vec![heard], vec![vm(50, &stopped, json!({"platform": {"id": 8}}))]);
+    let mut heard_inputs = inputs(
+        vec![heard],
+        vec![vm(50, &stopped, json!({"platform": {"id": 8}}))],
+    );
     heard_inputs.platforms = platforms;
     heard_inputs.mapped = mapped(&stopped.identity, 50, None);
     assert_eq!(
