@@ -5,19 +5,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use proxbox::models::{DoctorReport, StageReadiness};
-use proxbox::server::infra::db::Db;
 
-use crate::cli_sync::proxbox_with;
+use crate::cli_sync::{configured, proxbox_with};
 use crate::sync_support::*;
-
-async fn configured(sim: &pve_sim::RunningSim) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("proxbox.db").display());
-    let db = Db::connect(&url).await.unwrap();
-    store_endpoints(&db, sim, "lab").await;
-    db.close().await;
-    dir
-}
 
 fn acl(entries: &[(&str, &[&str])]) -> BTreeMap<String, BTreeSet<String>> {
     entries

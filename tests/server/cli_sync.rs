@@ -7,7 +7,7 @@ use crate::support::*;
 use crate::sync_support::*;
 
 /// A data directory whose database knows the simulator and the test NetBox.
-async fn configured(sim: &pve_sim::RunningSim) -> tempfile::TempDir {
+pub(crate) async fn configured(sim: &pve_sim::RunningSim) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("proxbox.db").display());
     let db = Db::connect(&url).await.unwrap();

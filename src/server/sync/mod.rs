@@ -7,7 +7,7 @@
 //! them: which stages a run includes ([`stage`]), what marks Proxbox's objects
 //! ([`managed`]), which object is a Proxmox object's ([`adopt`]), what stages hand on
 //! ([`state`]), how a stage fails ([`failure`]), where events go ([`sink`], [`report`]) and
-//! which NetBox fields a sync may overwrite ([`overwrite`]), what operators' mapping
+//! which NetBox fields a sync may overwrite ([`overwrite`]), how guest agents are asked ([`agents`]), what operators' mapping
 //! rules choose ([`mapping`]), the platform a guest's OS makes ([`platforms`]), what a Proxmox token must hold
 //! ([`privileges`]), the VLANs and IP addresses guests
 //! and nodes share ([`vlans`], [`addresses`]); the stages that keep Proxmox's inventory in
@@ -21,6 +21,7 @@
 
 pub mod addresses;
 pub mod adopt;
+pub mod agents;
 pub mod apply;
 pub mod cluster_view;
 pub mod context;

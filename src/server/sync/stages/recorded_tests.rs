@@ -14,8 +14,8 @@ use serde_json::Value;
 use crate::server::sync::context::RunOptions;
 use crate::server::sync::overwrite::OverwritePolicy;
 use crate::server::sync::stages::node_interfaces::{self, network::wanted_interfaces, NodeNetwork};
-use crate::server::sync::stages::virtual_machines::names::{netbox_names, Listed};
-use crate::server::sync::stages::virtual_machines::{self as vms, desired, fallback_name, Guest};
+use crate::server::sync::stages::virtual_machines::names::names_of;
+use crate::server::sync::stages::virtual_machines::{self as vms, desired, Guest};
 use crate::server::sync::stages::{virtual_disks, vm_interfaces};
 use crate::server::sync::state::{SyncedCluster, SyncedGuest};
 
@@ -69,24 +69,11 @@ fn plan_guest_list(case: &Case, resources: &[ClusterResource]) -> Result<(), Str
     if guests.len() != expected {
         return Err(format!("{} guests identified of {expected}", guests.len()));
     }
-    let names: Vec<String> = guests
-        .iter()
-        .map(|(r, kind, vmid)| {
-            r.name
-                .clone()
-                .unwrap_or_else(|| fallback_name(*kind, *vmid))
-        })
-        .collect();
-    let listed: Vec<Listed<'_>> = guests
-        .iter()
-        .zip(&names)
-        .map(|((_, kind, vmid), name)| Listed {
-            kind: *kind,
-            vmid: *vmid,
-            name,
-        })
-        .collect();
-    let netbox_names = netbox_names(&listed);
+    let netbox_names = names_of(
+        guests
+            .iter()
+            .map(|(r, kind, vmid)| (r.name.as_deref(), *kind, *vmid)),
+    );
     let wanted: Vec<Guest> = guests
         .iter()
         .zip(netbox_names)

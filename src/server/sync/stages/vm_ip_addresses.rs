@@ -15,6 +15,7 @@ use crate::events::{Item, StepStatus};
 use crate::models::RecordKind;
 pub use crate::server::sync::addresses::settle;
 use crate::server::sync::addresses::{self, host, is_recordable, with_prefix, Reporting};
+use crate::server::sync::agents::{ask_agents, AgentGuest};
 use crate::server::sync::apply;
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
@@ -37,37 +38,23 @@ async fn agent_addresses(
     ctx: &SyncContext<'_>,
     state: &RunState,
 ) -> HashMap<usize, Result<Vec<AgentInterface>, PveError>> {
-    let mut asks = tokio::task::JoinSet::new();
-    for (index, guest) in state.guests.iter().enumerate() {
-        if guest.kind != GuestKind::Qemu
-            || !guest.agent
-            || !guest.running
-            || state.no_guest_agent.contains(&guest.endpoint_id)
-        {
-            continue;
-        }
-        let Some(source) = ctx
-            .sources
-            .iter()
-            .find(|s| s.endpoint_id == guest.endpoint_id)
-        else {
-            continue;
-        };
-        let (pve, node, vmid) = (source.pve.clone(), guest.node.clone(), guest.vmid);
-        asks.spawn(async move {
-            (
-                index,
-                pve.agent_interfaces(&node, vmid).await.map(|p| p.value),
-            )
+    let askable = state
+        .guests
+        .iter()
+        .enumerate()
+        .map(|(index, g)| AgentGuest {
+            index,
+            kind: g.kind,
+            agent: g.agent,
+            running: g.running,
+            endpoint_id: g.endpoint_id,
+            node: &g.node,
+            vmid: g.vmid,
         });
-    }
-    let mut answers = HashMap::new();
-    while let Some(joined) = asks.join_next().await {
-        if let Ok((index, answer)) = joined {
-            answers.insert(index, answer);
-        }
-    }
-    answers
+    ask_agents(ctx, state, askable, |pve, node, vmid| async move {
+        pve.agent_interfaces(&node, vmid).await.map(|p| p.value)
+    })
+    .await
 }
 
 /// Each guest's addresses, per interface: LXC's from its config, QEMU's from the agent's

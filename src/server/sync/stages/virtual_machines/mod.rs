@@ -8,6 +8,7 @@
 
 pub mod cards;
 pub mod names;
+use names::fallback_name;
 mod orphans;
 mod read;
 pub mod tags;
@@ -148,11 +149,6 @@ impl Guest {
     pub fn platform(&self) -> Option<WantedPlatform> {
         wanted_platform(self.kind, self.ostype.as_deref(), self.agent_os.as_deref())
     }
-}
-
-/// The name of a guest that has none in Proxmox.
-pub fn fallback_name(kind: GuestKind, vmid: u64) -> String {
-    format!("{}-{vmid}", kind.as_str())
 }
 
 /// A guest of `/cluster/resources` (with a guest kind and vmid) and its config.

@@ -29,6 +29,34 @@ pub struct NetboxName {
     pub warning: Option<String>,
 }
 
+/// The name of a guest that has none in Proxmox.
+pub fn fallback_name(kind: GuestKind, vmid: u64) -> String {
+    format!("{}-{vmid}", kind.as_str())
+}
+
+/// The NetBox name of each guest of a cluster's guest list — (its name in Proxmox, if it
+/// has one; kind; VMID) — in the list's order.
+pub fn names_of<'a>(
+    guests: impl IntoIterator<Item = (Option<&'a str>, GuestKind, u64)>,
+) -> Vec<NetboxName> {
+    let guests: Vec<(String, GuestKind, u64)> = guests
+        .into_iter()
+        .map(|(name, kind, vmid)| {
+            let name = name.map_or_else(|| fallback_name(kind, vmid), str::to_string);
+            (name, kind, vmid)
+        })
+        .collect();
+    let listed: Vec<Listed<'_>> = guests
+        .iter()
+        .map(|(name, kind, vmid)| Listed {
+            kind: *kind,
+            vmid: *vmid,
+            name,
+        })
+        .collect();
+    netbox_names(&listed)
+}
+
 /// The NetBox name of each listed guest, in the list's order.
 pub fn netbox_names(listed: &[Listed<'_>]) -> Vec<NetboxName> {
     let mut by_name: HashMap<String, Vec<usize>> = HashMap::new();

@@ -7,9 +7,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use proxbox_netbox::models::*;
 use proxbox_pve::{ClusterResource, GuestConfig, GuestKind};
 
-use super::names::{netbox_names, Listed, NetboxName};
-use super::{desired, fallback_name, tags, Guest, Inputs, VmTypes, VM_MODEL};
+use super::names::{names_of, NetboxName};
+use super::{desired, tags, Guest, Inputs, VmTypes, VM_MODEL};
 use crate::events::{ErrorCategory, Item, StepStatus};
+use crate::server::sync::agents::{ask_agents, AgentGuest};
 use crate::server::sync::apply;
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
@@ -158,27 +159,14 @@ async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRe
         }
         // Named from the whole list, so that a node's or guest's run names twins as a full
         // update does.
-        let fallback_names: Vec<String> = guests
+        let twin_names: HashMap<(GuestKind, u64), NetboxName> = guests
             .iter()
-            .map(|(r, kind, vmid)| {
-                r.name
-                    .clone()
-                    .unwrap_or_else(|| fallback_name(*kind, *vmid))
-            })
-            .collect();
-        let listed: Vec<Listed<'_>> = guests
-            .iter()
-            .zip(&fallback_names)
-            .map(|((_, kind, vmid), name)| Listed {
-                kind: *kind,
-                vmid: *vmid,
-                name,
-            })
-            .collect();
-        let twin_names: HashMap<(GuestKind, u64), NetboxName> = listed
-            .iter()
-            .map(|l| (l.kind, l.vmid))
-            .zip(netbox_names(&listed))
+            .map(|(_, kind, vmid)| (*kind, *vmid))
+            .zip(names_of(
+                guests
+                    .iter()
+                    .map(|(r, kind, vmid)| (r.name.as_deref(), *kind, *vmid)),
+            ))
             .filter(|(_, named)| named.warning.is_some())
             .collect();
         let scope = &state.scope;
@@ -258,35 +246,28 @@ async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRe
 /// client). An agent that cannot say (not running, too old for `get-osinfo`, a token
 /// without the privilege) leaves the guest to its `ostype`'s platform.
 async fn read_agent_os(ctx: &SyncContext<'_>, state: &RunState, guests: &mut [Guest]) {
-    let mut asks = tokio::task::JoinSet::new();
-    for (index, guest) in guests.iter().enumerate() {
-        if guest.kind != GuestKind::Qemu
-            || !guest.agent
-            || !guest.running
-            || state.no_guest_agent.contains(&guest.endpoint_id)
-        {
-            continue;
-        }
-        let Some(source) = ctx
-            .sources
-            .iter()
-            .find(|s| s.endpoint_id == guest.endpoint_id)
-        else {
-            continue;
-        };
-        let (pve, node, vmid) = (source.pve.clone(), guest.node.clone(), guest.vmid);
-        asks.spawn(async move { (index, pve.agent_os_info(&node, vmid).await) });
-    }
-    while let Some(joined) = asks.join_next().await {
-        match joined {
-            Ok((index, Ok(info))) => {
+    let askable = guests.iter().enumerate().map(|(index, g)| AgentGuest {
+        index,
+        kind: g.kind,
+        agent: g.agent,
+        running: g.running,
+        endpoint_id: g.endpoint_id,
+        node: &g.node,
+        vmid: g.vmid,
+    });
+    let answers = ask_agents(ctx, state, askable, |pve, node, vmid| async move {
+        pve.agent_os_info(&node, vmid).await
+    })
+    .await;
+    for (index, answer) in answers {
+        match answer {
+            Ok(info) => {
                 guests[index].agent_os = info.map(|i| i.label());
                 guests[index].agent_unheard = false;
             }
-            Ok((index, Err(error))) => {
+            Err(error) => {
                 tracing::debug!(guest = %guests[index].name, %error, "the guest agent did not say its OS");
             }
-            Err(_) => {}
         }
     }
 }
