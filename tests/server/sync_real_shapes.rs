@@ -341,3 +341,46 @@ async fn a_token_without_the_agent_privilege_is_told_once_at_the_start_and_loses
     cleanup(&netbox, &name).await;
     sim.stop().await;
 }
+
+#[tokio::test]
+async fn the_agents_fully_qualified_host_name_is_the_primary_addresses_dns_name() {
+    let (netbox, name, sim) = scenario("dnsname", 37, 1, 6).await;
+    let (_test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
+    let addresses = [Stage::VmIpAddresses];
+    let (named, agent_guests): (u64, Vec<(u64, String)>) = {
+        let mut c = sim.state.cluster.write().await;
+        let reporting: Vec<(u64, String)> = c
+            .guests
+            .values()
+            .filter(|g| g.kind == Kind::Qemu && g.agent && g.running && !g.agent_ips.is_empty())
+            .map(|g| (g.vmid, g.name.clone()))
+            .collect();
+        let named = reporting
+            .first()
+            .expect("a guest whose agent reports addresses")
+            .0;
+        c.guests.get_mut(&(Kind::Qemu, named)).unwrap().host_name =
+            Some("App.Lab.Example.com".into());
+        (named, reporting)
+    };
+    let first = sync(&db, &netbox, &sim, endpoint_id, &addresses).await;
+    first.assert_no_failed_items();
+    let (_, vms) = cluster_and_vms(&netbox, &name).await;
+    for (vmid, guest_name) in &agent_guests {
+        let vm = vms.iter().find(|v| &v.name == guest_name).unwrap();
+        let primary = netbox
+            .get::<IpAddress>(vm.primary_ip4.as_ref().expect("a primary IPv4").id)
+            .await
+            .unwrap();
+        // Only one says a fully qualified name; the others say their bare guest name.
+        let expected = if *vmid == named {
+            "app.lab.example.com"
+        } else {
+            ""
+        };
+        assert_eq!(primary.dns_name, expected, "{guest_name}");
+    }
+    assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, &addresses).await;
+    cleanup(&netbox, &name).await;
+    sim.stop().await;
+}

@@ -501,7 +501,9 @@ async fn agent(
             }
             data(json!({ "result": result }))
         }
-        "get-host-name" => data(json!({ "result": { "host-name": g.name } })),
+        "get-host-name" => {
+            data(json!({ "result": { "host-name": g.host_name.as_deref().unwrap_or(&g.name) } }))
+        }
         "get-osinfo" => data(json!({
             "result": g.agent_os().unwrap_or_else(|| json!({
                 "error": {"class": "CommandNotFound", "desc": "The command guest-get-osinfo has not been found"}

@@ -132,6 +132,9 @@ pub struct Guest {
     /// [`Guest::agent_os`] derives it.
     #[serde(default)]
     pub os_pretty_name: Option<String>,
+    /// What the guest agent's `get-host-name` says; `None`: the guest's name.
+    #[serde(default)]
+    pub host_name: Option<String>,
 }
 
 impl Guest {
@@ -551,6 +554,7 @@ impl Cluster {
             extra_config: BTreeMap::new(),
             snapshots,
             os_pretty_name: None,
+            host_name: None,
         }
     }
 

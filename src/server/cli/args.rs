@@ -418,7 +418,7 @@ pub struct SyncRulesArgs {
     /// Per-field overwrite rules on top of the defaults, e.g.
     /// `description=always,status=on_create` (fields: name, status, vcpus, memory, disk,
     /// interfaces, addresses, role, site, tenant, description, platform, device, vm_type,
-    /// start_on_boot, serial, comments, tags).
+    /// start_on_boot, serial, comments, tags, dns_name).
     #[arg(long, env = "PROXBOX_OVERWRITE", value_parser = OverwritePolicy::parse, default_value = "")]
     pub overwrite: OverwritePolicy,
     /// Hours Proxbox's copy of NetBox's VMs, disks, interfaces and addresses is followed

@@ -332,7 +332,7 @@ pub struct SyncRules {
     /// Per-field overwrite rules on top of the defaults, e.g.
     /// `description=always,status=on_create` (fields: name, status, vcpus, memory, disk,
     /// interfaces, addresses, role, site, tenant, description, platform, device, vm_type,
-    /// start_on_boot, serial, comments, tags).
+    /// start_on_boot, serial, comments, tags, dns_name).
     pub overwrite: OverwritePolicy,
     /// Hours Proxbox's copy of NetBox's VMs, disks, interfaces and addresses is followed
     /// through NetBox's change log before it is rebuilt from full reads; 0 reads NetBox in

@@ -32,10 +32,12 @@ pub enum Field {
     Serial,
     Comments,
     Tags,
+    /// The DNS name of a guest's primary addresses: the agent's fully qualified host name.
+    DnsName,
 }
 
 impl Field {
-    pub const ALL: [Field; 18] = [
+    pub const ALL: [Field; 19] = [
         Field::Name,
         Field::Status,
         Field::Vcpus,
@@ -54,6 +56,7 @@ impl Field {
         Field::Serial,
         Field::Comments,
         Field::Tags,
+        Field::DnsName,
     ];
 
     /// The name operators write in the rules (`vm_type`, `start_on_boot`…).

@@ -519,6 +519,7 @@ async fn pass(
             .collect(),
         found,
         assigned,
+        host_names: HashMap::new(),
     };
     let addresses =
         vm_ip_addresses::plan_addresses(&synced_guests, &synced_interfaces, &inputs, &policy);

@@ -57,6 +57,31 @@ async fn agent_addresses(
     .await
 }
 
+/// The fully qualified host name each asked agent reports, by guest index (an agent that
+/// does not say, or says a bare name, gives none).
+async fn agent_host_names(ctx: &SyncContext<'_>, state: &RunState) -> HashMap<usize, String> {
+    let askable = state
+        .guests
+        .iter()
+        .enumerate()
+        .map(|(index, g)| AgentGuest {
+            index,
+            kind: g.kind,
+            agent: g.agent,
+            running: g.running,
+            endpoint_id: g.endpoint_id,
+            node: &g.node,
+            vmid: g.vmid,
+        });
+    ask_agents(ctx, state, askable, |pve, node, vmid| async move {
+        pve.agent_host_name(&node, vmid).await
+    })
+    .await
+    .into_iter()
+    .filter_map(|(guest, answer)| Some((guest, fully_qualified(&answer.ok()??)?)))
+    .collect()
+}
+
 /// Each guest's addresses, per interface: LXC's from its config, QEMU's from the agent's
 /// answers (by guest index), matched to `netN` by MAC.
 pub fn found_addresses(
@@ -124,6 +149,8 @@ pub struct Inputs {
     pub assigned: Vec<IpAddress>,
     /// Whoever holds an address that is not yet on its interface.
     pub holders: Vec<HeldAddress>,
+    /// The fully qualified host name each guest's agent reports, by guest index.
+    pub host_names: HashMap<usize, String>,
 }
 
 /// The guests whose addresses are known, with them.
@@ -229,15 +256,7 @@ pub fn plan_primary(
     if policy.rule(Field::Addresses) != Overwrite::Always {
         return plan;
     }
-    let mut primary: HashMap<usize, (Option<u64>, Option<u64>)> = HashMap::new();
-    for ((iface_index, address), id) in settled {
-        let entry = primary.entry(interfaces[*iface_index].guest).or_default();
-        match host(address) {
-            Some(IpAddr::V4(_)) if entry.0.is_none() => entry.0 = Some(*id),
-            Some(IpAddr::V6(_)) if entry.1.is_none() => entry.1 = Some(*id),
-            _ => {}
-        }
-    }
+    let primary = primaries(interfaces, settled);
     for guest_index in guests_known {
         let guest = &guests[*guest_index];
         let (want4, want6) = primary.get(guest_index).copied().unwrap_or_default();
@@ -254,6 +273,100 @@ pub fn plan_primary(
                 Label::new(guest.name.clone(), "primary_ip", "primary addresses of"),
                 guest.vm_id,
                 patch,
+            );
+        }
+    }
+    plan
+}
+
+/// A guest's primary IPv4 and IPv6 (NetBox ids).
+type Primaries = (Option<u64>, Option<u64>);
+
+/// Each guest's first reported IPv4 and IPv6, by guest index: its primaries.
+fn primaries(
+    interfaces: &[SyncedInterface],
+    settled: &[(Reported, u64)],
+) -> HashMap<usize, Primaries> {
+    let mut primary: HashMap<usize, Primaries> = HashMap::new();
+    for ((iface_index, address), id) in settled {
+        let entry = primary.entry(interfaces[*iface_index].guest).or_default();
+        match host(address) {
+            Some(IpAddr::V4(_)) if entry.0.is_none() => entry.0 = Some(*id),
+            Some(IpAddr::V6(_)) if entry.1.is_none() => entry.1 = Some(*id),
+            _ => {}
+        }
+    }
+    primary
+}
+
+/// A host name worth a DNS name: fully qualified (`web1.example.com`), not a machine's
+/// default (`localhost.localdomain`).
+pub fn fully_qualified(host_name: &str) -> Option<String> {
+    let name = host_name.trim().trim_end_matches('.').to_ascii_lowercase();
+    let labels: Vec<&str> = name.split('.').collect();
+    let valid = labels.len() >= 2
+        && labels.iter().all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+        && !matches!(labels[0], "localhost")
+        && !matches!(
+            *labels.last().unwrap_or(&""),
+            "localdomain" | "local" | "localhost"
+        );
+    (valid && name.len() <= 255).then_some(name)
+}
+
+/// The agent's fully qualified host name as the DNS name of each guest's primary addresses,
+/// where NetBox has another (the `dns_name` overwrite rule decides, as for any field).
+pub fn plan_dns_names(
+    interfaces: &[SyncedInterface],
+    settled: &[(Reported, u64)],
+    assigned: &[IpAddress],
+    host_names: &HashMap<usize, String>,
+    policy: &OverwritePolicy,
+) -> Plan<IpAddressWrite> {
+    let mut plan = Plan::new("DNS names");
+    let current: HashMap<u64, &str> = assigned
+        .iter()
+        .map(|a| (a.id, a.dns_name.as_str()))
+        .collect();
+    let fresh: HashMap<u64, &str> = settled
+        .iter()
+        .map(|((_, address), id)| (*id, address.as_str()))
+        .collect();
+    let mut by_guest: Vec<(usize, Primaries)> =
+        primaries(interfaces, settled).into_iter().collect();
+    by_guest.sort_unstable();
+    for (guest, (v4, v6)) in by_guest {
+        let Some(name) = host_names.get(&guest) else {
+            continue;
+        };
+        for id in [v4, v6].into_iter().flatten() {
+            let dns_name = match current.get(&id) {
+                Some(have) => policy.update(Field::DnsName, have, name.as_str()),
+                // Created this run: it gets its name whatever the rule (that is "on create").
+                None => Some(name.as_str()),
+            };
+            let Some(dns_name) = dns_name else {
+                continue;
+            };
+            plan.update(
+                (),
+                Label::new(
+                    fresh.get(&id).copied().unwrap_or_default(),
+                    "ip",
+                    "DNS name of",
+                ),
+                id,
+                IpAddressWrite {
+                    id: Some(id),
+                    dns_name: Some(dns_name.to_string()),
+                    ..Default::default()
+                },
             );
         }
     }
@@ -282,6 +395,14 @@ pub async fn run(
         &ctx.policy,
     );
     apply::apply::<VirtualMachine, _, _>(ctx, report, &plan).await?;
+    let plan = plan_dns_names(
+        &state.interfaces,
+        &settled,
+        &inputs.assigned,
+        &inputs.host_names,
+        &ctx.policy,
+    );
+    apply::apply::<IpAddress, _, _>(ctx, report, &plan).await?;
     report.substep("apply", StepStatus::Completed, "Addresses written");
     store_agent_addresses(ctx, report, state, &inputs.found).await
 }
@@ -357,8 +478,9 @@ pub async fn read(
     );
     // Proxmox's answers and NetBox's addresses do not depend on each other: ask both at once.
     let interface_ids = state.interface_ids();
-    let (agent, assigned) = tokio::join!(
+    let (agent, host_names, assigned) = tokio::join!(
         agent_addresses(ctx, state),
+        agent_host_names(ctx, state),
         ctx.read_in::<IpAddress>("vminterface_id", &interface_ids)
     );
     let found = found_addresses(&state.guests, &state.interfaces, agent);
@@ -413,6 +535,7 @@ pub async fn read(
         found,
         assigned,
         holders,
+        host_names,
     })
 }
 

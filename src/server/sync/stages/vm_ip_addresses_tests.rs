@@ -133,6 +133,7 @@ fn addresses_kept_corrected_taken_over_created_and_removed() {
             ip(4, "10.8.8.8/24", Some(2), managed()),
         ],
         holders: Vec::new(),
+        host_names: HashMap::new(),
     };
     let AddressPlan { plan, reported, .. } =
         plan_addresses(&guests, &interfaces, &inputs, &OverwritePolicy::default());
@@ -163,6 +164,7 @@ fn an_address_held_by_an_unmanaged_object_is_left_alone_with_a_warning() {
         found: known(&["10.0.0.7/24", "10.0.0.8/24"]),
         assigned: vec![ip(5, "10.9.9.9/24", Some(2), managed())],
         holders: vec![held(9, "10.0.0.7/24", json!([]))],
+        host_names: HashMap::new(),
     };
     let AddressPlan { plan, .. } =
         plan_addresses(&guests, &interfaces, &inputs, &OverwritePolicy::default());
@@ -234,4 +236,73 @@ fn a_new_address_is_created_and_becomes_the_primary_one() {
         &on_create
     )
     .writes_nothing());
+}
+
+#[test]
+fn only_fully_qualified_host_names_become_dns_names() {
+    // (what the agent says, the DNS name), by hand.
+    for (said, dns) in [
+        ("web1.example.com", Some("web1.example.com")),
+        ("Web1.Example.COM.", Some("web1.example.com")),
+        ("web1", None),
+        ("localhost.localdomain", None),
+        ("db.local", None),
+        ("bad_name.example.com", None),
+        ("-x.example.com", None),
+        ("", None),
+    ] {
+        assert_eq!(fully_qualified(said).as_deref(), dns, "{said:?}");
+    }
+}
+
+#[test]
+fn the_primary_addresses_carry_the_agents_host_name_as_their_dns_name() {
+    let interfaces = vec![interface(0, 500, "BC:24:11:00:00:07")];
+    // Address 41 was there with another name; 42 was created this run.
+    let assigned = vec![model::<IpAddress>(json!({
+        "id": 41, "address": "10.0.0.7/24", "status": {"value": "active"},
+        "assigned_object_type": VM_INTERFACE, "assigned_object_id": 500,
+        "dns_name": "old.example.com", "tags": managed()
+    }))];
+    let settled: Vec<(Reported, u64)> = vec![
+        ((0, "10.0.0.7/24".into()), 41),
+        ((0, "fd00::7/64".into()), 42),
+        ((0, "10.0.0.8/24".into()), 43),
+    ];
+    let names: HashMap<usize, String> = [(0, "vm7.example.com".to_string())].into();
+    let plan = plan_dns_names(
+        &interfaces,
+        &settled,
+        &assigned,
+        &names,
+        &OverwritePolicy::default(),
+    );
+    let written: Vec<(u64, Option<String>)> = plan
+        .updates
+        .iter()
+        .map(|w| (w.body.id.unwrap(), w.body.dns_name.clone()))
+        .collect();
+    assert_eq!(
+        written,
+        [
+            (41, Some("vm7.example.com".to_string())),
+            (42, Some("vm7.example.com".to_string()))
+        ],
+        "the primaries only"
+    );
+    // The operator's name stays under `dns_name=on_create`; a fresh address still gets one.
+    let keep = OverwritePolicy::parse("dns_name=on_create").unwrap();
+    let plan = plan_dns_names(&interfaces, &settled, &assigned, &names, &keep);
+    let ids: Vec<u64> = plan.updates.iter().map(|w| w.body.id.unwrap()).collect();
+    assert_eq!(ids, [42]);
+    // Without a host name, nothing.
+    assert!(plan_dns_names(
+        &interfaces,
+        &settled,
+        &assigned,
+        &HashMap::new(),
+        &OverwritePolicy::default()
+    )
+    .updates
+    .is_empty());
 }
