@@ -8,7 +8,7 @@ use std::future::Future;
 use proxbox_pve::{GuestKind, PveClient, PveError};
 
 use super::context::SyncContext;
-use super::state::RunState;
+use super::state::{RunState, SyncedGuest};
 
 /// A guest whose agent may be asked: its index in the stage's list and where it runs.
 pub struct AgentGuest<'a> {
@@ -19,6 +19,19 @@ pub struct AgentGuest<'a> {
     pub endpoint_id: i64,
     pub node: &'a str,
     pub vmid: u64,
+}
+
+/// The run's guests (after the virtual-machines stage), by their index in `RunState::guests`.
+pub fn synced(guests: &[SyncedGuest]) -> impl Iterator<Item = AgentGuest<'_>> {
+    guests.iter().enumerate().map(|(index, g)| AgentGuest {
+        index,
+        kind: g.kind,
+        agent: g.agent,
+        running: g.running,
+        endpoint_id: g.endpoint_id,
+        node: &g.node,
+        vmid: g.vmid,
+    })
 }
 
 /// Each askable guest's answer to `ask`, by index; guests that cannot answer are absent.

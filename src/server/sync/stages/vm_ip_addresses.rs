@@ -15,7 +15,7 @@ use crate::events::{Item, StepStatus};
 use crate::models::RecordKind;
 pub use crate::server::sync::addresses::settle;
 use crate::server::sync::addresses::{self, host, is_recordable, with_prefix, Reporting};
-use crate::server::sync::agents::{ask_agents, AgentGuest};
+use crate::server::sync::agents::{self, ask_agents};
 use crate::server::sync::apply;
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
@@ -38,44 +38,24 @@ async fn agent_addresses(
     ctx: &SyncContext<'_>,
     state: &RunState,
 ) -> HashMap<usize, Result<Vec<AgentInterface>, PveError>> {
-    let askable = state
-        .guests
-        .iter()
-        .enumerate()
-        .map(|(index, g)| AgentGuest {
-            index,
-            kind: g.kind,
-            agent: g.agent,
-            running: g.running,
-            endpoint_id: g.endpoint_id,
-            node: &g.node,
-            vmid: g.vmid,
-        });
-    ask_agents(ctx, state, askable, |pve, node, vmid| async move {
-        pve.agent_interfaces(&node, vmid).await.map(|p| p.value)
-    })
+    ask_agents(
+        ctx,
+        state,
+        agents::synced(&state.guests),
+        |pve, node, vmid| async move { pve.agent_interfaces(&node, vmid).await.map(|p| p.value) },
+    )
     .await
 }
 
 /// The fully qualified host name each asked agent reports, by guest index (an agent that
 /// does not say, or says a bare name, gives none).
 async fn agent_host_names(ctx: &SyncContext<'_>, state: &RunState) -> HashMap<usize, String> {
-    let askable = state
-        .guests
-        .iter()
-        .enumerate()
-        .map(|(index, g)| AgentGuest {
-            index,
-            kind: g.kind,
-            agent: g.agent,
-            running: g.running,
-            endpoint_id: g.endpoint_id,
-            node: &g.node,
-            vmid: g.vmid,
-        });
-    ask_agents(ctx, state, askable, |pve, node, vmid| async move {
-        pve.agent_host_name(&node, vmid).await
-    })
+    ask_agents(
+        ctx,
+        state,
+        agents::synced(&state.guests),
+        |pve, node, vmid| async move { pve.agent_host_name(&node, vmid).await },
+    )
     .await
     .into_iter()
     .filter_map(|(guest, answer)| Some((guest, fully_qualified(&answer.ok()??)?)))
