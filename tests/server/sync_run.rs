@@ -6,6 +6,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use proxbox::events::{ErrorCategory, ItemStatus, StepStatus, SyncEvent};
+use proxbox::models::RecordKind;
+use proxbox::server::infra::db::Db;
 use proxbox::server::sync::context::{RunOptions, StopSignal};
 use proxbox::server::sync::sink::EventSink;
 use proxbox::server::sync::stage::Stage;
@@ -586,6 +588,19 @@ async fn a_run_killed_half_way_converges_on_the_next_run_without_duplicates() {
 /// A guest list with VMIDs of a shape no Proxmox sends (the soak's cycle 53) lists none of
 /// the guests: with orphan deletion on and no grace, not one VM goes, and once Proxmox
 /// answers again every VM keeps its id.
+/// The keys of the snapshot records Proxbox keeps for an endpoint, sorted.
+async fn snapshot_keys(db: &Db, endpoint_id: i64) -> Vec<String> {
+    let mut keys: Vec<String> = db
+        .inventory(endpoint_id, RecordKind::Snapshot, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.key)
+        .collect();
+    keys.sort();
+    keys
+}
+
 #[tokio::test]
 async fn a_guest_list_of_unreadable_vmids_deletes_no_vm() {
     let (netbox, name, sim) = scenario("unlisted", 53, 2, 6).await;
@@ -609,6 +624,8 @@ async fn a_guest_list_of_unreadable_vmids_deletes_no_vm() {
     let by_cluster = [("cluster_id", cluster[0].id.to_string())];
     let before = vm_ids(netbox.list(&by_cluster).await.unwrap());
     assert_eq!(before.len(), sim.state.cluster.read().await.guests.len());
+    let snapshots_before = snapshot_keys(&db, endpoint_id).await;
+    assert!(!snapshots_before.is_empty(), "the guests have snapshots");
 
     sim.add_fault(pve_sim::Fault {
         path: "/cluster/resources".into(),
@@ -626,6 +643,8 @@ async fn a_guest_list_of_unreadable_vmids_deletes_no_vm() {
         .collect();
     assert!(deleted.is_empty(), "deleted while unlisted: {deleted:?}");
     assert_eq!(vm_ids(netbox.list(&by_cluster).await.unwrap()), before);
+    // Proxbox's own records of the guests it could not identify stay too.
+    assert_eq!(snapshot_keys(&db, endpoint_id).await, snapshots_before);
 
     sim.clear_faults().await;
     let healed = run_on(&db, &netbox, &sim, endpoint_id, &[], orphans_go).await;

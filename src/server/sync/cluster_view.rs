@@ -25,6 +25,9 @@ pub struct ClusterView {
     /// Node name and whether it is online.
     pub nodes: Vec<(String, bool)>,
     pub guests: Vec<ListedGuest>,
+    /// Proxmox listed entries that could not be identified (a VMID of a shape no Proxmox
+    /// sends): a guest missing from `guests` may still be there, so none is gone.
+    pub incomplete: bool,
 }
 
 impl ClusterView {
@@ -51,8 +54,11 @@ impl ClusterView {
         self
     }
 
-    fn of(resources: &[ClusterResource]) -> ClusterView {
-        let mut view = ClusterView::default();
+    fn of(resources: &[ClusterResource], incomplete: bool) -> ClusterView {
+        let mut view = ClusterView {
+            incomplete,
+            ..ClusterView::default()
+        };
         for r in resources {
             if r.kind == "node" {
                 if let Some(node) = &r.node {
@@ -92,12 +98,20 @@ pub async fn whole_cluster(
     state: &mut RunState,
     source: &ClusterSource,
 ) -> Result<ClusterView, StageError> {
-    if let Some(resources) = state.resources.get(&source.endpoint_id) {
-        return Ok(ClusterView::of(resources));
+    let endpoint = source.endpoint_id;
+    if let Some(resources) = state.resources.get(&endpoint) {
+        return Ok(ClusterView::of(
+            resources,
+            state.incomplete_lists.contains(&endpoint),
+        ));
     }
-    let resources = source.pve.cluster_resources().await?.value;
-    let view = ClusterView::of(&resources);
-    state.resources.insert(source.endpoint_id, resources);
+    let listed = source.pve.cluster_resources().await?;
+    let incomplete = listed.warnings.iter().any(|w| w.leaves_an_entry_out());
+    if incomplete {
+        state.incomplete_lists.insert(endpoint);
+    }
+    let view = ClusterView::of(&listed.value, incomplete);
+    state.resources.insert(endpoint, listed.value);
     Ok(view)
 }
 

@@ -19,6 +19,8 @@ pub struct RunState {
     pub interfaces: Vec<SyncedInterface>,
     /// `/cluster/resources` of each endpoint as discovery read it (nodes and guests).
     pub resources: BTreeMap<i64, Vec<ClusterResource>>,
+    /// Endpoints whose `/cluster/resources` had entries that could not be identified.
+    pub incomplete_lists: std::collections::HashSet<i64>,
     /// `/nodes/{node}/storage` of each (endpoint, node) read so far.
     pub node_storages: BTreeMap<(i64, String), Vec<NodeStorage>>,
     /// The mapping rules' NetBox objects, in rule order (looked up before any write).

@@ -449,6 +449,7 @@ mod tests {
     #[test]
     fn a_backup_is_named_after_its_guest_and_its_journal_entry_says_size_and_storage() {
         let view = ClusterView {
+            incomplete: false,
             nodes: vec![("pve1".into(), true)],
             guests: vec![ListedGuest {
                 kind: GuestKind::Lxc,

@@ -35,10 +35,17 @@ fn guest_key(guest: &ListedGuest) -> String {
 }
 
 /// Whether the stored snapshots of `guest` may be removed when Proxmox no longer lists
-/// them: when its snapshots were read now, or the guest is gone from the cluster. A guest
-/// still listed whose read gave no answer keeps them: a failed read removes nothing.
-fn snapshots_may_go(guest: &str, listed: &HashSet<String>, read: &HashSet<String>) -> bool {
-    read.contains(guest) || !listed.contains(guest)
+/// them: when its snapshots were read now, or the guest is gone from a cluster whose list
+/// was whole. A guest still listed whose read gave no answer keeps them, and so does one
+/// missing from a list with entries that could not be identified: a failed read removes
+/// nothing.
+fn snapshots_may_go(
+    guest: &str,
+    listed: &HashSet<String>,
+    whole_list: bool,
+    read: &HashSet<String>,
+) -> bool {
+    read.contains(guest) || (whole_list && !listed.contains(guest))
 }
 
 pub fn records(guest: &ListedGuest, snapshots: &[Snapshot]) -> Vec<Record> {
@@ -141,7 +148,7 @@ pub async fn run(
                 state
                     .scope
                     .covers(r.node.as_deref(), r.vmid.map(|v| v as u64))
-                    && snapshots_may_go(guest_of(&r.key), &listed, &read)
+                    && snapshots_may_go(guest_of(&r.key), &listed, !view.incomplete, &read)
             },
         ));
     }
@@ -170,8 +177,16 @@ mod tests {
             ("qemu/999", true), // gone from the cluster
         ];
         for (guest, expected) in table {
-            assert_eq!(snapshots_may_go(guest, &listed, &read), expected, "{guest}");
+            assert_eq!(
+                snapshots_may_go(guest, &listed, true, &read),
+                expected,
+                "{guest}"
+            );
         }
+        // A list with entries that could not be identified: a guest missing from it may
+        // be one of them, and keeps its snapshots; one read now still follows Proxmox.
+        assert!(!snapshots_may_go("qemu/999", &listed, false, &read));
+        assert!(snapshots_may_go("qemu/100", &listed, false, &read));
     }
 
     #[test]
