@@ -156,30 +156,19 @@ async fn netbox_checks(netbox: &NetboxClient) -> Result<NetboxFindings, proxbox_
             },
         });
     }
-    let vm_types = found[0].available;
     let mut models = Vec::new();
     for (path, stages) in privileges::netbox_writes() {
         let rights = netbox.write_rights(path).await;
         let rights = match rights {
             Ok(rights) => rights,
-            // A NetBox before 4.2 has no MAC address objects to write.
+            // A model this NetBox does not have yet (MAC address objects before 4.2, VM types
+            // before 4.7): a sync does not write it there.
             Err(e) if e.kind == proxbox_netbox::ErrorKind::NotFound => continue,
             Err(e) => return Err(e),
         };
         models.push(ModelRights {
             model: path.to_string(),
             stages: stages.iter().map(|s| s.name().to_string()).collect(),
-            add: rights.add,
-            change: rights.change,
-        });
-    }
-    if vm_types {
-        let rights = netbox
-            .write_rights("virtualization/virtual-machine-types")
-            .await?;
-        models.push(ModelRights {
-            model: "virtualization/virtual-machine-types".into(),
-            stages: vec![Stage::VirtualMachines.name().to_string()],
             add: rights.add,
             change: rights.change,
         });

@@ -136,6 +136,10 @@ pub fn netbox_writes() -> Vec<(&'static str, Vec<Stage>)> {
         ("virtualization/cluster-types", vec![Devices]),
         ("virtualization/clusters", vec![Devices]),
         ("virtualization/virtual-machines", vec![VirtualMachines]),
+        (
+            "virtualization/virtual-machine-types",
+            vec![VirtualMachines],
+        ),
         ("dcim/platforms", vec![VirtualMachines]),
         ("virtualization/virtual-disks", vec![VirtualDisks]),
         ("dcim/interfaces", vec![NodeInterfaces]),
