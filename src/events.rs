@@ -286,6 +286,20 @@ pub struct ItemProgress {
     pub warning: Option<String>,
     #[serde(default)]
     pub timing: Option<Timing>,
+    /// How the sync came to an object it did not make: the rule that adopted it, or the
+    /// conflict that kept it from taking one. Absent for Proxbox's own objects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub takeover: Option<Takeover>,
+}
+
+/// Taking over what another tool or an operator put in NetBox.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Takeover {
+    /// Taken over, by the rule in words (`by name in its cluster`).
+    Adopted(String),
+    /// Nothing taken, and why (`two VMs named web in cluster lab: 12, 14`).
+    Conflict(String),
 }
 
 /// Counts of one stage.
@@ -515,6 +529,7 @@ mod tests {
             error: None,
             warning: None,
             timing: None,
+            takeover: None,
         });
         assert_eq!(
             round_trip(event),
@@ -629,6 +644,7 @@ mod tests {
                 error: None,
                 warning: None,
                 timing: None,
+                takeover: None,
             }),
             SyncEvent::PhaseSummary(PhaseSummary::new(
                 "p",

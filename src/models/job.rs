@@ -129,6 +129,9 @@ pub struct JobSummary {
     pub schedule_id: Option<i64>,
 }
 
+/// Adoptions a job page lists (its counts cover them all).
+pub const TAKEOVER_LISTED: usize = 500;
+
 /// A job with where it stands and one page of its event log, for the job page.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobDetail {
@@ -142,6 +145,9 @@ pub struct JobDetail {
     pub endpoint_names: Vec<String>,
     /// A pending job: why it has not started, and what to do about it.
     pub waiting: Option<String>,
+    /// What it took over from another tool (a dry run: would), the adoptions listed up to
+    /// [`TAKEOVER_LISTED`].
+    pub takeover: crate::models::TakeoverReport,
     /// The server's clock when this was read (milliseconds since the Unix epoch).
     pub as_of: i64,
 }

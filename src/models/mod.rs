@@ -15,6 +15,7 @@ pub mod logs;
 pub mod progress;
 pub mod session;
 pub mod settings;
+pub mod takeover;
 
 pub use access::*;
 pub use cluster::*;
@@ -30,3 +31,4 @@ pub use logs::*;
 pub use progress::*;
 pub use session::*;
 pub use settings::*;
+pub use takeover::*;

@@ -200,6 +200,7 @@ mod tests {
             error: None,
             warning: None,
             timing: None,
+            takeover: None,
         })
     }
 

@@ -14,7 +14,9 @@ use crate::components::job_live::JobLive;
 use crate::components::layout::PageErrors;
 use crate::components::session::{page_allows, CsrfField};
 use crate::error::AppError;
-use crate::models::{describe, format_utc, JobDetail, JobSnapshot, LogFilter, LogPage, Permission};
+use crate::models::{
+    describe, format_utc, JobDetail, JobSnapshot, LogFilter, LogPage, Permission, TakeoverReport,
+};
 use crate::wire::JsonText;
 
 #[server(endpoint = "job", input = GetUrl, output = JsonText)]
@@ -66,8 +68,10 @@ fn JobView(detail: JobDetail) -> impl IntoView {
         log,
         endpoint_names,
         waiting,
+        takeover,
         ..
     } = detail;
+    let dry_run = job.scope.dry_run;
     let active = job.status.is_active();
     let may_run = page_allows(Permission::RunSyncs);
     let id = job.id;
@@ -102,7 +106,68 @@ fn JobView(detail: JobDetail) -> impl IntoView {
             })}
         </div>
         <LiveJob start/>
+        {takeover.took_over_anything().then(|| view! { <TakeoverSection report=takeover dry_run/> })}
         <EventLog log/>
+    }
+}
+
+/// What the job took over from another tool or an operator; for a dry run, the preview of
+/// what the real run does.
+#[component]
+fn TakeoverSection(report: TakeoverReport, dry_run: bool) -> impl IntoView {
+    let would = if dry_run { "would be " } else { "" };
+    let adopted: u64 = report.kinds.values().map(|c| c.adopted).sum();
+    let listed = report.adoptions.len() as u64;
+    view! {
+        <section class="takeover" data-testid="takeover">
+            <h2>{if dry_run { "Takeover preview" } else { "Takeover" }}</h2>
+            <p class="muted">{if dry_run {
+                "A dry run: nothing was written. The real run adopts, creates and updates exactly this."
+            } else {
+                "Objects another tool or an operator made, now Proxbox's: tagged proxbox, their own tags and custom fields kept."
+            }}</p>
+            <div class="table-wrap">
+                <table class="table" data-testid="takeover-kinds">
+                    <thead><tr>
+                        <th>"Kind"</th><th>{format!("{would}adopted")}</th><th>{format!("{would}created")}</th>
+                        <th>{format!("{would}updated")}</th><th>{format!("{would}deleted")}</th><th>"conflicts"</th>
+                    </tr></thead>
+                    <tbody>
+                        {report.kinds.iter().map(|(kind, c)| view! {
+                            <tr data-kind=kind.clone()>
+                                <td>{kind.clone()}</td><td>{c.adopted}</td><td>{c.created}</td>
+                                <td>{c.updated}</td><td>{c.deleted}</td><td>{c.conflicts}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+            {(!report.conflicts.is_empty()).then(|| view! {
+                <h3>"Conflicts: nothing taken"</h3>
+                <ul class="conflicts" data-testid="takeover-conflicts">
+                    {report.conflicts.iter().map(|c| view! {
+                        <li><span class="mono">{format!("{} {}", c.kind, c.name)}</span>" — "{c.why.clone()}</li>
+                    }).collect_view()}
+                </ul>
+            })}
+            {(listed > 0).then(|| view! {
+                <h3>{format!("Adopted ({adopted})")}</h3>
+                <div class="table-wrap">
+                    <table class="table" data-testid="takeover-adoptions">
+                        <thead><tr><th>"Kind"</th><th>"Name"</th><th>"NetBox id"</th><th>"Rule"</th></tr></thead>
+                        <tbody>
+                            {report.adoptions.iter().map(|a| view! {
+                                <tr><td>{a.kind.clone()}</td><td>{a.name.clone()}</td>
+                                <td>{a.netbox_id.map(|id| id.to_string()).unwrap_or_default()}</td><td>{a.rule.clone()}</td></tr>
+                            }).collect_view()}
+                        </tbody>
+                    </table>
+                </div>
+                {(adopted > listed).then(|| view! {
+                    <p class="muted">{format!("The first {listed} are listed; `proxbox sync --dry-run --verbose` lists them all.")}</p>
+                })}
+            })}
+        </section>
     }
 }
 

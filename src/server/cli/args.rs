@@ -179,6 +179,10 @@ pub enum Command {
     /// path it lacks) and what the NetBox token may write. Exit code: 0 every stage of a
     /// full update can run, 1 some cannot.
     Doctor(DoctorOptions),
+    /// Take over what another tool set up: `netbox-proxbox` imports the Proxmox endpoints of
+    /// the NetBox plugin Proxbox replaces.
+    #[command(subcommand)]
+    Import(crate::server::cli::import::ImportCommand),
 }
 
 #[derive(Debug, Clone, Args)]

@@ -2,6 +2,7 @@
 
 pub mod args;
 pub mod endpoints;
+pub mod import;
 pub mod sync;
 
 use std::process::ExitCode;
@@ -103,6 +104,10 @@ async fn run(cli: Cli, fixed: Fixed) -> Result<ExitCode, String> {
             done(crate::server::cli::endpoints::run(&db, &secrets, command).await)
         }
         Command::Doctor(options) => doctor(&db, &global.secrets()?, options).await,
+        Command::Import(command) => {
+            let secrets = global.secrets()?;
+            done(crate::server::cli::import::run(&db, &secrets, command).await)
+        }
     }
 }
 

@@ -12,9 +12,10 @@ use crate::server::services::settings::{effective, Fixed};
 use crate::server::sync::context::{StopSignal, SyncContext};
 use crate::server::sync::peers::sync_peers;
 use crate::server::sync::run::{run_sync, RunOutcome};
-use crate::server::sync::sink::{EventSink, JsonLines};
+use crate::models::TakeoverReport;
+use crate::server::sync::sink::{EventSink, JsonLines, Tallying};
 use crate::server::sync::stage::parse_stages;
-use crate::server::sync::terminal::ProgressBar;
+use crate::server::sync::terminal::{takeover_summary, ProgressBar};
 
 pub async fn sync(
     global: &GlobalOptions,
@@ -63,7 +64,8 @@ pub async fn sync(
     };
     let stored = db.stored_settings().await.map_err(|e| e.to_string())?;
     let rules = effective(&base, &stored).rules;
-    let mut ctx = SyncContext::new(db, &netbox, sources, sink.as_ref());
+    let tallying = Tallying::new(sink.as_ref());
+    let mut ctx = SyncContext::new(db, &netbox, sources, &tallying);
     ctx.options = rules.run_options(options.dry_run);
     ctx.options.target = target.map(|(_, target)| target);
     ctx.policy = rules.overwrite.clone();
@@ -87,14 +89,27 @@ pub async fn sync(
         (None, 0) => 0,
         (None, _) => 2,
     };
-    if options.output == SyncOutput::Json {
-        println!("{}", result_line(&outcome, code));
+    drop(ctx);
+    let takeover = tallying.report();
+    match options.output {
+        SyncOutput::Json => println!("{}", result_line(&outcome, code, &takeover)),
+        SyncOutput::Text if takeover.took_over_anything() || options.dry_run => {
+            eprint!(
+                "{}",
+                takeover_summary(&takeover, options.dry_run, options.verbose)
+            )
+        }
+        SyncOutput::Text => {}
     }
     Ok(ExitCode::from(code))
 }
 
 /// The last line of `--output json`: how the run ended and the exit code it ends with.
-fn result_line(outcome: &RunOutcome, exit_code: u8) -> serde_json::Value {
+fn result_line(
+    outcome: &RunOutcome,
+    exit_code: u8,
+    takeover: &TakeoverReport,
+) -> serde_json::Value {
     let stages: serde_json::Map<String, serde_json::Value> = outcome
         .stages
         .iter()
@@ -120,6 +135,7 @@ fn result_line(outcome: &RunOutcome, exit_code: u8) -> serde_json::Value {
             "failed_items": outcome.failed_items(),
             "stages": stages,
             "error": error,
+            "takeover": takeover,
         }
     })
 }

@@ -8,7 +8,7 @@ use std::sync::Mutex;
 
 use super::lock;
 use crate::events::SyncEvent;
-use crate::models::{JobProgress, LogFilter, LogPage, LOG_PAGE_SIZE};
+use crate::models::{JobProgress, LogFilter, LogPage, TakeoverReport, LOG_PAGE_SIZE};
 use crate::server::infra::db::jobs::StoredEvent;
 use crate::server::infra::db::{Db, DbError};
 
@@ -29,6 +29,8 @@ pub struct LogDigest {
     /// The seqs of its failures, so that the log filtered to failures (what an operator
     /// looks at first) is read without a pass over the whole log.
     pub failures: Vec<i64>,
+    /// What the job took over from another tool, or would in a dry run (the preview).
+    pub takeover: TakeoverReport,
 }
 
 impl LogDigest {
@@ -41,6 +43,9 @@ impl LogDigest {
         }
         if crate::models::is_failure(event) {
             self.failures.push(seq);
+        }
+        if let SyncEvent::ItemProgress(item) = event {
+            self.takeover.tally(item);
         }
         self.last_seq = seq;
         self.total += 1;

@@ -9,6 +9,7 @@ pub mod declared;
 pub mod doctor;
 pub mod endpoints;
 pub mod housekeeping;
+pub mod import_plugin;
 pub mod peer_views;
 pub mod peers;
 pub mod schedules;

@@ -6,11 +6,12 @@
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use proxbox_netbox::models::{HeldAddress, IpAddress, IpAddressWrite};
+use proxbox_netbox::models::{HeldAddress, IpAddress, IpAddressWrite, DCIM_INTERFACE};
 
 use super::apply::Applied;
 use super::failure::StageError;
-use super::managed::{is_managed, tags};
+use super::adopt::AdoptedBy;
+use super::managed::{adoption_tags, is_managed, tags};
 use super::overwrite::{Field, Overwrite, OverwritePolicy};
 use super::plan::{Label, Plan};
 use crate::events::ErrorCategory;
@@ -52,6 +53,9 @@ pub struct Reporting {
     pub addresses: Vec<String>,
     /// The VRF its addresses are in (a mapping rule's); `None`: the global table.
     pub vrf: Option<u64>,
+    /// The NetBox id of its VM or device: an address on another of its interfaces is
+    /// taken over from there.
+    pub owner: u64,
 }
 
 /// Where an address is: its host and VRF (`None`: the global table).
@@ -226,22 +230,41 @@ pub fn plan_addresses(
                 reported.push((index, address.clone()));
                 let correct = owns && is_managed(&ip.tags);
                 let vrf = ip.vrf.as_ref().map(|v| v.id);
+                let tags = adoption_tags(&ip.tags);
+                let label = match tags {
+                    Some(_) => label(address).adopted(AdoptedBy::AddressOnInterface.words()),
+                    None => label(address),
+                };
                 let patch = IpAddressWrite {
                     id: Some(ip.id),
                     address: (correct && ip.address != *address).then(|| address.clone()),
                     vrf: (correct && vrf != reporting.vrf).then_some(reporting.vrf),
+                    tags,
                     ..Default::default()
                 };
-                plan.update(reported.len() - 1, label(address), ip.id, patch);
+                plan.update(reported.len() - 1, label, ip.id, patch);
             } else if let Some(holder) = held
                 .get(&(h, reporting.vrf))
                 .filter(|holder| !is_managed(&holder.tags))
             {
-                let label = label(address).warned(Some(format!(
-                    "{address} is held by {}; left alone",
-                    holder_words(holder)
-                )));
-                plan.leave(label, Some(holder.id));
+                if held_by_owner(holder, reporting) {
+                    // On another interface of the same VM or device: the guest's address,
+                    // entered where its NIC was not (or by another tool): moved over.
+                    reported.push((index, address.clone()));
+                    let patch = IpAddressWrite {
+                        id: Some(holder.id),
+                        address: (holder.address != *address).then(|| address.clone()),
+                        assigned_object_type: Some(reporting.assigned_type.into()),
+                        assigned_object_id: Some(reporting.interface_id),
+                        tags: adoption_tags(&holder.tags),
+                        ..Default::default()
+                    };
+                    let label = label(address).adopted(AdoptedBy::AddressOnParent.words());
+                    plan.update(reported.len() - 1, label, holder.id, patch);
+                } else {
+                    let why = format!("{address} is held by {}", holder_words(holder));
+                    plan.leave(label(address).conflict(why), Some(holder.id));
+                }
             } else {
                 pending.push(address);
             }
@@ -294,6 +317,20 @@ pub fn plan_addresses(
     (plan, reported)
 }
 
+/// Whether an address is on another interface of the reporting interface's VM or device.
+fn held_by_owner(holder: &HeldAddress, reporting: &Reporting) -> bool {
+    let Some(on) = &holder.assigned_object else {
+        return false;
+    };
+    let owner = if reporting.assigned_type == DCIM_INTERFACE {
+        on.device.as_ref()
+    } else {
+        on.virtual_machine.as_ref()
+    };
+    holder.assigned_object_type.as_deref() == Some(reporting.assigned_type)
+        && owner.is_some_and(|o| o.id == reporting.owner)
+}
+
 /// An address another object of Proxbox's holds in the same VRF: NetBox would refuse it
 /// as a duplicate; say whose it is and how two address plans live side by side.
 fn duplicate(address: &str, holder: &HeldAddress, reporting: &Reporting) -> StageError {
@@ -343,6 +380,7 @@ mod tests {
             label: "web/net0".into(),
             addresses: vec!["10.0.0.7/24".into()],
             vrf,
+            owner: 1,
         }
     }
 

@@ -12,7 +12,7 @@ use serde::Serialize;
 use super::context::SyncContext;
 use super::failure::StageError;
 use super::plan::{Label, Plan, Write};
-use super::report::StageReport;
+use super::report::{Remarks, StageReport};
 pub use super::target::{Target, Writer};
 use crate::events::{ItemStatus, StepStatus, Timing};
 
@@ -61,14 +61,17 @@ impl StageReport<'_> {
         id: Option<u64>,
         error: Option<StageError>,
     ) {
-        self.item_warned(
+        self.item_noted(
             &label.name,
             &label.kind,
             label.what,
             status,
             id,
             error,
-            label.warning.clone(),
+            Remarks {
+                warning: label.warning.clone(),
+                takeover: label.takeover.clone(),
+            },
         );
     }
 }

@@ -27,6 +27,21 @@ pub fn is_managed(tags: &[Ref]) -> bool {
     tags.iter().any(|t| t.slug.as_deref() == Some(PROXBOX_TAG))
 }
 
+/// The tags of an object Proxbox takes over: its own, and `proxbox`; `None` when it is
+/// Proxbox's already.
+pub fn adoption_tags(current: &[Ref]) -> Option<Vec<TagRef>> {
+    if is_managed(current) {
+        return None;
+    }
+    let theirs = current.iter().filter_map(|t| t.slug.clone());
+    Some(
+        theirs
+            .map(|slug| TagRef { slug })
+            .chain([proxbox_tag()])
+            .collect(),
+    )
+}
+
 /// The identity of a node: `(cluster, node name)` within an endpoint.
 pub fn node_identity(cluster: &str, node: &str) -> String {
     format!("{cluster}/node/{node}")

@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::failure::StageError;
-use crate::events::ErrorCategory;
+use crate::events::{ErrorCategory, Takeover};
 
 /// How an object appears in its `item_progress` event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,6 +21,9 @@ pub struct Label {
     /// What the plan knows of why NetBox could refuse this write (an address another
     /// object holds): reported instead of NetBox's bare validation error if it does.
     pub if_refused: Option<StageError>,
+    /// Set when the object is another tool's or an operator's: taken over by a rule, or
+    /// left alone over a conflict.
+    pub takeover: Option<Takeover>,
 }
 
 impl Label {
@@ -31,6 +34,7 @@ impl Label {
             what,
             warning: None,
             if_refused: None,
+            takeover: None,
         }
     }
 
@@ -48,6 +52,20 @@ impl Label {
 
     pub fn warned(mut self, warning: Option<String>) -> Label {
         self.warning = warning;
+        self
+    }
+
+    /// Marks an object found by `rule` (words: `by MAC address`) that Proxbox did not make.
+    pub fn adopted(mut self, rule: impl Into<String>) -> Label {
+        self.takeover = Some(Takeover::Adopted(rule.into()));
+        self
+    }
+
+    /// Marks an object left alone because `why` (words naming the candidates).
+    pub fn conflict(mut self, why: impl Into<String>) -> Label {
+        let why = why.into();
+        self.warning = Some(format!("conflict: {why}; nothing taken"));
+        self.takeover = Some(Takeover::Conflict(why));
         self
     }
 }

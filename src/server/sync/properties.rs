@@ -22,7 +22,7 @@ use super::report::StageReport;
 use super::sink::CollectSink;
 use super::stages::vm_ip_addresses::Found;
 use super::stages::{devices, virtual_disks, virtual_machines, vm_interfaces, vm_ip_addresses};
-use super::state::{SyncedCluster, SyncedGuest};
+use super::state::{GuestDisk, SyncedCluster, SyncedGuest};
 use crate::events::{ItemStatus, SyncEvent};
 use crate::server::infra::db::sync_objects::Mapped;
 use crate::server::sync::managed::{guest_identity, node_identity, recorded_identity};
@@ -305,7 +305,9 @@ async fn pass(
                     .disks
                     .iter()
                     .enumerate()
-                    .map(|(i, size)| (format!("scsi{i}"), *size))
+                    .map(|(i, size)| {
+                        GuestDisk::new(format!("scsi{i}"), format!("local:vm-{i}"), *size)
+                    })
                     .collect(),
                 nets: g
                     .nets

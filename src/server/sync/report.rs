@@ -8,6 +8,14 @@ use crate::events::*;
 use super::failure::{StageError, RUN_PHASE};
 use super::sink::EventSink;
 
+/// What a plan remarks on an item besides its outcome.
+#[derive(Debug, Clone, Default)]
+pub struct Remarks {
+    /// Fields that could not be read, or why an object was left alone.
+    pub warning: Option<String>,
+    pub takeover: Option<Takeover>,
+}
+
 pub struct StageReport<'a> {
     sink: &'a dyn EventSink,
     phase: &'static str,
@@ -88,12 +96,13 @@ impl<'a> StageReport<'a> {
         netbox_id: Option<u64>,
         error: Option<StageError>,
     ) {
-        self.item_warned(name, kind, what, status, netbox_id, error, None);
+        self.item_noted(name, kind, what, status, netbox_id, error, Remarks::default());
     }
 
-    /// [`item`](Self::item) with the fields that could not be read (skipped, not fatal).
+    /// [`item`](Self::item) with what the plan remarked: fields that could not be read
+    /// (skipped, not fatal), and how another tool's object was taken over.
     #[allow(clippy::too_many_arguments)]
-    pub fn item_warned(
+    pub fn item_noted(
         &mut self,
         name: &str,
         kind: &str,
@@ -101,16 +110,26 @@ impl<'a> StageReport<'a> {
         status: ItemStatus,
         netbox_id: Option<u64>,
         error: Option<StageError>,
-        warning: Option<String>,
+        remarks: Remarks,
     ) {
         self.counts.add(status);
-        let verb = match status {
-            ItemStatus::Failed => "Failed",
-            ItemStatus::Skipped => "Unchanged",
-            ItemStatus::WouldCreate | ItemStatus::WouldUpdate | ItemStatus::WouldDelete => {
-                "Planned"
-            }
-            _ => "Synced",
+        let planned = matches!(
+            status,
+            ItemStatus::WouldCreate | ItemStatus::WouldUpdate | ItemStatus::WouldDelete
+        );
+        let verb = match (&remarks.takeover, status) {
+            (Some(Takeover::Conflict(_)), _) => "Conflict over",
+            (Some(Takeover::Adopted(_)), _) if planned => "Would adopt",
+            (Some(Takeover::Adopted(_)), ItemStatus::Failed) => "Failed to adopt",
+            (Some(Takeover::Adopted(_)), _) => "Adopted",
+            (None, ItemStatus::Failed) => "Failed",
+            (None, ItemStatus::Skipped) => "Unchanged",
+            (None, _) if planned => "Planned",
+            (None, _) => "Synced",
+        };
+        let rule = match &remarks.takeover {
+            Some(Takeover::Adopted(rule)) => format!(" ({rule})"),
+            _ => String::new(),
         };
         let mut item = Item::new(name, kind);
         item.netbox_id = netbox_id;
@@ -124,13 +143,14 @@ impl<'a> StageReport<'a> {
             kind: kind.into(),
             status,
             operation: status,
-            message: format!("{RUN_PHASE}: {verb} {what} {name}"),
+            message: format!("{RUN_PHASE}: {verb} {what} {name}{rule}"),
             item,
             progress: Progress::new(self.counts.total, self.total.max(self.counts.total)),
             id: netbox_id,
             error: error.map(|e| e.message),
-            warning,
+            warning: remarks.warning,
             timing: None,
+            takeover: remarks.takeover,
         }));
     }
 

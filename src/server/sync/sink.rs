@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use tokio::sync::mpsc;
 
 use crate::events::SyncEvent;
+use crate::models::TakeoverReport;
 
 pub trait EventSink: Send + Sync {
     /// Takes one event. Must not block: a slow consumer must never slow the sync.
@@ -41,6 +42,38 @@ impl EventSink for CollectSink {
             .lock()
             .expect("no panics while holding the lock")
             .push(event);
+    }
+}
+
+/// Passes every event on, and tallies what the run took over from another tool (the
+/// takeover report `proxbox sync` ends with).
+pub struct Tallying<'a> {
+    inner: &'a dyn EventSink,
+    report: Mutex<TakeoverReport>,
+}
+
+impl<'a> Tallying<'a> {
+    pub fn new(inner: &'a dyn EventSink) -> Tallying<'a> {
+        Tallying {
+            inner,
+            report: Mutex::default(),
+        }
+    }
+
+    pub fn report(self) -> TakeoverReport {
+        self.report
+            .into_inner()
+            .unwrap_or_else(|e| e.into_inner())
+            .finished()
+    }
+}
+
+impl EventSink for Tallying<'_> {
+    fn emit(&self, event: SyncEvent) {
+        if let (SyncEvent::ItemProgress(item), Ok(mut report)) = (&event, self.report.lock()) {
+            report.tally(item);
+        }
+        self.inner.emit(event);
     }
 }
 

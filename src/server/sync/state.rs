@@ -101,8 +101,7 @@ pub struct SyncedGuest {
     pub name: String,
     pub kind: GuestKind,
     pub vm_id: u64,
-    /// Disk key and size in MB, as the guest config has them.
-    pub disks: Vec<(String, u64)>,
+    pub disks: Vec<GuestDisk>,
     /// The `netN` devices of the config, for the vm-interfaces stage.
     pub nets: Vec<NetDevice>,
     /// Where to ask the guest agent (vm-ip-addresses stage).
@@ -117,6 +116,26 @@ pub struct SyncedGuest {
     pub primary_ips: (Option<u64>, Option<u64>),
     /// The VRF of its addresses (a mapping rule's); `None`: the global table.
     pub vrf: Option<u64>,
+}
+
+/// A disk of a guest, as its config has it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuestDisk {
+    /// `scsi0`, `rootfs`…: the virtual disk's name.
+    pub key: String,
+    /// `local-lvm:vm-100-disk-0`: how netbox-ssot names the disk.
+    pub volume: String,
+    pub size_mb: u64,
+}
+
+impl GuestDisk {
+    pub fn new(key: impl Into<String>, volume: impl Into<String>, size_mb: u64) -> GuestDisk {
+        GuestDisk {
+            key: key.into(),
+            volume: volume.into(),
+            size_mb,
+        }
+    }
 }
 
 /// A guest interface as NetBox has it after the vm-interfaces stage.

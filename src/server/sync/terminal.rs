@@ -7,6 +7,7 @@ use std::sync::Mutex;
 
 use super::sink::EventSink;
 use crate::events::*;
+use crate::models::TakeoverReport;
 
 pub struct ProgressBar<W: Write + Send> {
     out: Mutex<W>,
@@ -53,7 +54,8 @@ impl<W: Write + Send> EventSink for ProgressBar<W> {
                 writeln!(out, "{:<18} started", s.step)
             }
             SyncEvent::ItemProgress(p) => {
-                if self.verbose || p.status == ItemStatus::Failed {
+                let conflict = matches!(p.takeover, Some(Takeover::Conflict(_)));
+                if self.verbose || p.status == ItemStatus::Failed || conflict {
                     let _ = write!(out, "{clear}");
                     let _ = writeln!(
                         out,
@@ -112,6 +114,44 @@ impl<W: Write + Send> EventSink for ProgressBar<W> {
             _ => Ok(()),
         };
     }
+}
+
+/// What a run took over from another tool or an operator, for the end of `proxbox sync`:
+/// per kind, then the rules, then every conflict (and every adoption with `verbose`).
+pub fn takeover_summary(report: &TakeoverReport, dry_run: bool, verbose: bool) -> String {
+    let mut text = String::new();
+    let heading = if dry_run {
+        "Takeover preview (a dry run: nothing was written; the real run does this):"
+    } else {
+        "Takeover:"
+    };
+    text.push_str(heading);
+    text.push('\n');
+    for (kind, c) in &report.kinds {
+        let verb = |n: u64, word: &str| if dry_run { format!("{n} would be {word}") } else { format!("{n} {word}") };
+        text.push_str(&format!(
+            "  {kind:<12} {}, {}, {}, {}, {} in conflict{}\n",
+            verb(c.adopted, "adopted"),
+            verb(c.created, "created"),
+            verb(c.updated, "updated"),
+            verb(c.deleted, "deleted"),
+            c.conflicts,
+            if c.failed > 0 { format!(", {} failed", c.failed) } else { String::new() }
+        ));
+    }
+    for (rule, count) in report.by_rule() {
+        text.push_str(&format!("  adopted {rule}: {count}\n"));
+    }
+    if verbose {
+        for a in &report.adoptions {
+            let id = a.netbox_id.map(|id| format!(" (NetBox id {id})")).unwrap_or_default();
+            text.push_str(&format!("  adopt    {} {}{id} — {}\n", a.kind, a.name, a.rule));
+        }
+    }
+    for c in &report.conflicts {
+        text.push_str(&format!("  conflict {} {} — {}\n", c.kind, c.name, c.why));
+    }
+    text
 }
 
 #[cfg(test)]

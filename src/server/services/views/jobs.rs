@@ -33,8 +33,11 @@ pub async fn load_job(
         .filter(|e| job.scope.endpoint_ids.contains(&e.id))
         .map(|e| e.name)
         .collect();
+    let mut takeover = digest.takeover.finished();
+    takeover.adoptions.truncate(crate::models::TAKEOVER_LISTED);
     Ok(JobDetail {
         job,
+        takeover,
         progress: digest.progress,
         last_seq: digest.last_seq,
         log,

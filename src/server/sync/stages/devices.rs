@@ -9,10 +9,11 @@ use proxbox_netbox::ErrorKind;
 
 use crate::events::{ErrorCategory, Item, StepStatus};
 use crate::server::infra::db::sync_objects::Mapped;
-use crate::server::sync::adopt::{mapped_ids, Adopter, Claim};
+use crate::server::sync::adopt::{conflict_words, mapped_ids, Adopter, Claim, Found};
 use crate::server::sync::apply::{self, Target, Writer};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
+use crate::server::sync::adopt::AdoptedBy;
 use crate::server::sync::managed::*;
 use crate::server::sync::overwrite::{Field, OverwritePolicy};
 use crate::server::sync::plan::{Label, Plan};
@@ -52,6 +53,9 @@ pub struct Inputs {
     pub sites: HashMap<String, u64>,
     /// Cluster name → id.
     pub netbox_clusters: HashMap<String, u64>,
+    /// Cluster name → the tags an existing cluster carries: one without `proxbox` is
+    /// taken over.
+    pub cluster_tags: HashMap<String, Vec<Ref>>,
     /// Cluster name → the site an existing cluster is scoped to: its devices and VMs must
     /// be in it, whatever a rule names now.
     pub cluster_sites: HashMap<String, u64>,
@@ -105,13 +109,29 @@ fn site_of(inputs: &Inputs, sites: &HashMap<String, u64>, cluster: &ProxmoxClust
         .copied()
 }
 
-/// Clusters NetBox lacks, by name, each scoped to its site.
+/// Clusters NetBox lacks, by name, each scoped to its site; one of the name that another
+/// tool or an operator made is taken over as it is (type and site), tagged.
 pub fn plan_clusters(inputs: &Inputs, sites: &HashMap<String, u64>) -> Plan<ClusterWrite, String> {
     let mut plan = Plan::new("clusters");
     for cluster in &inputs.clusters {
-        if inputs.netbox_clusters.contains_key(&cluster.name)
-            || plan.creates.iter().any(|w| w.key == cluster.name)
-        {
+        if plan.creates.iter().chain(&plan.updates).any(|w| w.key == cluster.name) {
+            continue;
+        }
+        if let Some(&id) = inputs.netbox_clusters.get(&cluster.name) {
+            let current = inputs.cluster_tags.get(&cluster.name);
+            if let Some(tags) = adoption_tags(current.map(Vec::as_slice).unwrap_or_default()) {
+                plan.update(
+                    cluster.name.clone(),
+                    Label::new(cluster.name.clone(), "cluster", "cluster")
+                        .adopted(AdoptedBy::Name.words()),
+                    id,
+                    ClusterWrite {
+                        id: Some(id),
+                        tags: Some(tags),
+                        ..Default::default()
+                    },
+                );
+            }
             continue;
         }
         plan.create(
@@ -183,14 +203,24 @@ pub fn plan_devices(
             identity: &n.identity,
             name: &n.key.1,
             cluster: n.cluster,
+            vmid: None,
         })
         .collect();
     let found = Adopter::new(&inputs.devices, mapped_ids(&inputs.mapped)).adopt_all(&claims);
-    for (n, found) in nodes.iter().zip(found) {
+    for ((n, found), claim) in nodes.iter().zip(found).zip(&claims) {
         let node = &n.key.1;
         let status = if n.online { "active" } else { "offline" };
         match found {
-            Some((device, _)) => {
+            Found::Conflict(how, ids) => {
+                plan.leave(label(node).conflict(conflict_words("device", claim, how, &ids)), None);
+            }
+            Found::Adopted(device, how) => {
+                let tags = adoption_tags(&device.tags);
+                let label = if tags.is_some() || !how.is_identity() {
+                    label(node).adopted(how.words())
+                } else {
+                    label(node)
+                };
                 let patch = DeviceWrite {
                     id: Some(device.id),
                     status: policy
@@ -202,6 +232,7 @@ pub fn plan_devices(
                         .map(str::to_string),
                     cluster: (device.cluster.as_ref().map(|r| r.id) != Some(n.cluster))
                         .then_some(n.cluster),
+                    tags,
                     custom_fields: identity_patch(
                         prerequisites.identity_field,
                         &device.custom_fields,
@@ -209,9 +240,9 @@ pub fn plan_devices(
                     ),
                     ..Default::default()
                 };
-                plan.update(n.key.clone(), label(node), device.id, patch);
+                plan.update(n.key.clone(), label, device.id, patch);
             }
-            None => plan.create(
+            Found::New => plan.create(
                 n.key.clone(),
                 label(node),
                 DeviceWrite {
@@ -397,10 +428,24 @@ pub async fn read(
         .filter(|c| c.scope_type.as_deref() == Some("dcim.site"))
         .filter_map(|c| Some((c.name.clone(), c.scope_id?)))
         .collect();
+    let cluster_tags: HashMap<String, Vec<Ref>> = clusters
+        .iter()
+        .map(|c| (c.name.clone(), c.tags.clone()))
+        .collect();
     let netbox_clusters: HashMap<String, u64> =
         clusters.into_iter().map(|c| (c.name, c.id)).collect();
     let cluster_ids: Vec<u64> = netbox_clusters.values().copied().collect();
-    let devices: Vec<Device> = nb.list_in("cluster_id", &cluster_ids).await?;
+    // A node entered by hand is often a device of its site in no cluster: those of the
+    // nodes' names are candidates too.
+    let node_names: Vec<&str> = found
+        .iter()
+        .flat_map(|c| c.nodes.iter().map(|(n, _)| n.as_str()))
+        .collect();
+    let (mut devices, named) = tokio::try_join!(
+        nb.list_in::<Device, _>("cluster_id", &cluster_ids),
+        nb.list_in::<Device, _>("name", &node_names),
+    )?;
+    devices.extend(named.into_iter().filter(|d| d.cluster.is_none()));
     let mut mapped = HashMap::new();
     for c in &found {
         mapped.insert(
@@ -422,6 +467,7 @@ pub async fn read(
         clusters: found,
         sites,
         netbox_clusters,
+        cluster_tags,
         cluster_sites,
         devices,
         mapped,

@@ -3,7 +3,7 @@
 //! from the guest are removed. Disks an operator added by hand (without the proxbox tag)
 //! stay.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use proxbox_netbox::models::*;
 
@@ -11,7 +11,8 @@ use crate::events::{Item, StepStatus};
 use crate::server::sync::apply;
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
-use crate::server::sync::managed::{is_managed, tags};
+use crate::server::sync::adopt::AdoptedBy;
+use crate::server::sync::managed::{adoption_tags, is_managed, tags};
 use crate::server::sync::overwrite::{Field, OverwritePolicy};
 use crate::server::sync::plan::{Label, Plan};
 use crate::server::sync::report::StageReport;
@@ -21,7 +22,10 @@ fn label(guest: &SyncedGuest, key: &str) -> Label {
     Label::new(format!("{}/{key}", guest.name), "disk", "virtual disk")
 }
 
-/// Each guest's disks against the virtual disks NetBox has on its VM.
+/// Each guest's disks against the virtual disks NetBox has on its VM: the one of the disk's
+/// key, else one named by its Proxmox volume (as netbox-ssot names them), renamed to the
+/// key so that a later move of the volume keeps it; Proxbox's disks no disk took are
+/// removed.
 pub fn plan(
     guests: &[SyncedGuest],
     existing: &[VirtualDisk],
@@ -37,23 +41,49 @@ pub fn plan(
             .get(&guest.vm_id)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        for (key, size) in &guest.disks {
-            match current.iter().find(|d| &d.name == key) {
-                Some(disk) => {
+        let mut taken = HashSet::new();
+        let by_key: Vec<Option<&VirtualDisk>> = guest
+            .disks
+            .iter()
+            .map(|d| {
+                let found = current.iter().copied().find(|nb| nb.name == d.key)?;
+                taken.insert(found.id);
+                Some(found)
+            })
+            .collect();
+        for (disk, by_key) in guest.disks.iter().zip(by_key) {
+            let found = by_key.map(|nb| (nb, AdoptedBy::NameOnParent)).or_else(|| {
+                let nb = current
+                    .iter()
+                    .copied()
+                    .find(|nb| nb.name == disk.volume && !taken.contains(&nb.id))?;
+                taken.insert(nb.id);
+                Some((nb, AdoptedBy::Volume))
+            });
+            let label = label(guest, &disk.key);
+            match found {
+                Some((nb, how)) => {
+                    let tags = adoption_tags(&nb.tags);
+                    let label = match tags {
+                        Some(_) => label.adopted(how.words()),
+                        None => label,
+                    };
                     let patch = VirtualDiskWrite {
-                        id: Some(disk.id),
-                        size: policy.update(Field::Disk, &disk.size, *size),
+                        id: Some(nb.id),
+                        name: (nb.name != disk.key).then(|| disk.key.clone()),
+                        size: policy.update(Field::Disk, &nb.size, disk.size_mb),
+                        tags,
                         ..Default::default()
                     };
-                    plan.update((), label(guest, key), disk.id, patch);
+                    plan.update((), label, nb.id, patch);
                 }
                 None => plan.create(
                     (),
-                    label(guest, key),
+                    label,
                     VirtualDiskWrite {
                         virtual_machine: Some(guest.vm_id),
-                        name: Some(key.clone()),
-                        size: Some(*size),
+                        name: Some(disk.key.clone()),
+                        size: Some(disk.size_mb),
                         tags: tags(),
                         ..Default::default()
                     },
@@ -62,7 +92,7 @@ pub fn plan(
         }
         for stale in current
             .iter()
-            .filter(|d| is_managed(&d.tags) && !guest.disks.iter().any(|(key, _)| key == &d.name))
+            .filter(|d| is_managed(&d.tags) && !taken.contains(&d.id))
         {
             plan.delete(label(guest, &stale.name), stale.id);
         }
@@ -83,7 +113,7 @@ pub async fn run(
             .flat_map(|g| {
                 g.disks
                     .iter()
-                    .map(|(key, _)| Item::new(format!("{}/{key}", g.name), "disk"))
+                    .map(|d| Item::new(format!("{}/{}", g.name, d.key), "disk"))
             })
             .collect(),
     );

@@ -1,4 +1,5 @@
 use super::*;
+use crate::server::sync::state::GuestDisk;
 use crate::server::sync::overwrite::Overwrite;
 use crate::server::sync::stages::fixtures::{guest, managed, model};
 use serde_json::json;
@@ -11,7 +12,10 @@ fn disk(id: u64, vm: u64, name: &str, size: u64, tags: serde_json::Value) -> Vir
 
 fn with_disks(disks: &[(&str, u64)]) -> SyncedGuest {
     let mut g = guest("web", 7);
-    g.disks = disks.iter().map(|(k, s)| (k.to_string(), *s)).collect();
+    g.disks = disks
+        .iter()
+        .map(|(k, s)| GuestDisk::new(*k, format!("local-lvm:vm-100-disk-{k}"), *s))
+        .collect();
     g
 }
 

@@ -15,7 +15,9 @@ use crate::events::{Item, StepStatus};
 use crate::server::sync::apply::{self, Target, Writer};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
-use crate::server::sync::managed::{is_managed, tags};
+use crate::server::sync::adopt::interfaces::{adopt_interfaces, macs_by_interface, Nic};
+use crate::server::sync::adopt::{AdoptedBy, Found};
+use crate::server::sync::managed::{adoption_tags, is_managed, tags};
 use crate::server::sync::overwrite::{Field, Overwrite, OverwritePolicy};
 use crate::server::sync::plan::{is_planned, Label, Plan};
 use crate::server::sync::report::StageReport;
@@ -52,10 +54,13 @@ pub fn vids(guests: &[SyncedGuest]) -> BTreeSet<u16> {
         .collect()
 }
 
-/// A VM interface per `netN`, keyed by (guest index, net index); stale managed ones removed.
+/// A VM interface per `netN`, keyed by (guest index, net index): the one that carries the
+/// NIC's MAC or has its name (taken over, tagged, when another tool made it), else a new
+/// one; Proxbox's interfaces no NIC took are removed.
 pub fn plan_interfaces(
     guests: &[SyncedGuest],
     existing: &[VmInterface],
+    macs: &[MacAddress],
     vlan_ids: &HashMap<u16, u64>,
     policy: &OverwritePolicy,
 ) -> Plan<VmInterfaceWrite, (usize, usize)> {
@@ -66,6 +71,7 @@ pub fn plan_interfaces(
             .or_default()
             .push(interface);
     }
+    let macs = macs_by_interface(macs);
     let owns = policy.rule(Field::Interfaces) == Overwrite::Always;
     let mut plan = Plan::new("VM interfaces");
     for (guest_index, guest) in guests.iter().enumerate() {
@@ -73,13 +79,29 @@ pub fn plan_interfaces(
             .get(&guest.vm_id)
             .map(Vec::as_slice)
             .unwrap_or_default();
-        for (net_index, net) in guest.nets.iter().enumerate() {
+        let nics: Vec<Nic<'_>> = guest
+            .nets
+            .iter()
+            .map(|n| Nic {
+                key: &n.key,
+                mac: n.mac.as_deref(),
+            })
+            .collect();
+        let found = adopt_interfaces(&nics, current, &macs);
+        let mut taken = HashSet::new();
+        for (net_index, (net, found)) in guest.nets.iter().zip(found).enumerate() {
             let vlan = net.vlan.and_then(|vid| vlan_ids.get(&vid).copied());
             let mode = vlan.map(|_| "access".to_string());
             let key = (guest_index, net_index);
             let label = interface_label(guest, &net.key);
-            match current.iter().find(|i| i.name == net.key) {
-                Some(interface) => {
+            match found {
+                Found::Adopted(interface, how) => {
+                    taken.insert(interface.id);
+                    let tags = adoption_tags(&interface.tags);
+                    let label = match tags {
+                        Some(_) => label.adopted(how.words()),
+                        None => label,
+                    };
                     let own = |changed: bool| changed && owns;
                     let current_vlan = interface.untagged_vlan.as_ref().map(|v| v.id);
                     let current_mode = interface.mode.as_ref().map(|m| m.value.clone());
@@ -89,11 +111,25 @@ pub fn plan_interfaces(
                         mtu: own(interface.mtu != net.mtu).then_some(net.mtu).flatten(),
                         untagged_vlan: own(current_vlan != vlan).then_some(vlan),
                         mode: own(current_mode != mode).then_some(mode),
+                        tags,
                         ..Default::default()
                     };
                     plan.update(key, label, interface.id, patch);
                 }
-                None => plan.create(
+                Found::Conflict(how, ids) => {
+                    let ids: Vec<String> = ids.iter().map(u64::to_string).collect();
+                    let why = format!(
+                        "{} interfaces of VM {} carry its MAC {} (NetBox ids {}): remove the \
+                         MAC from all but the right one",
+                        ids.len(),
+                        guest.name,
+                        net.mac.as_deref().unwrap_or_default(),
+                        ids.join(", ")
+                    );
+                    debug_assert_eq!(how, AdoptedBy::Mac);
+                    plan.leave(label.conflict(why), None);
+                }
+                Found::New => plan.create(
                     key,
                     label,
                     VmInterfaceWrite {
@@ -112,7 +148,7 @@ pub fn plan_interfaces(
         }
         for stale in current
             .iter()
-            .filter(|i| is_managed(&i.tags) && !guest.nets.iter().any(|n| n.key == i.name))
+            .filter(|i| is_managed(&i.tags) && !taken.contains(&i.id))
         {
             plan.delete(interface_label(guest, &stale.name), stale.id);
         }
@@ -156,7 +192,19 @@ pub fn plan_macs(
             .iter()
             .find(|m| m.mac_address.eq_ignore_ascii_case(address))
         {
-            plan.skip(index, label, mac.id);
+            match adoption_tags(&mac.tags) {
+                Some(tags) => plan.update(
+                    index,
+                    label.adopted(AdoptedBy::AddressOnInterface.words()),
+                    mac.id,
+                    MacAddressWrite {
+                        id: Some(mac.id),
+                        tags: Some(tags),
+                        ..Default::default()
+                    },
+                ),
+                None => plan.skip(index, label, mac.id),
+            }
         } else if let Some(mac) = assigned.iter().find(|m| is_managed(&m.tags)) {
             let patch = MacAddressWrite {
                 id: Some(mac.id),
@@ -229,7 +277,7 @@ pub async fn write<T: Target>(
     let applied = apply::write::<Vlan, _, _, _>(writer, report, &plan).await?;
     vlan_ids.extend(applied.settled().map(|(vid, id)| (*vid, id)));
 
-    let plan = plan_interfaces(guests, &inputs.interfaces, &vlan_ids, policy);
+    let plan = plan_interfaces(guests, &inputs.interfaces, &inputs.macs, &vlan_ids, policy);
     let applied = apply::write::<VmInterface, _, _, _>(writer, report, &plan).await?;
     let fresh: HashSet<u64> = applied.created.iter().filter_map(|(_, id)| *id).collect();
     let mut synced: Vec<SyncedInterface> = applied

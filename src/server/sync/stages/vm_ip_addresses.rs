@@ -163,6 +163,7 @@ fn reportings(
                 assigned_type: VM_INTERFACE,
                 label: format!("{}/{}", guests[*guest_index].name, interface.key),
                 vrf: guests[*guest_index].vrf,
+                owner: guests[*guest_index].vm_id,
                 addresses: list
                     .iter()
                     .filter(|(i, _)| *i == iface_index)

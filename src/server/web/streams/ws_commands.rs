@@ -223,6 +223,7 @@ mod tests {
             error: None,
             warning: None,
             timing: None,
+            takeover: None,
         });
         let message = progress(command, 3, &created).unwrap();
         assert_eq!(message["object"], "virtual_machine");

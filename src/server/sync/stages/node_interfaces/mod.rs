@@ -21,7 +21,8 @@ use crate::server::sync::addresses::{self, host, Reported, Reporting};
 use crate::server::sync::apply::{self, Target, Writer};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
-use crate::server::sync::managed::{is_managed, tags};
+use crate::server::sync::adopt::AdoptedBy;
+use crate::server::sync::managed::{adoption_tags, is_managed, tags};
 use crate::server::sync::overwrite::{Field, Overwrite, OverwritePolicy};
 use crate::server::sync::plan::{is_planned, Label, Plan};
 use crate::server::sync::report::StageReport;
@@ -193,7 +194,12 @@ pub fn plan_interfaces(
                 lag: differs(linked.lag, &interface.lag),
                 mode: own(current_mode != mode).then_some(mode),
                 untagged_vlan: own(current_vlan != vlan).then_some(vlan),
+                tags: adoption_tags(&interface.tags),
                 ..Default::default()
+            };
+            let label = match patch.tags {
+                Some(_) => label.adopted(AdoptedBy::NameOnParent.words()),
+                None => label,
             };
             plan.update(key, label, interface.id, patch);
         }
@@ -265,6 +271,7 @@ pub fn reportings(inputs: &Inputs, settled: &HashMap<Key, u64>) -> (Vec<Reportin
                     label: format!("{}/{}", node.node, wanted.name),
                     addresses: wanted.addresses.clone(),
                     vrf: node.vrf,
+                    owner: node.device,
                 });
                 node_of.push(node_index);
             }
@@ -276,6 +283,7 @@ pub fn reportings(inputs: &Inputs, settled: &HashMap<Key, u64>) -> (Vec<Reportin
                 label: format!("{}/{}", node.node, interface.name),
                 addresses: Vec::new(),
                 vrf: node.vrf,
+                owner: node.device,
             });
             node_of.push(node_index);
         }

@@ -185,6 +185,7 @@ fn new_hosts(nodes: &[NodeNetwork], existing: &[Interface], assigned: &[IpAddres
                 label: String::new(),
                 addresses: i.addresses.clone(),
                 vrf: n.vrf,
+                owner: n.device,
             })
         })
         .collect();

@@ -31,7 +31,11 @@ pub fn card(guest: &Guest, cluster: &str, netbox_id: u64) -> GuestRecord {
         pool: guest.pool.clone(),
         vcpus: guest.vcpus,
         memory: guest.memory,
-        disks: guest.disks.clone(),
+        disks: guest
+            .disks
+            .iter()
+            .map(|d| (d.key.clone(), d.size_mb))
+            .collect(),
         nics: guest
             .nets
             .iter()

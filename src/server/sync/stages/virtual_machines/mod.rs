@@ -24,7 +24,7 @@ use proxbox_pve::{ClusterResource, GuestConfig, GuestKind, NetDevice};
 use crate::events::StepStatus;
 use crate::models::RecordKind;
 use crate::server::infra::db::sync_objects::Mapped;
-use crate::server::sync::adopt::{mapped_ids, Adopter, Claim};
+use crate::server::sync::adopt::{conflict_words, mapped_ids, Adopter, Claim, Found};
 use crate::server::sync::apply::{self, Applied};
 use crate::server::sync::context::{RunOptions, SyncContext, Templates};
 use crate::server::sync::failure::StageError;
@@ -34,7 +34,7 @@ use crate::server::sync::overwrite::{Field, OverwritePolicy};
 use crate::server::sync::plan::{Label, Plan};
 use crate::server::sync::platforms::{wanted_platform, WantedPlatform};
 use crate::server::sync::report::StageReport;
-use crate::server::sync::state::{RunState, SyncedCluster, SyncedGuest};
+use crate::server::sync::state::{GuestDisk, RunState, SyncedCluster, SyncedGuest};
 
 pub const VM_MODEL: &str = "virtualization.virtualmachine";
 
@@ -72,8 +72,8 @@ pub struct Guest {
     pub pool: Option<String>,
     /// What the mapping rules give it (NetBox ids).
     pub mapped: Resolved,
-    /// Disk key (`scsi0`, `rootfs`…) and size in MB, for the virtual-disks stage.
-    pub disks: Vec<(String, u64)>,
+    /// For the virtual-disks stage.
+    pub disks: Vec<GuestDisk>,
     pub nets: Vec<NetDevice>,
     pub node: String,
     pub vmid: u64,
@@ -219,7 +219,7 @@ pub fn desired(
             .map(|c| {
                 c.disks
                     .iter()
-                    .map(|d| (d.key.clone(), d.size_bytes.unwrap_or(0) / MIB))
+                    .map(|d| GuestDisk::new(&d.key, &d.volume, d.size_bytes.unwrap_or(0) / MIB))
                     .collect()
             })
             .unwrap_or_default(),
@@ -278,13 +278,14 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
             identity: &d.identity,
             name: &d.name,
             cluster: d.cluster,
+            vmid: Some(d.vmid),
         })
         .collect();
     let mut adopter = Adopter::new(&inputs.existing, mapped_ids(&inputs.mapped));
     let adopted = adopter.adopt_all(&claims);
     let identity_field = inputs.identity_field;
     let mut added_tags = Vec::new();
-    for ((index, d), adopted) in synced.into_iter().zip(adopted) {
+    for (((index, d), adopted), claim) in synced.into_iter().zip(adopted).zip(&claims) {
         let platform = d.mapped.platform.or_else(|| {
             d.platform()
                 .and_then(|p| inputs.platforms.get(&p.slug))
@@ -300,7 +301,14 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
         let added_before: BTreeSet<String> = mapped_of(d)
             .map(|m| m.added_tags.iter().cloned().collect())
             .unwrap_or_default();
-        let Some((vm, _)) = adopted else {
+        let (vm, how) = match adopted {
+            Found::Adopted(vm, how) => (vm, how),
+            Found::Conflict(how, ids) => {
+                let why = conflict_words("VM", claim, how, &ids);
+                plan.leave(label(d).conflict(why), None);
+                continue;
+            }
+            Found::New => {
             let merged = tags::merge(&[PROXBOX_TAG.to_string()].into(), &wanted, &added_before);
             if merged.added != added_before {
                 added_tags.push((index, merged.added));
@@ -331,12 +339,25 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
                 },
             );
             continue;
+            }
         };
         let current: BTreeSet<String> = vm.tags.iter().filter_map(|t| t.slug.clone()).collect();
         let merged = tags::merge(&current, &wanted, &added_before);
-        let tags = policy
-            .update(Field::Tags, &current, merged.tags)
-            .map(|t| tag_refs(&t));
+        let untagged = !is_managed(&vm.tags);
+        // The system Proxbox replaces tags its VMs `proxbox` too: found by its VMID or by
+        // name, such a VM is taken over all the same.
+        let taken_over = untagged || !how.is_identity();
+        // The proxbox tag marks what Proxbox took over, whoever owns the tag list.
+        let tags = match policy.update(Field::Tags, &current, merged.tags) {
+            Some(mut tags) if untagged => {
+                tags.insert(PROXBOX_TAG.to_string());
+                Some(tags)
+            }
+            Some(tags) => Some(tags),
+            None if untagged => Some(current.iter().cloned().chain([PROXBOX_TAG.into()]).collect()),
+            None => None,
+        }
+        .map(|t| tag_refs(&t));
         if tags.is_some() && merged.added != added_before {
             added_tags.push((index, merged.added));
         }
@@ -398,7 +419,12 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
             custom_fields: identity_patch(identity_field, &vm.custom_fields, &d.identity),
             ..Default::default()
         };
-        plan.update(index, label(d), vm.id, patch);
+        let label = if taken_over {
+            label(d).adopted(how.words())
+        } else {
+            label(d)
+        };
+        plan.update(index, label, vm.id, patch);
     }
     let orphans = if options.delete_orphans {
         due_orphans(inputs, &adopter, options)
