@@ -39,4 +39,6 @@ mod sync_restore;
 mod sync_run;
 mod sync_stages;
 mod sync_support;
+mod sync_takeover;
 mod sync_vrf;
+mod takeover_fixtures;

@@ -235,6 +235,11 @@ async fn pass(
             .into_iter()
             .filter_map(|c| Some((c.name, c.scope_id?)))
             .collect(),
+        cluster_tags: nb
+            .all::<Cluster>()
+            .into_iter()
+            .map(|c| (c.name, c.tags))
+            .collect(),
         netbox_clusters,
         mapped: (0..clusters.len())
             .map(|i| {

@@ -167,13 +167,29 @@ impl AdoptedBy {
 }
 
 /// What a claim found.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub enum Found<'a, T> {
     Adopted(&'a T, AdoptedBy),
     /// Nothing to take: a new object is to be made.
     New,
     /// More than one candidate by the same rule (their ids): nothing is taken or made.
     Conflict(AdoptedBy, Vec<u64>),
+}
+
+/// Two findings are the same when they found the same object the same way.
+impl<T: Adoptable> PartialEq for Found<'_, T> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Found::Adopted(a, how), Found::Adopted(b, other_how)) => {
+                a.netbox_id() == b.netbox_id() && how == other_how
+            }
+            (Found::New, Found::New) => true,
+            (Found::Conflict(how, ids), Found::Conflict(other_how, other_ids)) => {
+                how == other_how && ids == other_ids
+            }
+            _ => false,
+        }
+    }
 }
 
 impl<'a, T> Found<'a, T> {
@@ -263,7 +279,7 @@ impl<'a, T: Adoptable> Adopter<'a, T> {
         ];
         for (rule, key) in rules {
             for (claim, slot) in claims.iter().zip(found.iter_mut()) {
-                if *slot != Found::New {
+                if !matches!(slot, Found::New) {
                     continue;
                 }
                 let Some((vmid, cluster)) = key(claim) else {
@@ -273,7 +289,8 @@ impl<'a, T: Adoptable> Adopter<'a, T> {
                     AdoptedBy::ForeignVmid => self.by_vmid.get(&(vmid, cluster)),
                     _ => self.by_name.get(&(claim.name, cluster)),
                 };
-                *slot = self.only_free(candidates.map(Vec::as_slice).unwrap_or_default(), rule);
+                let candidates = candidates.cloned().unwrap_or_default();
+                *slot = self.only_free(&candidates, rule);
             }
         }
         found

@@ -20,6 +20,7 @@ fn inputs(nodes: &[(&str, bool)]) -> Inputs {
         }],
         sites: HashMap::new(),
         netbox_clusters: HashMap::new(),
+        cluster_tags: HashMap::new(),
         cluster_sites: HashMap::new(),
         devices: Vec::new(),
         mapped: HashMap::new(),

@@ -193,16 +193,15 @@ pub fn plan_macs(
             .find(|m| m.mac_address.eq_ignore_ascii_case(address))
         {
             match adoption_tags(&mac.tags) {
-                Some(tags) => plan.update(
-                    index,
-                    label.adopted(AdoptedBy::AddressOnInterface.words()),
-                    mac.id,
-                    MacAddressWrite {
+                Some(tags) => {
+                    let patch = MacAddressWrite {
                         id: Some(mac.id),
                         tags: Some(tags),
                         ..Default::default()
-                    },
-                ),
+                    };
+                    let label = label.adopted(AdoptedBy::AddressOnInterface.words());
+                    plan.update(index, label, mac.id, patch);
+                }
                 None => plan.skip(index, label, mac.id),
             }
         } else if let Some(mac) = assigned.iter().find(|m| is_managed(&m.tags)) {
