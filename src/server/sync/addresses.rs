@@ -369,6 +369,7 @@ pub fn settle(reported: &[Reported], applied: &Applied<usize>) -> Vec<(Reported,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::events::Takeover;
     use crate::server::sync::stages::fixtures::{managed, model};
     use proxbox_netbox::models::VM_INTERFACE;
     use serde_json::json;
@@ -479,5 +480,48 @@ mod tests {
         );
         assert_eq!(plan.updates[0].changed, ["vrf"]);
         assert_eq!(plan.updates[0].body.vrf, Some(Some(5)));
+    }
+
+    fn held_by_hand(on_vm: u64) -> HeldAddress {
+        model(json!({"id": 4, "address": "10.0.0.7/24", "assigned_object_type": VM_INTERFACE,
+            "assigned_object": {"id": 9, "name": "eth1", "virtual_machine": {"id": on_vm, "name": "web"}},
+            "tags": [{"id": 3, "slug": "netbox-ssot"}]}))
+    }
+
+    /// An address someone put on an interface of the guest's own VM is the guest's: taken
+    /// over onto the interface that reports it, its tags kept. On another VM it is not:
+    /// a conflict, left where it is.
+    #[test]
+    fn an_address_on_the_same_vm_is_taken_over_and_one_elsewhere_is_a_conflict() {
+        let policy = OverwritePolicy::default();
+        let (plan, reported) = plan_addresses(&[reporting(None)], &[], &[held_by_hand(1)], &policy);
+        assert!(plan.creates.is_empty());
+        let moved = &plan.updates[0];
+        assert_eq!(moved.id, Some(4));
+        assert_eq!(moved.body.assigned_object_id, Some(2), "onto the reporting interface");
+        let tags: Vec<&str> = moved.body.tags.iter().flatten().map(|t| t.slug.as_str()).collect();
+        assert_eq!(tags, ["netbox-ssot", "proxbox"]);
+        assert!(matches!(moved.label.takeover, Some(Takeover::Adopted(_))));
+        assert_eq!(reported, [(0, "10.0.0.7/24".to_string())]);
+
+        let (plan, _) = plan_addresses(&[reporting(None)], &[], &[held_by_hand(3)], &policy);
+        assert!(plan.writes_nothing());
+        match &plan.skips[0].label.takeover {
+            Some(Takeover::Conflict(why)) => assert!(why.contains("VM web"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_address_entered_on_the_reporting_interface_is_taken_over() {
+        let by_hand: IpAddress = model(json!({"id": 4, "address": "10.0.0.7/24",
+            "status": {"value": "active"}, "assigned_object_type": VM_INTERFACE,
+            "assigned_object_id": 2, "tags": []}));
+        let (plan, _) = plan_addresses(&[reporting(None)], &[by_hand], &[], &OverwritePolicy::default());
+        assert_eq!(plan.updates[0].changed, ["tags"]);
+        assert_eq!(
+            plan.updates[0].label.takeover,
+            Some(Takeover::Adopted("by address on its interface".into()))
+        );
     }
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::events::Takeover;
 use crate::server::sync::overwrite::Overwrite;
 use crate::server::sync::stages::fixtures::{managed, model, recorded};
 use serde_json::json;
@@ -145,10 +146,35 @@ fn two_unrecorded_devices_of_one_name_adopt_neither() {
     );
     let (sites, clusters) = ids(&inputs);
     let plan = plan_devices(&inputs, &sites, &clusters, &OverwritePolicy::default());
+    assert!(
+        plan.creates.is_empty() && plan.updates.is_empty(),
+        "the adoption rule devices share with VMs: neither is taken, none is made"
+    );
+    match &plan.skips[0].label.takeover {
+        Some(Takeover::Conflict(why)) => assert!(why.contains("5, 6"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_node_entered_by_hand_in_no_cluster_is_taken_over_and_tagged() {
+    let mut by_hand = device(5, "pve1", "active", json!({}));
+    by_hand.cluster = None;
+    by_hand.tags = Vec::new();
+    let inputs = existing(inputs(&[("pve1", true)]), vec![by_hand]);
+    let (sites, clusters) = ids(&inputs);
+    let plan = plan_devices(&inputs, &sites, &clusters, &OverwritePolicy::default());
+    assert!(plan.creates.is_empty());
+    let update = &plan.updates[0];
+    assert_eq!(update.id, Some(5));
+    assert_eq!(update.body.cluster, Some(10), "into its cluster");
     assert_eq!(
-        plan.creates.len(),
-        1,
-        "the adoption rule devices share with VMs"
+        update.body.tags.as_ref().map(|t| t.iter().map(|t| t.slug.as_str()).collect::<Vec<_>>()),
+        Some(vec!["proxbox"])
+    );
+    assert_eq!(
+        update.label.takeover,
+        Some(Takeover::Adopted("by name, in no cluster".into()))
     );
 }
 

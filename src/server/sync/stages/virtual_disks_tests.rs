@@ -65,3 +65,38 @@ fn disks_of_another_vm_are_not_this_guests() {
     assert_eq!(plan.creates.len(), 1);
     assert!(plan.deletes.is_empty());
 }
+
+/// netbox-ssot names a disk by its Proxmox volume: taken over by it, renamed to its key
+/// (so that moving the volume to another storage keeps it), tagged; the operator's disk of
+/// another name stays, and one of the key comes before one of the volume.
+#[test]
+fn a_disk_named_by_its_volume_is_taken_over_and_renamed_to_its_key() {
+    let guests = [with_disks(&[("scsi0", 10240), ("scsi1", 2048)])];
+    let ssot = json!([{"id": 9, "slug": "netbox-ssot"}]);
+    let existing = [
+        disk(1, 7, "local-lvm:vm-100-disk-scsi0", 10000, ssot.clone()),
+        disk(2, 7, "scsi1", 2048, json!([])),
+        disk(3, 7, "local-lvm:vm-100-disk-scsi1", 2000, ssot),
+    ];
+    let plan = plan(&guests, &existing, &OverwritePolicy::default());
+    assert!(plan.creates.is_empty() && plan.deletes.is_empty(), "{plan:?}");
+    let scsi0 = &plan.updates[0];
+    assert_eq!(scsi0.id, Some(1));
+    assert_eq!(scsi0.body.name.as_deref(), Some("scsi0"));
+    assert_eq!(scsi0.label.takeover, Some(crate::events::Takeover::Adopted("by its Proxmox volume".into())));
+    let tags: Vec<&str> = scsi0.body.tags.iter().flatten().map(|t| t.slug.as_str()).collect();
+    assert_eq!(tags, ["netbox-ssot", "proxbox"], "its own tag stays");
+    let scsi1 = &plan.updates[1];
+    assert_eq!((scsi1.id, scsi1.body.name.as_deref()), (Some(2), None), "the key's disk, as it is named");
+    // Taken over, the next sync finds it by its key: nothing to write.
+    let taken = [
+        disk(1, 7, "scsi0", 10240, managed()),
+        disk(2, 7, "scsi1", 2048, managed()),
+        disk(3, 7, "local-lvm:vm-100-disk-scsi1", 2000, json!([{"id": 9, "slug": "netbox-ssot"}])),
+    ];
+    assert!(plan_again(&guests, &taken).writes_nothing());
+}
+
+fn plan_again(guests: &[SyncedGuest], existing: &[VirtualDisk]) -> Plan<VirtualDiskWrite> {
+    plan(guests, existing, &OverwritePolicy::default())
+}

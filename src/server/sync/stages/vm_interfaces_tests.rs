@@ -98,9 +98,14 @@ fn macs_are_kept_corrected_or_created() {
         mac(12, "BC:24:11:00:00:99", 3, json!([])),
     ];
     let plan = plan_macs(&guests, &interfaces, &macs);
-    assert_eq!(plan.skips[0].key, Some(0), "the same MAC in another case");
     assert_eq!(
-        plan.updates[0].id,
+        (plan.updates[0].key, plan.updates[0].id),
+        (0, Some(10)),
+        "the same MAC in another case, taken over"
+    );
+    assert_eq!(plan.updates[0].changed, ["tags"]);
+    assert_eq!(
+        plan.updates[1].id,
         Some(11),
         "Proxbox's own MAC follows the NIC"
     );

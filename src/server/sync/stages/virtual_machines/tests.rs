@@ -304,9 +304,14 @@ fn a_lost_database_readopts_by_recorded_identity_then_by_the_only_unrecorded_nam
     assert_eq!(ids, [(0, Some(7)), (1, Some(8))]);
     assert_eq!(
         plan.updates[1].changed,
-        ["custom_fields"],
-        "the identity recorded"
+        ["custom_fields", "tags"],
+        "the identity recorded, the proxbox tag added"
     );
+    assert_eq!(
+        plan.updates[1].label.takeover,
+        Some(crate::events::Takeover::Adopted("by name in its cluster".into()))
+    );
+    assert_eq!(plan.updates[0].label.takeover, None, "its own VM, by its identity");
 }
 
 #[test]
