@@ -117,7 +117,12 @@ mod tests {
     use super::*;
     use crate::events::{Item, Progress};
 
-    fn item(kind: &str, name: &str, status: ItemStatus, takeover: Option<Takeover>) -> ItemProgress {
+    fn item(
+        kind: &str,
+        name: &str,
+        status: ItemStatus,
+        takeover: Option<Takeover>,
+    ) -> ItemProgress {
         ItemProgress {
             event: "item_progress".into(),
             phase: "p".into(),
@@ -140,12 +145,32 @@ mod tests {
     fn adoptions_conflicts_and_plain_writes_are_told_apart() {
         let adopted = |rule: &str| Some(Takeover::Adopted(rule.into()));
         let items = [
-            item("qemu", "web", ItemStatus::WouldUpdate, adopted("by name in its cluster")),
+            item(
+                "qemu",
+                "web",
+                ItemStatus::WouldUpdate,
+                adopted("by name in its cluster"),
+            ),
             item("qemu", "db", ItemStatus::WouldCreate, None),
-            item("qemu", "app", ItemStatus::Skipped, Some(Takeover::Conflict("two".into()))),
+            item(
+                "qemu",
+                "app",
+                ItemStatus::Skipped,
+                Some(Takeover::Conflict("two".into())),
+            ),
             item("qemu", "old", ItemStatus::Skipped, None),
-            item("interface", "web/net0", ItemStatus::Updated, adopted("by MAC address on its VM")),
-            item("interface", "db/net0", ItemStatus::Failed, adopted("by MAC address on its VM")),
+            item(
+                "interface",
+                "web/net0",
+                ItemStatus::Updated,
+                adopted("by MAC address on its VM"),
+            ),
+            item(
+                "interface",
+                "db/net0",
+                ItemStatus::Failed,
+                adopted("by MAC address on its VM"),
+            ),
         ];
         let report = TakeoverReport::of(&items);
         assert_eq!(
@@ -158,7 +183,10 @@ mod tests {
             }
         );
         assert_eq!(report.kinds["interface"].adopted, 1);
-        assert_eq!(report.kinds["interface"].failed, 1, "a failed adoption is a failure");
+        assert_eq!(
+            report.kinds["interface"].failed, 1,
+            "a failed adoption is a failure"
+        );
         assert_eq!(report.adoptions.len(), 2);
         assert_eq!(report.conflicts[0].name, "app");
         assert_eq!(report.by_rule()["by name in its cluster"], 1);

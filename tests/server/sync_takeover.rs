@@ -46,7 +46,12 @@ fn slugs(object: &Value) -> BTreeSet<String> {
 
 /// The preview, then the run: what the preview lists is what the run did, and the run
 /// writes one object per Proxmox object, the filled one where there was one.
-async fn take_over(netbox: &NetboxClient, sim: &pve_sim::RunningSim, c: &SimCluster, filled: &Filled) {
+async fn take_over(
+    netbox: &NetboxClient,
+    sim: &pve_sim::RunningSim,
+    c: &SimCluster,
+    filled: &Filled,
+) {
     let (_test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
     let (_, writes) = netbox.request_counts();
     let dry_run = RunOptions {
@@ -55,13 +60,20 @@ async fn take_over(netbox: &NetboxClient, sim: &pve_sim::RunningSim, c: &SimClus
     };
     let preview = run_on(&db, netbox, sim, endpoint_id, &Stage::ALL, dry_run).await;
     assert!(preview.outcome.ok, "{:?}", preview.outcome.error);
-    assert_eq!(netbox.request_counts().1, writes, "a preview writes nothing");
+    assert_eq!(
+        netbox.request_counts().1,
+        writes,
+        "a preview writes nothing"
+    );
     let ran = sync(&db, netbox, sim, endpoint_id, &Stage::ALL).await;
     let (previewed, done) = (takeover_of(&preview), takeover_of(&ran));
-    assert_eq!(previewed.adoptions, done.adoptions, "the preview's adoptions are the run's");
+    assert!(done.conflicts.is_empty(), "{:?}", done.conflicts);
+    assert_eq!(
+        previewed.adoptions, done.adoptions,
+        "the preview's adoptions are the run's"
+    );
     assert_eq!(previewed.conflicts, done.conflicts);
     assert_eq!(previewed.kinds, done.kinds, "and so are its counts");
-    assert!(done.conflicts.is_empty(), "{:?}", done.conflicts);
 
     // Every object the fill made for a Proxmox object is adopted: same id, tagged; those
     // made without Proxbox's tag are each reported as adopted.
@@ -70,71 +82,144 @@ async fn take_over(netbox: &NetboxClient, sim: &pve_sim::RunningSim, c: &SimClus
         let now = object(netbox, path, *id)
             .await
             .unwrap_or_else(|| panic!("{of:?} ({path}{id}) was deleted"));
-        assert!(slugs(&now).contains("proxbox"), "{of:?} {path}{id} is not tagged proxbox: {now}");
+        assert!(
+            slugs(&now).contains("proxbox"),
+            "{of:?} {path}{id} is not tagged proxbox: {now}"
+        );
         if !filled.tagged_proxbox {
-            assert!(adopted_ids.contains(id), "{of:?} ({path}{id}) is not reported adopted");
+            assert!(
+                adopted_ids.contains(id),
+                "{of:?} ({path}{id}) is not reported adopted"
+            );
         }
     }
     for (path, id) in &filled.others {
-        assert!(object(netbox, path, *id).await.is_some(), "{path}{id} was deleted");
+        assert!(
+            object(netbox, path, *id).await.is_some(),
+            "{path}{id} was deleted"
+        );
     }
 
     // Not one duplicate: one object per Proxmox object, the filled one where there was one.
     let cluster = filled.ids[&Of::Cluster].1;
     let clusters = netbox
-        .request(Method::GET, CLUSTERS, &[("name".into(), c.name.clone())], None)
+        .request(
+            Method::GET,
+            CLUSTERS,
+            &[("name".into(), c.name.clone())],
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(clusters["count"], json!(1), "one cluster of the name");
-    let devices: Vec<Device> = netbox.list(&[("cluster_id", cluster.to_string())]).await.unwrap();
+    let devices: Vec<Device> = netbox
+        .list(&[("cluster_id", cluster.to_string())])
+        .await
+        .unwrap();
     let names: Vec<&str> = devices.iter().filter_map(|d| d.name.as_deref()).collect();
     let nodes: Vec<&str> = c.nodes.iter().map(|n| n.name.as_str()).collect();
     assert_eq!(names.len(), nodes.len(), "{names:?}");
     for node in &c.nodes {
-        let device = devices.iter().find(|d| d.name.as_deref() == Some(&node.name)).unwrap();
-        assert_eq!(device.id, filled.ids[&Of::Node(node.name.clone())].1, "{}", node.name);
-        let interfaces: Vec<Interface> =
-            netbox.list(&[("device_id", device.id.to_string())]).await.unwrap();
+        let device = devices
+            .iter()
+            .find(|d| d.name.as_deref() == Some(&node.name))
+            .unwrap();
+        assert_eq!(
+            device.id,
+            filled.ids[&Of::Node(node.name.clone())].1,
+            "{}",
+            node.name
+        );
+        let interfaces: Vec<Interface> = netbox
+            .list(&[("device_id", device.id.to_string())])
+            .await
+            .unwrap();
         let mut seen = BTreeSet::new();
         for interface in &interfaces {
-            assert!(seen.insert(&interface.name), "two interfaces {} on {}", interface.name, node.name);
-            if let Some((_, id)) = filled.ids.get(&Of::NodeInterface(node.name.clone(), interface.name.clone())) {
+            assert!(
+                seen.insert(&interface.name),
+                "two interfaces {} on {}",
+                interface.name,
+                node.name
+            );
+            if let Some((_, id)) = filled.ids.get(&Of::NodeInterface(
+                node.name.clone(),
+                interface.name.clone(),
+            )) {
                 assert_eq!(interface.id, *id);
             }
         }
     }
-    let vms: Vec<VirtualMachine> = netbox.list(&[("cluster_id", cluster.to_string())]).await.unwrap();
+    let vms: Vec<VirtualMachine> = netbox
+        .list(&[("cluster_id", cluster.to_string())])
+        .await
+        .unwrap();
     assert_eq!(vms.len(), c.guests.len(), "one VM per guest");
     for guest in c.guests.values() {
         let vm = filled.ids[&Of::Guest(guest.kind, guest.vmid)].1;
-        assert!(vms.iter().any(|v| v.id == vm), "guest {} keeps VM {vm}", guest.vmid);
-        let interfaces: Vec<VmInterface> =
-            netbox.list(&[("virtual_machine_id", vm.to_string())]).await.unwrap();
-        let extra = filled.others.iter().filter(|(p, id)| *p == VM_INTERFACES && interfaces.iter().any(|i| i.id == *id)).count();
-        assert_eq!(interfaces.len(), guest.nics.len() + extra, "VM {vm}: {interfaces:?}");
+        assert!(
+            vms.iter().any(|v| v.id == vm),
+            "guest {} keeps VM {vm}",
+            guest.vmid
+        );
+        let interfaces: Vec<VmInterface> = netbox
+            .list(&[("virtual_machine_id", vm.to_string())])
+            .await
+            .unwrap();
+        let extra = filled
+            .others
+            .iter()
+            .filter(|(p, id)| *p == VM_INTERFACES && interfaces.iter().any(|i| i.id == *id))
+            .count();
+        assert_eq!(
+            interfaces.len(),
+            guest.nics.len() + extra,
+            "VM {vm}: {interfaces:?}"
+        );
         for (i, nic) in guest.nics.iter().enumerate() {
             let mac = nic.mac.to_ascii_lowercase();
-            let macs: Vec<MacAddress> = netbox.list(&[("mac_address", nic.mac.clone())]).await.unwrap();
-            assert_eq!(macs.len(), 1, "one MAC object {}", nic.mac);
+            let macs: Vec<MacAddress> = netbox
+                .list(&[
+                    ("mac_address", nic.mac.clone()),
+                    ("virtual_machine_id", vm.to_string()),
+                ])
+                .await
+                .unwrap();
+            assert_eq!(macs.len(), 1, "one MAC object {} on VM {vm}", nic.mac);
             let on = macs[0].assigned_object_id.unwrap();
             if let Some((_, id)) = filled.ids.get(&Of::Nic(mac.clone())) {
                 assert_eq!(on, *id, "the NIC's interface is the filled one");
                 assert_eq!(macs[0].id, filled.ids[&Of::Mac(mac.clone())].1);
             }
             for address in addresses(guest, i) {
-                let ips: Vec<IpAddress> = netbox.list(&[("address", host(&address))]).await.unwrap();
+                let ips: Vec<IpAddress> =
+                    netbox.list(&[("address", host(&address))]).await.unwrap();
                 assert_eq!(ips.len(), 1, "one address {address}: {ips:?}");
-                assert_eq!(ips[0].assigned_object_id, Some(on), "{address} on its NIC's interface");
+                assert_eq!(
+                    ips[0].assigned_object_id,
+                    Some(on),
+                    "{address} on its NIC's interface"
+                );
                 if let Some((_, id)) = filled.ids.get(&Of::Ip(host(&address))) {
                     assert_eq!(ips[0].id, *id);
                 }
             }
         }
-        let disks: Vec<VirtualDisk> = netbox.list(&[("virtual_machine_id", vm.to_string())]).await.unwrap();
+        let disks: Vec<VirtualDisk> = netbox
+            .list(&[("virtual_machine_id", vm.to_string())])
+            .await
+            .unwrap();
         assert_eq!(disks.len(), guest.disks.len(), "VM {vm}: {disks:?}");
         for disk in &guest.disks {
-            let named = disks.iter().find(|d| d.name == disk.key).unwrap_or_else(|| panic!("{} of VM {vm}", disk.key));
-            if let Some((_, id)) = filled.ids.get(&Of::Disk(guest.kind, guest.vmid, disk.key.clone())) {
+            let named = disks
+                .iter()
+                .find(|d| d.name == disk.key)
+                .unwrap_or_else(|| panic!("{} of VM {vm}", disk.key));
+            if let Some((_, id)) =
+                filled
+                    .ids
+                    .get(&Of::Disk(guest.kind, guest.vmid, disk.key.clone()))
+            {
                 assert_eq!(named.id, *id);
             }
         }
@@ -145,7 +230,9 @@ async fn take_over(netbox: &NetboxClient, sim: &pve_sim::RunningSim, c: &SimClus
 async fn remove(netbox: &NetboxClient, name: &str, filled: &Filled) {
     cleanup(netbox, name).await;
     for (path, id) in filled.others.iter().rev() {
-        let _ = netbox.request(Method::DELETE, &format!("{path}{id}/"), &[], None).await;
+        let _ = netbox
+            .request(Method::DELETE, &format!("{path}{id}/"), &[], None)
+            .await;
     }
 }
 
@@ -158,7 +245,13 @@ async fn a_netbox_the_system_proxbox_replaces_filled_is_taken_over_object_for_ob
     // It recorded the VMID; Proxbox found each VM by it, and left its custom field.
     let (_, vms) = cluster_and_vms(&netbox, &name).await;
     for vm in &vms {
-        assert!(vm.custom_fields.get("proxmox_vm_id").is_some_and(|v| !v.is_null()), "{}", vm.name);
+        assert!(
+            vm.custom_fields
+                .get("proxmox_vm_id")
+                .is_some_and(|v| !v.is_null()),
+            "{}",
+            vm.name
+        );
     }
     remove(&netbox, &name, &filled).await;
     sim.stop().await;
@@ -175,7 +268,10 @@ async fn a_netbox_netbox_ssot_filled_is_taken_over_object_for_object() {
         let (_, id) = filled.ids[&Of::Guest(guest.kind, guest.vmid)];
         let vm = object(&netbox, VMS, id).await.unwrap();
         assert!(slugs(&vm).contains("netbox-ssot"), "{vm}");
-        assert_eq!(vm["custom_fields"]["source_id"], json!(guest.vmid.to_string()));
+        assert_eq!(
+            vm["custom_fields"]["source_id"],
+            json!(guest.vmid.to_string())
+        );
     }
     remove(&netbox, &name, &filled).await;
     sim.stop().await;
@@ -206,22 +302,65 @@ async fn two_candidates_and_an_address_held_elsewhere_are_conflicts_and_nothing_
         .expect("a guest with an address");
     let address = addresses(&held, held_nic).remove(0);
 
-    let cluster_type = slugged(&netbox, "virtualization/cluster-types/", "slug", "proxmox-ve",
-        json!({"name": "Proxmox VE", "slug": "proxmox-ve"})).await;
-    let cluster = post(&netbox, CLUSTERS, json!({"name": name, "type": cluster_type})).await;
+    let cluster_type = slugged(
+        &netbox,
+        "virtualization/cluster-types/",
+        "slug",
+        "proxmox-ve",
+        json!({"name": "Proxmox VE", "slug": "proxmox-ve"}),
+    )
+    .await;
+    let cluster = post(
+        &netbox,
+        CLUSTERS,
+        json!({"name": name, "type": cluster_type}),
+    )
+    .await;
     let mut tenants = Vec::new();
     let mut twins = Vec::new();
     for side in ["a", "b"] {
-        let tenant = post(&netbox, "tenancy/tenants/", json!({"name": format!("{name}-{side}"), "slug": format!("{name}-{side}")})).await;
+        let tenant = post(
+            &netbox,
+            "tenancy/tenants/",
+            json!({"name": format!("{name}-{side}"), "slug": format!("{name}-{side}")}),
+        )
+        .await;
         tenants.push(tenant);
-        twins.push(post(&netbox, VMS, json!({"name": twin.name, "cluster": cluster, "tenant": tenant})).await);
+        twins.push(
+            post(
+                &netbox,
+                VMS,
+                json!({"name": twin.name, "cluster": cluster, "tenant": tenant}),
+            )
+            .await,
+        );
     }
     let other = format!("{name}-other");
-    let other_cluster = post(&netbox, CLUSTERS, json!({"name": other, "type": cluster_type})).await;
-    let stranger = post(&netbox, VMS, json!({"name": "stranger", "cluster": other_cluster})).await;
-    let interface = post(&netbox, VM_INTERFACES, json!({"virtual_machine": stranger, "name": "eth0"})).await;
-    let ip = post(&netbox, IPS, json!({"address": address,
-        "assigned_object_type": "virtualization.vminterface", "assigned_object_id": interface})).await;
+    let other_cluster = post(
+        &netbox,
+        CLUSTERS,
+        json!({"name": other, "type": cluster_type}),
+    )
+    .await;
+    let stranger = post(
+        &netbox,
+        VMS,
+        json!({"name": "stranger", "cluster": other_cluster}),
+    )
+    .await;
+    let interface = post(
+        &netbox,
+        VM_INTERFACES,
+        json!({"virtual_machine": stranger, "name": "eth0"}),
+    )
+    .await;
+    let ip = post(
+        &netbox,
+        IPS,
+        json!({"address": address,
+        "assigned_object_type": "virtualization.vminterface", "assigned_object_id": interface}),
+    )
+    .await;
 
     let (_test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
     let dry_run = RunOptions {
@@ -231,24 +370,35 @@ async fn two_candidates_and_an_address_held_elsewhere_are_conflicts_and_nothing_
     let preview = takeover_of(&run_on(&db, &netbox, &sim, endpoint_id, &Stage::ALL, dry_run).await);
     let ran = sync(&db, &netbox, &sim, endpoint_id, &Stage::ALL).await;
     let done = takeover_of(&ran);
-    assert_eq!(preview.conflicts, done.conflicts, "the preview names the same conflicts");
+    assert_eq!(
+        preview.conflicts, done.conflicts,
+        "the preview names the same conflicts"
+    );
     let twin_conflict = done
         .conflicts
         .iter()
         .find(|c| c.name == twin.name)
         .unwrap_or_else(|| panic!("{:?}", done.conflicts));
     assert!(
-        twin_conflict.why.contains(&twins[0].to_string()) && twin_conflict.why.contains(&twins[1].to_string()),
+        twin_conflict.why.contains(&twins[0].to_string())
+            && twin_conflict.why.contains(&twins[1].to_string()),
         "names both candidates: {}",
         twin_conflict.why
     );
-    assert!(twin_conflict.why.contains("proxbox_identity"), "says what to do");
+    assert!(
+        twin_conflict.why.contains("proxbox_identity"),
+        "says what to do"
+    );
     let address_conflict = done
         .conflicts
         .iter()
         .find(|c| c.kind == "ip" && c.name.contains(&address))
         .unwrap_or_else(|| panic!("{:?}", done.conflicts));
-    assert!(address_conflict.why.contains("stranger"), "{}", address_conflict.why);
+    assert!(
+        address_conflict.why.contains("stranger"),
+        "{}",
+        address_conflict.why
+    );
     let item = ran
         .items("virtual-machines")
         .into_iter()
@@ -261,18 +411,40 @@ async fn two_candidates_and_an_address_held_elsewhere_are_conflicts_and_nothing_
     let named: Vec<&VirtualMachine> = vms.iter().filter(|v| v.name == twin.name).collect();
     assert_eq!(named.iter().map(|v| v.id).collect::<Vec<_>>(), twins);
     for vm in named {
-        assert!(vm.tags.is_empty() && vm.custom_fields.get("proxbox_identity").is_none_or(Value::is_null), "{vm:?}");
+        assert!(
+            vm.tags.is_empty()
+                && vm
+                    .custom_fields
+                    .get("proxbox_identity")
+                    .is_none_or(Value::is_null),
+            "{vm:?}"
+        );
     }
-    assert_eq!(vms.len(), c.guests.len() + 1, "every other guest has its VM");
+    assert_eq!(
+        vms.len(),
+        c.guests.len() + 1,
+        "every other guest has its VM"
+    );
     let ips: Vec<IpAddress> = netbox.list(&[("address", host(&address))]).await.unwrap();
     assert_eq!(ips.len(), 1);
-    assert_eq!((ips[0].id, ips[0].assigned_object_id), (ip, Some(interface)));
+    assert_eq!(
+        (ips[0].id, ips[0].assigned_object_id),
+        (ip, Some(interface))
+    );
     assert!(ips[0].tags.is_empty());
 
     cleanup(&netbox, &name).await;
     cleanup(&netbox, &other).await;
     for tenant in tenants {
-        netbox.request(Method::DELETE, &format!("tenancy/tenants/{tenant}/"), &[], None).await.unwrap();
+        netbox
+            .request(
+                Method::DELETE,
+                &format!("tenancy/tenants/{tenant}/"),
+                &[],
+                None,
+            )
+            .await
+            .unwrap();
     }
     sim.stop().await;
 }

@@ -67,9 +67,20 @@ pub async fn patch(netbox: &NetboxClient, path: &str, id: u64, body: Value) {
 
 /// The id of the object of `path` with this slug, made from `body` when there is none
 /// (shared objects: types, roles, tags, custom fields are looked up, never changed).
-pub async fn slugged(netbox: &NetboxClient, path: &str, key: &str, value: &str, body: Value) -> u64 {
+pub async fn slugged(
+    netbox: &NetboxClient,
+    path: &str,
+    key: &str,
+    value: &str,
+    body: Value,
+) -> u64 {
     let found = netbox
-        .request(Method::GET, path, &[(key.to_string(), value.to_string())], None)
+        .request(
+            Method::GET,
+            path,
+            &[(key.to_string(), value.to_string())],
+            None,
+        )
         .await
         .unwrap();
     match found["results"].as_array().and_then(|r| r.first()) {
@@ -128,34 +139,70 @@ pub async fn as_netbox_proxbox(netbox: &NetboxClient, c: &SimCluster) -> Filled 
     let proxbox = tag(netbox, "Proxbox", "proxbox", "ff5722").await;
     let tags = json!([proxbox]);
     // PA/routes/extras/__init__.py:118: the VMID custom field.
-    custom_field(netbox, "proxmox_vm_id", "integer", &["virtualization.virtualmachine"]).await;
+    custom_field(
+        netbox,
+        "proxmox_vm_id",
+        "integer",
+        &["virtualization.virtualmachine"],
+    )
+    .await;
     // PA/services/sync/device_ensure.py:195-202: cluster type by mode.
-    let cluster_type = slugged(netbox, "virtualization/cluster-types/", "slug", "cluster",
-        json!({"name": "Cluster", "slug": "cluster", "description": "Proxmox cluster mode"})).await;
+    let cluster_type = slugged(
+        netbox,
+        "virtualization/cluster-types/",
+        "slug",
+        "cluster",
+        json!({"name": "Cluster", "slug": "cluster", "description": "Proxmox cluster mode"}),
+    )
+    .await;
     // :31-34, :780-801: the default site.
-    let site = post(netbox, "dcim/sites/", json!({
+    let site = post(
+        netbox,
+        "dcim/sites/",
+        json!({
         "name": format!("Proxmox Default Site - {}", c.name),
-        "slug": format!("proxmox-default-site-{slug}"), "status": "active", "tags": tags})).await;
+        "slug": format!("proxmox-default-site-{slug}"), "status": "active", "tags": tags}),
+    )
+    .await;
     filled.others.push(("dcim/sites/", site));
     // :205-226: the cluster, scoped to its site.
-    let cluster = post(netbox, CLUSTERS, json!({
+    let cluster = post(
+        netbox,
+        CLUSTERS,
+        json!({
         "name": c.name, "type": cluster_type, "description": "Proxmox cluster mode cluster.",
-        "scope_type": "dcim.site", "scope_id": site, "tags": tags})).await;
+        "scope_type": "dcim.site", "scope_id": site, "tags": tags}),
+    )
+    .await;
     filled.ids.insert(Of::Cluster, (CLUSTERS, cluster));
     // :229-258: manufacturer, device type and role of the nodes.
-    let maker = slugged(netbox, "dcim/manufacturers/", "slug", "proxmox",
-        json!({"name": "Proxmox", "slug": "proxmox"})).await;
+    let maker = slugged(
+        netbox,
+        "dcim/manufacturers/",
+        "slug",
+        "proxmox",
+        json!({"name": "Proxmox", "slug": "proxmox"}),
+    )
+    .await;
     let device_type = slugged(netbox, "dcim/device-types/", "slug", "proxmox-generic-device",
         json!({"manufacturer": maker, "model": "Proxmox Generic Device", "slug": "proxmox-generic-device"})).await;
-    let role = slugged(netbox, "dcim/device-roles/", "slug", "proxmox-node",
-        json!({"name": "Proxmox Node", "slug": "proxmox-node", "color": "00bcd4"})).await;
+    let role = slugged(
+        netbox,
+        "dcim/device-roles/",
+        "slug",
+        "proxmox-node",
+        json!({"name": "Proxmox Node", "slug": "proxmox-node", "color": "00bcd4"}),
+    )
+    .await;
     let mut devices = BTreeMap::new();
     for node in &c.nodes {
         // :272-291: each node's device.
         let id = post(netbox, DEVICES, json!({
             "name": node.name, "status": "active", "description": format!("Proxmox Node {}", node.name),
             "device_type": device_type, "role": role, "cluster": cluster, "site": site, "tags": tags})).await;
-        filled.ids.insert(Of::Node(node.name.clone()), (DEVICES, id));
+        filled
+            .ids
+            .insert(Of::Node(node.name.clone()), (DEVICES, id));
         devices.insert(node.name.clone(), id);
     }
     // PA/constants.py:18-29: VM types on NetBox ≥ 4.6.
@@ -165,16 +212,29 @@ pub async fn as_netbox_proxbox(netbox: &NetboxClient, c: &SimCluster) -> Filled 
     };
     for guest in c.guests.values() {
         let (type_name, type_slug) = vm_type(guest.kind);
-        let vm_type = slugged(netbox, "virtualization/virtual-machine-types/", "slug", type_slug,
-            json!({"name": type_name, "slug": type_slug})).await;
+        let vm_type = slugged(
+            netbox,
+            "virtualization/virtual-machine-types/",
+            "slug",
+            type_slug,
+            json!({"name": type_name, "slug": type_slug}),
+        )
+        .await;
         // PA/proxmox_to_netbox/models.py:1042-1061, :1189-1209: the VM and its VMID.
-        let vm = post(netbox, VMS, json!({
+        let vm = post(
+            netbox,
+            VMS,
+            json!({
             "name": guest.name, "status": status(guest), "cluster": cluster,
             "device": devices[&guest.node], "site": site, "virtual_machine_type": vm_type,
             "vcpus": guest.cores * guest.sockets, "memory": guest.memory_mib,
             "description": format!("Synced from Proxmox node {}", guest.node), "tags": tags,
-            "custom_fields": {"proxmox_vm_id": guest.vmid}})).await;
-        filled.ids.insert(Of::Guest(guest.kind, guest.vmid), (VMS, vm));
+            "custom_fields": {"proxmox_vm_id": guest.vmid}}),
+        )
+        .await;
+        filled
+            .ids
+            .insert(Of::Guest(guest.kind, guest.vmid), (VMS, vm));
         for (i, nic) in guest.nics.iter().enumerate() {
             // PA/routes/virtualization/virtual_machines/sync_vm.py:2487-2501: LXC the
             // config's name=, QEMU net<i>, or the agent's name when it answers.
@@ -183,15 +243,28 @@ pub async fn as_netbox_proxbox(netbox: &NetboxClient, c: &SimCluster) -> Filled 
                 Kind::Qemu if guest.running && guest.agent => format!("ens{}", 18 + i),
                 Kind::Qemu => format!("net{i}"),
             };
-            let interface = post(netbox, VM_INTERFACES, json!({
-                "virtual_machine": vm, "name": name, "enabled": true, "tags": tags})).await;
+            let interface = post(
+                netbox,
+                VM_INTERFACES,
+                json!({
+                "virtual_machine": vm, "name": name, "enabled": true, "tags": tags}),
+            )
+            .await;
             let mac = nic.mac.to_ascii_lowercase();
-            filled.ids.insert(Of::Nic(mac.clone()), (VM_INTERFACES, interface));
+            filled
+                .ids
+                .insert(Of::Nic(mac.clone()), (VM_INTERFACES, interface));
             // PA/services/sync/mac_address.py:95-145: upper case, then the primary MAC.
             let mac_id = post(netbox, MACS, json!({
                 "mac_address": nic.mac.to_ascii_uppercase(), "tags": tags,
                 "assigned_object_type": "virtualization.vminterface", "assigned_object_id": interface})).await;
-            patch(netbox, VM_INTERFACES, interface, json!({"primary_mac_address": mac_id})).await;
+            patch(
+                netbox,
+                VM_INTERFACES,
+                interface,
+                json!({"primary_mac_address": mac_id}),
+            )
+            .await;
             filled.ids.insert(Of::Mac(mac), (MACS, mac_id));
             // PA/services/sync/network.py:242-282: each address on its interface.
             for address in addresses(guest, i) {
@@ -205,7 +278,10 @@ pub async fn as_netbox_proxbox(netbox: &NetboxClient, c: &SimCluster) -> Filled 
         for disk in &guest.disks {
             let id = post(netbox, DISKS, json!({
                 "virtual_machine": vm, "name": disk.key, "size": disk.size_gib * 1024, "tags": tags})).await;
-            filled.ids.insert(Of::Disk(guest.kind, guest.vmid, disk.key.clone()), (DISKS, id));
+            filled.ids.insert(
+                Of::Disk(guest.kind, guest.vmid, disk.key.clone()),
+                (DISKS, id),
+            );
         }
     }
     // PA/services/sync/bridge_interfaces.py:105-113: the bridges the guests use, on their node.
@@ -216,9 +292,16 @@ pub async fn as_netbox_proxbox(netbox: &NetboxClient, c: &SimCluster) -> Filled 
         }
     }
     for (node, bridge) in bridges.into_keys() {
-        let id = post(netbox, NODE_INTERFACES, json!({
-            "device": devices[&node], "name": bridge, "type": "bridge", "tags": tags})).await;
-        filled.ids.insert(Of::NodeInterface(node, bridge), (NODE_INTERFACES, id));
+        let id = post(
+            netbox,
+            NODE_INTERFACES,
+            json!({
+            "device": devices[&node], "name": bridge, "type": "bridge", "tags": tags}),
+        )
+        .await;
+        filled
+            .ids
+            .insert(Of::NodeInterface(node, bridge), (NODE_INTERFACES, id));
     }
     filled
 }
@@ -233,59 +316,133 @@ pub async fn as_netbox_ssot(netbox: &NetboxClient, c: &SimCluster) -> Filled {
     let tags = json!([source, kind, ssot]);
     let ssot_only = json!([ssot]);
     // internal/netbox/inventory/init_items.go:469-605: `source` and `source_id`.
-    custom_field(netbox, "source", "text", &[
-        "virtualization.cluster", "dcim.device", "dcim.interface", "virtualization.virtualmachine",
-        "virtualization.vminterface", "ipam.ipaddress", "virtualization.virtualdisk"]).await;
-    custom_field(netbox, "source_id", "text", &["virtualization.virtualmachine"]).await;
+    custom_field(
+        netbox,
+        "source",
+        "text",
+        &[
+            "virtualization.cluster",
+            "dcim.device",
+            "dcim.interface",
+            "virtualization.virtualmachine",
+            "virtualization.vminterface",
+            "ipam.ipaddress",
+            "virtualization.virtualdisk",
+        ],
+    )
+    .await;
+    custom_field(
+        netbox,
+        "source_id",
+        "text",
+        &["virtualization.virtualmachine"],
+    )
+    .await;
     let cf = json!({"source": "pve"});
     // PS:46-52: the cluster type; PS:31-34: the site of clusterSiteRelations.
-    let cluster_type = slugged(netbox, "virtualization/cluster-types/", "slug", "proxmox",
-        json!({"name": "Proxmox", "slug": "proxmox"})).await;
+    let cluster_type = slugged(
+        netbox,
+        "virtualization/cluster-types/",
+        "slug",
+        "proxmox",
+        json!({"name": "Proxmox", "slug": "proxmox"}),
+    )
+    .await;
     let site = post(netbox, "dcim/sites/", json!({
         "name": format!("{} DC", c.name), "slug": format!("{}-dc", proxbox::server::sync::managed::slugify(&c.name)),
         "status": "active"})).await;
     filled.others.push(("dcim/sites/", site));
     // PS:61-83: the cluster.
-    let cluster = post(netbox, CLUSTERS, json!({
+    let cluster = post(
+        netbox,
+        CLUSTERS,
+        json!({
         "name": c.name, "type": cluster_type, "scope_type": "dcim.site", "scope_id": site,
-        "tags": tags, "custom_fields": cf})).await;
+        "tags": tags, "custom_fields": cf}),
+    )
+    .await;
     filled.ids.insert(Of::Cluster, (CLUSTERS, cluster));
     // PS:125-170: generic manufacturer and model, role Server.
-    let maker = slugged(netbox, "dcim/manufacturers/", "slug", "generic-manufacturer",
-        json!({"name": "Generic Manufacturer", "slug": "generic-manufacturer"})).await;
+    let maker = slugged(
+        netbox,
+        "dcim/manufacturers/",
+        "slug",
+        "generic-manufacturer",
+        json!({"name": "Generic Manufacturer", "slug": "generic-manufacturer"}),
+    )
+    .await;
     let device_type = slugged(netbox, "dcim/device-types/", "slug", "generic-manufacturergeneric-model",
         json!({"manufacturer": maker, "model": "Generic Model", "slug": "generic-manufacturergeneric-model"})).await;
-    let role = slugged(netbox, "dcim/device-roles/", "slug", "server",
-        json!({"name": "Server", "slug": "server", "color": "00add8"})).await;
+    let role = slugged(
+        netbox,
+        "dcim/device-roles/",
+        "slug",
+        "server",
+        json!({"name": "Server", "slug": "server", "color": "00add8"}),
+    )
+    .await;
     let mut devices = BTreeMap::new();
     for node in &c.nodes {
         // PS:172-189: no status, serial or platform.
-        let id = post(netbox, DEVICES, json!({
+        let id = post(
+            netbox,
+            DEVICES,
+            json!({
             "name": node.name, "device_type": device_type, "role": role, "site": site,
-            "cluster": cluster, "tags": tags, "custom_fields": cf})).await;
-        filled.ids.insert(Of::Node(node.name.clone()), (DEVICES, id));
+            "cluster": cluster, "tags": tags, "custom_fields": cf}),
+        )
+        .await;
+        filled
+            .ids
+            .insert(Of::Node(node.name.clone()), (DEVICES, id));
         devices.insert(node.name.clone(), id);
         // PS:203-241: each interface of type other, nothing else.
         for iface in &node.interfaces {
             let interface = post(netbox, NODE_INTERFACES, json!({
                 "device": id, "name": iface.iface, "type": "other", "tags": tags, "custom_fields": cf})).await;
-            filled.ids.insert(Of::NodeInterface(node.name.clone(), iface.iface.clone()), (NODE_INTERFACES, interface));
+            filled.ids.insert(
+                Of::NodeInterface(node.name.clone(), iface.iface.clone()),
+                (NODE_INTERFACES, interface),
+            );
         }
     }
     // add_predefined_items.go:11-22, :83-95: roles of VMs and containers.
-    let vm_role = slugged(netbox, "dcim/device-roles/", "slug", "vm",
-        json!({"name": "VM", "slug": "vm", "color": "81eaea", "vm_role": true})).await;
-    let ct_role = slugged(netbox, "dcim/device-roles/", "slug", "container",
-        json!({"name": "Container", "slug": "container", "color": "0db7ed", "vm_role": true})).await;
+    let vm_role = slugged(
+        netbox,
+        "dcim/device-roles/",
+        "slug",
+        "vm",
+        json!({"name": "VM", "slug": "vm", "color": "81eaea", "vm_role": true}),
+    )
+    .await;
+    let ct_role = slugged(
+        netbox,
+        "dcim/device-roles/",
+        "slug",
+        "container",
+        json!({"name": "Container", "slug": "container", "color": "0db7ed", "vm_role": true}),
+    )
+    .await;
     for guest in c.guests.values() {
         // PS:292-637 (QEMU), PS:779-839 (LXC): memory in MiB, the VMID as `source_id`.
-        let role = if guest.kind == Kind::Qemu { vm_role } else { ct_role };
-        let vm = post(netbox, VMS, json!({
+        let role = if guest.kind == Kind::Qemu {
+            vm_role
+        } else {
+            ct_role
+        };
+        let vm = post(
+            netbox,
+            VMS,
+            json!({
             "name": guest.name, "status": status(guest), "cluster": cluster, "site": site,
             "device": devices[&guest.node], "role": role, "vcpus": guest.cores * guest.sockets,
             "memory": guest.memory_mib, "tags": tags,
-            "custom_fields": {"source": "pve", "source_id": guest.vmid.to_string()}})).await;
-        filled.ids.insert(Of::Guest(guest.kind, guest.vmid), (VMS, vm));
+            "custom_fields": {"source": "pve", "source_id": guest.vmid.to_string()}}),
+        )
+        .await;
+        filled
+            .ids
+            .insert(Of::Guest(guest.kind, guest.vmid), (VMS, vm));
         // PS:639-677, :841-882: interfaces only as the running guest reports them (the
         // agent's names, `lo` too), MACs upper case and primary.
         let reports = match guest.kind {
@@ -293,23 +450,41 @@ pub async fn as_netbox_ssot(netbox: &NetboxClient, c: &SimCluster) -> Filled {
             Kind::Lxc => guest.running,
         };
         if reports {
-            let lo = post(netbox, VM_INTERFACES, json!({
-                "virtual_machine": vm, "name": "lo", "tags": tags, "custom_fields": cf})).await;
+            let lo = post(
+                netbox,
+                VM_INTERFACES,
+                json!({
+                "virtual_machine": vm, "name": "lo", "tags": tags, "custom_fields": cf}),
+            )
+            .await;
             filled.others.push((VM_INTERFACES, lo));
             for (i, nic) in guest.nics.iter().enumerate() {
                 let name = match guest.kind {
                     Kind::Qemu => format!("ens{}", 18 + i),
                     Kind::Lxc => format!("eth{i}"),
                 };
-                let interface = post(netbox, VM_INTERFACES, json!({
-                    "virtual_machine": vm, "name": name, "tags": tags, "custom_fields": cf})).await;
+                let interface = post(
+                    netbox,
+                    VM_INTERFACES,
+                    json!({
+                    "virtual_machine": vm, "name": name, "tags": tags, "custom_fields": cf}),
+                )
+                .await;
                 let mac = nic.mac.to_ascii_lowercase();
-                filled.ids.insert(Of::Nic(mac.clone()), (VM_INTERFACES, interface));
+                filled
+                    .ids
+                    .insert(Of::Nic(mac.clone()), (VM_INTERFACES, interface));
                 // AI:1350-1367: the MAC carries `netbox-ssot` only.
                 let mac_id = post(netbox, MACS, json!({
                     "mac_address": nic.mac.to_ascii_uppercase(), "tags": ssot_only,
                     "assigned_object_type": "virtualization.vminterface", "assigned_object_id": interface})).await;
-                patch(netbox, VM_INTERFACES, interface, json!({"primary_mac_address": mac_id})).await;
+                patch(
+                    netbox,
+                    VM_INTERFACES,
+                    interface,
+                    json!({"primary_mac_address": mac_id}),
+                )
+                .await;
                 filled.ids.insert(Of::Mac(mac), (MACS, mac_id));
                 // PS:679-759: each address, active, no VRF.
                 for address in addresses(guest, i) {
@@ -324,10 +499,18 @@ pub async fn as_netbox_ssot(netbox: &NetboxClient, c: &SimCluster) -> Filled {
         if guest.kind == Kind::Qemu {
             for (i, disk) in guest.disks.iter().enumerate() {
                 let volume = format!("{}:vm-{}-disk-{i}", disk.storage, guest.vmid);
-                let id = post(netbox, DISKS, json!({
+                let id = post(
+                    netbox,
+                    DISKS,
+                    json!({
                     "virtual_machine": vm, "name": volume, "description": volume,
-                    "size": disk.size_gib * 1000, "tags": ssot_only, "custom_fields": cf})).await;
-                filled.ids.insert(Of::Disk(guest.kind, guest.vmid, disk.key.clone()), (DISKS, id));
+                    "size": disk.size_gib * 1000, "tags": ssot_only, "custom_fields": cf}),
+                )
+                .await;
+                filled.ids.insert(
+                    Of::Disk(guest.kind, guest.vmid, disk.key.clone()),
+                    (DISKS, id),
+                );
             }
         }
     }
@@ -339,33 +522,83 @@ pub async fn as_netbox_ssot(netbox: &NetboxClient, c: &SimCluster) -> Filled {
 /// with their MAC and addresses.
 pub async fn by_hand(netbox: &NetboxClient, c: &SimCluster) -> Filled {
     let mut filled = Filled::default();
-    let cluster_type = slugged(netbox, "virtualization/cluster-types/", "slug", "proxmox-ve",
-        json!({"name": "Proxmox VE", "slug": "proxmox-ve"})).await;
+    let cluster_type = slugged(
+        netbox,
+        "virtualization/cluster-types/",
+        "slug",
+        "proxmox-ve",
+        json!({"name": "Proxmox VE", "slug": "proxmox-ve"}),
+    )
+    .await;
     let site = post(netbox, "dcim/sites/", json!({
         "name": format!("{} room", c.name),
         "slug": format!("{}-room", proxbox::server::sync::managed::slugify(&c.name)), "status": "active"})).await;
     filled.others.push(("dcim/sites/", site));
-    let cluster = post(netbox, CLUSTERS, json!({"name": c.name, "type": cluster_type})).await;
+    let cluster = post(
+        netbox,
+        CLUSTERS,
+        json!({"name": c.name, "type": cluster_type}),
+    )
+    .await;
     filled.ids.insert(Of::Cluster, (CLUSTERS, cluster));
-    let maker = slugged(netbox, "dcim/manufacturers/", "slug", "hand-maker",
-        json!({"name": "Hand Maker", "slug": "hand-maker"})).await;
-    let device_type = slugged(netbox, "dcim/device-types/", "slug", "hand-server",
-        json!({"manufacturer": maker, "model": "Hand Server", "slug": "hand-server"})).await;
-    let role = slugged(netbox, "dcim/device-roles/", "slug", "hypervisor",
-        json!({"name": "Hypervisor", "slug": "hypervisor", "color": "607d8b"})).await;
+    let maker = slugged(
+        netbox,
+        "dcim/manufacturers/",
+        "slug",
+        "hand-maker",
+        json!({"name": "Hand Maker", "slug": "hand-maker"}),
+    )
+    .await;
+    let device_type = slugged(
+        netbox,
+        "dcim/device-types/",
+        "slug",
+        "hand-server",
+        json!({"manufacturer": maker, "model": "Hand Server", "slug": "hand-server"}),
+    )
+    .await;
+    let role = slugged(
+        netbox,
+        "dcim/device-roles/",
+        "slug",
+        "hypervisor",
+        json!({"name": "Hypervisor", "slug": "hypervisor", "color": "607d8b"}),
+    )
+    .await;
     for node in &c.nodes {
-        let id = post(netbox, DEVICES, json!({
-            "name": node.name, "device_type": device_type, "role": role, "site": site})).await;
-        filled.ids.insert(Of::Node(node.name.clone()), (DEVICES, id));
+        let id = post(
+            netbox,
+            DEVICES,
+            json!({
+            "name": node.name, "device_type": device_type, "role": role, "site": site}),
+        )
+        .await;
+        filled
+            .ids
+            .insert(Of::Node(node.name.clone()), (DEVICES, id));
     }
     for guest in c.guests.values() {
-        let vm = post(netbox, VMS, json!({"name": guest.name, "cluster": cluster, "status": "active"})).await;
-        filled.ids.insert(Of::Guest(guest.kind, guest.vmid), (VMS, vm));
+        let vm = post(
+            netbox,
+            VMS,
+            json!({"name": guest.name, "cluster": cluster, "status": "active"}),
+        )
+        .await;
+        filled
+            .ids
+            .insert(Of::Guest(guest.kind, guest.vmid), (VMS, vm));
         for (i, nic) in guest.nics.iter().enumerate() {
-            let interface = post(netbox, VM_INTERFACES, json!({
-                "virtual_machine": vm, "name": format!("eth{i}")})).await;
+            let interface = post(
+                netbox,
+                VM_INTERFACES,
+                json!({
+                "virtual_machine": vm, "name": format!("eth{i}")}),
+            )
+            .await;
             let mac = nic.mac.to_ascii_lowercase();
-            filled.ids.insert(Of::Nic(mac.clone()), (VM_INTERFACES, interface));
+            filled
+                .ids
+                .insert(Of::Nic(mac.clone()), (VM_INTERFACES, interface));
             let mac_id = post(netbox, MACS, json!({
                 "mac_address": nic.mac,
                 "assigned_object_type": "virtualization.vminterface", "assigned_object_id": interface})).await;

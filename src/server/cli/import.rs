@@ -92,9 +92,8 @@ pub async fn run(db: &Db, secrets: &SecretBox, command: ImportCommand) -> Result
     let dry_run = options.dry_run;
     let secret_of = |planned: &Planned| -> Result<String, String> {
         if let Some(var) = named.get(&planned.name).or(all.as_ref()) {
-            return std::env::var(var).map_err(|_| {
-                format!("the environment variable {var} (--secret-env) is not set")
-            });
+            return std::env::var(var)
+                .map_err(|_| format!("the environment variable {var} (--secret-env) is not set"));
         }
         if interactive {
             return ask_secret(&format!(

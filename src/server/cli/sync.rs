@@ -5,6 +5,7 @@ use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Mutex;
 
+use crate::models::TakeoverReport;
 use crate::server::cli::args::{GlobalOptions, SyncOptions, SyncOutput};
 use crate::server::infra::db::Db;
 use crate::server::jobs::JobSettings;
@@ -12,7 +13,6 @@ use crate::server::services::settings::{effective, Fixed};
 use crate::server::sync::context::{StopSignal, SyncContext};
 use crate::server::sync::peers::sync_peers;
 use crate::server::sync::run::{run_sync, RunOutcome};
-use crate::models::TakeoverReport;
 use crate::server::sync::sink::{EventSink, JsonLines, Tallying};
 use crate::server::sync::stage::parse_stages;
 use crate::server::sync::terminal::{takeover_summary, ProgressBar};

@@ -76,9 +76,15 @@ impl PluginEndpoint {
                 let address = &self.ip_address.as_ref()?.address;
                 let host = address.split('/').next()?.to_string();
                 // An IPv6 host goes in brackets in a URL.
-                Some(if host.contains(':') { format!("[{host}]") } else { host })
+                Some(if host.contains(':') {
+                    format!("[{host}]")
+                } else {
+                    host
+                })
             })
-            .ok_or_else(|| format!("plugin endpoint {name:?} has neither a domain nor an IP address"))?;
+            .ok_or_else(|| {
+                format!("plugin endpoint {name:?} has neither a domain nor an IP address")
+            })?;
         let username = self
             .username
             .clone()
@@ -137,7 +143,12 @@ pub async fn plugin_endpoints(netbox: &NetboxClient) -> Result<Vec<PluginEndpoin
                 netbox.base_url()
             )))
         }
-        Err(e) => return Err(AppError::Transport(format!("{} ({})", e.message, e.suggestion))),
+        Err(e) => {
+            return Err(AppError::Transport(format!(
+                "{} ({})",
+                e.message, e.suggestion
+            )))
+        }
     };
     rows.into_iter()
         .map(|row| {
@@ -153,13 +164,23 @@ pub async fn plugin_endpoints(netbox: &NetboxClient) -> Result<Vec<PluginEndpoin
 /// What the import did with one plugin endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Imported {
-    Created { planned: Planned, id: i64 },
+    Created {
+        planned: Planned,
+        id: i64,
+    },
     /// A dry run: what would be created.
-    WouldCreate { planned: Planned },
+    WouldCreate {
+        planned: Planned,
+    },
     /// Proxbox has an endpoint of that name: left as it is.
-    Exists { name: String },
+    Exists {
+        name: String,
+    },
     /// Not imported, and why (no secret given, no host).
-    Skipped { name: String, why: String },
+    Skipped {
+        name: String,
+        why: String,
+    },
 }
 
 /// Creates a Proxbox endpoint for each of `endpoints` Proxbox has none of that name for
@@ -262,6 +283,9 @@ mod tests {
             }
         );
         let nowhere = endpoint(json!({"id": 3, "name": "x", "domain": "", "ip_address": null}));
-        assert!(nowhere.planned().unwrap_err().contains("neither a domain nor an IP"));
+        assert!(nowhere
+            .planned()
+            .unwrap_err()
+            .contains("neither a domain nor an IP"));
     }
 }

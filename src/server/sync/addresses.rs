@@ -8,9 +8,9 @@ use std::net::IpAddr;
 
 use proxbox_netbox::models::{HeldAddress, IpAddress, IpAddressWrite, DCIM_INTERFACE};
 
+use super::adopt::AdoptedBy;
 use super::apply::Applied;
 use super::failure::StageError;
-use super::adopt::AdoptedBy;
 use super::managed::{adoption_tags, is_managed, tags};
 use super::overwrite::{Field, Overwrite, OverwritePolicy};
 use super::plan::{Label, Plan};
@@ -483,9 +483,11 @@ mod tests {
     }
 
     fn held_by_hand(on_vm: u64) -> HeldAddress {
-        model(json!({"id": 4, "address": "10.0.0.7/24", "assigned_object_type": VM_INTERFACE,
+        model(
+            json!({"id": 4, "address": "10.0.0.7/24", "assigned_object_type": VM_INTERFACE,
             "assigned_object": {"id": 9, "name": "eth1", "virtual_machine": {"id": on_vm, "name": "web"}},
-            "tags": [{"id": 3, "slug": "netbox-ssot"}]}))
+            "tags": [{"id": 3, "slug": "netbox-ssot"}]}),
+        )
     }
 
     /// An address someone put on an interface of the guest's own VM is the guest's: taken
@@ -498,8 +500,18 @@ mod tests {
         assert!(plan.creates.is_empty());
         let moved = &plan.updates[0];
         assert_eq!(moved.id, Some(4));
-        assert_eq!(moved.body.assigned_object_id, Some(2), "onto the reporting interface");
-        let tags: Vec<&str> = moved.body.tags.iter().flatten().map(|t| t.slug.as_str()).collect();
+        assert_eq!(
+            moved.body.assigned_object_id,
+            Some(2),
+            "onto the reporting interface"
+        );
+        let tags: Vec<&str> = moved
+            .body
+            .tags
+            .iter()
+            .flatten()
+            .map(|t| t.slug.as_str())
+            .collect();
         assert_eq!(tags, ["netbox-ssot", "proxbox"]);
         assert!(matches!(moved.label.takeover, Some(Takeover::Adopted(_))));
         assert_eq!(reported, [(0, "10.0.0.7/24".to_string())]);
@@ -517,7 +529,12 @@ mod tests {
         let by_hand: IpAddress = model(json!({"id": 4, "address": "10.0.0.7/24",
             "status": {"value": "active"}, "assigned_object_type": VM_INTERFACE,
             "assigned_object_id": 2, "tags": []}));
-        let (plan, _) = plan_addresses(&[reporting(None)], &[by_hand], &[], &OverwritePolicy::default());
+        let (plan, _) = plan_addresses(
+            &[reporting(None)],
+            &[by_hand],
+            &[],
+            &OverwritePolicy::default(),
+        );
         assert_eq!(plan.updates[0].changed, ["tags"]);
         assert_eq!(
             plan.updates[0].label.takeover,

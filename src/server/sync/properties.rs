@@ -472,10 +472,16 @@ async fn pass(
             .collect(),
         interfaces,
     };
-    let synced_interfaces =
-        vm_interfaces::write(&writer, &mut report, &synced_guests, &inputs, &policy)
-            .await
-            .expect("written");
+    let synced_interfaces = vm_interfaces::write(
+        &writer,
+        &mut report,
+        &synced_guests,
+        &inputs,
+        &policy,
+        &mut HashMap::new(),
+    )
+    .await
+    .expect("written");
 
     // vm-ip-addresses: every guest answers with the addresses its NICs were generated with.
     let mut report = StageReport::new(&sink, "vm-ip-addresses");

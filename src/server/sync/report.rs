@@ -96,7 +96,15 @@ impl<'a> StageReport<'a> {
         netbox_id: Option<u64>,
         error: Option<StageError>,
     ) {
-        self.item_noted(name, kind, what, status, netbox_id, error, Remarks::default());
+        self.item_noted(
+            name,
+            kind,
+            what,
+            status,
+            netbox_id,
+            error,
+            Remarks::default(),
+        );
     }
 
     /// [`item`](Self::item) with what the plan remarked: fields that could not be read

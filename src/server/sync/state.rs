@@ -29,6 +29,9 @@ pub struct RunState {
     pub scope: Scope,
     /// Endpoints whose token may ask no guest agent: none is asked.
     pub no_guest_agent: std::collections::HashSet<i64>,
+    /// The VLANs this run settled, by VID (planned ids in a dry run): a later stage uses
+    /// them rather than planning them again, so that a preview counts each once.
+    pub vlans: std::collections::HashMap<u16, u64>,
 }
 
 /// What a run syncs of its endpoints: everything (the default), one node, or one guest

@@ -128,7 +128,13 @@ pub fn takeover_summary(report: &TakeoverReport, dry_run: bool, verbose: bool) -
     text.push_str(heading);
     text.push('\n');
     for (kind, c) in &report.kinds {
-        let verb = |n: u64, word: &str| if dry_run { format!("{n} would be {word}") } else { format!("{n} {word}") };
+        let verb = |n: u64, word: &str| {
+            if dry_run {
+                format!("{n} would be {word}")
+            } else {
+                format!("{n} {word}")
+            }
+        };
         text.push_str(&format!(
             "  {kind:<12} {}, {}, {}, {}, {} in conflict{}\n",
             verb(c.adopted, "adopted"),
@@ -136,7 +142,11 @@ pub fn takeover_summary(report: &TakeoverReport, dry_run: bool, verbose: bool) -
             verb(c.updated, "updated"),
             verb(c.deleted, "deleted"),
             c.conflicts,
-            if c.failed > 0 { format!(", {} failed", c.failed) } else { String::new() }
+            if c.failed > 0 {
+                format!(", {} failed", c.failed)
+            } else {
+                String::new()
+            }
         ));
     }
     for (rule, count) in report.by_rule() {
@@ -144,8 +154,14 @@ pub fn takeover_summary(report: &TakeoverReport, dry_run: bool, verbose: bool) -
     }
     if verbose {
         for a in &report.adoptions {
-            let id = a.netbox_id.map(|id| format!(" (NetBox id {id})")).unwrap_or_default();
-            text.push_str(&format!("  adopt    {} {}{id} — {}\n", a.kind, a.name, a.rule));
+            let id = a
+                .netbox_id
+                .map(|id| format!(" (NetBox id {id})"))
+                .unwrap_or_default();
+            text.push_str(&format!(
+                "  adopt    {} {}{id} — {}\n",
+                a.kind, a.name, a.rule
+            ));
         }
     }
     for c in &report.conflicts {

@@ -12,8 +12,12 @@ use super::managed::{is_managed, proxbox_tag};
 use super::plan::{Label, Plan};
 
 /// The VLANs of `vids` Proxbox already made (VID → id), and the plan of those it lacks.
-pub fn plan_vlans(vids: &BTreeSet<u16>, vlans: &[Vlan]) -> (HashMap<u16, u64>, Plan<NewVlan, u16>) {
-    let mut found: HashMap<u16, u64> = HashMap::new();
+pub fn plan_vlans(
+    vids: &BTreeSet<u16>,
+    vlans: &[Vlan],
+    settled: &HashMap<u16, u64>,
+) -> (HashMap<u16, u64>, Plan<NewVlan, u16>) {
+    let mut found: HashMap<u16, u64> = settled.clone();
     for vlan in vlans.iter().filter(|v| is_managed(&v.tags)) {
         found.entry(vlan.vid).or_insert(vlan.id);
     }
@@ -61,7 +65,7 @@ mod tests {
                 json!({"id": 2, "vid": 20, "name": "an operator's", "status": {"value": "active"}, "tags": []}),
             ),
         ];
-        let (found, plan) = plan_vlans(&[10, 20].into(), &vlans);
+        let (found, plan) = plan_vlans(&[10, 20].into(), &vlans, &HashMap::new());
         assert_eq!(found, [(10, 1)].into());
         let vids: Vec<u16> = plan.creates.iter().map(|w| w.key).collect();
         assert_eq!(vids, [20]);

@@ -15,11 +15,13 @@ pub const VMID_FIELDS: [(&str, &str); 3] = [
 
 /// The VMID another tool recorded in `fields`, if one did.
 pub fn recorded_vmid(fields: &CustomFields) -> Option<u64> {
-    VMID_FIELDS.iter().find_map(|(name, _)| match fields.get(*name)? {
-        Value::Number(n) => n.as_u64(),
-        Value::String(s) => s.trim().parse().ok(),
-        _ => None,
-    })
+    VMID_FIELDS
+        .iter()
+        .find_map(|(name, _)| match fields.get(*name)? {
+            Value::Number(n) => n.as_u64(),
+            Value::String(s) => s.trim().parse().ok(),
+            _ => None,
+        })
 }
 
 #[cfg(test)]
@@ -33,9 +35,18 @@ mod tests {
 
     #[test]
     fn the_vmid_is_read_as_each_tool_writes_it() {
-        assert_eq!(recorded_vmid(&fields(json!({"proxmox_vm_id": 101}))), Some(101));
-        assert_eq!(recorded_vmid(&fields(json!({"source_id": "102"}))), Some(102));
-        assert_eq!(recorded_vmid(&fields(json!({"proxmox_id": 103}))), Some(103));
+        assert_eq!(
+            recorded_vmid(&fields(json!({"proxmox_vm_id": 101}))),
+            Some(101)
+        );
+        assert_eq!(
+            recorded_vmid(&fields(json!({"source_id": "102"}))),
+            Some(102)
+        );
+        assert_eq!(
+            recorded_vmid(&fields(json!({"proxmox_id": 103}))),
+            Some(103)
+        );
         assert_eq!(recorded_vmid(&fields(json!({"proxmox_vm_id": null}))), None);
         assert_eq!(recorded_vmid(&fields(json!({"source_id": "vm-7"}))), None);
         assert_eq!(recorded_vmid(&fields(json!({"owner": 5}))), None);

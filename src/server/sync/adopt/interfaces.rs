@@ -40,7 +40,7 @@ pub fn adopt_interfaces<'a>(
 ) -> Vec<Found<'a, VmInterface>> {
     let mut taken: HashSet<u64> = HashSet::new();
     let mut found: Vec<Option<Found<'a, VmInterface>>> = vec![None; nics.len()];
-    let mut by_name = |taken: &mut HashSet<u64>, nic: &Nic<'_>, own: bool| {
+    let by_name = |taken: &mut HashSet<u64>, nic: &Nic<'_>, own: bool| {
         let named = interfaces.iter().copied().find(|i| {
             i.name == nic.key && !taken.contains(&i.id) && (!own || is_managed(&i.tags))
         })?;
@@ -51,7 +51,11 @@ pub fn adopt_interfaces<'a>(
         *slot = by_name(&mut taken, nic, true);
     }
     for (nic, slot) in nics.iter().zip(found.iter_mut()) {
-        let Some(mac) = nic.mac.map(str::to_ascii_lowercase).filter(|_| slot.is_none()) else {
+        let Some(mac) = nic
+            .mac
+            .map(str::to_ascii_lowercase)
+            .filter(|_| slot.is_none())
+        else {
             continue;
         };
         let carrying: Vec<&'a VmInterface> = interfaces
@@ -96,7 +100,10 @@ mod tests {
     }
 
     fn ids(found: &[Found<'_, VmInterface>]) -> Vec<Option<(u64, AdoptedBy)>> {
-        found.iter().map(|f| f.adopted().map(|(i, how)| (i.id, how))).collect()
+        found
+            .iter()
+            .map(|f| f.adopted().map(|(i, how)| (i.id, how)))
+            .collect()
     }
 
     /// The guest sees its NIC as `eth0`, and so did whoever entered it: the MAC says which
@@ -106,15 +113,32 @@ mod tests {
     fn the_mac_comes_before_the_name() {
         let mut own = interface(4, "net3");
         own.tags = serde_json::from_value(json!([{"id": 1, "slug": "proxbox"}])).unwrap();
-        let existing = [interface(1, "eth0"), interface(2, "net0"), interface(3, "net1"), own];
+        let existing = [
+            interface(1, "eth0"),
+            interface(2, "net0"),
+            interface(3, "net1"),
+            own,
+        ];
         let all: Vec<&VmInterface> = existing.iter().collect();
         let first = "bc:24:11:00:00:01".to_string();
         let macs: HashMap<u64, Vec<String>> = [(1, vec![first.clone()]), (4, vec![first])].into();
         let nics = [
-            Nic { key: "net0", mac: Some("BC:24:11:00:00:01") },
-            Nic { key: "net1", mac: Some("BC:24:11:00:00:02") },
-            Nic { key: "net2", mac: None },
-            Nic { key: "net3", mac: Some("BC:24:11:00:00:01") },
+            Nic {
+                key: "net0",
+                mac: Some("BC:24:11:00:00:01"),
+            },
+            Nic {
+                key: "net1",
+                mac: Some("BC:24:11:00:00:02"),
+            },
+            Nic {
+                key: "net2",
+                mac: None,
+            },
+            Nic {
+                key: "net3",
+                mac: Some("BC:24:11:00:00:01"),
+            },
         ];
         let found = adopt_interfaces(&nics, &all, &macs);
         assert_eq!(
@@ -134,7 +158,10 @@ mod tests {
         let all: Vec<&VmInterface> = existing.iter().collect();
         let mac = "bc:24:11:00:00:01".to_string();
         let macs: HashMap<u64, Vec<String>> = [(1, vec![mac.clone()]), (2, vec![mac])].into();
-        let nics = [Nic { key: "net0", mac: Some("BC:24:11:00:00:01") }];
+        let nics = [Nic {
+            key: "net0",
+            mac: Some("BC:24:11:00:00:01"),
+        }];
         let found = adopt_interfaces(&nics, &all, &macs);
         assert!(matches!(&found[0], Found::Conflict(AdoptedBy::Mac, ids) if ids == &[1, 2]));
     }

@@ -270,7 +270,10 @@ impl<'a, T: Adoptable> Adopter<'a, T> {
     pub fn adopt_all(&mut self, claims: &[Claim<'_>]) -> Vec<Found<'a, T>> {
         let mut found: Vec<Found<'a, T>> = claims
             .iter()
-            .map(|c| self.by_identity(c).map_or(Found::New, |(o, how)| Found::Adopted(o, how)))
+            .map(|c| {
+                self.by_identity(c)
+                    .map_or(Found::New, |(o, how)| Found::Adopted(o, how))
+            })
             .collect();
         let rules: [(AdoptedBy, fn(&Claim<'_>) -> Option<(u64, u64)>); 3] = [
             (AdoptedBy::ForeignVmid, |c| Some((c.vmid?, c.cluster))),
@@ -289,7 +292,19 @@ impl<'a, T: Adoptable> Adopter<'a, T> {
                     AdoptedBy::ForeignVmid => self.by_vmid.get(&(vmid, cluster)),
                     _ => self.by_name.get(&(claim.name, cluster)),
                 };
-                let candidates = candidates.cloned().unwrap_or_default();
+                let mut candidates = candidates.cloned().unwrap_or_default();
+                if rule == AdoptedBy::ForeignVmid {
+                    // Two VMs recording one VMID (the tool's QEMU and LXC guests of one
+                    // VMID, or a copy): the one of the guest's name is its.
+                    let named: Vec<usize> = candidates
+                        .iter()
+                        .copied()
+                        .filter(|i| self.existing[*i].adoptable_name() == Some(claim.name))
+                        .collect();
+                    if candidates.len() > 1 && named.len() == 1 {
+                        candidates = named;
+                    }
+                }
                 *slot = self.only_free(&candidates, rule);
             }
         }
@@ -327,9 +342,7 @@ impl<'a, T: Adoptable> Adopter<'a, T> {
         let free: Vec<usize> = candidates
             .iter()
             .copied()
-            .filter(|i| {
-                self.is_free(*i) && !self.reserved.contains(&self.existing[*i].netbox_id())
-            })
+            .filter(|i| self.is_free(*i) && !self.reserved.contains(&self.existing[*i].netbox_id()))
             .collect();
         match free.as_slice() {
             [] => Found::New,
@@ -339,7 +352,10 @@ impl<'a, T: Adoptable> Adopter<'a, T> {
             }
             several => Found::Conflict(
                 rule,
-                several.iter().map(|i| self.existing[*i].netbox_id()).collect(),
+                several
+                    .iter()
+                    .map(|i| self.existing[*i].netbox_id())
+                    .collect(),
             ),
         }
     }

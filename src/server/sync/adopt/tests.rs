@@ -225,15 +225,25 @@ fn another_tools_vmid_comes_before_the_name() {
         ]
     );
     let twice = [with_vmid(1, "a", 1, 100), with_vmid(2, "b", 1, 100)];
-    let found = Adopter::new(&twice, []).adopt_all(&[guest("c/qemu/100", "a", 100)]);
+    let found = Adopter::new(&twice, []).adopt_all(&[guest("c/qemu/100", "c", 100)]);
     assert_eq!(found, [Found::Conflict(AdoptedBy::ForeignVmid, vec![1, 2])]);
+    let found = Adopter::new(&twice, []).adopt_all(&[guest("c/lxc/100", "b", 100)]);
+    assert_eq!(
+        ids(&found),
+        [Some((2, AdoptedBy::ForeignVmid))],
+        "its name decides"
+    );
 }
 
 /// A node entered by hand as a device of its site only is taken when no device of its
 /// name is in the cluster.
 #[test]
 fn an_unclustered_object_of_the_name_comes_last() {
-    let existing = [foreign(1, "pve1", 0), foreign(2, "pve2", 0), foreign(3, "pve2", 1)];
+    let existing = [
+        foreign(1, "pve1", 0),
+        foreign(2, "pve2", 0),
+        foreign(3, "pve2", 1),
+    ];
     let found = Adopter::new(&existing, []).adopt_all(&[
         claim(None, "c/node/pve1", "pve1"),
         claim(None, "c/node/pve2", "pve2"),
@@ -249,7 +259,12 @@ fn an_unclustered_object_of_the_name_comes_last() {
 
 #[test]
 fn a_conflict_names_the_candidates_and_what_to_do() {
-    let words = conflict_words("VM", &claim(None, "c/qemu/100", "web"), AdoptedBy::Name, &[12, 14]);
+    let words = conflict_words(
+        "VM",
+        &claim(None, "c/qemu/100", "web"),
+        AdoptedBy::Name,
+        &[12, 14],
+    );
     assert_eq!(
         words,
         "2 VMs named web in its cluster (NetBox ids 12, 14): set the custom field \

@@ -9,11 +9,11 @@ use proxbox_netbox::ErrorKind;
 
 use crate::events::{ErrorCategory, Item, StepStatus};
 use crate::server::infra::db::sync_objects::Mapped;
+use crate::server::sync::adopt::AdoptedBy;
 use crate::server::sync::adopt::{conflict_words, mapped_ids, Adopter, Claim, Found};
 use crate::server::sync::apply::{self, Target, Writer};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
-use crate::server::sync::adopt::AdoptedBy;
 use crate::server::sync::managed::*;
 use crate::server::sync::overwrite::{Field, OverwritePolicy};
 use crate::server::sync::plan::{Label, Plan};
@@ -114,7 +114,12 @@ fn site_of(inputs: &Inputs, sites: &HashMap<String, u64>, cluster: &ProxmoxClust
 pub fn plan_clusters(inputs: &Inputs, sites: &HashMap<String, u64>) -> Plan<ClusterWrite, String> {
     let mut plan = Plan::new("clusters");
     for cluster in &inputs.clusters {
-        if plan.creates.iter().chain(&plan.updates).any(|w| w.key == cluster.name) {
+        if plan
+            .creates
+            .iter()
+            .chain(&plan.updates)
+            .any(|w| w.key == cluster.name)
+        {
             continue;
         }
         if let Some(&id) = inputs.netbox_clusters.get(&cluster.name) {
@@ -212,7 +217,10 @@ pub fn plan_devices(
         let status = if n.online { "active" } else { "offline" };
         match found {
             Found::Conflict(how, ids) => {
-                plan.leave(label(node).conflict(conflict_words("device", claim, how, &ids)), None);
+                plan.leave(
+                    label(node).conflict(conflict_words("device", claim, how, &ids)),
+                    None,
+                );
             }
             Found::Adopted(device, how) => {
                 let tags = adoption_tags(&device.tags);

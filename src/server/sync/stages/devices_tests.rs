@@ -169,7 +169,11 @@ fn a_node_entered_by_hand_in_no_cluster_is_taken_over_and_tagged() {
     assert_eq!(update.id, Some(5));
     assert_eq!(update.body.cluster, Some(10), "into its cluster");
     assert_eq!(
-        update.body.tags.as_ref().map(|t| t.iter().map(|t| t.slug.as_str()).collect::<Vec<_>>()),
+        update
+            .body
+            .tags
+            .as_ref()
+            .map(|t| t.iter().map(|t| t.slug.as_str()).collect::<Vec<_>>()),
         Some(vec!["proxbox"])
     );
     assert_eq!(

@@ -8,10 +8,10 @@ use std::collections::{HashMap, HashSet};
 use proxbox_netbox::models::*;
 
 use crate::events::{Item, StepStatus};
+use crate::server::sync::adopt::AdoptedBy;
 use crate::server::sync::apply;
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
-use crate::server::sync::adopt::AdoptedBy;
 use crate::server::sync::managed::{adoption_tags, is_managed, tags};
 use crate::server::sync::overwrite::{Field, OverwritePolicy};
 use crate::server::sync::plan::{Label, Plan};

@@ -1,7 +1,7 @@
 use super::*;
-use crate::server::sync::state::GuestDisk;
 use crate::server::sync::overwrite::Overwrite;
 use crate::server::sync::stages::fixtures::{guest, managed, model};
+use crate::server::sync::state::GuestDisk;
 use serde_json::json;
 
 fn disk(id: u64, vm: u64, name: &str, size: u64, tags: serde_json::Value) -> VirtualDisk {
@@ -79,20 +79,44 @@ fn a_disk_named_by_its_volume_is_taken_over_and_renamed_to_its_key() {
         disk(3, 7, "local-lvm:vm-100-disk-scsi1", 2000, ssot),
     ];
     let plan = plan(&guests, &existing, &OverwritePolicy::default());
-    assert!(plan.creates.is_empty() && plan.deletes.is_empty(), "{plan:?}");
+    assert!(
+        plan.creates.is_empty() && plan.deletes.is_empty(),
+        "{plan:?}"
+    );
     let scsi0 = &plan.updates[0];
     assert_eq!(scsi0.id, Some(1));
     assert_eq!(scsi0.body.name.as_deref(), Some("scsi0"));
-    assert_eq!(scsi0.label.takeover, Some(crate::events::Takeover::Adopted("by its Proxmox volume".into())));
-    let tags: Vec<&str> = scsi0.body.tags.iter().flatten().map(|t| t.slug.as_str()).collect();
+    assert_eq!(
+        scsi0.label.takeover,
+        Some(crate::events::Takeover::Adopted(
+            "by its Proxmox volume".into()
+        ))
+    );
+    let tags: Vec<&str> = scsi0
+        .body
+        .tags
+        .iter()
+        .flatten()
+        .map(|t| t.slug.as_str())
+        .collect();
     assert_eq!(tags, ["netbox-ssot", "proxbox"], "its own tag stays");
     let scsi1 = &plan.updates[1];
-    assert_eq!((scsi1.id, scsi1.body.name.as_deref()), (Some(2), None), "the key's disk, as it is named");
+    assert_eq!(
+        (scsi1.id, scsi1.body.name.as_deref()),
+        (Some(2), None),
+        "the key's disk, as it is named"
+    );
     // Taken over, the next sync finds it by its key: nothing to write.
     let taken = [
         disk(1, 7, "scsi0", 10240, managed()),
         disk(2, 7, "scsi1", 2048, managed()),
-        disk(3, 7, "local-lvm:vm-100-disk-scsi1", 2000, json!([{"id": 9, "slug": "netbox-ssot"}])),
+        disk(
+            3,
+            7,
+            "local-lvm:vm-100-disk-scsi1",
+            2000,
+            json!([{"id": 9, "slug": "netbox-ssot"}]),
+        ),
     ];
     assert!(plan_again(&guests, &taken).writes_nothing());
 }

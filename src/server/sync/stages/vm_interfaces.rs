@@ -12,11 +12,11 @@ use proxbox_netbox::models::*;
 use proxbox_pve::NetDevice;
 
 use crate::events::{Item, StepStatus};
+use crate::server::sync::adopt::interfaces::{adopt_interfaces, macs_by_interface, Nic};
+use crate::server::sync::adopt::{AdoptedBy, Found};
 use crate::server::sync::apply::{self, Target, Writer};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
-use crate::server::sync::adopt::interfaces::{adopt_interfaces, macs_by_interface, Nic};
-use crate::server::sync::adopt::{AdoptedBy, Found};
 use crate::server::sync::managed::{adoption_tags, is_managed, tags};
 use crate::server::sync::overwrite::{Field, Overwrite, OverwritePolicy};
 use crate::server::sync::plan::{is_planned, Label, Plan};
@@ -271,10 +271,12 @@ pub async fn write<T: Target>(
     guests: &[SyncedGuest],
     inputs: &Inputs,
     policy: &OverwritePolicy,
+    settled_vlans: &mut HashMap<u16, u64>,
 ) -> Result<Vec<SyncedInterface>, StageError> {
-    let (mut vlan_ids, plan) = plan_vlans(&vids(guests), &inputs.vlans);
+    let (mut vlan_ids, plan) = plan_vlans(&vids(guests), &inputs.vlans, settled_vlans);
     let applied = apply::write::<Vlan, _, _, _>(writer, report, &plan).await?;
     vlan_ids.extend(applied.settled().map(|(vid, id)| (*vid, id)));
+    settled_vlans.extend(&vlan_ids);
 
     let plan = plan_interfaces(guests, &inputs.interfaces, &inputs.macs, &vlan_ids, policy);
     let applied = apply::write::<VmInterface, _, _, _>(writer, report, &plan).await?;
@@ -331,7 +333,18 @@ pub async fn run(
         StepStatus::Started,
         "Writing VLANs, interfaces and MAC addresses",
     );
-    let synced = write(&ctx.writer(), report, &state.guests, &inputs, &ctx.policy).await?;
+    let mut vlans = std::mem::take(&mut state.vlans);
+    let synced = write(
+        &ctx.writer(),
+        report,
+        &state.guests,
+        &inputs,
+        &ctx.policy,
+        &mut vlans,
+    )
+    .await;
+    state.vlans = vlans;
+    let synced = synced?;
     report.substep("apply", StepStatus::Completed, "Interfaces written");
     state.interfaces = synced;
     Ok(())

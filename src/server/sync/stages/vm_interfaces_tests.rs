@@ -47,7 +47,13 @@ fn interfaces_new_changed_unchanged_and_stale() {
         interface(4, "eth-by-hand", json!({"tags": []})),
     ];
     let vlan_ids: HashMap<u16, u64> = [(10, 50)].into();
-    let plan = plan_interfaces(&guests, &existing, &[], &vlan_ids, &OverwritePolicy::default());
+    let plan = plan_interfaces(
+        &guests,
+        &existing,
+        &[],
+        &vlan_ids,
+        &OverwritePolicy::default(),
+    );
     assert_eq!(plan.skips.len(), 1, "net0 unchanged");
     assert_eq!(plan.updates.len(), 1);
     assert_eq!(

@@ -18,10 +18,10 @@ use proxbox_netbox::models::*;
 
 use crate::events::StepStatus;
 use crate::server::sync::addresses::{self, host, Reported, Reporting};
+use crate::server::sync::adopt::AdoptedBy;
 use crate::server::sync::apply::{self, Target, Writer};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
-use crate::server::sync::adopt::AdoptedBy;
 use crate::server::sync::managed::{adoption_tags, is_managed, tags};
 use crate::server::sync::overwrite::{Field, Overwrite, OverwritePolicy};
 use crate::server::sync::plan::{is_planned, Label, Plan};
@@ -346,10 +346,12 @@ pub async fn write<T: Target>(
     report: &mut StageReport<'_>,
     inputs: &Inputs,
     policy: &OverwritePolicy,
+    settled_vlans: &mut HashMap<u16, u64>,
 ) -> Result<(), StageError> {
-    let (mut vlan_ids, plan) = plan_vlans(&vids(&inputs.nodes), &inputs.vlans);
+    let (mut vlan_ids, plan) = plan_vlans(&vids(&inputs.nodes), &inputs.vlans, settled_vlans);
     let applied = apply::write::<Vlan, _, _, _>(writer, report, &plan).await?;
     vlan_ids.extend(applied.settled().map(|(vid, id)| (*vid, id)));
+    settled_vlans.extend(&vlan_ids);
 
     let plan = plan_interfaces(inputs, &vlan_ids, policy);
     let applied = apply::write::<Interface, _, _, _>(writer, report, &plan).await?;
@@ -380,7 +382,14 @@ pub async fn run(
         StepStatus::Started,
         "Writing VLANs, node interfaces and their addresses",
     );
-    write(&ctx.writer(), report, &inputs, &ctx.policy).await?;
+    write(
+        &ctx.writer(),
+        report,
+        &inputs,
+        &ctx.policy,
+        &mut state.vlans,
+    )
+    .await?;
     report.substep("apply", StepStatus::Completed, "Node interfaces written");
     Ok(())
 }

@@ -309,36 +309,36 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
                 continue;
             }
             Found::New => {
-            let merged = tags::merge(&[PROXBOX_TAG.to_string()].into(), &wanted, &added_before);
-            if merged.added != added_before {
-                added_tags.push((index, merged.added));
-            }
-            plan.create(
-                index,
-                label(d),
-                VirtualMachineWrite {
-                    name: Some(d.name.clone()),
-                    status: Some(status.into()),
-                    cluster: Some(d.cluster),
-                    device: Some(d.device),
-                    site: Some(Some(d.site)),
-                    tenant: d.mapped.tenant.map(Some),
-                    role: d.mapped.role.map(Some),
-                    platform: Some(platform),
-                    virtual_machine_type: vm_type.map(Some),
-                    start_on_boot: start_on_boot.map(str::to_string),
-                    serial,
-                    vcpus: d.vcpus,
-                    memory: d.memory,
-                    disk: d.disk,
-                    description: Some(d.description.clone()),
-                    comments: (!d.notes.is_empty()).then(|| d.notes.clone()),
-                    tags: Some(tag_refs(&merged.tags)),
-                    custom_fields: identity_fields(identity_field, &d.identity),
-                    ..Default::default()
-                },
-            );
-            continue;
+                let merged = tags::merge(&[PROXBOX_TAG.to_string()].into(), &wanted, &added_before);
+                if merged.added != added_before {
+                    added_tags.push((index, merged.added));
+                }
+                plan.create(
+                    index,
+                    label(d),
+                    VirtualMachineWrite {
+                        name: Some(d.name.clone()),
+                        status: Some(status.into()),
+                        cluster: Some(d.cluster),
+                        device: Some(d.device),
+                        site: Some(Some(d.site)),
+                        tenant: d.mapped.tenant.map(Some),
+                        role: d.mapped.role.map(Some),
+                        platform: Some(platform),
+                        virtual_machine_type: vm_type.map(Some),
+                        start_on_boot: start_on_boot.map(str::to_string),
+                        serial,
+                        vcpus: d.vcpus,
+                        memory: d.memory,
+                        disk: d.disk,
+                        description: Some(d.description.clone()),
+                        comments: (!d.notes.is_empty()).then(|| d.notes.clone()),
+                        tags: Some(tag_refs(&merged.tags)),
+                        custom_fields: identity_fields(identity_field, &d.identity),
+                        ..Default::default()
+                    },
+                );
+                continue;
             }
         };
         let current: BTreeSet<String> = vm.tags.iter().filter_map(|t| t.slug.clone()).collect();
@@ -354,7 +354,13 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
                 Some(tags)
             }
             Some(tags) => Some(tags),
-            None if untagged => Some(current.iter().cloned().chain([PROXBOX_TAG.into()]).collect()),
+            None if untagged => Some(
+                current
+                    .iter()
+                    .cloned()
+                    .chain([PROXBOX_TAG.into()])
+                    .collect(),
+            ),
             None => None,
         }
         .map(|t| tag_refs(&t));

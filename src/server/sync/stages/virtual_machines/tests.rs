@@ -309,9 +309,14 @@ fn a_lost_database_readopts_by_recorded_identity_then_by_the_only_unrecorded_nam
     );
     assert_eq!(
         plan.updates[1].label.takeover,
-        Some(crate::events::Takeover::Adopted("by name in its cluster".into()))
+        Some(crate::events::Takeover::Adopted(
+            "by name in its cluster".into()
+        ))
     );
-    assert_eq!(plan.updates[0].label.takeover, None, "its own VM, by its identity");
+    assert_eq!(
+        plan.updates[0].label.takeover, None,
+        "its own VM, by its identity"
+    );
 }
 
 #[test]
