@@ -11,6 +11,7 @@ mod auth;
 mod cli_config;
 mod cli_doctor;
 mod cli_sync;
+mod cli_takeover;
 mod config;
 mod connection;
 mod dashboard;
