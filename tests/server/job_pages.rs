@@ -214,3 +214,63 @@ async fn a_waiting_job_says_why_it_waits() {
         app.stop().await;
     }
 }
+
+/// A dry run from the dashboard's form against a NetBox filled by hand: its job page is the
+/// takeover preview (per kind what would be adopted, and by which rule); the real run's page
+/// says what was adopted.
+#[tokio::test]
+async fn a_dry_runs_job_page_is_the_takeover_preview() {
+    let lab = JobsLab::start(Backend::Sqlite, "tkpage", 46, 3).await;
+    let netbox = crate::sync_support::netbox();
+    let c = lab.sim.state.cluster.read().await.clone();
+    let filled = crate::takeover_fixtures::by_hand(&netbox, &c).await;
+    lab.app.login().await;
+    let mut run = |dry_run: bool| {
+        let lab = &lab;
+        async move {
+            let csrf = lab.app.csrf().await;
+            let mut form = vec![("csrf", csrf.as_str())];
+            if dry_run {
+                form.push(("dry_run", "on"));
+            }
+            let response = lab.app.post_form("/sync/full-update", &form).await;
+            assert_eq!(response.status(), 303);
+            let location = response.headers()["location"].to_str().unwrap().to_string();
+            let job_id: i64 = location.strip_prefix("/jobs/").unwrap().parse().unwrap();
+            assert_status(&lab.wait_until_ended(job_id).await, JobStatus::Completed);
+            lab.app.get_text(&location).await
+        }
+    };
+    let preview = run(true).await;
+    assert!(preview.contains(">Takeover preview<"), "{preview}");
+    assert!(preview.contains("data-testid=\"takeover-kinds\""));
+    assert!(preview.contains("would be adopted"));
+    let guests = c.guests.len();
+    let adopted_vms = ["qemu", "lxc"]
+        .iter()
+        .filter_map(|kind| {
+            let row = preview
+                .split(&format!("<tr data-kind=\"{kind}\">"))
+                .nth(1)?;
+            let cells: Vec<&str> = row.split("<td>").skip(2).take(1).collect();
+            cells[0].split('<').next()?.parse::<usize>().ok()
+        })
+        .sum::<usize>();
+    assert_eq!(adopted_vms, guests, "every guest's VM the fill made");
+    assert!(preview.contains("by name in its cluster"), "the rule");
+    assert!(preview.contains("by MAC address on its VM"));
+
+    let done = run(false).await;
+    assert!(
+        done.contains("data-testid=\"takeover\"")
+            && !done.contains("Takeover preview")
+            && !done.contains("would be adopted"),
+        "{done}"
+    );
+    crate::sync_support::cleanup(&netbox, &lab.cluster).await;
+    for (path, id) in filled.others {
+        let _ = netbox
+            .request(reqwest::Method::DELETE, &format!("{path}{id}/"), &[], None)
+            .await;
+    }
+}
