@@ -15,6 +15,7 @@
 //! | IP address | by address and VRF: on the interface, else on another interface of the same VM or device, which it moves from (`sync::addresses`) |
 //! | virtual disk | on the guest's VM, by name (`virtual_disks`) |
 //! | platform, tag | by slug, else by name (`sync::platforms`, the VM stage's tags) |
+//! | node interface | on the node's device, by name (`node_interfaces`) |
 //!
 //! Two candidates for one object are a conflict: nothing is taken or created, and the item
 //! names both, so that the operator decides.
