@@ -225,7 +225,7 @@ async fn a_dry_runs_job_page_is_the_takeover_preview() {
     let c = lab.sim.state.cluster.read().await.clone();
     let filled = crate::takeover_fixtures::by_hand(&netbox, &c).await;
     lab.app.login().await;
-    let mut run = |dry_run: bool| {
+    let run = |dry_run: bool| {
         let lab = &lab;
         async move {
             let csrf = lab.app.csrf().await;

@@ -276,40 +276,46 @@ impl<'a, T: Adoptable> Adopter<'a, T> {
                     .map_or(Found::New, |(o, how)| Found::Adopted(o, how))
             })
             .collect();
-        let rules: [(AdoptedBy, fn(&Claim<'_>) -> Option<(u64, u64)>); 3] = [
-            (AdoptedBy::ForeignVmid, |c| Some((c.vmid?, c.cluster))),
-            (AdoptedBy::Name, |c| Some((0, c.cluster))),
-            (AdoptedBy::UnclusteredName, |_| Some((0, NO_CLUSTER))),
-        ];
-        for (rule, key) in rules {
+        for rule in [
+            AdoptedBy::ForeignVmid,
+            AdoptedBy::Name,
+            AdoptedBy::UnclusteredName,
+        ] {
             for (claim, slot) in claims.iter().zip(found.iter_mut()) {
-                if !matches!(slot, Found::New) {
-                    continue;
+                if matches!(slot, Found::New) {
+                    let candidates = self.candidates(rule, claim);
+                    *slot = self.only_free(&candidates, rule);
                 }
-                let Some((vmid, cluster)) = key(claim) else {
-                    continue;
-                };
-                let candidates = match rule {
-                    AdoptedBy::ForeignVmid => self.by_vmid.get(&(vmid, cluster)),
-                    _ => self.by_name.get(&(claim.name, cluster)),
-                };
-                let mut candidates = candidates.cloned().unwrap_or_default();
-                if rule == AdoptedBy::ForeignVmid {
-                    // Two VMs recording one VMID (the tool's QEMU and LXC guests of one
-                    // VMID, or a copy): the one of the guest's name is its.
-                    let named: Vec<usize> = candidates
-                        .iter()
-                        .copied()
-                        .filter(|i| self.existing[*i].adoptable_name() == Some(claim.name))
-                        .collect();
-                    if candidates.len() > 1 && named.len() == 1 {
-                        candidates = named;
-                    }
-                }
-                *slot = self.only_free(&candidates, rule);
             }
         }
         found
+    }
+
+    /// The objects `rule` names for `claim`, claimed or not.
+    fn candidates(&self, rule: AdoptedBy, claim: &Claim<'_>) -> Vec<usize> {
+        let listed = match rule {
+            AdoptedBy::ForeignVmid => claim
+                .vmid
+                .and_then(|vmid| self.by_vmid.get(&(vmid, claim.cluster))),
+            AdoptedBy::Name => self.by_name.get(&(claim.name, claim.cluster)),
+            _ => self.by_name.get(&(claim.name, NO_CLUSTER)),
+        };
+        let candidates = listed.cloned().unwrap_or_default();
+        if rule != AdoptedBy::ForeignVmid || candidates.len() < 2 {
+            return candidates;
+        }
+        // Two VMs recording one VMID (the other tool's QEMU and LXC guests of one VMID, or
+        // a copy): the one of the guest's name is its.
+        let named: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|i| self.existing[*i].adoptable_name() == Some(claim.name))
+            .collect();
+        if named.len() == 1 {
+            named
+        } else {
+            candidates
+        }
     }
 
     fn claim(&mut self, index: usize, how: AdoptedBy) -> (&'a T, AdoptedBy) {
