@@ -89,6 +89,41 @@ pub async fn slugged(
     }
 }
 
+/// The device type (and its manufacturer) and role of a tool's node devices, each found
+/// by slug or made: `[name, slug]`, `[model, slug]`, `[name, slug, colour]`.
+async fn node_kind(
+    netbox: &NetboxClient,
+    maker: [&str; 2],
+    model: [&str; 2],
+    role: [&str; 3],
+) -> (u64, u64) {
+    let maker = slugged(
+        netbox,
+        "dcim/manufacturers/",
+        "slug",
+        maker[1],
+        json!({"name": maker[0], "slug": maker[1]}),
+    )
+    .await;
+    let device_type = slugged(
+        netbox,
+        "dcim/device-types/",
+        "slug",
+        model[1],
+        json!({"manufacturer": maker, "model": model[0], "slug": model[1]}),
+    )
+    .await;
+    let role = slugged(
+        netbox,
+        "dcim/device-roles/",
+        "slug",
+        role[1],
+        json!({"name": role[0], "slug": role[1], "color": role[2]}),
+    )
+    .await;
+    (device_type, role)
+}
+
 async fn tag(netbox: &NetboxClient, name: &str, slug: &str, color: &str) -> u64 {
     let body = json!({"name": name, "slug": slug, "color": color});
     slugged(netbox, "extras/tags/", "slug", slug, body).await
@@ -117,6 +152,70 @@ pub fn addresses(guest: &Guest, i: usize) -> Vec<String> {
     all.into_iter()
         .filter(|a| !a.starts_with("fe80") && !a.starts_with("127."))
         .collect()
+}
+
+/// How a tool writes a guest NIC: the interface's fields, and what it adds to the MAC
+/// object and to each address (both assigned to the interface).
+struct NicStyle {
+    interface: Value,
+    mac: Value,
+    primary: bool,
+    ip: Value,
+}
+
+fn with(mut body: Value, more: &Value) -> Value {
+    if let (Some(body), Some(more)) = (body.as_object_mut(), more.as_object()) {
+        body.extend(more.iter().map(|(k, v)| (k.clone(), v.clone())));
+    }
+    body
+}
+
+impl Filled {
+    /// NIC `i` of `guest` on VM `vm`, with its MAC object and addresses, as `style` says.
+    async fn nic(
+        &mut self,
+        netbox: &NetboxClient,
+        guest: &Guest,
+        i: usize,
+        vm: u64,
+        name: String,
+        style: &NicStyle,
+    ) {
+        let nic = &guest.nics[i];
+        let body = with(
+            json!({"virtual_machine": vm, "name": name}),
+            &style.interface,
+        );
+        let interface = post(netbox, VM_INTERFACES, body).await;
+        let mac = nic.mac.to_ascii_lowercase();
+        self.ids
+            .insert(Of::Nic(mac.clone()), (VM_INTERFACES, interface));
+        let on = json!({"assigned_object_type": "virtualization.vminterface", "assigned_object_id": interface});
+        let mac_id = post(
+            netbox,
+            MACS,
+            with(
+                with(json!({"mac_address": nic.mac.to_ascii_uppercase()}), &on),
+                &style.mac,
+            ),
+        )
+        .await;
+        if style.primary {
+            patch(
+                netbox,
+                VM_INTERFACES,
+                interface,
+                json!({"primary_mac_address": mac_id}),
+            )
+            .await;
+        }
+        self.ids.insert(Of::Mac(mac), (MACS, mac_id));
+        for address in addresses(guest, i) {
+            let body = with(with(json!({"address": address}), &on), &style.ip);
+            let ip = post(netbox, IPS, body).await;
+            self.ids.insert(Of::Ip(host(&address)), (IPS, ip));
+        }
+    }
 }
 
 fn status(guest: &Guest) -> &'static str {
@@ -176,22 +275,11 @@ pub async fn as_netbox_proxbox(netbox: &NetboxClient, c: &SimCluster) -> Filled 
     .await;
     filled.ids.insert(Of::Cluster, (CLUSTERS, cluster));
     // :229-258: manufacturer, device type and role of the nodes.
-    let maker = slugged(
+    let (device_type, role) = node_kind(
         netbox,
-        "dcim/manufacturers/",
-        "slug",
-        "proxmox",
-        json!({"name": "Proxmox", "slug": "proxmox"}),
-    )
-    .await;
-    let device_type = slugged(netbox, "dcim/device-types/", "slug", "proxmox-generic-device",
-        json!({"manufacturer": maker, "model": "Proxmox Generic Device", "slug": "proxmox-generic-device"})).await;
-    let role = slugged(
-        netbox,
-        "dcim/device-roles/",
-        "slug",
-        "proxmox-node",
-        json!({"name": "Proxmox Node", "slug": "proxmox-node", "color": "00bcd4"}),
+        ["Proxmox", "proxmox"],
+        ["Proxmox Generic Device", "proxmox-generic-device"],
+        ["Proxmox Node", "proxmox-node", "00bcd4"],
     )
     .await;
     let mut devices = BTreeMap::new();
@@ -235,7 +323,7 @@ pub async fn as_netbox_proxbox(netbox: &NetboxClient, c: &SimCluster) -> Filled 
         filled
             .ids
             .insert(Of::Guest(guest.kind, guest.vmid), (VMS, vm));
-        for (i, nic) in guest.nics.iter().enumerate() {
+        for i in 0..guest.nics.len() {
             // PA/routes/virtualization/virtual_machines/sync_vm.py:2487-2501: LXC the
             // config's name=, QEMU net<i>, or the agent's name when it answers.
             let name = match guest.kind {
@@ -243,36 +331,15 @@ pub async fn as_netbox_proxbox(netbox: &NetboxClient, c: &SimCluster) -> Filled 
                 Kind::Qemu if guest.running && guest.agent => format!("ens{}", 18 + i),
                 Kind::Qemu => format!("net{i}"),
             };
-            let interface = post(
-                netbox,
-                VM_INTERFACES,
-                json!({
-                "virtual_machine": vm, "name": name, "enabled": true, "tags": tags}),
-            )
-            .await;
-            let mac = nic.mac.to_ascii_lowercase();
-            filled
-                .ids
-                .insert(Of::Nic(mac.clone()), (VM_INTERFACES, interface));
-            // PA/services/sync/mac_address.py:95-145: upper case, then the primary MAC.
-            let mac_id = post(netbox, MACS, json!({
-                "mac_address": nic.mac.to_ascii_uppercase(), "tags": tags,
-                "assigned_object_type": "virtualization.vminterface", "assigned_object_id": interface})).await;
-            patch(
-                netbox,
-                VM_INTERFACES,
-                interface,
-                json!({"primary_mac_address": mac_id}),
-            )
-            .await;
-            filled.ids.insert(Of::Mac(mac), (MACS, mac_id));
+            // PA/services/sync/mac_address.py:95-145: the MAC upper case, then primary;
             // PA/services/sync/network.py:242-282: each address on its interface.
-            for address in addresses(guest, i) {
-                let ip = post(netbox, IPS, json!({
-                    "address": address, "status": "active", "dns_name": guest.name, "tags": tags,
-                    "assigned_object_type": "virtualization.vminterface", "assigned_object_id": interface})).await;
-                filled.ids.insert(Of::Ip(host(&address)), (IPS, ip));
-            }
+            let style = NicStyle {
+                interface: json!({"enabled": true, "tags": tags}),
+                mac: json!({"tags": tags}),
+                primary: true,
+                ip: json!({"status": "active", "dns_name": guest.name, "tags": tags}),
+            };
+            filled.nic(netbox, guest, i, vm, name, &style).await;
         }
         // PA/proxmox_to_netbox/schemas/disks.py:42-99: by config key, in MB.
         for disk in &guest.disks {
@@ -363,22 +430,11 @@ pub async fn as_netbox_ssot(netbox: &NetboxClient, c: &SimCluster) -> Filled {
     .await;
     filled.ids.insert(Of::Cluster, (CLUSTERS, cluster));
     // PS:125-170: generic manufacturer and model, role Server.
-    let maker = slugged(
+    let (device_type, role) = node_kind(
         netbox,
-        "dcim/manufacturers/",
-        "slug",
-        "generic-manufacturer",
-        json!({"name": "Generic Manufacturer", "slug": "generic-manufacturer"}),
-    )
-    .await;
-    let device_type = slugged(netbox, "dcim/device-types/", "slug", "generic-manufacturergeneric-model",
-        json!({"manufacturer": maker, "model": "Generic Model", "slug": "generic-manufacturergeneric-model"})).await;
-    let role = slugged(
-        netbox,
-        "dcim/device-roles/",
-        "slug",
-        "server",
-        json!({"name": "Server", "slug": "server", "color": "00add8"}),
+        ["Generic Manufacturer", "generic-manufacturer"],
+        ["Generic Model", "generic-manufacturergeneric-model"],
+        ["Server", "server", "00add8"],
     )
     .await;
     let mut devices = BTreeMap::new();
@@ -458,41 +514,20 @@ pub async fn as_netbox_ssot(netbox: &NetboxClient, c: &SimCluster) -> Filled {
             )
             .await;
             filled.others.push((VM_INTERFACES, lo));
-            for (i, nic) in guest.nics.iter().enumerate() {
+            // AI:1350-1367: the MAC carries `netbox-ssot` only; PS:679-759: each address,
+            // active, no VRF.
+            let style = NicStyle {
+                interface: json!({"tags": tags, "custom_fields": cf}),
+                mac: json!({"tags": ssot_only}),
+                primary: true,
+                ip: json!({"status": "active", "tags": tags, "custom_fields": cf}),
+            };
+            for i in 0..guest.nics.len() {
                 let name = match guest.kind {
                     Kind::Qemu => format!("ens{}", 18 + i),
                     Kind::Lxc => format!("eth{i}"),
                 };
-                let interface = post(
-                    netbox,
-                    VM_INTERFACES,
-                    json!({
-                    "virtual_machine": vm, "name": name, "tags": tags, "custom_fields": cf}),
-                )
-                .await;
-                let mac = nic.mac.to_ascii_lowercase();
-                filled
-                    .ids
-                    .insert(Of::Nic(mac.clone()), (VM_INTERFACES, interface));
-                // AI:1350-1367: the MAC carries `netbox-ssot` only.
-                let mac_id = post(netbox, MACS, json!({
-                    "mac_address": nic.mac.to_ascii_uppercase(), "tags": ssot_only,
-                    "assigned_object_type": "virtualization.vminterface", "assigned_object_id": interface})).await;
-                patch(
-                    netbox,
-                    VM_INTERFACES,
-                    interface,
-                    json!({"primary_mac_address": mac_id}),
-                )
-                .await;
-                filled.ids.insert(Of::Mac(mac), (MACS, mac_id));
-                // PS:679-759: each address, active, no VRF.
-                for address in addresses(guest, i) {
-                    let ip = post(netbox, IPS, json!({
-                        "address": address, "status": "active", "tags": tags, "custom_fields": cf,
-                        "assigned_object_type": "virtualization.vminterface", "assigned_object_id": interface})).await;
-                    filled.ids.insert(Of::Ip(host(&address)), (IPS, ip));
-                }
+                filled.nic(netbox, guest, i, vm, name, &style).await;
             }
         }
         // PS:364-414: QEMU disks named by their volume, size G × 1000; containers none.
@@ -541,28 +576,11 @@ pub async fn by_hand(netbox: &NetboxClient, c: &SimCluster) -> Filled {
     )
     .await;
     filled.ids.insert(Of::Cluster, (CLUSTERS, cluster));
-    let maker = slugged(
+    let (device_type, role) = node_kind(
         netbox,
-        "dcim/manufacturers/",
-        "slug",
-        "hand-maker",
-        json!({"name": "Hand Maker", "slug": "hand-maker"}),
-    )
-    .await;
-    let device_type = slugged(
-        netbox,
-        "dcim/device-types/",
-        "slug",
-        "hand-server",
-        json!({"manufacturer": maker, "model": "Hand Server", "slug": "hand-server"}),
-    )
-    .await;
-    let role = slugged(
-        netbox,
-        "dcim/device-roles/",
-        "slug",
-        "hypervisor",
-        json!({"name": "Hypervisor", "slug": "hypervisor", "color": "607d8b"}),
+        ["Hand Maker", "hand-maker"],
+        ["Hand Server", "hand-server"],
+        ["Hypervisor", "hypervisor", "607d8b"],
     )
     .await;
     for node in &c.nodes {
@@ -587,28 +605,16 @@ pub async fn by_hand(netbox: &NetboxClient, c: &SimCluster) -> Filled {
         filled
             .ids
             .insert(Of::Guest(guest.kind, guest.vmid), (VMS, vm));
-        for (i, nic) in guest.nics.iter().enumerate() {
-            let interface = post(
-                netbox,
-                VM_INTERFACES,
-                json!({
-                "virtual_machine": vm, "name": format!("eth{i}")}),
-            )
-            .await;
-            let mac = nic.mac.to_ascii_lowercase();
+        let style = NicStyle {
+            interface: json!({}),
+            mac: json!({}),
+            primary: false,
+            ip: json!({}),
+        };
+        for i in 0..guest.nics.len() {
             filled
-                .ids
-                .insert(Of::Nic(mac.clone()), (VM_INTERFACES, interface));
-            let mac_id = post(netbox, MACS, json!({
-                "mac_address": nic.mac,
-                "assigned_object_type": "virtualization.vminterface", "assigned_object_id": interface})).await;
-            filled.ids.insert(Of::Mac(mac), (MACS, mac_id));
-            for address in addresses(guest, i) {
-                let ip = post(netbox, IPS, json!({
-                    "address": address,
-                    "assigned_object_type": "virtualization.vminterface", "assigned_object_id": interface})).await;
-                filled.ids.insert(Of::Ip(host(&address)), (IPS, ip));
-            }
+                .nic(netbox, guest, i, vm, format!("eth{i}"), &style)
+                .await;
         }
     }
     filled

@@ -370,7 +370,7 @@ pub fn settle(reported: &[Reported], applied: &Applied<usize>) -> Vec<(Reported,
 mod tests {
     use super::*;
     use crate::events::Takeover;
-    use crate::server::sync::stages::fixtures::{managed, model};
+    use crate::server::sync::stages::fixtures::{managed, model, slugs};
     use proxbox_netbox::models::VM_INTERFACE;
     use serde_json::json;
 
@@ -505,14 +505,7 @@ mod tests {
             Some(2),
             "onto the reporting interface"
         );
-        let tags: Vec<&str> = moved
-            .body
-            .tags
-            .iter()
-            .flatten()
-            .map(|t| t.slug.as_str())
-            .collect();
-        assert_eq!(tags, ["netbox-ssot", "proxbox"]);
+        assert_eq!(slugs(&moved.body.tags), ["netbox-ssot", "proxbox"]);
         assert!(matches!(moved.label.takeover, Some(Takeover::Adopted(_))));
         assert_eq!(reported, [(0, "10.0.0.7/24".to_string())]);
 

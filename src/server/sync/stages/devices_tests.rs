@@ -1,7 +1,7 @@
 use super::*;
 use crate::events::Takeover;
 use crate::server::sync::overwrite::Overwrite;
-use crate::server::sync::stages::fixtures::{managed, model, recorded};
+use crate::server::sync::stages::fixtures::{managed, model, recorded, slugs};
 use serde_json::json;
 
 const PREREQUISITES: Prerequisites = Prerequisites {
@@ -168,14 +168,7 @@ fn a_node_entered_by_hand_in_no_cluster_is_taken_over_and_tagged() {
     let update = &plan.updates[0];
     assert_eq!(update.id, Some(5));
     assert_eq!(update.body.cluster, Some(10), "into its cluster");
-    assert_eq!(
-        update
-            .body
-            .tags
-            .as_ref()
-            .map(|t| t.iter().map(|t| t.slug.as_str()).collect::<Vec<_>>()),
-        Some(vec!["proxbox"])
-    );
+    assert_eq!(slugs(&update.body.tags), ["proxbox"]);
     assert_eq!(
         update.label.takeover,
         Some(Takeover::Adopted("by name, in no cluster".into()))

@@ -13,6 +13,11 @@ pub fn model<M: DeserializeOwned>(value: Value) -> M {
     serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{value}: {e}"))
 }
 
+/// The tag slugs a write body sets, in order.
+pub fn slugs(tags: &Option<Vec<proxbox_netbox::models::TagRef>>) -> Vec<&str> {
+    tags.iter().flatten().map(|t| t.slug.as_str()).collect()
+}
+
 /// The tags of an object Proxbox made.
 pub fn managed() -> Value {
     json!([{"id": 1, "slug": PROXBOX_TAG}])

@@ -1,6 +1,6 @@
 use super::*;
 use crate::server::sync::overwrite::Overwrite;
-use crate::server::sync::stages::fixtures::{guest, managed, model};
+use crate::server::sync::stages::fixtures::{guest, managed, model, slugs};
 use crate::server::sync::state::GuestDisk;
 use serde_json::json;
 
@@ -92,14 +92,11 @@ fn a_disk_named_by_its_volume_is_taken_over_and_renamed_to_its_key() {
             "by its Proxmox volume".into()
         ))
     );
-    let tags: Vec<&str> = scsi0
-        .body
-        .tags
-        .iter()
-        .flatten()
-        .map(|t| t.slug.as_str())
-        .collect();
-    assert_eq!(tags, ["netbox-ssot", "proxbox"], "its own tag stays");
+    assert_eq!(
+        slugs(&scsi0.body.tags),
+        ["netbox-ssot", "proxbox"],
+        "its own tag stays"
+    );
     let scsi1 = &plan.updates[1];
     assert_eq!(
         (scsi1.id, scsi1.body.name.as_deref()),
