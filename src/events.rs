@@ -287,8 +287,11 @@ pub struct ItemProgress {
     #[serde(default)]
     pub timing: Option<Timing>,
     /// How the sync came to an object it did not make: the rule that adopted it, or the
-    /// conflict that kept it from taking one. Absent for Proxbox's own objects.
+    /// conflict that kept it from taking one. Absent for Proxbox's own objects. The
+    /// browser's live views do not show it (the job page renders it on the server), so
+    /// the browser build does not read it: its bundle stays under its size target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub takeover: Option<Takeover>,
 }
 
