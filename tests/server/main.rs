@@ -35,6 +35,7 @@ mod sync_guest_fields;
 mod sync_inventory;
 mod sync_mirror;
 mod sync_node_interfaces;
+mod sync_provenance;
 mod sync_real_shapes;
 mod sync_restore;
 mod sync_run;

@@ -140,7 +140,12 @@ pub struct NetboxClient {
     permits: Arc<Semaphore>,
     counts: Arc<RequestCounts>,
     observer: Option<Arc<dyn WriteObserver>>,
+    /// Said with every write (NetBox ≥ 4.4 keeps it as the change record's message).
+    changelog_message: Option<Arc<str>>,
 }
+
+/// The longest change log message NetBox keeps.
+pub const CHANGELOG_MESSAGE_MAX: usize = 200;
 
 /// A successful answer and the id NetBox gave the request.
 /// What a token may write of one model.
@@ -205,6 +210,7 @@ impl NetboxClient {
             options: Arc::new(options),
             counts: Arc::new(RequestCounts::default()),
             observer: None,
+            changelog_message: None,
         })
     }
 
@@ -215,6 +221,28 @@ impl NetboxClient {
             observer: Some(observer),
             ..self.clone()
         }
+    }
+
+    /// This client (sharing connections, limits and counts) saying `message` with every
+    /// write, cut to what NetBox keeps: NetBox's change log then tells which job, and why,
+    /// changed an object. NetBox before 4.4 ignores it.
+    pub fn with_changelog_message(&self, message: &str) -> NetboxClient {
+        let cut = message
+            .char_indices()
+            .nth(CHANGELOG_MESSAGE_MAX)
+            .map_or(message, |(end, _)| &message[..end]);
+        NetboxClient {
+            changelog_message: Some(cut.into()),
+            ..self.clone()
+        }
+    }
+
+    /// A write body's objects with the change log message, when there is one.
+    fn with_message(&self, mut object: Value) -> Value {
+        if let (Some(message), Some(fields)) = (&self.changelog_message, object.as_object_mut()) {
+            fields.insert("changelog_message".into(), Value::from(&**message));
+        }
+        object
     }
 
     pub fn base_url(&self) -> &str {
@@ -497,7 +525,7 @@ impl NetboxClient {
             let body = Value::Array(
                 chunk
                     .iter()
-                    .map(|id| serde_json::json!({ "id": id }))
+                    .map(|id| self.with_message(serde_json::json!({ "id": id })))
                     .collect(),
             );
             let first = chunk_index * self.options.chunk_size.max(1);
@@ -515,8 +543,17 @@ impl NetboxClient {
                 // delete one by one to find it; a gone one counts as deleted.
                 Err(e) if matches!(e.status, Some(400 | 404 | 409)) => {
                     for (i, id) in chunk.iter().enumerate() {
+                        let body = self
+                            .changelog_message
+                            .as_ref()
+                            .map(|_| self.with_message(serde_json::json!({})));
                         match self
-                            .request_reply(Method::DELETE, &format!("{}/{id}/", M::PATH), &[], None)
+                            .request_reply(
+                                Method::DELETE,
+                                &format!("{}/{id}/", M::PATH),
+                                &[],
+                                body.as_ref(),
+                            )
                             .await
                         {
                             Ok(reply) => {
@@ -566,13 +603,15 @@ impl NetboxClient {
         let values: Vec<Value> = items
             .iter()
             .map(|item| {
-                serde_json::to_value(item).map_err(|e| {
-                    NbError::new(
-                        ErrorKind::Internal,
-                        format!("cannot encode an object: {e}"),
-                        "Report this as a bug.",
-                    )
-                })
+                serde_json::to_value(item)
+                    .map(|v| self.with_message(v))
+                    .map_err(|e| {
+                        NbError::new(
+                            ErrorKind::Internal,
+                            format!("cannot encode an object: {e}"),
+                            "Report this as a bug.",
+                        )
+                    })
             })
             .collect::<Result<_, _>>()?;
         let mut outcome = BulkOutcome::empty();

@@ -10,7 +10,7 @@ use crate::server::cli::args::{GlobalOptions, SyncOptions, SyncOutput};
 use crate::server::infra::db::Db;
 use crate::server::jobs::JobSettings;
 use crate::server::services::settings::{effective, Fixed};
-use crate::server::sync::context::{StopSignal, SyncContext};
+use crate::server::sync::context::{changelog_message, StopSignal, SyncContext};
 use crate::server::sync::peers::sync_peers;
 use crate::server::sync::run::{run_sync, RunOutcome};
 use crate::server::sync::sink::{EventSink, JsonLines, Tallying};
@@ -64,6 +64,17 @@ pub async fn sync(
     };
     let stored = db.stored_settings().await.map_err(|e| e.to_string())?;
     let rules = effective(&base, &stored).rules;
+    let stage_names = if names.is_empty() {
+        "full-update".to_string()
+    } else {
+        names.join(",")
+    };
+    let title = match &target {
+        Some((_, target)) => format!("{stage_names} · {}", target.describe()),
+        None => stage_names,
+    };
+    let message = changelog_message("proxbox sync (command line)", &title, &sources);
+    let netbox = netbox.with_changelog_message(&message);
     let tallying = Tallying::new(sink.as_ref());
     let mut ctx = SyncContext::new(db, &netbox, sources, &tallying);
     ctx.options = rules.run_options(options.dry_run);

@@ -15,7 +15,7 @@ use super::{announce_end, lock, Inner};
 use crate::events::{Complete, ErrorCategory};
 use crate::models::{Broadcast, JobStatus};
 use crate::server::infra::db::jobs::{Heartbeat, JobRow};
-use crate::server::sync::context::{StopSignal, SyncContext};
+use crate::server::sync::context::{changelog_message, StopSignal, SyncContext};
 use crate::server::sync::failure::failure_ending;
 use crate::server::sync::peers::sync_peers;
 use crate::server::sync::run::{run_sync, RunOutcome};
@@ -179,6 +179,8 @@ async fn run(inner: &Arc<Inner>, job: &JobRow, sink: &JobSink, stop: StopSignal)
         tracing::warn!(job = job.id, error = %e, "could not read the settings; the job runs with the last ones read");
         inner.settings()
     });
+    let message = changelog_message(&format!("Proxbox job {}", job.id), &scope.title(), &sources);
+    let netbox = netbox.with_changelog_message(&message);
     let mut ctx = SyncContext::new(&inner.db, &netbox, sources, sink);
     ctx.options = settings.rules.run_options(scope.dry_run);
     ctx.options.target = scope.target.clone();

@@ -25,6 +25,14 @@ pub struct ClusterSource {
     pub pve: PveClient,
 }
 
+/// What every NetBox write of a run says in NetBox's change log: who ran it and what
+/// (`Proxbox job 42: full-update of lab`), so that the log tells which run changed an
+/// object. NetBox keeps 200 characters of it.
+pub fn changelog_message(origin: &str, title: &str, sources: &[ClusterSource]) -> String {
+    let endpoints: Vec<&str> = sources.iter().map(|s| s.endpoint_name.as_str()).collect();
+    format!("{origin}: {title} of {}", endpoints.join(", "))
+}
+
 pub struct SyncContext<'a> {
     pub db: &'a Db,
     /// The run's NetBox client: its writes keep [`SyncContext::mirror`] current.
