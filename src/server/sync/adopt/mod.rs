@@ -81,44 +81,42 @@ pub fn still_ours<T: Adoptable>(object: &T, identity: &str, cluster: Option<u64>
     }
 }
 
+/// The accessors NetBox's devices and VMs share: `id`, `cluster`, `custom_fields`, `tags`.
+macro_rules! shared_accessors {
+    () => {
+        fn netbox_id(&self) -> u64 {
+            self.id
+        }
+        fn cluster_id(&self) -> Option<u64> {
+            self.cluster.as_ref().map(|c| c.id)
+        }
+        fn custom_fields(&self) -> &CustomFields {
+            &self.custom_fields
+        }
+        fn tags(&self) -> &[Ref] {
+            &self.tags
+        }
+    };
+}
+
 impl Adoptable for Device {
     const UNCLUSTERED_BY_NAME: bool = true;
 
-    fn netbox_id(&self) -> u64 {
-        self.id
-    }
+    shared_accessors!();
+
     fn adoptable_name(&self) -> Option<&str> {
         self.name.as_deref()
-    }
-    fn cluster_id(&self) -> Option<u64> {
-        self.cluster.as_ref().map(|c| c.id)
-    }
-    fn custom_fields(&self) -> &CustomFields {
-        &self.custom_fields
-    }
-    fn tags(&self) -> &[Ref] {
-        &self.tags
     }
 }
 
 impl Adoptable for VirtualMachine {
-    fn netbox_id(&self) -> u64 {
-        self.id
-    }
-    fn recorded_vmid(&self) -> Option<u64> {
-        foreign::recorded_vmid(&self.custom_fields)
-    }
+    shared_accessors!();
+
     fn adoptable_name(&self) -> Option<&str> {
         Some(&self.name)
     }
-    fn cluster_id(&self) -> Option<u64> {
-        self.cluster.as_ref().map(|c| c.id)
-    }
-    fn custom_fields(&self) -> &CustomFields {
-        &self.custom_fields
-    }
-    fn tags(&self) -> &[Ref] {
-        &self.tags
+    fn recorded_vmid(&self) -> Option<u64> {
+        foreign::recorded_vmid(&self.custom_fields)
     }
 }
 
