@@ -17,6 +17,8 @@ use pve_sim::Cluster as SimCluster;
 use reqwest::Method;
 use serde_json::{json, Value};
 
+use proxbox::server::infra::db::Db;
+
 use crate::support::*;
 use crate::sync_support::*;
 use crate::takeover_fixtures::*;
@@ -45,14 +47,15 @@ fn slugs(object: &Value) -> BTreeSet<String> {
 }
 
 /// The preview, then the run: what the preview lists is what the run did, and the run
-/// writes one object per Proxmox object, the filled one where there was one.
+/// writes one object per Proxmox object, the filled one where there was one. Returns
+/// Proxbox's database, for more syncs.
 async fn take_over(
     netbox: &NetboxClient,
     sim: &pve_sim::RunningSim,
     c: &SimCluster,
     filled: &Filled,
-) {
-    let (_test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
+) -> (TestDb, Db, i64) {
+    let (test_db, db, endpoint_id) = proxbox_db(Backend::Sqlite).await;
     let (_, writes) = netbox.request_counts();
     let dry_run = RunOptions {
         dry_run: true,
@@ -225,6 +228,7 @@ async fn take_over(
         }
     }
     assert_resync_writes_nothing(&db, netbox, sim, endpoint_id, &Stage::ALL).await;
+    (test_db, db, endpoint_id)
 }
 
 async fn remove(netbox: &NetboxClient, name: &str, filled: &Filled) {
@@ -282,7 +286,43 @@ async fn a_netbox_filled_by_hand_is_taken_over_object_for_object() {
     let (netbox, name, sim) = scenario("hand", 43, 2, 6).await;
     let c = sim.state.cluster.read().await.clone();
     let filled = by_hand(&netbox, &c).await;
-    take_over(&netbox, &sim, &c, &filled).await;
+    let (_test_db, db, endpoint_id) = take_over(&netbox, &sim, &c, &filled).await;
+
+    // A NIC taken over as `eth0` gets a new MAC in Proxmox: still the same interface.
+    let (key, old_mac) = {
+        let mut c = sim.state.cluster.write().await;
+        let guest = c
+            .guests
+            .values_mut()
+            .find(|g| g.nics.len() == 1)
+            .expect("a guest with one NIC");
+        let old = guest.nics[0].mac.to_ascii_lowercase();
+        guest.nics[0].mac = "BC:24:FF:00:00:01".into();
+        ((guest.kind, guest.vmid), old)
+    };
+    sync(&db, &netbox, &sim, endpoint_id, &Stage::ALL).await;
+    let interface = filled.ids[&Of::Nic(old_mac)].1;
+    let vm = filled.ids[&Of::Guest(key.0, key.1)].1;
+    let interfaces: Vec<VmInterface> = netbox
+        .list(&[("virtual_machine_id", vm.to_string())])
+        .await
+        .unwrap();
+    assert_eq!(
+        interfaces
+            .iter()
+            .map(|i| (i.id, i.name.as_str()))
+            .collect::<Vec<_>>(),
+        [(interface, "eth0")],
+        "the same interface, not a new net0"
+    );
+    let macs: Vec<MacAddress> = netbox
+        .list(&[("virtual_machine_id", vm.to_string())])
+        .await
+        .unwrap();
+    assert_eq!(macs.len(), 1);
+    assert!(macs[0]
+        .mac_address
+        .eq_ignore_ascii_case("BC:24:FF:00:00:01"));
     remove(&netbox, &name, &filled).await;
     sim.stop().await;
 }

@@ -30,6 +30,13 @@ pub fn macs_by_interface(macs: &[MacAddress]) -> HashMap<u64, Vec<String>> {
     on
 }
 
+/// Whether `name` is one Proxbox gives an interface: a NIC's key (`net0`). One that is
+/// not, and carries the `proxbox` tag, was taken over under another tool's name.
+fn is_nic_key(name: &str) -> bool {
+    name.strip_prefix("net")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// What each NIC of one VM found among that VM's interfaces, in the NICs' order: Proxbox's
 /// own interface of the NIC's name first (two NICs may share a MAC), then the one carrying
 /// its MAC, then another of its name.
@@ -82,6 +89,19 @@ pub fn adopt_interfaces<'a>(
         if slot.is_none() {
             *slot = by_name(&mut taken, nic, false);
         }
+    }
+    // An interface Proxbox took over under another tool's name (`eth0`) is found by its MAC;
+    // should that NIC's MAC change, the one such interface left is still that NIC's when it
+    // is the only NIC left: it keeps its id rather than making way for a new `net0`.
+    let unmatched: Vec<usize> = (0..nics.len()).filter(|i| found[*i].is_none()).collect();
+    let renamed: Vec<&'a VmInterface> = interfaces
+        .iter()
+        .copied()
+        .filter(|i| !taken.contains(&i.id) && is_managed(&i.tags))
+        .filter(|i| !is_nic_key(&i.name))
+        .collect();
+    if let ([nic], [interface]) = (unmatched.as_slice(), renamed.as_slice()) {
+        found[*nic] = Some(Found::Adopted(interface, AdoptedBy::Mac));
     }
     found
         .into_iter()
@@ -150,6 +170,54 @@ mod tests {
                 Some((4, AdoptedBy::NameOnParent))
             ]
         );
+    }
+
+    /// Taken over as `eth0` by its MAC, then the NIC's MAC changed in Proxmox: still that
+    /// NIC's interface (same id), not a new `net0`; with two such changes at once nothing
+    /// says which is which, and each NIC gets its own.
+    #[test]
+    fn an_interface_taken_over_by_mac_stays_its_nics_when_the_mac_changes() {
+        let mut taken_over = interface(1, "eth0");
+        taken_over.tags = serde_json::from_value(json!([{"id": 1, "slug": "proxbox"}])).unwrap();
+        let mut own = interface(2, "net1");
+        own.tags = taken_over.tags.clone();
+        let existing = [taken_over.clone(), own];
+        let all: Vec<&VmInterface> = existing.iter().collect();
+        let macs: HashMap<u64, Vec<String>> = [(1, vec!["bc:24:11:00:00:01".to_string()])].into();
+        let nics = [
+            Nic {
+                key: "net0",
+                mac: Some("BC:24:11:00:00:99"),
+            },
+            Nic {
+                key: "net1",
+                mac: Some("BC:24:11:00:00:02"),
+            },
+        ];
+        let found = adopt_interfaces(&nics, &all, &macs);
+        assert_eq!(
+            ids(&found),
+            [
+                Some((1, AdoptedBy::Mac)),
+                Some((2, AdoptedBy::NameOnParent))
+            ]
+        );
+        let mut second = taken_over;
+        second.id = 3;
+        second.name = "eth1".into();
+        let existing = [existing[0].clone(), second];
+        let all: Vec<&VmInterface> = existing.iter().collect();
+        let nics = [
+            Nic {
+                key: "net0",
+                mac: Some("BC:24:11:00:00:98"),
+            },
+            Nic {
+                key: "net1",
+                mac: Some("BC:24:11:00:00:97"),
+            },
+        ];
+        assert_eq!(ids(&adopt_interfaces(&nics, &all, &macs)), [None, None]);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! | cluster | by name, whatever its type and site (`devices`) |
 //! | node device | identity (below); then the only device of its name in the cluster, else of its name in no cluster at all |
 //! | guest VM | identity (below); then the only VM whose VMID custom field ([`foreign`]) holds its VMID in the cluster; then the only VM of its name in the cluster |
-//! | VM interface | on the guest's VM: the one whose MAC address is the NIC's, then the one of its name ([`interfaces`]) |
+//! | VM interface | on the guest's VM: Proxbox's own of the NIC's name, then the one whose MAC address is the NIC's, then the one of its name; one taken over under another name keeps its NIC through a MAC change ([`interfaces`]) |
 //! | MAC address | on its interface, by address (`vm_interfaces`) |
 //! | IP address | by address and VRF: on the interface, else on another interface of the same VM or device, which it moves from (`sync::addresses`) |
 //! | virtual disk | on the guest's VM, by name (`virtual_disks`) |
