@@ -17,6 +17,7 @@ use crate::model::{Cluster, Guest, Kind, Shape};
 use crate::SimState;
 
 mod inventory;
+pub use inventory::CLUSTER_TASKS_PER_NODE;
 mod shapes;
 use inventory::*;
 
@@ -54,6 +55,7 @@ pub fn routes() -> Router<Arc<SimState>> {
             get(storage_content),
         )
         .route("/nodes/{node}/tasks", get(node_tasks))
+        .route("/cluster/tasks", get(inventory::cluster_tasks))
         .route("/nodes/{node}/{kind}", get(guest_list))
         .route("/nodes/{node}/{kind}/{vmid}/config", get(guest_config))
         .route("/nodes/{node}/{kind}/{vmid}/snapshot", get(guest_snapshots))

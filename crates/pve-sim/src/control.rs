@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
@@ -142,12 +142,31 @@ struct NewGuest {
     name: String,
     vmid: Option<u64>,
     node: Option<String>,
+    /// The user who made it: the change is then recorded as Proxmox records it, as a
+    /// `qmcreate` / `vzcreate` task of that user (without, no task: seeds keep theirs).
+    by: Option<String>,
+}
+
+/// The task type of a guest change of `kind`, as Proxmox names it: `qm…` for QEMU
+/// (`qmigrate` with one `m`), `vz…` for LXC.
+fn task_type(kind: Kind, action: &str) -> String {
+    match (kind, action) {
+        (Kind::Qemu, "migrate") => "qmigrate".into(),
+        (Kind::Qemu, _) => format!("qm{action}"),
+        (Kind::Lxc, _) => format!("vz{action}"),
+    }
 }
 
 async fn add_guest(State(sim): State<Arc<SimState>>, Json(new): Json<NewGuest>) -> Response {
     let mut c = sim.cluster.write().await;
     match c.add_guest(new.kind, new.name, new.vmid, new.node) {
-        Ok(g) => (StatusCode::CREATED, Json(g)).into_response(),
+        Ok(g) => {
+            if let Some(user) = &new.by {
+                let kind = task_type(g.kind, "create");
+                c.add_task_by(&g.node, &kind, &g.vmid.to_string(), "OK", user);
+            }
+            (StatusCode::CREATED, Json(g)).into_response()
+        }
         Err(e) => bad(e),
     }
 }
@@ -163,6 +182,10 @@ struct GuestPatch {
     description: Option<String>,
     nics: Option<Vec<Nic>>,
     agent_ips: Option<Vec<Vec<String>>>,
+    /// The user who made the change: a move to another node is then a `qmigrate` /
+    /// `vzmigrate` task, a start or stop a `qmstart` / `qmstop` (`vz…`) task of that user,
+    /// on the node it ran on. Config edits make none (Proxmox's config `PUT` runs no task).
+    by: Option<String>,
 }
 
 async fn change_guest(
@@ -183,6 +206,17 @@ async fn change_guest(
     let Some(g) = c.guests.get_mut(&(kind, vmid)) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    let mut tasks = Vec::new();
+    if p.node.as_ref().is_some_and(|n| *n != g.node) {
+        tasks.push((g.node.clone(), task_type(kind, "migrate")));
+    }
+    if let Some(running) = p.running.filter(|r| *r != g.running) {
+        let node = p.node.clone().unwrap_or_else(|| g.node.clone());
+        tasks.push((
+            node,
+            task_type(kind, if running { "start" } else { "stop" }),
+        ));
+    }
     if let Some(v) = p.name {
         g.name = v;
     }
@@ -207,19 +241,44 @@ async fn change_guest(
     if let Some(v) = p.agent_ips {
         g.agent_ips = v;
     }
-    Json(g.clone()).into_response()
+    let changed = g.clone();
+    if let Some(user) = &p.by {
+        for (node, kind) in tasks {
+            c.add_task_by(&node, &kind, &vmid.to_string(), "OK", user);
+        }
+    }
+    Json(changed).into_response()
+}
+
+#[derive(Deserialize)]
+struct RemovedBy {
+    /// The user who destroyed it: a `qmdestroy` / `vzdestroy` task of that user.
+    by: Option<String>,
 }
 
 async fn remove_guest(
     State(sim): State<Arc<SimState>>,
     Path((kind, vmid)): Path<(String, u64)>,
+    Query(removed): Query<RemovedBy>,
 ) -> Response {
     let kind = match kind_of(&kind) {
         Ok(k) => k,
         Err(e) => return e,
     };
-    match sim.cluster.write().await.guests.remove(&(kind, vmid)) {
-        Some(_) => StatusCode::NO_CONTENT.into_response(),
+    let mut c = sim.cluster.write().await;
+    match c.guests.remove(&(kind, vmid)) {
+        Some(g) => {
+            if let Some(user) = &removed.by {
+                c.add_task_by(
+                    &g.node,
+                    &task_type(kind, "destroy"),
+                    &vmid.to_string(),
+                    "OK",
+                    user,
+                );
+            }
+            StatusCode::NO_CONTENT.into_response()
+        }
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -485,3 +485,109 @@ async fn every_real_shape_is_read_as_the_simulator_holds_it() {
     assert_eq!(tasks.value.len(), held_tasks);
     sim.stop().await;
 }
+
+/// Guests changed through the control API with the user who did it are recorded as
+/// Proxmox records them — a task of that user, on the node it ran on — and `/cluster/tasks`
+/// lists every node's latest tasks, newest first.
+#[tokio::test]
+async fn a_change_by_a_user_is_a_task_in_the_clusters_task_list() {
+    let sim = sim(4).await;
+    let pve = client(&sim);
+    let url = sim.http_url.clone().unwrap();
+    // The workspace builds reqwest without a default TLS provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let (kind, vmid, from, to) = {
+        let c = sim.state.cluster.read().await;
+        let g = c
+            .guests
+            .values()
+            .find(|g| g.kind == pve_sim::Kind::Qemu && g.running)
+            .unwrap();
+        let to = c
+            .nodes
+            .iter()
+            .find(|n| n.name != g.node)
+            .unwrap()
+            .name
+            .clone();
+        (g.kind, g.vmid, g.node.clone(), to)
+    };
+    let path = format!("{url}/_sim/guests/{}/{vmid}", kind.as_str());
+    // Without a user: no task (a seed's history stays as it is).
+    let before = sim.state.cluster.read().await.tasks.len();
+    http.patch(&path)
+        .json(&serde_json::json!({"name": "renamed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sim.state.cluster.read().await.tasks.len(), before);
+    // A migration and a stop by alice, a container created by bob and destroyed by carol.
+    let moved = http
+        .patch(&path)
+        .json(&serde_json::json!({"node": to, "running": false, "by": "alice@pve"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(moved.status().is_success());
+    let created: serde_json::Value = http
+        .post(format!("{url}/_sim/guests"))
+        .json(&serde_json::json!({"kind": "lxc", "name": "ct-new", "by": "bob@pve"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let ct = created["vmid"].as_u64().unwrap();
+    let ct_node = created["node"].as_str().unwrap().to_string();
+    http.delete(format!("{url}/_sim/guests/lxc/{ct}?by=carol@pve"))
+        .send()
+        .await
+        .unwrap();
+
+    let tasks = pve.cluster_tasks().await.unwrap().value;
+    let find = |kind: &str, id: u64| {
+        tasks
+            .iter()
+            .find(|t| t.kind == kind && t.id == id.to_string())
+            .map(|t| (t.node.clone(), t.user.clone()))
+    };
+    assert_eq!(
+        find("qmigrate", vmid),
+        Some((from, "alice@pve".into())),
+        "on the node it left"
+    );
+    assert_eq!(
+        find("qmstop", vmid),
+        Some((to, "alice@pve".into())),
+        "on the node it stopped on"
+    );
+    assert_eq!(
+        find("vzcreate", ct),
+        Some((ct_node.clone(), "bob@pve".into()))
+    );
+    assert_eq!(find("vzdestroy", ct), Some((ct_node, "carol@pve".into())));
+    assert!(
+        tasks
+            .iter()
+            .all(|t| t.upid.contains(&format!(":{}:", t.user))),
+        "the UPID names the user"
+    );
+    let times: Vec<Option<i64>> = tasks.iter().map(|t| t.starttime).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first");
+    // Each node shares its latest tasks only.
+    let c = sim.state.cluster.read().await;
+    for node in &c.nodes {
+        let listed = tasks.iter().filter(|t| t.node == node.name).count();
+        let held = c.tasks.iter().filter(|t| t.node == node.name).count();
+        assert_eq!(
+            listed,
+            held.min(pve_sim::api::CLUSTER_TASKS_PER_NODE),
+            "{}",
+            node.name
+        );
+    }
+    drop(c);
+    sim.stop().await;
+}

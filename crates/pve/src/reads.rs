@@ -195,6 +195,14 @@ impl PveClient {
         Ok(all)
     }
 
+    /// `GET /cluster/tasks`: the cluster's recent tasks, every node's, newest first — each
+    /// node shares only its latest ones, so this is a window on what happened lately (a
+    /// guest created, migrated, destroyed, started or stopped, with the user who did it).
+    pub async fn cluster_tasks(&self) -> Result<Parsed<Vec<Task>>, PveError> {
+        let data = self.get_data("/cluster/tasks", &[]).await?;
+        self.list("/cluster/tasks", &data)
+    }
+
     /// `GET /cluster/replication`
     pub async fn replication_jobs(&self) -> Result<Parsed<Vec<ReplicationJob>>, PveError> {
         let data = self.get_data("/cluster/replication", &[]).await?;

@@ -156,6 +156,43 @@ pub(super) struct TaskQuery {
     until: Option<i64>,
 }
 
+/// A task as Proxmox lists it.
+fn task_row(t: &crate::model::TaskSpec) -> Value {
+    json!({
+        "upid": t.upid, "node": t.node, "pid": 1000, "pstart": 5000, "starttime": t.starttime, "endtime": t.endtime,
+        "type": t.kind, "id": t.id, "user": t.user, "status": t.status
+    })
+}
+
+/// Tasks per node `/cluster/tasks` lists: each node shares only its most recent ones with
+/// the cluster, so a reader that falls behind sees a window, not the whole history.
+pub const CLUSTER_TASKS_PER_NODE: usize = 50;
+
+/// `GET /cluster/tasks` → the cluster's recent tasks, every node's, newest first (the same
+/// rows as `/nodes/{node}/tasks`); a token without `Sys.Audit` on a node sees only its own
+/// tasks there.
+pub(super) async fn cluster_tasks(State(sim): State<Arc<SimState>>) -> Response {
+    let (privileges, major) = sim.access().await;
+    let own = sim.credentials.token_id.clone();
+    let c = sim.cluster.read().await;
+    let mut per_node: std::collections::HashMap<&str, usize> = Default::default();
+    let out: Vec<Value> = c
+        .tasks
+        .iter()
+        .filter(|t| {
+            let seen = per_node.entry(t.node.as_str()).or_default();
+            *seen += 1;
+            *seen <= CLUSTER_TASKS_PER_NODE
+        })
+        .filter(|t| {
+            t.user == own
+                || privileges.holds_any(&format!("/nodes/{}", t.node), &["Sys.Audit"], major)
+        })
+        .map(task_row)
+        .collect();
+    data(Value::Array(out))
+}
+
 /// `GET /nodes/{node}/tasks?start=&limit=&vmid=&since=&until=` → `[{upid, node, pid, pstart, starttime, endtime, type, id, user, status}]`,
 /// newest first; Proxmox's default page is 50 tasks.
 pub(super) async fn node_tasks(
@@ -184,12 +221,7 @@ pub(super) async fn node_tasks(
         })
         .skip(q.start.unwrap_or(0))
         .take(q.limit.unwrap_or(50))
-        .map(|t| {
-            json!({
-                "upid": t.upid, "node": t.node, "pid": 1000, "pstart": 5000, "starttime": t.starttime, "endtime": t.endtime,
-                "type": t.kind, "id": t.id, "user": t.user, "status": t.status
-            })
-        })
+        .map(task_row)
         .collect();
     let total = c.tasks.iter().filter(|t| t.node == node).count();
     Json(super::shapes::list_envelope(

@@ -448,12 +448,27 @@ impl Cluster {
 
     /// A task that starts now (for tests of incremental task reads).
     pub fn add_task(&mut self, node: &str, kind: &str, id: &str, status: &str) -> TaskSpec {
+        self.add_task_by(node, kind, id, status, "root@pam")
+    }
+
+    /// A task of `user` (`alice@pve`) run now, as Proxmox records one: its UPID names the
+    /// node, the type, the object and the user.
+    pub fn add_task_by(
+        &mut self,
+        node: &str,
+        kind: &str,
+        id: &str,
+        status: &str,
+        user: &str,
+    ) -> TaskSpec {
         let start = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs() as i64)
             .unwrap_or(0);
         let pid = self.tasks.len() as u64 + 1_000_000;
-        let t = task(node, kind, id, start, start + 1, status, pid);
+        let mut t = task(node, kind, id, start, start + 1, status, pid);
+        t.upid = t.upid.replace(":root@pam:", &format!(":{user}:"));
+        t.user = user.into();
         self.tasks.push(t.clone());
         self.sort_tasks();
         t
