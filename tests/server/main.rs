@@ -44,3 +44,4 @@ mod sync_support;
 mod sync_takeover;
 mod sync_vrf;
 mod takeover_fixtures;
+mod watch_changes;

@@ -133,7 +133,11 @@ async fn every_served_payload_follows_the_official_schema() {
         ("/cluster/backup".into(), "/cluster/backup".into(), vec![]),
         // The schema documents only `upid` for the cluster's task list; its rows are the
         // nodes' task index rows, which `/nodes/{node}/tasks` documents field by field.
-        ("/nodes/{node}/tasks".into(), "/cluster/tasks".into(), vec![]),
+        (
+            "/nodes/{node}/tasks".into(),
+            "/cluster/tasks".into(),
+            vec![],
+        ),
         ("/storage".into(), "/storage".into(), vec![]),
         ("/nodes".into(), "/nodes".into(), vec![]),
         (

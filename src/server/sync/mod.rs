@@ -50,3 +50,4 @@ pub mod stop;
 pub mod target;
 pub mod terminal;
 pub mod vlans;
+pub mod watch;
