@@ -240,9 +240,77 @@ async fn proxbox_import_netbox_proxbox_makes_endpoints_of_the_plugins() {
     );
 }
 
+/// On a fresh Proxbox, the NetBox the plugin runs in is given on the command line: read
+/// from, and, the plugin found, saved as Proxbox's NetBox endpoint.
+#[tokio::test]
+async fn proxbox_import_netbox_proxbox_on_a_fresh_proxbox_takes_the_plugins_netbox_too() {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let url = plugin_api(seen.clone()).await;
+    let token = "0123456789abcdef0123456789abcdef01234567";
+    let dir = tempfile::tempdir().unwrap();
+    let env = [
+        ("NB_TOKEN", token),
+        ("LAB_SECRET", "lab-token-secret"),
+        ("EDGE_PASSWORD", "edge-password"),
+    ];
+    let args = [
+        "import",
+        "netbox-proxbox",
+        "--netbox-url",
+        &url,
+        "--netbox-token-env",
+        "NB_TOKEN",
+        "--secret-env",
+        "pve-lab=LAB_SECRET",
+        "--secret-env",
+        "EDGE_PASSWORD",
+    ];
+    let (code, out, err) = proxbox_with(&dir, &args, &env).await;
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!("saved NetBox endpoint {url} (Proxbox had none)")),
+        "{out}"
+    );
+    assert!(
+        out.contains("created Proxmox endpoint \"pve-lab\""),
+        "{out}"
+    );
+    assert!(seen.lock().unwrap().iter().all(|h| h.contains(token)));
+    let (_, list, _) = proxbox_with(&dir, &["endpoint", "list", "--json"], &[]).await;
+    let rows: Vec<Value> = list
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let netbox = rows
+        .iter()
+        .find(|r| r["kind"] == "netbox")
+        .expect("a NetBox endpoint");
+    assert_eq!(
+        netbox["url"].as_str().map(|u| u.trim_end_matches('/')),
+        Some(url.as_str())
+    );
+    assert!(!list.contains(token), "the token is never listed");
+}
+
 #[tokio::test]
 async fn proxbox_import_netbox_proxbox_refuses_a_netbox_without_the_plugin() {
     let (url, token) = netbox_env();
+    // Given on the command line to a fresh Proxbox: refused, and nothing is saved.
+    let fresh = tempfile::tempdir().unwrap();
+    let args = [
+        "import",
+        "netbox-proxbox",
+        "--netbox-url",
+        &url,
+        "--netbox-token-env",
+        "NB_TOKEN",
+    ];
+    let (code, _, err) = proxbox_with(&fresh, &args, &[("NB_TOKEN", token.as_str())]).await;
+    assert_ne!(code, 0);
+    assert!(err.contains("has no netbox-proxbox plugin"), "{err}");
+    let (_, list, _) = proxbox_with(&fresh, &["endpoint", "list", "--json"], &[]).await;
+    assert!(list.trim().is_empty(), "nothing saved: {list}");
+
     let dir = with_netbox(&url, &token).await;
     let (code, out, err) = proxbox_with(
         &dir,

@@ -7,6 +7,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use clap::{Args, Subcommand};
 
+use crate::models::NetboxEndpointInput;
 use crate::server::infra::crypto::SecretBox;
 use crate::server::infra::db::Db;
 use crate::server::services::import_plugin::{import, plugin_endpoints, Imported, Planned};
@@ -30,6 +31,63 @@ pub struct ImportOptions {
     /// Only say what would be created.
     #[arg(long)]
     pub dry_run: bool,
+    /// Read the plugin from this NetBox (`https://netbox.example.com`) instead of the one
+    /// Proxbox is set up with; when Proxbox has none yet, it becomes Proxbox's NetBox
+    /// endpoint. Needs `--netbox-token-env`.
+    #[arg(long, value_name = "URL", requires = "netbox_token_env")]
+    pub netbox_url: Option<String>,
+    /// Environment variable holding the token for `--netbox-url` (one that may read the
+    /// plugin's endpoints; for Proxbox's own use, one that may write).
+    #[arg(long, value_name = "VAR", requires = "netbox_url")]
+    pub netbox_token_env: Option<String>,
+}
+
+/// The NetBox to read the plugin from: the one given, else the stored one; and the given
+/// one to store as Proxbox's own once the plugin was read, when Proxbox has none.
+async fn plugin_netbox(
+    db: &Db,
+    secrets: &SecretBox,
+    options: &ImportOptions,
+) -> Result<(proxbox_netbox::NetboxClient, Option<NetboxEndpointInput>), String> {
+    let stored = db.netbox_endpoint().await.map_err(|e| e.to_string())?;
+    let (Some(url), Some(var)) = (&options.netbox_url, &options.netbox_token_env) else {
+        let row = stored.ok_or(
+            "no NetBox endpoint is configured: give the NetBox the plugin runs in with \
+             --netbox-url URL --netbox-token-env VAR, or add it on the endpoints page first",
+        )?;
+        let client = crate::server::sync::peers::netbox_client(&row, secrets)
+            .map_err(|e| format!("{} ({})", e.message, e.suggestion))?;
+        return Ok((client, None));
+    };
+    let token = std::env::var(var)
+        .map_err(|_| format!("the environment variable {var} (--netbox-token-env) is not set"))?;
+    let form = crate::models::NetboxEndpointForm {
+        url: url.clone(),
+        token,
+        verify_tls: crate::models::checkbox(true),
+        ca_pem: String::new(),
+        timeout_secs: String::new(),
+    };
+    let input = form
+        .validate(false)
+        .map_err(|e| crate::error::AppError::Validation(e).as_lines())?;
+    let client = proxbox_netbox::NetboxClient::new(proxbox_netbox::NetboxOptions::new(
+        input.url.clone(),
+        input.token.clone().unwrap_or_default(),
+    ))
+    .map_err(|e| format!("{} ({})", e.message, e.suggestion))?;
+    match stored {
+        None => Ok((client, Some(input))),
+        Some(row) => {
+            if row.url != input.url {
+                println!(
+                    "Proxbox keeps its NetBox endpoint {}; the plugin is read from {}",
+                    row.url, input.url
+                );
+            }
+            Ok((client, None))
+        }
+    }
 }
 
 /// The secret variables of `--secret-env`: per endpoint name, and the one for all.
@@ -75,14 +133,23 @@ fn ask_secret(prompt: &str) -> Result<String, String> {
 
 pub async fn run(db: &Db, secrets: &SecretBox, command: ImportCommand) -> Result<(), String> {
     let ImportCommand::NetboxProxbox(options) = command;
-    let row = db
-        .netbox_endpoint()
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("no NetBox endpoint is configured: add it on the endpoints page (or in the configuration file) first; the plugin's endpoints are read from it")?;
-    let netbox = crate::server::sync::peers::netbox_client(&row, secrets)
-        .map_err(|e| format!("{} ({})", e.message, e.suggestion))?;
+    let (netbox, to_store) = plugin_netbox(db, secrets, &options).await?;
     let endpoints = plugin_endpoints(&netbox).await.map_err(|e| e.to_string())?;
+    // The plugin is there: the NetBox it runs in becomes Proxbox's, when Proxbox has none.
+    if let Some(input) = to_store {
+        if options.dry_run {
+            println!(
+                "would save NetBox endpoint {} (Proxbox has none)",
+                input.url
+            );
+        } else {
+            db.save_netbox_endpoint(&input, secrets)
+                .await
+                .map_err(|e| format!("cannot save the NetBox endpoint: {e:?}"))?;
+            tracing::info!(by = "import netbox-proxbox", url = %input.url, "saved the NetBox endpoint");
+            println!("saved NetBox endpoint {} (Proxbox had none)", input.url);
+        }
+    }
     if endpoints.is_empty() {
         println!("the netbox-proxbox plugin holds no Proxmox endpoint: nothing to import");
         return Ok(());
