@@ -81,7 +81,7 @@ fn Choices(choices: RunChoices) -> impl IntoView {
                         }).collect_view()}
                     </div>
                 </fieldset>
-                <label class="field-check"><input type="checkbox" name="dry_run" value="on" data-testid="option-dry-run"/>" Dry run: show what would change, write nothing"</label>
+                <label class="field-check"><input type="checkbox" name="dry_run" value="on" data-testid="option-dry-run"/>" Dry run: show what would change (and what it would take over from another tool), write nothing"</label>
                 <div class="field">
                     <label for="option-orphans">"Orphaned VMs"</label>
                     <select id="option-orphans" name="delete_orphans">
