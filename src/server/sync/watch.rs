@@ -10,6 +10,8 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use proxbox_pve::{ClusterResource, GuestKind, Task};
 
+use super::stage::Stage;
+
 /// A guest as `/cluster/resources` shows it: what a change there can be seen in.
 #[derive(Debug, Clone, PartialEq)]
 pub struct GuestLook {
@@ -248,6 +250,49 @@ pub fn changes(before: &Look, after: &Look, tasks: &[Task]) -> Vec<Watched> {
     found
 }
 
+/// The smallest sync that covers one look's changes of one endpoint, and why it runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CoveringSync {
+    /// The stages to run; empty: every stage the scope has something for.
+    pub stages: Vec<Stage>,
+    /// The one guest it is limited to; `None`: the whole cluster.
+    pub guest: Option<u64>,
+    /// For people (the job's title, the live feed): the first change, and how many more.
+    pub title: String,
+    /// For NetBox's change log: the first change's task, and how many more.
+    pub provenance: String,
+}
+
+/// One guest's changes are its own run — only the backups or snapshots stage when nothing
+/// else of it changed; changes of several guests, or a guest gone (whose VM the orphan
+/// rules decide about), are one run of the whole cluster, so that a node evacuated (80
+/// migrations) is one job, not 80.
+pub fn covering_sync(changes: &[Watched]) -> Option<CoveringSync> {
+    let first = changes.first()?;
+    let more = |text: String| match changes.len() {
+        1 => text,
+        n => format!("{text} (and {} more)", n - 1),
+    };
+    let inventory_only: BTreeSet<Stage> = changes
+        .iter()
+        .map(|w| match w.change {
+            Change::BackedUp => Some(Stage::Backups),
+            Change::Snapshots => Some(Stage::Snapshots),
+            _ => None,
+        })
+        .collect::<Option<_>>()
+        .unwrap_or_default();
+    let one_guest = changes
+        .iter()
+        .all(|w| (w.kind, w.vmid) == (first.kind, first.vmid) && w.change != Change::Removed);
+    Some(CoveringSync {
+        stages: inventory_only.into_iter().collect(),
+        guest: one_guest.then_some(first.vmid),
+        title: more(first.describe()),
+        provenance: more(first.provenance()),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -363,6 +408,64 @@ mod tests {
         );
         let unseen = changes(&before, &after, &[]);
         assert_eq!(unseen[0].provenance(), "web-1 moved pve1 → pve2");
+    }
+
+    fn watched(vmid: u64, change: Change) -> Watched {
+        Watched {
+            kind: Q,
+            vmid,
+            name: format!("vm{vmid}"),
+            change,
+            task: None,
+        }
+    }
+
+    #[test]
+    fn the_covering_sync_is_one_guests_run_or_one_cluster_run() {
+        assert_eq!(covering_sync(&[]), None, "nothing changed, nothing runs");
+        let one =
+            covering_sync(&[watched(7, Change::Started), watched(7, Change::Resized)]).unwrap();
+        assert_eq!(
+            (one.guest, one.stages.clone()),
+            (Some(7), vec![]),
+            "every stage of guest 7"
+        );
+        assert_eq!(one.title, "vm7 started (and 1 more)");
+        let backup = covering_sync(&[watched(7, Change::BackedUp)]).unwrap();
+        assert_eq!(
+            (backup.guest, backup.stages),
+            (Some(7), vec![Stage::Backups])
+        );
+        let evacuated: Vec<Watched> = (100..180)
+            .map(|vmid| {
+                watched(
+                    vmid,
+                    Change::Migrated {
+                        from: "pve1".into(),
+                        to: "pve2".into(),
+                    },
+                )
+            })
+            .collect();
+        let all = covering_sync(&evacuated).unwrap();
+        assert_eq!(
+            (all.guest, all.stages.clone()),
+            (None, vec![]),
+            "80 migrations, one full run"
+        );
+        assert_eq!(all.title, "vm100 moved pve1 → pve2 (and 79 more)");
+        let gone = covering_sync(&[watched(9, Change::Removed)]).unwrap();
+        assert_eq!(
+            gone.guest, None,
+            "a removal is the orphan rules' to decide, over the cluster"
+        );
+        let inventory =
+            covering_sync(&[watched(1, Change::BackedUp), watched(2, Change::Snapshots)]).unwrap();
+        assert_eq!(
+            (inventory.guest, inventory.stages),
+            (None, vec![Stage::Backups, Stage::Snapshots]),
+            "backups and snapshots of several guests: those two stages over the cluster"
+        );
     }
 
     #[test]
