@@ -105,6 +105,7 @@ pub fn test_job_settings() -> JobSettings {
         heartbeat: std::time::Duration::from_millis(100),
         stale_after: std::time::Duration::from_secs(2),
         poll: std::time::Duration::from_millis(100),
+        watch: None,
         rules: Default::default(),
         fixed: Default::default(),
     }

@@ -92,3 +92,117 @@ async fn changes_made_in_proxmox_are_seen_with_the_user_who_made_them() {
         .starts_with(&format!("qmigrate of {vmid} by alice@pve, UPID:")));
     sim.stop().await;
 }
+
+/// A guest moved to another node by a user reaches NetBox through the watcher alone: no
+/// button, no schedule. The job it queues is that guest's run, names the Proxmox task,
+/// and its NetBox writes carry the task into NetBox's change log.
+#[tokio::test]
+async fn a_guest_moved_in_proxmox_reaches_netbox_through_the_watcher_alone() {
+    use crate::jobs_support::*;
+    use crate::support::*;
+    use proxbox::models::JobStatus;
+    use proxbox_netbox::models::{Device, VirtualMachine};
+    use std::time::{Duration, Instant};
+
+    let settings = proxbox::server::jobs::JobSettings {
+        watch: Some(Duration::from_millis(300)),
+        ..test_job_settings()
+    };
+    let lab = JobsLab::start_with(Backend::Sqlite, "watched", 50, 3, settings).await;
+    let (first, _) = lab.start_sync("full-update").await;
+    assert_status(&lab.wait_until_ended(first).await, JobStatus::Completed);
+    let (vmid, to) = {
+        let c = lab.sim.state.cluster.read().await;
+        let g = c
+            .guests
+            .values()
+            .find(|g| g.kind == Kind::Qemu && !g.template)
+            .unwrap();
+        let to = c
+            .nodes
+            .iter()
+            .find(|n| n.name != g.node)
+            .unwrap()
+            .name
+            .clone();
+        (g.vmid, to)
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = lab.sim.http_url.clone().unwrap();
+    reqwest::Client::new()
+        .patch(format!("{url}/_sim/guests/qemu/{vmid}"))
+        .json(&json!({"node": to, "by": "alice@pve"}))
+        .send()
+        .await
+        .unwrap();
+
+    // The watcher's job appears by itself and ends.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let job = loop {
+        let jobs = lab.app.db.jobs(None, None, 10).await.unwrap();
+        if let Some(job) = jobs
+            .iter()
+            .find(|j| j.requested_by.starts_with("watcher: "))
+        {
+            break job.summary();
+        }
+        assert!(Instant::now() < deadline, "no job for the move: {jobs:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let expected = format!("watcher: qmigrate of {vmid} by alice@pve, UPID:");
+    assert!(
+        job.requested_by.starts_with(&expected),
+        "{}",
+        job.requested_by
+    );
+    assert!(
+        job.scope.title().contains(&format!("guest {vmid}")),
+        "that guest's run: {}",
+        job.scope.title()
+    );
+    assert_status(&lab.wait_until_ended(job.id).await, JobStatus::Completed);
+
+    // NetBox has the VM on the new node's device, and says why.
+    let netbox = netbox();
+    let (cluster, vms) = cluster_and_vms(&netbox, &lab.cluster).await;
+    let vm: &VirtualMachine = vms
+        .iter()
+        .find(|v| {
+            v.custom_fields
+                .get("proxbox_identity")
+                .and_then(serde_json::Value::as_str)
+                .is_some_and(|i| i.ends_with(&format!("/qemu/{vmid}")))
+        })
+        .unwrap();
+    let devices: Vec<Device> = netbox
+        .list(&[("cluster_id", cluster.id.to_string())])
+        .await
+        .unwrap();
+    let device = devices
+        .iter()
+        .find(|d| d.name.as_deref() == Some(to.as_str()))
+        .unwrap();
+    assert_eq!(vm.device.as_ref().map(|d| d.id), Some(device.id));
+    let query = [
+        (
+            "changed_object_type".to_string(),
+            "virtualization.virtualmachine".to_string(),
+        ),
+        ("changed_object_id".to_string(), vm.id.to_string()),
+        ("ordering".to_string(), "-time".to_string()),
+    ];
+    let records = netbox
+        .request(reqwest::Method::GET, "core/object-changes/", &query, None)
+        .await
+        .unwrap();
+    let message = records["results"][0]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        message.starts_with(&format!("Proxbox job {}: ", job.id))
+            && message.contains(&format!("qmigrate of {vmid} by alice@pve")),
+        "{message}"
+    );
+    cleanup(&netbox, &lab.cluster).await;
+}

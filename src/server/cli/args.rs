@@ -406,6 +406,10 @@ pub struct JobOptions {
     /// Days finished jobs and their event logs are kept (removed hourly after that).
     #[arg(long, env = "PROXBOX_JOB_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..=3650))]
     pub job_retention_days: u64,
+    /// Seconds between two looks of the watcher at each Proxmox endpoint (a change there
+    /// queues the smallest sync that covers it); 0, the default for now: no watcher.
+    #[arg(long, env = "PROXBOX_WATCH_SECS", default_value_t = 0)]
+    pub watch_secs: u64,
     #[command(flatten)]
     pub rules: SyncRulesArgs,
 }
@@ -502,6 +506,7 @@ impl From<&JobOptions> for JobSettings {
             job_timeout: Duration::from_secs(options.job_timeout_secs.max(1)),
             keepalive: Duration::from_secs(options.keepalive_secs.max(1)),
             job_retention: Duration::from_secs(options.job_retention_days.max(1) * 86_400),
+            watch: (options.watch_secs > 0).then(|| Duration::from_secs(options.watch_secs)),
             rules: SyncRules::from(&options.rules),
             ..JobSettings::default()
         }
@@ -515,6 +520,7 @@ impl Default for JobOptions {
             job_timeout_secs: 7200,
             keepalive_secs: 15,
             job_retention_days: 90,
+            watch_secs: 0,
             rules: SyncRulesArgs::default(),
         }
     }

@@ -9,6 +9,7 @@ pub mod log;
 pub mod maintenance;
 pub mod settings;
 pub mod waiting;
+pub mod watcher;
 pub mod worker;
 
 use std::collections::HashMap;
@@ -170,6 +171,9 @@ impl Jobs {
         let mut tasks = JoinSet::new();
         tasks.spawn(worker::supervise(self.0.clone()));
         tasks.spawn(maintenance::maintain(self.0.clone()));
+        if let Some(every) = inner.base.watch {
+            tasks.spawn(watcher::watch(self.0.clone(), every));
+        }
         if inner.db.backend() == Backend::Postgres {
             tasks.spawn(listen::bridge(self.0.clone()));
         }

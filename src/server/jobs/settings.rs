@@ -25,6 +25,9 @@ pub struct JobSettings {
     pub stale_after: Duration,
     /// How often idle workers look for jobs enqueued elsewhere, and schedules are checked.
     pub poll: Duration,
+    /// How often the watcher looks at each Proxmox endpoint for changes; `None`: it does
+    /// not run.
+    pub watch: Option<Duration>,
     /// Orphan deletion and overwrite rules of every job.
     pub rules: SyncRules,
     /// The settings a flag or environment variable gave: stored values do not override
@@ -42,6 +45,7 @@ impl Default for JobSettings {
             heartbeat: Duration::from_secs(5),
             stale_after: Duration::from_secs(30),
             poll: Duration::from_secs(1),
+            watch: None,
             rules: SyncRules::default(),
             fixed: Fixed::new(),
         }

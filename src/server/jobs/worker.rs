@@ -179,7 +179,15 @@ async fn run(inner: &Arc<Inner>, job: &JobRow, sink: &JobSink, stop: StopSignal)
         tracing::warn!(job = job.id, error = %e, "could not read the settings; the job runs with the last ones read");
         inner.settings()
     });
-    let message = changelog_message(&format!("Proxbox job {}", job.id), &scope.title(), &sources);
+    let mut message =
+        changelog_message(&format!("Proxbox job {}", job.id), &scope.title(), &sources);
+    // A watched change's job says which change in Proxmox (and whose task) it follows.
+    if let Some(change) = job
+        .requested_by
+        .strip_prefix(super::watcher::REQUESTED_BY_PREFIX)
+    {
+        message = format!("{message}: {change}");
+    }
     let netbox = netbox.with_changelog_message(&message);
     let mut ctx = SyncContext::new(&inner.db, &netbox, sources, sink);
     ctx.options = settings.rules.run_options(scope.dry_run);
