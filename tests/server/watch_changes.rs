@@ -206,3 +206,69 @@ async fn a_guest_moved_in_proxmox_reaches_netbox_through_the_watcher_alone() {
     );
     cleanup(&netbox, &lab.cluster).await;
 }
+
+/// With nothing changing, the watcher asks each Proxmox two things per look — its guests
+/// and its task list — and queues nothing; a Proxmox that does not answer is asked again
+/// later and later, never every tick.
+#[tokio::test]
+async fn an_idle_cluster_costs_two_reads_a_look_and_a_silent_one_is_asked_less_and_less() {
+    use crate::jobs_support::*;
+    use crate::support::*;
+    use pve_sim::{Fault, FaultKind};
+    use std::time::{Duration, Instant};
+
+    let every = Duration::from_millis(100);
+    let settings = proxbox::server::jobs::JobSettings {
+        watch: Some(every),
+        ..test_job_settings()
+    };
+    let lab = JobsLab::start_with(Backend::Sqlite, "idle", 51, 2, settings).await;
+    let reads_of = |requests: &[String], path: &str| {
+        requests
+            .iter()
+            .filter(|r| r.starts_with(&format!("GET {path}")))
+            .count()
+    };
+    // Twenty looks, with nothing changing.
+    lab.sim.take_requests();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reads_of(&seen, "/cluster/resources") < 20 {
+        assert!(
+            Instant::now() < deadline,
+            "the watcher does not look: {seen:?}"
+        );
+        tokio::time::sleep(every).await;
+        seen.extend(lab.sim.take_requests());
+    }
+    let (guests, tasks) = (
+        reads_of(&seen, "/cluster/resources"),
+        reads_of(&seen, "/cluster/tasks"),
+    );
+    assert!(
+        guests.abs_diff(tasks) <= 1,
+        "one of each per look: {guests} and {tasks}"
+    );
+    assert_eq!(guests + tasks, seen.len(), "nothing else: {seen:?}");
+    let jobs = lab.app.db.jobs(None, None, 10).await.unwrap();
+    assert!(jobs.is_empty(), "nothing changed, nothing queued: {jobs:?}");
+
+    // Proxmox stops answering: the tries thin out (at most 1 + 2 + 4 + 8… ticks apart).
+    lab.sim
+        .add_fault(Fault {
+            path: "/cluster/resources".into(),
+            kind: FaultKind::Status { code: 503 },
+            times: None,
+        })
+        .await;
+    lab.sim.take_requests();
+    let start = Instant::now();
+    while start.elapsed() < every * 30 {
+        tokio::time::sleep(every).await;
+    }
+    let tries = reads_of(&lab.sim.take_requests(), "/cluster/resources");
+    // 30 ticks: without backoff, 30 tries (more with the client's own retries per try);
+    // with it, a try after 2, 4, 8 and 16 ticks: 5 at most.
+    assert!(tries <= 5 * 3, "{tries} tries in 30 ticks");
+    assert!(tries >= 1, "it keeps trying");
+}
