@@ -272,3 +272,84 @@ async fn an_idle_cluster_costs_two_reads_a_look_and_a_silent_one_is_asked_less_a
     assert!(tries <= 5 * 3, "{tries} tries in 30 ticks");
     assert!(tries >= 1, "it keeps trying");
 }
+
+/// A node evacuated — many guests moved in one go — is one job of the whole cluster, not
+/// one per guest.
+#[tokio::test]
+async fn many_changes_in_one_look_are_one_job() {
+    use crate::jobs_support::*;
+    use crate::support::*;
+    use std::time::{Duration, Instant};
+
+    let every = Duration::from_millis(500);
+    let settings = proxbox::server::jobs::JobSettings {
+        watch: Some(every),
+        workers: 0,
+        ..test_job_settings()
+    };
+    let lab = JobsLab::start_with(Backend::Sqlite, "evac", 52, 80, settings).await;
+    // Let the watcher take its first look, then move every guest of one node at once.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !lab
+        .sim
+        .take_requests()
+        .iter()
+        .any(|r| r.starts_with("GET /cluster/tasks"))
+    {
+        assert!(Instant::now() < deadline, "the watcher does not look");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let moved = {
+        let mut c = lab.sim.state.cluster.write().await;
+        let (from, to) = (c.nodes[0].name.clone(), c.nodes[1].name.clone());
+        let vmids: Vec<(Kind, u64)> = c
+            .guests
+            .values()
+            .filter(|g| g.node == from)
+            .map(|g| (g.kind, g.vmid))
+            .collect();
+        for key in &vmids {
+            c.guests.get_mut(key).unwrap().node = to.clone();
+            let kind = if key.0 == Kind::Qemu {
+                "qmigrate"
+            } else {
+                "vzmigrate"
+            };
+            c.add_task_by(&from, kind, &key.1.to_string(), "OK", "alice@pve");
+        }
+        vmids.len()
+    };
+    assert!(moved >= 20, "the test needs a busy node, has {moved}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let jobs = loop {
+        let jobs = lab.app.db.jobs(None, None, 100).await.unwrap();
+        if !jobs.is_empty() {
+            // A few more looks: nothing else may be queued for the same move.
+            let settle = Instant::now();
+            while settle.elapsed() < every * 4 {
+                tokio::time::sleep(every).await;
+            }
+            break lab.app.db.jobs(None, None, 100).await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "no job for the evacuation");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let job = jobs[0].summary();
+    assert!(
+        job.scope.target.is_none(),
+        "the whole cluster: {:?}",
+        job.scope
+    );
+    assert!(
+        job.requested_by.starts_with("watcher: "),
+        "{}",
+        job.requested_by
+    );
+    assert!(
+        job.requested_by
+            .ends_with(&format!("(and {} more)", moved - 1)),
+        "{}",
+        job.requested_by
+    );
+}
