@@ -252,6 +252,25 @@ async fn an_idle_cluster_costs_two_reads_a_look_and_a_silent_one_is_asked_less_a
     assert_eq!(guests + tasks, seen.len(), "nothing else: {seen:?}");
     let jobs = lab.app.db.jobs(None, None, 10).await.unwrap();
     assert!(jobs.is_empty(), "nothing changed, nothing queued: {jobs:?}");
+    let failing = |text: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with(&format!(
+                    "proxbox_watch_failures{{endpoint=\"{}\"}}",
+                    lab.cluster
+                ))
+            })
+            .and_then(|l| l.rsplit(' ').next()?.parse::<u32>().ok())
+    };
+    let metrics = lab
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(failing(&metrics), Some(0), "it sees the cluster: {metrics}");
 
     // Proxmox stops answering: the tries thin out (at most 1 + 2 + 4 + 8… ticks apart).
     lab.sim
@@ -271,6 +290,16 @@ async fn an_idle_cluster_costs_two_reads_a_look_and_a_silent_one_is_asked_less_a
     // with it, a try after 2, 4, 8 and 16 ticks: 5 at most.
     assert!(tries <= 5 * 3, "{tries} tries in 30 ticks");
     assert!(tries >= 1, "it keeps trying");
+    // And /metrics says so, for an alert.
+    let metrics = lab
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(failing(&metrics).is_some_and(|n| n >= 1), "{metrics}");
 }
 
 /// A node evacuated — many guests moved in one go — is one job of the whole cluster, not

@@ -81,6 +81,10 @@ pub struct Metrics {
     peer_errors: Family<PeerErrorLabels, Counter>,
     sse_clients: Gauge,
     ws_clients: Gauge,
+    /// Per endpoint: the watcher's looks that failed in a row (0: it sees the cluster).
+    watch_failures: Family<EndpointLabel, Gauge>,
+    /// Per endpoint: changes the watcher saw in Proxmox.
+    watched_changes: Family<EndpointLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -93,11 +97,27 @@ impl Default for Metrics {
             peer_errors: Family::default(),
             sse_clients: Gauge::default(),
             ws_clients: Gauge::default(),
+            watch_failures: Family::default(),
+            watched_changes: Family::default(),
         }
     }
 }
 
 impl Metrics {
+    /// The watcher looked at `endpoint`: `failures` in a row so far (0: this look worked),
+    /// and the changes it saw.
+    pub fn watch_looked(&self, endpoint: &str, failures: u32, changes: usize) {
+        let label = EndpointLabel {
+            endpoint: endpoint.into(),
+        };
+        self.watch_failures
+            .get_or_create(&label)
+            .set(i64::from(failures));
+        self.watched_changes
+            .get_or_create(&label)
+            .inc_by(changes as u64);
+    }
+
     pub fn job_ended(&self, status: JobStatus, took: Duration) {
         self.job_durations
             .get_or_create(&StatusLabel {
@@ -186,6 +206,16 @@ impl Metrics {
             "websocket_clients",
             "Open WebSockets",
             self.ws_clients.clone(),
+        );
+        registry.register(
+            "watch_failures",
+            "The watcher's looks at each Proxmox endpoint that failed in a row (0: it sees the cluster)",
+            self.watch_failures.clone(),
+        );
+        registry.register(
+            "watched_changes",
+            "Changes the watcher saw in each Proxmox endpoint's cluster",
+            self.watched_changes.clone(),
         );
 
         let jobs: Family<StatusLabel, Gauge> = Family::default();

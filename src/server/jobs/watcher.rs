@@ -67,6 +67,7 @@ pub(crate) async fn watch(inner: Arc<Inner>, every: Duration) {
                 Ok(read) => read,
                 Err(e) => {
                     watching.failures += 1;
+                    inner.metrics.watch_looked(&row.name, watching.failures, 0);
                     let wait = (every * 2u32.saturating_pow(watching.failures)).min(MAX_BACKOFF);
                     watching.next_try = Some(Instant::now() + wait);
                     tracing::warn!(
@@ -84,10 +85,13 @@ pub(crate) async fn watch(inner: Arc<Inner>, every: Duration) {
             let fresh = new_tasks(&tasks.value, &watching.seen);
             watching.seen = tasks.value.iter().map(|t| t.upid.clone()).collect();
             let Some(before) = watching.look.replace(now) else {
+                inner.metrics.watch_looked(&row.name, 0, 0);
                 continue;
             };
             let after = watching.look.as_ref().expect("just set");
-            let Some(sync) = covering_sync(&changes(&before, after, &fresh)) else {
+            let changes = changes(&before, after, &fresh);
+            inner.metrics.watch_looked(&row.name, 0, changes.len());
+            let Some(sync) = covering_sync(&changes) else {
                 continue;
             };
             let request = SyncRequest {
