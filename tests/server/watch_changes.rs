@@ -10,6 +10,37 @@ use serde_json::json;
 
 use crate::sync_support::*;
 
+/// A QEMU guest of the simulator, and a node it is not on.
+struct Moving {
+    vmid: u64,
+    name: String,
+    from: String,
+    to: String,
+}
+
+async fn a_qemu_guest_and_another_node(sim: &pve_sim::RunningSim) -> Moving {
+    // The workspace builds reqwest without a default TLS provider; the tests' HTTP calls
+    // to the simulator's control API need one.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let c = sim.state.cluster.read().await;
+    let g = c
+        .guests
+        .values()
+        .find(|g| g.kind == Kind::Qemu && !g.template)
+        .expect("a QEMU guest");
+    let to = c
+        .nodes
+        .iter()
+        .find(|n| n.name != g.node)
+        .expect("two nodes");
+    Moving {
+        vmid: g.vmid,
+        name: g.name.clone(),
+        from: g.node.clone(),
+        to: to.name.clone(),
+    }
+}
+
 #[tokio::test]
 async fn changes_made_in_proxmox_are_seen_with_the_user_who_made_them() {
     let sim = simulator(&unique("watch"), 49, 2, 4).await;
@@ -23,23 +54,12 @@ async fn changes_made_in_proxmox_are_seen_with_the_user_who_made_them() {
         .into_iter()
         .map(|t| t.upid)
         .collect();
-    let (vmid, name, from, to) = {
-        let c = sim.state.cluster.read().await;
-        let g = c
-            .guests
-            .values()
-            .find(|g| g.kind == Kind::Qemu && !g.template)
-            .unwrap();
-        let to = c
-            .nodes
-            .iter()
-            .find(|n| n.name != g.node)
-            .unwrap()
-            .name
-            .clone();
-        (g.vmid, g.name.clone(), g.node.clone(), to)
-    };
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Moving {
+        vmid,
+        name,
+        from,
+        to,
+    } = a_qemu_guest_and_another_node(&sim).await;
     let http = reqwest::Client::new();
     let url = sim.http_url.clone().unwrap();
     let moved = http
@@ -111,23 +131,7 @@ async fn a_guest_moved_in_proxmox_reaches_netbox_through_the_watcher_alone() {
     let lab = JobsLab::start_with(Backend::Sqlite, "watched", 50, 3, settings).await;
     let (first, _) = lab.start_sync("full-update").await;
     assert_status(&lab.wait_until_ended(first).await, JobStatus::Completed);
-    let (vmid, to) = {
-        let c = lab.sim.state.cluster.read().await;
-        let g = c
-            .guests
-            .values()
-            .find(|g| g.kind == Kind::Qemu && !g.template)
-            .unwrap();
-        let to = c
-            .nodes
-            .iter()
-            .find(|n| n.name != g.node)
-            .unwrap()
-            .name
-            .clone();
-        (g.vmid, to)
-    };
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Moving { vmid, to, .. } = a_qemu_guest_and_another_node(&lab.sim).await;
     let url = lab.sim.http_url.clone().unwrap();
     reqwest::Client::new()
         .patch(format!("{url}/_sim/guests/qemu/{vmid}"))
