@@ -158,6 +158,7 @@ async fn main() {
             ca_pem: None,
             timeout_secs: 30,
             enabled: true,
+            watch: true,
         },
         &secrets,
     )

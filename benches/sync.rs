@@ -183,6 +183,7 @@ impl Lab {
                     ca_pem: None,
                     timeout_secs: 30,
                     enabled: true,
+                    watch: true,
                 },
                 &secrets,
             )

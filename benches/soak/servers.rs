@@ -95,6 +95,7 @@ async fn prepare(url: &str, sim: &pve_sim::RunningSim, netbox_url: &str) -> Stri
             // Short, so that a hang costs seconds, not minutes.
             timeout_secs: 5,
             enabled: true,
+            watch: true,
         },
         &secrets,
     )

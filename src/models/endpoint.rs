@@ -48,6 +48,8 @@ pub struct ProxmoxEndpointForm {
     pub ca_pem: String,
     pub timeout_secs: String,
     pub enabled: Option<String>,
+    /// Whether the watcher follows its changes (a checkbox).
+    pub watch: Option<String>,
 }
 
 /// Credentials of a validated form. A `None` secret means "keep the stored one".
@@ -72,6 +74,7 @@ pub struct ProxmoxEndpointInput {
     pub ca_pem: Option<String>,
     pub timeout_secs: u32,
     pub enabled: bool,
+    pub watch: bool,
 }
 
 /// A checkbox as a browser posts it: present (`on`) when ticked.
@@ -126,6 +129,7 @@ impl ProxmoxEndpointForm {
             ca_pem: text("ca_pem"),
             timeout_secs: text("timeout_secs"),
             enabled: field("enabled"),
+            watch: field("watch"),
         }
     }
 
@@ -179,6 +183,7 @@ impl ProxmoxEndpointForm {
         );
         let verify_tls = self.verify_tls.is_some();
         let enabled = self.enabled.is_some();
+        let watch = self.watch.is_some();
         errors.into_result(|| ProxmoxEndpointInput {
             name: name.expect("checked"),
             url: url.expect("checked"),
@@ -187,6 +192,7 @@ impl ProxmoxEndpointForm {
             ca_pem: ca_pem.expect("checked"),
             timeout_secs: timeout_secs.expect("checked"),
             enabled,
+            watch,
         })
     }
 }
@@ -205,6 +211,9 @@ pub struct ProxmoxEndpointView {
     pub ca_pem: String,
     pub timeout_secs: u32,
     pub enabled: bool,
+    /// Whether the watcher follows its changes.
+    #[serde(default)]
+    pub watch: bool,
     /// The configuration file that declares it (edit it there, not on the page).
     #[serde(default)]
     pub managed_by: Option<String>,
@@ -225,6 +234,7 @@ impl ProxmoxEndpointView {
             ca_pem: self.ca_pem.clone(),
             timeout_secs: self.timeout_secs.to_string(),
             enabled: self.enabled.then(|| "on".to_string()),
+            watch: self.watch.then(|| "on".to_string()),
         }
     }
 }
@@ -371,6 +381,7 @@ mod tests {
             ca_pem: "pem".into(),
             timeout_secs: "12".into(),
             enabled: Some("on".into()),
+            watch: Some("on".into()),
         };
         assert_eq!(
             ProxmoxEndpointForm::from_fields(fields_of(&proxmox)),
@@ -379,6 +390,7 @@ mod tests {
         let unticked = ProxmoxEndpointForm {
             verify_tls: None,
             enabled: None,
+            watch: None,
             ..proxmox
         };
         assert_eq!(
@@ -510,6 +522,7 @@ impl std::fmt::Debug for ProxmoxEndpointForm {
             .field("ca_pem", &self.ca_pem)
             .field("timeout_secs", &self.timeout_secs)
             .field("enabled", &self.enabled)
+            .field("watch", &self.watch)
             .finish()
     }
 }

@@ -29,6 +29,7 @@ async fn add_endpoint(lab: &JobsLab, name: &str, url: &str, enabled: bool) -> i6
                 ca_pem: None,
                 timeout_secs: 5,
                 enabled,
+                watch: true,
             },
             &SecretBox::from_key_text(TEST_KEY).unwrap(),
         )

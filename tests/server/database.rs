@@ -81,6 +81,7 @@ async fn the_identity_map_records_updates_marks_and_forgets_on_both_databases() 
             ca_pem: None,
             timeout_secs: 30,
             enabled: true,
+            watch: true,
         };
         let endpoint = db.insert_proxmox_endpoint(&input, &secrets).await.unwrap();
         // More rows than one statement takes.

@@ -27,6 +27,7 @@ pub async fn endpoint(db: &Db, name: &str) -> i64 {
         ca_pem: None,
         timeout_secs: 30,
         enabled: true,
+        watch: true,
     };
     db.insert_proxmox_endpoint(&input, &SecretBox::from_key_text(TEST_KEY).unwrap())
         .await
@@ -51,6 +52,7 @@ pub async fn store_endpoints(db: &Db, sim: &pve_sim::RunningSim, name: &str) -> 
                 ca_pem: None,
                 timeout_secs: 10,
                 enabled: true,
+                watch: true,
             },
             &secrets,
         )

@@ -386,3 +386,52 @@ async fn many_changes_in_one_look_are_one_job() {
         job.requested_by
     );
 }
+
+/// An endpoint whose changes are not to be followed (its page's "Follow its changes live"
+/// unticked) is not looked at; the others are.
+#[tokio::test]
+async fn an_endpoint_switched_off_is_not_watched() {
+    use crate::jobs_support::*;
+    use crate::support::*;
+    use proxbox::server::infra::crypto::SecretBox;
+    use std::time::{Duration, Instant};
+
+    let every = Duration::from_millis(100);
+    let settings = proxbox::server::jobs::JobSettings {
+        watch: Some(every),
+        ..test_job_settings()
+    };
+    let lab = JobsLab::start_with(Backend::Sqlite, "unwatched", 53, 2, settings).await;
+    let row = lab
+        .app
+        .db
+        .proxmox_endpoint(lab.endpoint_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut form = row.view().to_form();
+    assert!(form.watch.is_some(), "followed unless switched off");
+    form.watch = None;
+    let secrets = SecretBox::from_key_text(TEST_KEY).unwrap();
+    proxbox::server::services::endpoints::save_proxmox(
+        &lab.app.db,
+        &secrets,
+        "test",
+        Some(row.id),
+        form,
+    )
+    .await
+    .unwrap();
+    lab.sim.take_requests();
+    let start = Instant::now();
+    while start.elapsed() < every * 10 {
+        tokio::time::sleep(every).await;
+    }
+    let requests = lab.sim.take_requests();
+    assert!(
+        !requests
+            .iter()
+            .any(|r| r.starts_with("GET /cluster/resources")),
+        "{requests:?}"
+    );
+}

@@ -106,6 +106,7 @@ fn ProxmoxEndpointEditor(existing: Option<ProxmoxEndpointView>) -> impl IntoView
                 auth_kind: "token".into(),
                 verify_tls: Some("on".into()),
                 enabled: Some("on".into()),
+                watch: Some("on".into()),
                 timeout_secs: PROXMOX_DEFAULT_TIMEOUT_SECS.to_string(),
                 ..Default::default()
             }),
@@ -160,6 +161,7 @@ fn ProxmoxEndpointEditor(existing: Option<ProxmoxEndpointView>) -> impl IntoView
                 <TextField label="Request timeout (seconds)" name="form[timeout_secs]" field="timeout_secs"
                     value=form.timeout_secs.clone() errors input_type="number"/>
                 <CheckboxField label="Enabled (included in syncs)" name="form[enabled]" checked=form.enabled.is_some()/>
+                <CheckboxField label="Follow its changes live (when the watcher runs)" name="form[watch]" checked=form.watch.is_some()/>
                 <div class="form-actions">
                     <button type="submit" class="btn btn-primary">"Save"</button>
                 </div>

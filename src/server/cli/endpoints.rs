@@ -66,6 +66,9 @@ pub struct AddEndpoint {
     /// Seconds per Proxmox request.
     #[arg(long, default_value_t = 30)]
     pub timeout_secs: u32,
+    /// Do not let the watcher follow its changes (syncs still include it).
+    #[arg(long)]
+    pub no_watch: bool,
     /// Add it disabled (syncs skip it until it is enabled on the endpoints page).
     #[arg(long)]
     pub disabled: bool,
@@ -101,6 +104,7 @@ impl AddEndpoint {
             ca_pem,
             timeout_secs: self.timeout_secs.to_string(),
             enabled: checkbox(!self.disabled),
+            watch: checkbox(!self.no_watch),
             ..ProxmoxEndpointForm::default()
         }
         .with_login(self.token_id.clone(), self.username.clone(), secret))

@@ -49,8 +49,11 @@ pub(crate) async fn watch(inner: Arc<Inner>, every: Duration) {
                 continue;
             }
         };
-        endpoints.retain(|id, _| rows.iter().any(|r| r.id == *id && r.enabled != 0));
-        for row in rows.iter().filter(|r| r.enabled != 0) {
+        let watched = |r: &&crate::server::infra::db::endpoints::ProxmoxEndpointRow| {
+            r.enabled != 0 && r.watch != 0
+        };
+        endpoints.retain(|id, _| rows.iter().filter(watched).any(|r| r.id == *id));
+        for row in rows.iter().filter(watched) {
             let watching = endpoints.entry(row.id).or_default();
             if watching.next_try.is_some_and(|at| Instant::now() < at) {
                 continue;

@@ -117,6 +117,7 @@ impl Planned {
             verify_tls: checkbox(self.verify_tls),
             timeout_secs: self.timeout_secs.to_string(),
             enabled: checkbox(true),
+            watch: checkbox(true),
             ..ProxmoxEndpointForm::default()
         }
         .with_login(token_id, username, secret)

@@ -48,6 +48,8 @@ pub struct ProxmoxEndpointRow {
     pub ca_pem: String,
     pub timeout_secs: i64,
     pub enabled: i64,
+    /// Whether the watcher follows its changes (0/1).
+    pub watch: i64,
     /// The configuration file that declares it, if one does.
     pub managed_by: Option<String>,
 }
@@ -101,6 +103,7 @@ impl ProxmoxEndpointRow {
             ca_pem: self.ca_pem.clone(),
             timeout_secs: self.timeout_secs.clamp(1, u32::MAX as i64) as u32,
             enabled: self.enabled != 0,
+            watch: self.watch != 0,
             managed_by: self.managed_by.clone(),
         }
     }
@@ -119,7 +122,7 @@ impl ProxmoxEndpointRow {
 
 const PROXMOX_COLUMNS: &str =
     "id, name, url, auth_kind, token_id, token_secret_enc, username, password_enc, \
-                               verify_tls, ca_pem, timeout_secs, enabled, managed_by";
+                               verify_tls, ca_pem, timeout_secs, enabled, watch, managed_by";
 
 /// Column values of a validated form; `None` secrets mean "keep what is stored".
 struct ProxmoxValues {
@@ -180,8 +183,8 @@ impl Db {
         let now = now_ms();
         Ok(sqlx::query_scalar(
             "INSERT INTO proxmox_endpoints (name, url, auth_kind, token_id, token_secret_enc, username, password_enc, \
-             verify_tls, ca_pem, timeout_secs, enabled, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12) RETURNING id",
+             verify_tls, ca_pem, timeout_secs, enabled, watch, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $13, $12, $12) RETURNING id",
         )
         .bind(&input.name)
         .bind(&input.url)
@@ -195,6 +198,7 @@ impl Db {
         .bind(i64::from(input.timeout_secs))
         .bind(i64::from(input.enabled))
         .bind(now)
+        .bind(i64::from(input.watch))
         .fetch_one(self.pool())
         .await?)
     }
@@ -213,7 +217,8 @@ impl Db {
              token_secret_enc = CASE WHEN $3 = 'token' THEN COALESCE($5, token_secret_enc) ELSE NULL END, \
              username = $6, \
              password_enc = CASE WHEN $3 = 'password' THEN COALESCE($7, password_enc) ELSE NULL END, \
-             verify_tls = $8, ca_pem = $9, timeout_secs = $10, enabled = $11, updated_at = $12 WHERE id = $13",
+             verify_tls = $8, ca_pem = $9, timeout_secs = $10, enabled = $11, updated_at = $12, \
+             watch = $14 WHERE id = $13",
         )
         .bind(&input.name)
         .bind(&input.url)
@@ -228,6 +233,7 @@ impl Db {
         .bind(i64::from(input.enabled))
         .bind(now_ms())
         .bind(id)
+        .bind(i64::from(input.watch))
         .execute(self.pool())
         .await?;
         if done.rows_affected() == 0 {

@@ -63,6 +63,9 @@ struct ProxmoxEntry {
     timeout_secs: Option<u32>,
     #[serde(default = "yes")]
     enabled: bool,
+    /// Whether the watcher follows its changes (when it runs).
+    #[serde(default = "yes")]
+    watch: bool,
     /// Read only to refuse it: a secret does not belong in the file.
     #[serde(default)]
     token_secret: Option<toml::Value>,
@@ -379,6 +382,7 @@ impl Reader<'_> {
             ca_pem: ca_pem.unwrap_or_default(),
             timeout_secs: entry.timeout_secs.unwrap_or(30).to_string(),
             enabled: checkbox(entry.enabled),
+            watch: checkbox(entry.watch),
             ..ProxmoxEndpointForm::default()
         }
         .with_login(

@@ -244,6 +244,7 @@ fn proxmox_differences(
             i64::from(input.timeout_secs) != row.timeout_secs,
         ),
         ("enabled", input.enabled != (row.enabled != 0)),
+        ("watch", input.watch != (row.watch != 0)),
         (
             "managed by the file",
             row.managed_by.as_deref() != Some(source),

@@ -180,6 +180,7 @@ fn stored_endpoint(
         ca_pem: String::new(),
         timeout_secs: 30,
         enabled: 1,
+        watch: 1,
         managed_by: managed_by.map(str::to_string),
     };
     (row, Some("11111111-2222-3333-4444-555555555555".into()))
