@@ -265,3 +265,16 @@ fn a_rename_is_said_to_be_a_removal_and_an_add() {
         lines[1]
     );
 }
+
+#[test]
+fn an_endpoint_is_followed_live_unless_the_file_says_not() {
+    let text = FILE.replace(
+        "verify_tls = false\n",
+        "verify_tls = false\nwatch = false\n",
+    );
+    let Ok(declared) = read_text(&text) else {
+        panic!("refused: {}", refusal_of(&text));
+    };
+    assert!(declared.proxmox[0].watch, "lab says nothing: followed");
+    assert!(!declared.proxmox[1].watch, "edge says watch = false");
+}
