@@ -18,6 +18,29 @@ struct Moving {
     to: String,
 }
 
+/// A lab whose server runs the watcher, looking every `every`.
+async fn watched_lab(
+    prefix: &str,
+    seed: u64,
+    guests: usize,
+    every: std::time::Duration,
+    workers: usize,
+) -> crate::jobs_support::JobsLab {
+    let settings = proxbox::server::jobs::JobSettings {
+        watch: Some(every),
+        workers,
+        ..crate::support::test_job_settings()
+    };
+    crate::jobs_support::JobsLab::start_with(
+        crate::support::Backend::Sqlite,
+        prefix,
+        seed,
+        guests,
+        settings,
+    )
+    .await
+}
+
 async fn a_qemu_guest_and_another_node(sim: &pve_sim::RunningSim) -> Moving {
     // The workspace builds reqwest without a default TLS provider; the tests' HTTP calls
     // to the simulator's control API need one.
@@ -119,16 +142,11 @@ async fn changes_made_in_proxmox_are_seen_with_the_user_who_made_them() {
 #[tokio::test]
 async fn a_guest_moved_in_proxmox_reaches_netbox_through_the_watcher_alone() {
     use crate::jobs_support::*;
-    use crate::support::*;
     use proxbox::models::JobStatus;
     use proxbox_netbox::models::{Device, VirtualMachine};
     use std::time::{Duration, Instant};
 
-    let settings = proxbox::server::jobs::JobSettings {
-        watch: Some(Duration::from_millis(300)),
-        ..test_job_settings()
-    };
-    let lab = JobsLab::start_with(Backend::Sqlite, "watched", 50, 3, settings).await;
+    let lab = watched_lab("watched", 50, 3, Duration::from_millis(300), 2).await;
     let (first, _) = lab.start_sync("full-update").await;
     assert_status(&lab.wait_until_ended(first).await, JobStatus::Completed);
     let Moving { vmid, to, .. } = a_qemu_guest_and_another_node(&lab.sim).await;
@@ -216,17 +234,11 @@ async fn a_guest_moved_in_proxmox_reaches_netbox_through_the_watcher_alone() {
 /// later and later, never every tick.
 #[tokio::test]
 async fn an_idle_cluster_costs_two_reads_a_look_and_a_silent_one_is_asked_less_and_less() {
-    use crate::jobs_support::*;
-    use crate::support::*;
     use pve_sim::{Fault, FaultKind};
     use std::time::{Duration, Instant};
 
     let every = Duration::from_millis(100);
-    let settings = proxbox::server::jobs::JobSettings {
-        watch: Some(every),
-        ..test_job_settings()
-    };
-    let lab = JobsLab::start_with(Backend::Sqlite, "idle", 51, 2, settings).await;
+    let lab = watched_lab("idle", 51, 2, every, 2).await;
     let reads_of = |requests: &[String], path: &str| {
         requests
             .iter()
@@ -310,17 +322,10 @@ async fn an_idle_cluster_costs_two_reads_a_look_and_a_silent_one_is_asked_less_a
 /// one per guest.
 #[tokio::test]
 async fn many_changes_in_one_look_are_one_job() {
-    use crate::jobs_support::*;
-    use crate::support::*;
     use std::time::{Duration, Instant};
 
     let every = Duration::from_millis(500);
-    let settings = proxbox::server::jobs::JobSettings {
-        watch: Some(every),
-        workers: 0,
-        ..test_job_settings()
-    };
-    let lab = JobsLab::start_with(Backend::Sqlite, "evac", 52, 80, settings).await;
+    let lab = watched_lab("evac", 52, 80, every, 0).await;
     // Let the watcher take its first look, then move every guest of one node at once.
     let deadline = Instant::now() + Duration::from_secs(30);
     while !lab
@@ -391,17 +396,12 @@ async fn many_changes_in_one_look_are_one_job() {
 /// unticked) is not looked at; the others are.
 #[tokio::test]
 async fn an_endpoint_switched_off_is_not_watched() {
-    use crate::jobs_support::*;
     use crate::support::*;
     use proxbox::server::infra::crypto::SecretBox;
     use std::time::{Duration, Instant};
 
     let every = Duration::from_millis(100);
-    let settings = proxbox::server::jobs::JobSettings {
-        watch: Some(every),
-        ..test_job_settings()
-    };
-    let lab = JobsLab::start_with(Backend::Sqlite, "unwatched", 53, 2, settings).await;
+    let lab = watched_lab("unwatched", 53, 2, every, 2).await;
     let row = lab
         .app
         .db
