@@ -51,7 +51,12 @@ impl TakeoverReport {
     /// Counts one item's outcome. An update that adopts counts as an adoption only; the
     /// objects left unchanged are not counted.
     pub fn tally(&mut self, item: &ItemProgress) {
-        let counts = self.kinds.entry(item.kind.clone()).or_default();
+        // Folded for every event of every job's log: the kind is copied once per kind,
+        // not once per event.
+        if !self.kinds.contains_key(&item.kind) {
+            self.kinds.insert(item.kind.clone(), KindCounts::default());
+        }
+        let counts = self.kinds.get_mut(&item.kind).expect("just made sure");
         match &item.takeover {
             Some(Takeover::Adopted(rule)) if item.status != ItemStatus::Failed => {
                 counts.adopted += 1;
