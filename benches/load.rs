@@ -12,8 +12,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use proxbox::models::{NetboxEndpointInput, ProxmoxCredentials, ProxmoxEndpointInput, Role, Scope};
-use proxbox::server::infra::crypto::SecretBox;
 use proxbox::server::infra::db::Db;
 use proxbox_netbox::{NetboxClient, NetboxOptions};
 use tokio::sync::watch;
@@ -21,7 +19,11 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 #[path = "common/peers.rs"]
 mod peers;
-use peers::{free_port, netbox_env};
+use peers::netbox_env;
+
+#[path = "common/server.rs"]
+mod server;
+use server::{BenchServer, ADMIN_PASSWORD};
 
 #[path = "../tests/common/netbox_cleanup.rs"]
 mod netbox_cleanup;
@@ -30,8 +32,6 @@ mod netbox_cleanup;
 mod targets;
 use targets::Targets;
 
-const KEY: &str = "abababababababababababababababababababababababababababababababab";
-const PASSWORD: &str = "load-bench-password";
 
 fn env_number(key: &str, default: usize) -> usize {
     std::env::var(key)
@@ -60,19 +60,6 @@ async fn csrf_of(client: &reqwest::Client, base: &str) -> String {
         .await
         .unwrap();
     session["csrf"].as_str().unwrap().to_string()
-}
-
-/// The server's resident memory now and at its peak, in MB (Linux `VmRSS`, `VmHWM`).
-fn rss_mb(pid: u32) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let read = |field: &str| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    };
-    (read("VmRSS:"), read("VmHWM:"))
 }
 
 fn percentile(sorted: &[u64], p: f64) -> f64 {
@@ -136,93 +123,17 @@ async fn main() {
     .await
     .unwrap();
 
-    // The server's database: the simulator, the NetBox, an admin and an API key.
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::connect(&format!(
-        "sqlite://{}",
-        dir.path().join("proxbox.db").display()
-    ))
-    .await
-    .unwrap();
-    let secrets = SecretBox::from_key_text(KEY).unwrap();
-    let c = sim.credentials();
-    db.insert_proxmox_endpoint(
-        &ProxmoxEndpointInput {
-            name: name.clone(),
-            url: sim.http_url.clone().unwrap(),
-            credentials: ProxmoxCredentials::Token {
-                token_id: c.token_id.clone(),
-                secret: Some(c.token_secret.clone()),
-            },
-            verify_tls: true,
-            ca_pem: None,
-            timeout_secs: 30,
-            enabled: true,
-            watch: true,
-        },
-        &secrets,
-    )
-    .await
-    .unwrap();
-    db.save_netbox_endpoint(
-        &NetboxEndpointInput {
-            url: netbox_env("NETBOX_URL"),
-            token: Some(netbox_env("NETBOX_TOKEN")),
-            verify_tls: true,
-            ca_pem: None,
-            timeout_secs: 300,
-        },
-        &secrets,
-    )
-    .await
-    .unwrap();
-    let hash = proxbox::server::services::credentials::hash_password(PASSWORD.into())
-        .await
-        .unwrap();
-    db.create_user("admin", &hash, Role::Admin, false)
-        .await
-        .unwrap();
-    let key = proxbox::server::services::credentials::create_api_key(&db, "load", &[Scope::Admin])
-        .await
-        .unwrap();
-    db.close().await;
-
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_proxbox"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("PROXBOX_DATA_DIR", dir.path())
-        .env("PROXBOX_SECRET_KEY", KEY)
-        .env("PROXBOX_LOG", "warn")
-        .env_remove("PROXBOX_DATABASE_URL")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = server.id();
-    // Killed however the bench ends (a panic included): no server outlives it.
-    struct KillOnDrop(u32);
-    impl Drop for KillOnDrop {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &self.0.to_string()])
-                .status();
-        }
-    }
-    let _guard = KillOnDrop(pid);
+    let mut server = BenchServer::start(&sim, &name, &[]).await;
+    let (base, port, key) = (server.base.clone(), server.port, server.key.clone());
     let admin = client();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while admin.get(format!("{base}/health")).send().await.is_err() {
-        assert!(Instant::now() < deadline, "the server did not start");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let (idle_rss, _) = rss_mb(pid);
+    let (idle_rss, _) = server.rss_mb();
     let csrf = csrf_of(&admin, &base).await;
     let login = admin
         .post(format!("{base}/api/login"))
         .form(&[
             ("csrf", csrf.as_str()),
             ("username", "admin"),
-            ("password", PASSWORD),
+            ("password", ADMIN_PASSWORD),
         ])
         .send()
         .await
@@ -232,21 +143,7 @@ async fn main() {
     let csrf = csrf_of(&admin, &base).await;
 
     let began = Instant::now();
-    // A client of its own: with the admin's session cookie too, the request would count as
-    // the browser's and need its CSRF token.
-    let started: serde_json::Value = client()
-        .post(format!("{base}/sync/full-update"))
-        .header("x-proxbox-api-key", &key)
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let job_id = started["job_id"]
-        .as_i64()
-        .unwrap_or_else(|| panic!("no job: {started}"));
+    let job_id = server.start_full_update().await;
 
     let seen = Arc::new(Seen::default());
     let (ended, until_end) = watch::channel(false);
@@ -385,27 +282,7 @@ async fn main() {
     }
 
     // Until the job ends: sample the server's memory.
-    let mut peak_sampled = idle_rss;
-    let status = loop {
-        let (now, _) = rss_mb(pid);
-        peak_sampled = peak_sampled.max(now);
-        let job: serde_json::Value = plain
-            .get(format!("{base}/api/job?id={job_id}"))
-            .header("x-proxbox-api-key", &key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap_or_default();
-        if let Some(status) = job["job"]["status"]
-            .as_str()
-            .filter(|s| ["completed", "failed", "cancelled"].contains(s))
-        {
-            break status.to_string();
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    let (status, peak_sampled) = server.wait_for_job(job_id).await;
     let sync_secs = began.elapsed().as_secs_f64();
     let _ = ended.send(true);
     while let Some(joined) = tasks.join_next().await {
@@ -413,9 +290,8 @@ async fn main() {
             seen.error(format!("a client panicked: {e}"));
         }
     }
-    let (_, peak) = rss_mb(pid);
-    let _ = server.kill();
-    let _ = server.wait();
+    let (_, peak) = server.rss_mb();
+    server.stop();
 
     let mut latencies = seen.latencies.lock().unwrap().clone();
     latencies.sort_unstable();
@@ -441,7 +317,7 @@ async fn main() {
     // What the job logged, from the server's database once the server is gone.
     let db = Db::connect(&format!(
         "sqlite://{}",
-        dir.path().join("proxbox.db").display()
+        server.dir.path().join("proxbox.db").display()
     ))
     .await
     .unwrap();

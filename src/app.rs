@@ -13,6 +13,7 @@ use crate::pages::dashboard::DashboardPage;
 use crate::pages::endpoints::detail::EndpointDetailPage;
 use crate::pages::endpoints::netbox_form::NetboxEndpointPage;
 use crate::pages::endpoints::node::NodePage;
+use crate::pages::endpoints::changes::WatchHistoryPage;
 use crate::pages::endpoints::permissions::EndpointPermissionsPage;
 use crate::pages::endpoints::proxmox_form::ProxmoxEndpointPage;
 use crate::pages::endpoints::EndpointsPage;
@@ -111,6 +112,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/endpoints/proxmox/:id") view=EndpointDetailPage ssr=SsrMode::Async/>
                 <Route path=path!("/endpoints/proxmox/:id/edit") view=ProxmoxEndpointPage ssr=SsrMode::Async/>
                 <Route path=path!("/endpoints/proxmox/:id/permissions") view=EndpointPermissionsPage ssr=SsrMode::Async/>
+                <Route path=path!("/endpoints/proxmox/:id/changes") view=WatchHistoryPage ssr=SsrMode::Async/>
                 <Route path=path!("/endpoints/proxmox/:id/nodes/:node") view=NodePage ssr=SsrMode::Async/>
                 <Route path=path!("/endpoints/netbox") view=NetboxEndpointPage ssr=SsrMode::Async/>
                 <Route path=path!("/jobs") view=JobsPage ssr=SsrMode::Async/>

@@ -109,6 +109,16 @@ export async function startFromButton(page: Page, stage: string): Promise<{ over
   return { overlay, jobId };
 }
 
+/** Runs a full update from the dashboard's button and waits until it completed. */
+export async function fullUpdate(page: Page) {
+  await page.goto("/");
+  await hydrated(page);
+  await expect(page.getByTestId("endpoint-card")).toHaveAttribute("data-state", "ready");
+  const { overlay } = await startFromButton(page, "full-update");
+  await expect(overlay.getByTestId("live-state")).toHaveAttribute("data-state", "ended", { timeout: 120_000 });
+  await expect(overlay.getByTestId("job-message")).toContainText("completed");
+}
+
 /** Makes the simulator answer every node-level call after `ms` (a slow cluster), so that a
  *  test sees a sync's intermediate states however fast the build under test runs. */
 export async function slowSimulator(request: APIRequestContext, ms: number) {

@@ -2,7 +2,7 @@
 // with the simulator's backups, snapshots and tasks, "Sync this guest" live in the
 // progress overlay, the backup coverage report, storage usage bars, all on a phone too.
 import { test, expect, Page, APIRequestContext } from "@playwright/test";
-import { connectPeers, hydrated, login, requireNetbox, startFromButton, watchConsole } from "./helpers";
+import { connectPeers, fullUpdate, hydrated, login, requireNetbox, watchConsole } from "./helpers";
 
 test.beforeAll(() => {
   requireNetbox();
@@ -30,15 +30,6 @@ function countsOf(history: History, vmid: number, kind: string) {
     snapshots: history.snapshots.filter((s) => s.vmid === vmid && s.kind === kind).length,
     tasks: history.tasks.filter((t) => t.id === String(vmid) && t.starttime >= since).length,
   };
-}
-
-async function fullUpdate(page: Page) {
-  await page.goto("/");
-  await hydrated(page);
-  await expect(page.getByTestId("endpoint-card")).toHaveAttribute("data-state", "ready");
-  const { overlay } = await startFromButton(page, "full-update");
-  await expect(overlay.getByTestId("live-state")).toHaveAttribute("data-state", "ended", { timeout: 120_000 });
-  await expect(overlay.getByTestId("job-message")).toContainText("completed");
 }
 
 /** Nothing wider than the screen: wide tables scroll inside their own box. */

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::models::{EndpointsOverview, JobSnapshot, JobSummary};
+use crate::models::{EndpointsOverview, JobSnapshot, JobSummary, LiveFeed};
 
 /// The server-rendered part of the dashboard, read in one go: the dashboard island starts
 /// from it (a prop) and reads it again when a sync starts or ends.
@@ -13,6 +13,8 @@ pub struct DashboardData {
     /// The newest running or pending job, else the newest one; `None` before the first.
     pub current: Option<JobSnapshot>,
     pub recent: Vec<JobSummary>,
+    /// What the watcher saw change in Proxmox lately.
+    pub live: LiveFeed,
 }
 
 /// One keepalive check: a Proxmox endpoint, NetBox or Proxbox's database.

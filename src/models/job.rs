@@ -213,13 +213,17 @@ pub enum Broadcast {
         #[serde(flatten)]
         complete: Complete,
     },
+    /// The watcher saw a change in Proxmox (`web-1 moved pve1 → pve2 by alice@pve`), or
+    /// queued the job that carries one to NetBox.
+    Watched { endpoint: String, change: String },
     Pong,
 }
 
 impl Broadcast {
-    /// The `type`s of the broadcasts that say a sync started or ended, for a reader that
-    /// needs no more than the type.
-    pub const SYNC_NEWS: [&'static str; 2] = ["sync_started", "sync_end"];
+    /// The `type`s of the broadcasts after which a dashboard reads its data again (a sync
+    /// started or ended, a change seen in Proxmox), for a reader that needs no more than
+    /// the type.
+    pub const SYNC_NEWS: [&'static str; 3] = ["sync_started", "sync_end", "watched"];
 }
 
 #[cfg(test)]
@@ -234,7 +238,7 @@ mod tests {
     }
 
     #[test]
-    fn sync_news_names_the_types_of_sync_started_and_sync_end() {
+    fn sync_news_names_the_types_of_sync_started_sync_end_and_watched() {
         let started = Broadcast::SyncStarted {
             job_id: 1,
             stages: "devices".into(),
@@ -249,7 +253,11 @@ mod tests {
                 errors: None,
             },
         };
-        let types: Vec<_> = [started, ended, Broadcast::Pong]
+        let watched = Broadcast::Watched {
+            endpoint: "lab".into(),
+            change: "web-1 started".into(),
+        };
+        let types: Vec<_> = [started, ended, watched, Broadcast::Pong]
             .iter()
             .map(|b| {
                 serde_json::to_value(b).unwrap()["type"]
@@ -258,8 +266,8 @@ mod tests {
                     .to_string()
             })
             .collect();
-        assert_eq!(types[..2], Broadcast::SYNC_NEWS);
-        assert!(!Broadcast::SYNC_NEWS.contains(&types[2].as_str()));
+        assert_eq!(types[..3], Broadcast::SYNC_NEWS);
+        assert!(!Broadcast::SYNC_NEWS.contains(&types[3].as_str()));
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod progress;
 pub mod session;
 pub mod settings;
 pub mod takeover;
+pub mod watch;
 
 pub use access::*;
 pub use cluster::*;
@@ -32,3 +33,4 @@ pub use progress::*;
 pub use session::*;
 pub use settings::*;
 pub use takeover::*;
+pub use watch::*;

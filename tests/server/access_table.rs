@@ -60,6 +60,8 @@ const ROUTES: &[(Level, &[&str])] = &[
             "GET /api/endpoints",
             "GET /endpoints/proxmox/{id}",
             "GET /api/endpoint_detail",
+            "GET /endpoints/proxmox/{id}/changes",
+            "GET /api/watch_history",
             "GET /endpoints/proxmox/{id}/nodes/{node}",
             "GET /api/node_detail",
             "GET /virtual-machines",

@@ -45,3 +45,4 @@ mod sync_takeover;
 mod sync_vrf;
 mod takeover_fixtures;
 mod watch_changes;
+mod watch_kinds;

@@ -104,7 +104,7 @@ async fn a_guest_sync_touches_only_that_guest() {
             .add_task(&node, "qmstart", &other.vmid.to_string(), "OK")
             .upid;
         let backup = c
-            .add_backup(target.kind, target.vmid, "backup-nfs")
+            .add_backup(target.kind, target.vmid, "backup-nfs", None)
             .unwrap();
         let target_id = target.vmid.to_string();
         for t in c.tasks.iter_mut() {

@@ -207,7 +207,7 @@ async fn the_inventory_follows_proxmox(backend: Backend, seed: u64) {
         c.add_task(&node, "aptupdate", "", "OK");
         let guest = c.guests.values().next().unwrap().clone();
         let new = c
-            .add_backup(guest.kind, guest.vmid, "backup-nfs")
+            .add_backup(guest.kind, guest.vmid, "backup-nfs", None)
             .unwrap()
             .volid;
         (new, removed_volume)

@@ -102,11 +102,11 @@ async fn changes_made_in_proxmox_are_seen_with_the_user_who_made_them() {
     let after = look(&pve.cluster_resources().await.unwrap().value);
     let tasks = new_tasks(&pve.cluster_tasks().await.unwrap().value, &seen);
     let found = changes(&before, &after, &tasks);
-    let summary: Vec<(u64, Change, Option<String>)> = found
+    let summary: Vec<(Option<u64>, Change, Option<String>)> = found
         .iter()
         .map(|w| {
             (
-                w.vmid,
+                w.vmid(),
                 w.change.clone(),
                 w.task.as_ref().map(|t| t.user.clone()),
             )
@@ -115,9 +115,9 @@ async fn changes_made_in_proxmox_are_seen_with_the_user_who_made_them() {
     assert_eq!(
         summary,
         [
-            (vmid, Change::Renamed { from: name.clone() }, None),
+            (Some(vmid), Change::Renamed { from: name.clone() }, None),
             (
-                vmid,
+                Some(vmid),
                 Change::Migrated {
                     from: from.clone(),
                     to: to.clone()

@@ -26,6 +26,8 @@ pub fn routes() -> Router<Arc<SimState>> {
             patch(change_guest).delete(remove_guest).get(one_guest),
         )
         .route("/_sim/history", get(history))
+        .route("/_sim/nodes/{name}", patch(change_node))
+        .route("/_sim/requests", get(request_count))
         .route("/_sim/shapes/{shape}", post(turn_on_shape))
         .route(
             "/_sim/permissions",
@@ -35,6 +37,10 @@ pub fn routes() -> Router<Arc<SimState>> {
         )
         .route("/_sim/backups", post(add_backup).delete(remove_backup))
         .route("/_sim/tasks", post(add_task))
+        .route(
+            "/_sim/guests/{kind}/{vmid}/snapshots",
+            post(add_snapshot),
+        )
         .route(
             "/_sim/guests/{kind}/{vmid}/snapshots/{name}",
             delete(remove_snapshot),
@@ -145,6 +151,12 @@ struct NewGuest {
     /// The user who made it: the change is then recorded as Proxmox records it, as a
     /// `qmcreate` / `vzcreate` task of that user (without, no task: seeds keep theirs).
     by: Option<String>,
+    /// Made as a clone of this VMID: the task is then a `qmclone` / `vzclone`, which
+    /// Proxmox files under the source's VMID.
+    clone_of: Option<u64>,
+    /// Restored from a backup: a `qmrestore` / `vzrestore` task.
+    #[serde(default)]
+    restored: bool,
 }
 
 /// The task type of a guest change of `kind`, as Proxmox names it: `qm…` for QEMU
@@ -162,8 +174,13 @@ async fn add_guest(State(sim): State<Arc<SimState>>, Json(new): Json<NewGuest>) 
     match c.add_guest(new.kind, new.name, new.vmid, new.node) {
         Ok(g) => {
             if let Some(user) = &new.by {
-                let kind = task_type(g.kind, "create");
-                c.add_task_by(&g.node, &kind, &g.vmid.to_string(), "OK", user);
+                let (action, id) = match (new.clone_of, new.restored) {
+                    (Some(source), _) => ("clone", source),
+                    (None, true) => ("restore", g.vmid),
+                    (None, false) => ("create", g.vmid),
+                };
+                let kind = task_type(g.kind, action);
+                c.add_task_by(&g.node, &kind, &id.to_string(), "OK", user);
             }
             (StatusCode::CREATED, Json(g)).into_response()
         }
@@ -182,6 +199,7 @@ struct GuestPatch {
     description: Option<String>,
     nics: Option<Vec<Nic>>,
     agent_ips: Option<Vec<Vec<String>>>,
+    tags: Option<Vec<String>>,
     /// The user who made the change: a move to another node is then a `qmigrate` /
     /// `vzmigrate` task, a start or stop a `qmstart` / `qmstop` (`vz…`) task of that user,
     /// on the node it ran on. Config edits make none (Proxmox's config `PUT` runs no task).
@@ -240,6 +258,9 @@ async fn change_guest(
     }
     if let Some(v) = p.agent_ips {
         g.agent_ips = v;
+    }
+    if let Some(v) = p.tags {
+        g.tags = v;
     }
     let changed = g.clone();
     if let Some(user) = &p.by {
@@ -308,6 +329,8 @@ struct NewBackup {
     kind: Kind,
     vmid: u64,
     storage: String,
+    /// Who ran the backup (its `vzdump` task's user; `root@pam` without).
+    by: Option<String>,
 }
 
 async fn add_backup(State(sim): State<Arc<SimState>>, Json(new): Json<NewBackup>) -> Response {
@@ -315,7 +338,7 @@ async fn add_backup(State(sim): State<Arc<SimState>>, Json(new): Json<NewBackup>
         .cluster
         .write()
         .await
-        .add_backup(new.kind, new.vmid, &new.storage)
+        .add_backup(new.kind, new.vmid, &new.storage, new.by.as_deref())
     {
         Ok(b) => (StatusCode::CREATED, Json(b)).into_response(),
         Err(e) => bad(e),
@@ -364,9 +387,51 @@ async fn add_task(State(sim): State<Arc<SimState>>, Json(new): Json<NewTask>) ->
     (StatusCode::CREATED, Json(task)).into_response()
 }
 
+#[derive(Deserialize)]
+struct NewSnapshot {
+    name: String,
+    #[serde(default)]
+    description: String,
+    /// Who took it: a `qmsnapshot` / `vzsnapshot` task of that user.
+    by: Option<String>,
+}
+
+async fn add_snapshot(
+    State(sim): State<Arc<SimState>>,
+    Path((kind, vmid)): Path<(String, u64)>,
+    Json(new): Json<NewSnapshot>,
+) -> Response {
+    let kind = match kind_of(&kind) {
+        Ok(k) => k,
+        Err(e) => return e,
+    };
+    let mut c = sim.cluster.write().await;
+    let Some(g) = c.guests.get_mut(&(kind, vmid)) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    if g.snapshots.iter().any(|s| s.name == new.name) {
+        return bad(format!("snapshot {:?} exists", new.name));
+    }
+    let snapshot = crate::model::SnapshotSpec {
+        name: new.name,
+        description: new.description,
+        snaptime: std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0),
+        vmstate: false,
+    };
+    g.snapshots.push(snapshot.clone());
+    let node = g.node.clone();
+    let user = new.by.as_deref().unwrap_or("root@pam");
+    c.add_task_by(&node, &task_type(kind, "snapshot"), &vmid.to_string(), "OK", user);
+    (StatusCode::CREATED, Json(snapshot)).into_response()
+}
+
 async fn remove_snapshot(
     State(sim): State<Arc<SimState>>,
     Path((kind, vmid, name)): Path<(String, u64, String)>,
+    Query(removed): Query<RemovedBy>,
 ) -> Response {
     let kind = match kind_of(&kind) {
         Ok(k) => k,
@@ -381,7 +446,49 @@ async fn remove_snapshot(
     if g.snapshots.len() == before {
         return StatusCode::NOT_FOUND.into_response();
     }
+    let node = g.node.clone();
+    if let Some(user) = &removed.by {
+        c.add_task_by(&node, &task_type(kind, "delsnapshot"), &vmid.to_string(), "OK", user);
+    }
     StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+struct NodePatch {
+    online: bool,
+}
+
+/// A node going offline or coming back, as `/cluster/resources` and `/cluster/status`
+/// then show it.
+async fn change_node(
+    State(sim): State<Arc<SimState>>,
+    Path(name): Path<String>,
+    Json(p): Json<NodePatch>,
+) -> Response {
+    let mut c = sim.cluster.write().await;
+    let Some(node) = c.nodes.iter_mut().find(|n| n.name == name) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    node.online = p.online;
+    StatusCode::NO_CONTENT.into_response()
+}
+
+#[derive(Deserialize)]
+struct Since {
+    #[serde(default)]
+    since: usize,
+}
+
+/// The API requests the simulator answered (control requests aside), for a harness in
+/// another process: `{"count": N, "lines": ["GET /cluster/resources", …]}` with the lines
+/// from the `since`-th on.
+async fn request_count(State(sim): State<Arc<SimState>>, Query(q): Query<Since>) -> Response {
+    let requests = sim
+        .requests
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let lines = requests.get(q.since..).unwrap_or_default();
+    Json(json!({ "count": requests.len(), "lines": lines })).into_response()
 }
 
 async fn remove_backup_job(State(sim): State<Arc<SimState>>, Path(id): Path<String>) -> Response {

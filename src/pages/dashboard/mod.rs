@@ -21,7 +21,7 @@ use crate::components::session::{csrf_token, page_allows};
 use crate::components::sync_news::{open_sync_news, NewsIndicator};
 use crate::components::sync_overlay::{OverlayState, SyncOverlay};
 use crate::error::AppError;
-use crate::models::{DashboardData, EndpointsOverview, Permission};
+use crate::models::{DashboardData, EndpointsOverview, LiveFeed, Permission};
 use crate::pages::jobs::JobTable;
 use crate::wire::JsonText;
 use clusters::{ClusterCards, ClusterCardsState, NetboxCard};
@@ -45,10 +45,12 @@ pub async fn dashboard() -> Result<DashboardData, AppError> {
         .iter()
         .map(|row| row.summary())
         .collect();
+    let live = crate::server::services::views::watch::live_feed(&state).await?;
     Ok(DashboardData {
         overview,
         current,
         recent,
+        live,
     })
 }
 
@@ -122,7 +124,7 @@ fn DashboardLive(
             </div>
         })}
         {move || {
-            let DashboardData { overview, current, recent } = data.get();
+            let DashboardData { overview, current, recent, live } = data.get();
             let ready = can_sync
                 && overview.netbox.is_some()
                 && overview.proxmox.iter().any(|e| e.enabled);
@@ -132,6 +134,7 @@ fn DashboardLive(
                     <Overview overview cards health can_configure/>
                     {ready.then(|| view! { <SyncButtons csrf overlay/> })}
                     {current.map(|current| view! { <JobPanel current overlay news/> })}
+                    <LiveFeedSection live/>
                     <section class="recent-jobs">
                         <h2>"Recent jobs"</h2>
                         <JobTable jobs=recent/>
@@ -141,6 +144,32 @@ fn DashboardLive(
             }
         }}
         <SyncOverlay overlay on_end=move || news.notify()/>
+    }
+}
+
+/// What the watcher saw change in Proxmox lately, and whether it reached NetBox; and any
+/// endpoint it cannot read. Refreshed with the rest when a change is seen or a sync ends.
+#[component]
+fn LiveFeedSection(live: LiveFeed) -> impl IntoView {
+    let LiveFeed { on, changes, problems } = live;
+    let empty = if on { "Nothing changed in Proxmox since Proxbox started watching." } else { "The watcher is off (settings: Follow Proxmox live every 0 seconds)." };
+    view! {
+        <section class="live-feed" data-testid="live-feed">
+            <h2>"Live from Proxmox"</h2>
+            {problems.into_iter().map(|p| view! { <p class="alert alert-error" data-testid="watch-problem">{p}</p> }).collect_view()}
+            {changes.is_empty().then(|| view! { <p class="muted">{empty}</p> })}
+            <ul>
+                {changes.into_iter().map(|c| view! {
+                    <li data-testid="live-change" data-reached=c.reached.to_string()>
+                        <span class="muted">{c.seen}" · "{c.endpoint}" · "</span>{c.change}" — "
+                        {match c.job_id {
+                            Some(id) => view! { <a href=format!("/jobs/{id}")>{c.outcome}</a> }.into_any(),
+                            None => view! { <span>{c.outcome}</span> }.into_any(),
+                        }}
+                    </li>
+                }).collect_view()}
+            </ul>
+        </section>
     }
 }
 

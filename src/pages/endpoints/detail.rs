@@ -67,6 +67,7 @@ fn Detail(detail: EndpointDetail) -> impl IntoView {
             <h1>{endpoint.name.clone()}</h1>
             <div class="actions">
                 <a class="btn" href=format!("/virtual-machines?endpoint={id}")>"Guests"</a>
+                <a class="btn" href=format!("/endpoints/proxmox/{id}/changes") data-testid="watch-history-link">"Changes seen"</a>
                 {page_allows(Permission::Administer).then(|| view! {
                     <a class="btn" href=format!("/endpoints/proxmox/{id}/permissions") data-testid="check-permissions">"Check permissions"</a>
                     <a class="btn" href=format!("/endpoints/proxmox/{id}/edit") data-testid="edit-endpoint">"Edit"</a>

@@ -1,5 +1,6 @@
 //! `/endpoints`: the Proxmox endpoints and the NetBox endpoint.
 
+pub mod changes;
 pub mod connection;
 pub mod detail;
 pub mod netbox_form;

@@ -10,6 +10,7 @@ use leptos_router::hooks::use_query_map;
 use leptos_router::params::ParamsMap;
 
 use crate::components::layout::PageErrors;
+use crate::components::live_region::LiveRegion;
 use crate::components::units::{format_age, format_mb};
 use crate::error::AppError;
 use crate::models::{GuestFilter, GuestPage, GuestRow};
@@ -87,11 +88,15 @@ pub fn GuestsPage() -> impl IntoView {
     view! {
         <Title text="Virtual machines"/>
         <h1>"Virtual machines"</h1>
+        <LiveRegion region="guests".to_string()/>
         <PageErrors>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let page = page.await?;
-                    Ok::<_, AppError>(view! { <GuestFilters page=page.clone() filter=filter()/><GuestTable page filter=filter()/> })
+                    Ok::<_, AppError>(view! {
+                        <GuestFilters page=page.clone() filter=filter()/>
+                        <div data-live-region="guests"><GuestTable page filter=filter()/></div>
+                    })
                 })}
             </Transition>
         </PageErrors>

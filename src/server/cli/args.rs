@@ -407,8 +407,8 @@ pub struct JobOptions {
     #[arg(long, env = "PROXBOX_JOB_RETENTION_DAYS", default_value_t = 90, value_parser = clap::value_parser!(u64).range(1..=3650))]
     pub job_retention_days: u64,
     /// Seconds between two looks of the watcher at each Proxmox endpoint (a change there
-    /// queues the smallest sync that covers it); 0, the default for now: no watcher.
-    #[arg(long, env = "PROXBOX_WATCH_SECS", default_value_t = 0)]
+    /// queues the smallest sync that covers it); 0: no watcher.
+    #[arg(long, env = "PROXBOX_WATCH_SECS", default_value_t = crate::server::jobs::settings::DEFAULT_WATCH_SECS, value_parser = clap::value_parser!(u64).range(0..=3600))]
     pub watch_secs: u64,
     #[command(flatten)]
     pub rules: SyncRulesArgs,
@@ -520,7 +520,7 @@ impl Default for JobOptions {
             job_timeout_secs: 7200,
             keepalive_secs: 15,
             job_retention_days: 90,
-            watch_secs: 0,
+            watch_secs: crate::server::jobs::settings::DEFAULT_WATCH_SECS,
             rules: SyncRulesArgs::default(),
         }
     }

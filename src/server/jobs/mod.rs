@@ -77,6 +77,8 @@ pub(crate) struct Inner {
     pub digests: digest::Digests,
     /// The process's metrics (jobs record theirs as they run).
     pub metrics: Arc<crate::server::infra::metrics::Metrics>,
+    /// How the watcher fares with each endpoint it watches.
+    pub watch_board: watcher::WatchBoard,
 }
 
 impl std::fmt::Debug for Jobs {
@@ -108,6 +110,7 @@ impl Jobs {
             shutdown: watch::channel(false).0,
             digests: digest::Digests::default(),
             metrics: crate::server::infra::metrics::process_metrics(),
+            watch_board: Default::default(),
         }))
     }
 
@@ -144,6 +147,14 @@ impl Jobs {
         ids
     }
 
+    /// How the watcher fares with each endpoint it watches, by endpoint id.
+    pub fn watch_status(&self) -> Vec<(i64, watcher::WatchStatus)> {
+        lock(&self.0.watch_board)
+            .iter()
+            .map(|(id, status)| (*id, status.clone()))
+            .collect()
+    }
+
     /// The job workers this instance runs at the moment.
     pub fn workers_running(&self) -> usize {
         self.0.workers_running.load(Ordering::SeqCst)
@@ -171,9 +182,8 @@ impl Jobs {
         let mut tasks = JoinSet::new();
         tasks.spawn(worker::supervise(self.0.clone()));
         tasks.spawn(maintenance::maintain(self.0.clone()));
-        if let Some(every) = inner.base.watch {
-            tasks.spawn(watcher::watch(self.0.clone(), every));
-        }
+        // Runs whatever the setting says now: it follows the setting as it changes.
+        tasks.spawn(watcher::watch(self.0.clone()));
         if inner.db.backend() == Backend::Postgres {
             tasks.spawn(listen::bridge(self.0.clone()));
         }

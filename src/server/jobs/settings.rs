@@ -11,6 +11,9 @@ use crate::server::sync::context::{RunOptions, Templates, TASK_READ_CAP};
 use crate::server::sync::mapping::MappingRules;
 use crate::server::sync::overwrite::OverwritePolicy;
 
+/// How often the watcher looks at each Proxmox endpoint unless told otherwise.
+pub const DEFAULT_WATCH_SECS: u64 = 5;
+
 /// How jobs run (the command line's `JobOptions` give them; see `server::config`).
 #[derive(Debug, Clone)]
 pub struct JobSettings {
@@ -45,7 +48,7 @@ impl Default for JobSettings {
             heartbeat: Duration::from_secs(5),
             stale_after: Duration::from_secs(30),
             poll: Duration::from_secs(1),
-            watch: None,
+            watch: Some(Duration::from_secs(DEFAULT_WATCH_SECS)),
             rules: SyncRules::default(),
             fixed: Fixed::new(),
         }
@@ -59,6 +62,7 @@ pub enum Setting {
     Workers,
     KeepaliveSecs,
     JobRetentionDays,
+    WatchSecs,
     DeleteOrphans,
     OrphanGraceHours,
     NetboxMirrorHours,
@@ -76,11 +80,12 @@ struct Bounds {
 }
 
 impl Setting {
-    pub const ALL: [Setting; 11] = [
+    pub const ALL: [Setting; 12] = [
         Setting::JobTimeoutSecs,
         Setting::Workers,
         Setting::KeepaliveSecs,
         Setting::JobRetentionDays,
+        Setting::WatchSecs,
         Setting::DeleteOrphans,
         Setting::OrphanGraceHours,
         Setting::NetboxMirrorHours,
@@ -99,6 +104,7 @@ impl Setting {
                 Setting::Workers,
                 Setting::KeepaliveSecs,
                 Setting::JobRetentionDays,
+                Setting::WatchSecs,
             ],
         ),
         (
@@ -120,6 +126,7 @@ impl Setting {
             Setting::Workers => "workers",
             Setting::KeepaliveSecs => "keepalive_secs",
             Setting::JobRetentionDays => "job_retention_days",
+            Setting::WatchSecs => "watch_secs",
             Setting::DeleteOrphans => "delete_orphans",
             Setting::OrphanGraceHours => "orphan_grace_hours",
             Setting::NetboxMirrorHours => "netbox_mirror_hours",
@@ -142,6 +149,7 @@ impl Setting {
             Setting::Workers => &["workers"],
             Setting::KeepaliveSecs => &["keepalive_secs"],
             Setting::JobRetentionDays => &["job_retention_days"],
+            Setting::WatchSecs => &["watch_secs"],
             Setting::DeleteOrphans => &["delete_orphans"],
             Setting::OrphanGraceHours => &["orphan_grace_hours"],
             Setting::NetboxMirrorHours => &["netbox_mirror_hours"],
@@ -157,6 +165,7 @@ impl Setting {
             Setting::Workers => "Workers",
             Setting::KeepaliveSecs => "Event stream keepalive",
             Setting::JobRetentionDays => "Jobs kept for",
+            Setting::WatchSecs => "Follow Proxmox live every",
             Setting::DeleteOrphans => "Delete orphaned VMs",
             Setting::OrphanGraceHours => "Orphan grace period",
             Setting::NetboxMirrorHours => "NetBox copy rebuilt after",
@@ -173,6 +182,7 @@ impl Setting {
             Setting::Workers => "Sync jobs this instance runs at the same time; 0 only serves (another instance's workers run the jobs).",
             Setting::KeepaliveSecs => "Seconds between keepalive comments on event streams, for proxies that close quiet connections.",
             Setting::JobRetentionDays => "Finished jobs and their event logs older than this are removed, hourly.",
+            Setting::WatchSecs => "Seconds between two looks at each Proxmox endpoint's guests and tasks; a change there queues the smallest sync that covers it. 0 turns the watcher off (syncs then run on schedules and buttons only).",
             Setting::DeleteOrphans => "Delete NetBox VMs whose guest has been gone from Proxmox for the grace period.",
             Setting::OrphanGraceHours => "How long a guest must be gone before its VM is deleted.",
             Setting::NetboxMirrorHours => "Proxbox's copy of NetBox follows NetBox's change log for this long, then is rebuilt from full reads; 0 reads NetBox in full every sync.",
@@ -189,6 +199,7 @@ impl Setting {
             Setting::Workers => (0, 32, "jobs"),
             Setting::KeepaliveSecs => (1, 300, "seconds"),
             Setting::JobRetentionDays => (1, 3_650, "days"),
+            Setting::WatchSecs => (0, 3_600, "seconds"),
             Setting::OrphanGraceHours => (0, 8_760, "hours"),
             Setting::NetboxMirrorHours => (0, 8_760, "hours"),
             Setting::TaskRetentionDays => (1, 3_650, "days"),
@@ -220,6 +231,7 @@ impl Setting {
             Setting::Workers => settings.workers.to_string(),
             Setting::KeepaliveSecs => settings.keepalive.as_secs().to_string(),
             Setting::JobRetentionDays => (settings.job_retention.as_secs() / 86_400).to_string(),
+            Setting::WatchSecs => settings.watch.map_or(0, |w| w.as_secs()).to_string(),
             Setting::DeleteOrphans => switch_text(rules.delete_orphans).into(),
             Setting::OrphanGraceHours => rules.orphan_grace_hours.to_string(),
             Setting::NetboxMirrorHours => rules.netbox_mirror_hours.to_string(),
@@ -254,6 +266,9 @@ impl Setting {
                 Setting::KeepaliveSecs => settings.keepalive = Duration::from_secs(number),
                 Setting::JobRetentionDays => {
                     settings.job_retention = Duration::from_secs(number * 86_400)
+                }
+                Setting::WatchSecs => {
+                    settings.watch = (number > 0).then(|| Duration::from_secs(number))
                 }
                 Setting::OrphanGraceHours => rules.orphan_grace_hours = number,
                 Setting::NetboxMirrorHours => rules.netbox_mirror_hours = number,

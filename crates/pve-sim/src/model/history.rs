@@ -475,7 +475,13 @@ impl Cluster {
     }
 
     /// A backup of a guest taken now, on the storage the guest's backups go to.
-    pub fn add_backup(&mut self, kind: Kind, vmid: u64, storage: &str) -> Result<Backup, String> {
+    pub fn add_backup(
+        &mut self,
+        kind: Kind,
+        vmid: u64,
+        storage: &str,
+        by: Option<&str>,
+    ) -> Result<Backup, String> {
         let guest = self
             .guests
             .get(&(kind, vmid))
@@ -500,7 +506,7 @@ impl Cluster {
             backup.storage = storage.into();
         }
         self.backups.push(backup.clone());
-        self.add_task(&node, "vzdump", &vmid.to_string(), "OK");
+        self.add_task_by(&node, "vzdump", &vmid.to_string(), "OK", by.unwrap_or("root@pam"));
         Ok(backup)
     }
 }

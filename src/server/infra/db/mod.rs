@@ -15,6 +15,7 @@ pub mod settings;
 pub mod sync_objects;
 pub mod throttle;
 pub mod users;
+pub mod watched;
 
 use std::str::FromStr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -26,8 +27,13 @@ use sqlx::{AnyPool, Connection, Executor};
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
 
-/// Read-only SQLite connections (each with its own page cache of up to 2 MB).
+/// Read-only SQLite connections.
 const SQLITE_READERS: u32 = 6;
+
+/// Each reader's page cache, in KiB (SQLite's default is 2 MB): pages read again soon are
+/// in the operating system's file cache anyway, and six full caches were memory the server
+/// held for the busiest moment's scans.
+const SQLITE_READER_CACHE_KIB: u32 = 512;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -128,8 +134,11 @@ impl Db {
                 .after_connect(|conn, _| {
                     Box::pin(async move {
                         conn.execute(
-                            "PRAGMA busy_timeout = 10000; PRAGMA query_only = ON; \
-                             PRAGMA foreign_keys = ON;",
+                            format!(
+                                "PRAGMA busy_timeout = 10000; PRAGMA query_only = ON; \
+                                 PRAGMA foreign_keys = ON; PRAGMA cache_size = -{SQLITE_READER_CACHE_KIB};"
+                            )
+                            .as_str(),
                         )
                         .await?;
                         Ok(())

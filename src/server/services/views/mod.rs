@@ -6,3 +6,4 @@ pub mod dashboard;
 pub mod inventory;
 pub mod jobs;
 pub mod settings;
+pub mod watch;

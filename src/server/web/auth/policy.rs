@@ -46,6 +46,8 @@ pub const RULES: &[(&str, &str, Need)] = &[
     ("GET", "/api/endpoints", P(Read)),
     ("GET", "/endpoints/proxmox/{id}", P(Read)),
     ("GET", "/api/endpoint_detail", P(Read)),
+    ("GET", "/endpoints/proxmox/{id}/changes", P(Read)),
+    ("GET", "/api/watch_history", P(Read)),
     ("GET", "/endpoints/proxmox/{id}/nodes/{node}", P(Read)),
     ("GET", "/api/node_detail", P(Read)),
     ("GET", "/virtual-machines", P(Read)),
