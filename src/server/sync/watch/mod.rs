@@ -285,7 +285,7 @@ fn guest_changes(before: &Look, after: &Look, tasks: &[Task]) -> Vec<Watched> {
         // Tasks that leave no trace in the resources: backups and snapshots.
         if let Some(now) = after.guests.get(key) {
             for change in [Change::BackedUp, Change::Snapshots] {
-                if task_of(tasks, vmid, &change).is_some() {
+                if task_of(tasks, kind, vmid, &change).is_some() {
                     push(&now.name, change);
                 }
             }
@@ -295,7 +295,7 @@ fn guest_changes(before: &Look, after: &Look, tasks: &[Task]) -> Vec<Watched> {
         let Subject::Guest { kind, vmid } = watched.subject else {
             continue;
         };
-        watched.task = task_of(tasks, vmid, &watched.change).or_else(|| {
+        watched.task = task_of(tasks, kind, vmid, &watched.change).or_else(|| {
             // A clone's task names the guest it was cloned from.
             (watched.change == Change::Created)
                 .then(|| newest_clone(tasks, kind))
@@ -334,15 +334,24 @@ fn look_changes(then: &GuestLook, now: &GuestLook) -> Vec<Change> {
     found
 }
 
-/// The newest of `tasks` on guest `vmid` that makes `change`.
-fn task_of(tasks: &[Task], vmid: u64, change: &Change) -> Option<Task> {
+/// The newest of `tasks` on guest `vmid` of `kind` that makes `change`.
+fn task_of(tasks: &[Task], kind: GuestKind, vmid: u64, change: &Change) -> Option<Task> {
     let id = vmid.to_string();
     let types = change.task_types();
     tasks
         .iter()
-        .filter(|t| t.id == id && types.contains(&t.kind.as_str()))
+        .filter(|t| t.id == id && types.contains(&t.kind.as_str()) && runs_on(kind, &t.kind))
         .max_by_key(|t| t.starttime)
         .cloned()
+}
+
+/// Whether a task of this type works on guests of `kind`: `qm…` on QEMU VMs, `vz…` on
+/// containers, and `vzdump` (the backup) on both.
+fn runs_on(kind: GuestKind, task_type: &str) -> bool {
+    match kind {
+        GuestKind::Qemu => task_type.starts_with("qm") || task_type == "vzdump",
+        GuestKind::Lxc => task_type.starts_with("vz"),
+    }
 }
 
 fn newest_clone(tasks: &[Task], kind: GuestKind) -> Option<Task> {
@@ -390,9 +399,12 @@ pub fn covering_sync(changes: &[Watched]) -> Option<CoveringSync> {
         .collect::<Option<_>>()
         .unwrap_or_default();
     let one_subject = changes.iter().all(|w| w.subject == first.subject);
+    // A guest's run is by VMID, which also covers a container sharing it (Proxmox keeps
+    // VMIDs unique; a task names the VMID only).
+    let one_vmid = changes.iter().all(|w| w.vmid().is_some() && w.vmid() == first.vmid());
     let target = match &first.subject {
         Subject::Guest { vmid, .. }
-            if one_subject && changes.iter().all(|w| w.change != Change::Removed) =>
+            if one_vmid && changes.iter().all(|w| w.change != Change::Removed) =>
         {
             Some(SyncTarget::Guest { vmid: *vmid })
         }

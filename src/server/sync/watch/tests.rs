@@ -242,6 +242,19 @@ fn the_covering_sync_is_one_guests_run_one_nodes_or_one_cluster_run() {
         ),
         "a node's run"
     );
+    let container = Watched {
+        subject: Subject::Guest {
+            kind: GuestKind::Lxc,
+            vmid: 7,
+        },
+        ..watched(7, Change::BackedUp)
+    };
+    let shared = covering_sync(&[watched(7, Change::BackedUp), container]).unwrap();
+    assert_eq!(
+        (shared.target, shared.stages),
+        (Some(SyncTarget::Guest { vmid: 7 }), vec![Stage::Backups]),
+        "a VM and a container of one VMID: that VMID's run"
+    );
     let mixed = covering_sync(&[node, watched(3, Change::Started)]).unwrap();
     assert_eq!(mixed.target, None, "a node and a guest: the cluster");
     let job = Watched {
@@ -255,6 +268,38 @@ fn the_covering_sync_is_one_guests_run_one_nodes_or_one_cluster_run() {
         (backups.target, backups.stages),
         (None, vec![Stage::Backups]),
         "a backup job: the backups stage over the cluster"
+    );
+}
+
+/// A task names a VMID only; its type says whether it ran on a VM (`qm…`) or a container
+/// (`vz…`), and a backup (`vzdump`) may be of either.
+#[test]
+fn a_task_is_matched_to_the_guest_kind_it_runs_on() {
+    let before = guests(&[
+        ((Q, 100), guest("vm", "pve1", false)),
+        ((GuestKind::Lxc, 100), guest("ct", "pve1", false)),
+    ]);
+    let mut after = before.clone();
+    for g in after.guests.values_mut() {
+        g.running = true;
+    }
+    let tasks = [
+        task("vzstart", 100, "ct@pve", 1),
+        task("qmstart", 100, "vm@pve", 2),
+        task("vzdump", 100, "root@pam", 3),
+    ];
+    let ct = Subject::Guest {
+        kind: GuestKind::Lxc,
+        vmid: 100,
+    };
+    assert_eq!(
+        summary(&changes(&before, &after, &tasks)),
+        [
+            (q(100), Change::Started, Some("vm@pve")),
+            (q(100), Change::BackedUp, Some("root@pam")),
+            (ct.clone(), Change::Started, Some("ct@pve")),
+            (ct, Change::BackedUp, Some("root@pam")),
+        ]
     );
 }
 
