@@ -13,7 +13,9 @@ pub struct WatchedChange {
     /// `web-1 moved pve1 → pve2 by alice@pve`.
     pub change: String,
     /// The Proxmox task behind it (`qmigrate of 105 by alice@pve, UPID:…`), as NetBox's
-    /// change log records it.
+    /// change log records it. Only the server-rendered history shows it: the browser
+    /// build does not read it.
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub provenance: String,
     /// The job that carries it.
     pub job_id: Option<i64>,

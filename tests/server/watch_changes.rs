@@ -316,6 +316,24 @@ async fn an_idle_cluster_costs_two_reads_a_look_and_a_silent_one_is_asked_less_a
         .await
         .unwrap();
     assert!(failing(&metrics).is_some_and(|n| n >= 1), "{metrics}");
+    // And the dashboard, with what failed and when it tries again.
+    let dashboard: serde_json::Value = lab
+        .get("/api/dashboard")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let problems = dashboard["live"]["problems"].as_array().cloned().unwrap_or_default();
+    assert_eq!(problems.len(), 1, "{dashboard}");
+    let problem = problems[0].as_str().unwrap_or_default();
+    assert!(
+        problem.starts_with(&format!("Following {} live failed", lab.cluster))
+            && problem.contains("503")
+            && problem.contains("it tries again within"),
+        "{problem}"
+    );
 }
 
 /// A node evacuated — many guests moved in one go — is one job of the whole cluster, not
