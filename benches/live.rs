@@ -77,19 +77,30 @@ struct Bench {
 
 impl Bench {
     async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self.http.request(method.clone(), format!("{}{path}", self.sim_url));
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.sim_url));
         if let Some(body) = body {
             request = request.json(&body);
         }
         let answer = request.send().await.unwrap();
-        assert!(answer.status().is_success(), "{method} {path}: {}", answer.status());
+        assert!(
+            answer.status().is_success(),
+            "{method} {path}: {}",
+            answer.status()
+        );
         answer.json().await.unwrap_or(Value::Null)
     }
 
     async fn vm(&self, id: u64) -> Option<VirtualMachine> {
         let answer = self
             .netbox
-            .request(reqwest::Method::GET, &format!("virtualization/virtual-machines/{id}/"), &[], None)
+            .request(
+                reqwest::Method::GET,
+                &format!("virtualization/virtual-machines/{id}/"),
+                &[],
+                None,
+            )
             .await
             .ok()?;
         serde_json::from_value(answer).ok()
@@ -98,7 +109,10 @@ impl Bench {
     async fn vm_named(&self, name: &str) -> Option<VirtualMachine> {
         let found: Vec<VirtualMachine> = self
             .netbox
-            .list(&[("cluster_id", self.cluster_id.to_string()), ("name", name.to_string())])
+            .list(&[
+                ("cluster_id", self.cluster_id.to_string()),
+                ("name", name.to_string()),
+            ])
             .await
             .ok()?;
         found.into_iter().next()
@@ -108,7 +122,10 @@ impl Bench {
         let entries: Vec<JournalEntry> = self
             .netbox
             .list(&[
-                ("assigned_object_type", "virtualization.virtualmachine".to_string()),
+                (
+                    "assigned_object_type",
+                    "virtualization.virtualmachine".to_string(),
+                ),
                 ("assigned_object_id", vm.to_string()),
             ])
             .await
@@ -151,7 +168,9 @@ impl Visible {
                 .vm(*vm)
                 .await
                 .is_some_and(|v| v.device.map(|d| d.id) == Some(*device)),
-            Visible::Status(vm, status) => b.vm(*vm).await.is_some_and(|v| v.status.value == *status),
+            Visible::Status(vm, status) => {
+                b.vm(*vm).await.is_some_and(|v| v.status.value == *status)
+            }
             Visible::Vcpus(vm, n) => b
                 .vm(*vm)
                 .await
@@ -281,7 +300,9 @@ async fn main() {
             let candidates: Vec<&pve_sim::model::Guest> = c
                 .guests
                 .values()
-                .filter(|g| g.kind == pve_sim::Kind::Qemu && !g.template && b.vms.contains_key(&g.vmid))
+                .filter(|g| {
+                    g.kind == pve_sim::Kind::Qemu && !g.template && b.vms.contains_key(&g.vmid)
+                })
                 .collect();
             let g = candidates[rng.below(candidates.len())];
             (g.vmid, g.node.clone(), g.running, g.sockets)
@@ -294,26 +315,41 @@ async fn main() {
         let visible = match kind {
             "rename" => {
                 let new = format!("live-{i}-renamed");
-                b.control(Method::PATCH, &path, Some(json!({"name": new}))).await;
+                b.control(Method::PATCH, &path, Some(json!({"name": new})))
+                    .await;
                 Visible::Name(vm, new)
             }
             "move" => {
-                let to = b.devices.keys().filter(|n| **n != node).nth(rng.below(2)).unwrap().clone();
-                b.control(Method::PATCH, &path, Some(json!({"node": to, "by": by}))).await;
+                let to = b
+                    .devices
+                    .keys()
+                    .filter(|n| **n != node)
+                    .nth(rng.below(2))
+                    .unwrap()
+                    .clone();
+                b.control(Method::PATCH, &path, Some(json!({"node": to, "by": by})))
+                    .await;
                 Visible::Device(vm, b.devices[&to])
             }
             "power" => {
-                b.control(Method::PATCH, &path, Some(json!({"running": !running, "by": by}))).await;
+                b.control(
+                    Method::PATCH,
+                    &path,
+                    Some(json!({"running": !running, "by": by})),
+                )
+                .await;
                 Visible::Status(vm, if running { "offline" } else { "active" })
             }
             "resize" => {
                 let cores = 1 + rng.below(15) as u64;
-                b.control(Method::PATCH, &path, Some(json!({"cores": cores}))).await;
+                b.control(Method::PATCH, &path, Some(json!({"cores": cores})))
+                    .await;
                 Visible::Vcpus(vm, cores * sockets)
             }
             "retag" => {
                 let tag = format!("live-{i}");
-                b.control(Method::PATCH, &path, Some(json!({"tags": [tag]}))).await;
+                b.control(Method::PATCH, &path, Some(json!({"tags": [tag]})))
+                    .await;
                 Visible::Tag(vm, tag)
             }
             "create" | "clone" => {
@@ -327,7 +363,8 @@ async fn main() {
                 Visible::Exists(new)
             }
             "destroy" => {
-                b.control(Method::DELETE, &format!("{path}?by={by}"), None).await;
+                b.control(Method::DELETE, &format!("{path}?by={by}"), None)
+                    .await;
                 b.vms.remove(&vmid);
                 Visible::Gone(vm)
             }
@@ -355,7 +392,10 @@ async fn main() {
         let deadline = sent + Duration::from_secs(120);
         loop {
             if visible.holds(&b).await {
-                latencies.entry(kind).or_default().push(sent.elapsed().as_secs_f64());
+                latencies
+                    .entry(kind)
+                    .or_default()
+                    .push(sent.elapsed().as_secs_f64());
                 break;
             }
             if Instant::now() > deadline {

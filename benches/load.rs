@@ -32,7 +32,6 @@ mod netbox_cleanup;
 mod targets;
 use targets::Targets;
 
-
 fn env_number(key: &str, default: usize) -> usize {
     std::env::var(key)
         .ok()

@@ -31,9 +31,12 @@ impl BenchServer {
     /// the defaults, and waits until it answers.
     pub async fn start(sim: &pve_sim::RunningSim, name: &str, env: &[(&str, &str)]) -> BenchServer {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&format!("sqlite://{}", dir.path().join("proxbox.db").display()))
-            .await
-            .unwrap();
+        let db = Db::connect(&format!(
+            "sqlite://{}",
+            dir.path().join("proxbox.db").display()
+        ))
+        .await
+        .unwrap();
         let secrets = SecretBox::from_key_text(KEY).unwrap();
         let c = sim.credentials();
         db.insert_proxmox_endpoint(
@@ -69,7 +72,9 @@ impl BenchServer {
         let hash = proxbox::server::services::credentials::hash_password(ADMIN_PASSWORD.into())
             .await
             .unwrap();
-        db.create_user("admin", &hash, Role::Admin, false).await.unwrap();
+        db.create_user("admin", &hash, Role::Admin, false)
+            .await
+            .unwrap();
         let key =
             proxbox::server::services::credentials::create_api_key(&db, "bench", &[Scope::Admin])
                 .await
@@ -100,7 +105,12 @@ impl BenchServer {
         };
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(60);
-        while http.get(format!("{}/health", server.base)).send().await.is_err() {
+        while http
+            .get(format!("{}/health", server.base))
+            .send()
+            .await
+            .is_err()
+        {
             assert!(Instant::now() < deadline, "the server did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -109,7 +119,8 @@ impl BenchServer {
 
     /// The server's resident memory now and at its peak, in MB (Linux `VmRSS`, `VmHWM`).
     pub fn rss_mb(&self) -> (f64, f64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.pid)).unwrap_or_default();
         let read = |field: &str| {
             status
                 .lines()

@@ -13,7 +13,9 @@ pub struct DashboardData {
     /// The newest running or pending job, else the newest one; `None` before the first.
     pub current: Option<JobSnapshot>,
     pub recent: Vec<JobSummary>,
-    /// What the watcher saw change in Proxmox lately.
+    /// What the watcher saw change in Proxmox lately. Rendered on the server only (the
+    /// island swaps in the server's rendering), so the browser build does not read it.
+    #[cfg_attr(feature = "hydrate", serde(skip))]
     pub live: LiveFeed,
 }
 

@@ -197,25 +197,36 @@ impl ProxmoxEndpointForm {
     }
 }
 
-/// A Proxmox endpoint as the browser sees it: secrets are reduced to "is one stored".
+/// A Proxmox endpoint as the browser sees it: secrets are reduced to "is one stored". The
+/// browser build reads only what the dashboard's island shows (id, name, address, enabled):
+/// the rest is for server-rendered pages, and reading it would cost the bundle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProxmoxEndpointView {
     pub id: i64,
     pub name: String,
     pub url: String,
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub auth_kind: ProxmoxAuthKind,
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub token_id: String,
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub username: String,
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub has_secret: bool,
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub verify_tls: bool,
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub ca_pem: String,
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub timeout_secs: u32,
     pub enabled: bool,
     /// Whether the watcher follows its changes.
     #[serde(default)]
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub watch: bool,
     /// The configuration file that declares it (edit it there, not on the page).
     #[serde(default)]
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub managed_by: Option<String>,
 }
 
@@ -296,15 +307,22 @@ impl NetboxEndpointForm {
     }
 }
 
+/// The browser build reads only what the dashboard's island shows (its address): the
+/// rest is for server-rendered pages, and reading it would cost the bundle.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NetboxEndpointView {
     pub url: String,
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub has_token: bool,
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub verify_tls: bool,
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub ca_pem: String,
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub timeout_secs: u32,
     /// The configuration file that declares it (edit it there, not on the page).
     #[serde(default)]
+    #[cfg_attr(feature = "hydrate", serde(skip_deserializing))]
     pub managed_by: Option<String>,
 }
 

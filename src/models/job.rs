@@ -215,7 +215,10 @@ pub enum Broadcast {
     },
     /// The watcher saw a change in Proxmox (`web-1 moved pve1 → pve2 by alice@pve`), or
     /// queued the job that carries one to NetBox.
-    Watched { endpoint: String, change: String },
+    Watched {
+        endpoint: String,
+        change: String,
+    },
     Pong,
 }
 

@@ -35,12 +35,18 @@ struct Driver {
 
 impl Driver {
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self.http.request(method.clone(), format!("{}{path}", self.sim));
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.sim));
         if let Some(body) = body {
             request = request.json(&body);
         }
         let answer = request.send().await.unwrap();
-        assert!(answer.status().is_success(), "{method} {path}: {}", answer.status());
+        assert!(
+            answer.status().is_success(),
+            "{method} {path}: {}",
+            answer.status()
+        );
         answer.json().await.unwrap_or(Value::Null)
     }
 
@@ -88,14 +94,25 @@ impl Driver {
             .request(reqwest::Method::GET, "core/object-changes/", &query, None)
             .await
             .unwrap();
-        records["results"][0]["message"].as_str().unwrap_or_default().to_string()
+        records["results"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
     }
 }
 
 fn guest_run(job: &JobSummary, vmid: u64, stages: &[&str]) {
-    assert_eq!(job.scope.target, Some(SyncTarget::Guest { vmid }), "{job:?}");
+    assert_eq!(
+        job.scope.target,
+        Some(SyncTarget::Guest { vmid }),
+        "{job:?}"
+    );
     let stages: Vec<String> = stages.iter().map(|s| s.to_string()).collect();
-    let wanted = if stages.is_empty() { vec!["full-update".to_string()] } else { stages };
+    let wanted = if stages.is_empty() {
+        vec!["full-update".to_string()]
+    } else {
+        stages
+    };
     assert_eq!(job.scope.stages, wanted, "{job:?}");
 }
 
@@ -132,12 +149,17 @@ async fn each_kind_of_change_reaches_netbox_through_the_watcher_alone() {
         ("watch-restored", json!({"restored": true}), "qmrestore"),
     ] {
         let mut body = json!({"kind": "qemu", "name": name, "node": node, "by": "alice@pve"});
-        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
         let made = d.call(Method::POST, "/_sim/guests", Some(body)).await;
         let vmid = made["vmid"].as_u64().unwrap();
         let job = d.next_job(&lab, name).await;
         guest_run(&job, vmid, &[]);
-        let vm = d.vm(&lab.cluster, vmid).await.unwrap_or_else(|| panic!("{name} in NetBox"));
+        let vm = d
+            .vm(&lab.cluster, vmid)
+            .await
+            .unwrap_or_else(|| panic!("{name} in NetBox"));
         assert_eq!(vm.name, name);
         let message = d.last_message(vm_type, vm.id).await;
         let id = if task == "qmclone" { guest } else { vmid };
@@ -149,31 +171,53 @@ async fn each_kind_of_change_reaches_netbox_through_the_watcher_alone() {
 
     // Renamed (a config edit: Proxmox runs no task, the change names itself).
     let path = format!("/_sim/guests/qemu/{guest}");
-    d.call(Method::PATCH, &path, Some(json!({"name": "watch-renamed"}))).await;
+    d.call(Method::PATCH, &path, Some(json!({"name": "watch-renamed"})))
+        .await;
     guest_run(&d.next_job(&lab, "the rename").await, guest, &[]);
     let vm = d.vm(&lab.cluster, guest).await.unwrap();
     assert_eq!(vm.name, "watch-renamed");
-    assert!(d.last_message(vm_type, vm.id).await.contains("renamed from"));
+    assert!(d
+        .last_message(vm_type, vm.id)
+        .await
+        .contains("renamed from"));
 
     // Resized and retagged.
-    d.call(Method::PATCH, &path, Some(json!({"cores": 7, "tags": ["watched-live"]}))).await;
+    d.call(
+        Method::PATCH,
+        &path,
+        Some(json!({"cores": 7, "tags": ["watched-live"]})),
+    )
+    .await;
     guest_run(&d.next_job(&lab, "the resize").await, guest, &[]);
     let vm = d.vm(&lab.cluster, guest).await.unwrap();
-    assert_eq!(vm.vcpus.map(|v| v.round() as u64), Some(7 * vm_sockets(&lab, guest).await));
+    assert_eq!(
+        vm.vcpus.map(|v| v.round() as u64),
+        Some(7 * vm_sockets(&lab, guest).await)
+    );
     assert!(
-        vm.tags.iter().any(|t| t.name.as_deref() == Some("watched-live")),
+        vm.tags
+            .iter()
+            .any(|t| t.name.as_deref() == Some("watched-live")),
         "{:?}",
         vm.tags
     );
 
     // Stopped, then started, by a user: the task names them.
     for (running, status, task) in [(false, "offline", "qmstop"), (true, "active", "qmstart")] {
-        d.call(Method::PATCH, &path, Some(json!({"running": running, "by": "bob@pve"}))).await;
+        d.call(
+            Method::PATCH,
+            &path,
+            Some(json!({"running": running, "by": "bob@pve"})),
+        )
+        .await;
         guest_run(&d.next_job(&lab, task).await, guest, &[]);
         let vm = d.vm(&lab.cluster, guest).await.unwrap();
         assert_eq!(vm.status.value, status);
         let message = d.last_message(vm_type, vm.id).await;
-        assert!(message.contains(&format!("{task} of {guest} by bob@pve")), "{message}");
+        assert!(
+            message.contains(&format!("{task} of {guest} by bob@pve")),
+            "{message}"
+        );
     }
 
     // Backed up: the backups stage of that guest alone, and NetBox's journal has it.
@@ -181,7 +225,9 @@ async fn each_kind_of_change_reaches_netbox_through_the_watcher_alone() {
         .call(
             Method::POST,
             "/_sim/backups",
-            Some(json!({"kind": "qemu", "vmid": guest, "storage": "backup-nfs", "by": "carol@pve"})),
+            Some(
+                json!({"kind": "qemu", "vmid": guest, "storage": "backup-nfs", "by": "carol@pve"}),
+            ),
         )
         .await;
     guest_run(&d.next_job(&lab, "the backup").await, guest, &["backups"]);
@@ -203,21 +249,42 @@ async fn each_kind_of_change_reaches_netbox_through_the_watcher_alone() {
     // A snapshot taken, then removed: the snapshots stage of that guest alone; Proxbox's
     // inventory (the VM panel) follows.
     let snapshots = format!("/_sim/guests/qemu/{guest}/snapshots");
-    d.call(Method::POST, &snapshots, Some(json!({"name": "before-upgrade", "by": "dave@pve"}))).await;
-    guest_run(&d.next_job(&lab, "the snapshot").await, guest, &["snapshots"]);
+    d.call(
+        Method::POST,
+        &snapshots,
+        Some(json!({"name": "before-upgrade", "by": "dave@pve"})),
+    )
+    .await;
+    guest_run(
+        &d.next_job(&lab, "the snapshot").await,
+        guest,
+        &["snapshots"],
+    );
     assert!(has_snapshot(&lab, guest, "before-upgrade").await);
-    d.call(Method::DELETE, &format!("{snapshots}/before-upgrade?by=dave@pve"), None).await;
-    guest_run(&d.next_job(&lab, "the snapshot's removal").await, guest, &["snapshots"]);
+    d.call(
+        Method::DELETE,
+        &format!("{snapshots}/before-upgrade?by=dave@pve"),
+        None,
+    )
+    .await;
+    guest_run(
+        &d.next_job(&lab, "the snapshot's removal").await,
+        guest,
+        &["snapshots"],
+    );
     assert!(!has_snapshot(&lab, guest, "before-upgrade").await);
 
     // A node offline, then back: that node's run; its device says so.
     let nodes = format!("/_sim/nodes/{other_node}");
     for (online, status) in [(false, "offline"), (true, "active")] {
-        d.call(Method::PATCH, &nodes, Some(json!({"online": online}))).await;
+        d.call(Method::PATCH, &nodes, Some(json!({"online": online})))
+            .await;
         let job = d.next_job(&lab, "the node").await;
         assert_eq!(
             job.scope.target,
-            Some(SyncTarget::Node { name: other_node.clone() }),
+            Some(SyncTarget::Node {
+                name: other_node.clone()
+            }),
             "{job:?}"
         );
         let devices: Vec<Device> = d
@@ -225,21 +292,33 @@ async fn each_kind_of_change_reaches_netbox_through_the_watcher_alone() {
             .list(&[("name", other_node.clone())])
             .await
             .unwrap();
-        let device = devices.iter().find(|x| x.name.as_deref() == Some(other_node.as_str())).unwrap();
+        let device = devices
+            .iter()
+            .find(|x| x.name.as_deref() == Some(other_node.as_str()))
+            .unwrap();
         assert_eq!(device.status.value, status);
     }
 
     // Removed: the virtual-machines stage over the cluster (the orphan rules decide over
     // the cluster), and the VM is gone (orphan deletion on, no grace); the others stay.
     let created = d.vm(&lab.cluster, guest).await.unwrap().id;
-    d.call(Method::DELETE, &format!("{path}?by=erin@pve"), None).await;
+    d.call(Method::DELETE, &format!("{path}?by=erin@pve"), None)
+        .await;
     let job = d.next_job(&lab, "the removal").await;
     assert_eq!(job.scope.target, None, "{job:?}");
     assert_eq!(job.scope.stages, ["virtual-machines"], "{job:?}");
-    assert!(job.requested_by.contains(&format!("qmdestroy of {guest} by erin@pve")));
-    assert!(d.vm(&lab.cluster, guest).await.is_none(), "VM {created} deleted");
+    assert!(job
+        .requested_by
+        .contains(&format!("qmdestroy of {guest} by erin@pve")));
+    assert!(
+        d.vm(&lab.cluster, guest).await.is_none(),
+        "VM {created} deleted"
+    );
     let (_, vms) = cluster_and_vms(&d.netbox, &lab.cluster).await;
-    assert!(vms.iter().any(|v| v.name == "watch-created"), "the others stay");
+    assert!(
+        vms.iter().any(|v| v.name == "watch-created"),
+        "the others stay"
+    );
     cleanup(&d.netbox, &lab.cluster).await;
 }
 

@@ -37,10 +37,7 @@ pub fn routes() -> Router<Arc<SimState>> {
         )
         .route("/_sim/backups", post(add_backup).delete(remove_backup))
         .route("/_sim/tasks", post(add_task))
-        .route(
-            "/_sim/guests/{kind}/{vmid}/snapshots",
-            post(add_snapshot),
-        )
+        .route("/_sim/guests/{kind}/{vmid}/snapshots", post(add_snapshot))
         .route(
             "/_sim/guests/{kind}/{vmid}/snapshots/{name}",
             delete(remove_snapshot),
@@ -424,7 +421,13 @@ async fn add_snapshot(
     g.snapshots.push(snapshot.clone());
     let node = g.node.clone();
     let user = new.by.as_deref().unwrap_or("root@pam");
-    c.add_task_by(&node, &task_type(kind, "snapshot"), &vmid.to_string(), "OK", user);
+    c.add_task_by(
+        &node,
+        &task_type(kind, "snapshot"),
+        &vmid.to_string(),
+        "OK",
+        user,
+    );
     (StatusCode::CREATED, Json(snapshot)).into_response()
 }
 
@@ -448,7 +451,13 @@ async fn remove_snapshot(
     }
     let node = g.node.clone();
     if let Some(user) = &removed.by {
-        c.add_task_by(&node, &task_type(kind, "delsnapshot"), &vmid.to_string(), "OK", user);
+        c.add_task_by(
+            &node,
+            &task_type(kind, "delsnapshot"),
+            &vmid.to_string(),
+            "OK",
+            user,
+        );
     }
     StatusCode::NO_CONTENT.into_response()
 }

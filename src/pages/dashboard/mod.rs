@@ -63,8 +63,14 @@ pub fn DashboardPage() -> impl IntoView {
             <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let data = data.await?;
-                    Ok::<_, AppError>(view! { <DashboardLive data csrf=csrf_token()
-                        can_sync=page_allows(Permission::RunSyncs) can_configure=page_allows(Permission::Administer)/> })
+                    let live = data.live.clone();
+                    Ok::<_, AppError>(view! {
+                        <DashboardLive data csrf=csrf_token()
+                            can_sync=page_allows(Permission::RunSyncs) can_configure=page_allows(Permission::Administer)/>
+                        // Server HTML that the island swaps in again on news (no island of
+                        // its own: the bundle carries none of its rendering).
+                        <div data-live-region=""><LiveFeedSection live/></div>
+                    })
                 })}
             </Suspense>
         </PageErrors>
@@ -92,6 +98,9 @@ fn DashboardLive(
         let revision = news.revision();
         if seen.is_some_and(|seen| seen != revision) {
             leptos::task::spawn_local(async move {
+                // The live feed is server HTML outside the island: swapped in afresh.
+                #[cfg(feature = "hydrate")]
+                crate::components::live_region::refresh(|| news.is_latest(revision)).await;
                 let answer = dashboard().await;
                 if !news.is_latest(revision) {
                     return;
@@ -124,7 +133,7 @@ fn DashboardLive(
             </div>
         })}
         {move || {
-            let DashboardData { overview, current, recent, live } = data.get();
+            let DashboardData { overview, current, recent, .. } = data.get();
             let ready = can_sync
                 && overview.netbox.is_some()
                 && overview.proxmox.iter().any(|e| e.enabled);
@@ -134,7 +143,6 @@ fn DashboardLive(
                     <Overview overview cards health can_configure/>
                     {ready.then(|| view! { <SyncButtons csrf overlay/> })}
                     {current.map(|current| view! { <JobPanel current overlay news/> })}
-                    <LiveFeedSection live/>
                     <section class="recent-jobs">
                         <h2>"Recent jobs"</h2>
                         <JobTable jobs=recent/>
@@ -148,24 +156,25 @@ fn DashboardLive(
 }
 
 /// What the watcher saw change in Proxmox lately, and whether it reached NetBox; and any
-/// endpoint it cannot read. Refreshed with the rest when a change is seen or a sync ends.
+/// endpoint it cannot read. Rendered on the server; the dashboard island fetches it again
+/// when a change is seen or a sync ends.
 #[component]
 fn LiveFeedSection(live: LiveFeed) -> impl IntoView {
-    let LiveFeed { on, changes, problems } = live;
-    let empty = if on { "Nothing changed in Proxmox since Proxbox started watching." } else { "The watcher is off (settings: Follow Proxmox live every 0 seconds)." };
+    let LiveFeed { on, lines, problem } = live;
+    let empty = lines.is_empty().then_some(if on {
+        "Nothing changed in Proxmox since Proxbox started watching."
+    } else {
+        "The watcher is off (settings: Follow Proxmox live every 0 seconds)."
+    });
     view! {
         <section class="live-feed" data-testid="live-feed">
             <h2>"Live from Proxmox"</h2>
-            {problems.into_iter().map(|p| view! { <p class="alert alert-error" data-testid="watch-problem">{p}</p> }).collect_view()}
-            {changes.is_empty().then(|| view! { <p class="muted">{empty}</p> })}
+            {problem.map(|p| view! { <p class="alert alert-error" data-testid="watch-problem">{p}</p> })}
+            <p class="muted">{empty}</p>
             <ul>
-                {changes.into_iter().map(|c| view! {
-                    <li data-testid="live-change" data-reached=c.reached.to_string()>
-                        <span class="muted">{c.seen}" · "{c.endpoint}" · "</span>{c.change}" — "
-                        {match c.job_id {
-                            Some(id) => view! { <a href=format!("/jobs/{id}")>{c.outcome}</a> }.into_any(),
-                            None => view! { <span>{c.outcome}</span> }.into_any(),
-                        }}
+                {lines.into_iter().map(|line| view! {
+                    <li data-testid="live-change" data-reached=line.reached.to_string()>
+                        <a href=line.job_id.map(|id| format!("/jobs/{id}"))>{line.text}</a>
                     </li>
                 }).collect_view()}
             </ul>

@@ -31,8 +31,7 @@ pub async fn read_watch_history(id: i64) -> Result<WatchHistory, AppError> {
         .proxmox_endpoint(id)
         .await?
         .ok_or_else(|| AppError::NotFound(format!("Proxmox endpoint {id}")))?;
-    let followed =
-        row.enabled != 0 && row.watch != 0 && state.jobs.settings().watch.is_some();
+    let followed = row.enabled != 0 && row.watch != 0 && state.jobs.settings().watch.is_some();
     Ok(WatchHistory {
         endpoint: row.name,
         followed,
@@ -61,7 +60,11 @@ pub fn WatchHistoryPage() -> impl IntoView {
 
 #[component]
 fn History(history: WatchHistory) -> impl IntoView {
-    let WatchHistory { endpoint, followed, changes } = history;
+    let WatchHistory {
+        endpoint,
+        followed,
+        changes,
+    } = history;
     let title = format!("Changes of {endpoint}");
     view! {
         <Title text=title.clone()/>

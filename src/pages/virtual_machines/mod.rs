@@ -88,14 +88,14 @@ pub fn GuestsPage() -> impl IntoView {
     view! {
         <Title text="Virtual machines"/>
         <h1>"Virtual machines"</h1>
-        <LiveRegion region="guests".to_string()/>
+        <LiveRegion/>
         <PageErrors>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     let page = page.await?;
                     Ok::<_, AppError>(view! {
                         <GuestFilters page=page.clone() filter=filter()/>
-                        <div data-live-region="guests"><GuestTable page filter=filter()/></div>
+                        <div data-live-region=""><GuestTable page filter=filter()/></div>
                     })
                 })}
             </Transition>

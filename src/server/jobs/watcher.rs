@@ -100,7 +100,12 @@ pub(crate) async fn watch(inner: Arc<Inner>) {
 }
 
 /// One look at one endpoint: read, compare, queue.
-async fn look_once(inner: &Arc<Inner>, row: &ProxmoxEndpointRow, watching: &mut Watching, every: Duration) {
+async fn look_once(
+    inner: &Arc<Inner>,
+    row: &ProxmoxEndpointRow,
+    watching: &mut Watching,
+    every: Duration,
+) {
     let pve = match proxmox_client(row, &inner.secrets) {
         Ok(pve) => pve,
         Err(e) => {
@@ -199,7 +204,13 @@ async fn job_is_running(inner: &Inner, job_id: i64) -> bool {
 }
 
 /// A try that failed: the next one comes later, and the dashboard and `/metrics` say so.
-fn failed(inner: &Inner, row: &ProxmoxEndpointRow, watching: &mut Watching, every: Duration, error: String) {
+fn failed(
+    inner: &Inner,
+    row: &ProxmoxEndpointRow,
+    watching: &mut Watching,
+    every: Duration,
+    error: String,
+) {
     watching.failures += 1;
     inner.metrics.watch_looked(&row.name, watching.failures, 0);
     let wait = (every * 2u32.saturating_pow(watching.failures)).min(MAX_BACKOFF);

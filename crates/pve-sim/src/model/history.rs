@@ -506,7 +506,13 @@ impl Cluster {
             backup.storage = storage.into();
         }
         self.backups.push(backup.clone());
-        self.add_task_by(&node, "vzdump", &vmid.to_string(), "OK", by.unwrap_or("root@pam"));
+        self.add_task_by(
+            &node,
+            "vzdump",
+            &vmid.to_string(),
+            "OK",
+            by.unwrap_or("root@pam"),
+        );
         Ok(backup)
     }
 }

@@ -2,7 +2,7 @@
 //! Proxmox, each with when it reached NetBox) and the watch history of one endpoint.
 
 use crate::error::AppError;
-use crate::models::{format_utc, JobStatus, LiveFeed, WatchedChange};
+use crate::models::{format_utc, FeedLine, JobStatus, LiveFeed, WatchedChange};
 use crate::server::infra::db::watched::WatchedRow;
 use crate::server::services::Services;
 
@@ -16,7 +16,7 @@ pub const HISTORY_LENGTH: i64 = 200;
 /// watcher cannot read.
 pub async fn live_feed(services: &Services) -> Result<LiveFeed, AppError> {
     let changes = services.db.watched_changes(None, FEED_LENGTH).await?;
-    let problems = services
+    let problems: Vec<String> = services
         .jobs
         .watch_status()
         .into_iter()
@@ -34,13 +34,31 @@ pub async fn live_feed(services: &Services) -> Result<LiveFeed, AppError> {
         .collect();
     Ok(LiveFeed {
         on: services.jobs.settings().watch.is_some(),
-        changes: changes.into_iter().map(watched_change).collect(),
-        problems,
+        lines: changes
+            .into_iter()
+            .map(|row| feed_line(watched_change(row)))
+            .collect(),
+        problem: (!problems.is_empty()).then(|| problems.join(" ")),
     })
 }
 
+/// A change as one line of the feed.
+pub fn feed_line(change: WatchedChange) -> FeedLine {
+    FeedLine {
+        text: format!(
+            "{} · {} · {} — {}",
+            change.seen, change.endpoint, change.change, change.outcome
+        ),
+        job_id: change.job_id,
+        reached: change.reached,
+    }
+}
+
 /// Endpoint `endpoint_id`'s watch history, newest first.
-pub async fn history(services: &Services, endpoint_id: i64) -> Result<Vec<WatchedChange>, AppError> {
+pub async fn history(
+    services: &Services,
+    endpoint_id: i64,
+) -> Result<Vec<WatchedChange>, AppError> {
     Ok(services
         .db
         .watched_changes(Some(endpoint_id), HISTORY_LENGTH)
@@ -111,16 +129,53 @@ mod tests {
     #[test]
     fn each_change_says_where_it_is() {
         let cases = [
-            (row(Some(4), Some("completed"), Some(13_140)), "in NetBox 3.1 s later", true),
-            (row(Some(4), Some("running"), None), "on its way (job 4)", false),
-            (row(Some(4), Some("pending"), None), "on its way (job 4)", false),
-            (row(Some(4), Some("failed"), Some(12_000)), "job 4 failed: see its page", false),
+            (
+                row(Some(4), Some("completed"), Some(13_140)),
+                "in NetBox 3.1 s later",
+                true,
+            ),
+            (
+                row(Some(4), Some("running"), None),
+                "on its way (job 4)",
+                false,
+            ),
+            (
+                row(Some(4), Some("pending"), None),
+                "on its way (job 4)",
+                false,
+            ),
+            (
+                row(Some(4), Some("failed"), Some(12_000)),
+                "job 4 failed: see its page",
+                false,
+            ),
             (row(Some(4), None, None), "job 4 is gone", false),
-            (row(None, None, None), "no sync queued: NetBox is not connected", false),
+            (
+                row(None, None, None),
+                "no sync queued: NetBox is not connected",
+                false,
+            ),
         ];
         for (row, outcome, reached) in cases {
             let change = watched_change(row);
-            assert_eq!((change.outcome.as_str(), change.reached), (outcome, reached));
+            assert_eq!(
+                (change.outcome.as_str(), change.reached),
+                (outcome, reached)
+            );
         }
+    }
+
+    #[test]
+    fn a_feed_line_says_when_where_what_and_how_far() {
+        let line = feed_line(watched_change(row(
+            Some(4),
+            Some("completed"),
+            Some(13_140),
+        )));
+        assert_eq!(
+            line.text,
+            "1970-01-01 00:00:10 UTC · lab · web-1 started — in NetBox 3.1 s later"
+        );
+        assert_eq!((line.job_id, line.reached), (Some(4), true));
     }
 }

@@ -67,8 +67,13 @@ pub fn look(resources: &[ClusterResource]) -> Look {
 /// What a change is about.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Subject {
-    Guest { kind: GuestKind, vmid: u64 },
-    Node { name: String },
+    Guest {
+        kind: GuestKind,
+        vmid: u64,
+    },
+    Node {
+        name: String,
+    },
     /// The cluster as a whole: a backup job's `vzdump` names no guest.
     Cluster,
 }
@@ -194,7 +199,10 @@ impl Watched {
             Some(task) if task.id.is_empty() => {
                 format!("{} by {}, {}", task.kind, task.user, task.upid)
             }
-            Some(task) => format!("{} of {} by {}, {}", task.kind, task.id, task.user, task.upid),
+            Some(task) => format!(
+                "{} of {} by {}, {}",
+                task.kind, task.id, task.user, task.upid
+            ),
             None => self.describe(),
         }
     }
@@ -401,7 +409,9 @@ pub fn covering_sync(changes: &[Watched]) -> Option<CoveringSync> {
     let one_subject = changes.iter().all(|w| w.subject == first.subject);
     // A guest's run is by VMID, which also covers a container sharing it (Proxmox keeps
     // VMIDs unique; a task names the VMID only).
-    let one_vmid = changes.iter().all(|w| w.vmid().is_some() && w.vmid() == first.vmid());
+    let one_vmid = changes
+        .iter()
+        .all(|w| w.vmid().is_some() && w.vmid() == first.vmid());
     let target = match &first.subject {
         Subject::Guest { vmid, .. }
             if one_vmid && changes.iter().all(|w| w.change != Change::Removed) =>

@@ -214,8 +214,13 @@ fn the_covering_sync_is_one_guests_run_one_nodes_or_one_cluster_run() {
         (None, vec![Stage::VirtualMachines]),
         "a removal is the orphan rules' to decide, over the cluster"
     );
-    let mixed = covering_sync(&[watched(9, Change::Removed), watched(10, Change::Started)]).unwrap();
-    assert_eq!((mixed.target, mixed.stages), (None, vec![]), "with other changes: every stage");
+    let mixed =
+        covering_sync(&[watched(9, Change::Removed), watched(10, Change::Started)]).unwrap();
+    assert_eq!(
+        (mixed.target, mixed.stages),
+        (None, vec![]),
+        "with other changes: every stage"
+    );
     let inventory =
         covering_sync(&[watched(1, Change::BackedUp), watched(2, Change::Snapshots)]).unwrap();
     assert_eq!(
