@@ -30,6 +30,10 @@ use server::BenchServer;
 #[path = "../tests/common/netbox_cleanup.rs"]
 mod netbox_cleanup;
 
+#[path = "../tests/common/sim_control.rs"]
+mod sim_control;
+use sim_control::SimControl;
+
 #[path = "common/targets.rs"]
 mod targets;
 use targets::Targets;
@@ -64,7 +68,7 @@ impl Rng {
 
 struct Bench {
     http: reqwest::Client,
-    sim_url: String,
+    sim: SimControl,
     netbox: NetboxClient,
     server_base: String,
     key: String,
@@ -268,7 +272,7 @@ async fn main() {
         .collect();
     let mut b = Bench {
         http: reqwest::Client::new(),
-        sim_url: sim.http_url.clone().unwrap(),
+        sim: SimControl::new(sim.http_url.as_deref().unwrap()),
         netbox,
         server_base: server.base.clone(),
         key: server.key.clone(),

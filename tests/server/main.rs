@@ -3,6 +3,8 @@
 
 #[path = "../common/netbox_cleanup.rs"]
 mod netbox_cleanup;
+#[path = "../common/sim_control.rs"]
+mod sim_control;
 mod support;
 
 mod access;
@@ -45,4 +47,5 @@ mod sync_takeover;
 mod sync_vrf;
 mod takeover_fixtures;
 mod watch_changes;
+mod watch_history;
 mod watch_kinds;

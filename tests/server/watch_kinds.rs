@@ -11,6 +11,7 @@ use proxbox_netbox::NetboxClient;
 use serde_json::{json, Value};
 
 use crate::jobs_support::*;
+use crate::sim_control::SimControl;
 use crate::sync_support::*;
 
 /// A lab watched every 300 ms that deletes the VM of a guest gone at once (grace 0).
@@ -26,8 +27,7 @@ async fn lab() -> JobsLab {
 }
 
 struct Driver {
-    http: reqwest::Client,
-    sim: String,
+    sim: SimControl,
     netbox: NetboxClient,
     /// The newest watcher job seen so far.
     last_job: i64,
@@ -135,8 +135,7 @@ async fn each_kind_of_change_reaches_netbox_through_the_watcher_alone() {
     };
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut d = Driver {
-        http: reqwest::Client::new(),
-        sim: lab.sim.http_url.clone().unwrap(),
+        sim: SimControl::new(lab.sim.http_url.as_deref().unwrap()),
         netbox: netbox(),
         last_job: first,
     };
