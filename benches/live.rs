@@ -81,19 +81,7 @@ struct Bench {
 
 impl Bench {
     async fn control(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.sim_url));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let answer = request.send().await.unwrap();
-        assert!(
-            answer.status().is_success(),
-            "{method} {path}: {}",
-            answer.status()
-        );
-        answer.json().await.unwrap_or(Value::Null)
+        self.sim.call(method, path, body).await
     }
 
     async fn vm(&self, id: u64) -> Option<VirtualMachine> {

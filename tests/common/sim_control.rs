@@ -20,12 +20,18 @@ impl SimControl {
     /// Sends `body` (if any) to `path` and answers the simulator's JSON (`null` for an
     /// empty answer); a refused call fails with the path and the status.
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self.http.request(method.clone(), format!("{}{path}", self.url));
+        let mut request = self
+            .http
+            .request(method.clone(), format!("{}{path}", self.url));
         if let Some(body) = body {
             request = request.json(&body);
         }
         let answer = request.send().await.unwrap();
-        assert!(answer.status().is_success(), "{method} {path}: {}", answer.status());
+        assert!(
+            answer.status().is_success(),
+            "{method} {path}: {}",
+            answer.status()
+        );
         answer.json().await.unwrap_or(Value::Null)
     }
 }

@@ -31,8 +31,14 @@ async fn each_endpoint_keeps_its_newest_thousand_changes_on_both_databases() {
         let test_db = TestDb::new(backend).await;
         let db = Db::connect(&test_db.url).await.unwrap();
         let secrets = proxbox::server::infra::crypto::SecretBox::from_key_text(TEST_KEY).unwrap();
-        let lab = db.insert_proxmox_endpoint(&endpoint("lab"), &secrets).await.unwrap();
-        let other = db.insert_proxmox_endpoint(&endpoint("other"), &secrets).await.unwrap();
+        let lab = db
+            .insert_proxmox_endpoint(&endpoint("lab"), &secrets)
+            .await
+            .unwrap();
+        let other = db
+            .insert_proxmox_endpoint(&endpoint("other"), &secrets)
+            .await
+            .unwrap();
         // 1,005 changes of lab in three looks, and three of the other endpoint.
         let texts: Vec<String> = (0..1_005).map(|i| format!("vm{i} started")).collect();
         for (look, range) in [(0, 0..500), (1, 500..1_000), (2, 1_000..1_005)] {
@@ -56,18 +62,32 @@ async fn each_endpoint_keeps_its_newest_thousand_changes_on_both_databases() {
                 provenance: "p",
             })
             .collect();
-        db.record_watched(other, &few, None, Some("why")).await.unwrap();
+        db.record_watched(other, &few, None, Some("why"))
+            .await
+            .unwrap();
 
         let kept = db.watched_changes(Some(lab), 2_000).await.unwrap();
         assert_eq!(kept.len(), 1_000, "{backend:?}");
-        assert_eq!(kept[0].change, "vm1004 started", "newest first ({backend:?})");
-        assert_eq!(kept[999].change, "vm5 started", "the five oldest dropped ({backend:?})");
+        assert_eq!(
+            kept[0].change, "vm1004 started",
+            "newest first ({backend:?})"
+        );
+        assert_eq!(
+            kept[999].change, "vm5 started",
+            "the five oldest dropped ({backend:?})"
+        );
         assert_eq!(kept[0].problem.as_deref(), Some("NetBox is not connected"));
         assert_eq!((kept[0].job_id, kept[0].endpoint.as_str()), (None, "lab"));
-        assert_eq!(db.watched_changes(Some(other), 2_000).await.unwrap().len(), 3);
+        assert_eq!(
+            db.watched_changes(Some(other), 2_000).await.unwrap().len(),
+            3
+        );
         let everywhere = db.watched_changes(None, 4).await.unwrap();
         assert_eq!(
-            everywhere.iter().map(|r| r.endpoint.as_str()).collect::<Vec<_>>(),
+            everywhere
+                .iter()
+                .map(|r| r.endpoint.as_str())
+                .collect::<Vec<_>>(),
             ["other", "other", "other", "lab"],
             "all endpoints, newest first ({backend:?})"
         );

@@ -35,19 +35,7 @@ struct Driver {
 
 impl Driver {
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.sim));
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let answer = request.send().await.unwrap();
-        assert!(
-            answer.status().is_success(),
-            "{method} {path}: {}",
-            answer.status()
-        );
-        answer.json().await.unwrap_or(Value::Null)
+        self.sim.call(method, path, body).await
     }
 
     /// The next job the watcher queues, once it ended.
