@@ -66,7 +66,10 @@ pub async fn patch(netbox: &NetboxClient, path: &str, id: u64, body: Value) {
 }
 
 /// The id of the object of `path` with this slug, made from `body` when there is none
-/// (shared objects: types, roles, tags, custom fields are looked up, never changed).
+/// (shared objects: types, roles, tags, custom fields are looked up, never changed). One
+/// with the body's name stands for it too (NetBox keeps names unique as well: Proxbox's own
+/// cluster type may hold the name under another slug), and a test beside this one that
+/// made it first is found after the refusal.
 pub async fn slugged(
     netbox: &NetboxClient,
     path: &str,
@@ -74,6 +77,31 @@ pub async fn slugged(
     value: &str,
     body: Value,
 ) -> u64 {
+    let name = body["name"].as_str();
+    if let Some(id) = by_slug_or_name(netbox, path, (key, value), name).await {
+        return id;
+    }
+    match netbox.request(Method::POST, path, &[], Some(&body)).await {
+        Ok(created) => created["id"].as_u64().unwrap(),
+        Err(e) => by_slug_or_name(netbox, path, (key, value), name)
+            .await
+            .unwrap_or_else(|| panic!("POST {path} {body}: {e}")),
+    }
+}
+
+async fn by_slug_or_name(
+    netbox: &NetboxClient,
+    path: &str,
+    (key, value): (&str, &str),
+    name: Option<&str>,
+) -> Option<u64> {
+    match first_id(netbox, path, key, value).await {
+        Some(id) => Some(id),
+        None => first_id(netbox, path, "name", name?).await,
+    }
+}
+
+async fn first_id(netbox: &NetboxClient, path: &str, key: &str, value: &str) -> Option<u64> {
     let found = netbox
         .request(
             Method::GET,
@@ -83,10 +111,7 @@ pub async fn slugged(
         )
         .await
         .unwrap();
-    match found["results"].as_array().and_then(|r| r.first()) {
-        Some(existing) => existing["id"].as_u64().unwrap(),
-        None => post(netbox, path, body).await,
-    }
+    found["results"].as_array()?.first()?["id"].as_u64()
 }
 
 /// The device type (and its manufacturer) and role of a tool's node devices, each found

@@ -228,9 +228,14 @@ async fn each_kind_of_change_reaches_netbox_through_the_watcher_alone() {
         .await
         .unwrap();
     let volid = backup["volid"].as_str().unwrap();
+    let entry = entries
+        .iter()
+        .find(|e| e.comments.contains(volid))
+        .unwrap_or_else(|| panic!("a journal entry names {volid}: {entries:?}"));
+    let message = d.last_message("extras.journalentry", entry.id).await;
     assert!(
-        entries.iter().any(|e| e.comments.contains(volid)),
-        "a journal entry names {volid}: {entries:?}"
+        message.contains(&format!("vzdump of {guest} by carol@pve")),
+        "{message}"
     );
 
     // A snapshot taken, then removed: the snapshots stage of that guest alone; Proxbox's
@@ -300,6 +305,11 @@ async fn each_kind_of_change_reaches_netbox_through_the_watcher_alone() {
     assert!(
         d.vm(&lab.cluster, guest).await.is_none(),
         "VM {created} deleted"
+    );
+    let message = d.last_message(vm_type, created).await;
+    assert!(
+        message.contains(&format!("qmdestroy of {guest} by erin@pve")),
+        "the deletion names the task: {message}"
     );
     let (_, vms) = cluster_and_vms(&d.netbox, &lab.cluster).await;
     assert!(
