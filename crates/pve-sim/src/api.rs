@@ -17,6 +17,7 @@ use crate::model::{Cluster, Guest, Kind, Shape};
 use crate::SimState;
 
 mod inventory;
+mod sdn;
 pub use inventory::CLUSTER_TASKS_PER_NODE;
 mod shapes;
 use inventory::*;
@@ -56,6 +57,11 @@ pub fn routes() -> Router<Arc<SimState>> {
         )
         .route("/nodes/{node}/tasks", get(node_tasks))
         .route("/cluster/tasks", get(inventory::cluster_tasks))
+        .route("/cluster/sdn/zones", get(sdn::zones))
+        .route("/cluster/sdn/vnets", get(sdn::vnets))
+        .route("/cluster/sdn/vnets/{vnet}/subnets", get(sdn::subnets))
+        .route("/cluster/ha/resources", get(sdn::ha_resources))
+        .route("/cluster/ha/status/current", get(sdn::ha_status))
         .route("/nodes/{node}/{kind}", get(guest_list))
         .route("/nodes/{node}/{kind}/{vmid}/config", get(guest_config))
         .route("/nodes/{node}/{kind}/{vmid}/snapshot", get(guest_snapshots))

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 mod history;
 mod nodes;
+pub mod sdn;
 pub use history::*;
 use nodes::{generate_node, ovs_interfaces};
 
@@ -250,6 +251,12 @@ pub struct Cluster {
     /// seed keeps its answers).
     #[serde(default)]
     pub shapes: BTreeSet<Shape>,
+    /// Proxmox SDN: zones, VNets, subnets.
+    #[serde(default)]
+    pub sdn: sdn::Sdn,
+    /// Guests under HA.
+    #[serde(default)]
+    pub ha: Vec<sdn::HaResource>,
     next_mac: u32,
 }
 
@@ -361,6 +368,8 @@ impl Cluster {
             now: 0,
             tasks_ignore_window: false,
             shapes: BTreeSet::new(),
+            sdn: sdn::generate_sdn(spec.index),
+            ha: Vec::new(),
             next_mac: 1,
         };
         for n in 0..spec.nodes.max(1) {
@@ -404,6 +413,7 @@ impl Cluster {
             cluster.guests.insert(guest.key(), guest);
         }
         cluster.generate_history(&mut rng, &spec.history);
+        cluster.ha = sdn::generate_ha(&cluster.guests);
         cluster
     }
 

@@ -160,7 +160,9 @@ impl Privileges {
 pub fn required(api_path: &str, major: u32) -> Option<(String, Vec<&'static str>)> {
     let segments: Vec<&str> = api_path.trim_matches('/').split('/').collect();
     match segments.as_slice() {
-        ["cluster", "status"] | ["cluster", "backup", ..] => Some(("/".into(), vec!["Sys.Audit"])),
+        ["cluster", "status"] | ["cluster", "backup", ..] | ["cluster", "ha", ..] => {
+            Some(("/".into(), vec!["Sys.Audit"]))
+        }
         ["nodes", _, "qemu" | "lxc", vmid, "config" | "snapshot"] => {
             Some((format!("/vms/{vmid}"), vec!["VM.Audit"]))
         }

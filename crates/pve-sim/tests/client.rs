@@ -591,3 +591,110 @@ async fn a_change_by_a_user_is_a_task_in_the_clusters_task_list() {
     drop(c);
     sim.stop().await;
 }
+
+/// Proxmox SDN and HA as the client reads them from the simulator: a zone of each type, the
+/// VNets (no tag in a simple zone), each VNet's subnets with gateway and DHCP ranges, and
+/// the HA resources with the manager's service entries — exactly what the cluster holds.
+#[tokio::test]
+async fn sdn_zones_vnets_subnets_and_ha_read_as_the_cluster_holds_them() {
+    let sim = sim(30).await;
+    let pve = client(&sim);
+    let model = sim.state.cluster.read().await.clone();
+
+    let zones = pve.sdn_zones().await.unwrap();
+    assert!(zones.warnings.is_empty(), "{:?}", zones.warnings);
+    let kinds: Vec<(&str, &str)> = zones
+        .value
+        .iter()
+        .map(|z| (z.zone.as_str(), z.kind.as_str()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("vlanzone", "vlan"),
+            ("qinqzone", "qinq"),
+            ("vxzone", "vxlan"),
+            ("evpnzone", "evpn"),
+            ("simple", "simple")
+        ]
+    );
+    let evpn = &zones.value[3];
+    assert_eq!(evpn.vrf_vxlan, model.sdn.zones[3].vrf_vxlan.map(u64::from));
+
+    let vnets = pve.sdn_vnets().await.unwrap();
+    assert!(vnets.warnings.is_empty(), "{:?}", vnets.warnings);
+    assert_eq!(vnets.value.len(), model.sdn.vnets.len());
+    for (read, held) in vnets.value.iter().zip(&model.sdn.vnets) {
+        assert_eq!(
+            (
+                read.vnet.as_str(),
+                read.zone.as_str(),
+                read.tag,
+                read.alias.as_deref()
+            ),
+            (
+                held.vnet.as_str(),
+                held.zone.as_str(),
+                held.tag.map(u64::from),
+                held.alias.as_deref()
+            )
+        );
+    }
+    assert_eq!(
+        vnets.value.iter().find(|v| v.zone == "simple").unwrap().tag,
+        None,
+        "a simple zone's VNet has no tag"
+    );
+
+    for held in &model.sdn.vnets {
+        let subnets = pve.sdn_subnets(&held.vnet).await.unwrap();
+        assert!(subnets.warnings.is_empty(), "{:?}", subnets.warnings);
+        let expected: Vec<_> = model
+            .sdn
+            .subnets
+            .iter()
+            .filter(|s| s.vnet == held.vnet)
+            .collect();
+        assert_eq!(subnets.value.len(), expected.len(), "{}", held.vnet);
+        for (read, held_subnet) in subnets.value.iter().zip(expected) {
+            assert_eq!(read.cidr, held_subnet.cidr);
+            assert_eq!(read.gateway, held_subnet.gateway);
+            assert_eq!(read.snat, held_subnet.snat);
+            let ranges: Vec<(String, String)> = read
+                .dhcp_ranges
+                .iter()
+                .map(|r| (r.start.clone(), r.end.clone()))
+                .collect();
+            let held_ranges: Vec<(String, String)> = held_subnet
+                .dhcp_ranges
+                .iter()
+                .map(|r| (r.start.clone(), r.end.clone()))
+                .collect();
+            assert_eq!(ranges, held_ranges);
+        }
+    }
+    assert!(
+        pve.sdn_subnets("nosuch").await.is_err(),
+        "a VNet that does not exist is an error"
+    );
+
+    let ha = pve.ha_resources().await.unwrap();
+    assert!(ha.warnings.is_empty(), "{:?}", ha.warnings);
+    let read: Vec<(String, Option<String>)> = ha
+        .value
+        .iter()
+        .map(|r| (r.sid.clone(), r.state.clone()))
+        .collect();
+    let held: Vec<(String, Option<String>)> = model
+        .ha
+        .iter()
+        .map(|r| (r.sid.clone(), Some(r.state.clone())))
+        .collect();
+    assert_eq!(read, held);
+    assert!(read.len() >= 3, "several states: {read:?}");
+    let status = pve.ha_status().await.unwrap();
+    assert!(status.warnings.is_empty(), "{:?}", status.warnings);
+    let services = status.value.iter().filter(|e| e.kind == "service").count();
+    assert_eq!(services, model.ha.len());
+    sim.stop().await;
+}

@@ -11,6 +11,7 @@ pub mod lenient;
 pub mod ostype;
 pub mod permissions;
 mod reads;
+pub mod sdn;
 pub mod types;
 
 pub use client::{Credentials, PveClient, PveOptions};
@@ -20,4 +21,5 @@ pub use lenient::{FieldWarning, Parsed};
 pub use ostype::ostype_label;
 pub use permissions::Permissions;
 pub use proxbox_peer::ErrorKind;
+pub use sdn::*;
 pub use types::*;

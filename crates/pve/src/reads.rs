@@ -6,6 +6,7 @@ use crate::client::PveClient;
 use crate::config::GuestConfig;
 use crate::error::PveError;
 use crate::lenient::{parse_list, parse_object, FromFields, Parsed};
+use crate::sdn::*;
 use crate::types::*;
 
 /// Tasks are read in pages of this size (`start` / `limit` of `/nodes/{node}/tasks`).
@@ -207,6 +208,37 @@ impl PveClient {
     pub async fn replication_jobs(&self) -> Result<Parsed<Vec<ReplicationJob>>, PveError> {
         let data = self.get_data("/cluster/replication", &[]).await?;
         self.list("/cluster/replication", &data)
+    }
+
+    /// `GET /cluster/sdn/zones`
+    pub async fn sdn_zones(&self) -> Result<Parsed<Vec<SdnZone>>, PveError> {
+        let data = self.get_data("/cluster/sdn/zones", &[]).await?;
+        self.list("/cluster/sdn/zones", &data)
+    }
+
+    /// `GET /cluster/sdn/vnets`
+    pub async fn sdn_vnets(&self) -> Result<Parsed<Vec<SdnVnet>>, PveError> {
+        let data = self.get_data("/cluster/sdn/vnets", &[]).await?;
+        self.list("/cluster/sdn/vnets", &data)
+    }
+
+    /// `GET /cluster/sdn/vnets/{vnet}/subnets`
+    pub async fn sdn_subnets(&self, vnet: &str) -> Result<Parsed<Vec<SdnSubnet>>, PveError> {
+        let path = format!("/cluster/sdn/vnets/{vnet}/subnets");
+        let data = self.get_data(&path, &[]).await?;
+        self.list(&path, &data)
+    }
+
+    /// `GET /cluster/ha/resources`
+    pub async fn ha_resources(&self) -> Result<Parsed<Vec<HaResource>>, PveError> {
+        let data = self.get_data("/cluster/ha/resources", &[]).await?;
+        self.list("/cluster/ha/resources", &data)
+    }
+
+    /// `GET /cluster/ha/status/current`
+    pub async fn ha_status(&self) -> Result<Parsed<Vec<HaStatusEntry>>, PveError> {
+        let data = self.get_data("/cluster/ha/status/current", &[]).await?;
+        self.list("/cluster/ha/status/current", &data)
     }
 
     /// `GET /cluster/backup`
