@@ -8,7 +8,9 @@ use proxbox::server::sync::watch::{changes, look, new_tasks, Change};
 use pve_sim::Kind;
 use serde_json::json;
 
+use crate::sim_control::SimControl;
 use crate::sync_support::*;
+use reqwest::Method;
 
 /// A QEMU guest of the simulator, and a node it is not on.
 struct Moving {
@@ -83,21 +85,23 @@ async fn changes_made_in_proxmox_are_seen_with_the_user_who_made_them() {
         from,
         to,
     } = a_qemu_guest_and_another_node(&sim).await;
-    let http = reqwest::Client::new();
-    let url = sim.http_url.clone().unwrap();
-    let moved = http
-        .patch(format!("{url}/_sim/guests/qemu/{vmid}"))
-        .json(&json!({"node": to, "by": "alice@pve"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(moved.status().is_success());
+    let control = SimControl::new(sim.http_url.as_deref().unwrap());
+    let path = format!("/_sim/guests/qemu/{vmid}");
+    control
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"node": to, "by": "alice@pve"})),
+        )
+        .await;
     // A rename through the config (no task, as Proxmox's config PUT runs none).
-    http.patch(format!("{url}/_sim/guests/qemu/{vmid}"))
-        .json(&json!({"name": format!("{name}-new")}))
-        .send()
-        .await
-        .unwrap();
+    control
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"name": format!("{name}-new")})),
+        )
+        .await;
 
     let after = look(&pve.cluster_resources().await.unwrap().value);
     let tasks = new_tasks(&pve.cluster_tasks().await.unwrap().value, &seen);
@@ -150,13 +154,13 @@ async fn a_guest_moved_in_proxmox_reaches_netbox_through_the_watcher_alone() {
     let (first, _) = lab.start_sync("full-update").await;
     assert_status(&lab.wait_until_ended(first).await, JobStatus::Completed);
     let Moving { vmid, to, .. } = a_qemu_guest_and_another_node(&lab.sim).await;
-    let url = lab.sim.http_url.clone().unwrap();
-    reqwest::Client::new()
-        .patch(format!("{url}/_sim/guests/qemu/{vmid}"))
-        .json(&json!({"node": to, "by": "alice@pve"}))
-        .send()
-        .await
-        .unwrap();
+    SimControl::new(lab.sim.http_url.as_deref().unwrap())
+        .call(
+            Method::PATCH,
+            &format!("/_sim/guests/qemu/{vmid}"),
+            Some(json!({"node": to, "by": "alice@pve"})),
+        )
+        .await;
 
     // The watcher's job appears by itself and ends.
     let deadline = Instant::now() + Duration::from_secs(60);
