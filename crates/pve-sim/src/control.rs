@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
@@ -125,14 +126,27 @@ fn kind_of(raw: &str) -> Result<Kind, Response> {
     Kind::parse(raw).ok_or_else(|| bad(format!("kind must be qemu or lxc, not {raw:?}")))
 }
 
-async fn one_guest(
-    State(sim): State<Arc<SimState>>,
-    Path((kind, vmid)): Path<(String, u64)>,
-) -> Response {
-    let kind = match kind_of(&kind) {
-        Ok(k) => k,
-        Err(e) => return e,
-    };
+/// The guest a `/_sim/guests/{kind}/{vmid}…` path names; a kind other than `qemu` or `lxc`
+/// is refused with what to write instead.
+struct GuestKey(Kind, u64);
+
+impl<S: Send + Sync> FromRequestParts<S> for GuestKey {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
+        #[derive(Deserialize)]
+        struct Params {
+            kind: String,
+            vmid: u64,
+        }
+        let Path(params) = Path::<Params>::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        Ok(GuestKey(kind_of(&params.kind)?, params.vmid))
+    }
+}
+
+async fn one_guest(State(sim): State<Arc<SimState>>, GuestKey(kind, vmid): GuestKey) -> Response {
     match sim.cluster.read().await.guests.get(&(kind, vmid)) {
         Some(g) => Json(g).into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
@@ -205,13 +219,9 @@ struct GuestPatch {
 
 async fn change_guest(
     State(sim): State<Arc<SimState>>,
-    Path((kind, vmid)): Path<(String, u64)>,
+    GuestKey(kind, vmid): GuestKey,
     Json(p): Json<GuestPatch>,
 ) -> Response {
-    let kind = match kind_of(&kind) {
-        Ok(k) => k,
-        Err(e) => return e,
-    };
     let mut c = sim.cluster.write().await;
     if let Some(node) = &p.node {
         if c.node(node).is_none() {
@@ -276,13 +286,9 @@ struct RemovedBy {
 
 async fn remove_guest(
     State(sim): State<Arc<SimState>>,
-    Path((kind, vmid)): Path<(String, u64)>,
+    GuestKey(kind, vmid): GuestKey,
     Query(removed): Query<RemovedBy>,
 ) -> Response {
-    let kind = match kind_of(&kind) {
-        Ok(k) => k,
-        Err(e) => return e,
-    };
     let mut c = sim.cluster.write().await;
     match c.guests.remove(&(kind, vmid)) {
         Some(g) => {
@@ -395,13 +401,9 @@ struct NewSnapshot {
 
 async fn add_snapshot(
     State(sim): State<Arc<SimState>>,
-    Path((kind, vmid)): Path<(String, u64)>,
+    GuestKey(kind, vmid): GuestKey,
     Json(new): Json<NewSnapshot>,
 ) -> Response {
-    let kind = match kind_of(&kind) {
-        Ok(k) => k,
-        Err(e) => return e,
-    };
     let mut c = sim.cluster.write().await;
     let Some(g) = c.guests.get_mut(&(kind, vmid)) else {
         return StatusCode::NOT_FOUND.into_response();
@@ -412,10 +414,7 @@ async fn add_snapshot(
     let snapshot = crate::model::SnapshotSpec {
         name: new.name,
         description: new.description,
-        snaptime: std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0),
+        snaptime: crate::model::unix_now(),
         vmstate: false,
     };
     g.snapshots.push(snapshot.clone());
@@ -433,13 +432,10 @@ async fn add_snapshot(
 
 async fn remove_snapshot(
     State(sim): State<Arc<SimState>>,
-    Path((kind, vmid, name)): Path<(String, u64, String)>,
+    GuestKey(kind, vmid): GuestKey,
+    Path((_, _, name)): Path<(String, u64, String)>,
     Query(removed): Query<RemovedBy>,
 ) -> Response {
-    let kind = match kind_of(&kind) {
-        Ok(k) => k,
-        Err(e) => return e,
-    };
     let mut c = sim.cluster.write().await;
     let Some(g) = c.guests.get_mut(&(kind, vmid)) else {
         return StatusCode::NOT_FOUND.into_response();

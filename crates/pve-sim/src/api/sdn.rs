@@ -24,10 +24,10 @@ pub(super) struct ZoneFilter {
     kind: Option<String>,
 }
 
-/// Whether the token may see zone `zone`.
-async fn audits(sim: &SimState, zone: &str) -> bool {
+/// Which zones the token may see (read once per answer, not once per zone).
+async fn auditor(sim: &SimState) -> impl Fn(&str) -> bool {
     let (privileges, major) = sim.access().await;
-    privileges.holds_any(&format!("/sdn/zones/{zone}"), &["SDN.Audit"], major)
+    move |zone: &str| privileges.holds_any(&format!("/sdn/zones/{zone}"), &["SDN.Audit"], major)
 }
 
 /// `GET /cluster/sdn/zones[?type=]` → `[{zone, type, bridge?, tag?, controller?, vrf-vxlan?, peers?, ipam?, digest}]`.
@@ -35,10 +35,11 @@ pub(super) async fn zones(
     State(sim): State<Arc<SimState>>,
     Query(filter): Query<ZoneFilter>,
 ) -> Response {
+    let audits = auditor(&sim).await;
     let c = sim.cluster.read().await;
     let mut out = Vec::new();
     for z in &c.sdn.zones {
-        if filter.kind.as_ref().is_some_and(|k| *k != z.kind) || !audits(&sim, &z.zone).await {
+        if filter.kind.as_ref().is_some_and(|k| *k != z.kind) || !audits(&z.zone) {
             continue;
         }
         let mut v = json!({"zone": z.zone, "type": z.kind, "digest": DIGEST});
@@ -68,10 +69,11 @@ pub(super) async fn zones(
 /// `GET /cluster/sdn/vnets` → `[{vnet, zone, type: "vnet", tag?, alias?, digest}]` (no `tag`
 /// on a VNet of a simple zone).
 pub(super) async fn vnets(State(sim): State<Arc<SimState>>) -> Response {
+    let audits = auditor(&sim).await;
     let c = sim.cluster.read().await;
     let mut out = Vec::new();
     for v in &c.sdn.vnets {
-        if !audits(&sim, &v.zone).await {
+        if !audits(&v.zone) {
             continue;
         }
         let mut row = json!({"vnet": v.vnet, "zone": v.zone, "type": "vnet", "digest": DIGEST});
@@ -92,6 +94,7 @@ pub(super) async fn subnets(
     State(sim): State<Arc<SimState>>,
     Path(vnet): Path<String>,
 ) -> Response {
+    let audits = auditor(&sim).await;
     let c = sim.cluster.read().await;
     let Some(zone) = c.sdn.zone_of(&vnet) else {
         return pve_error(
@@ -99,7 +102,7 @@ pub(super) async fn subnets(
             &format!("sdn '{vnet}' does not exist"),
         );
     };
-    if !audits(&sim, &zone.zone).await {
+    if !audits(&zone.zone) {
         return pve_error(
             StatusCode::FORBIDDEN,
             &format!(

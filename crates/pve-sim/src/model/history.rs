@@ -146,12 +146,17 @@ pub fn generate_storages() -> Vec<StorageSpec> {
     ]
 }
 
-/// The current hour, as generated history's "now".
-fn this_hour() -> i64 {
-    let now = std::time::SystemTime::now()
+/// Now, in Unix seconds (as Proxmox dates tasks, backups and snapshots).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// The current hour, as generated history's "now".
+fn this_hour() -> i64 {
+    let now = unix_now();
     now - now.rem_euclid(3600)
 }
 
@@ -461,10 +466,7 @@ impl Cluster {
         status: &str,
         user: &str,
     ) -> TaskSpec {
-        let start = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let start = unix_now();
         let pid = self.tasks.len() as u64 + 1_000_000;
         let mut t = task(node, kind, id, start, start + 1, status, pid);
         t.upid = t.upid.replace(":root@pam:", &format!(":{user}:"));
@@ -494,10 +496,7 @@ impl Cluster {
             return Err(format!("no backup storage {storage:?}"));
         }
         let (node, name) = (guest.node.clone(), guest.name.clone());
-        let ctime = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() as i64)
-            .unwrap_or(0);
+        let ctime = unix_now();
         let mut rng = Rng::new(vmid ^ ctime as u64);
         let n = if storage == "pbs-backup" { 0 } else { 1 };
         let mut backup = self.new_backup(kind, vmid, &node, &name, ctime, n, 1, &mut rng);
