@@ -630,6 +630,18 @@ async fn a_full_update_stream_opens_with_the_discovery_of_the_system_we_replace(
             .replace(&format!(r#"{{"name":"{stage}","type":"stage"}},"#), "")
             .replace(&format!(r#",{{"name":"{stage}","type":"stage"}}"#), "");
     }
+    // Proxbox's own stages come after the twelve, in the same frame.
+    let extra = &ours_names[their_stages.len()..];
+    assert_eq!(extra, ["networks"], "the thirteenth stage");
+    let last = format!(
+        r#"{{"name":"{}","type":"stage"}}"#,
+        their_stages.last().unwrap()
+    );
+    let appended: String = extra
+        .iter()
+        .map(|stage| format!(r#",{{"name":"{stage}","type":"stage"}}"#))
+        .collect();
+    expected = expected.replacen(&last, &format!("{last}{appended}"), 1);
     let n = Stage::ALL.len();
     expected = expected
         .replace(

@@ -63,8 +63,10 @@ macro_rules! model {
 
 mod addressing;
 mod extras;
+mod networks;
 pub use addressing::*;
 pub use extras::*;
+pub use networks::*;
 
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Tag {

@@ -280,10 +280,13 @@ pub enum Shape {
     BootSpace,
     /// An EFI disk and a cloud-init drive in QEMU configs.
     CloudInitEfi,
+    /// Guests bridged to SDN VNets: the first NIC of every fifth ordinary guest, over the
+    /// VNets in turn, without a `tag=` (the VNet's zone tags its traffic).
+    VnetGuests,
 }
 
 impl Shape {
-    pub const ALL: [Shape; 7] = [
+    pub const ALL: [Shape; 8] = [
         Shape::Ovs,
         Shape::StringNumbers,
         Shape::TemplateFlags,
@@ -291,6 +294,7 @@ impl Shape {
         Shape::NetworkChanges,
         Shape::BootSpace,
         Shape::CloudInitEfi,
+        Shape::VnetGuests,
     ];
 
     /// Whether answers in this shape still follow the API schema (string numbers and `""`
@@ -579,6 +583,25 @@ impl Cluster {
             for (n, node) in self.nodes.iter_mut().enumerate() {
                 node.interfaces = ovs_interfaces(self.index, n);
             }
+        }
+        if shape == Shape::VnetGuests {
+            self.bridge_to_vnets();
+        }
+    }
+
+    /// The first NIC of every fifth ordinary guest moves to a VNet, the VNets in turn.
+    fn bridge_to_vnets(&mut self) {
+        let vnets: Vec<String> = self.sdn.vnets.iter().map(|v| v.vnet.clone()).collect();
+        if vnets.is_empty() {
+            return;
+        }
+        let on_vnets = self
+            .guests
+            .values_mut()
+            .filter(|g| g.vmid >= 1000 && g.vmid % 5 == 0 && !g.nics.is_empty());
+        for (n, guest) in on_vnets.enumerate() {
+            guest.nics[0].bridge = vnets[n % vnets.len()].clone();
+            guest.nics[0].tag = None;
         }
     }
 

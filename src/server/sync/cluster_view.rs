@@ -3,7 +3,9 @@
 //! endpoint and kept in the run's state for the next stage; likewise each node's storages,
 //! which the storage and backups stages both need.
 
-use proxbox_pve::{ClusterResource, GuestKind, NodeStorage, PveError};
+use std::collections::{HashMap, HashSet};
+
+use proxbox_pve::{ClusterResource, GuestKind, NetDevice, NodeStorage, PveError, SdnVnet};
 
 use super::context::ClusterSource;
 use super::failure::StageError;
@@ -145,4 +147,44 @@ pub async fn node_storages(
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     out
+}
+
+/// An endpoint's SDN VNets, read once per run (the vm-interfaces and networks stages both
+/// need them). A failed read is not kept: the next stage asks again.
+pub async fn sdn_vnets(
+    state: &mut RunState,
+    source: &ClusterSource,
+) -> Result<Vec<SdnVnet>, PveError> {
+    if let Some(vnets) = state.sdn_vnets.get(&source.endpoint_id) {
+        return Ok(vnets.clone());
+    }
+    let vnets = source.pve.sdn_vnets().await?.value;
+    state.sdn_vnets.insert(source.endpoint_id, vnets.clone());
+    Ok(vnets)
+}
+
+/// Which guest NICs are bridged to an SDN VNet: the networks stage sets their VLAN (it
+/// knows the VNets' VLANs), so the vm-interfaces stage leaves it alone.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct VnetBridges {
+    /// Per endpoint, its VNets; `None` when they could not be read.
+    endpoints: HashMap<i64, Option<HashSet<String>>>,
+}
+
+impl VnetBridges {
+    pub fn read(&mut self, endpoint_id: i64, vnets: Option<&[SdnVnet]>) {
+        let names = vnets.map(|v| v.iter().map(|v| v.vnet.clone()).collect());
+        self.endpoints.insert(endpoint_id, names);
+    }
+
+    /// Whether the NIC's VLAN is the networks stage's to set: its bridge is a VNet, or
+    /// the endpoint's VNets are unknown and the NIC has no `tag=` of its own (its VLAN may
+    /// be a VNet's; clearing it could undo the networks stage's work).
+    pub fn leaves_vlan(&self, endpoint_id: i64, net: &NetDevice) -> bool {
+        match self.endpoints.get(&endpoint_id) {
+            Some(Some(vnets)) => net.bridge.as_ref().is_some_and(|b| vnets.contains(b)),
+            Some(None) => net.vlan.is_none(),
+            None => false,
+        }
+    }
 }

@@ -118,6 +118,15 @@ pub fn needs(stage: Stage, major: u32) -> Vec<Need> {
             true,
             &[&[("/", "Sys.Audit")]],
         )],
+        // Proxmox lists only the zones (and their VNets and subnets) the token may audit.
+        Stage::Networks => vec![
+            guests(),
+            need(
+                "SDN zones, VNets and subnets",
+                false,
+                &[&[("/sdn/zones", "SDN.Audit")]],
+            ),
+        ],
     }
 }
 
@@ -143,10 +152,19 @@ pub fn netbox_writes() -> Vec<(&'static str, Vec<Stage>)> {
         ("dcim/platforms", vec![VirtualMachines]),
         ("virtualization/virtual-disks", vec![VirtualDisks]),
         ("dcim/interfaces", vec![NodeInterfaces]),
-        ("virtualization/interfaces", vec![VmInterfaces]),
+        ("virtualization/interfaces", vec![VmInterfaces, Networks]),
         ("dcim/mac-addresses", vec![NodeInterfaces, VmInterfaces]),
-        ("ipam/vlans", vec![NodeInterfaces, VmInterfaces]),
-        ("ipam/ip-addresses", vec![NodeInterfaces, VmIpAddresses]),
+        ("ipam/vlans", vec![NodeInterfaces, VmInterfaces, Networks]),
+        (
+            "ipam/ip-addresses",
+            vec![NodeInterfaces, VmIpAddresses, Networks],
+        ),
+        ("ipam/vlan-groups", vec![Networks]),
+        ("ipam/vrfs", vec![Networks]),
+        ("ipam/prefixes", vec![Networks]),
+        ("ipam/ip-ranges", vec![Networks]),
+        ("vpn/l2vpns", vec![Networks]),
+        ("vpn/l2vpn-terminations", vec![Networks]),
         ("extras/journal-entries", vec![Backups]),
     ]
 }
@@ -395,8 +413,11 @@ mod tests {
                 ("virtual-machines", Verdict::Partial),
                 ("backups", Verdict::Blocked),
                 ("vm-ip-addresses", Verdict::Partial),
+                ("networks", Verdict::Partial),
             ]
         );
+        let networks = access.iter().find(|a| a.stage == Stage::Networks).unwrap();
+        assert_eq!(networks.missing[0].grant, "SDN.Audit on /sdn/zones");
         let storage = access.iter().find(|a| a.stage == Stage::Storage).unwrap();
         assert_eq!(storage.missing[0].grant, "Datastore.Audit on /storage");
         let agent = &access

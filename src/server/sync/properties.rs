@@ -471,6 +471,7 @@ async fn pass(
             .filter(|v| vids.contains(&v.vid))
             .collect(),
         interfaces,
+        vnet_bridges: Default::default(),
     };
     let synced_interfaces = vm_interfaces::write(
         &writer,

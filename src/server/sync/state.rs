@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use proxbox_pve::{ClusterResource, GuestKind, NetDevice, NodeStorage};
+use proxbox_pve::{ClusterResource, GuestKind, NetDevice, NodeStorage, SdnVnet};
 
 use super::mapping::Resolved;
 use super::plan::is_planned;
@@ -32,6 +32,8 @@ pub struct RunState {
     /// The VLANs this run settled, by VID (planned ids in a dry run): a later stage uses
     /// them rather than planning them again, so that a preview counts each once.
     pub vlans: std::collections::HashMap<u16, u64>,
+    /// `/cluster/sdn/vnets` of each endpoint read so far.
+    pub sdn_vnets: BTreeMap<i64, Vec<SdnVnet>>,
 }
 
 /// What a run syncs of its endpoints: everything (the default), one node, or one guest

@@ -18,7 +18,11 @@ pub fn plan_vlans(
     settled: &HashMap<u16, u64>,
 ) -> (HashMap<u16, u64>, Plan<NewVlan, u16>) {
     let mut found: HashMap<u16, u64> = settled.clone();
-    for vlan in vlans.iter().filter(|v| is_managed(&v.tags)) {
+    // A VLAN in a group is a VNet's (the networks stage's), not a global one.
+    for vlan in vlans
+        .iter()
+        .filter(|v| is_managed(&v.tags) && v.group.is_none())
+    {
         found.entry(vlan.vid).or_insert(vlan.id);
     }
     let mut plan = Plan::new("VLANs");

@@ -42,6 +42,9 @@ pub struct Vlan {
     pub vid: u16,
     pub name: String,
     pub status: Choice,
+    /// `None` for a global VLAN.
+    #[serde(default)]
+    pub group: Option<Ref>,
     #[serde(default)]
     pub tags: Vec<Ref>,
 }
@@ -81,6 +84,9 @@ pub struct IpAddress {
     pub dns_name: String,
     #[serde(default)]
     pub description: String,
+    /// `anycast` for an SDN subnet's gateway; `None` for an ordinary address.
+    #[serde(default)]
+    pub role: Option<Choice>,
     #[serde(default)]
     pub tags: Vec<Ref>,
     #[serde(default)]
@@ -138,6 +144,8 @@ pub struct IpAddressWrite {
     pub dns_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role: Option<Option<String>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<TagRef>>,
     #[serde(skip_serializing_if = "is_empty_map")]

@@ -11,6 +11,7 @@
 pub mod backup_routines;
 pub mod backups;
 pub mod devices;
+pub mod networks;
 pub mod node_interfaces;
 pub mod replications;
 pub mod snapshots;
@@ -174,6 +175,9 @@ stage_registry! {
     VmIpAddresses => vm_ip_addresses {
         name: "vm-ip-addresses", title: "VM IP addresses", aliases: ["ip-addresses"],
         after: [VmInterfaces], reach: Guests,
+    }
+    Networks => networks {
+        name: "networks", title: "Networks", aliases: [], after: [VmInterfaces], reach: Guests,
     }
 }
 

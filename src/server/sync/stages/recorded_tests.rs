@@ -156,8 +156,14 @@ fn plan_config(case: &Case, body: &Value) -> Result<Vec<FieldWarning>, String> {
         .map(|vid| (vid, 1000 + u64::from(vid)))
         .collect();
     let guests = [synced];
-    let nics =
-        vm_interfaces::plan_interfaces(&guests, &[], &[], &vlan_ids, &OverwritePolicy::default());
+    let nics = vm_interfaces::plan_interfaces(
+        &guests,
+        &[],
+        &[],
+        &vlan_ids,
+        &Default::default(),
+        &OverwritePolicy::default(),
+    );
     if nics.creates.len() != guest.nets.len() || !nics.failures.is_empty() {
         return Err(format!(
             "{} interfaces planned for {} NICs, failures {:?}",

@@ -76,6 +76,7 @@ fn each_stage_serves_the_runs_of_one_guest_or_node_it_has_something_of() {
         ("node-interfaces", false, true),
         ("vm-interfaces", true, false),
         ("vm-ip-addresses", true, false),
+        ("networks", true, false),
     ];
     for (name, in_guest_run, in_node_run) in table {
         let stage = Stage::parse(name).unwrap();

@@ -15,6 +15,7 @@ use crate::events::{Item, StepStatus};
 use crate::server::sync::adopt::interfaces::{adopt_interfaces, macs_by_interface, Nic};
 use crate::server::sync::adopt::{AdoptedBy, Found};
 use crate::server::sync::apply::{self, Target, Writer};
+use crate::server::sync::cluster_view::{sdn_vnets, VnetBridges};
 use crate::server::sync::context::SyncContext;
 use crate::server::sync::failure::StageError;
 use crate::server::sync::managed::{adoption_tags, is_managed, tags};
@@ -31,6 +32,8 @@ pub struct Inputs {
     pub macs: Vec<MacAddress>,
     /// The VLANs of the VIDs the guests' `tag=` name.
     pub vlans: Vec<Vlan>,
+    /// The NICs on SDN VNets, whose VLAN the networks stage sets.
+    pub vnet_bridges: VnetBridges,
 }
 
 fn description(net: &NetDevice) -> String {
@@ -62,6 +65,7 @@ pub fn plan_interfaces(
     existing: &[VmInterface],
     macs: &[MacAddress],
     vlan_ids: &HashMap<u16, u64>,
+    vnet_bridges: &VnetBridges,
     policy: &OverwritePolicy,
 ) -> Plan<VmInterfaceWrite, (usize, usize)> {
     let mut on_vm: HashMap<u64, Vec<&VmInterface>> = HashMap::new();
@@ -90,8 +94,10 @@ pub fn plan_interfaces(
         let found = adopt_interfaces(&nics, current, &macs);
         let mut taken = HashSet::new();
         for (net_index, (net, found)) in guest.nets.iter().zip(found).enumerate() {
+            let leaves_vlan = vnet_bridges.leaves_vlan(guest.endpoint_id, net);
             let vlan = net.vlan.and_then(|vid| vlan_ids.get(&vid).copied());
             let mode = vlan.map(|_| "access".to_string());
+            let own_vlan = |changed: bool| changed && owns && !leaves_vlan;
             let key = (guest_index, net_index);
             let label = interface_label(guest, &net.key);
             match found {
@@ -109,8 +115,8 @@ pub fn plan_interfaces(
                         id: Some(interface.id),
                         enabled: own(interface.enabled == net.link_down).then_some(!net.link_down),
                         mtu: own(interface.mtu != net.mtu).then_some(net.mtu).flatten(),
-                        untagged_vlan: own(current_vlan != vlan).then_some(vlan),
-                        mode: own(current_mode != mode).then_some(mode),
+                        untagged_vlan: own_vlan(current_vlan != vlan).then_some(vlan),
+                        mode: own_vlan(current_mode != mode).then_some(mode),
                         tags,
                         ..Default::default()
                     };
@@ -137,8 +143,8 @@ pub fn plan_interfaces(
                         name: Some(net.key.clone()),
                         enabled: Some(!net.link_down),
                         mtu: net.mtu,
-                        mode: mode.clone().map(Some),
-                        untagged_vlan: vlan.map(Some),
+                        mode: mode.clone().filter(|_| !leaves_vlan).map(Some),
+                        untagged_vlan: vlan.filter(|_| !leaves_vlan).map(Some),
                         description: Some(description(net)),
                         tags: tags(),
                         ..Default::default()
@@ -278,7 +284,14 @@ pub async fn write<T: Target>(
     vlan_ids.extend(applied.settled().map(|(vid, id)| (*vid, id)));
     settled_vlans.extend(&vlan_ids);
 
-    let plan = plan_interfaces(guests, &inputs.interfaces, &inputs.macs, &vlan_ids, policy);
+    let plan = plan_interfaces(
+        guests,
+        &inputs.interfaces,
+        &inputs.macs,
+        &vlan_ids,
+        &inputs.vnet_bridges,
+        policy,
+    );
     let applied = apply::write::<VmInterface, _, _, _>(writer, report, &plan).await?;
     let fresh: HashSet<u64> = applied.created.iter().filter_map(|(_, id)| *id).collect();
     let mut synced: Vec<SyncedInterface> = applied
@@ -327,7 +340,23 @@ pub async fn run(
             })
             .collect(),
     );
-    let inputs = read(ctx, report, state).await?;
+    let mut inputs = read(ctx, report, state).await?;
+    for source in &ctx.sources {
+        match sdn_vnets(state, source).await {
+            Ok(vnets) => inputs.vnet_bridges.read(source.endpoint_id, Some(&vnets)),
+            Err(e) => {
+                report.substep(
+                    "read-proxmox",
+                    StepStatus::Failed,
+                    format!(
+                        "{}: the SDN VNets could not be read, so the VLAN of NICs without a tag is left as it is: {e}",
+                        source.endpoint_name
+                    ),
+                );
+                inputs.vnet_bridges.read(source.endpoint_id, None);
+            }
+        }
+    }
     report.substep(
         "apply",
         StepStatus::Started,
@@ -386,6 +415,7 @@ pub async fn read(
         interfaces,
         macs,
         vlans,
+        vnet_bridges: VnetBridges::default(),
     })
 }
 

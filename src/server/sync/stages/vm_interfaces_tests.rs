@@ -52,6 +52,7 @@ fn interfaces_new_changed_unchanged_and_stale() {
         &existing,
         &[],
         &vlan_ids,
+        &Default::default(),
         &OverwritePolicy::default(),
     );
     assert_eq!(plan.skips.len(), 1, "net0 unchanged");
@@ -83,7 +84,15 @@ fn interfaces_an_operator_changed_stay_when_interfaces_are_set_on_create_only() 
         Field::Interfaces,
         crate::server::sync::overwrite::Overwrite::OnCreate,
     );
-    assert!(plan_interfaces(&guests, &existing, &[], &HashMap::new(), &policy).writes_nothing());
+    assert!(plan_interfaces(
+        &guests,
+        &existing,
+        &[],
+        &HashMap::new(),
+        &Default::default(),
+        &policy
+    )
+    .writes_nothing());
 }
 
 #[test]

@@ -1,0 +1,439 @@
+//! `networks`: Proxmox SDN in NetBox's IPAM. Per cluster, read its zones, VNets and
+//! subnets; plan each layer with [`reconcile`] (VLAN groups, VRFs and L2VPNs; VLANs;
+//! prefixes; gateways and DHCP ranges; guests' interfaces on VNets), each needing the ids
+//! the one before settled; write each through `sync::apply`; keep the identity map of
+//! what Proxbox made so that a VNet gone from Proxmox takes only Proxbox's objects along.
+//!
+//! A cluster whose SDN cannot be read is reported and left as NetBox has it.
+
+mod existing;
+pub mod interfaces;
+pub mod reconcile;
+pub mod wanted;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use proxbox_netbox::models::*;
+
+use self::interfaces::{plan_interface_vlans, terminations, vnet_nics, VnetNic};
+use self::reconcile::{reconcile, Existing, Held, Wanted};
+use self::wanted::ClusterSdn;
+use crate::events::{Item, StepStatus};
+use crate::server::sync::apply;
+use crate::server::sync::cluster_view::sdn_vnets;
+use crate::server::sync::context::{ClusterSource, SyncContext};
+use crate::server::sync::failure::StageError;
+use crate::server::sync::inventory::report_unread;
+use crate::server::sync::overwrite::{Field, Overwrite};
+use crate::server::sync::plan::{is_planned, Label};
+use crate::server::sync::report::StageReport;
+use crate::server::sync::state::{RunState, SyncedCluster};
+
+pub async fn run(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    state: &mut RunState,
+) -> Result<(), StageError> {
+    report.substep(
+        "read-proxmox",
+        StepStatus::Started,
+        "Reading each cluster's SDN zones, VNets and subnets from Proxmox",
+    );
+    let mut read = Vec::new();
+    for source in &ctx.sources {
+        let Some(cluster) = state
+            .clusters
+            .iter()
+            .find(|c| c.endpoint_id == source.endpoint_id)
+            .cloned()
+        else {
+            continue;
+        };
+        match read_sdn(state, source, &cluster).await {
+            Ok(sdn) => read.push(sdn),
+            Err(e) => report_unread(
+                report,
+                Label::new(
+                    format!("{} SDN", source.endpoint_name),
+                    "cluster",
+                    "cluster",
+                ),
+                "its SDN could not be read; NetBox's networks of it are left as they are",
+                e,
+            ),
+        }
+    }
+    let items: Vec<Item> = read
+        .iter()
+        .flat_map(|sdn| {
+            let zones = sdn.zones.iter().map(|z| Item::new(&z.zone, "zone"));
+            let vnets = sdn.vnets.iter().map(|v| Item::new(&v.vnet, "vnet"));
+            let subnets = sdn.subnets.iter().map(|s| Item::new(&s.cidr, "subnet"));
+            zones.chain(vnets).chain(subnets).collect::<Vec<_>>()
+        })
+        .collect();
+    report.substep(
+        "read-proxmox",
+        StepStatus::Completed,
+        format!("{} zones, VNets and subnets", items.len()),
+    );
+    report.discover("SDN objects", items);
+    for sdn in &read {
+        write_cluster(ctx, report, state, sdn).await?;
+    }
+    Ok(())
+}
+
+/// One cluster's SDN from Proxmox: zones, VNets, and each VNet's subnets.
+async fn read_sdn(
+    state: &mut RunState,
+    source: &ClusterSource,
+    cluster: &SyncedCluster,
+) -> Result<ClusterSdn, StageError> {
+    let (zones, vnets) = tokio::try_join!(source.pve.sdn_zones(), sdn_vnets(state, source))?;
+    let mut subnets = Vec::new();
+    for vnet in &vnets {
+        subnets.extend(source.pve.sdn_subnets(&vnet.vnet).await?.value);
+    }
+    Ok(ClusterSdn {
+        endpoint_id: source.endpoint_id,
+        cluster: cluster.name.clone(),
+        cluster_id: cluster.netbox_cluster,
+        site: cluster.site,
+        zones: zones.value,
+        vnets,
+        subnets,
+    })
+}
+
+/// The identity map of one endpoint and model, as identity → NetBox id.
+async fn mapped<M: Model>(
+    ctx: &SyncContext<'_>,
+    endpoint_id: i64,
+) -> Result<HashMap<String, u64>, StageError> {
+    Ok(ctx
+        .db
+        .mapped_objects(endpoint_id, M::PATH)
+        .await?
+        .into_iter()
+        .map(|(identity, m)| (identity, m.netbox_id as u64))
+        .collect())
+}
+
+/// What NetBox has of a model for a plan: the mapped objects, and those `natural` finds
+/// (by the wanted objects' own keys), once each.
+async fn existing<M: Model>(
+    ctx: &SyncContext<'_>,
+    mapped: &HashMap<String, u64>,
+    natural: Vec<M>,
+) -> Result<Vec<M>, StageError> {
+    let ids: Vec<u64> = mapped.values().copied().collect();
+    let mut objects = ctx.netbox.list_by_ids::<M>(&ids).await?;
+    let seen: std::collections::HashSet<u64> = objects.iter().map(Model::id).collect();
+    objects.extend(natural.into_iter().filter(|m| !seen.contains(&m.id())));
+    Ok(objects)
+}
+
+/// Plans one layer, writes it, keeps the identity map; returns identity → NetBox id of
+/// every wanted object that exists now (Proxbox's and operators' alike).
+async fn settle<M: Model + Existing>(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    endpoint_id: i64,
+    what: &'static str,
+    wanted: Vec<Wanted<M::Write>>,
+    existing: &[M],
+    mapped: &HashMap<String, u64>,
+    in_scope: impl Fn(&M) -> bool,
+) -> Result<HashMap<String, u64>, StageError>
+where
+    M::Write: serde::Serialize + Sync,
+{
+    let plan = reconcile(what, wanted, existing, mapped, in_scope);
+    let applied = apply::apply::<M, _, Held>(ctx, report, &plan).await?;
+    let settled: HashMap<String, u64> = applied
+        .existing()
+        .map(|(held, id)| (held.identity.clone(), id))
+        .collect();
+    if !ctx.options.dry_run {
+        let ours: Vec<(String, i64)> = applied
+            .existing()
+            .filter(|(held, _)| held.ours)
+            .map(|(held, id)| (held.identity.clone(), id as i64))
+            .collect();
+        ctx.db.map_objects(endpoint_id, M::PATH, &ours).await?;
+        let by_id: HashMap<u64, &String> = mapped.iter().map(|(k, id)| (*id, k)).collect();
+        let gone: Vec<String> = applied
+            .deleted
+            .iter()
+            .filter(|(_, gone)| *gone)
+            .filter_map(|(id, _)| by_id.get(id).map(|identity| (*identity).clone()))
+            .collect();
+        ctx.db.unmap_objects(endpoint_id, M::PATH, &gone).await?;
+    }
+    Ok(settled)
+}
+
+/// Picks the ids of `names` out of a layer's settled identities.
+fn by_name<'a>(
+    settled: &HashMap<String, u64>,
+    names: impl Iterator<Item = &'a str>,
+    identity: impl Fn(&str) -> String,
+) -> HashMap<String, u64> {
+    names
+        .filter_map(|name| Some((name.to_string(), *settled.get(&identity(name))?)))
+        .collect()
+}
+
+/// Every object of a layer the run saw the whole of (a cluster's SDN is read whole).
+fn everything<M>(_: &M) -> bool {
+    true
+}
+
+/// Ids NetBox can be asked about (not those a dry run only planned).
+fn stored(ids: impl IntoIterator<Item = u64>) -> Vec<u64> {
+    ids.into_iter().filter(|id| !is_planned(*id)).collect()
+}
+
+async fn write_cluster(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    state: &RunState,
+    sdn: &ClusterSdn,
+) -> Result<(), StageError> {
+    let endpoint = sdn.endpoint_id;
+    report.substep(
+        "apply",
+        StepStatus::Started,
+        format!("Writing the SDN of {}", sdn.cluster),
+    );
+
+    // Zones and overlays.
+    let (groups_wanted, vrfs_wanted, l2vpns_wanted) = (sdn.vlan_groups(), sdn.vrfs(), sdn.l2vpns());
+    let (group_map, vrf_map, l2vpn_map) = tokio::try_join!(
+        mapped::<VlanGroup>(ctx, endpoint),
+        mapped::<VrfDetail>(ctx, endpoint),
+        mapped::<L2vpn>(ctx, endpoint),
+    )?;
+    let scope = [
+        ("scope_type", CLUSTER_SCOPE.to_string()),
+        ("scope_id", sdn.cluster_id.to_string()),
+    ];
+    let vrf_names: Vec<&str> = vrfs_wanted.iter().map(|w| w.natural.as_str()).collect();
+    let slugs: Vec<&str> = l2vpns_wanted.iter().map(|w| w.natural.as_str()).collect();
+    let (groups, vrfs, l2vpns) = tokio::try_join!(
+        async {
+            let scoped = if is_planned(sdn.cluster_id) {
+                Vec::new()
+            } else {
+                ctx.netbox.list::<VlanGroup>(&scope).await?
+            };
+            existing(ctx, &group_map, scoped).await
+        },
+        async {
+            existing::<VrfDetail>(ctx, &vrf_map, ctx.netbox.list_in("name", &vrf_names).await?)
+                .await
+        },
+        async {
+            existing::<L2vpn>(ctx, &l2vpn_map, ctx.netbox.list_in("slug", &slugs).await?).await
+        },
+    )?;
+    let zone = |z: &str| sdn.identity("zone", z);
+    let vnet = |v: &str| sdn.identity("vnet", v);
+    let zones = || sdn.zones.iter().map(|z| z.zone.as_str());
+    let vnets = || sdn.vnets.iter().map(|v| v.vnet.as_str());
+    let settled = settle(
+        ctx,
+        report,
+        endpoint,
+        "VLAN groups",
+        groups_wanted,
+        &groups,
+        &group_map,
+        everything,
+    )
+    .await?;
+    let group_ids = by_name(&settled, zones(), zone);
+    let settled = settle(
+        ctx,
+        report,
+        endpoint,
+        "VRFs",
+        vrfs_wanted,
+        &vrfs,
+        &vrf_map,
+        everything,
+    )
+    .await?;
+    let vrf_ids = by_name(&settled, zones(), zone);
+    let settled = settle(
+        ctx,
+        report,
+        endpoint,
+        "L2VPNs",
+        l2vpns_wanted,
+        &l2vpns,
+        &l2vpn_map,
+        everything,
+    )
+    .await?;
+    let l2vpn_ids = by_name(&settled, vnets(), vnet);
+
+    // VLANs of the VNets.
+    let vlan_map = mapped::<GroupedVlan>(ctx, endpoint).await?;
+    let in_groups = stored(group_ids.values().copied());
+    let vlans = existing::<GroupedVlan>(
+        ctx,
+        &vlan_map,
+        ctx.netbox.list_in("group_id", &in_groups).await?,
+    )
+    .await?;
+    let wanted = sdn.vlans(&group_ids);
+    let settled = settle(
+        ctx, report, endpoint, "VLANs", wanted, &vlans, &vlan_map, everything,
+    )
+    .await?;
+    let vlan_ids = by_name(&settled, vnets(), vnet);
+
+    // Subnets: prefixes, then their gateways and DHCP ranges.
+    let prefix_map = mapped::<Prefix>(ctx, endpoint).await?;
+    let wanted = sdn.prefixes(&vrf_ids, &vlan_ids);
+    let cidrs: Vec<String> = wanted
+        .iter()
+        .filter_map(|w| w.body.prefix.clone())
+        .collect();
+    let prefixes = existing::<Prefix>(
+        ctx,
+        &prefix_map,
+        ctx.netbox.list_in("prefix", &cidrs).await?,
+    )
+    .await?;
+    settle(
+        ctx,
+        report,
+        endpoint,
+        "prefixes",
+        wanted,
+        &prefixes,
+        &prefix_map,
+        everything,
+    )
+    .await?;
+
+    let (gateway_map, range_map) = tokio::try_join!(
+        mapped::<IpAddress>(ctx, endpoint),
+        mapped::<IpRange>(ctx, endpoint),
+    )?;
+    let gateways_wanted = sdn.gateways(&vrf_ids);
+    let ranges_wanted = sdn.dhcp_ranges(&vrf_ids);
+    let hosts: Vec<String> = gateways_wanted
+        .iter()
+        .filter_map(|w| w.body.address.as_deref())
+        .filter_map(|a| a.split('/').next().map(str::to_string))
+        .collect();
+    let starts: Vec<String> = ranges_wanted
+        .iter()
+        .filter_map(|w| w.body.start_address.as_deref())
+        .filter_map(|a| a.split('/').next().map(str::to_string))
+        .collect();
+    let (gateways, ranges) = tokio::try_join!(
+        async {
+            existing::<IpAddress>(
+                ctx,
+                &gateway_map,
+                ctx.netbox.list_in("address", &hosts).await?,
+            )
+            .await
+        },
+        async {
+            existing::<IpRange>(
+                ctx,
+                &range_map,
+                ctx.netbox.list_in("start_address", &starts).await?,
+            )
+            .await
+        },
+    )?;
+    settle(
+        ctx,
+        report,
+        endpoint,
+        "gateways",
+        gateways_wanted,
+        &gateways,
+        &gateway_map,
+        everything,
+    )
+    .await?;
+    settle(
+        ctx,
+        report,
+        endpoint,
+        "DHCP ranges",
+        ranges_wanted,
+        &ranges,
+        &range_map,
+        everything,
+    )
+    .await?;
+
+    write_guest_nics(ctx, report, state, sdn, &vlan_ids, &l2vpn_ids).await?;
+    report.substep(
+        "apply",
+        StepStatus::Completed,
+        format!("SDN of {} written", sdn.cluster),
+    );
+    Ok(())
+}
+
+/// The run's guest interfaces on VNets: their VLAN, their L2VPN termination.
+async fn write_guest_nics(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    state: &RunState,
+    sdn: &ClusterSdn,
+    vlan_ids: &HashMap<String, u64>,
+    l2vpn_ids: &HashMap<String, u64>,
+) -> Result<(), StageError> {
+    let nics: Vec<VnetNic> = vnet_nics(sdn, &state.guests, &state.interfaces);
+    let run_interfaces: std::collections::HashSet<u64> =
+        state.interfaces.iter().map(|i| i.netbox_id).collect();
+    let vm_ids = stored(
+        nics.iter()
+            .filter_map(|nic| {
+                state
+                    .interfaces
+                    .iter()
+                    .find(|i| i.netbox_id == nic.interface_id)
+            })
+            .map(|i| state.guests[i.guest].vm_id),
+    );
+    let current: Vec<VmInterface> = ctx.read_in("virtual_machine_id", &vm_ids).await?;
+    let owns = ctx.policy.rule(Field::Interfaces) == Overwrite::Always;
+    let plan = plan_interface_vlans(&nics, &current, vlan_ids, owns);
+    apply::apply::<VmInterface, _, _>(ctx, report, &plan).await?;
+
+    let termination_map = mapped::<L2vpnTermination>(ctx, sdn.endpoint_id).await?;
+    let interface_ids = stored(nics.iter().map(|nic| nic.interface_id));
+    let found = ctx.netbox.list_in("vminterface_id", &interface_ids).await?;
+    let existing_terminations = existing::<L2vpnTermination>(ctx, &termination_map, found).await?;
+    // A guest's run sees only its own interfaces: a termination of another's stays.
+    let in_run = |t: &L2vpnTermination| {
+        t.assigned_object_type == VM_INTERFACE && run_interfaces.contains(&t.assigned_object_id)
+    };
+    settle(
+        ctx,
+        report,
+        sdn.endpoint_id,
+        "L2VPN terminations",
+        terminations(&nics, l2vpn_ids),
+        &existing_terminations,
+        &termination_map,
+        in_run,
+    )
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,137 @@
+//! The one planning rule of the networks stage, for every kind of object it writes: an
+//! object Proxbox wants is the one its identity map names, else the one NetBox already has
+//! under the object's own unique key (an operator's is used as it is and never changed or
+//! removed; Proxbox's, from before a lost database, is taken back), else a new one. What
+//! the map names that Proxmox no longer has is removed when it still carries the tag.
+
+use std::collections::{HashMap, HashSet};
+
+use crate::server::sync::managed::is_managed;
+use crate::server::sync::plan::{Label, Plan};
+use proxbox_netbox::models::Ref;
+
+/// One object the stage wants in NetBox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Wanted<W> {
+    /// Its Proxmox identity (`lab/vnet/vnet10`): the key of the identity map.
+    pub identity: String,
+    /// The key NetBox itself keeps unique (a slug within its scope, a prefix within its
+    /// VRF): how an object Proxbox did not map is found.
+    pub natural: String,
+    pub label: Label,
+    /// The whole object, as a create sends it.
+    pub body: W,
+}
+
+/// What the stage compares of an object NetBox has.
+pub trait Existing {
+    type Write;
+    fn id(&self) -> u64;
+    fn tags(&self) -> &[Ref];
+    /// Whether Proxbox may change and remove it: it carries the tag.
+    fn is_ours(&self) -> bool {
+        is_managed(self.tags())
+    }
+    /// The same key as [`Wanted::natural`] for the object it would be.
+    fn natural(&self) -> String;
+    /// The object in words, for the item of its removal.
+    fn label(&self) -> Label;
+    /// The fields of `wanted` this object does not have yet, with the object's id; a patch
+    /// that sets nothing when it has them all.
+    fn patch(&self, wanted: &Self::Write) -> Self::Write;
+}
+
+/// Whose an object the plan keeps is: Proxbox's (mapped, and removed when Proxmox drops
+/// it) or an operator's (used as it is, never mapped).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Held {
+    pub identity: String,
+    pub ours: bool,
+}
+
+/// Plans `wanted` against what NetBox has (`existing`: the mapped objects and those with
+/// a wanted natural key). `mapped` is the identity map of this endpoint for the model;
+/// `in_scope` says which mapped objects the run saw the whole of (a guest's run sees only
+/// its interfaces): only those may be removed.
+pub fn reconcile<M: Existing>(
+    what: &'static str,
+    wanted: Vec<Wanted<M::Write>>,
+    existing: &[M],
+    mapped: &HashMap<String, u64>,
+    in_scope: impl Fn(&M) -> bool,
+) -> Plan<M::Write, Held>
+where
+    M::Write: serde::Serialize,
+{
+    let by_id: HashMap<u64, &M> = existing.iter().map(|m| (m.id(), m)).collect();
+    let mut by_natural: HashMap<String, &M> = HashMap::new();
+    for object in existing {
+        // Proxbox's own object first when an operator's has the same key.
+        let entry = by_natural.entry(object.natural()).or_insert(object);
+        if !entry.is_ours() && object.is_ours() {
+            *entry = object;
+        }
+    }
+    let wanted_identities: HashSet<&str> = wanted.iter().map(|w| w.identity.as_str()).collect();
+    let mut plan = Plan::new(what);
+    let mut taken: HashSet<u64> = HashSet::new();
+    let mut deletes = Vec::new();
+    for (identity, id) in mapped {
+        if wanted_identities.contains(identity.as_str()) {
+            continue;
+        }
+        if let Some(object) = by_id.get(id) {
+            if object.is_ours() && in_scope(object) {
+                taken.insert(*id);
+                deletes.push((object.label(), *id));
+            }
+        }
+    }
+    deletes.sort_by_key(|(_, id)| *id);
+    for (label, id) in deletes {
+        plan.delete(label, id);
+    }
+    for want in wanted {
+        let mapped_object = mapped
+            .get(&want.identity)
+            .and_then(|id| by_id.get(id))
+            .filter(|object| !taken.contains(&object.id()));
+        let found = mapped_object.or_else(|| {
+            by_natural
+                .get(&want.natural)
+                .filter(|object| !taken.contains(&object.id()))
+        });
+        match found {
+            Some(object) => {
+                taken.insert(object.id());
+                let ours = object.is_ours();
+                let held = Held {
+                    identity: want.identity,
+                    ours,
+                };
+                if ours {
+                    plan.update(held, want.label, object.id(), object.patch(&want.body));
+                } else {
+                    let label = want.label.warned(Some(
+                        "NetBox already has it, made by someone else: used as it is".into(),
+                    ));
+                    plan.skip(held, label, object.id());
+                }
+            }
+            None => plan.create(
+                Held {
+                    identity: want.identity,
+                    ours: true,
+                },
+                want.label,
+                want.body,
+            ),
+        }
+    }
+    plan
+}
+
+/// `Some(wanted)` when it differs from `current`: one field of a patch.
+pub fn differs<T: PartialEq + Clone>(current: &T, wanted: &Option<T>) -> Option<T> {
+    wanted.as_ref().filter(|w| *w != current).cloned()
+}
