@@ -36,6 +36,7 @@ mod sync_guest;
 mod sync_guest_fields;
 mod sync_inventory;
 mod sync_mirror;
+mod sync_networks;
 mod sync_node_interfaces;
 mod sync_provenance;
 mod sync_real_shapes;

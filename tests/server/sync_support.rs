@@ -8,7 +8,7 @@ use proxbox::server::sync::context::{ClusterSource, RunOptions, StopSignal, Sync
 use proxbox::server::sync::run::{run_sync, RunOutcome};
 use proxbox::server::sync::sink::{CollectSink, EventSink};
 use proxbox::server::sync::stage::Stage;
-use proxbox_netbox::models::{Cluster, IpAddress, VirtualMachine};
+use proxbox_netbox::models::{Cluster, IpAddress, IpRange, Prefix, VirtualMachine};
 use proxbox_netbox::{NetboxClient, NetboxOptions};
 use proxbox_pve::{Credentials, PveClient, PveOptions};
 
@@ -324,7 +324,9 @@ pub async fn simulator(name: &str, seed: u64, nodes: usize, guests: usize) -> pv
         format!("10.{}.0.0/16", 100 + seed),
         format!("fd00:{:x}::/32", 0x100 + seed),
     ] {
-        delete_listed::<IpAddress>(&netbox, &[("parent", range)]).await;
+        delete_listed::<IpAddress>(&netbox, &[("parent", range.clone())]).await;
+        delete_listed::<IpRange>(&netbox, &[("parent", range.clone())]).await;
+        delete_listed::<Prefix>(&netbox, &[("within", range)]).await;
     }
     pve_sim::start(pve_sim::SimOptions::local(spec))
         .await

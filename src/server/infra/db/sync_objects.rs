@@ -47,6 +47,23 @@ impl Db {
             .collect())
     }
 
+    /// The NetBox ids other endpoints have mapped for a model: objects Proxbox made for
+    /// another cluster, which this one may use but never takes over.
+    pub async fn mapped_elsewhere(
+        &self,
+        endpoint_id: i64,
+        model: &str,
+    ) -> Result<std::collections::HashSet<u64>, DbError> {
+        let rows: Vec<(i64,)> = sqlx::query_as(
+            "SELECT netbox_id FROM sync_objects WHERE endpoint_id <> $1 AND model = $2",
+        )
+        .bind(endpoint_id)
+        .bind(model)
+        .fetch_all(self.readers())
+        .await?;
+        Ok(rows.into_iter().map(|(id,)| id as u64).collect())
+    }
+
     /// The endpoint and identity of the object Proxbox wrote to NetBox id `netbox_id`.
     pub async fn mapped_object(
         &self,

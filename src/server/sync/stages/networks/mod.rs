@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use proxbox_netbox::models::*;
 
 use self::interfaces::{plan_interface_vlans, terminations, vnet_nics, VnetNic};
-use self::reconcile::{reconcile, Existing, Held, Wanted};
+use self::reconcile::{reconcile, Existing, Held, Known, Wanted};
 use self::wanted::ClusterSdn;
 use crate::events::{Item, StepStatus};
 use crate::server::sync::apply;
@@ -28,7 +28,7 @@ use crate::server::sync::context::{ClusterSource, SyncContext};
 use crate::server::sync::failure::StageError;
 use crate::server::sync::inventory::report_unread;
 use crate::server::sync::overwrite::{Field, Overwrite};
-use crate::server::sync::plan::{is_planned, Label};
+use crate::server::sync::plan::{is_planned, Label, Plan};
 use crate::server::sync::report::StageReport;
 use crate::server::sync::state::{RunState, SyncedCluster};
 
@@ -109,72 +109,109 @@ async fn read_sdn(
     })
 }
 
-/// The identity map of one endpoint and model, as identity → NetBox id.
-async fn mapped<M: Model>(
-    ctx: &SyncContext<'_>,
-    endpoint_id: i64,
-) -> Result<HashMap<String, u64>, StageError> {
-    Ok(ctx
+/// What Proxbox's database knows of one endpoint's objects of a model.
+async fn mapped<M: Model>(ctx: &SyncContext<'_>, endpoint_id: i64) -> Result<Known, StageError> {
+    let mapped = ctx
         .db
         .mapped_objects(endpoint_id, M::PATH)
         .await?
         .into_iter()
         .map(|(identity, m)| (identity, m.netbox_id as u64))
-        .collect())
+        .collect();
+    let elsewhere = ctx.db.mapped_elsewhere(endpoint_id, M::PATH).await?;
+    Ok(Known {
+        endpoint_id,
+        mapped,
+        elsewhere,
+    })
 }
 
 /// What NetBox has of a model for a plan: the mapped objects, and those `natural` finds
 /// (by the wanted objects' own keys), once each.
 async fn existing<M: Model>(
     ctx: &SyncContext<'_>,
-    mapped: &HashMap<String, u64>,
+    known: &Known,
     natural: Vec<M>,
 ) -> Result<Vec<M>, StageError> {
-    let ids: Vec<u64> = mapped.values().copied().collect();
+    let ids: Vec<u64> = known.mapped.values().copied().collect();
     let mut objects = ctx.netbox.list_by_ids::<M>(&ids).await?;
     let seen: std::collections::HashSet<u64> = objects.iter().map(Model::id).collect();
     objects.extend(natural.into_iter().filter(|m| !seen.contains(&m.id())));
     Ok(objects)
 }
 
-/// Plans one layer, writes it, keeps the identity map; returns identity → NetBox id of
-/// every wanted object that exists now (Proxbox's and operators' alike).
+/// A layer written but for its removals, which wait until every layer that may hang on
+/// its objects has let go of them (a prefix holds its VLAN, a VRF its prefixes).
+struct Layer<M: Existing> {
+    /// Identity → NetBox id of every wanted object that exists now (Proxbox's and
+    /// operators' alike).
+    settled: HashMap<String, u64>,
+    removals: Plan<M::Write, Held>,
+    known: Known,
+}
+
+/// Plans one layer and writes its creates and updates, mapping what is Proxbox's.
 async fn settle<M: Model + Existing>(
     ctx: &SyncContext<'_>,
     report: &mut StageReport<'_>,
-    endpoint_id: i64,
     what: &'static str,
     wanted: Vec<Wanted<M::Write>>,
     existing: &[M],
-    mapped: &HashMap<String, u64>,
+    known: Known,
     in_scope: impl Fn(&M) -> bool,
-) -> Result<HashMap<String, u64>, StageError>
+) -> Result<Layer<M>, StageError>
 where
     M::Write: serde::Serialize + Sync,
 {
-    let plan = reconcile(what, wanted, existing, mapped, in_scope);
+    let mut plan = reconcile(what, wanted, existing, &known, in_scope);
+    let mut removals = Plan::new(what);
+    removals.deletes = std::mem::take(&mut plan.deletes);
     let applied = apply::apply::<M, _, Held>(ctx, report, &plan).await?;
-    let settled: HashMap<String, u64> = applied
-        .existing()
-        .map(|(held, id)| (held.identity.clone(), id))
-        .collect();
     if !ctx.options.dry_run {
         let ours: Vec<(String, i64)> = applied
             .existing()
             .filter(|(held, _)| held.ours)
             .map(|(held, id)| (held.identity.clone(), id as i64))
             .collect();
-        ctx.db.map_objects(endpoint_id, M::PATH, &ours).await?;
-        let by_id: HashMap<u64, &String> = mapped.iter().map(|(k, id)| (*id, k)).collect();
-        let gone: Vec<String> = applied
-            .deleted
-            .iter()
-            .filter(|(_, gone)| *gone)
-            .filter_map(|(id, _)| by_id.get(id).map(|identity| (*identity).clone()))
-            .collect();
-        ctx.db.unmap_objects(endpoint_id, M::PATH, &gone).await?;
+        ctx.db
+            .map_objects(known.endpoint_id, M::PATH, &ours)
+            .await?;
     }
-    Ok(settled)
+    Ok(Layer {
+        settled: applied
+            .existing()
+            .map(|(held, id)| (held.identity.clone(), id))
+            .collect(),
+        removals,
+        known,
+    })
+}
+
+/// Removes what a layer's plan removes, and forgets it.
+async fn remove<M: Model + Existing>(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    layer: Layer<M>,
+) -> Result<(), StageError>
+where
+    M::Write: serde::Serialize + Sync,
+{
+    let applied = apply::apply::<M, _, Held>(ctx, report, &layer.removals).await?;
+    if ctx.options.dry_run {
+        return Ok(());
+    }
+    let identity_of: HashMap<u64, &String> =
+        layer.known.mapped.iter().map(|(k, id)| (*id, k)).collect();
+    let gone: Vec<String> = applied
+        .deleted
+        .iter()
+        .filter(|(_, gone)| *gone)
+        .filter_map(|(id, _)| identity_of.get(id).map(|identity| (*identity).clone()))
+        .collect();
+    Ok(ctx
+        .db
+        .unmap_objects(layer.known.endpoint_id, M::PATH, &gone)
+        .await?)
 }
 
 /// Picks the ids of `names` out of a layer's settled identities.
@@ -245,42 +282,30 @@ async fn write_cluster(
     let vnet = |v: &str| sdn.identity("vnet", v);
     let zones = || sdn.zones.iter().map(|z| z.zone.as_str());
     let vnets = || sdn.vnets.iter().map(|v| v.vnet.as_str());
-    let settled = settle(
+    let groups = settle(
         ctx,
         report,
-        endpoint,
         "VLAN groups",
         groups_wanted,
         &groups,
-        &group_map,
+        group_map,
         everything,
     )
     .await?;
-    let group_ids = by_name(&settled, zones(), zone);
-    let settled = settle(
+    let group_ids = by_name(&groups.settled, zones(), zone);
+    let vrfs = settle(ctx, report, "VRFs", vrfs_wanted, &vrfs, vrf_map, everything).await?;
+    let vrf_ids = by_name(&vrfs.settled, zones(), zone);
+    let l2vpns = settle(
         ctx,
         report,
-        endpoint,
-        "VRFs",
-        vrfs_wanted,
-        &vrfs,
-        &vrf_map,
-        everything,
-    )
-    .await?;
-    let vrf_ids = by_name(&settled, zones(), zone);
-    let settled = settle(
-        ctx,
-        report,
-        endpoint,
         "L2VPNs",
         l2vpns_wanted,
         &l2vpns,
-        &l2vpn_map,
+        l2vpn_map,
         everything,
     )
     .await?;
-    let l2vpn_ids = by_name(&settled, vnets(), vnet);
+    let l2vpn_ids = by_name(&l2vpns.settled, vnets(), vnet);
 
     // VLANs of the VNets.
     let vlan_map = mapped::<GroupedVlan>(ctx, endpoint).await?;
@@ -292,11 +317,8 @@ async fn write_cluster(
     )
     .await?;
     let wanted = sdn.vlans(&group_ids);
-    let settled = settle(
-        ctx, report, endpoint, "VLANs", wanted, &vlans, &vlan_map, everything,
-    )
-    .await?;
-    let vlan_ids = by_name(&settled, vnets(), vnet);
+    let vlans = settle(ctx, report, "VLANs", wanted, &vlans, vlan_map, everything).await?;
+    let vlan_ids = by_name(&vlans.settled, vnets(), vnet);
 
     // Subnets: prefixes, then their gateways and DHCP ranges.
     let prefix_map = mapped::<Prefix>(ctx, endpoint).await?;
@@ -311,15 +333,8 @@ async fn write_cluster(
         ctx.netbox.list_in("prefix", &cidrs).await?,
     )
     .await?;
-    settle(
-        ctx,
-        report,
-        endpoint,
-        "prefixes",
-        wanted,
-        &prefixes,
-        &prefix_map,
-        everything,
+    let prefixes = settle(
+        ctx, report, "prefixes", wanted, &prefixes, prefix_map, everything,
     )
     .await?;
 
@@ -357,30 +372,38 @@ async fn write_cluster(
             .await
         },
     )?;
-    settle(
+    let gateways = settle(
         ctx,
         report,
-        endpoint,
         "gateways",
         gateways_wanted,
         &gateways,
-        &gateway_map,
+        gateway_map,
         everything,
     )
     .await?;
-    settle(
+    let ranges = settle(
         ctx,
         report,
-        endpoint,
         "DHCP ranges",
         ranges_wanted,
         &ranges,
-        &range_map,
+        range_map,
         everything,
     )
     .await?;
 
-    write_guest_nics(ctx, report, state, sdn, &vlan_ids, &l2vpn_ids).await?;
+    let terminations = write_guest_nics(ctx, report, state, sdn, &vlan_ids, &l2vpn_ids).await?;
+
+    // What Proxmox dropped goes last, what hangs on others first.
+    remove(ctx, report, terminations).await?;
+    remove(ctx, report, ranges).await?;
+    remove(ctx, report, gateways).await?;
+    remove(ctx, report, prefixes).await?;
+    remove(ctx, report, vlans).await?;
+    remove(ctx, report, l2vpns).await?;
+    remove(ctx, report, vrfs).await?;
+    remove(ctx, report, groups).await?;
     report.substep(
         "apply",
         StepStatus::Completed,
@@ -397,7 +420,7 @@ async fn write_guest_nics(
     sdn: &ClusterSdn,
     vlan_ids: &HashMap<String, u64>,
     l2vpn_ids: &HashMap<String, u64>,
-) -> Result<(), StageError> {
+) -> Result<Layer<L2vpnTermination>, StageError> {
     let nics: Vec<VnetNic> = vnet_nics(sdn, &state.guests, &state.interfaces);
     let run_interfaces: std::collections::HashSet<u64> =
         state.interfaces.iter().map(|i| i.netbox_id).collect();
@@ -427,13 +450,11 @@ async fn write_guest_nics(
     settle(
         ctx,
         report,
-        sdn.endpoint_id,
         "L2VPN terminations",
         terminations(&nics, l2vpn_ids),
         &existing_terminations,
-        &termination_map,
+        termination_map,
         in_run,
     )
-    .await?;
-    Ok(())
+    .await
 }

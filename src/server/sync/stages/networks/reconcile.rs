@@ -49,26 +49,47 @@ pub struct Held {
     pub ours: bool,
 }
 
+/// What Proxbox's database knows of one endpoint's objects of a model.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Known {
+    pub endpoint_id: i64,
+    /// This endpoint's identity map: identity → NetBox id.
+    pub mapped: HashMap<String, u64>,
+    /// Ids other endpoints mapped: Proxbox's, but another cluster's (two clusters with one
+    /// subnet share its prefix; only the one that made it changes or removes it).
+    pub elsewhere: HashSet<u64>,
+}
+
+impl Known {
+    pub fn mapped(mapped: HashMap<String, u64>) -> Known {
+        Known {
+            mapped,
+            ..Known::default()
+        }
+    }
+}
+
 /// Plans `wanted` against what NetBox has (`existing`: the mapped objects and those with
-/// a wanted natural key). `mapped` is the identity map of this endpoint for the model;
-/// `in_scope` says which mapped objects the run saw the whole of (a guest's run sees only
-/// its interfaces): only those may be removed.
+/// a wanted natural key). `in_scope` says which mapped objects the run saw the whole of
+/// (a guest's run sees only its interfaces): only those may be removed.
 pub fn reconcile<M: Existing>(
     what: &'static str,
     wanted: Vec<Wanted<M::Write>>,
     existing: &[M],
-    mapped: &HashMap<String, u64>,
+    known: &Known,
     in_scope: impl Fn(&M) -> bool,
 ) -> Plan<M::Write, Held>
 where
     M::Write: serde::Serialize,
 {
+    let mapped = &known.mapped;
+    let ours = |object: &M| object.is_ours() && !known.elsewhere.contains(&object.id());
     let by_id: HashMap<u64, &M> = existing.iter().map(|m| (m.id(), m)).collect();
     let mut by_natural: HashMap<String, &M> = HashMap::new();
     for object in existing {
         // Proxbox's own object first when an operator's has the same key.
         let entry = by_natural.entry(object.natural()).or_insert(object);
-        if !entry.is_ours() && object.is_ours() {
+        if !ours(entry) && ours(object) {
             *entry = object;
         }
     }
@@ -81,7 +102,7 @@ where
             continue;
         }
         if let Some(object) = by_id.get(id) {
-            if object.is_ours() && in_scope(object) {
+            if ours(object) && in_scope(object) {
                 taken.insert(*id);
                 deletes.push((object.label(), *id));
             }
@@ -104,12 +125,11 @@ where
         match found {
             Some(object) => {
                 taken.insert(object.id());
-                let ours = object.is_ours();
                 let held = Held {
                     identity: want.identity,
-                    ours,
+                    ours: ours(object),
                 };
-                if ours {
+                if held.ours {
                     plan.update(held, want.label, object.id(), object.patch(&want.body));
                 } else {
                     let label = want.label.warned(Some(

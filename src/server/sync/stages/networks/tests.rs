@@ -8,7 +8,7 @@ use proxbox_pve::{DhcpRange, SdnSubnet, SdnVnet, SdnZone};
 use serde_json::json;
 
 use super::interfaces::{plan_interface_vlans, terminations, vnet_nics};
-use super::reconcile::{reconcile, Held};
+use super::reconcile::{reconcile, Held, Known};
 use super::wanted::{ClusterSdn, Overlay};
 use crate::server::sync::stages::fixtures::{guest, managed, model, nic, slugs};
 use crate::server::sync::state::SyncedInterface;
@@ -270,7 +270,7 @@ fn an_operators_prefix_is_used_as_it_is_and_one_that_contains_the_subnet_gets_it
         // The operator's supernet of the others.
         prefix(12, "10.1.0.0/16", json!([])),
     ];
-    let plan = reconcile("prefixes", wanted, &existing, &HashMap::new(), |_| true);
+    let plan = reconcile("prefixes", wanted, &existing, &Known::default(), |_| true);
     let created: Vec<_> = plan
         .creates
         .iter()
@@ -321,7 +321,7 @@ fn a_vnet_removed_in_proxmox_takes_proxboxs_vlan_along_and_leaves_an_operators()
     ]
     .into();
     let wanted = sdn.vlans(&groups);
-    let plan = reconcile("VLANs", wanted, &existing, &mapped, |_| true);
+    let plan = reconcile("VLANs", wanted, &existing, &Known::mapped(mapped), |_| true);
     let deleted: Vec<u64> = plan.deletes.iter().map(|(_, id)| *id).collect();
     assert_eq!(deleted, [2]);
     assert!(plan.creates.is_empty());
@@ -340,7 +340,13 @@ fn a_vnet_retagged_or_realiased_keeps_its_vlan_and_only_the_changes_are_written(
     let groups: HashMap<String, u64> = [("vlanzone".into(), 7)].into();
     let existing = [vlan(1, 7, 10, "vnet10", managed())];
     let mapped: HashMap<String, u64> = [("lab/vnet/vnet10".into(), 1)].into();
-    let plan = reconcile("VLANs", sdn.vlans(&groups), &existing, &mapped, |_| true);
+    let plan = reconcile(
+        "VLANs",
+        sdn.vlans(&groups),
+        &existing,
+        &Known::mapped(mapped),
+        |_| true,
+    );
     assert!(plan.creates.is_empty() && plan.deletes.is_empty());
     assert_eq!(plan.updates.len(), 1);
     assert_eq!(
@@ -372,7 +378,7 @@ fn what_netbox_has_as_proxmox_says_plans_nothing_and_lost_maps_are_taken_back() 
         "VLAN groups",
         sdn.vlan_groups(),
         &existing,
-        &HashMap::new(),
+        &Known::default(),
         |_| true,
     );
     assert!(plan.writes_nothing(), "{plan:?}");
@@ -389,7 +395,7 @@ fn what_netbox_has_as_proxmox_says_plans_nothing_and_lost_maps_are_taken_back() 
         "VLAN groups",
         sdn.vlan_groups(),
         &elsewhere,
-        &HashMap::new(),
+        &Known::default(),
         |_| true,
     );
     assert_eq!(plan.creates.len(), 2);
@@ -475,4 +481,28 @@ fn guests_on_vnets_get_their_vlan_or_their_l2vpn_termination() {
     assert_eq!(wanted[0].body.l2vpn, Some(80));
     assert_eq!(wanted[0].body.assigned_object_id, Some(901));
     assert_eq!(wanted[0].identity, "lab/qemu/100/net1");
+}
+
+#[test]
+fn another_clusters_object_of_the_same_network_is_used_and_never_taken_over() {
+    let sdn = lab();
+    let wanted = sdn.prefixes(&HashMap::new(), &HashMap::new());
+    // Proxbox made 10.1.210.0/24 for another endpoint's cluster, with the same subnet.
+    let existing = [prefix(31, "10.1.210.0/24", managed())];
+    let known = Known {
+        elsewhere: [31].into(),
+        ..Known::default()
+    };
+    let plan = reconcile("prefixes", wanted, &existing, &known, |_| true);
+    assert!(plan.updates.is_empty(), "not changed");
+    let used = plan.skips.iter().find(|s| s.id == Some(31)).unwrap();
+    assert!(
+        !used.key.as_ref().unwrap().ours,
+        "not mapped: never removed by this cluster"
+    );
+    // Had this endpoint mapped it once, dropping the subnet still leaves it to its maker.
+    let mut known = known;
+    known.mapped.insert("lab/subnet/gone".into(), 31);
+    let plan = reconcile("prefixes", Vec::new(), &existing, &known, |_| true);
+    assert!(plan.deletes.is_empty());
 }
