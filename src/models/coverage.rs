@@ -199,6 +199,7 @@ mod tests {
                 disks: vec![],
                 nics: vec![],
                 netbox_id: vmid,
+                ha: None,
             },
         }
     }

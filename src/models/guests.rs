@@ -30,6 +30,28 @@ pub struct GuestRecord {
     pub disks: Vec<(String, u64)>,
     pub nics: Vec<NicRecord>,
     pub netbox_id: u64,
+    /// Under Proxmox HA: the state HA keeps it in and its group; `None` when HA does not
+    /// manage it (or its HA could not be read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ha: Option<HaRecord>,
+}
+
+/// A guest's HA resource as Proxmox configures it (`/cluster/ha/resources`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HaRecord {
+    /// `started`, `stopped`, `disabled`, `ignored`.
+    pub state: String,
+    pub group: Option<String>,
+}
+
+impl HaRecord {
+    /// `started, group prefer-first`: how the panel and NetBox's `proxmox_ha` field say it.
+    pub fn text(&self) -> String {
+        match &self.group {
+            Some(group) => format!("{}, group {group}", self.state),
+            None => self.state.clone(),
+        }
+    }
 }
 
 /// A network device of a guest's config, with the addresses Proxbox knows for it.
@@ -62,6 +84,9 @@ pub struct GuestFilter {
     pub no_backup_days: Option<u32>,
     /// Name or vmid contains this.
     pub search: String,
+    /// `managed` (any HA state), `none` (not under HA), or one HA state.
+    #[serde(default)]
+    pub ha: String,
     /// 1-based.
     pub page: u32,
 }
@@ -91,6 +116,7 @@ impl GuestRow {
             && is(&filter.kind, &g.kind)
             && is(&filter.status, &g.status)
             && (filter.tag.is_empty() || g.tags.iter().any(|t| t.eq_ignore_ascii_case(&filter.tag)))
+            && ha_matches(&filter.ha, g.ha.as_ref())
             && filter
                 .no_backup_days
                 .is_none_or(|days| backup_older_than(self.newest_backup, days, now))
@@ -99,6 +125,17 @@ impl GuestRow {
                     .to_lowercase()
                     .contains(&filter.search.to_lowercase())
                 || g.vmid.to_string().contains(filter.search.trim()))
+    }
+}
+
+/// Whether a guest's HA passes the filter's `ha` (empty: any).
+fn ha_matches(wanted: &str, ha: Option<&HaRecord>) -> bool {
+    match (wanted, ha) {
+        ("", _) => true,
+        ("managed", found) => found.is_some(),
+        ("none", found) => found.is_none(),
+        (state, Some(found)) => found.state.eq_ignore_ascii_case(state),
+        (_, None) => false,
     }
 }
 
@@ -250,6 +287,7 @@ mod tests {
                 disks: vec![],
                 nics: vec![],
                 netbox_id: vmid,
+                ha: None,
             },
         }
     }
@@ -298,6 +336,41 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(filter(other), Vec::<u64>::new());
+    }
+
+    #[test]
+    fn the_ha_filter_tells_guests_under_ha_by_their_state() {
+        let mut started = guest(100, "pve1", &[]);
+        started.guest.ha = Some(HaRecord {
+            state: "started".into(),
+            group: Some("prefer-first".into()),
+        });
+        let mut ignored = guest(101, "pve1", &[]);
+        ignored.guest.ha = Some(HaRecord {
+            state: "ignored".into(),
+            group: None,
+        });
+        let plain = guest(102, "pve1", &[]);
+        let with = |ha: &str| {
+            let f = GuestFilter {
+                ha: ha.into(),
+                ..Default::default()
+            };
+            [&started, &ignored, &plain]
+                .iter()
+                .filter(|r| r.matches(&f, 0))
+                .map(|r| r.guest.vmid)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(with(""), [100, 101, 102]);
+        assert_eq!(with("managed"), [100, 101]);
+        assert_eq!(with("none"), [102]);
+        assert_eq!(with("Started"), [100]);
+        assert_eq!(with("stopped"), Vec::<u64>::new());
+        assert_eq!(
+            started.guest.ha.unwrap().text(),
+            "started, group prefer-first"
+        );
     }
 
     #[test]

@@ -270,6 +270,33 @@ async fn the_sdn_lands_in_netbox_as_the_simulator_serves_it_and_a_resync_writes_
         "guests on VNets: {checked:?}"
     );
 
+    // Guests under HA carry their state and group in `proxmox_ha`; the others none.
+    let mut under_ha = 0;
+    for guest in model.guests.values() {
+        let vm = vms.iter().find(|v| v.name == guest.name).unwrap();
+        let sid = format!(
+            "{}:{}",
+            if guest.kind == pve_sim::Kind::Qemu {
+                "vm"
+            } else {
+                "ct"
+            },
+            guest.vmid
+        );
+        let want = model
+            .ha
+            .iter()
+            .find(|r| r.sid == sid)
+            .map(|r| match &r.group {
+                Some(group) => json!(format!("{}, group {group}", r.state)),
+                None => json!(r.state),
+            });
+        let got = vm.custom_fields.get("proxmox_ha").filter(|v| !v.is_null());
+        assert_eq!(got, want.as_ref(), "{}", guest.name);
+        under_ha += usize::from(want.is_some());
+    }
+    assert!(under_ha >= 2, "guests under HA: {under_ha}");
+
     // Again with nothing changed: not one write, the whole full update included.
     assert_resync_writes_nothing(&db, &netbox, &sim, endpoint_id, &[]).await;
     delete_listed::<Prefix>(&netbox, &[("prefix", operators)]).await;

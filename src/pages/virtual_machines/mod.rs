@@ -34,6 +34,7 @@ fn filter_of(q: &ParamsMap) -> GuestFilter {
         tag: text("tag"),
         no_backup_days: text("no_backup_days").parse().ok(),
         search: text("q"),
+        ha: text("ha"),
         page: text("page").parse().unwrap_or(1),
     }
 }
@@ -50,6 +51,7 @@ fn query_of(filter: &GuestFilter, page: u32) -> String {
         ("kind", &filter.kind),
         ("status", &filter.status),
         ("tag", &filter.tag),
+        ("ha", &filter.ha),
         ("q", &filter.search),
     ] {
         if !value.is_empty() {
@@ -143,6 +145,8 @@ fn GuestFilters(page: GuestPage, filter: GuestFilter) -> impl IntoView {
             {choice("kind", "Type", pairs(&[("qemu", "QEMU VM"), ("lxc", "LXC container")]), filter.kind.clone())}
             {choice("status", "Status", pairs(&[("running", "running"), ("stopped", "stopped"), ("paused", "paused")]), filter.status.clone())}
             {choice("tag", "Tag", same(page.tags.clone()), filter.tag.clone())}
+            {choice("ha", "HA", pairs(&[("managed", "under HA"), ("none", "not under HA"), ("started", "HA started"),
+                ("stopped", "HA stopped"), ("disabled", "HA disabled"), ("ignored", "HA ignored")]), filter.ha.clone())}
             <label>"No backup in "
                 <input type="number" name="no_backup_days" min="0" class="narrow-number"
                     value=filter.no_backup_days.map(|d| d.to_string()).unwrap_or_default() placeholder="–"/>

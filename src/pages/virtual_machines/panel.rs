@@ -147,6 +147,7 @@ fn ProxmoxCard(panel: GuestPanel) -> impl IntoView {
                 <dt>"Cluster"</dt><dd>{g.cluster.clone()}" "<span class="muted">{format!("({})", panel.endpoint)}</span></dd>
                 <dt>"Start on boot"</dt><dd>{yes_no(g.onboot)}</dd>
                 {(g.kind == "qemu").then(|| view! { <dt>"Guest agent"</dt><dd>{yes_no(g.agent)}</dd> })}
+                <dt>"HA"</dt><dd data-testid="card-ha">{g.ha.as_ref().map_or_else(|| "not under HA".to_string(), |ha| ha.text())}</dd>
                 <dt>"Pool"</dt><dd>{g.pool.clone().unwrap_or_else(|| "–".into())}</dd>
                 <dt>"Tags"</dt><dd>{if g.tags.is_empty() { "–".to_string() } else { g.tags.join(", ") }}</dd>
                 <dt>"vCPUs"</dt><dd>{g.vcpus.map(|v| v.to_string()).unwrap_or_else(|| "–".into())}</dd>

@@ -9,6 +9,8 @@ use serde_json::json;
 pub const PROXBOX_TAG: &str = "proxbox";
 /// The custom field that records each object's Proxmox identity in NetBox itself.
 pub const IDENTITY_FIELD: &str = "proxbox_identity";
+/// The custom field that shows each VM's Proxmox HA state and group in NetBox.
+pub const HA_FIELD: &str = "proxmox_ha";
 
 /// The tag list of every object Proxbox creates.
 pub fn tags() -> Option<Vec<TagRef>> {

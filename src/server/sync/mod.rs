@@ -25,6 +25,7 @@ pub mod agents;
 pub mod apply;
 pub mod cluster_view;
 pub mod context;
+pub mod custom_fields;
 pub mod custom_link;
 pub mod failure;
 pub mod inventory;

@@ -75,6 +75,11 @@ pub fn needs(stage: Stage, major: u32) -> Vec<Need> {
         Stage::VirtualMachines => vec![
             guests(),
             guest_agent(major, "the OS the guest agent reports (platforms)"),
+            need(
+                "the guests' HA state (/cluster/ha/resources)",
+                false,
+                &[&[("/", "Sys.Audit")]],
+            ),
         ],
         Stage::VirtualDisks | Stage::VmInterfaces | Stage::Snapshots => vec![guests()],
         Stage::VmIpAddresses => vec![

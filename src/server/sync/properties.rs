@@ -332,6 +332,7 @@ async fn pass(
                 pool: None,
                 mapped: Default::default(),
                 warning: None,
+                ha: Default::default(),
             });
         }
     }

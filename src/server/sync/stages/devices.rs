@@ -5,7 +5,6 @@
 use std::collections::HashMap;
 
 use proxbox_netbox::models::*;
-use proxbox_netbox::ErrorKind;
 
 use crate::events::{ErrorCategory, Item, StepStatus};
 use crate::server::infra::db::sync_objects::Mapped;
@@ -13,6 +12,7 @@ use crate::server::sync::adopt::AdoptedBy;
 use crate::server::sync::adopt::{conflict_words, mapped_ids, Adopter, Claim, Found};
 use crate::server::sync::apply::{self, Target, Writer};
 use crate::server::sync::context::SyncContext;
+use crate::server::sync::custom_fields;
 use crate::server::sync::failure::StageError;
 use crate::server::sync::managed::*;
 use crate::server::sync::overwrite::{Field, OverwritePolicy};
@@ -510,7 +510,7 @@ async fn prerequisites(
     // Independent of each other (the tag exists now): asked side by side, since each is a
     // NetBox round trip on every run.
     let (identity_field, (), cluster_type, maker, role) = tokio::try_join!(
-        ensure_identity_field(ctx, report),
+        custom_fields::ensure(ctx, report, &custom_fields::IDENTITY),
         crate::server::sync::custom_link::ensure(ctx, report),
         apply::ensure::<ClusterType, _>(ctx, "proxmox", || named("Proxmox VE", "proxmox")),
         apply::ensure::<Manufacturer, _>(ctx, "proxmox", || named("Proxmox", "proxmox")),
@@ -541,56 +541,6 @@ async fn prerequisites(
         device_type,
         identity_field,
     })
-}
-
-/// Makes sure the identity custom field exists. A token that may not create custom fields
-/// is not fatal: identities then live in Proxbox's database only, which the run says.
-async fn ensure_identity_field(
-    ctx: &SyncContext<'_>,
-    report: &StageReport<'_>,
-) -> Result<bool, StageError> {
-    let exists = || async {
-        let found = ctx
-            .netbox
-            .list::<CustomField>(&[("name", IDENTITY_FIELD.to_string())])
-            .await?;
-        Ok::<_, StageError>(found.iter().any(|f| f.name == IDENTITY_FIELD))
-    };
-    if exists().await? {
-        return Ok(true);
-    }
-    if ctx.options.dry_run {
-        return Ok(false);
-    }
-    let new = NewCustomField {
-        name: IDENTITY_FIELD.into(),
-        label: "Proxmox identity".into(),
-        kind: "text".into(),
-        object_types: vec![DEVICE_MODEL.into(), "virtualization.virtualmachine".into()],
-        description: "Set by Proxbox: endpoint cluster, guest type and VMID. Do not edit.".into(),
-        ui_editable: "no".into(),
-    };
-    match ctx
-        .netbox
-        .create::<CustomField, _>(&[new])
-        .await?
-        .into_result()
-    {
-        Ok(_) => Ok(true),
-        Err(e) if e.kind == ErrorKind::Permission => {
-            report.substep(
-                "prerequisites",
-                StepStatus::Completed,
-                format!(
-                    "The NetBox token may not create the custom field {IDENTITY_FIELD}; identities are kept in Proxbox's database only. Create the field (text, on devices and virtual machines) or give the token that permission."
-                ),
-            );
-            Ok(false)
-        }
-        // A concurrent sync created it between our look and our create.
-        Err(e) if e.kind == ErrorKind::Validation && exists().await? => Ok(true),
-        Err(e) => Err(e.into()),
-    }
 }
 
 #[cfg(test)]

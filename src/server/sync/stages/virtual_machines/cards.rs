@@ -50,6 +50,7 @@ pub fn card(guest: &Guest, cluster: &str, netbox_id: u64) -> GuestRecord {
             })
             .collect(),
         netbox_id,
+        ha: guest.ha.record(),
     }
 }
 
@@ -216,6 +217,7 @@ mod tests {
                 agent_addresses: agent.iter().map(|a| a.to_string()).collect(),
             }],
             netbox_id: 7,
+            ha: None,
         }
     }
 

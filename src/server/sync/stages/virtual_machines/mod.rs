@@ -7,7 +7,9 @@
 //! Proxmox client), NetBox once.
 
 pub mod cards;
+pub mod ha;
 pub mod names;
+pub use ha::Ha;
 use names::fallback_name;
 mod orphans;
 mod read;
@@ -81,6 +83,7 @@ pub struct Guest {
     pub agent: bool,
     /// Config fields that could not be read and were left out.
     pub warning: Option<String>,
+    pub ha: Ha,
 }
 
 /// What the stage read.
@@ -106,6 +109,8 @@ pub struct Inputs {
     /// Platform slug → platform id, for each guest's [`Guest::platform`].
     pub platforms: HashMap<String, u64>,
     pub identity_field: bool,
+    /// Whether NetBox has the `proxmox_ha` custom field.
+    pub ha_field: bool,
     /// When the stage read the identity map (ms since the epoch), for the orphans' grace.
     pub now_ms: i64,
 }
@@ -215,6 +220,7 @@ pub fn desired(
             .and_then(|c| c.agent.as_ref())
             .is_some_and(|a| a.enabled),
         warning: None,
+        ha: Ha::default(),
         disks: config
             .map(|c| {
                 c.disks
@@ -334,7 +340,11 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
                         description: Some(d.description.clone()),
                         comments: (!d.notes.is_empty()).then(|| d.notes.clone()),
                         tags: Some(tag_refs(&merged.tags)),
-                        custom_fields: identity_fields(identity_field, &d.identity),
+                        custom_fields: {
+                            let mut fields = identity_fields(identity_field, &d.identity);
+                            d.ha.add_to(&mut fields, inputs.ha_field);
+                            fields
+                        },
                         ..Default::default()
                     },
                 );
@@ -422,7 +432,11 @@ pub fn plan(inputs: &Inputs, policy: &OverwritePolicy, options: &RunOptions) -> 
                 policy.update(Field::Disk, &vm.disk, d.disk).flatten()
             },
             tags,
-            custom_fields: identity_patch(identity_field, &vm.custom_fields, &d.identity),
+            custom_fields: {
+                let mut patch = identity_patch(identity_field, &vm.custom_fields, &d.identity);
+                d.ha.patch(&mut patch, &vm.custom_fields, inputs.ha_field);
+                patch
+            },
             ..Default::default()
         };
         let label = if taken_over {

@@ -8,11 +8,12 @@ use proxbox_netbox::models::*;
 use proxbox_pve::{ClusterResource, GuestConfig, GuestKind};
 
 use super::names::{names_of, NetboxName};
-use super::{desired, tags, Guest, Inputs, VmTypes, VM_MODEL};
+use super::{desired, ha, tags, Guest, Ha, Inputs, VmTypes, VM_MODEL};
 use crate::events::{ErrorCategory, Item, StepStatus};
 use crate::server::sync::agents::{ask_agents, AgentGuest};
 use crate::server::sync::apply;
 use crate::server::sync::context::SyncContext;
+use crate::server::sync::custom_fields;
 use crate::server::sync::failure::StageError;
 use crate::server::sync::managed::{guest_identity, proxbox_tag};
 use crate::server::sync::mapping::Facts;
@@ -74,9 +75,12 @@ pub(super) async fn read(
     let mut guests = guests;
     read_agent_os(ctx, state, &mut guests).await;
     let wanted: Vec<WantedPlatform> = guests.iter().filter_map(Guest::platform).collect();
-    let (platforms, tag_slugs) =
-        tokio::join!(ensure_platforms(ctx, &wanted), ensure_tags(ctx, &guests));
-    let (platforms, tag_slugs) = (platforms?, tag_slugs?);
+    let (platforms, tag_slugs, ha_field) = tokio::join!(
+        ensure_platforms(ctx, &wanted),
+        ensure_tags(ctx, &guests),
+        custom_fields::ensure(ctx, report, &custom_fields::HA),
+    );
+    let (platforms, tag_slugs, ha_field) = (platforms?, tag_slugs?, ha_field?);
     report.substep(
         "read-netbox",
         StepStatus::Completed,
@@ -100,6 +104,7 @@ pub(super) async fn read(
         tag_slugs,
         platforms,
         identity_field: state.identity_field,
+        ha_field,
         now_ms: crate::server::infra::db::now_ms(),
     })
 }
@@ -128,7 +133,15 @@ async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRe
         else {
             continue;
         };
-        let listed = source.pve.guests().await?;
+        let (listed, ha) = tokio::join!(source.pve.guests(), source.pve.ha_resources());
+        let listed = listed?;
+        let ha = match ha {
+            Ok(resources) => Some(ha::by_guest(&resources.value)),
+            Err(e) => {
+                tracing::warn!(cluster = %synced.name, error = %e, "the HA resources could not be read; the VMs' HA field is left as it is");
+                None
+            }
+        };
         // An entry that could not be identified may be a guest: nothing of this cluster is
         // gone on the word of this list.
         let unidentified = listed
@@ -235,6 +248,10 @@ async fn read_guests(ctx: &SyncContext<'_>, state: &RunState) -> Result<GuestsRe
                 warnings.extend(twin.warning.clone());
             }
             d.warning = (!warnings.is_empty()).then(|| warnings.join("; "));
+            d.ha = match &ha {
+                Some(known) => known.get(&(*kind, *vmid)).cloned().map_or(Ha::Off, Ha::On),
+                None => Ha::Unread,
+            };
             wanted.push(d);
         }
     }

@@ -35,6 +35,7 @@ fn wanted(name: &str, kind: GuestKind, vmid: u64) -> Guest {
         pool: None,
         mapped: Resolved::default(),
         warning: None,
+        ha: Default::default(),
     }
 }
 
@@ -522,4 +523,53 @@ fn an_agent_not_heard_leaves_the_platform_netbox_has_and_a_heard_one_sets_its_os
         planned(&heard_inputs).plan.updates[0].body.platform,
         Some(Some(7))
     );
+}
+
+#[test]
+fn a_guest_under_ha_carries_its_state_and_group_in_proxmox_ha() {
+    let mut web = wanted("web", GuestKind::Qemu, 100);
+    web.ha = Ha::On(crate::models::HaRecord {
+        state: "started".into(),
+        group: Some("prefer-first".into()),
+    });
+    let mut inputs = inputs(vec![web.clone()], Vec::new());
+    inputs.ha_field = true;
+    let plan = planned(&inputs);
+    assert_eq!(
+        plan.plan.creates[0].body.custom_fields[HA_FIELD],
+        json!("started, group prefer-first")
+    );
+    // HA let go of it in Proxmox: the field is cleared on its VM, nothing else changes.
+    web.ha = Ha::Off;
+    let mut vm_json = json!({
+        "id": 7, "name": "web", "status": {"value": "active"}, "cluster": {"id": 10},
+        "tags": [{"id": 1, "slug": "proxbox"}],
+        "custom_fields": {IDENTITY_FIELD: "lab/qemu/100", HA_FIELD: "started, group prefer-first"},
+    });
+    let vm: VirtualMachine = model(vm_json.clone());
+    let mut inputs = inputs_with_vm(web.clone(), vm);
+    inputs.ha_field = true;
+    let plan = planned(&inputs);
+    let update = plan.plan.updates.iter().find(|u| u.id == Some(7)).unwrap();
+    assert_eq!(update.body.custom_fields[HA_FIELD], serde_json::Value::Null);
+    // Unread HA (the token may not audit /): the field stays as NetBox has it.
+    web.ha = Ha::Unread;
+    vm_json["custom_fields"][HA_FIELD] = json!("stopped");
+    let mut inputs = inputs_with_vm(web, model(vm_json));
+    inputs.ha_field = true;
+    let plan = planned(&inputs);
+    assert!(plan
+        .plan
+        .updates
+        .iter()
+        .all(|u| !u.body.custom_fields.contains_key(HA_FIELD)));
+}
+
+/// A guest and the VM Proxbox made for it, mapped by its identity.
+fn inputs_with_vm(guest: Guest, vm: VirtualMachine) -> Inputs {
+    let identity = guest.identity.clone();
+    let id = vm.id;
+    let mut inputs = inputs(vec![guest], vec![vm]);
+    inputs.mapped = mapped(&identity, id, None);
+    inputs
 }
