@@ -153,3 +153,46 @@ fn primary_macs_link_new_interfaces_and_update_existing_ones() {
     assert_eq!(plan.links[0].body.primary_mac_address, Some(Some(12)));
     assert_eq!(plan.items(), 1, "a link is no item of its own");
 }
+
+#[test]
+fn a_nic_on_a_vnet_keeps_the_vlan_the_networks_stage_gave_it() {
+    let guests = [with_nics(&[
+        "virtio=BC:24:11:00:00:01,bridge=vnet10",
+        "virtio=BC:24:11:00:00:02,bridge=vmbr0",
+        "virtio=BC:24:11:00:00:03,bridge=vnet20",
+    ])];
+    // net0's VLAN came from the networks stage; net1 had a tag removed in Proxmox.
+    let on_vlan = json!({"mode": {"value": "access"}, "untagged_vlan": {"id": 70}});
+    let existing = [
+        interface(1, "net0", on_vlan.clone()),
+        interface(2, "net1", on_vlan),
+    ];
+    let vnet = |name: &str| proxbox_pve::SdnVnet {
+        vnet: name.into(),
+        zone: "vlanzone".into(),
+        tag: Some(10),
+        alias: None,
+    };
+    let mut bridges = VnetBridges::default();
+    bridges.read(1, Some(&[vnet("vnet10"), vnet("vnet20")]));
+    let policy = OverwritePolicy::default();
+    let plan = plan_interfaces(&guests, &existing, &[], &HashMap::new(), &bridges, &policy);
+    let updated: Vec<u64> = plan.updates.iter().map(|u| u.id.unwrap()).collect();
+    assert_eq!(
+        updated,
+        [2],
+        "only the NIC on a plain bridge loses its VLAN"
+    );
+    let created = &plan.creates[0].body;
+    assert_eq!(
+        (created.mode.clone(), created.untagged_vlan),
+        (None, None),
+        "the VNet's VLAN comes later"
+    );
+
+    // VNets unreadable: a NIC without a tag keeps whatever VLAN it has.
+    let mut unknown = VnetBridges::default();
+    unknown.read(1, None);
+    let plan = plan_interfaces(&guests, &existing, &[], &HashMap::new(), &unknown, &policy);
+    assert!(plan.updates.is_empty(), "{:?}", plan.updates);
+}
