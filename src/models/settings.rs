@@ -42,6 +42,7 @@ pub enum SettingInput {
     Number { min: u64, max: u64, unit: String },
     Switch,
     Choice(Vec<String>),
+    Text,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

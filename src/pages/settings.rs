@@ -109,6 +109,10 @@ fn SettingInputRow(field: SettingField) -> impl IntoView {
             </select>
         }
         .into_any(),
+        SettingInput::Text => view! {
+            <input type="text" id=id.clone() name=name.clone() value=value disabled=locked class="wide"/>
+        }
+        .into_any(),
         SettingInput::Choice(options) => view! {
             <select id=id.clone() name=name.clone() disabled=locked>
                 {options.into_iter().map(|option| view! {

@@ -41,6 +41,8 @@ pub async fn cleanup(netbox: &NetboxClient, name: &str) {
         }
         netbox.delete::<Cluster>(&[cluster.id]).await.unwrap();
     }
+    let seen = format!("addresses of Proxmox cluster {name}");
+    delete_listed::<Prefix>(netbox, &[("description", seen)]).await;
     let slug = name.to_lowercase();
     delete_listed::<L2vpn>(netbox, &[("slug__isw", format!("{slug}-"))]).await;
     for vrf in netbox

@@ -270,6 +270,37 @@ async fn the_sdn_lands_in_netbox_as_the_simulator_serves_it_and_a_resync_writes_
         "guests on VNets: {checked:?}"
     );
 
+    // Every address Proxbox wrote sits in a prefix of its VRF.
+    let mut wrote: Vec<IpAddress> = Vec::new();
+    for range in [
+        format!("10.{}.0.0/16", 100 + seed),
+        format!("fd00:{:x}::/32", 0x100 + seed),
+    ] {
+        wrote.extend(
+            netbox
+                .list::<IpAddress>(&[("parent", range), ("tag", "proxbox".to_string())])
+                .await
+                .unwrap(),
+        );
+    }
+    assert!(wrote.len() > 20, "{} addresses", wrote.len());
+    for address in &wrote {
+        let vrf = address
+            .vrf
+            .as_ref()
+            .map_or_else(|| "null".to_string(), |v| v.id.to_string());
+        let host = host_of(&address.address);
+        let containing: Vec<Prefix> = netbox
+            .list(&[("contains", host.clone()), ("vrf_id", vrf)])
+            .await
+            .unwrap();
+        assert!(
+            !containing.is_empty(),
+            "{} is in no prefix",
+            address.address
+        );
+    }
+
     // Guests under HA carry their state and group in `proxmox_ha`; the others none.
     let mut under_ha = 0;
     for guest in model.guests.values() {

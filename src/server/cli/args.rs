@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::models::{Role, Scope, SyncTarget};
 use crate::server::jobs::settings::{Fixed, JobSettings, Setting, SyncRules};
-use crate::server::sync::context::Templates;
+use crate::server::sync::context::{SeenPrefixes, Templates};
 use crate::server::sync::mapping::MappingRules;
 use crate::server::sync::overwrite::OverwritePolicy;
 
@@ -453,6 +453,10 @@ pub struct SyncRulesArgs {
     /// "Proxbox" custom link on NetBox's virtual machines that opens the guest's VM panel.
     #[arg(long, env = "PROXBOX_PUBLIC_URL", value_parser = crate::validation::public_url)]
     pub public_url: Option<String>,
+    /// The network of each address Proxbox writes becomes a prefix when NetBox has none
+    /// that contains it; networks inside these (comma-separated) are left out; `off`: none.
+    #[arg(long, env = "PROXBOX_NETWORK_PREFIXES", value_parser = SeenPrefixes::parse, default_value = crate::server::sync::stages::networks::seen::DEFAULT_LEFT_OUT)]
+    pub network_prefixes: SeenPrefixes,
 }
 
 /// The engine's defaults, as flags that were not given.
@@ -468,6 +472,7 @@ impl Default for SyncRulesArgs {
             task_retention_days,
             mapping_file,
             public_url,
+            seen_prefixes,
         } = SyncRules::default();
         SyncRulesArgs {
             delete_orphans,
@@ -479,6 +484,7 @@ impl Default for SyncRulesArgs {
             task_retention_days,
             mapping_file,
             public_url,
+            network_prefixes: seen_prefixes,
         }
     }
 }
@@ -495,6 +501,7 @@ impl From<&SyncRulesArgs> for SyncRules {
             task_retention_days: args.task_retention_days,
             mapping_file: args.mapping_file.clone(),
             public_url: args.public_url.clone(),
+            seen_prefixes: args.network_prefixes.clone(),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::models::SettingInput;
-use crate::server::sync::context::{RunOptions, Templates, TASK_READ_CAP};
+use crate::server::sync::context::{RunOptions, SeenPrefixes, Templates, TASK_READ_CAP};
 use crate::server::sync::mapping::MappingRules;
 use crate::server::sync::overwrite::OverwritePolicy;
 
@@ -68,6 +68,7 @@ pub enum Setting {
     NetboxMirrorHours,
     TaskRetentionDays,
     Templates,
+    NetworkPrefixes,
     Overwrite,
     Mapping,
 }
@@ -80,7 +81,7 @@ struct Bounds {
 }
 
 impl Setting {
-    pub const ALL: [Setting; 12] = [
+    pub const ALL: [Setting; 13] = [
         Setting::JobTimeoutSecs,
         Setting::Workers,
         Setting::KeepaliveSecs,
@@ -91,6 +92,7 @@ impl Setting {
         Setting::NetboxMirrorHours,
         Setting::TaskRetentionDays,
         Setting::Templates,
+        Setting::NetworkPrefixes,
         Setting::Overwrite,
         Setting::Mapping,
     ];
@@ -115,6 +117,7 @@ impl Setting {
                 Setting::NetboxMirrorHours,
                 Setting::TaskRetentionDays,
                 Setting::Templates,
+                Setting::NetworkPrefixes,
             ],
         ),
     ];
@@ -132,6 +135,7 @@ impl Setting {
             Setting::NetboxMirrorHours => "netbox_mirror_hours",
             Setting::TaskRetentionDays => "task_retention_days",
             Setting::Templates => "templates",
+            Setting::NetworkPrefixes => "network_prefixes",
             Setting::Overwrite => "overwrite",
             Setting::Mapping => "mapping",
         }
@@ -155,6 +159,7 @@ impl Setting {
             Setting::NetboxMirrorHours => &["netbox_mirror_hours"],
             Setting::TaskRetentionDays => &["task_retention_days"],
             Setting::Templates => &["templates"],
+            Setting::NetworkPrefixes => &["network_prefixes"],
             Setting::Overwrite => &["overwrite"],
         }
     }
@@ -171,6 +176,7 @@ impl Setting {
             Setting::NetboxMirrorHours => "NetBox copy rebuilt after",
             Setting::TaskRetentionDays => "Task history kept for",
             Setting::Templates => "Proxmox templates",
+            Setting::NetworkPrefixes => "Prefixes for networks seen, except",
             Setting::Overwrite => "Overwrite rules",
             Setting::Mapping => "Mapping rules",
         }
@@ -188,6 +194,7 @@ impl Setting {
             Setting::NetboxMirrorHours => "Proxbox's copy of NetBox follows NetBox's change log for this long, then is rebuilt from full reads; 0 reads NetBox in full every sync.",
             Setting::TaskRetentionDays => "Older Proxmox tasks are neither read nor kept.",
             Setting::Templates => "mark: synced as offline VMs tagged proxmox-template; skip: left out, each listed with the reason.",
+            Setting::NetworkPrefixes => "The network of each address Proxbox writes becomes a prefix when NetBox has none that contains it (in the address's VRF). Networks inside those listed here (comma-separated) are left out; off: no such prefixes.",
             Setting::Overwrite => "Which fields a sync corrects on objects that already exist in NetBox.",
             Setting::Mapping => "The tenant, role, platform and VRF of matching guests and the site of matching clusters, checked against NetBox when saved.",
         }
@@ -219,6 +226,7 @@ impl Setting {
         match self {
             Setting::DeleteOrphans => SettingInput::Switch,
             Setting::Templates => SettingInput::Choice(vec!["mark".into(), "skip".into()]),
+            Setting::NetworkPrefixes => SettingInput::Text,
             _ => SettingInput::Choice(Vec::new()),
         }
     }
@@ -237,6 +245,7 @@ impl Setting {
             Setting::NetboxMirrorHours => rules.netbox_mirror_hours.to_string(),
             Setting::TaskRetentionDays => rules.task_retention_days.to_string(),
             Setting::Templates => templates_text(rules.templates),
+            Setting::NetworkPrefixes => rules.seen_prefixes.to_text(),
             Setting::Overwrite => rules.overwrite.to_text(),
             Setting::Mapping => all_mapping(settings).to_json(),
         }
@@ -286,6 +295,10 @@ impl Setting {
             Setting::Templates => {
                 rules.templates = Templates::parse(text)
                     .map_err(|_| format!("{} is mark or skip; {text:?} is neither", self.label()))?
+            }
+            Setting::NetworkPrefixes => {
+                rules.seen_prefixes =
+                    SeenPrefixes::parse(text).map_err(|e| format!("{}: {e}", self.label()))?
             }
             Setting::Overwrite => rules.overwrite = OverwritePolicy::parse(text)?,
             Setting::Mapping => {
@@ -371,6 +384,8 @@ pub struct SyncRules {
     /// Where operators reach Proxbox, e.g. `https://proxbox.example.com`: a sync keeps a
     /// "Proxbox" custom link on NetBox's virtual machines that opens the guest's VM panel.
     pub public_url: Option<String>,
+    /// Which networks of the addresses Proxbox writes get a prefix.
+    pub seen_prefixes: SeenPrefixes,
 }
 
 impl Default for SyncRules {
@@ -385,6 +400,7 @@ impl Default for SyncRules {
             task_retention_days: 30,
             mapping_file: None,
             public_url: None,
+            seen_prefixes: SeenPrefixes::default(),
         }
     }
 }
@@ -407,6 +423,7 @@ impl SyncRules {
                 .then(self.mapping_file.clone().unwrap_or_default()),
             target: None,
             public_url: self.public_url.clone(),
+            seen_prefixes: self.seen_prefixes.clone(),
         }
     }
 }

@@ -1,5 +1,6 @@
 //! What a run works with: its Proxmox clusters, its NetBox, its rules, its event sink.
 
+pub use crate::server::sync::stages::networks::seen::SeenPrefixes;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -127,6 +128,8 @@ pub struct RunOptions {
     pub target: Option<SyncTarget>,
     /// Proxbox's address for operators: NetBox's VMs get a custom link to their panel.
     pub public_url: Option<String>,
+    /// Which networks of the addresses Proxbox writes get a prefix.
+    pub seen_prefixes: SeenPrefixes,
 }
 
 /// What a sync does with Proxmox templates.
@@ -170,6 +173,7 @@ impl Default for RunOptions {
             mapping: MappingRules::default(),
             target: None,
             public_url: None,
+            seen_prefixes: SeenPrefixes::default(),
         }
     }
 }

@@ -9,12 +9,15 @@
 mod existing;
 pub mod interfaces;
 pub mod reconcile;
+pub mod seen;
 pub mod wanted;
 
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+use ipnet::IpNet;
 
 use proxbox_netbox::models::*;
 
@@ -111,16 +114,26 @@ async fn read_sdn(
 
 /// What Proxbox's database knows of one endpoint's objects of a model.
 async fn mapped<M: Model>(ctx: &SyncContext<'_>, endpoint_id: i64) -> Result<Known, StageError> {
+    mapped_as(ctx, endpoint_id, M::PATH).await
+}
+
+/// [`mapped`] under a map name of its own.
+async fn mapped_as(
+    ctx: &SyncContext<'_>,
+    endpoint_id: i64,
+    model: &'static str,
+) -> Result<Known, StageError> {
     let mapped = ctx
         .db
-        .mapped_objects(endpoint_id, M::PATH)
+        .mapped_objects(endpoint_id, model)
         .await?
         .into_iter()
         .map(|(identity, m)| (identity, m.netbox_id as u64))
         .collect();
-    let elsewhere = ctx.db.mapped_elsewhere(endpoint_id, M::PATH).await?;
+    let elsewhere = ctx.db.mapped_elsewhere(endpoint_id, model).await?;
     Ok(Known {
         endpoint_id,
+        model,
         mapped,
         elsewhere,
     })
@@ -174,7 +187,7 @@ where
             .map(|(held, id)| (held.identity.clone(), id as i64))
             .collect();
         ctx.db
-            .map_objects(known.endpoint_id, M::PATH, &ours)
+            .map_objects(known.endpoint_id, known.model, &ours)
             .await?;
     }
     Ok(Layer {
@@ -210,7 +223,7 @@ where
         .collect();
     Ok(ctx
         .db
-        .unmap_objects(layer.known.endpoint_id, M::PATH, &gone)
+        .unmap_objects(layer.known.endpoint_id, layer.known.model, &gone)
         .await?)
 }
 
@@ -333,10 +346,15 @@ async fn write_cluster(
         ctx.netbox.list_in("prefix", &cidrs).await?,
     )
     .await?;
+    let covered: HashSet<(Option<u64>, IpNet)> = wanted
+        .iter()
+        .filter_map(|w| Some((w.body.vrf?, w.body.prefix.as_deref()?.parse().ok()?)))
+        .collect();
     let prefixes = settle(
         ctx, report, "prefixes", wanted, &prefixes, prefix_map, everything,
     )
     .await?;
+    let networks = write_seen(ctx, report, state, sdn, &covered).await?;
 
     let (gateway_map, range_map) = tokio::try_join!(
         mapped::<IpAddress>(ctx, endpoint),
@@ -399,6 +417,7 @@ async fn write_cluster(
     remove(ctx, report, terminations).await?;
     remove(ctx, report, ranges).await?;
     remove(ctx, report, gateways).await?;
+    remove(ctx, report, networks).await?;
     remove(ctx, report, prefixes).await?;
     remove(ctx, report, vlans).await?;
     remove(ctx, report, l2vpns).await?;
@@ -410,6 +429,85 @@ async fn write_cluster(
         format!("SDN of {} written", sdn.cluster),
     );
     Ok(())
+}
+
+/// The map name of the prefixes of networks seen.
+const SEEN_MODEL: &str = "ipam/prefixes#seen";
+
+/// Prefixes for the networks of the addresses Proxbox wrote on the cluster's guests and
+/// nodes (see [`seen`]). Only a run of the whole cluster sees every address, so only it
+/// removes the prefix of a network no address is in any more.
+async fn write_seen(
+    ctx: &SyncContext<'_>,
+    report: &mut StageReport<'_>,
+    state: &RunState,
+    sdn: &ClusterSdn,
+    covered: &HashSet<(Option<u64>, IpNet)>,
+) -> Result<Layer<Prefix>, StageError> {
+    let known = mapped_as(ctx, sdn.endpoint_id, SEEN_MODEL).await?;
+    let interfaces = stored(
+        state
+            .interfaces
+            .iter()
+            .filter(|i| state.guests[i.guest].endpoint_id == sdn.endpoint_id)
+            .map(|i| i.netbox_id),
+    );
+    let devices = stored(
+        state
+            .clusters
+            .iter()
+            .filter(|c| c.endpoint_id == sdn.endpoint_id)
+            .flat_map(|c| c.devices.values().copied()),
+    );
+    let (mut addresses, on_nodes) = tokio::try_join!(
+        async {
+            Ok::<_, StageError>(
+                ctx.read_in::<IpAddress>("vminterface_id", &interfaces)
+                    .await?,
+            )
+        },
+        async {
+            Ok(ctx
+                .netbox
+                .list_in::<IpAddress, _>("device_id", &devices)
+                .await?)
+        },
+    )?;
+    addresses.extend(on_nodes);
+    let networks = ctx.options.seen_prefixes.networks(&addresses);
+    let asks = seen::to_ask(&sdn.cluster, &networks, covered, &known.mapped);
+    let answers = futures::future::try_join_all(asks.iter().map(|(vrf, net)| {
+        let vrf = vrf.map_or_else(|| "null".to_string(), |id| id.to_string());
+        let filters = [("contains", net.to_string()), ("vrf_id", vrf)];
+        async move { ctx.netbox.list::<Prefix>(&filters).await }
+    }))
+    .await?;
+    let uncontained: HashSet<(Option<u64>, IpNet)> = asks
+        .into_iter()
+        .zip(answers)
+        .filter(|(_, containing)| containing.is_empty())
+        .map(|(key, _)| key)
+        .collect();
+    let wanted = seen::wanted(
+        &sdn.cluster,
+        sdn.site,
+        &networks,
+        covered,
+        &known.mapped,
+        &uncontained,
+    );
+    let existing = existing::<Prefix>(ctx, &known, Vec::new()).await?;
+    let whole = state.scope.is_whole();
+    settle(
+        ctx,
+        report,
+        "prefixes of networks seen",
+        wanted,
+        &existing,
+        known,
+        |_| whole,
+    )
+    .await
 }
 
 /// The run's guest interfaces on VNets: their VLAN, their L2VPN termination.

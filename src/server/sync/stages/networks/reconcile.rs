@@ -53,6 +53,9 @@ pub struct Held {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Known {
     pub endpoint_id: i64,
+    /// The identity map's name of the objects (`ipam/prefixes`; one model may hold
+    /// objects of two maps, as prefixes of subnets and of networks seen).
+    pub model: &'static str,
     /// This endpoint's identity map: identity → NetBox id.
     pub mapped: HashMap<String, u64>,
     /// Ids other endpoints mapped: Proxbox's, but another cluster's (two clusters with one
