@@ -21,6 +21,7 @@ use crate::pages::jobs::detail::JobPage;
 use crate::pages::jobs::JobsPage;
 use crate::pages::login::LoginPage;
 use crate::pages::logs::LogsPage;
+use crate::pages::networks::NetworksPage;
 use crate::pages::not_found::NotFound;
 use crate::pages::settings::SettingsPage;
 use crate::pages::storage::StoragePage;
@@ -120,6 +121,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/virtual-machines") view=GuestsPage ssr=SsrMode::Async/>
                 <Route path=path!("/virtual-machines/:id") view=GuestPanelPage ssr=SsrMode::Async/>
                 <Route path=path!("/storage") view=StoragePage ssr=SsrMode::Async/>
+                <Route path=path!("/networks") view=NetworksPage ssr=SsrMode::Async/>
                 <Route path=path!("/backups") view=BackupsPage ssr=SsrMode::Async/>
             </Routes>
         </Frame>

@@ -15,6 +15,7 @@ pub fn Layout(children: Children) -> impl IntoView {
                 <A href="/virtual-machines">"Virtual machines"</A>
                 <A href="/backups">"Backups"</A>
                 <A href="/storage">"Storage"</A>
+                <A href="/networks">"Networks"</A>
                 <A href="/jobs">"Jobs"</A>
                 <A href="/endpoints">"Endpoints"</A>
                 {page_allows(Permission::Administer).then(|| view! {

@@ -8,6 +8,7 @@ pub mod endpoints;
 pub mod jobs;
 pub mod login;
 pub mod logs;
+pub mod networks;
 pub mod not_found;
 pub mod settings;
 pub mod storage;

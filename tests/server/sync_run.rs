@@ -320,6 +320,18 @@ async fn a_full_update_creates_each_object_once_then_follows_exact_changes() {
             format!("{}/net0 {}", new_ip.0, new_ip.1),
             ItemStatus::Updated,
         ),
+        // The moved address is in a network no prefix held yet: the networks stage makes one.
+        (
+            "networks".to_string(),
+            "network".to_string(),
+            new_ip
+                .1
+                .parse::<ipnet::IpNet>()
+                .unwrap()
+                .trunc()
+                .to_string(),
+            ItemStatus::Created,
+        ),
     ];
     want_changes.sort();
     let mut changes = third.changes();

@@ -27,6 +27,7 @@ pub fn routes() -> Router<Arc<SimState>> {
             patch(change_guest).delete(remove_guest).get(one_guest),
         )
         .route("/_sim/history", get(history))
+        .route("/_sim/sdn", get(sdn))
         .route("/_sim/nodes/{name}", patch(change_node))
         .route("/_sim/requests", get(request_count))
         .route("/_sim/shapes/{shape}", post(turn_on_shape))
@@ -323,6 +324,13 @@ async fn clear_faults(State(sim): State<Arc<SimState>>) -> Response {
 
 /// What the cluster keeps besides its guests, as the simulator holds it: what a sync of the
 /// inventory must end up with.
+/// `GET /_sim/sdn`: the cluster's SDN zones, VNets and subnets and its HA resources, for
+/// harnesses in another process to check against.
+async fn sdn(State(sim): State<Arc<SimState>>) -> Response {
+    let c = sim.cluster.read().await;
+    Json(json!({"sdn": c.sdn, "ha": c.ha})).into_response()
+}
+
 async fn history(State(sim): State<Arc<SimState>>) -> Response {
     Json(sim.cluster.read().await.history()).into_response()
 }

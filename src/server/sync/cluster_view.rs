@@ -158,9 +158,18 @@ pub async fn sdn_vnets(
     if let Some(vnets) = state.sdn_vnets.get(&source.endpoint_id) {
         return Ok(vnets.clone());
     }
-    let vnets = source.pve.sdn_vnets().await?.value;
+    let vnets = without_sdn_is_empty(source.pve.sdn_vnets().await.map(|v| v.value))?;
     state.sdn_vnets.insert(source.endpoint_id, vnets.clone());
     Ok(vnets)
+}
+
+/// A Proxmox without SDN (before 8.1, `libpve-network-perl` not installed) answers its
+/// paths with 404 or 501: no zone, no VNet.
+pub fn without_sdn_is_empty<T>(read: Result<Vec<T>, PveError>) -> Result<Vec<T>, PveError> {
+    match read {
+        Err(e) if matches!(e.status, Some(404 | 501)) => Ok(Vec::new()),
+        other => other,
+    }
 }
 
 /// Which guest NICs are bridged to an SDN VNet: the networks stage sets their VLAN (it

@@ -32,9 +32,13 @@ const RELATED: &[&str] = &[
     "primary_ip6",
     "manufacturer",
     "type",
+    "group",
+    "vrf",
+    "vlan",
+    "l2vpn",
 ];
 /// Fields written as a value and read as a choice.
-const CHOICES: &[&str] = &["status", "mode", "start_on_boot"];
+const CHOICES: &[&str] = &["status", "mode", "start_on_boot", "type", "role"];
 
 #[derive(Default)]
 pub struct MemoryNetbox {

@@ -34,6 +34,19 @@ pub struct RunState {
     pub vlans: std::collections::HashMap<u16, u64>,
     /// `/cluster/sdn/vnets` of each endpoint read so far.
     pub sdn_vnets: BTreeMap<i64, Vec<SdnVnet>>,
+    /// The addresses this run left on guests' and nodes' interfaces (planned ones in a dry
+    /// run): the networks stage gives their networks prefixes.
+    pub addresses: Vec<WrittenAddress>,
+}
+
+/// An address on an interface of one of an endpoint's guests or nodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrittenAddress {
+    pub endpoint_id: i64,
+    /// `None`: the global table.
+    pub vrf: Option<u64>,
+    /// CIDR form.
+    pub address: String,
 }
 
 /// What a run syncs of its endpoints: everything (the default), one node, or one guest

@@ -239,3 +239,18 @@ pub struct IpRangeWrite {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<TagRef>>,
 }
+
+/// What NetBox's utilisation of a prefix depends on.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct PrefixUsage {
+    pub id: u64,
+    pub prefix: String,
+    #[serde(default)]
+    pub vrf: Option<Ref>,
+    pub status: Choice,
+    #[serde(default)]
+    pub is_pool: bool,
+    #[serde(default)]
+    pub mark_utilized: bool,
+}
+model!(PrefixUsage, "ipam/prefixes");

@@ -5,5 +5,6 @@ pub mod clusters;
 pub mod dashboard;
 pub mod inventory;
 pub mod jobs;
+pub mod networks;
 pub mod settings;
 pub mod watch;

@@ -132,7 +132,8 @@ pub(crate) use stage_registry;
 // update (the first twelve are the system we replace's, in its order: docs/contract.md).
 // `after` names the stages whose NetBox objects it writes onto: a VM needs its node's
 // device, a disk or interface its VM, an address its interface, a backup's journal entry
-// its VM; the inventory stages write only Proxbox's database.
+// its VM; the inventory stages write only Proxbox's database. The networks stage puts the
+// guests' and nodes' addresses in prefixes, so it comes after both address stages.
 stage_registry! {
     Devices => devices {
         name: "devices", title: "Devices", aliases: [], after: [], reach: NodesAndGuests,
@@ -177,7 +178,8 @@ stage_registry! {
         after: [VmInterfaces], reach: Guests,
     }
     Networks => networks {
-        name: "networks", title: "Networks", aliases: [], after: [VmInterfaces], reach: Guests,
+        name: "networks", title: "Networks", aliases: [],
+        after: [VmIpAddresses, NodeInterfaces], reach: Guests,
     }
 }
 

@@ -24,7 +24,7 @@ use crate::server::sync::overwrite::{Field, Overwrite, OverwritePolicy};
 use crate::server::sync::plan::{Label, Plan};
 use crate::server::sync::report::StageReport;
 use crate::server::sync::stages::virtual_machines::cards::{plan_agent_addresses, AgentAddresses};
-use crate::server::sync::state::{RunState, SyncedGuest, SyncedInterface};
+use crate::server::sync::state::{RunState, SyncedGuest, SyncedInterface, WrittenAddress};
 
 /// What a guest's addresses are, per interface index in `RunState::interfaces`.
 #[derive(Debug)]
@@ -368,6 +368,16 @@ pub async fn run(
     report.substep("apply", StepStatus::Started, plan.summary());
     let applied = apply::apply::<IpAddress, _, _>(ctx, report, &plan).await?;
     let settled = settle(&reported, &applied);
+    state
+        .addresses
+        .extend(settled.iter().map(|((interface, address), _)| {
+            let guest = &state.guests[state.interfaces[*interface].guest];
+            WrittenAddress {
+                endpoint_id: guest.endpoint_id,
+                vrf: guest.vrf,
+                address: address.clone(),
+            }
+        }));
     let plan = plan_primary(
         &state.guests,
         &state.interfaces,

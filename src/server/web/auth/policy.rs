@@ -56,6 +56,8 @@ pub const RULES: &[(&str, &str, Need)] = &[
     ("GET", "/api/guest_panel", P(Read)),
     ("GET", "/storage", P(Read)),
     ("GET", "/api/storage", P(Read)),
+    ("GET", "/networks", P(Read)),
+    ("GET", "/api/networks", P(Read)),
     ("GET", "/backups", P(Read)),
     ("GET", "/api/backups", P(Read)),
     ("GET", "/backups/coverage.csv", P(Read)),

@@ -146,6 +146,7 @@ impl Existing for Prefix {
             || wanted.scope_id.as_ref() != Some(&self.scope_id);
         PrefixWrite {
             id: Some(self.id),
+            vrf: differs_ref(&self.vrf, &wanted.vrf),
             vlan: differs_ref(&self.vlan, &wanted.vlan),
             scope_type: wanted.scope_type.clone().filter(|_| scope_changed),
             scope_id: wanted.scope_id.filter(|_| scope_changed),
@@ -179,6 +180,7 @@ impl Existing for IpAddress {
         IpAddressWrite {
             id: Some(self.id),
             address: differs(&self.address, &wanted.address),
+            vrf: differs_ref(&self.vrf, &wanted.vrf),
             role: differs(&role, &wanted.role),
             description: differs(&self.description, &wanted.description),
             ..Default::default()
@@ -216,6 +218,7 @@ impl Existing for IpRange {
     fn patch(&self, wanted: &IpRangeWrite) -> IpRangeWrite {
         IpRangeWrite {
             id: Some(self.id),
+            vrf: differs_ref(&self.vrf, &wanted.vrf),
             description: differs(&self.description, &wanted.description),
             ..Default::default()
         }

@@ -13,6 +13,8 @@ pub mod seen;
 pub mod wanted;
 
 #[cfg(test)]
+mod properties;
+#[cfg(test)]
 mod tests;
 
 use std::collections::{HashMap, HashSet};
@@ -26,7 +28,7 @@ use self::reconcile::{reconcile, Existing, Held, Known, Wanted};
 use self::wanted::ClusterSdn;
 use crate::events::{Item, StepStatus};
 use crate::server::sync::apply;
-use crate::server::sync::cluster_view::sdn_vnets;
+use crate::server::sync::cluster_view::{sdn_vnets, without_sdn_is_empty};
 use crate::server::sync::context::{ClusterSource, SyncContext};
 use crate::server::sync::failure::StageError;
 use crate::server::sync::inventory::report_unread;
@@ -96,7 +98,8 @@ async fn read_sdn(
     source: &ClusterSource,
     cluster: &SyncedCluster,
 ) -> Result<ClusterSdn, StageError> {
-    let (zones, vnets) = tokio::try_join!(source.pve.sdn_zones(), sdn_vnets(state, source))?;
+    let zones = async { without_sdn_is_empty(source.pve.sdn_zones().await.map(|z| z.value)) };
+    let (zones, vnets) = tokio::try_join!(zones, sdn_vnets(state, source))?;
     let mut subnets = Vec::new();
     for vnet in &vnets {
         subnets.extend(source.pve.sdn_subnets(&vnet.vnet).await?.value);
@@ -106,7 +109,7 @@ async fn read_sdn(
         cluster: cluster.name.clone(),
         cluster_id: cluster.netbox_cluster,
         site: cluster.site,
-        zones: zones.value,
+        zones,
         vnets,
         subnets,
     })
@@ -474,7 +477,35 @@ async fn write_seen(
         },
     )?;
     addresses.extend(on_nodes);
-    let networks = ctx.options.seen_prefixes.networks(&addresses);
+    // What NetBox holds, and what this run wrote (a dry run's only planned).
+    let written = state
+        .addresses
+        .iter()
+        .filter(|a| a.endpoint_id == sdn.endpoint_id)
+        .map(|a| (a.vrf, a.address.as_str()));
+    let mut networks = ctx
+        .options
+        .seen_prefixes
+        .networks(seen::on_interfaces(&addresses).chain(written));
+    // A prefix Proxbox made stays while any address is in it: the run may not have seen
+    // every guest (an unreadable config, a list with entries it could not identify).
+    let existing = existing::<Prefix>(ctx, &known, Vec::new()).await?;
+    for prefix in &existing {
+        let (vrf, Ok(net)) = (
+            prefix.vrf.as_ref().map(|v| v.id),
+            prefix.prefix.parse::<IpNet>(),
+        ) else {
+            continue;
+        };
+        if networks.contains(&(vrf, net)) {
+            continue;
+        }
+        let vrf_filter = vrf.map_or_else(|| "null".to_string(), |id| id.to_string());
+        let filters = [("parent", net.to_string()), ("vrf_id", vrf_filter)];
+        if !ctx.netbox.list::<IpAddress>(&filters).await?.is_empty() {
+            networks.insert((vrf, net));
+        }
+    }
     let asks = seen::to_ask(&sdn.cluster, &networks, covered, &known.mapped);
     let answers = futures::future::try_join_all(asks.iter().map(|(vrf, net)| {
         let vrf = vrf.map_or_else(|| "null".to_string(), |id| id.to_string());
@@ -496,7 +527,6 @@ async fn write_seen(
         &known.mapped,
         &uncontained,
     );
-    let existing = existing::<Prefix>(ctx, &known, Vec::new()).await?;
     let whole = state.scope.is_whole();
     settle(
         ctx,

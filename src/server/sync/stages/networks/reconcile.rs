@@ -96,38 +96,47 @@ where
             *entry = object;
         }
     }
-    let wanted_identities: HashSet<&str> = wanted.iter().map(|w| w.identity.as_str()).collect();
     let mut plan = Plan::new(what);
     let mut taken: HashSet<u64> = HashSet::new();
-    let mut deletes = Vec::new();
-    for (identity, id) in mapped {
-        if wanted_identities.contains(identity.as_str()) {
-            continue;
-        }
-        if let Some(object) = by_id.get(id) {
-            if ours(object) && in_scope(object) {
-                taken.insert(*id);
-                deletes.push((object.label(), *id));
-            }
+    // First what the map names (unless its key is now an operator's object's: that one is
+    // used, and Proxbox's goes), then what NetBox has under each remaining key.
+    let mut found: Vec<Option<&M>> = wanted
+        .iter()
+        .map(|want| {
+            let mapped_object = mapped.get(&want.identity).and_then(|id| by_id.get(id))?;
+            let theirs = by_natural
+                .get(&want.natural)
+                .filter(|o| !ours(o) && o.id() != mapped_object.id());
+            let chosen = match theirs {
+                Some(theirs) if mapped_object.natural() != want.natural => *theirs,
+                _ => *mapped_object,
+            };
+            taken.insert(chosen.id()).then_some(chosen)
+        })
+        .collect();
+    for (want, found) in wanted.iter().zip(found.iter_mut()) {
+        if found.is_none() {
+            *found = by_natural
+                .get(&want.natural)
+                .copied()
+                .filter(|o| taken.insert(o.id()));
         }
     }
+    let mut deletes: Vec<(Label, u64)> = mapped
+        .values()
+        .filter(|id| !taken.contains(id))
+        .filter_map(|id| by_id.get(id))
+        .filter(|object| ours(object) && in_scope(object))
+        .map(|object| (object.label(), object.id()))
+        .collect();
     deletes.sort_by_key(|(_, id)| *id);
+    deletes.dedup_by_key(|(_, id)| *id);
     for (label, id) in deletes {
         plan.delete(label, id);
     }
-    for want in wanted {
-        let mapped_object = mapped
-            .get(&want.identity)
-            .and_then(|id| by_id.get(id))
-            .filter(|object| !taken.contains(&object.id()));
-        let found = mapped_object.or_else(|| {
-            by_natural
-                .get(&want.natural)
-                .filter(|object| !taken.contains(&object.id()))
-        });
+    for (want, found) in wanted.into_iter().zip(found) {
         match found {
             Some(object) => {
-                taken.insert(object.id());
                 let held = Held {
                     identity: want.identity,
                     ours: ours(object),

@@ -64,24 +64,30 @@ impl SeenPrefixes {
         }
     }
 
-    /// The networks of `addresses` that should sit in a prefix, with their VRF.
-    pub fn networks(&self, addresses: &[IpAddress]) -> BTreeSet<(Option<u64>, IpNet)> {
+    /// The networks of `addresses` (VRF, CIDR) that should sit in a prefix.
+    pub fn networks<'a>(
+        &self,
+        addresses: impl IntoIterator<Item = (Option<u64>, &'a str)>,
+    ) -> BTreeSet<(Option<u64>, IpNet)> {
         let SeenPrefixes::LeaveOut(left_out) = self else {
             return BTreeSet::new();
         };
         addresses
-            .iter()
-            .filter(|a| is_managed(&a.tags) && a.assigned_object_id.is_some())
-            .filter_map(|a| {
-                Some((
-                    a.vrf.as_ref().map(|v| v.id),
-                    a.address.parse::<IpNet>().ok()?.trunc(),
-                ))
-            })
+            .into_iter()
+            .filter_map(|(vrf, address)| Some((vrf, address.parse::<IpNet>().ok()?.trunc())))
             .filter(|(_, net)| net.prefix_len() < net.max_prefix_len())
             .filter(|(_, net)| !left_out.iter().any(|out| out.contains(net)))
             .collect()
     }
+}
+
+/// Proxbox's addresses on interfaces, as (VRF, CIDR): the addresses a run keeps in NetBox
+/// besides those it wrote (a guest whose agent did not answer keeps its addresses).
+pub fn on_interfaces(addresses: &[IpAddress]) -> impl Iterator<Item = (Option<u64>, &str)> {
+    addresses
+        .iter()
+        .filter(|a| is_managed(&a.tags) && a.assigned_object_id.is_some())
+        .map(|a| (a.vrf.as_ref().map(|v| v.id), a.address.as_str()))
 }
 
 /// The identity of the prefix of a network seen in a cluster.
@@ -191,7 +197,7 @@ mod tests {
             address("10.3.0.1/24", None, Some(1), json!([])),
             address("10.4.0.1/24", None, None, managed()),
         ];
-        let got = SeenPrefixes::default().networks(&addresses);
+        let got = SeenPrefixes::default().networks(on_interfaces(&addresses));
         let want: BTreeSet<(Option<u64>, IpNet)> = [
             (None, net("10.1.0.0/24")),
             (Some(9), net("10.1.0.0/24")),
@@ -199,7 +205,9 @@ mod tests {
         ]
         .into();
         assert_eq!(got, want, "one per network and VRF; no container bridge, host route, operator's address or gateway");
-        assert!(SeenPrefixes::Off.networks(&addresses).is_empty());
+        assert!(SeenPrefixes::Off
+            .networks(on_interfaces(&addresses))
+            .is_empty());
     }
 
     #[test]

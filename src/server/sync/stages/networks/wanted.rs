@@ -57,6 +57,12 @@ impl ClusterSdn {
         self.vnets.iter().find(|v| v.vnet == name)
     }
 
+    /// The type of a VNet's zone.
+    pub fn zone_of_vnet(&self, vnet: &str) -> Option<&str> {
+        let zone = &self.vnet(vnet)?.zone;
+        self.zone(zone).map(|z| z.kind.as_str())
+    }
+
     /// What the VNet's zone makes of it (`None` for a VNet of a zone Proxmox did not list).
     pub fn overlay_of(&self, vnet: &str) -> Overlay {
         self.vnet(vnet)

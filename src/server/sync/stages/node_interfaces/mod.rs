@@ -26,7 +26,7 @@ use crate::server::sync::managed::{adoption_tags, is_managed, tags};
 use crate::server::sync::overwrite::{Field, Overwrite, OverwritePolicy};
 use crate::server::sync::plan::{is_planned, Label, Plan};
 use crate::server::sync::report::StageReport;
-use crate::server::sync::state::RunState;
+use crate::server::sync::state::{RunState, WrittenAddress};
 use crate::server::sync::vlans::plan_vlans;
 use network::WantedInterface;
 
@@ -347,7 +347,7 @@ pub async fn write<T: Target>(
     inputs: &Inputs,
     policy: &OverwritePolicy,
     settled_vlans: &mut HashMap<u16, u64>,
-) -> Result<(), StageError> {
+) -> Result<Vec<(u64, Option<u64>, String)>, StageError> {
     let (mut vlan_ids, plan) = plan_vlans(&vids(&inputs.nodes), &inputs.vlans, settled_vlans);
     let applied = apply::write::<Vlan, _, _, _>(writer, report, &plan).await?;
     vlan_ids.extend(applied.settled().map(|(vid, id)| (*vid, id)));
@@ -368,7 +368,14 @@ pub async fn write<T: Target>(
     let settled = addresses::settle(&reported, &applied);
     let plan = plan_primary(inputs, &node_of, &settled, policy);
     apply::write::<Device, _, _, _>(writer, report, &plan).await?;
-    Ok(())
+    // Each address left on a node: its device, its VRF.
+    Ok(settled
+        .iter()
+        .map(|((reporting, address), _)| {
+            let r = &reportings[*reporting];
+            (r.owner, r.vrf, address.clone())
+        })
+        .collect())
 }
 
 pub async fn run(
@@ -382,7 +389,7 @@ pub async fn run(
         StepStatus::Started,
         "Writing VLANs, node interfaces and their addresses",
     );
-    write(
+    let written = write(
         &ctx.writer(),
         report,
         &inputs,
@@ -390,6 +397,19 @@ pub async fn run(
         &mut state.vlans,
     )
     .await?;
+    for (device, vrf, address) in written {
+        let cluster = state
+            .clusters
+            .iter()
+            .find(|c| c.devices.values().any(|d| *d == device));
+        if let Some(cluster) = cluster {
+            state.addresses.push(WrittenAddress {
+                endpoint_id: cluster.endpoint_id,
+                vrf,
+                address,
+            });
+        }
+    }
     report.substep("apply", StepStatus::Completed, "Node interfaces written");
     Ok(())
 }
