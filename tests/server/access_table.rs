@@ -70,6 +70,8 @@ const ROUTES: &[(Level, &[&str])] = &[
             "GET /api/guest_panel",
             "GET /storage",
             "GET /api/storage",
+            "GET /networks",
+            "GET /api/networks",
             "GET /backups",
             "GET /api/backups",
             "GET /backups/coverage.csv",
