@@ -10,7 +10,7 @@ test.beforeAll(() => {
 
 type Sdn = {
   sdn: {
-    zones: { zone: string; type: string }[];
+    zones: { zone: string; kind: string }[];
     vnets: { vnet: string; zone: string }[];
     subnets: { vnet: string; cidr: string; gateway: string | null }[];
   };
@@ -34,7 +34,7 @@ test("the networks page shows the simulator's zones and subnets with their prefi
   await page.goto("/networks");
   const section = page.getByTestId("endpoint-networks").first();
   for (const zone of sdn.zones) {
-    await expect(section.locator(`[data-testid="sdn-zones"] tr[data-zone="${zone.zone}"]`)).toContainText(zone.type);
+    await expect(section.locator(`[data-testid="sdn-zones"] tr[data-zone="${zone.zone}"]`)).toContainText(zone.kind);
   }
   for (const vnet of sdn.vnets) {
     await expect(section.locator(`[data-testid="sdn-vnets"] tr[data-vnet="${vnet.vnet}"]`)).toContainText(vnet.zone);

@@ -31,13 +31,15 @@ test("Check permissions on the endpoint page shows, per stage, what the token la
       ["virtual-machines", "partly", "VM.Monitor on /vms"],
       ["vm-ip-addresses", "partly", "VM.Monitor on /vms"],
       ["node-interfaces", "yes", null],
+      ["networks", "yes", null],
     ];
     for (const [stage, can, missing] of expected) {
       await expect(row(stage).locator("td").nth(1)).toHaveText(can);
       if (missing) await expect(row(stage).locator("td").nth(2)).toContainText(missing);
       else await expect(row(stage).locator("td").nth(2)).toHaveText("");
     }
-    await expect(page.locator('[data-testid="doctor-stage"]')).toHaveCount(12);
+    // The twelve stages of the system Proxbox replaces and its own networks stage.
+    await expect(page.locator('[data-testid="doctor-stage"]')).toHaveCount(13);
 
     // Granted everything, the same page says every stage can run.
     expect((await fetch(`http://127.0.0.1:${port}/_sim/permissions`, { method: "DELETE" })).status).toBe(204);
