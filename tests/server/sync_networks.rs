@@ -83,6 +83,7 @@ async fn the_sdn_lands_in_netbox_as_the_simulator_serves_it_and_a_resync_writes_
     let model = sim.state.cluster.read().await.clone();
     let sdn = &model.sdn;
     let cluster = cluster_id(&netbox, &name).await;
+    let site = cluster_and_vms(&netbox, &name).await.0.scope_id;
 
     // Zones of type vlan and qinq are VLAN groups of the cluster; their VNets its VLANs.
     let (groups, vlans) = vlans_by_vnet(&netbox, cluster).await;
@@ -169,6 +170,13 @@ async fn the_sdn_lands_in_netbox_as_the_simulator_serves_it_and_a_resync_writes_
             assert!(prefix.tags.is_empty(), "not taken over");
         } else {
             assert_eq!(prefix.description, format!("subnet of {}", subnet.vnet));
+            // Scoped where the cluster is: its site (NetBox scopes prefixes to places).
+            assert_eq!(
+                (prefix.scope_type.as_deref(), prefix.scope_id),
+                (Some(SITE_SCOPE), site),
+                "{}",
+                subnet.cidr
+            );
             assert_eq!(
                 prefix.vlan.as_ref().map(|v| v.id),
                 vlans.get(&subnet.vnet).map(|v| v.3)

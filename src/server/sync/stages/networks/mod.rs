@@ -100,10 +100,12 @@ async fn read_sdn(
 ) -> Result<ClusterSdn, StageError> {
     let zones = async { without_sdn_is_empty(source.pve.sdn_zones().await.map(|z| z.value)) };
     let (zones, vnets) = tokio::try_join!(zones, sdn_vnets(state, source))?;
-    let mut subnets = Vec::new();
-    for vnet in &vnets {
-        subnets.extend(source.pve.sdn_subnets(&vnet.vnet).await?.value);
-    }
+    let subnets =
+        futures::future::try_join_all(vnets.iter().map(|vnet| source.pve.sdn_subnets(&vnet.vnet)))
+            .await?
+            .into_iter()
+            .flat_map(|parsed| parsed.value)
+            .collect();
     Ok(ClusterSdn {
         endpoint_id: source.endpoint_id,
         cluster: cluster.name.clone(),
@@ -264,27 +266,56 @@ async fn write_cluster(
         format!("Writing the SDN of {}", sdn.cluster),
     );
 
-    // Zones and overlays.
+    // Every read up front and side by side (a resync with nothing changed is these reads):
+    // no layer's read needs an id a write of this run makes, but for VLANs in groups made
+    // now, which have none yet.
     let (groups_wanted, vrfs_wanted, l2vpns_wanted) = (sdn.vlan_groups(), sdn.vrfs(), sdn.l2vpns());
-    let (group_map, vrf_map, l2vpn_map) = tokio::try_join!(
-        mapped::<VlanGroup>(ctx, endpoint),
-        mapped::<VrfDetail>(ctx, endpoint),
-        mapped::<L2vpn>(ctx, endpoint),
-    )?;
+    let no_ids = HashMap::new();
+    let (prefixes_keyed, gateways_keyed, ranges_keyed) = (
+        sdn.prefixes(&no_ids, &no_ids),
+        sdn.gateways(&no_ids),
+        sdn.dhcp_ranges(&no_ids),
+    );
+    let host_of = |a: Option<&str>| a.and_then(|a| a.split('/').next()).map(str::to_string);
+    let cidrs: Vec<String> = prefixes_keyed
+        .iter()
+        .filter_map(|w| w.body.prefix.clone())
+        .collect();
+    let hosts: Vec<String> = gateways_keyed
+        .iter()
+        .filter_map(|w| host_of(w.body.address.as_deref()))
+        .collect();
+    let starts: Vec<String> = ranges_keyed
+        .iter()
+        .filter_map(|w| host_of(w.body.start_address.as_deref()))
+        .collect();
+    let vrf_names: Vec<&str> = vrfs_wanted.iter().map(|w| w.natural.as_str()).collect();
+    let slugs: Vec<&str> = l2vpns_wanted.iter().map(|w| w.natural.as_str()).collect();
     let scope = [
         ("scope_type", CLUSTER_SCOPE.to_string()),
         ("scope_id", sdn.cluster_id.to_string()),
     ];
-    let vrf_names: Vec<&str> = vrfs_wanted.iter().map(|w| w.natural.as_str()).collect();
-    let slugs: Vec<&str> = l2vpns_wanted.iter().map(|w| w.natural.as_str()).collect();
-    let (groups, vrfs, l2vpns) = tokio::try_join!(
+    let (group_map, vrf_map, l2vpn_map, vlan_map, prefix_map, gateway_map, range_map) = tokio::try_join!(
+        mapped::<VlanGroup>(ctx, endpoint),
+        mapped::<VrfDetail>(ctx, endpoint),
+        mapped::<L2vpn>(ctx, endpoint),
+        mapped::<GroupedVlan>(ctx, endpoint),
+        mapped::<Prefix>(ctx, endpoint),
+        mapped::<IpAddress>(ctx, endpoint),
+        mapped::<IpRange>(ctx, endpoint),
+    )?;
+    let ((groups, vlans), vrfs, l2vpns, prefixes, gateways, ranges) = tokio::try_join!(
         async {
             let scoped = if is_planned(sdn.cluster_id) {
                 Vec::new()
             } else {
                 ctx.netbox.list::<VlanGroup>(&scope).await?
             };
-            existing(ctx, &group_map, scoped).await
+            let groups = existing(ctx, &group_map, scoped).await?;
+            let group_ids: Vec<u64> = groups.iter().map(|g| g.id).collect();
+            let in_groups = ctx.netbox.list_in("group_id", &group_ids).await?;
+            let vlans = existing::<GroupedVlan>(ctx, &vlan_map, in_groups).await?;
+            Ok::<_, StageError>((groups, vlans))
         },
         async {
             existing::<VrfDetail>(ctx, &vrf_map, ctx.netbox.list_in("name", &vrf_names).await?)
@@ -293,7 +324,29 @@ async fn write_cluster(
         async {
             existing::<L2vpn>(ctx, &l2vpn_map, ctx.netbox.list_in("slug", &slugs).await?).await
         },
+        async {
+            existing::<Prefix>(
+                ctx,
+                &prefix_map,
+                ctx.netbox.list_in("prefix", &cidrs).await?,
+            )
+            .await
+        },
+        async {
+            existing::<IpAddress>(
+                ctx,
+                &gateway_map,
+                ctx.netbox.list_in("address", &hosts).await?,
+            )
+            .await
+        },
+        async {
+            let found = ctx.netbox.list_in("start_address", &starts).await?;
+            existing::<IpRange>(ctx, &range_map, found).await
+        },
     )?;
+
+    // Zones and overlays, then VLANs, then subnets, each on the ids the one before settled.
     let zone = |z: &str| sdn.identity("zone", z);
     let vnet = |v: &str| sdn.identity("vnet", v);
     let zones = || sdn.zones.iter().map(|z| z.zone.as_str());
@@ -322,33 +375,11 @@ async fn write_cluster(
     )
     .await?;
     let l2vpn_ids = by_name(&l2vpns.settled, vnets(), vnet);
-
-    // VLANs of the VNets.
-    let vlan_map = mapped::<GroupedVlan>(ctx, endpoint).await?;
-    let in_groups = stored(group_ids.values().copied());
-    let vlans = existing::<GroupedVlan>(
-        ctx,
-        &vlan_map,
-        ctx.netbox.list_in("group_id", &in_groups).await?,
-    )
-    .await?;
     let wanted = sdn.vlans(&group_ids);
     let vlans = settle(ctx, report, "VLANs", wanted, &vlans, vlan_map, everything).await?;
     let vlan_ids = by_name(&vlans.settled, vnets(), vnet);
 
-    // Subnets: prefixes, then their gateways and DHCP ranges.
-    let prefix_map = mapped::<Prefix>(ctx, endpoint).await?;
     let wanted = sdn.prefixes(&vrf_ids, &vlan_ids);
-    let cidrs: Vec<String> = wanted
-        .iter()
-        .filter_map(|w| w.body.prefix.clone())
-        .collect();
-    let prefixes = existing::<Prefix>(
-        ctx,
-        &prefix_map,
-        ctx.netbox.list_in("prefix", &cidrs).await?,
-    )
-    .await?;
     let covered: HashSet<(Option<u64>, IpNet)> = wanted
         .iter()
         .filter_map(|w| Some((w.body.vrf?, w.body.prefix.as_deref()?.parse().ok()?)))
@@ -358,56 +389,23 @@ async fn write_cluster(
     )
     .await?;
     let networks = write_seen(ctx, report, state, sdn, &covered).await?;
-
-    let (gateway_map, range_map) = tokio::try_join!(
-        mapped::<IpAddress>(ctx, endpoint),
-        mapped::<IpRange>(ctx, endpoint),
-    )?;
-    let gateways_wanted = sdn.gateways(&vrf_ids);
-    let ranges_wanted = sdn.dhcp_ranges(&vrf_ids);
-    let hosts: Vec<String> = gateways_wanted
-        .iter()
-        .filter_map(|w| w.body.address.as_deref())
-        .filter_map(|a| a.split('/').next().map(str::to_string))
-        .collect();
-    let starts: Vec<String> = ranges_wanted
-        .iter()
-        .filter_map(|w| w.body.start_address.as_deref())
-        .filter_map(|a| a.split('/').next().map(str::to_string))
-        .collect();
-    let (gateways, ranges) = tokio::try_join!(
-        async {
-            existing::<IpAddress>(
-                ctx,
-                &gateway_map,
-                ctx.netbox.list_in("address", &hosts).await?,
-            )
-            .await
-        },
-        async {
-            existing::<IpRange>(
-                ctx,
-                &range_map,
-                ctx.netbox.list_in("start_address", &starts).await?,
-            )
-            .await
-        },
-    )?;
+    let wanted = sdn.gateways(&vrf_ids);
     let gateways = settle(
         ctx,
         report,
         "gateways",
-        gateways_wanted,
+        wanted,
         &gateways,
         gateway_map,
         everything,
     )
     .await?;
+    let wanted = sdn.dhcp_ranges(&vrf_ids);
     let ranges = settle(
         ctx,
         report,
         "DHCP ranges",
-        ranges_wanted,
+        wanted,
         &ranges,
         range_map,
         everything,
@@ -447,7 +445,6 @@ async fn write_seen(
     sdn: &ClusterSdn,
     covered: &HashSet<(Option<u64>, IpNet)>,
 ) -> Result<Layer<Prefix>, StageError> {
-    let known = mapped_as(ctx, sdn.endpoint_id, SEEN_MODEL).await?;
     let interfaces = stored(
         state
             .interfaces
@@ -462,7 +459,8 @@ async fn write_seen(
             .filter(|c| c.endpoint_id == sdn.endpoint_id)
             .flat_map(|c| c.devices.values().copied()),
     );
-    let (mut addresses, on_nodes) = tokio::try_join!(
+    let (known, mut addresses, on_nodes) = tokio::try_join!(
+        mapped_as(ctx, sdn.endpoint_id, SEEN_MODEL),
         async {
             Ok::<_, StageError>(
                 ctx.read_in::<IpAddress>("vminterface_id", &interfaces)
