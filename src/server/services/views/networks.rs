@@ -16,7 +16,7 @@ use crate::server::services::Services;
 use crate::server::sync::addresses::host;
 use crate::server::sync::cluster_view::without_sdn_is_empty;
 use crate::server::sync::context::ClusterSource;
-use crate::server::sync::stages::networks::wanted::{overlay, Overlay};
+use crate::server::sync::stages::networks::wanted::{overlay, vrf_filter, Overlay};
 
 /// Every enabled endpoint's SDN, with NetBox's prefixes of its subnets.
 pub async fn networks(services: &Services) -> Result<Vec<EndpointNetworks>, AppError> {
@@ -133,7 +133,7 @@ async fn prefix_use(
     let Ok(net) = subnet.cidr.parse::<IpNet>().map(|n| n.trunc()) else {
         return Ok(None);
     };
-    let vrf_filter = vrf.map_or_else(|| "null".to_string(), |id| id.to_string());
+    let vrf_filter = vrf_filter(vrf);
     let found: Vec<PrefixUsage> = netbox
         .list(&[("prefix", net.to_string()), ("vrf_id", vrf_filter.clone())])
         .await?;

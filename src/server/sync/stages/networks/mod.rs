@@ -25,7 +25,7 @@ use proxbox_netbox::models::*;
 
 use self::interfaces::{plan_interface_vlans, terminations, vnet_nics, VnetNic};
 use self::reconcile::{reconcile, Existing, Held, Known, Wanted};
-use self::wanted::ClusterSdn;
+use self::wanted::{vrf_filter, ClusterSdn};
 use crate::events::{Item, StepStatus};
 use crate::server::sync::apply;
 use crate::server::sync::cluster_view::{sdn_vnets, without_sdn_is_empty};
@@ -498,7 +498,7 @@ async fn write_seen(
         if networks.contains(&(vrf, net)) {
             continue;
         }
-        let vrf_filter = vrf.map_or_else(|| "null".to_string(), |id| id.to_string());
+        let vrf_filter = vrf_filter(vrf);
         let filters = [("parent", net.to_string()), ("vrf_id", vrf_filter)];
         if !ctx.netbox.list::<IpAddress>(&filters).await?.is_empty() {
             networks.insert((vrf, net));
@@ -506,7 +506,7 @@ async fn write_seen(
     }
     let asks = seen::to_ask(&sdn.cluster, &networks, covered, &known.mapped);
     let answers = futures::future::try_join_all(asks.iter().map(|(vrf, net)| {
-        let vrf = vrf.map_or_else(|| "null".to_string(), |id| id.to_string());
+        let vrf = vrf_filter(*vrf);
         let filters = [("contains", net.to_string()), ("vrf_id", vrf)];
         async move { ctx.netbox.list::<Prefix>(&filters).await }
     }))

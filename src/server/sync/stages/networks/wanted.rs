@@ -300,3 +300,8 @@ pub fn in_vrf(vrf: Option<u64>, key: &str) -> String {
         None => format!("global/{key}"),
     }
 }
+
+/// A VRF as NetBox's list filter `vrf_id` names it (`null`: the global table).
+pub fn vrf_filter(vrf: Option<u64>) -> String {
+    vrf.map_or_else(|| "null".to_string(), |id| id.to_string())
+}
